@@ -1,0 +1,58 @@
+/**
+ * Every failure a client can see is an AuthError: a stable `code` (GraphQL's extensions.code),
+ * a `reason` that tells the cases apart, and a message safe to show. Mapping to GraphQL and HTTP
+ * happens once, in graphql/errors.ts.
+ */
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "BAD_USER_INPUT"
+  | "NOT_FOUND"
+  | "SERVICE_UNAVAILABLE";
+
+export const REASONS = {
+  UNAUTHENTICATED: [
+    "AUTHENTICATION_REQUIRED",
+    "INVALID_TOKEN",
+    "TOKEN_EXPIRED",
+    "TOKEN_REVOKED",
+    "INVALID_CREDENTIALS",
+    "REFRESH_TOKEN_REUSED",
+    "ACCOUNT_DISABLED",
+  ],
+  FORBIDDEN: ["MISSING_ROLE"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN"],
+  NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
+  SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
+} as const satisfies Record<ErrorCode, readonly string[]>;
+
+export type Reason = (typeof REASONS)[ErrorCode][number];
+type ReasonOf<C extends ErrorCode> = (typeof REASONS)[C][number];
+
+export class AuthError<C extends ErrorCode = ErrorCode> extends Error {
+  constructor(
+    readonly code: C,
+    readonly reason: ReasonOf<C>,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AuthError";
+  }
+}
+
+export const unauthenticated = (reason: ReasonOf<"UNAUTHENTICATED">, message: string) =>
+  new AuthError("UNAUTHENTICATED", reason, message);
+
+export const invalidToken = (message = "The access token is malformed or its signature is invalid") =>
+  unauthenticated("INVALID_TOKEN", message);
+
+export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", "The token has been revoked");
+
+export const storeUnavailable = () =>
+  new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", "The session store is unavailable; try again shortly");
+
+export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);
+
+export function isAuthError(error: unknown): error is AuthError {
+  return error instanceof AuthError;
+}

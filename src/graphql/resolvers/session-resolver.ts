@@ -1,0 +1,35 @@
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import type { Sessions } from "../../auth/sessions";
+import type { RequestContext } from "../../context/context";
+import { Session } from "../types/session";
+import { signedIn } from "./identity";
+
+@Resolver(() => Session)
+export class SessionResolver {
+  constructor(private readonly sessionService: Sessions) {}
+
+  @Authorized()
+  @Query(() => [Session], { description: "The caller's live sessions, newest first." })
+  async sessions(@Ctx() context: RequestContext): Promise<Session[]> {
+    const identity = signedIn(context);
+    const records = await this.sessionService.list(identity.userId);
+    return records.map((record) => Session.from(record, identity.sessionId));
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, {
+    description: "Ends one of the caller's sessions: its refresh token and access tokens are refused at once.",
+  })
+  async revokeSession(@Ctx() context: RequestContext, @Arg("id", () => ID) id: string): Promise<boolean> {
+    await this.sessionService.revoke(signedIn(context).userId, id);
+    return true;
+  }
+
+  @Authorized()
+  @Mutation(() => Int, {
+    description: "Ends every session of the caller, this one included; returns how many were live.",
+  })
+  logoutAll(@Ctx() context: RequestContext): Promise<number> {
+    return this.sessionService.endAll(signedIn(context).userId);
+  }
+}

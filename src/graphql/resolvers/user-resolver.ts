@@ -1,0 +1,41 @@
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import type { Accounts } from "../../auth/accounts";
+import type { RequestContext } from "../../context/context";
+import { User } from "../types/user";
+import { signedIn } from "./identity";
+
+@Resolver(() => User)
+export class UserResolver {
+  constructor(private readonly accounts: Accounts) {}
+
+  @Authorized()
+  @Query(() => User, { description: "The logged-in user." })
+  async me(@Ctx() context: RequestContext): Promise<User> {
+    const identity = signedIn(context);
+    // Read with the revocation check already; only a fail-open request has to ask the store.
+    return User.from(identity.user ?? (await this.accounts.getUser(identity.userId)));
+  }
+
+  @Authorized("ADMIN")
+  @Query(() => [User], { description: "Every user, oldest first. ADMIN only." })
+  async users(): Promise<User[]> {
+    return (await this.accounts.listUsers()).map(User.from);
+  }
+
+  @Authorized("ADMIN")
+  @Mutation(() => User, {
+    description: "Disabling refuses the user's tokens at once and blocks login and refresh; enabling lets them log in again. ADMIN only.",
+  })
+  async setUserDisabled(
+    @Arg("userId", () => ID) userId: string,
+    @Arg("disabled", () => Boolean) disabled: boolean,
+  ): Promise<User> {
+    return User.from(await this.accounts.setDisabled(userId, disabled));
+  }
+
+  @Authorized("ADMIN")
+  @Mutation(() => Int, { description: "Ends every session of a user; returns how many were live. ADMIN only." })
+  revokeUserSessions(@Arg("userId", () => ID) userId: string): Promise<number> {
+    return this.accounts.endSessionsOf(userId);
+  }
+}

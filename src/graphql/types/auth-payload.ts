@@ -1,0 +1,42 @@
+import { Field, ID, ObjectType } from "type-graphql";
+import type { AuthResult } from "../../auth/sessions";
+import { User } from "./user";
+
+@ObjectType({ description: "Tokens for a session, returned by register, login and refresh." })
+export class AuthPayload {
+  @Field(() => String, { description: "Send as `Authorization: Bearer <accessToken>`." })
+  accessToken!: string;
+
+  @Field(() => String, { description: 'Always "Bearer".' })
+  tokenType!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Single use: each refresh returns a new one and the old one stops working.",
+  })
+  refreshToken!: string | null;
+
+  @Field(() => Date)
+  accessTokenExpiresAt!: Date;
+
+  @Field(() => Date)
+  refreshTokenExpiresAt!: Date;
+
+  @Field(() => ID)
+  sessionId!: string;
+
+  @Field(() => User)
+  user!: User;
+
+  static from(result: AuthResult): AuthPayload {
+    return Object.assign(new AuthPayload(), {
+      accessToken: result.accessToken.token,
+      tokenType: "Bearer",
+      refreshToken: result.refreshToken.token,
+      accessTokenExpiresAt: new Date(result.accessToken.expiresAt),
+      refreshTokenExpiresAt: new Date(result.refreshToken.expiresAt),
+      sessionId: result.session.id,
+      user: User.from(result.user),
+    });
+  }
+}

@@ -1,0 +1,25 @@
+import { IsEmail, IsOptional, Length, MaxLength } from "class-validator";
+import { Field, InputType } from "type-graphql";
+
+@InputType("CredentialsInput")
+abstract class CredentialsInput {
+  @Field(() => String)
+  @MaxLength(254, { message: "email must be at most 254 characters" })
+  @IsEmail({}, { message: "email must be a valid email address" })
+  email!: string;
+
+  @Field(() => String, { description: "8 to 128 characters." })
+  @Length(8, 128, { message: "password must be 8 to 128 characters" })
+  password!: string;
+
+  @Field(() => String, { nullable: true, description: "A name for this device, shown in the session list (at most 100 characters)." })
+  @IsOptional()
+  @MaxLength(100, { message: "device must be at most 100 characters" })
+  device?: string | null;
+}
+
+@InputType()
+export class RegisterInput extends CredentialsInput {}
+
+@InputType()
+export class LoginInput extends CredentialsInput {}

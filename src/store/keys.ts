@@ -1,0 +1,22 @@
+/**
+ * The Redis key layout, in one place (documented in the README).
+ *
+ * Everything about one user shares the hash tag `{u:<userId>}`, so each per-user operation —
+ * the per-request check, login, refresh rotation, logout — touches a single Redis Cluster slot
+ * and can be one MGET, MULTI or Lua script. The email index and the user list live under the
+ * `{directory}` tag; registering is the only operation that spans both, in two ordered steps.
+ */
+const PREFIX = "auth";
+
+const userTag = (userId: string) => `${PREFIX}:{u:${userId}}`;
+
+export const keys = {
+  user: (userId: string) => `${userTag(userId)}:user`,
+  password: (userId: string) => `${userTag(userId)}:password`,
+  session: (userId: string, sessionId: string) => `${userTag(userId)}:session:${sessionId}`,
+  sessions: (userId: string) => `${userTag(userId)}:sessions`,
+  cutoff: (userId: string) => `${userTag(userId)}:cutoff`,
+  revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
+  email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
+  users: () => `${PREFIX}:{directory}:users`,
+};

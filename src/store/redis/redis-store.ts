@@ -1,0 +1,243 @@
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { storeUnavailable } from "../../errors";
+import { keys } from "../keys";
+import type {
+  AccessState,
+  CreateSessionResult,
+  Credentials,
+  NewSession,
+  RevokedAccessToken,
+  RotateRequest,
+  RotateResult,
+  SessionRecord,
+  Store,
+  UserRecord,
+} from "../store";
+import { isLiveSession } from "../store";
+import { scripts } from "./scripts";
+
+type ScriptName = keyof typeof scripts;
+type ScriptArg = string | number;
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  /** How long start-up waits for Redis before giving up. */
+  readonly connectWithinMs: number;
+  /** Bound on connecting and on every command: past it the call fails instead of hanging. */
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Opens a connection and waits until Redis answers (retrying), so start-up fails loudly. */
+export async function connectRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const store = new RedisStore(options);
+  await store.connect(options.connectWithinMs);
+  return store;
+}
+
+export class RedisStore implements Store {
+  private readonly redis: Redis;
+  private readonly logger: Logger;
+
+  constructor(options: RedisStoreOptions) {
+    this.logger = options.logger;
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      // Fail fast while disconnected rather than queueing: a request must not hang on a dead Redis.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.timeoutMs,
+      connectTimeout: options.timeoutMs,
+      // Reconnect forever, so the service recovers by itself when Redis comes back.
+      retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    });
+    for (const [name, script] of Object.entries(scripts)) this.redis.defineCommand(name, script);
+    this.watchConnection();
+  }
+
+  /** Waits for the first connection (ioredis keeps retrying) or gives up after `withinMs`. */
+  async connect(withinMs: number): Promise<void> {
+    this.redis.connect().catch(() => undefined);
+    const ready = new Promise<void>((resolve) => this.redis.once("ready", () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${withinMs} ms`)), withinMs);
+    });
+    try {
+      await Promise.race([ready, timeout]);
+    } catch (error) {
+      this.redis.disconnect(false);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async createUser(user: UserRecord, passwordHash: string): Promise<boolean> {
+    return this.guard(async () => {
+      const created = await this.redis
+        .multi()
+        .set(keys.user(user.id), JSON.stringify(user), "NX")
+        .set(keys.password(user.id), passwordHash)
+        .exec();
+      if (created?.[0]?.[1] !== "OK") return false;
+      // The email claim is the commit point; a user record left by a crash before it is unreachable.
+      const claimed = await this.script("claimEmail", [keys.email(user.email), keys.users()], [user.id, String(user.createdAt)]);
+      if (claimed === 1) return true;
+      await this.redis.del(keys.user(user.id), keys.password(user.id));
+      return false;
+    });
+  }
+
+  findUserIdByEmail(email: string): Promise<string | null> {
+    return this.guard(() => this.redis.get(keys.email(email)));
+  }
+
+  getUser(userId: string): Promise<UserRecord | null> {
+    return this.guard(async () => parseJson<UserRecord>(await this.redis.get(keys.user(userId))));
+  }
+
+  getCredentials(userId: string): Promise<Credentials | null> {
+    return this.guard(async () => {
+      const [user, passwordHash] = await this.redis.mget(keys.user(userId), keys.password(userId));
+      return user === null || passwordHash === null ? null : { user: JSON.parse(user) as UserRecord, passwordHash };
+    });
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.guard(async () => {
+      const ids = await this.redis.zrange(keys.users(), "0", "-1");
+      const users = await Promise.all(ids.map((id) => this.redis.get(keys.user(id))));
+      return users.map((raw) => parseJson<UserRecord>(raw)).filter((user) => user !== null);
+    });
+  }
+
+  setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
+    return this.guard(async () => {
+      const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId)];
+      return parseJson<UserRecord>(await this.script("setUserDisabled", userKeys, [disabled ? "1" : "0"]));
+    });
+  }
+
+  createSession(session: NewSession): Promise<CreateSessionResult> {
+    return this.guard(async () => {
+      const [status, raw] = await this.script("createSession", this.sessionKeys(session.userId, session.id), [
+        JSON.stringify(session),
+      ]);
+      if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord };
+      return { status: status as "user_missing" | "user_disabled" };
+    });
+  }
+
+  rotateSession(request: RotateRequest): Promise<RotateResult> {
+    return this.guard(async () => {
+      const { userId, sessionId, presentedJti, nextJti, nextExpiresAt } = request;
+      const [status, session, user] = await this.script("rotateSession", this.sessionKeys(userId, sessionId), [
+        sessionId,
+        presentedJti,
+        nextJti,
+        nextExpiresAt,
+      ]);
+      if (status === "rotated") {
+        return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
+      }
+      return { status: status as "reused" | "ended" };
+    });
+  }
+
+  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
+    return this.guard(async () => {
+      const sessionKeys = [
+        keys.session(userId, sessionId),
+        keys.sessions(userId),
+        keys.cutoff(userId),
+        keys.revokedAccessToken(userId, revoke?.jti ?? ""),
+      ];
+      const ended = await this.script("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
+      return ended === 1;
+    });
+  }
+
+  endAllSessions(userId: string): Promise<number> {
+    return this.guard(async () => Number(await this.script("endAllSessions", [keys.sessions(userId), keys.cutoff(userId)], [])));
+  }
+
+  listSessions(userId: string): Promise<SessionRecord[]> {
+    return this.guard(async () => {
+      const ids = await this.redis.zrangebyscore(keys.sessions(userId), `(${Date.now()}`, "+inf");
+      if (ids.length === 0) return [];
+      const [cutoff, ...raws] = await this.redis.mget(keys.cutoff(userId), ...ids.map((id) => keys.session(userId, id)));
+      return raws
+        .map((raw) => parseJson<SessionRecord>(raw))
+        .filter((session) => isLiveSession(session, toNumber(cutoff)))
+        .sort((a, b) => b.createdAt - a.createdAt);
+    });
+  }
+
+  accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
+    return this.guard(async () => {
+      const [user, session, cutoff, revoked] = await this.redis.mget(
+        keys.user(userId),
+        keys.session(userId, sessionId),
+        keys.cutoff(userId),
+        keys.revokedAccessToken(userId, jti),
+      );
+      return {
+        user: parseJson<UserRecord>(user),
+        session: parseJson<SessionRecord>(session),
+        cutoff: toNumber(cutoff),
+        accessTokenRevoked: revoked !== null,
+      };
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.guard(() => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect(false);
+  }
+
+  private sessionKeys(userId: string, sessionId: string): string[] {
+    return [keys.user(userId), keys.session(userId, sessionId), keys.sessions(userId), keys.cutoff(userId)];
+  }
+
+  private script(name: ScriptName, scriptKeys: string[], args: ScriptArg[]): Promise<any> {
+    const command = (this.redis as unknown as Record<ScriptName, (...a: ScriptArg[]) => Promise<unknown>>)[name];
+    return command.call(this.redis, ...scriptKeys, ...args);
+  }
+
+  /** Fail closed: any Redis failure becomes SERVICE_UNAVAILABLE for the caller, and is logged here. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      this.logger.error({ err: error }, "store call failed");
+      throw storeUnavailable();
+    }
+  }
+
+  private watchConnection(): void {
+    let healthy = false;
+    this.redis.on("ready", () => {
+      healthy = true;
+      this.logger.info("connected to Redis");
+    });
+    this.redis.on("error", (error: Error) => {
+      if (!healthy) return;
+      healthy = false;
+      this.logger.error({ err: error }, "lost connection to Redis; retrying");
+    });
+  }
+}
+
+function parseJson<T>(raw: string | null): T | null {
+  return raw === null ? null : (JSON.parse(raw) as T);
+}
+
+function toNumber(raw: string | null): number | null {
+  return raw === null ? null : Number(raw);
+}

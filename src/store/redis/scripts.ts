@@ -1,0 +1,141 @@
+/**
+ * Lua scripts for the multi-key changes, each atomic on one hash-tagged slot. Times that order
+ * sessions (createdAt, the cutoff) come from Redis' own clock, so instances with skewed clocks
+ * still agree on what "log out everywhere" ended.
+ */
+
+const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+const TRACK_SESSION = `
+local function track_session(sessions_key, session_id, expires_at, now)
+  redis.call('ZADD', sessions_key, expires_at, session_id)
+  redis.call('ZREMRANGEBYSCORE', sessions_key, '-inf', now)
+  local last = redis.call('ZRANGE', sessions_key, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', sessions_key, tonumber(last[2])) end
+end
+`;
+
+/** KEYS: user, session, sessions, cutoff. ARGV: new session as JSON (without times but expiresAt). */
+export const createSession = {
+  numberOfKeys: 4,
+  lua: `${NOW_MS}${TRACK_SESSION}
+local user = redis.call('GET', KEYS[1])
+if not user then return {'user_missing'} end
+if cjson.decode(user).disabled then return {'user_disabled'} end
+local session = cjson.decode(ARGV[1])
+local now = now_ms()
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+-- A session begun right after "log out everywhere" must outlive that cutoff, even within one ms.
+local created = math.max(now, cutoff + 1)
+session.createdAt = created
+session.lastUsedAt = created
+redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
+track_session(KEYS[3], session.id, session.expiresAt, now)
+return {'created', cjson.encode(session)}
+`,
+};
+
+/** KEYS: user, session, sessions, cutoff. ARGV: session id, presented jti, next jti, next expiresAt. */
+export const rotateSession = {
+  numberOfKeys: 4,
+  lua: `${NOW_MS}${TRACK_SESSION}
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'ended'} end
+local session = cjson.decode(raw)
+local user = redis.call('GET', KEYS[1])
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+local function finish(status)
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {status}
+end
+if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return finish('ended') end
+-- A refresh token that was already rotated out is being replayed: end the whole session.
+if session.refreshJti ~= ARGV[2] then return finish('reused') end
+local now = now_ms()
+session.refreshJti = ARGV[3]
+session.lastUsedAt = now
+session.expiresAt = tonumber(ARGV[4])
+redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
+track_session(KEYS[3], ARGV[1], session.expiresAt, now)
+return {'rotated', cjson.encode(session), user}
+`,
+};
+
+/** KEYS: session, sessions, cutoff, revoked jti. ARGV: session id, revoked jti's expiresAt or ''. */
+export const endSession = {
+  numberOfKeys: 4,
+  lua: `${NOW_MS}
+local now = now_ms()
+if ARGV[2] ~= '' and tonumber(ARGV[2]) > now then
+  redis.call('SET', KEYS[4], '1', 'PXAT', ARGV[2])
+end
+local raw = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not raw then return 0 end
+local cutoff = tonumber(redis.call('GET', KEYS[3]) or '0')
+if cjson.decode(raw).createdAt <= cutoff then return 0 end
+return 1
+`,
+};
+
+/**
+ * KEYS: sessions, cutoff. One write ends every session: the cutoff. It must outlive every session
+ * it ends, so its expiry is the later of its current one and the newest session expiry.
+ */
+const END_ALL = `
+local function end_all(sessions_key, cutoff_key)
+  local now = now_ms()
+  local live = redis.call('ZCOUNT', sessions_key, '(' .. now, '+inf')
+  local expires_at = now + 1000
+  local last = redis.call('ZRANGE', sessions_key, -1, -1, 'WITHSCORES')
+  if last[2] then expires_at = math.max(expires_at, tonumber(last[2])) end
+  local ttl = redis.call('PTTL', cutoff_key)
+  if ttl > 0 then expires_at = math.max(expires_at, now + ttl) end
+  redis.call('SET', cutoff_key, now, 'PXAT', expires_at)
+  redis.call('DEL', sessions_key)
+  return live
+end
+`;
+
+export const endAllSessions = {
+  numberOfKeys: 2,
+  lua: `${NOW_MS}${END_ALL}
+return end_all(KEYS[1], KEYS[2])
+`,
+};
+
+/** KEYS: user, sessions, cutoff. ARGV: '1' to disable, '0' to enable. Returns the user JSON. */
+export const setUserDisabled = {
+  numberOfKeys: 3,
+  lua: `${NOW_MS}${END_ALL}
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local user = cjson.decode(raw)
+user.disabled = ARGV[1] == '1'
+local encoded = cjson.encode(user)
+redis.call('SET', KEYS[1], encoded)
+if user.disabled then end_all(KEYS[2], KEYS[3]) end
+return encoded
+`,
+};
+
+/** KEYS: email, users. ARGV: user id, createdAt. Claims the email; false when taken. */
+export const claimEmail = {
+  numberOfKeys: 2,
+  lua: `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  return 1
+end
+return 0
+`,
+};
+
+export const scripts = { createSession, rotateSession, endSession, endAllSessions, setUserDisabled, claimEmail };
