@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }] },
+  globalSetup: "<rootDir>/test/support/global-setup.ts",
+  testTimeout: 30_000,
+  // Two cores: one worker per core; each test file starts its own redis-server.
+  maxWorkers: 2,
+};

@@ -1,0 +1,216 @@
+import {
+  LoginDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshDocument,
+  RegisterDocument,
+  UsersDocument,
+} from "../../schema/generated/graphql";
+import { startApi, type TestApi } from "../support/api";
+import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
+import { startRedis, type TestRedis } from "../support/redis";
+
+describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) => {
+  let redis: TestRedis | null = null;
+  let api: TestApi;
+  const ADMIN_EMAIL = uniqueEmail("admin");
+  beforeAll(async () => {
+    if (storeKind === "redis") redis = await startRedis();
+    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+  });
+  afterAll(async () => {
+    await api.stop();
+    await redis?.destroy();
+  });
+
+  describe("register", () => {
+    it("creates a USER, lower-cases the email and returns a usable session", async () => {
+      const email = uniqueEmail("Mixed.Case").replace("example", "EXAMPLE");
+      const payload = await register(api.url, { email, device: "laptop" });
+      expect(payload.user).toMatchObject({ email: email.toLowerCase(), roles: ["USER"], disabled: false });
+      expect(payload.tokenType).toBe("Bearer");
+      expect(payload.refreshToken).toEqual(expect.any(String));
+      expect(new Date(payload.accessTokenExpiresAt).getTime() - Date.now()).toBeGreaterThan(800_000);
+      expect(new Date(payload.refreshTokenExpiresAt).getTime()).toBeGreaterThan(new Date(payload.accessTokenExpiresAt).getTime());
+      const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
+      expect(me.data?.me).toEqual(payload.user);
+    });
+
+    it("issues an access token with the documented claims and an at+jwt type", async () => {
+      const payload = await register(api.url);
+      const [header, body] = payload.accessToken.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
+      expect(header).toEqual({ alg: "HS256", typ: "at+jwt" });
+      expect(body).toMatchObject({ sub: payload.user.id, sid: payload.sessionId, roles: ["USER"], iss: api.config.jwt.issuer, aud: api.config.jwt.audience });
+      expect(Buffer.from(body.jti, "base64url").length).toBeGreaterThanOrEqual(16);
+      expect(body.exp - body.iat).toBe(900);
+    });
+
+    it("refuses an email that exists, in any letter case", async () => {
+      const email = uniqueEmail();
+      await register(api.url, { email });
+      const again = await send(api.url, RegisterDocument, { input: { email: email.toUpperCase(), password: PASSWORD } });
+      expect(again.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "EMAIL_TAKEN" });
+      expect(again.error?.message).toMatch(/already exists/);
+    });
+
+    it.each([
+      ["an email that is not one", { email: "not-an-email", password: PASSWORD }, /email/],
+      ["a password under 8 characters", { email: "a@example.com", password: "short" }, /password/],
+      ["a password over 128 characters", { email: "a@example.com", password: "x".repeat(129) }, /password/],
+      ["a device name over 100 characters", { email: "a@example.com", password: PASSWORD, device: "d".repeat(101) }, /device/],
+      ["a huge email", { email: `${"e".repeat(5000)}@example.com`, password: PASSWORD }, /email/],
+    ])("answers BAD_USER_INPUT naming the field for %s, without echoing values", async (_, input, field) => {
+      const result = await send(api.url, RegisterDocument, { input });
+      expect(result.status).toBe(200);
+      expect(result.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
+      expect(result.error?.message).toMatch(field);
+      expect(JSON.stringify(result.errors)).not.toContain(input.password);
+    });
+
+    it("answers 400 for arguments of the wrong type", async () => {
+      const result = await post(api.url, { query: "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }", variables: { i: { email: 42, password: ["x"] } } });
+      expect(result.status).toBe(400);
+      expect(result.error?.code).toBe("BAD_USER_INPUT");
+    });
+
+    it("answers 413 for a body over the size limit", async () => {
+      const result = await post(api.url, { query: "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }", variables: { i: { email: "a@example.com", password: "p".repeat(200_000) } } });
+      expect(result.status).toBe(413);
+      expect(result.error?.code).toBe("BAD_REQUEST");
+    });
+
+    it("answers 400 with GRAPHQL_PARSE_FAILED for a syntax error", async () => {
+      const result = await post(api.url, { query: "{ me { email }" });
+      expect(result.status).toBe(400);
+      expect(result.error?.code).toBe("GRAPHQL_PARSE_FAILED");
+    });
+
+    it("answers 400 for a body that is not JSON", async () => {
+      const result = await post(api.url, "{not json");
+      expect(result.status).toBe(400);
+    });
+  });
+
+  describe("login", () => {
+    it("starts a new session for a registered user, with any letter case of the email", async () => {
+      const registered = await register(api.url);
+      const payload = await login(api.url, registered.user.email.toUpperCase(), PASSWORD, "phone");
+      expect(payload.user.id).toBe(registered.user.id);
+      expect(payload.sessionId).not.toBe(registered.sessionId);
+    });
+
+    it("answers a wrong password and an unknown email with the same error", async () => {
+      const registered = await register(api.url);
+      const wrong = await send(api.url, LoginDocument, { input: { email: registered.user.email, password: "wrong password" } });
+      const unknown = await send(api.url, LoginDocument, { input: { email: uniqueEmail("nobody"), password: "wrong password" } });
+      expect(wrong.error).toEqual({ code: "UNAUTHENTICATED", reason: "INVALID_CREDENTIALS", message: "Invalid email or password" });
+      expect(unknown.error).toEqual(wrong.error);
+      expect(unknown.status).toBe(wrong.status);
+    });
+
+    it("takes about as long for an unknown email as for a wrong password", async () => {
+      const registered = await register(api.url);
+      const time = async (email: string) => {
+        const started = process.hrtime.bigint();
+        await send(api.url, LoginDocument, { input: { email, password: "wrong password" } });
+        return Number(process.hrtime.bigint() - started) / 1e6;
+      };
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const wrong: number[] = [];
+      const unknown: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        wrong.push(await time(registered.user.email));
+        unknown.push(await time(uniqueEmail("ghost")));
+      }
+      const ratio = median(unknown) / median(wrong);
+      expect(ratio).toBeGreaterThan(0.5);
+      expect(ratio).toBeLessThan(2);
+    });
+  });
+
+  describe("refresh", () => {
+    it("rotates the refresh token: new tokens, same session, and the old refresh token stops working", async () => {
+      const registered = await register(api.url);
+      const refreshed = await send(api.url, RefreshDocument, { refreshToken: registered.refreshToken! });
+      const next = refreshed.data!.refresh;
+      expect(next.sessionId).toBe(registered.sessionId);
+      expect(next.refreshToken).not.toBe(registered.refreshToken);
+      expect(next.accessToken).not.toBe(registered.accessToken);
+      expect((await send(api.url, MeDocument, {}, { token: next.accessToken })).data?.me.id).toBe(registered.user.id);
+
+      const replay = await send(api.url, RefreshDocument, { refreshToken: registered.refreshToken! });
+      expect(replay.error?.code).toBe("UNAUTHENTICATED");
+    });
+
+    it("refuses an unknown, garbage or access token as a refresh token", async () => {
+      const registered = await register(api.url);
+      for (const refreshToken of ["garbage", registered.accessToken, "a.b.c", "x".repeat(10_000)]) {
+        const result = await send(api.url, RefreshDocument, { refreshToken });
+        expect(result.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "INVALID_TOKEN" });
+      }
+    });
+
+    it("refuses the refresh token of a logged-out session", async () => {
+      const registered = await register(api.url);
+      await send(api.url, LogoutDocument, {}, { token: registered.accessToken });
+      const result = await send(api.url, RefreshDocument, { refreshToken: registered.refreshToken! });
+      expect(result.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED" });
+    });
+  });
+
+  describe("logout", () => {
+    it("refuses the logged-out access token on the very next request, with 401 and TOKEN_REVOKED", async () => {
+      const registered = await register(api.url);
+      expect((await send(api.url, LogoutDocument, {}, { token: registered.accessToken })).data?.logout).toBe(true);
+      const after = await send(api.url, MeDocument, {}, { token: registered.accessToken });
+      expect(after.status).toBe(401);
+      expect(after.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+      expect(after.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED" });
+      expect(after.data).toBeUndefined();
+    });
+
+    it("leaves the user's other sessions working", async () => {
+      const registered = await register(api.url);
+      const other = await login(api.url, registered.user.email);
+      await send(api.url, LogoutDocument, {}, { token: registered.accessToken });
+      expect((await send(api.url, MeDocument, {}, { token: other.accessToken })).data?.me.id).toBe(registered.user.id);
+      expect((await send(api.url, RefreshDocument, { refreshToken: other.refreshToken! })).data?.refresh.sessionId).toBe(other.sessionId);
+    });
+
+    it("requires login", async () => {
+      const result = await send(api.url, LogoutDocument, {});
+      expect(result.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED" });
+    });
+  });
+
+  describe("authorization", () => {
+    it("refuses protected queries to anonymous callers with UNAUTHENTICATED", async () => {
+      for (const document of [MeDocument, UsersDocument]) {
+        const result = await send(api.url, document, {});
+        expect(result.error?.code).toBe("UNAUTHENTICATED");
+        expect(result.status).toBe(200);
+      }
+    });
+
+    it("lets anonymous callers run public operations", async () => {
+      const result = await post(api.url, { query: "{ __typename }" });
+      expect(result.data).toEqual({ __typename: "Query" });
+    });
+
+    it("refuses users to a USER with FORBIDDEN", async () => {
+      const registered = await register(api.url);
+      const result = await send(api.url, UsersDocument, {}, { token: registered.accessToken });
+      expect(result.error).toMatchObject({ code: "FORBIDDEN", reason: "MISSING_ROLE" });
+    });
+
+    it("lists users to the admin created from ADMIN_EMAIL and ADMIN_PASSWORD", async () => {
+      const registered = await register(api.url);
+      const admin = await login(api.url, ADMIN_EMAIL);
+      expect(admin.user.roles).toEqual(["USER", "ADMIN"]);
+      const result = await send(api.url, UsersDocument, {}, { token: admin.accessToken });
+      const emails = result.data!.users.map((user) => user.email);
+      expect(emails).toEqual(expect.arrayContaining([ADMIN_EMAIL, registered.user.email]));
+      expect(JSON.stringify(result.data)).not.toMatch(/argon2/);
+    });
+  });
+});

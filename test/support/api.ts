@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { resolve } from "node:path";
+import pino from "pino";
+import { loadConfig, type Config } from "../../src/config";
+import { startServer, type RunningServer } from "../../src/server";
+import { freePort } from "./redis";
+
+/** The secret every test server signs with, so tests can forge tokens the way an attacker would try. */
+export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+export const TEST_ISSUER = "auth-api-tests";
+export const TEST_AUDIENCE = "auth-api-test-clients";
+
+export interface TestApi extends RunningServer {
+  readonly config: Config;
+}
+
+export function testEnv(redisUrl: string | null, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    PORT: "0",
+    JWT_SECRET: TEST_SECRET,
+    JWT_ISSUER: TEST_ISSUER,
+    JWT_AUDIENCE: TEST_AUDIENCE,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...env,
+  };
+}
+
+/** The real server in this process, on a free port, with Redis when a URL is given. */
+export async function startApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi> {
+  const config = loadConfig(testEnv(redisUrl, env));
+  const server = await startServer(config, { logger: pino({ level: "silent" }) });
+  return { ...server, config };
+}
+
+export interface ApiProcess {
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The built entry point (`node dist/index.js`, as `npm start` runs it) in its own process. */
+export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(__dirname, "../../dist/index.js")], {
+    env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, "exit");
+  await waitFor(() => output.includes("auth API ready"), () => child.exitCode !== null, () => output);
+  return {
+    url: `http://localhost:${port}/graphql`,
+    process: child,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = await exited;
+      return code as number | null;
+    },
+  };
+}
+
+async function waitFor(done: () => boolean, failed: () => boolean, describe: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    if (failed() || Date.now() > deadline) throw new Error(`API process did not start:\n${describe()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
