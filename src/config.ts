@@ -40,7 +40,10 @@ const MIN_SECRET_BYTES = 32;
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-/** Reads and validates the environment once; every problem is reported, each naming its variable. */
+/**
+ * Reads and validates the environment once; every problem is reported, each naming its variable.
+ * An empty value counts as unset, as `VAR=` lines in compose files and .env files mean.
+ */
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
@@ -61,7 +64,7 @@ export function loadConfig(env: Env): Config {
     redisUrl: read.redisUrl("REDIS_URL"),
     jwt: {
       secret: secret ?? "",
-      secretGenerated: env.JWT_SECRET === undefined,
+      secretGenerated: !env.JWT_SECRET,
       algorithm: read.oneOf("JWT_ALGORITHM", ["HS256", "HS384", "HS512"] as const, "HS256"),
       issuer: read.text("JWT_ISSUER", "revocable-auth-api"),
       audience: read.text("JWT_AUDIENCE", "revocable-auth-api"),
@@ -78,7 +81,7 @@ export function loadConfig(env: Env): Config {
 }
 
 function readSecret(env: Env, production: boolean, problems: string[]): string | null {
-  const secret = env.JWT_SECRET;
+  const secret = env.JWT_SECRET || undefined;
   if (secret === undefined) {
     if (production) problems.push("JWT_SECRET is required when NODE_ENV=production");
     return randomBytes(48).toString("base64url");
@@ -91,8 +94,8 @@ function readSecret(env: Env, production: boolean, problems: string[]): string |
 }
 
 function readAdmin(env: Env, problems: string[]): Config["admin"] {
-  const email = env.ADMIN_EMAIL;
-  const password = env.ADMIN_PASSWORD;
+  const email = env.ADMIN_EMAIL?.trim().toLowerCase() || undefined;
+  const password = env.ADMIN_PASSWORD || undefined;
   if (email === undefined && password === undefined) return null;
   if (email === undefined || password === undefined) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
@@ -102,7 +105,7 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
   if (password.length < 8 || password.length > 128) {
     problems.push("ADMIN_PASSWORD must be 8 to 128 characters");
   }
-  return { email: email.trim().toLowerCase(), password };
+  return { email, password };
 }
 
 class EnvReader {

@@ -17,6 +17,8 @@ import type {
 import { isLiveSession } from "../store";
 import { scripts } from "./scripts";
 
+export const CONNECTION_NAME = "revocable-auth-api";
+
 type ScriptName = keyof typeof scripts;
 type ScriptArg = string | number;
 
@@ -44,6 +46,8 @@ export class RedisStore implements Store {
     this.logger = options.logger;
     this.redis = new Redis(options.url, {
       lazyConnect: true,
+      // Shows up in CLIENT LIST, so operators can tell this service's connections apart.
+      connectionName: CONNECTION_NAME,
       // Fail fast while disconnected rather than queueing: a request must not hang on a dead Redis.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

@@ -1,0 +1,69 @@
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { UsersDocument } from "../../schema/generated/graphql";
+import { spawnApi, startApi, testEnv } from "../support/api";
+import { login, PASSWORD, send, uniqueEmail } from "../support/client";
+import { startRedis, type TestRedis } from "../support/redis";
+
+const ENTRY = resolve(__dirname, "../../dist/index.js");
+
+/** Runs the built entry point expecting it to refuse to start. */
+function refusedStart(env: Record<string, string>): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 15_000 });
+  return { status: result.status, output: result.stdout + result.stderr };
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(() => redis.destroy());
+
+describe("starting the service", () => {
+  it("stops with a message naming the variable when a value is invalid", () => {
+    const { status, output } = refusedStart({ ...testEnv(null), ACCESS_TOKEN_TTL: "soon" });
+    expect(status).toBe(2);
+    expect(output).toContain("ACCESS_TOKEN_TTL");
+  });
+
+  it("refuses production without JWT_SECRET", () => {
+    const env = testEnv(redis.url, { NODE_ENV: "production" });
+    delete env.JWT_SECRET;
+    const { status, output } = refusedStart(env);
+    expect(status).toBe(2);
+    expect(output).toContain("JWT_SECRET is required");
+  });
+
+  it("refuses the embedded store in production", () => {
+    const { status, output } = refusedStart(testEnv(null, { NODE_ENV: "production" }));
+    expect(status).toBe(1);
+    expect(output).toContain("REDIS_URL is required");
+  });
+
+  it("warns that the embedded store is single-instance and not durable, and that the secret is random", async () => {
+    const api = await spawnApi(null, { JWT_SECRET: "" });
+    try {
+      expect(api.output()).toMatch(/embedded in-memory store.*one instance only/);
+      expect(api.output()).toMatch(/JWT_SECRET is not set: using a random secret/);
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+
+  it("creates the admin from ADMIN_EMAIL and ADMIN_PASSWORD once, however often it starts", async () => {
+    const email = uniqueEmail("root");
+    const env = { ADMIN_EMAIL: email.toUpperCase(), ADMIN_PASSWORD: PASSWORD };
+    const first = await startApi(redis.url, env);
+    await first.stop();
+    const [second, third] = await Promise.all([startApi(redis.url, env), startApi(redis.url, env)]);
+    try {
+      const admin = await login(second.url, email);
+      expect(admin.user.roles).toContain("ADMIN");
+      const users = await send(third.url, UsersDocument, {}, { token: admin.accessToken });
+      expect(users.data!.users.filter((user) => user.email === email)).toHaveLength(1);
+    } finally {
+      await second.stop();
+      await third.stop();
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { ConfigError, loadConfig } from "../../src/config";
+
+const SECRET = "s".repeat(32);
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      redisUrl: null,
+      accessTokenTtl: 900,
+      refreshTokenTtl: 604_800,
+      admin: null,
+      nodeEnv: "development",
+      revocationFailureMode: "closed",
+      jwt: { algorithm: "HS256", secretGenerated: true },
+    });
+    expect(Buffer.byteLength(config.jwt.secret)).toBeGreaterThanOrEqual(32);
+  });
+
+  it("is frozen", () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it("reads every variable", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      REDIS_URL: "redis://cache:6379/2",
+      JWT_SECRET: SECRET,
+      JWT_ISSUER: "iss",
+      JWT_AUDIENCE: "aud",
+      ACCESS_TOKEN_TTL: "60",
+      REFRESH_TOKEN_TTL: "3600",
+      ADMIN_EMAIL: " Root@Example.com ",
+      ADMIN_PASSWORD: "long enough",
+      NODE_ENV: "production",
+      REVOCATION_FAILURE_MODE: "open",
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      redisUrl: "redis://cache:6379/2",
+      jwt: { secret: SECRET, secretGenerated: false, issuer: "iss", audience: "aud" },
+      accessTokenTtl: 60,
+      refreshTokenTtl: 3600,
+      admin: { email: "root@example.com", password: "long enough" },
+      production: true,
+      revocationFailureMode: "open",
+    });
+  });
+
+  it.each([
+    [{ PORT: "http" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ ACCESS_TOKEN_TTL: "-5" }, "ACCESS_TOKEN_TTL"],
+    [{ ACCESS_TOKEN_TTL: "1.5" }, "ACCESS_TOKEN_TTL"],
+    [{ REFRESH_TOKEN_TTL: "soon" }, "REFRESH_TOKEN_TTL"],
+    [{ ACCESS_TOKEN_TTL: "3600", REFRESH_TOKEN_TTL: "600" }, "REFRESH_TOKEN_TTL"],
+    [{ JWT_SECRET: "too-short" }, "JWT_SECRET"],
+    [{ REDIS_URL: "localhost:6379" }, "REDIS_URL"],
+    [{ ADMIN_EMAIL: "root@example.com" }, "ADMIN_PASSWORD"],
+    [{ ADMIN_EMAIL: "not-an-email", ADMIN_PASSWORD: "long enough" }, "ADMIN_EMAIL"],
+    [{ ADMIN_EMAIL: "root@example.com", ADMIN_PASSWORD: "short" }, "ADMIN_PASSWORD"],
+    [{ REVOCATION_FAILURE_MODE: "sometimes" }, "REVOCATION_FAILURE_MODE"],
+    [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
+    [{ NODE_ENV: "production" }, "JWT_SECRET"],
+  ])("refuses %j with a message naming %s", (env, variable) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(variable);
+  });
+
+  it("reports every problem at once", () => {
+    expect(problemsOf({ PORT: "x", JWT_SECRET: "short", REDIS_URL: "nope" })).toHaveLength(3);
+  });
+});

@@ -1,0 +1,27 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { buildAuthSchema, printAuthSchema } from "../../src/graphql/schema";
+
+describe("schema/schema.graphql", () => {
+  it("is what the code builds (run `npm run schema` after changing the API)", async () => {
+    const committed = readFileSync(resolve(__dirname, "../../schema/schema.graphql"), "utf8");
+    expect(committed).toBe(printAuthSchema(await buildAuthSchema()));
+  });
+
+  it("contains the public contract", async () => {
+    const sdl = printAuthSchema(await buildAuthSchema());
+    for (const line of [
+      "enum Role {",
+      "me: User!",
+      "users: [User!]!",
+      "register(input: RegisterInput!): AuthPayload!",
+      "login(input: LoginInput!): AuthPayload!",
+      "refresh(refreshToken: String!): AuthPayload!",
+      "logout: Boolean!",
+      "createdAt: DateTimeISO!",
+      "refreshToken: String\n",
+    ]) {
+      expect(sdl).toContain(line);
+    }
+  });
+});
