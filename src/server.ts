@@ -16,6 +16,9 @@ import { contextBuilder, type RequestContext } from "./context/context";
 import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
+import type { RevocationKind } from "./auth/revocation";
+import { Metrics } from "./metrics";
+import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore } from "./store/redis/redis-store";
 import type { Store } from "./store/store";
@@ -39,11 +42,15 @@ export interface ServerDeps {
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
 export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
-  const store = await createStore(config, logger, clock);
+  const metrics = new Metrics();
+  const store = instrumentStore(await createStore(config, logger, clock), metrics);
+  const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const tokens = new Tokens({ ...config.jwt, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
-  const sessions = new Sessions(store, tokens);
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock);
-  const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger);
+  const sessions = new Sessions(store, tokens, onRevoked);
+  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked);
+  const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
+    onFailOpen: () => metrics.failOpenAcceptances.inc(),
+  });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
   const httpServer = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES });
@@ -54,7 +61,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), httpStatusPlugin],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store }));
+  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger }));
   httpServer.listen(config.port);
   await once(httpServer, "listening");
 

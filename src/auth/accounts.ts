@@ -4,6 +4,7 @@ import { AuthError, unauthenticated } from "../errors";
 import type { Role, Store, UserRecord } from "../store/store";
 import type { Clock } from "../clock";
 import type { Passwords } from "./passwords";
+import type { RevocationListener } from "./revocation";
 import type { AuthResult, Sessions } from "./sessions";
 
 export interface AccountInput {
@@ -25,6 +26,7 @@ export class Accounts {
     private readonly passwords: Passwords,
     private readonly sessions: Sessions,
     private readonly clock: Clock,
+    private readonly onRevoked: RevocationListener = () => undefined,
   ) {}
 
   async register(input: AccountInput, roles: readonly Role[] = ["USER"]): Promise<AuthResult> {
@@ -76,6 +78,7 @@ export class Accounts {
   async setDisabled(userId: string, disabled: boolean): Promise<UserRecord> {
     const user = await this.store.setUserDisabled(userId, disabled);
     if (!user) throw userNotFound();
+    if (disabled) this.onRevoked("user_disabled");
     return user;
   }
 

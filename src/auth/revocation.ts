@@ -11,3 +11,8 @@ export function isRevoked(state: AccessState): boolean {
   if (state.user === null || state.user.disabled) return true;
   return !isLiveSession(state.session, state.cutoff);
 }
+
+/** What ended a token's validity; reported to metrics. */
+export type RevocationKind = "logout" | "session" | "all_sessions" | "refresh_reuse" | "user_disabled";
+
+export type RevocationListener = (kind: RevocationKind) => void;

@@ -1,6 +1,7 @@
 import { AuthError, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
 import type { Identity } from "./authenticator";
+import type { RevocationListener } from "./revocation";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
 
 /** What login, register and refresh hand back. */
@@ -19,6 +20,7 @@ export class Sessions {
   constructor(
     private readonly store: Store,
     private readonly tokens: Tokens,
+    private readonly onRevoked: RevocationListener = () => undefined,
   ) {}
 
   async start(user: UserRecord, device: string | null): Promise<AuthResult> {
@@ -52,6 +54,7 @@ export class Sessions {
         return { accessToken, refreshToken, session: result.session, user: result.user };
       }
       case "reused":
+        this.onRevoked("refresh_reuse");
         throw unauthenticated(
           "REFRESH_TOKEN_REUSED",
           "This refresh token was already used; the session has been ended. Log in again",
@@ -67,6 +70,7 @@ export class Sessions {
       jti: identity.jti,
       expiresAt: identity.expiresAt,
     });
+    this.onRevoked("logout");
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -78,10 +82,13 @@ export class Sessions {
     if (!(await this.store.endSession(userId, sessionId))) {
       throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
     }
+    this.onRevoked("session");
   }
 
   /** Ends every session of the user with one write; returns how many were live. */
-  endAll(userId: string): Promise<number> {
-    return this.store.endAllSessions(userId);
+  async endAll(userId: string): Promise<number> {
+    const ended = await this.store.endAllSessions(userId);
+    this.onRevoked("all_sessions");
+    return ended;
   }
 }

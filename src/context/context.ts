@@ -6,9 +6,11 @@ import { bearerToken } from "./bearer";
 export interface RequestContext {
   /** Null for an anonymous request: public operations work, protected ones are refused. */
   readonly identity: Identity | null;
+  /** Also in the response's X-Request-Id header and in every log line about this request. */
+  readonly requestId: string;
 }
 
-export type ContextBuilder = (request: { headers: IncomingHttpHeaders }) => Promise<RequestContext>;
+export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, requestId: string) => Promise<RequestContext>;
 
 /**
  * Runs before every operation: parse the header, verify the JWT, one store round trip. A token
@@ -16,11 +18,11 @@ export type ContextBuilder = (request: { headers: IncomingHttpHeaders }) => Prom
  * revoked session for an anonymous one.
  */
 export function contextBuilder(authenticator: Authenticator): ContextBuilder {
-  return async ({ headers }) => {
+  return async ({ headers }, requestId) => {
     const header = headers.authorization;
-    if (header === undefined) return { identity: null };
+    if (header === undefined) return { identity: null, requestId };
     try {
-      return { identity: await authenticator.authenticate(bearerToken(header)) };
+      return { identity: await authenticator.authenticate(bearerToken(header)), requestId };
     } catch (error) {
       throw toGraphQLError(error);
     }

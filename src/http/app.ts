@@ -1,8 +1,12 @@
 import type { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler, type Express } from "express";
+import type { Logger } from "pino";
 import type { ContextBuilder, RequestContext } from "../context/context";
+import { AuthError } from "../errors";
+import type { Metrics } from "../metrics";
 import type { Store } from "../store/store";
+import { requestIdOf, requestLog, setAuthOutcome } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
 const MAX_BODY = "64kb";
@@ -11,12 +15,15 @@ export interface AppParts {
   readonly apollo: ApolloServer<RequestContext>;
   readonly buildContext: ContextBuilder;
   readonly store: Store;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
 }
 
-/** Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
-export function createApp({ apollo, buildContext, store }: AppParts): Express {
+/** Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz, metrics at /metrics. */
+export function createApp({ apollo, buildContext, store, metrics, logger }: AppParts): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use(requestLog(logger, metrics));
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -29,11 +36,26 @@ export function createApp({ apollo, buildContext, store }: AppParts): Express {
       res.status(503).json({ status: "unavailable", reason: "STORE_UNAVAILABLE" });
     }
   });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 
   app.use(
     "/graphql",
     express.json({ limit: MAX_BODY }),
-    expressMiddleware(apollo, { context: async ({ req }) => buildContext(req) }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        try {
+          const context = await buildContext(req, requestIdOf(res));
+          setAuthOutcome(res, context.identity ? "ok" : "anonymous");
+          return context;
+        } catch (error) {
+          const original = (error as { originalError?: unknown }).originalError;
+          setAuthOutcome(res, original instanceof AuthError ? original.reason : "error");
+          throw error;
+        }
+      },
+    }),
   );
 
   app.use((_req, res) => {
