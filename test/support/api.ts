@@ -53,9 +53,15 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, "exit");
-  await waitFor(() => output.includes("auth API ready"), () => child.exitCode !== null, () => output);
+  const base = `http://localhost:${port}`;
+  try {
+    await waitUntilHealthy(base, () => child.exitCode !== null);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`API process did not start: ${(error as Error).message}\n${output}`);
+  }
   return {
-    url: `http://localhost:${port}/graphql`,
+    url: `${base}/graphql`,
     process: child,
     output: () => output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
@@ -67,10 +73,16 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
   };
 }
 
-async function waitFor(done: () => boolean, failed: () => boolean, describe: () => string): Promise<void> {
+async function waitUntilHealthy(base: string, exited: () => boolean): Promise<void> {
   const deadline = Date.now() + 20_000;
-  while (!done()) {
-    if (failed() || Date.now() > deadline) throw new Error(`API process did not start:\n${describe()}`);
-    await new Promise((r) => setTimeout(r, 25));
+  for (;;) {
+    if (exited()) throw new Error("it exited");
+    if (Date.now() > deadline) throw new Error("timed out");
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

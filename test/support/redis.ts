@@ -15,6 +15,9 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void;
+  resume(): void;
   /** Stops it for good and removes its data. */
   destroy(): Promise<void>;
 }
@@ -44,21 +47,30 @@ export async function startRedis(): Promise<TestRedis> {
     await waitUntilAnswering(url);
   };
   const stop = async () => {
-    const running = server;
+    const running = server as ChildProcess | null;
     server = null;
     if (!running || running.exitCode !== null) return;
+    running.kill("SIGCONT");
     running.kill("SIGTERM");
     await once(running, "exit");
   };
 
+  const signal = (name: NodeJS.Signals) => {
+    const running = server as ChildProcess | null;
+    running?.kill(name);
+  };
+
   await start();
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on("error", () => undefined);
   await client.connect();
   return {
     url,
     client,
     stop,
     start,
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
     async destroy() {
       client.disconnect();
       await stop();
