@@ -1,16 +1,22 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Authenticator, Identity } from "../auth/authenticator";
 import { toGraphQLError } from "../graphql/errors";
+import type { RefreshCookie } from "../http/refresh-cookie";
 import { bearerToken } from "./bearer";
 
-export interface RequestContext {
-  /** Null for an anonymous request: public operations work, protected ones are refused. */
-  readonly identity: Identity | null;
+/** What the transport hands to every request's context. */
+export interface Transport {
   /** Also in the response's X-Request-Id header and in every log line about this request. */
   readonly requestId: string;
+  readonly refreshCookie: RefreshCookie;
 }
 
-export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, requestId: string) => Promise<RequestContext>;
+export interface RequestContext extends Transport {
+  /** Null for an anonymous request: public operations work, protected ones are refused. */
+  readonly identity: Identity | null;
+}
+
+export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, transport: Transport) => Promise<RequestContext>;
 
 /**
  * Runs before every operation: parse the header, verify the JWT, one store round trip. A token
@@ -18,11 +24,11 @@ export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, request
  * revoked session for an anonymous one.
  */
 export function contextBuilder(authenticator: Authenticator): ContextBuilder {
-  return async ({ headers }, requestId) => {
+  return async ({ headers }, transport) => {
     const header = headers.authorization;
-    if (header === undefined) return { identity: null, requestId };
+    if (header === undefined) return { identity: null, ...transport };
     try {
-      return { identity: await authenticator.authenticate(bearerToken(header)), requestId };
+      return { identity: await authenticator.authenticate(bearerToken(header)), ...transport };
     } catch (error) {
       throw toGraphQLError(error);
     }

@@ -6,6 +6,7 @@ import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import type { Metrics } from "../metrics";
 import type { Store } from "../store/store";
+import { refreshCookie } from "./refresh-cookie";
 import { requestIdOf, requestLog, setAuthOutcome } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
@@ -46,7 +47,7 @@ export function createApp({ apollo, buildContext, store, metrics, logger }: AppP
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         try {
-          const context = await buildContext(req, requestIdOf(res));
+          const context = await buildContext(req, { requestId: requestIdOf(res), refreshCookie: refreshCookie(req, res) });
           setAuthOutcome(res, context.identity ? "ok" : "anonymous");
           return context;
         } catch (error) {

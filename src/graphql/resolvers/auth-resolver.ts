@@ -1,7 +1,8 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
-import type { Sessions } from "../../auth/sessions";
+import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
+import { unauthenticated } from "../../errors";
 import { AuthPayload } from "../types/auth-payload";
 import { LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";
@@ -14,20 +15,37 @@ export class AuthResolver {
   ) {}
 
   @Mutation(() => AuthPayload, { description: "Creates a USER account and starts a session on this device." })
-  async register(@Arg("input", () => RegisterInput) input: RegisterInput): Promise<AuthPayload> {
-    return AuthPayload.from(await this.accounts.register(input));
+  async register(
+    @Arg("input", () => RegisterInput) input: RegisterInput,
+    @Ctx() context: RequestContext,
+  ): Promise<AuthPayload> {
+    return deliver(await this.accounts.register(input), context, input.refreshTokenInCookie === true);
   }
 
   @Mutation(() => AuthPayload, { description: "Starts a session on this device." })
-  async login(@Arg("input", () => LoginInput) input: LoginInput): Promise<AuthPayload> {
-    return AuthPayload.from(await this.accounts.login(input));
+  async login(@Arg("input", () => LoginInput) input: LoginInput, @Ctx() context: RequestContext): Promise<AuthPayload> {
+    return deliver(await this.accounts.login(input), context, input.refreshTokenInCookie === true);
   }
 
   @Mutation(() => AuthPayload, {
-    description: "Exchanges a refresh token for new tokens. The presented refresh token stops working at once.",
+    description:
+      "Exchanges a refresh token for new tokens; the presented one stops working at once. Without the argument, the refresh cookie is used and the new refresh token goes back into it.",
   })
-  async refresh(@Arg("refreshToken", () => String) refreshToken: string): Promise<AuthPayload> {
-    return AuthPayload.from(await this.sessions.refresh(refreshToken));
+  async refresh(
+    @Arg("refreshToken", () => String, { nullable: true }) refreshToken: string | null | undefined,
+    @Ctx() context: RequestContext,
+  ): Promise<AuthPayload> {
+    const fromCookie = refreshToken == null;
+    const presented = refreshToken ?? context.refreshCookie.read();
+    if (!presented) {
+      throw unauthenticated("INVALID_TOKEN", "No refresh token: pass refreshToken, or send the refresh cookie");
+    }
+    try {
+      return deliver(await this.sessions.refresh(presented), context, fromCookie);
+    } catch (error) {
+      if (fromCookie) context.refreshCookie.clear();
+      throw error;
+    }
   }
 
   @Authorized()
@@ -36,6 +54,16 @@ export class AuthResolver {
   })
   async logout(@Ctx() context: RequestContext): Promise<boolean> {
     await this.sessions.logout(signedIn(context));
+    context.refreshCookie.clear();
     return true;
   }
+}
+
+/** Hands the refresh token over in the payload, or only in the cookie when the client opted in. */
+function deliver(result: AuthResult, context: RequestContext, inCookie: boolean): AuthPayload {
+  const payload = AuthPayload.from(result);
+  if (!inCookie) return payload;
+  context.refreshCookie.set(result.refreshToken.token, result.refreshToken.expiresAt);
+  payload.refreshToken = null;
+  return payload;
 }

@@ -29,7 +29,9 @@ export class SessionResolver {
   @Mutation(() => Int, {
     description: "Ends every session of the caller, this one included; returns how many were live.",
   })
-  logoutAll(@Ctx() context: RequestContext): Promise<number> {
-    return this.sessionService.endAll(signedIn(context).userId);
+  async logoutAll(@Ctx() context: RequestContext): Promise<number> {
+    const ended = await this.sessionService.endAll(signedIn(context).userId);
+    context.refreshCookie.clear();
+    return ended;
   }
 }

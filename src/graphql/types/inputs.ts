@@ -1,4 +1,4 @@
-import { IsEmail, IsOptional, Length, MaxLength } from "class-validator";
+import { IsBoolean, IsEmail, IsOptional, Length, MaxLength } from "class-validator";
 import { Field, InputType } from "type-graphql";
 
 @InputType("CredentialsInput")
@@ -16,6 +16,15 @@ abstract class CredentialsInput {
   @IsOptional()
   @MaxLength(100, { message: "device must be at most 100 characters" })
   device?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "For browsers: keep the refresh token in an HttpOnly, Secure, SameSite=Strict cookie scoped to /graphql instead of returning it; AuthPayload.refreshToken is then null.",
+  })
+  @IsOptional()
+  @IsBoolean()
+  refreshTokenInCookie?: boolean | null;
 }
 
 @InputType()
