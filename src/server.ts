@@ -58,6 +58,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     schema: await buildAuthSchema({ accounts, sessions }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
+    // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), httpStatusPlugin],
   });
   await apollo.start();

@@ -35,7 +35,8 @@ export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
         {
           requestId,
           method: req.method,
-          path: req.path,
+          // The path only: a query string can carry GraphQL variables.
+          path: req.originalUrl.split("?")[0],
           status: res.statusCode,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
           auth,

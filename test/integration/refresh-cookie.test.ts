@@ -81,13 +81,14 @@ describe("the opt-in refresh cookie", () => {
     expect(setCookie(result.headers)).toBeUndefined();
   });
 
-  it.each([
-    ["logout", LogoutDocument],
-    ["logoutAll", LogoutAllDocument],
-  ] as const)("%s clears the cookie", async (_, document) => {
+  it.each([["logout"], ["logoutAll"]])("%s clears the cookie", async (operation) => {
     const user = await register(api.url);
     const { payload, cookie } = await loginWithCookie(user.user.email);
-    const result = await send(api.url, document, {}, { token: payload.accessToken, ...withCookie(cookieValue(cookie)!) });
+    const options = { token: payload.accessToken, ...withCookie(cookieValue(cookie)!) };
+    const result =
+      operation === "logout"
+        ? await send(api.url, LogoutDocument, {}, options)
+        : await send(api.url, LogoutAllDocument, {}, options);
     expect(result.errors).toBeUndefined();
     expect(setCookie(result.headers)).toMatch(/^refresh_token=;.*Path=\/graphql.*Expires=Thu, 01 Jan 1970/);
     const refreshed = await send(api.url, RefreshWithCookieDocument, {}, withCookie(cookieValue(cookie)!));

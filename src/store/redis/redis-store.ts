@@ -219,7 +219,9 @@ export class RedisStore implements Store {
     try {
       return await operation();
     } catch (error) {
-      this.logger.error({ err: error }, "store call failed");
+      // Name and message only: ioredis errors can carry the command's arguments (a password hash).
+      const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+      this.logger.error({ err: { name, message } }, "store call failed");
       throw storeUnavailable();
     }
   }
@@ -233,7 +235,7 @@ export class RedisStore implements Store {
     this.redis.on("error", (error: Error) => {
       if (!healthy) return;
       healthy = false;
-      this.logger.error({ err: error }, "lost connection to Redis; retrying");
+      this.logger.error({ err: { name: error.name, message: error.message } }, "lost connection to Redis; retrying");
     });
   }
 }
