@@ -24,6 +24,8 @@ export interface AppParts {
 export function createApp({ apollo, buildContext, store, metrics, logger }: AppParts): Express {
   const app = express();
   app.disable("x-powered-by");
+  // Responses are per-request GraphQL results; hashing each one for an ETag buys nothing.
+  app.set("etag", false);
   app.use(requestLog(logger, metrics));
 
   app.get("/healthz", (_req, res) => {

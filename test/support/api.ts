@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import pino from "pino";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer } from "../../src/server";
@@ -45,7 +46,7 @@ export interface ApiProcess {
 /** The built entry point (`node dist/index.js`, as `npm start` runs it) in its own process. */
 export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(__dirname, "../../dist/index.js")], {
+  const child = spawn(process.execPath, [resolve(repositoryRoot(), "dist/index.js")], {
     env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -85,4 +86,11 @@ async function waitUntilHealthy(base: string, exited: () => boolean): Promise<vo
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The folder with package.json above this file, wherever this file was compiled to. */
+function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(resolve(dir, "package.json"))) dir = dirname(dir);
+  return dir;
 }
