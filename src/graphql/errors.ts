@@ -13,6 +13,8 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 const INVALID_TOKEN_HEADER = 'Bearer error="invalid_token"';
+/** Seconds a client should wait before retrying while the store is down (the client reconnects at least this often). */
+const RETRY_AFTER_SECONDS = "1";
 
 /**
  * For failures while building the context (a bad token, a store outage): Apollo answers with the
@@ -26,6 +28,7 @@ export function toGraphQLError(error: unknown): GraphQLError {
 function fromAuthError(error: AuthError): GraphQLError {
   const headers = new Map<string, string>();
   if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_HEADER);
+  if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", RETRY_AFTER_SECONDS);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -73,7 +76,9 @@ export const httpStatusPlugin: ApolloServerPlugin = {
           const original = unwrapResolverError(error);
           return original instanceof AuthError && original.code === "SERVICE_UNAVAILABLE";
         });
-        if (unavailable) response.http.status = 503;
+        if (!unavailable) return;
+        response.http.status = 503;
+        response.http.headers.set("retry-after", RETRY_AFTER_SECONDS);
       },
     };
   },

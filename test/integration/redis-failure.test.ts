@@ -47,6 +47,7 @@ describe("REVOCATION_FAILURE_MODE=closed (the default)", () => {
     expect(me.status).toBe(503);
     expect(me.error).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "STORE_UNAVAILABLE" });
     expect(meMs).toBeLessThan(BOUND_MS);
+    expect(me.headers.get("retry-after")).toBe("1");
 
     const stillRevoked = await send(api.url, MeDocument, {}, { token: revoked.accessToken });
     expect(stillRevoked.status).toBe(503);
@@ -56,6 +57,7 @@ describe("REVOCATION_FAILURE_MODE=closed (the default)", () => {
     expect(loginResult.status).toBe(503);
     expect(loginResult.error?.code).toBe("SERVICE_UNAVAILABLE");
     expect(loginMs).toBeLessThan(BOUND_MS);
+    expect(loginResult.headers.get("retry-after")).toBe("1");
 
     expect((await post(api.url, { query: "{ __typename }" })).status).toBe(200);
     expect((await post(api.url, { query: "{ __typename }" }, { token: live.accessToken })).status).toBe(503);
