@@ -25,6 +25,8 @@ export interface Config {
   /** Upper bound, in milliseconds, on any store call before it counts as failed. */
   readonly storeTimeoutMs: number;
   readonly logLevel: string;
+  /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
+  readonly explorer: boolean;
 }
 
 export class ConfigError extends Error {
@@ -75,6 +77,7 @@ export function loadConfig(env: Env): Config {
     revocationFailureMode: read.oneOf("REVOCATION_FAILURE_MODE", ["closed", "open"] as const, "closed"),
     storeTimeoutMs: read.integer("STORE_TIMEOUT_MS", 1000, 50, 60_000),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
+    explorer: read.oneOf("EXPLORER", ["on", "off"] as const, production ? "off" : "on") === "on",
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

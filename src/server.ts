@@ -3,6 +3,7 @@ import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { Logger } from "pino";
 import { Accounts } from "./auth/accounts";
@@ -58,12 +59,14 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     schema: await buildAuthSchema({ accounts, sessions }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
+    introspection: config.explorer,
     // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), httpStatusPlugin],
+    // Apollo's own landing page loads from a CDN; the explorer, when on, is served instead.
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger }));
+  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer }));
   httpServer.listen(config.port);
   await once(httpServer, "listening");
 

@@ -6,6 +6,7 @@ import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import type { Metrics } from "../metrics";
 import type { Store } from "../store/store";
+import { explorer as explorerRoutes } from "./explorer";
 import { refreshCookie } from "./refresh-cookie";
 import { requestIdOf, requestLog, setAuthOutcome } from "./request-log";
 
@@ -18,10 +19,15 @@ export interface AppParts {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Serves GraphiQL to browsers at GET /graphql. */
+  readonly explorer: boolean;
 }
 
-/** Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz, metrics at /metrics. */
-export function createApp({ apollo, buildContext, store, metrics, logger }: AppParts): Express {
+/**
+ * Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz, metrics at /metrics,
+ * and, when enabled, the explorer at /graphql for browsers.
+ */
+export function createApp({ apollo, buildContext, store, metrics, logger, explorer }: AppParts): Express {
   const app = express();
   app.disable("x-powered-by");
   // Responses are per-request GraphQL results; hashing each one for an ETag buys nothing.
@@ -43,6 +49,7 @@ export function createApp({ apollo, buildContext, store, metrics, logger }: AppP
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  if (explorer) app.use(explorerRoutes());
   app.use(
     "/graphql",
     express.json({ limit: MAX_BODY }),

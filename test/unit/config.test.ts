@@ -85,3 +85,21 @@ describe("configuration", () => {
     expect(problemsOf({ PORT: "x", JWT_SECRET: "short", REDIS_URL: "nope" })).toHaveLength(3);
   });
 });
+
+describe("the EXPLORER switch", () => {
+  it.each([
+    [{}, true],
+    [{ NODE_ENV: "test" }, true],
+    [{ NODE_ENV: "production" }, false],
+    [{ NODE_ENV: "production", EXPLORER: "on" }, true],
+    [{ EXPLORER: "off" }, false],
+    [{ EXPLORER: "" }, true],
+  ])("with %j is %s", (env, explorer) => {
+    expect(loadConfig({ JWT_SECRET: SECRET, ...env }).explorer).toBe(explorer);
+  });
+
+  it.each(["true", "ON", "1"])("refuses %j with a message naming EXPLORER", (value) => {
+    const problems = problemsOf({ EXPLORER: value });
+    expect(problems).toEqual([expect.stringContaining("EXPLORER")]);
+  });
+});
