@@ -15,6 +15,7 @@ import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
 import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
+import { oneCredentialMutation } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
 import type { RevocationKind } from "./auth/revocation";
@@ -60,6 +61,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     introspection: config.explorer,
+    validationRules: [oneCredentialMutation],
     // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
     stopOnTerminationSignals: false,
     // Apollo's own landing page loads from a CDN; the explorer, when on, is served instead.

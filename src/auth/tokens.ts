@@ -96,7 +96,8 @@ export class Tokens {
   }
 
   private verify(token: string, type: string): jwt.JwtPayload {
-    if (token.length > MAX_TOKEN_LENGTH) throw invalidToken();
+    const malformed = `The ${type === ACCESS_TOKEN_TYPE ? "access" : "refresh"} token is malformed or its signature is invalid`;
+    if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(malformed);
     let decoded: jwt.Jwt;
     try {
       decoded = jwt.verify(token, this.key, {
@@ -108,7 +109,7 @@ export class Tokens {
       });
     } catch (error) {
       if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", "The token has expired");
-      throw invalidToken();
+      throw invalidToken(malformed);
     }
     if (decoded.header.typ !== type || typeof decoded.payload !== "object") {
       throw invalidToken(`Expected a token of type ${type}`);

@@ -1,7 +1,8 @@
 /**
- * The one interface between the auth services and storage. Every method is one atomic step:
- * in Redis a single command, MULTI or Lua script on keys that share the user's hash tag; in
- * memory a synchronous function. The contract suite in test/contract holds both to it.
+ * The one interface between the auth services and storage. Every method that changes state is
+ * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
+ * hash tag (createUser alone takes two ordered steps, see keys.ts); in memory a synchronous
+ * function. The listings read in two steps. The contract suite in test/contract holds both to it.
  */
 export const ROLES = ["USER", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];

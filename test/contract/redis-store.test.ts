@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import pino from "pino";
+import { keys as keyOf } from "../../src/store/keys";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
@@ -39,5 +41,43 @@ describe("Redis key layout", () => {
     const tags = new Set(keys.map((key) => /^auth:\{(u:[^}]+)\}:/.exec(key)?.[1]));
     expect(tags.has(undefined)).toBe(false);
     expect(tags.size).toBeGreaterThan(5);
+  });
+});
+
+describe("Redis TTLs: each entry lives exactly as long as what it guards", () => {
+  const user = () => ({ id: randomUUID(), email: `ttl-${randomUUID()}@example.com`, roles: ["USER" as const], createdAt: Date.now(), disabled: false });
+  const within = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(1_500);
+
+  it("expires a revocation when its token would, and a session with its refresh token", async () => {
+    const u = user();
+    await store.createUser(u, "h");
+    const expiresAt = Date.now() + 3_600_000;
+    await store.createSession({ id: "s1", userId: u.id, device: null, expiresAt, refreshJti: "r1" });
+    within(await redis.client.pttl(keyOf.session(u.id, "s1")), expiresAt - Date.now());
+    within(await redis.client.pttl(keyOf.sessions(u.id)), expiresAt - Date.now());
+    const tokenExp = Date.now() + 900_000;
+    await store.endSession(u.id, "s1", { jti: "a1", expiresAt: tokenExp });
+    within(await redis.client.pttl(keyOf.revokedAccessToken(u.id, "a1")), tokenExp - Date.now());
+  });
+
+  it("keeps the cutoff until the last session it ended would have expired, and never shortens it", async () => {
+    const u = user();
+    await store.createUser(u, "h");
+    const late = Date.now() + 7 * 24 * 3_600_000;
+    await store.createSession({ id: "early", userId: u.id, device: null, expiresAt: Date.now() + 60_000, refreshJti: "r" });
+    await store.createSession({ id: "late", userId: u.id, device: null, expiresAt: late, refreshJti: "r" });
+    await store.endAllSessions(u.id);
+    within(await redis.client.pttl(keyOf.cutoff(u.id)), late - Date.now());
+    await store.endAllSessions(u.id); // no sessions left: must not shorten the cutoff's life
+    within(await redis.client.pttl(keyOf.cutoff(u.id)), late - Date.now());
+  });
+
+  it("never moves the cutoff back, even if Redis' clock steps back", async () => {
+    const u = user();
+    await store.createUser(u, "h");
+    const ahead = Date.now() + 60_000; // a cutoff written by a primary whose clock ran ahead
+    await redis.client.set(keyOf.cutoff(u.id), String(ahead), "PX", 120_000);
+    await store.endAllSessions(u.id);
+    expect(Number(await redis.client.get(keyOf.cutoff(u.id)))).toBe(ahead);
   });
 });

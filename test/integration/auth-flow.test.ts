@@ -85,6 +85,16 @@ describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) 
       expect(result.error?.code).toBe("GRAPHQL_PARSE_FAILED");
     });
 
+    it.each([
+      ["aliases", `mutation { a: register(input: {email: "x1@example.com", password: "${PASSWORD}"}) { sessionId } b: register(input: {email: "x2@example.com", password: "${PASSWORD}"}) { sessionId } }`],
+      ["a fragment", `mutation { login(input: {email: "x@example.com", password: "${PASSWORD}"}) { sessionId } ...More } fragment More on Mutation { again: login(input: {email: "x@example.com", password: "${PASSWORD}"}) { sessionId } }`],
+    ])("refuses more than one credential mutation per request, even through %s", async (_, query) => {
+      const result = await post(api.url, { query });
+      expect(result.status).toBe(400);
+      expect(result.error?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+      expect(await send(api.url, LoginDocument, { input: { email: "x1@example.com", password: PASSWORD } })).toMatchObject({ error: { reason: "INVALID_CREDENTIALS" } });
+    });
+
     it("answers 400 for a body that is not JSON", async () => {
       const result = await post(api.url, "{not json");
       expect(result.status).toBe(400);

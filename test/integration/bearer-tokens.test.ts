@@ -23,6 +23,9 @@ const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!,
 const forge = (claims: object, secret = TEST_SECRET, header: object = { typ: "at+jwt" }, algorithm: jwt.Algorithm = "HS256") =>
   jwt.sign(claims, secret, { algorithm, header: { alg: algorithm, ...header } as jwt.JwtHeader });
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+/** A token whose signature is genuine over whatever header and payload it carries. */
+const signedRaw = (header: string, payload: string) =>
+  `Bearer ${header}.${payload}.${createHmac("sha256", TEST_SECRET).update(`${header}.${payload}`).digest("base64url")}`;
 
 async function rejected(authorization: string) {
   const result = await send(api.url, MeDocument, {}, { headers: { authorization } });
@@ -102,7 +105,8 @@ describe("a presented bearer token that fails rejects the whole request with 401
     ["the Basic scheme", `Basic ${Buffer.from("user:pass").toString("base64")}`],
     ["no scheme", "eyJ.eyJ.sig"],
     ["a 20 KB header", `Bearer ${"a".repeat(20 * 1024)}.b.c`],
-    ["a JSON payload that is not an object", `Bearer ${b64({ alg: "HS256", typ: "at+jwt" })}.${b64([1, 2])}.${createHmac("sha256", TEST_SECRET).update("x").digest("base64url")}`],
+    ["a correctly signed payload that is not a JSON object", signedRaw(b64({ alg: "HS256", typ: "at+jwt" }), b64([1, 2]))],
+    ["a correctly signed payload that is not JSON", signedRaw(b64({ alg: "HS256", typ: "at+jwt" }), Buffer.from("not json").toString("base64url"))],
   ])("refuses %s with INVALID_TOKEN", async (_, header) => {
     expect(await rejected(header)).toBe("INVALID_TOKEN");
   });

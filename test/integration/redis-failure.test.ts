@@ -1,4 +1,4 @@
-import { LoginDocument, LogoutDocument, MeDocument } from "../../schema/generated/graphql";
+import { LoginDocument, LogoutDocument, MeDocument, RefreshWithCookieDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { post, register, send, PASSWORD } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -79,6 +79,22 @@ describe("REVOCATION_FAILURE_MODE=closed (the default)", () => {
     expect((await send(api.url, MeDocument, {}, { token: live.accessToken })).status).toBe(200);
   });
 
+  it("keeps a browser's refresh cookie through an outage: a 503 is no verdict on the token", async () => {
+    const login = await send(api.url, LoginDocument, { input: { email: live.user.email, password: PASSWORD, refreshTokenInCookie: true } });
+    const cookie = login.headers.getSetCookie().find((line) => line.startsWith("refresh_token="))!.split(";")[0]!;
+    await redis.stop();
+    try {
+      const during = await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie } });
+      expect(during.status).toBe(503);
+      expect(during.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await redis.start();
+    }
+    await waitUntilReady(api);
+    const after = await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie } });
+    expect(after.data?.refresh.accessToken).toEqual(expect.any(String));
+  });
+
   it("does not hang when Redis stops answering: 503 after STORE_TIMEOUT_MS", async () => {
     redis.pause();
     try {
@@ -116,8 +132,11 @@ describe("REVOCATION_FAILURE_MODE=open", () => {
       expect(accepted.data).toEqual({ __typename: "Query" });
       const forged = await post(api.url, { query: "{ __typename }" }, { token: `${user.accessToken}x` });
       expect(forged.status).toBe(401);
+      const needsStore = await send(api.url, MeDocument, {}, { token: user.accessToken });
+      expect(needsStore.status).toBe(503);
+      expect(needsStore.error?.code).toBe("SERVICE_UNAVAILABLE");
       const metrics = await (await fetch(`${origin(api)}/metrics`)).text();
-      expect(metrics).toMatch(/^auth_fail_open_acceptances_total 1$/m);
+      expect(metrics).toMatch(/^auth_fail_open_acceptances_total 2$/m);
     } finally {
       await redis.start();
     }

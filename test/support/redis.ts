@@ -32,7 +32,15 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface RedisOptions {
+  /**
+   * A one-node Redis Cluster owning every slot: the same commands work, but any command or script
+   * whose keys span two hash slots fails with CROSSSLOT, as it would on a real cluster.
+   */
+  readonly cluster?: boolean;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "auth-api-redis-"));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -41,7 +49,10 @@ export async function startRedis(): Promise<TestRedis> {
   const start = async () => {
     server = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+      [
+        ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+        ...(options.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] : []),
+      ],
       { stdio: "ignore" },
     );
     await waitUntilAnswering(url);
@@ -64,6 +75,7 @@ export async function startRedis(): Promise<TestRedis> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on("error", () => undefined);
   await client.connect();
+  if (options.cluster) await claimAllSlots(client);
   return {
     url,
     client,
@@ -94,5 +106,14 @@ async function waitUntilAnswering(url: string): Promise<void> {
     } finally {
       probe.disconnect();
     }
+  }
+}
+
+async function claimAllSlots(client: Redis): Promise<void> {
+  await client.call("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+  const deadline = Date.now() + 10_000;
+  while (!String(await client.call("CLUSTER", "INFO")).includes("cluster_state:ok")) {
+    if (Date.now() > deadline) throw new Error("cluster never became ok");
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

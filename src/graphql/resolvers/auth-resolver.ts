@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
-import { unauthenticated } from "../../errors";
+import { isAuthError, unauthenticated } from "../../errors";
 import { AuthPayload } from "../types/auth-payload";
 import { LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";
@@ -43,7 +43,8 @@ export class AuthResolver {
     try {
       return deliver(await this.sessions.refresh(presented), context, fromCookie);
     } catch (error) {
-      if (fromCookie) context.refreshCookie.clear();
+      // A refused token is dead: drop it. A store outage is not a verdict on the token: keep it.
+      if (fromCookie && isAuthError(error) && error.code === "UNAUTHENTICATED") context.refreshCookie.clear();
       throw error;
     }
   }

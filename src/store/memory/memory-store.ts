@@ -169,7 +169,7 @@ export class MemoryStore implements Store {
     const sessions = [...this.sessionsOf(userId).values()];
     const previous = this.cutoffs.get(userId);
     const until = Math.max(now + 1000, previous?.until ?? 0, ...sessions.map((s) => s.expiresAt));
-    this.cutoffs.set(userId, { at: now, until });
+    this.cutoffs.set(userId, { at: Math.max(now, previous?.at ?? 0), until });
     this.sessions.delete(userId);
     return live;
   }

@@ -98,7 +98,9 @@ local function end_all(sessions_key, cutoff_key)
   if last[2] then expires_at = math.max(expires_at, tonumber(last[2])) end
   local ttl = redis.call('PTTL', cutoff_key)
   if ttl > 0 then expires_at = math.max(expires_at, now + ttl) end
-  redis.call('SET', cutoff_key, now, 'PXAT', expires_at)
+  -- Never move the cutoff back (a clock step after a failover), or ended sessions would revive.
+  local at = math.max(now, tonumber(redis.call('GET', cutoff_key) or '0'))
+  redis.call('SET', cutoff_key, at, 'PXAT', expires_at)
   redis.call('DEL', sessions_key)
   return live
 end
