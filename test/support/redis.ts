@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -91,22 +91,27 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
   };
 }
 
+/** Polls with a raw PING over TCP: a refused ioredis connect would leave a 10 s timer behind. */
 async function waitUntilAnswering(url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
   const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
+  while (!(await answersPing(hostname, Number(port)))) {
+    if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+function answersPing(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => socket.write("PING\r\n"));
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once("data", (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith("+PONG"));
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("close", () => resolve(false));
+  });
 }
 
 async function claimAllSlots(client: Redis): Promise<void> {
