@@ -33,7 +33,11 @@ export class Sessions {
       expiresAt: refreshToken.expiresAt,
       refreshJti: refreshToken.jti,
     });
-    if (result.status !== "created") throw unauthenticated("ACCOUNT_DISABLED", "This account is disabled");
+    if (result.status !== "created") {
+      throw result.status === "user_disabled"
+        ? unauthenticated("ACCOUNT_DISABLED", "This account is disabled")
+        : unauthenticated("INVALID_CREDENTIALS", "Invalid email or password");
+    }
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles);
     return { accessToken, refreshToken, session: result.session, user };
   }
