@@ -46,6 +46,12 @@ export const unauthenticated = (reason: ReasonOf<"UNAUTHENTICATED">, message: st
 export const invalidToken = (message = "The access token is malformed or its signature is invalid") =>
   unauthenticated("INVALID_TOKEN", message);
 
+export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", "You must be logged in");
+
+export const invalidCredentials = () => unauthenticated("INVALID_CREDENTIALS", "Invalid email or password");
+
+export const accountDisabled = () => unauthenticated("ACCOUNT_DISABLED", "This account is disabled");
+
 export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", "The token has been revoked");
 
 export const storeUnavailable = () =>

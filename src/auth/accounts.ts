@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { AuthError, unauthenticated } from "../errors";
+import { accountDisabled, AuthError, invalidCredentials } from "../errors";
 import type { Role, Store, UserRecord } from "../store/store";
 import type { Clock } from "../clock";
 import type { Passwords } from "./passwords";
@@ -12,8 +12,6 @@ export interface AccountInput {
   readonly password: string;
   readonly device?: string | null;
 }
-
-const INVALID_CREDENTIALS = "Invalid email or password";
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
@@ -41,8 +39,8 @@ export class Accounts {
     const valid = credentials
       ? await this.passwords.verify(credentials.passwordHash, input.password)
       : await this.passwords.verifyAgainstNothing(input.password);
-    if (!credentials || !valid) throw unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS);
-    if (credentials.user.disabled) throw unauthenticated("ACCOUNT_DISABLED", "This account is disabled");
+    if (!credentials || !valid) throw invalidCredentials();
+    if (credentials.user.disabled) throw accountDisabled();
     return this.sessions.start(credentials.user, input.device ?? null);
   }
 

@@ -1,4 +1,4 @@
-import { AuthError, unauthenticated } from "../errors";
+import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
 import type { Identity } from "./authenticator";
 import type { RevocationListener } from "./revocation";
@@ -34,9 +34,7 @@ export class Sessions {
       refreshJti: refreshToken.jti,
     });
     if (result.status !== "created") {
-      throw result.status === "user_disabled"
-        ? unauthenticated("ACCOUNT_DISABLED", "This account is disabled")
-        : unauthenticated("INVALID_CREDENTIALS", "Invalid email or password");
+      throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles);
     return { accessToken, refreshToken, session: result.session, user };

@@ -1,6 +1,6 @@
 import type { AuthChecker } from "type-graphql";
 import type { RequestContext } from "../context/context";
-import { AuthError } from "../errors";
+import { AuthError, authenticationRequired } from "../errors";
 import type { Role } from "../store/store";
 
 /**
@@ -10,7 +10,7 @@ import type { Role } from "../store/store";
  */
 export const authChecker: AuthChecker<RequestContext, Role> = ({ context }, required) => {
   const identity = context.identity;
-  if (!identity) throw new AuthError("UNAUTHENTICATED", "AUTHENTICATION_REQUIRED", "You must be logged in");
+  if (!identity) throw authenticationRequired();
   const roles = identity.user?.roles ?? identity.roles;
   if (required.length > 0 && !required.some((role) => roles.includes(role))) {
     throw new AuthError("FORBIDDEN", "MISSING_ROLE", `This operation requires the ${required.join(" or ")} role`);

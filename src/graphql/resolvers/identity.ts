@@ -1,9 +1,9 @@
 import type { Identity } from "../../auth/authenticator";
 import type { RequestContext } from "../../context/context";
-import { AuthError } from "../../errors";
+import { authenticationRequired } from "../../errors";
 
 /** The caller's identity in a resolver guarded by @Authorized; throws if the guard was forgotten. */
 export function signedIn(context: RequestContext): Identity {
-  if (!context.identity) throw new AuthError("UNAUTHENTICATED", "AUTHENTICATION_REQUIRED", "You must be logged in");
+  if (!context.identity) throw authenticationRequired();
   return context.identity;
 }
