@@ -62,6 +62,9 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     includeStacktraceInErrorResponses: false,
     introspection: config.explorer,
     validationRules: [oneCredentialMutation],
+    // A browser sends Authorization cross-site only after a CORS preflight, so it proves what the default headers prove:
+    // urql's GET queries with a bearer token pass, simple cross-site requests stay blocked (docs/security.md#csrf).
+    csrfPrevention: { requestHeaders: ["authorization", "x-apollo-operation-name", "apollo-require-preflight"] },
     // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
     stopOnTerminationSignals: false,
     // Apollo's own landing page loads from a CDN; the explorer, when on, is served instead.
