@@ -1,0 +1,102 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ConfigError, loadConfig } from "../../src/config";
+import { markedBlocks, ROOT } from "../support/readme";
+
+/** docker-compose.yml and .env.example read as compose would (no docker here): interpolation from .env. */
+const composeFile = readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8");
+/** Without comment lines, which compose does not interpolate. */
+const compose = composeFile.replace(/^\s*#.*\n/gm, "");
+const envExample = readFileSync(resolve(ROOT, ".env.example"), "utf8");
+
+type Vars = Record<string, string>;
+
+/** KEY=VALUE lines of an env file; comments and blank lines skipped. */
+function parseEnvFile(text: string): Vars {
+  const vars: Vars = {};
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match) vars[match[1]] = match[2].replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return vars;
+}
+
+/** Compose's `${VAR}`, `${VAR:-default}` and `${VAR-default}`. */
+function interpolate(value: string, vars: Vars): string {
+  return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?:(:?-)([^}]*))?\}/g, (_, name: string, op: string | undefined, fallback = "") => {
+    const set = vars[name];
+    if (op === ":-") return set ? set : fallback;
+    if (op === "-") return set ?? fallback;
+    return set ?? "";
+  });
+}
+
+/** The api service's environment mapping, one `KEY: value` a line. */
+function apiEnvironment(): Vars {
+  const section = /\n {2}api:\n[\s\S]*?\n {4}environment:\n((?: {6}.*\n)+)/.exec(compose);
+  const entries = section![1].trimEnd().split("\n").map((line) => /^ {6}([A-Z_][A-Z0-9_]*): (.*)$/.exec(line)!);
+  return Object.fromEntries(entries.map(([, key, value]) => [key, value.replace(/^"(.*)"$/, "$1")]));
+}
+
+function configFrom(dotEnv: Vars) {
+  const env = apiEnvironment();
+  return loadConfig(Object.fromEntries(Object.entries(env).map(([key, value]) => [key, interpolate(value, dotEnv)])));
+}
+
+describe("docker-compose.yml and .env.example", () => {
+  it("lists in .env.example every variable the compose file reads, and no other", () => {
+    const read = new Set([...compose.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]));
+    expect(Object.keys(parseEnvFile(envExample)).sort()).toEqual([...read].sort());
+  });
+
+  it("requires no variable of compose itself, so down, logs and ps work in any shell", () => {
+    expect(compose).not.toMatch(/\$\{[A-Z_][A-Z0-9_]*:?\?/);
+  });
+
+  it("publishes the API on 127.0.0.1 unless told otherwise", () => {
+    expect(compose).toMatch(/- "\$\{API_BIND:-127\.0\.0\.1\}:\$\{API_PORT:-4000\}:4000"/);
+    expect(parseEnvFile(envExample).API_BIND).toBe("127.0.0.1");
+  });
+
+  it("gives up restarting the API after a bounded number of failures", () => {
+    const api = compose.slice(compose.indexOf("\n  api:"));
+    expect(api).toMatch(/\n {4}restart: on-failure:\d+\n/);
+  });
+
+  it("refuses to run the API without a secret, with the API's own configuration error", () => {
+    const refused = (() => {
+      try {
+        configFrom(parseEnvFile(envExample));
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+  });
+
+  it("runs the README's compose setup as written: .env keeps a generated secret, and the API accepts it", () => {
+    const block = markedBlocks().find((b) => b.role === "compose")!;
+    const lines = block.code.trimEnd().split("\n");
+    expect(lines.at(-1)).toBe("docker compose up --build");
+    const dir = mkdtempSync(join(tmpdir(), "compose-"));
+    try {
+      copyFileSync(resolve(ROOT, ".env.example"), join(dir, ".env.example"));
+      const setup = spawnSync("bash", ["-eo", "pipefail", "-c", lines.slice(0, -1).join("\n")], { cwd: dir, encoding: "utf8" });
+      expect({ status: setup.status, stderr: setup.stderr }).toEqual({ status: 0, stderr: "" });
+      const dotEnv = parseEnvFile(readFileSync(join(dir, ".env"), "utf8"));
+      expect(dotEnv.JWT_SECRET).toMatch(/^[0-9a-f]{64}$/);
+      expect({ ...dotEnv, JWT_SECRET: "" }).toEqual(parseEnvFile(envExample));
+
+      const config = configFrom(dotEnv);
+      expect(config.production).toBe(true);
+      expect(config.jwt.secret).toBe(dotEnv.JWT_SECRET);
+      expect(config.explorer).toBe(false); // as the README says: off in compose until EXPLORER=on
+      expect(configFrom({ ...dotEnv, EXPLORER: "on" }).explorer).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
