@@ -1,5 +1,6 @@
 # Build: compile TypeScript once, then ship only what runs.
-FROM node:20-bookworm-slim AS build
+# Node 24: the Active LTS line (supported until April 2028); Node 20 reached its end of life in April 2026.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -7,7 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

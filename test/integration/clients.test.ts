@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
 import { CombinedGraphQLErrors } from "@apollo/client/errors";
-import { ClientError, GraphQLClient } from "graphql-request";
 import pino from "pino";
 import { createApiClient, type Session } from "../../examples/clients/urql";
 import { LoginDocument, LogoutDocument, MeDocument, RegisterDocument } from "../../schema/generated/graphql";
@@ -10,6 +9,10 @@ import { loadConfig } from "../../src/config";
 import { startServer, type RunningServer } from "../../src/server";
 import { testEnv } from "../support/api";
 import { PASSWORD, register, uniqueEmail } from "../support/client";
+
+// graphql-request ships CommonJS code but only ESM type declarations: the types come from its ESM entry.
+type GraphQLRequest = typeof import("graphql-request", { with: { "resolution-mode": "import" } });
+const { ClientError, GraphQLClient } = require("graphql-request") as GraphQLRequest;
 
 const ACCESS_TOKEN_TTL = 60;
 
@@ -162,6 +165,6 @@ describe("graphql-request with its defaults", () => {
     await client.request(LogoutDocument);
     const refused = await client.request(MeDocument).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ClientError);
-    expect((refused as ClientError).response.errors?.map((e) => e.extensions?.reason)).toEqual(["TOKEN_REVOKED"]);
+    expect((refused as InstanceType<typeof ClientError>).response.errors?.map((e) => e.extensions?.reason)).toEqual(["TOKEN_REVOKED"]);
   });
 });
