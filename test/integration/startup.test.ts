@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { UsersDocument } from "../../schema/generated/graphql";
 import { spawnApi, startApi, testEnv } from "../support/api";
@@ -24,6 +26,39 @@ describe("starting the service", () => {
     const { status, output } = refusedStart({ ...testEnv(null), ACCESS_TOKEN_TTL: "soon" });
     expect(status).toBe(2);
     expect(output).toContain("ACCESS_TOKEN_TTL");
+  });
+
+  it("reports every configuration problem at once, each naming its variable, and exits 2", () => {
+    const env = testEnv(redis.url, {
+      NODE_ENV: "production",
+      ACCESS_TOKEN_TTL: "soon",
+      LOG_LEVEL: "loud",
+      EXPLORER: "maybe",
+      REDIS_URL: "http://localhost:6379",
+      ADMIN_EMAIL: "admin@example.com",
+    });
+    delete env.JWT_SECRET;
+    const { status, output } = refusedStart(env);
+    expect(status).toBe(2);
+    for (const variable of ["JWT_SECRET", "ACCESS_TOKEN_TTL", "LOG_LEVEL", "EXPLORER", "REDIS_URL", "ADMIN_PASSWORD"]) {
+      expect(output).toContain(variable);
+    }
+    expect(output).not.toMatch(/Failed to start/);
+  });
+
+  it("exits 1, not 2, when the configuration is valid but the start fails (the port is taken)", async () => {
+    const taken = createServer();
+    taken.listen(0);
+    await once(taken, "listening");
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const { status, output } = refusedStart(testEnv(null, { PORT: String(port) }));
+      expect(status).toBe(1);
+      expect(output).toMatch(/EADDRINUSE/);
+      expect(output).not.toMatch(/Invalid configuration/);
+    } finally {
+      taken.close();
+    }
   });
 
   it("refuses production without JWT_SECRET", () => {
