@@ -1,10 +1,10 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
 import { AuthPayload } from "../types/auth-payload";
-import { LoginInput, RegisterInput } from "../types/inputs";
+import { ChangePasswordArgs, LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";
 
 @Resolver()
@@ -47,6 +47,16 @@ export class AuthResolver {
       if (fromCookie && isAuthError(error) && error.code === "UNAUTHENTICATED") context.refreshCookie.clear();
       throw error;
     }
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, {
+    description:
+      "Checks the current password, stores the new one and ends every other session of the caller; this session keeps working.",
+  })
+  async changePassword(@Args(() => ChangePasswordArgs) args: ChangePasswordArgs, @Ctx() context: RequestContext): Promise<boolean> {
+    await this.accounts.changePassword(signedIn(context), args.currentPassword, args.newPassword);
+    return true;
   }
 
   @Authorized()
