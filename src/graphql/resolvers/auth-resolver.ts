@@ -29,7 +29,7 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, {
     description:
-      "Exchanges a refresh token for new tokens; the presented one stops working at once. Without the argument, the refresh cookie is used and the new refresh token goes back into it.",
+      "Exchanges a refresh token for new tokens; the presented one is rotated out. Presented again within REFRESH_REUSE_GRACE_SECONDS it gets the same new refresh token; later, it ends the session. Without the argument, the refresh cookie is used and the new refresh token goes back into it.",
   })
   async refresh(
     @Arg("refreshToken", () => String, { nullable: true }) refreshToken: string | null | undefined,
