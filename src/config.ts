@@ -24,6 +24,8 @@ export interface Config {
   readonly revocationFailureMode: FailureMode;
   /** Upper bound, in milliseconds, on any store call before it counts as failed. */
   readonly storeTimeoutMs: number;
+  /** Seconds a rotated-out refresh token still gets its rotation's outcome again; 0 = strict. */
+  readonly refreshReuseGraceSeconds: number;
   readonly logLevel: string;
   /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
   readonly explorer: boolean;
@@ -40,6 +42,8 @@ type Env = Record<string, string | undefined>;
 
 const MIN_SECRET_BYTES = 32;
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** Long enough for any retry or second tab; a stolen token replayed later than this ends the session. */
+const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 /**
@@ -76,6 +80,7 @@ export function loadConfig(env: Env): Config {
     admin: readAdmin(env, problems),
     revocationFailureMode: read.oneOf("REVOCATION_FAILURE_MODE", ["closed", "open"] as const, "closed"),
     storeTimeoutMs: read.integer("STORE_TIMEOUT_MS", 1000, 50, 60_000),
+    refreshReuseGraceSeconds: read.integer("REFRESH_REUSE_GRACE_SECONDS", 10, 0, MAX_REFRESH_REUSE_GRACE_SECONDS),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     explorer: read.oneOf("EXPLORER", ["on", "off"] as const, production ? "off" : "on") === "on",
   };

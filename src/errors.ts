@@ -21,7 +21,7 @@ export const REASONS = {
     "ACCOUNT_DISABLED",
   ],
   FORBIDDEN: ["MISSING_ROLE"],
-  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
@@ -58,6 +58,8 @@ export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", "The session store is unavailable; try again shortly");
 
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);
+
+export const lastAdmin = (message: string) => new AuthError("BAD_USER_INPUT", "LAST_ADMIN", message);
 
 export function isAuthError(error: unknown): error is AuthError {
   return error instanceof AuthError;

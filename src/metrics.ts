@@ -18,6 +18,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly refreshGraceHits = new Counter({
+    name: "auth_refresh_grace_hits_total",
+    help: "Refreshes with a just-rotated-out token inside REFRESH_REUSE_GRACE_SECONDS, answered with the same new token.",
+    registers: [this.registry],
+  });
+
   readonly failOpenAcceptances = new Counter({
     name: "auth_fail_open_acceptances_total",
     help: "Tokens accepted on their signature alone while the store was down (REVOCATION_FAILURE_MODE=open).",

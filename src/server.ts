@@ -48,7 +48,10 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const store = instrumentStore(await createStore(config, logger, clock), metrics);
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const tokens = new Tokens({ ...config.jwt, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
-  const sessions = new Sessions(store, tokens, onRevoked);
+  const sessions = new Sessions(store, tokens, onRevoked, {
+    graceMs: config.refreshReuseGraceSeconds * 1000,
+    onGraceHit: () => metrics.refreshGraceHits.inc(),
+  });
   const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),

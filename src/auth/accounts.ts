@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { accountDisabled, AuthError, invalidCredentials } from "../errors";
-import type { Role, Store, UserRecord } from "../store/store";
+import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
+import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
 import type { Clock } from "../clock";
+import type { Identity } from "./authenticator";
 import type { Passwords } from "./passwords";
 import type { RevocationListener } from "./revocation";
 import type { AuthResult, Sessions } from "./sessions";
@@ -14,6 +15,8 @@ export interface AccountInput {
 }
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
 const userNotFound = () => new AuthError("NOT_FOUND", "USER_NOT_FOUND", "No such user");
 
@@ -44,23 +47,39 @@ export class Accounts {
     return this.sessions.start(credentials.user, input.device ?? null);
   }
 
-  /** Creates the configured admin unless that email exists already; safe to run at every start. */
+  /**
+   * Creates the configured admin unless that email exists already; safe to run at every start.
+   * It is also the recovery path: an existing account whose password is ADMIN_PASSWORD is enabled
+   * again and given ADMIN back (its password is never changed). An account with that email but
+   * another password is left alone, so registering the admin's email first grants nothing.
+   */
   async ensureAdmin(email: string, password: string, logger: Logger): Promise<void> {
-    const existingId = await this.store.findUserIdByEmail(normalizeEmail(email));
-    if (existingId !== null) {
-      const existing = await this.store.getUser(existingId);
-      if (existing && !existing.roles.includes("ADMIN")) {
-        logger.warn({ userId: existingId }, "ADMIN_EMAIL belongs to an existing user without the ADMIN role; left unchanged");
+    let userId = await this.store.findUserIdByEmail(normalizeEmail(email));
+    if (userId === null) {
+      try {
+        const admin = await this.create(email, password, ["USER", "ADMIN"]);
+        await this.store.addEnabledAdmin(admin.id);
+        logger.info({ userId: admin.id }, "created the admin user from ADMIN_EMAIL");
+        return;
+      } catch (error) {
+        // Another instance created it between our check and our write: that is the idempotent outcome.
+        if (!(error instanceof AuthError && error.reason === "EMAIL_TAKEN")) throw error;
       }
-      return;
+      userId = await this.store.findUserIdByEmail(normalizeEmail(email));
     }
-    try {
-      const admin = await this.create(email, password, ["USER", "ADMIN"]);
-      logger.info({ userId: admin.id }, "created the admin user from ADMIN_EMAIL");
-    } catch (error) {
-      // Another instance created it between our check and our write: that is the idempotent outcome.
-      if (!(error instanceof AuthError && error.reason === "EMAIL_TAKEN")) throw error;
-    }
+    const credentials = userId === null ? null : await this.store.getCredentials(userId);
+    if (credentials) await this.restoreAdmin(credentials, password, logger);
+  }
+
+  /**
+   * Changes the caller's password and ends every other session of theirs in one step; the
+   * current session keeps working. A wrong current password answers like a wrong login.
+   */
+  async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<void> {
+    await this.verifyCurrentPassword(identity.userId, currentPassword);
+    const passwordHash = await this.passwords.hash(newPassword);
+    if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
+    this.onRevoked("password_change");
   }
 
   async getUser(userId: string): Promise<UserRecord> {
@@ -73,10 +92,29 @@ export class Accounts {
     return this.store.listUsers();
   }
 
-  async setDisabled(userId: string, disabled: boolean): Promise<UserRecord> {
+  /** Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */
+  async setDisabled(actorId: string, userId: string, disabled: boolean): Promise<UserRecord> {
+    if (disabled && actorId === userId) throw lastAdmin("You cannot disable yourself");
+    if (disabled) await this.releaseAdmin(await this.getUser(userId));
     const user = await this.store.setUserDisabled(userId, disabled);
     if (!user) throw userNotFound();
+    await this.syncAdminIndex(user);
     if (disabled) this.onRevoked("user_disabled");
+    return user;
+  }
+
+  /**
+   * Replaces a user's roles; they count from the user's next request on every instance, because
+   * roles are read with the per-request revocation check. Taking ADMIN from the last enabled
+   * admin is refused with LAST_ADMIN.
+   */
+  async setRoles(userId: string, roles: readonly Role[]): Promise<UserRecord> {
+    if (roles.length === 0) throw badInput("roles must name at least one role");
+    const wanted = ROLES.filter((role) => roles.includes(role));
+    if (!wanted.includes("ADMIN")) await this.releaseAdmin(await this.getUser(userId));
+    const user = await this.store.setUserRoles(userId, wanted);
+    if (!user) throw userNotFound();
+    await this.syncAdminIndex(user);
     return user;
   }
 
@@ -84,6 +122,49 @@ export class Accounts {
   async endSessionsOf(userId: string): Promise<number> {
     await this.getUser(userId);
     return this.sessions.endAll(userId);
+  }
+
+  /**
+   * The one place changePassword checks a password: login's throttling belongs here too. The
+   * same argon2 work is spent when the user record is gone.
+   */
+  private async verifyCurrentPassword(userId: string, password: string): Promise<void> {
+    const credentials = await this.store.getCredentials(userId);
+    const valid = credentials
+      ? await this.passwords.verify(credentials.passwordHash, password)
+      : await this.passwords.verifyAgainstNothing(password);
+    if (!valid) throw invalidCredentials();
+  }
+
+  /**
+   * Before a change that makes an enabled admin stop being one: take them out of the enabled-admin
+   * index, refused atomically when nobody else is left in it.
+   */
+  private async releaseAdmin(user: UserRecord): Promise<void> {
+    if (!isEnabledAdmin(user)) return;
+    if (!(await this.store.removeEnabledAdmin(user.id, true))) {
+      throw lastAdmin("This is the last enabled admin: make another user ADMIN first");
+    }
+  }
+
+  /** After a change: the index holds the user exactly when the record says enabled admin. */
+  private async syncAdminIndex(user: UserRecord): Promise<void> {
+    if (isEnabledAdmin(user)) await this.store.addEnabledAdmin(user.id);
+    else await this.store.removeEnabledAdmin(user.id, false);
+  }
+
+  private async restoreAdmin(credentials: Credentials, password: string, logger: Logger): Promise<void> {
+    let user = credentials.user;
+    if (!isEnabledAdmin(user)) {
+      if (!(await this.passwords.verify(credentials.passwordHash, password))) {
+        logger.warn({ userId: user.id }, "ADMIN_EMAIL belongs to an account whose password is not ADMIN_PASSWORD; left unchanged");
+        return;
+      }
+      if (user.disabled) user = (await this.store.setUserDisabled(user.id, false)) ?? user;
+      if (!user.roles.includes("ADMIN")) user = (await this.store.setUserRoles(user.id, ROLES.filter((r) => r === "ADMIN" || user.roles.includes(r)))) ?? user;
+      logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
+    }
+    await this.syncAdminIndex(user);
   }
 
   private async create(email: string, password: string, roles: readonly Role[]): Promise<UserRecord> {

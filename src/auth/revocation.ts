@@ -13,6 +13,13 @@ export function isRevoked(state: AccessState): boolean {
 }
 
 /** What ended a token's validity; reported to metrics. */
-export type RevocationKind = "logout" | "session" | "all_sessions" | "refresh_reuse" | "user_disabled";
+export type RevocationKind =
+  | "logout"
+  | "session"
+  | "all_sessions"
+  | "other_sessions"
+  | "password_change"
+  | "refresh_reuse"
+  | "user_disabled";
 
 export type RevocationListener = (kind: RevocationKind) => void;

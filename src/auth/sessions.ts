@@ -12,6 +12,12 @@ export interface AuthResult {
   readonly user: UserRecord;
 }
 
+/** REFRESH_REUSE_GRACE_SECONDS, and a hook for the metric. */
+export interface RefreshGrace {
+  readonly graceMs: number;
+  onGraceHit?(): void;
+}
+
 /**
  * A session is one device's login. It owns exactly one live refresh token, rotated on every
  * refresh; presenting a rotated-out one is taken as theft and ends the session.
@@ -21,6 +27,7 @@ export class Sessions {
     private readonly store: Store,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
+    private readonly refreshGrace: RefreshGrace = { graceMs: 0 },
   ) {}
 
   async start(user: UserRecord, device: string | null): Promise<AuthResult> {
@@ -40,20 +47,35 @@ export class Sessions {
     return { accessToken, refreshToken, session: result.session, user };
   }
 
+  /**
+   * Rotates the session's refresh token. Inside the grace window, the token the last rotation
+   * replaced gets that rotation's outcome again: the same refresh token, signed anew from what the
+   * session stores, and a fresh access token. Anything older is reuse and ends the session.
+   */
   async refresh(presented: string): Promise<AuthResult> {
     const claims = this.tokens.verifyRefresh(presented);
-    const refreshToken = this.tokens.issueRefresh(claims.sub, claims.sid);
+    const next = this.tokens.nextRefreshStamp();
     const result = await this.store.rotateSession({
       userId: claims.sub,
       sessionId: claims.sid,
       presentedJti: claims.jti,
-      nextJti: refreshToken.jti,
-      nextExpiresAt: refreshToken.expiresAt,
+      nextJti: next.jti,
+      nextExpiresAt: next.expiresAt,
+      nextIssuedAt: next.issuedAt,
+      graceMs: this.refreshGrace.graceMs,
     });
     switch (result.status) {
-      case "rotated": {
-        const accessToken = this.tokens.issueAccess(result.user.id, claims.sid, result.user.roles);
-        return { accessToken, refreshToken, session: result.session, user: result.user };
+      case "rotated":
+      case "grace": {
+        if (result.status === "grace") this.refreshGrace.onGraceHit?.();
+        const { session, user } = result;
+        const refreshToken = this.tokens.signRefresh(user.id, session.id, {
+          jti: session.refreshJti,
+          issuedAt: session.rotation?.issuedAt ?? next.issuedAt,
+          expiresAt: session.expiresAt,
+        });
+        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles);
+        return { accessToken, refreshToken, session, user };
       }
       case "reused":
         this.onRevoked("refresh_reuse");
@@ -85,6 +107,13 @@ export class Sessions {
       throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
     }
     this.onRevoked("session");
+  }
+
+  /** Ends every session of the caller but the current one; returns how many were live. */
+  async endOthers(identity: Identity): Promise<number> {
+    const ended = await this.store.endOtherSessions(identity.userId, identity.sessionId);
+    this.onRevoked("other_sessions");
+    return ended;
   }
 
   /** Ends every session of the user with one write; returns how many were live. */

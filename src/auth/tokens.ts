@@ -47,6 +47,14 @@ export interface IssuedToken {
   readonly expiresAt: number;
 }
 
+/** What makes a refresh token: signing the same stamp for the same session gives the same token. */
+export interface RefreshStamp {
+  readonly jti: string;
+  /** Epoch milliseconds, whole seconds. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
 /** A random id with 128 bits of entropy. */
 export const randomId = () => randomBytes(16).toString("base64url");
 
@@ -70,7 +78,24 @@ export class Tokens {
   }
 
   issueRefresh(userId: string, sessionId: string): IssuedToken {
-    return this.sign(REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId }, this.settings.refreshTokenTtl);
+    return this.signRefresh(userId, sessionId, this.nextRefreshStamp());
+  }
+
+  /** A fresh jti and times for the next refresh token, from this instance's clock. */
+  nextRefreshStamp(): RefreshStamp {
+    const iat = Math.floor(this.clock.now() / 1000);
+    return { jti: randomId(), issuedAt: iat * 1000, expiresAt: (iat + this.settings.refreshTokenTtl) * 1000 };
+  }
+
+  /**
+   * Deterministic: the same stamp gives the same bytes, because the header and claims are built
+   * in a fixed order and HMAC (like RSA PKCS#1 v1.5) signatures are deterministic. That is what
+   * lets every instance hand out the identical token again inside the refresh grace window.
+   */
+  signRefresh(userId: string, sessionId: string, stamp: RefreshStamp): IssuedToken {
+    const iat = Math.floor(stamp.issuedAt / 1000);
+    const exp = Math.floor(stamp.expiresAt / 1000);
+    return this.signClaims(REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId, jti: stamp.jti, iat, exp });
   }
 
   verifyAccess(token: string): AccessClaims {
@@ -88,11 +113,13 @@ export class Tokens {
 
   private sign(type: string, claims: object, ttlSeconds: number): IssuedToken {
     const iat = Math.floor(this.clock.now() / 1000);
-    const exp = iat + ttlSeconds;
-    const jti = randomId();
-    const payload = { ...claims, jti, iat, exp, iss: this.settings.issuer, aud: this.settings.audience };
+    return this.signClaims(type, { ...claims, jti: randomId(), iat, exp: iat + ttlSeconds });
+  }
+
+  private signClaims(type: string, claims: Record<string, unknown> & { jti: string; exp: number }): IssuedToken {
+    const payload = { ...claims, iss: this.settings.issuer, aud: this.settings.audience };
     const token = jwt.sign(payload, this.key, { algorithm: this.settings.algorithm, header: { alg: this.settings.algorithm, typ: type } });
-    return { token, jti, expiresAt: exp * 1000 };
+    return { token, jti: claims.jti, expiresAt: claims.exp * 1000 };
   }
 
   private verify(token: string, type: string): jwt.JwtPayload {

@@ -1,7 +1,7 @@
 import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type ValidationRule } from "graphql";
 
 /** Each of these costs an argon2 hash or a session write; aliasing must not multiply them. */
-const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh"]);
+const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh", "changePassword"]);
 
 /**
  * At most one credential mutation per request. Mutations run one after another, so without this a
@@ -13,7 +13,7 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     const count = countRootFields(operation.selectionSet, context, new Set());
     if (count > 1) {
       context.reportError(
-        new GraphQLError("At most one of register, login and refresh may run per request", { nodes: operation }),
+        new GraphQLError("At most one of register, login, refresh and changePassword may run per request", { nodes: operation }),
       );
     }
   },

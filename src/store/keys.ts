@@ -19,4 +19,6 @@ export const keys = {
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
+  /** Ids of the enabled admins: the LAST_ADMIN guard. */
+  enabledAdmins: () => `${PREFIX}:{directory}:admins`,
 };

@@ -28,6 +28,21 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** The jti of the one refresh token that may rotate this session next. */
   readonly refreshJti: string;
+  /** Set by the last rotation; absent before the first. */
+  readonly rotation?: SessionRotation;
+}
+
+/**
+ * What the last rotation did, enough to hand its outcome out again inside the grace window: the
+ * current refresh token is re-signed from `refreshJti`, `issuedAt` and `expiresAt`. No token is stored.
+ */
+export interface SessionRotation {
+  /** The jti the rotation replaced: the only one that gets the current token inside the window. */
+  readonly previousJti: string;
+  /** Epoch ms, from the store's clock. */
+  readonly at: number;
+  /** Epoch ms: the `iat` of the current refresh token. */
+  readonly issuedAt: number;
 }
 
 export interface Credentials {
@@ -58,6 +73,11 @@ export type CreateSessionResult =
 
 export type RotateResult =
   | { readonly status: "rotated"; readonly session: SessionRecord; readonly user: UserRecord }
+  /**
+   * The presented jti is the one the last rotation replaced, less than `graceMs` ago: nothing
+   * changes, and the caller gets that rotation's outcome again (the session as it now stands).
+   */
+  | { readonly status: "grace"; readonly session: SessionRecord; readonly user: UserRecord }
   /** The presented refresh token was already rotated out: the session has been ended. */
   | { readonly status: "reused" }
   /** No live session: logged out, revoked, expired, cut off, or its user is gone or disabled. */
@@ -69,6 +89,10 @@ export interface RotateRequest {
   readonly presentedJti: string;
   readonly nextJti: string;
   readonly nextExpiresAt: number;
+  /** Epoch ms: the next refresh token's `iat`, kept so the token can be signed again identically. */
+  readonly nextIssuedAt: number;
+  /** How long after a rotation the jti it replaced still gets its outcome; 0 = strict (reuse at once). */
+  readonly graceMs: number;
 }
 
 export interface RevokedAccessToken {
@@ -100,6 +124,25 @@ export interface Store {
   endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean>;
   /** Ends every session of the user with one cutoff write; returns how many were live. */
   endAllSessions(userId: string): Promise<number>;
+  /** Ends every session of the user but `keepSessionId`, in one step; returns how many were live. */
+  endOtherSessions(userId: string, keepSessionId: string): Promise<number>;
+  /**
+   * Stores a new password hash and ends every session but `keepSessionId`, in one step. False,
+   * changing nothing, when `keepSessionId` is no longer live.
+   */
+  changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean>;
+  /** Replaces the user's roles. Null when no such user. */
+  setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null>;
+  /**
+   * The index of enabled admins, the guard that keeps at least one (see docs/revocation.md). A user
+   * is added after becoming an enabled admin and removed before ceasing to be one.
+   */
+  addEnabledAdmin(userId: string): Promise<void>;
+  /**
+   * Removes the user from the index. With `keepOne`, refuses (false, nothing changed) when nobody
+   * else would be left in it; one atomic step across every instance.
+   */
+  removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean>;
   /** Live sessions, newest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { NewSession, Store, UserRecord } from "../../src/store/store";
+import type { NewSession, RotateRequest, Store, UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -40,6 +40,9 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       refreshJti: randomUUID(),
       ...overrides,
     });
+    /** Strict (no grace window) unless the test says otherwise. */
+    const rotate = (request: Omit<RotateRequest, "nextIssuedAt" | "graceMs"> & Partial<RotateRequest>) =>
+      store.rotateSession({ nextIssuedAt: h.now(), graceMs: 0, ...request });
     const withUser = async (overrides: Partial<UserRecord> = {}) => {
       const user = newUser(overrides);
       expect(await store.createUser(user, "hash-of-" + user.id)).toBe(true);
@@ -108,7 +111,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const created = await started(user.id);
         await h.advance(5);
         const nextExpiresAt = h.now() + 120_000;
-        const result = await store.rotateSession({
+        const result = await rotate({
           userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "next", nextExpiresAt,
         });
         if (result.status !== "rotated") throw new Error(result.status);
@@ -120,11 +123,11 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       it("ends the session when a rotated-out refresh jti is presented again", async () => {
         const user = await withUser();
         const created = await started(user.id);
-        const rotate = (presentedJti: string, nextJti: string) =>
-          store.rotateSession({ userId: user.id, sessionId: created.id, presentedJti, nextJti, nextExpiresAt: h.now() + 60_000 });
-        expect((await rotate(created.refreshJti, "second")).status).toBe("rotated");
-        expect((await rotate(created.refreshJti, "third")).status).toBe("reused");
-        expect((await rotate("second", "fourth")).status).toBe("ended");
+        const rotateWith = (presentedJti: string, nextJti: string) =>
+          rotate({ userId: user.id, sessionId: created.id, presentedJti, nextJti, nextExpiresAt: h.now() + 60_000 });
+        expect((await rotateWith(created.refreshJti, "second")).status).toBe("rotated");
+        expect((await rotateWith(created.refreshJti, "third")).status).toBe("reused");
+        expect((await rotateWith("second", "fourth")).status).toBe("ended");
         expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
       });
 
@@ -133,7 +136,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const created = await started(user.id);
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
-            store.rotateSession({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: `n${i}`, nextExpiresAt: h.now() + 60_000 }),
+            rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: `n${i}`, nextExpiresAt: h.now() + 60_000 }),
           ),
         );
         expect(results.filter((r) => r.status === "rotated")).toHaveLength(1);
@@ -178,8 +181,159 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         await h.advance(700);
         expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
         expect(await store.listSessions(user.id)).toEqual([]);
-        const rotated = await store.rotateSession({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
         expect(rotated.status).toBe("ended");
+      });
+    });
+
+    describe("refresh grace window", () => {
+      const GRACE_MS = 5_000;
+      const firstRotation = async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const nextExpiresAt = h.now() + 120_000;
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "second", nextExpiresAt, nextIssuedAt: 1_000, graceMs: GRACE_MS });
+        if (rotated.status !== "rotated") throw new Error(rotated.status);
+        return { user, created, rotated: rotated.session };
+      };
+
+      it("records what the rotation replaced, so its outcome can be handed out again", async () => {
+        const { created, rotated } = await firstRotation();
+        expect(rotated.rotation).toEqual({ previousJti: created.refreshJti, at: rotated.lastUsedAt, issuedAt: 1_000 });
+      });
+
+      it("gives the replaced jti the same outcome inside the window and changes nothing", async () => {
+        const { user, created, rotated } = await firstRotation();
+        const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "other", nextExpiresAt: h.now() + 999_000, nextIssuedAt: 2_000, graceMs: GRACE_MS });
+        expect(replay).toEqual({ status: "grace", session: rotated, user });
+        expect((await store.accessState(user.id, created.id, "x")).session).toEqual(rotated);
+        const next = await rotate({ userId: user.id, sessionId: created.id, presentedJti: "second", nextJti: "third", nextExpiresAt: h.now() + 60_000, graceMs: GRACE_MS });
+        expect(next.status).toBe("rotated");
+      });
+
+      it("lets one of many concurrent rotations with one jti rotate and gives the rest its outcome", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: `n${i}`, nextExpiresAt: h.now() + 60_000, graceMs: GRACE_MS }),
+          ),
+        );
+        const rotated = results.filter((r) => r.status === "rotated");
+        expect(rotated).toHaveLength(1);
+        expect(results.filter((r) => r.status === "grace")).toHaveLength(19);
+        const jtis = new Set(results.map((r) => (r.status === "rotated" || r.status === "grace" ? r.session.refreshJti : null)));
+        expect(jtis.size).toBe(1);
+      });
+
+      it("treats a jti two rotations back as reuse, even inside the window", async () => {
+        const { user, created } = await firstRotation();
+        expect((await rotate({ userId: user.id, sessionId: created.id, presentedJti: "second", nextJti: "third", nextExpiresAt: h.now() + 60_000, graceMs: GRACE_MS })).status).toBe("rotated");
+        const grandparent = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "x", nextExpiresAt: h.now() + 60_000, graceMs: GRACE_MS });
+        expect(grandparent.status).toBe("reused");
+        expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
+      });
+
+      it("treats a replay after the window as reuse", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const request = { userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000, graceMs: 300 };
+        expect((await rotate(request)).status).toBe("rotated");
+        await h.advance(500);
+        expect((await rotate(request)).status).toBe("reused");
+        expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
+      });
+
+      it("does not revive a session that ended inside the window", async () => {
+        for (const end of ["logout", "all", "disable"] as const) {
+          const { user, created } = await firstRotation();
+          if (end === "logout") await store.endSession(user.id, created.id);
+          if (end === "all") await store.endAllSessions(user.id);
+          if (end === "disable") await store.setUserDisabled(user.id, true);
+          const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000, graceMs: GRACE_MS });
+          expect({ end, status: replay.status }).toEqual({ end, status: "ended" });
+          const state = await store.accessState(user.id, created.id, "x");
+          expect(state.session === null || state.session.createdAt <= state.cutoff!).toBe(true);
+        }
+      });
+    });
+
+    describe("ending the other sessions", () => {
+      it("ends every session but the kept one and counts the live ones", async () => {
+        const user = await withUser();
+        const kept = await started(user.id);
+        const others = [await started(user.id), await started(user.id)];
+        const gone = await started(user.id);
+        await store.endSession(user.id, gone.id);
+        expect(await store.endOtherSessions(user.id, kept.id)).toBe(2);
+        for (const other of others) {
+          expect((await store.accessState(user.id, other.id, "x")).session).toBeNull();
+          expect((await rotate({ userId: user.id, sessionId: other.id, presentedJti: other.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("ended");
+        }
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([kept.id]);
+        expect((await rotate({ userId: user.id, sessionId: kept.id, presentedJti: kept.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("rotated");
+        expect(await store.endOtherSessions(user.id, kept.id)).toBe(0);
+      });
+
+      it("does not touch other users", async () => {
+        const user = await withUser();
+        const other = await withUser();
+        const kept = await started(other.id);
+        await store.endOtherSessions(user.id, (await started(user.id)).id);
+        await store.endOtherSessions(user.id, "not-a-session");
+        expect((await store.listSessions(other.id)).map((s) => s.id)).toEqual([kept.id]);
+      });
+
+      it("changes the password and ends the other sessions in one step", async () => {
+        const user = await withUser();
+        const kept = await started(user.id);
+        const other = await started(user.id);
+        expect(await store.changePassword(user.id, "new-hash", kept.id)).toBe(true);
+        expect((await store.getCredentials(user.id))!.passwordHash).toBe("new-hash");
+        expect((await store.accessState(user.id, other.id, "x")).session).toBeNull();
+        expect((await store.accessState(user.id, kept.id, "x")).session).not.toBeNull();
+      });
+
+      it("changes nothing when the kept session is no longer live", async () => {
+        const user = await withUser();
+        const ended = await started(user.id);
+        const other = await started(user.id);
+        await store.endSession(user.id, ended.id);
+        expect(await store.changePassword(user.id, "new-hash", ended.id)).toBe(false);
+        expect((await store.getCredentials(user.id))!.passwordHash).toBe("hash-of-" + user.id);
+        expect((await store.accessState(user.id, other.id, "x")).session).not.toBeNull();
+      });
+    });
+
+    describe("roles and the enabled-admin index", () => {
+      it("replaces a user's roles, seen by the next access check", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect(await store.setUserRoles(user.id, ["USER", "ADMIN"])).toEqual({ ...user, roles: ["USER", "ADMIN"] });
+        expect((await store.accessState(user.id, created.id, "x")).user!.roles).toEqual(["USER", "ADMIN"]);
+        expect((await store.setUserRoles(user.id, ["USER"]))!.roles).toEqual(["USER"]);
+        expect(await store.getUser(user.id)).toEqual(user);
+        expect(await store.setUserRoles(randomUUID(), ["USER"])).toBeNull();
+      });
+
+      it("refuses to remove the last enabled admin from the index, and anyone while it is empty", async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.addEnabledAdmin(a);
+        await store.addEnabledAdmin(b);
+        await store.addEnabledAdmin(b);
+        expect(await store.removeEnabledAdmin(a, true)).toBe(true);
+        expect(await store.removeEnabledAdmin(b, true)).toBe(false);
+        expect(await store.removeEnabledAdmin(randomUUID(), true)).toBe(true);
+        expect(await store.removeEnabledAdmin(b, false)).toBe(true);
+        expect(await store.removeEnabledAdmin(b, true)).toBe(false);
+      });
+
+      it("lets all but one of many concurrent removals succeed", async () => {
+        const ids = Array.from({ length: 6 }, () => randomUUID());
+        for (const id of ids) await store.addEnabledAdmin(id);
+        const results = await Promise.all(ids.map((id) => store.removeEnabledAdmin(id, true)));
+        expect(results.filter(Boolean)).toHaveLength(5);
+        await store.removeEnabledAdmin(ids[results.indexOf(false)]!, false);
       });
     });
 
@@ -195,7 +349,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
           const state = await store.accessState(user.id, s.id, "x");
           expect(state.cutoff).not.toBeNull();
           expect(state.session === null || state.session.createdAt <= state.cutoff!).toBe(true);
-          const rotated = await store.rotateSession({ userId: user.id, sessionId: s.id, presentedJti: s.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
+          const rotated = await rotate({ userId: user.id, sessionId: s.id, presentedJti: s.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
           expect(rotated.status).toBe("ended");
         }
         expect(await store.listSessions(user.id)).toEqual([]);
@@ -230,7 +384,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const disabled = await store.setUserDisabled(user.id, true);
         expect(disabled).toEqual({ ...user, disabled: true });
         expect((await store.getUser(user.id))!.disabled).toBe(true);
-        expect((await store.rotateSession({ userId: user.id, sessionId: before.id, presentedJti: before.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("ended");
+        expect((await rotate({ userId: user.id, sessionId: before.id, presentedJti: before.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("ended");
         expect((await store.setUserDisabled(user.id, false))!.disabled).toBe(false);
         expect(await store.listSessions(user.id)).toEqual([]);
         expect((await store.createSession(session(user.id))).status).toBe("created");

@@ -16,7 +16,8 @@ describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) 
   const ADMIN_EMAIL = uniqueEmail("admin");
   beforeAll(async () => {
     if (storeKind === "redis") redis = await startRedis();
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+    // Strict rotation: the grace window has its own suite (refresh-grace.test.ts).
+    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
   });
   afterAll(async () => {
     await api.stop();

@@ -18,7 +18,8 @@ const ADMIN_EMAIL = uniqueEmail("admin");
 
 beforeAll(async () => {
   redis = await startRedis();
-  const env = { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: "warn" };
+  // Strict rotation, as before the grace window; multi-instance-grace.test.ts covers the window.
+  const env = { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: "warn", REFRESH_REUSE_GRACE_SECONDS: "0" };
   [a, b] = await Promise.all([spawnApi(redis.url, env), spawnApi(redis.url, env)]);
 });
 afterAll(async () => {
@@ -71,7 +72,7 @@ describe("two instances on one Redis", () => {
     await expectRevokedOn(b, user.accessToken);
   });
 
-  it("lets exactly one of many concurrent refreshes with one token win, across both instances", async () => {
+  it("in strict mode, lets exactly one of many concurrent refreshes with one token win, across both instances", async () => {
     for (let round = 0; round < 5; round++) {
       const user = await register(a.url);
       const results = await Promise.all(

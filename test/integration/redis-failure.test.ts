@@ -1,4 +1,4 @@
-import { LoginDocument, LogoutDocument, MeDocument, RefreshWithCookieDocument } from "../../schema/generated/graphql";
+import { LoginDocument, LogoutDocument, MeDocument, RefreshDocument, RefreshWithCookieDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { post, register, send, PASSWORD } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -93,6 +93,30 @@ describe("REVOCATION_FAILURE_MODE=closed (the default)", () => {
     await waitUntilReady(api);
     const after = await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie } });
     expect(after.data?.refresh.accessToken).toEqual(expect.any(String));
+  });
+
+  it("a refresh cut off by a frozen Redis is retried after it wakes and gets the token the late rotation made", async () => {
+    const graceHits = async () => Number(/^auth_refresh_grace_hits_total (\d+)$/m.exec(await (await fetch(`${origin(api)}/metrics`)).text())?.[1]);
+    const user = await register(api.url);
+    // One rotation first, so Redis has the script cached and runs it as sent when it wakes.
+    const current = (await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! })).data!.refresh;
+    const hitsBefore = await graceHits();
+    redis.pause();
+    try {
+      const cutOff = await send(api.url, RefreshDocument, { refreshToken: current.refreshToken! });
+      expect(cutOff.status).toBe(503);
+      expect(cutOff.error?.code).toBe("SERVICE_UNAVAILABLE");
+    } finally {
+      redis.resume();
+    }
+    await waitUntilReady(api);
+    const retry = await send(api.url, RefreshDocument, { refreshToken: current.refreshToken! });
+    expect(retry.error).toBeUndefined();
+    expect(await graceHits()).toBe(hitsBefore + 1);
+    const again = await send(api.url, RefreshDocument, { refreshToken: current.refreshToken! });
+    expect(again.data!.refresh.refreshToken).toBe(retry.data!.refresh.refreshToken);
+    expect((await send(api.url, MeDocument, {}, { token: retry.data!.refresh.accessToken })).data?.me.id).toBe(user.user.id);
+    expect((await send(api.url, RefreshDocument, { refreshToken: retry.data!.refresh.refreshToken! })).data?.refresh.sessionId).toBe(user.sessionId);
   });
 
   it("does not hang when Redis stops answering: 503 after STORE_TIMEOUT_MS", async () => {

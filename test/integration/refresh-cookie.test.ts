@@ -13,7 +13,8 @@ import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 
 let api: TestApi;
 beforeAll(async () => {
-  api = await startApi(null);
+  // Strict rotation, so a replayed cookie is refused; refresh-grace.test.ts covers the window.
+  api = await startApi(null, { REFRESH_REUSE_GRACE_SECONDS: "0" });
 });
 afterAll(() => api.stop());
 

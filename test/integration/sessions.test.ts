@@ -20,7 +20,8 @@ describe.each([["redis"], ["memory"]])("sessions on the %s store", (storeKind) =
 
   beforeAll(async () => {
     if (storeKind === "redis") redis = await startRedis();
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+    // Strict rotation (no grace window), as before REFRESH_REUSE_GRACE_SECONDS; the window has its own suite.
+    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
     admin = await login(api.url, ADMIN_EMAIL);
   });
   afterAll(async () => {
@@ -121,7 +122,7 @@ describe.each([["redis"], ["memory"]])("sessions on the %s store", (storeKind) =
     });
   });
 
-  describe("refresh-token reuse", () => {
+  describe("refresh-token reuse in strict mode (REFRESH_REUSE_GRACE_SECONDS=0)", () => {
     it("ends the whole session, newest tokens included, when a rotated-out refresh token comes back", async () => {
       const user = await register(api.url);
       const rotated = (await refresh(user.refreshToken!)).data!.refresh;

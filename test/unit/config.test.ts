@@ -74,6 +74,8 @@ describe("configuration", () => {
     [{ ADMIN_EMAIL: "root@example.com", ADMIN_PASSWORD: "short" }, "ADMIN_PASSWORD"],
     [{ REVOCATION_FAILURE_MODE: "sometimes" }, "REVOCATION_FAILURE_MODE"],
     [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
+    [{ REFRESH_REUSE_GRACE_SECONDS: "301" }, "REFRESH_REUSE_GRACE_SECONDS"],
+    [{ REFRESH_REUSE_GRACE_SECONDS: "-1" }, "REFRESH_REUSE_GRACE_SECONDS"],
     [{ NODE_ENV: "production" }, "JWT_SECRET"],
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf(env);
@@ -101,5 +103,16 @@ describe("the EXPLORER switch", () => {
   it.each(["true", "ON", "1"])("refuses %j with a message naming EXPLORER", (value) => {
     const problems = problemsOf({ EXPLORER: value });
     expect(problems).toEqual([expect.stringContaining("EXPLORER")]);
+  });
+});
+
+describe("REFRESH_REUSE_GRACE_SECONDS", () => {
+  it.each([
+    [{}, 10],
+    [{ REFRESH_REUSE_GRACE_SECONDS: "0" }, 0],
+    [{ REFRESH_REUSE_GRACE_SECONDS: "30" }, 30],
+    [{ REFRESH_REUSE_GRACE_SECONDS: "" }, 10],
+  ])("with %j is %s seconds", (env, seconds) => {
+    expect(loadConfig({ JWT_SECRET: SECRET, ...env }).refreshReuseGraceSeconds).toBe(seconds);
   });
 });

@@ -1,10 +1,10 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
 import { AuthPayload } from "../types/auth-payload";
-import { LoginInput, RegisterInput } from "../types/inputs";
+import { ChangePasswordArgs, LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";
 
 @Resolver()
@@ -29,7 +29,7 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, {
     description:
-      "Exchanges a refresh token for new tokens; the presented one stops working at once. Without the argument, the refresh cookie is used and the new refresh token goes back into it.",
+      "Exchanges a refresh token for new tokens; the presented one is rotated out. Presented again within REFRESH_REUSE_GRACE_SECONDS it gets the same new refresh token; later, it ends the session. Without the argument, the refresh cookie is used and the new refresh token goes back into it.",
   })
   async refresh(
     @Arg("refreshToken", () => String, { nullable: true }) refreshToken: string | null | undefined,
@@ -47,6 +47,16 @@ export class AuthResolver {
       if (fromCookie && isAuthError(error) && error.code === "UNAUTHENTICATED") context.refreshCookie.clear();
       throw error;
     }
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, {
+    description:
+      "Checks the current password, stores the new one and ends every other session of the caller; this session keeps working.",
+  })
+  async changePassword(@Args(() => ChangePasswordArgs) args: ChangePasswordArgs, @Ctx() context: RequestContext): Promise<boolean> {
+    await this.accounts.changePassword(signedIn(context), args.currentPassword, args.newPassword);
+    return true;
   }
 
   @Authorized()

@@ -27,6 +27,14 @@ export class SessionResolver {
 
   @Authorized()
   @Mutation(() => Int, {
+    description: "Ends every session of the caller except this one: their tokens are refused at once. Returns how many were live.",
+  })
+  logoutOthers(@Ctx() context: RequestContext): Promise<number> {
+    return this.sessionService.endOthers(signedIn(context));
+  }
+
+  @Authorized()
+  @Mutation(() => Int, {
     description: "Ends every session of the caller, this one included; returns how many were live.",
   })
   async logoutAll(@Ctx() context: RequestContext): Promise<number> {

@@ -1,6 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { RequestContext } from "../../context/context";
+import type { Role } from "../../store/store";
+import { RoleEnum } from "../types/role";
 import { User } from "../types/user";
 import { signedIn } from "./identity";
 
@@ -24,13 +26,24 @@ export class UserResolver {
 
   @Authorized("ADMIN")
   @Mutation(() => User, {
-    description: "Disabling refuses the user's tokens at once and blocks login and refresh; enabling lets them log in again. ADMIN only.",
+    description:
+      "Disabling refuses the user's tokens at once and blocks login and refresh; enabling lets them log in again. Disabling yourself or the last enabled admin is refused (LAST_ADMIN). ADMIN only.",
   })
   async setUserDisabled(
     @Arg("userId", () => ID) userId: string,
     @Arg("disabled", () => Boolean) disabled: boolean,
+    @Ctx() context: RequestContext,
   ): Promise<User> {
-    return User.from(await this.accounts.setDisabled(userId, disabled));
+    return User.from(await this.accounts.setDisabled(signedIn(context).userId, userId, disabled));
+  }
+
+  @Authorized("ADMIN")
+  @Mutation(() => User, {
+    description:
+      "Replaces a user's roles (at least one); they count from the user's next request. Taking ADMIN from the last enabled admin is refused (LAST_ADMIN). ADMIN only.",
+  })
+  async setUserRoles(@Arg("userId", () => ID) userId: string, @Arg("roles", () => [RoleEnum]) roles: Role[]): Promise<User> {
+    return User.from(await this.accounts.setRoles(userId, roles));
   }
 
   @Authorized("ADMIN")

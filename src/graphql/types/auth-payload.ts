@@ -12,7 +12,8 @@ export class AuthPayload {
 
   @Field(() => String, {
     nullable: true,
-    description: "Single use: each refresh returns a new one and the old one stops working.",
+    description:
+      "Single use: each refresh returns a new one and the old one is rotated out (within REFRESH_REUSE_GRACE_SECONDS it gets the same new one again; later it ends the session).",
   })
   refreshToken!: string | null;
 

@@ -1,5 +1,5 @@
 import { IsBoolean, IsEmail, IsOptional, Length, MaxLength } from "class-validator";
-import { Field, InputType } from "type-graphql";
+import { ArgsType, Field, InputType } from "type-graphql";
 
 @InputType("CredentialsInput")
 abstract class CredentialsInput {
@@ -32,3 +32,15 @@ export class RegisterInput extends CredentialsInput {}
 
 @InputType()
 export class LoginInput extends CredentialsInput {}
+
+/** The same password rules as register and login. */
+@ArgsType()
+export class ChangePasswordArgs {
+  @Field(() => String)
+  @Length(8, 128, { message: "currentPassword must be 8 to 128 characters" })
+  currentPassword!: string;
+
+  @Field(() => String, { description: "8 to 128 characters." })
+  @Length(8, 128, { message: "newPassword must be 8 to 128 characters" })
+  newPassword!: string;
+}

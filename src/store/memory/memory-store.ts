@@ -5,6 +5,7 @@ import type {
   Credentials,
   NewSession,
   RevokedAccessToken,
+  Role,
   RotateRequest,
   RotateResult,
   SessionRecord,
@@ -33,6 +34,7 @@ export class MemoryStore implements Store {
   private readonly cutoffs = new Map<string, Cutoff>();
   /** `${userId}/${jti}` → epoch ms the entry expires. */
   private readonly revoked = new Map<string, number>();
+  private readonly enabledAdmins = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -95,14 +97,17 @@ export class MemoryStore implements Store {
       return { status: "ended" };
     }
     if (session.refreshJti !== request.presentedJti) {
+      if (this.withinGrace(session, request)) return { status: "grace", session, user };
       this.sessionsOf(userId).delete(sessionId);
       return { status: "reused" };
     }
+    const now = this.clock.now();
     const rotated: SessionRecord = {
       ...session,
       refreshJti: request.nextJti,
-      lastUsedAt: this.clock.now(),
+      lastUsedAt: now,
       expiresAt: request.nextExpiresAt,
+      rotation: { previousJti: request.presentedJti, at: now, issuedAt: request.nextIssuedAt },
     };
     this.sessionsOf(userId).set(sessionId, rotated);
     return { status: "rotated", session: rotated, user };
@@ -119,6 +124,36 @@ export class MemoryStore implements Store {
 
   async endAllSessions(userId: string): Promise<number> {
     return this.endAll(userId);
+  }
+
+  async endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
+    return this.endOthers(userId, keepSessionId);
+  }
+
+  async changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean> {
+    if (!isLiveSession(this.session(userId, keepSessionId), this.cutoff(userId))) return false;
+    this.passwords.set(userId, passwordHash);
+    this.endOthers(userId, keepSessionId);
+    return true;
+  }
+
+  async setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
+    const user = this.users.get(userId);
+    if (!user) return null;
+    const updated = { ...user, roles: [...roles] };
+    this.users.set(userId, updated);
+    return updated;
+  }
+
+  async addEnabledAdmin(userId: string): Promise<void> {
+    this.enabledAdmins.add(userId);
+  }
+
+  async removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean> {
+    const others = this.enabledAdmins.size - (this.enabledAdmins.has(userId) ? 1 : 0);
+    if (keepOne && others < 1) return false;
+    this.enabledAdmins.delete(userId);
+    return true;
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
@@ -172,6 +207,24 @@ export class MemoryStore implements Store {
     this.cutoffs.set(userId, { at: Math.max(now, previous?.at ?? 0), until });
     this.sessions.delete(userId);
     return live;
+  }
+
+  private withinGrace(session: SessionRecord, request: RotateRequest): boolean {
+    const last = session.rotation;
+    const now = this.clock.now();
+    return last !== undefined && last.previousJti === request.presentedJti && now >= last.at && now - last.at < request.graceMs;
+  }
+
+  private endOthers(userId: string, keepSessionId: string): number {
+    const cutoff = this.cutoff(userId);
+    const sessions = this.sessionsOf(userId);
+    let ended = 0;
+    for (const id of [...sessions.keys()]) {
+      if (id === keepSessionId) continue;
+      if (isLiveSession(this.session(userId, id), cutoff)) ended++;
+      sessions.delete(id);
+    }
+    return ended;
   }
 
   private listLiveCount(userId: string): number {

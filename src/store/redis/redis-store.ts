@@ -9,6 +9,7 @@ import type {
   NewSession,
   RevokedAccessToken,
   RotateRequest,
+  Role,
   RotateResult,
   SessionRecord,
   Store,
@@ -137,14 +138,16 @@ export class RedisStore implements Store {
 
   rotateSession(request: RotateRequest): Promise<RotateResult> {
     return this.guard(async () => {
-      const { userId, sessionId, presentedJti, nextJti, nextExpiresAt } = request;
+      const { userId, sessionId, presentedJti, nextJti, nextExpiresAt, nextIssuedAt, graceMs } = request;
       const [status, session, user] = await this.script("rotateSession", this.sessionKeys(userId, sessionId), [
         sessionId,
         presentedJti,
         nextJti,
         nextExpiresAt,
+        nextIssuedAt,
+        graceMs,
       ]);
-      if (status === "rotated") {
+      if (status === "rotated" || status === "grace") {
         return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
       }
       return { status: status as "reused" | "ended" };
@@ -166,6 +169,26 @@ export class RedisStore implements Store {
 
   endAllSessions(userId: string): Promise<number> {
     return this.guard(async () => Number(await this.script("endAllSessions", [keys.sessions(userId), keys.cutoff(userId)], [])));
+  }
+
+  endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
+    return this.guard(async () => this.endOthers(userId, keepSessionId, ""));
+  }
+
+  changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean> {
+    return this.guard(async () => (await this.endOthers(userId, keepSessionId, passwordHash)) >= 0);
+  }
+
+  setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
+    return this.guard(async () => parseJson<UserRecord>(await this.script("setUserRoles", [keys.user(userId)], [JSON.stringify(roles)])));
+  }
+
+  async addEnabledAdmin(userId: string): Promise<void> {
+    await this.guard(() => this.redis.sadd(keys.enabledAdmins(), userId));
+  }
+
+  removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean> {
+    return this.guard(async () => (await this.script("removeEnabledAdmin", [keys.enabledAdmins()], [userId, keepOne ? "1" : "0"])) === 1);
   }
 
   listSessions(userId: string): Promise<SessionRecord[]> {
@@ -203,6 +226,23 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.redis.disconnect(false);
+  }
+
+  /**
+   * Two steps: read the user's session ids, then one script over exactly those keys (a script
+   * names every key it touches, so it stays valid on a cluster). A session started between the
+   * two steps began after the call and is kept, as if it had started just after it.
+   */
+  private async endOthers(userId: string, keepSessionId: string, passwordHash: string): Promise<number> {
+    const others = (await this.redis.zrange(keys.sessions(userId), "0", "-1")).filter((id) => id !== keepSessionId);
+    const scriptKeys = [
+      keys.sessions(userId),
+      keys.cutoff(userId),
+      keys.password(userId),
+      keys.session(userId, keepSessionId),
+      ...others.map((id) => keys.session(userId, id)),
+    ];
+    return Number(await this.script("endOtherSessions", [String(scriptKeys.length), ...scriptKeys], [keepSessionId, passwordHash, ...others]));
   }
 
   private sessionKeys(userId: string, sessionId: string): string[] {

@@ -40,7 +40,11 @@ return {'created', cjson.encode(session)}
 `,
 };
 
-/** KEYS: user, session, sessions, cutoff. ARGV: session id, presented jti, next jti, next expiresAt. */
+/**
+ * KEYS: user, session, sessions, cutoff. ARGV: session id, presented jti, next jti, next expiresAt,
+ * next issuedAt, grace ms. The jti the last rotation replaced, presented again less than grace ms
+ * later, gets that rotation's outcome again and changes nothing; any other stale jti is reuse.
+ */
 export const rotateSession = {
   numberOfKeys: 4,
   lua: `${NOW_MS}${TRACK_SESSION}
@@ -55,9 +59,17 @@ local function finish(status)
   return {status}
 end
 if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return finish('ended') end
--- A refresh token that was already rotated out is being replayed: end the whole session.
-if session.refreshJti ~= ARGV[2] then return finish('reused') end
 local now = now_ms()
+if session.refreshJti ~= ARGV[2] then
+  local last = session.rotation
+  -- A clock that stepped back fails closed: the replay counts as reuse.
+  if type(last) == 'table' and last.previousJti == ARGV[2] and now >= last.at and now - last.at < tonumber(ARGV[6]) then
+    return {'grace', raw, user}
+  end
+  -- A refresh token that was already rotated out is being replayed: end the whole session.
+  return finish('reused')
+end
+session.rotation = { previousJti = ARGV[2], at = now, issuedAt = tonumber(ARGV[5]) }
 session.refreshJti = ARGV[3]
 session.lastUsedAt = now
 session.expiresAt = tonumber(ARGV[4])
@@ -140,4 +152,70 @@ return 0
 `,
 };
 
-export const scripts = { createSession, rotateSession, endSession, endAllSessions, setUserDisabled, claimEmail };
+/**
+ * KEYS: sessions, cutoff, password, the kept session, then every other session of the user.
+ * ARGV: kept session id, new password hash or '', then the other session ids in KEYS' order.
+ * With a hash, nothing changes unless the kept session is live (returns -1). Returns how many
+ * of the others were live. The key count varies, so callers pass it first (no numberOfKeys).
+ */
+export const endOtherSessions = {
+  lua: `
+local cutoff = tonumber(redis.call('GET', KEYS[2]) or '0')
+local function live(key)
+  local raw = redis.call('GET', key)
+  return raw and cjson.decode(raw).createdAt > cutoff
+end
+if ARGV[2] ~= '' then
+  if not live(KEYS[4]) then return -1 end
+  redis.call('SET', KEYS[3], ARGV[2])
+end
+local ended = 0
+for i = 5, #KEYS do
+  if live(KEYS[i]) then ended = ended + 1 end
+  redis.call('DEL', KEYS[i])
+  redis.call('ZREM', KEYS[1], ARGV[i - 2])
+end
+return ended
+`,
+};
+
+/** KEYS: user. ARGV: roles as a JSON array. Returns the user JSON, or false when missing. */
+export const setUserRoles = {
+  numberOfKeys: 1,
+  lua: `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local user = cjson.decode(raw)
+user.roles = cjson.decode(ARGV[1])
+local encoded = cjson.encode(user)
+redis.call('SET', KEYS[1], encoded)
+return encoded
+`,
+};
+
+/**
+ * KEYS: the enabled-admin index. ARGV: user id, '1' to keep at least one. Removes the user unless
+ * that would leave nobody else; 0 when refused. One script, so two admins demoting each other on
+ * two instances cannot both succeed.
+ */
+export const removeEnabledAdmin = {
+  numberOfKeys: 1,
+  lua: `
+local member = redis.call('SISMEMBER', KEYS[1], ARGV[1])
+if ARGV[2] == '1' and redis.call('SCARD', KEYS[1]) - member < 1 then return 0 end
+redis.call('SREM', KEYS[1], ARGV[1])
+return 1
+`,
+};
+
+export const scripts = {
+  createSession,
+  rotateSession,
+  endSession,
+  endAllSessions,
+  setUserDisabled,
+  claimEmail,
+  endOtherSessions,
+  setUserRoles,
+  removeEnabledAdmin,
+};
