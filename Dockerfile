@@ -1,9 +1,12 @@
 # Build: compile TypeScript once, then ship only what runs.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# The verifier package is an npm workspace: npm ci needs its package.json, the build its source.
 COPY package.json package-lock.json ./
+COPY packages/verifier/package.json ./packages/verifier/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/verifier ./packages/verifier
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -11,6 +14,9 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/@revocable-auth/verifier is a symlink to this folder.
+COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
+COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node

@@ -18,7 +18,7 @@ import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
 import { oneCredentialMutation } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
-import type { RevocationKind } from "./auth/revocation";
+import type { RevocationKind } from "@revocable-auth/verifier";
 import { Metrics } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";

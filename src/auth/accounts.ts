@@ -4,7 +4,7 @@ import { accountDisabled, AuthError, invalidCredentials } from "../errors";
 import type { Role, Store, UserRecord } from "../store/store";
 import type { Clock } from "../clock";
 import type { Passwords } from "./passwords";
-import type { RevocationListener } from "./revocation";
+import type { RevocationListener } from "@revocable-auth/verifier";
 import type { AuthResult, Sessions } from "./sessions";
 
 export interface AccountInput {

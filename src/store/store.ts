@@ -111,7 +111,5 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** A session is live when it exists and began after the user's last "log out everywhere". */
-export function isLiveSession(session: SessionRecord | null, cutoff: number | null): session is SessionRecord {
-  return session !== null && session.createdAt > (cutoff ?? 0);
-}
+/** The rule lives in the verifier package, shared with every service that checks revocation. */
+export { isLiveSession } from "@revocable-auth/verifier";

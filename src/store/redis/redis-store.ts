@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { storeUnavailable } from "../../errors";
-import { keys } from "../keys";
+import { keys } from "@revocable-auth/verifier";
 import type {
   AccessState,
   CreateSessionResult,
