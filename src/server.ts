@@ -10,9 +10,10 @@ import { Accounts } from "./auth/accounts";
 import { Authenticator } from "./auth/authenticator";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
+import { KeySet } from "./auth/signing-keys";
 import { Tokens } from "./auth/tokens";
 import { systemClock, type Clock } from "./clock";
-import type { Config } from "./config";
+import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
 import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
 import { oneCredentialMutation } from "./graphql/limits";
@@ -47,7 +48,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const metrics = new Metrics();
   const store = instrumentStore(await createStore(config, logger, clock), metrics);
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
-  const tokens = new Tokens({ ...config.jwt, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
+  const keySet = new KeySet(keyMaterial(config.jwt));
+  const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
   const sessions = new Sessions(store, tokens, onRevoked);
   const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
@@ -68,7 +70,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer }));
+  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer, jwks: keySet.jwks() }));
   httpServer.listen(config.port);
   await once(httpServer, "listening");
 
@@ -107,5 +109,10 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {
   if (config.jwt.secretGenerated) {
     logger.warn("JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts");
+  }
+  if (config.jwt.keysGenerated) {
+    logger.warn(
+      `JWT_KEYS_FILE is not set: signing with a ${config.jwt.algorithm} key made for this process, so tokens stop working when it restarts (npm run keys -- generate ${config.jwt.algorithm} makes one to keep)`,
+    );
   }
 }

@@ -1,0 +1,184 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from "node:crypto";
+
+export const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
+export const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256"] as const;
+export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
+export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+export type Algorithm = HmacAlgorithm | AsymmetricAlgorithm;
+
+export const isAsymmetric = (algorithm: Algorithm): algorithm is AsymmetricAlgorithm =>
+  (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
+
+/** A private key of the set, as written in JWT_KEYS_FILE (and printed by `npm run keys -- generate`). */
+export interface PrivateJwk extends JsonWebKey {
+  readonly kid: string;
+  readonly alg: AsymmetricAlgorithm;
+}
+
+export interface JsonWebKeySet {
+  readonly keys: readonly JsonWebKey[];
+}
+
+/** What the configuration hands over: key material only, checked by parseKeySet / readSecrets. */
+export type KeyMaterial =
+  | { readonly algorithm: HmacAlgorithm; readonly secret: string; readonly previousSecrets: readonly string[] }
+  | { readonly algorithm: AsymmetricAlgorithm; readonly keys: readonly PrivateJwk[]; readonly signingKid: string };
+
+/** One key, built once, pinned to its algorithm. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly algorithm: Algorithm;
+  readonly key: KeyObject;
+}
+
+const MAX_KID_LENGTH = 128;
+/** RFC 7518 §3.3: RSA keys of 2048 bits or more. */
+const MIN_RSA_BITS = 2048;
+/** Refresh tokens under an asymmetric algorithm are HMAC-signed with a key derived from the private key (see KeySet). */
+const REFRESH_ALGORITHM: HmacAlgorithm = "HS256";
+const REFRESH_KEY_INFO = "revocable-auth-api refresh token signing key";
+
+/**
+ * The keys this API signs and verifies with. Access tokens are signed with the signing key and
+ * verified with whichever key of the set their `kid` names; the token's own `alg` is never read:
+ * each key carries its algorithm. Refresh tokens are only ever read by this API, so they are
+ * always HMAC-signed: with the secret under an HMAC algorithm, and under an asymmetric one with
+ * a key derived from each private key (same kid). HMAC signatures are deterministic, which
+ * re-issuing a byte-identical refresh token needs; ES256 signatures are not.
+ */
+export class KeySet {
+  /** Verify access tokens: public keys, or the secrets under HMAC. */
+  private readonly access: Map<string, SigningKey>;
+  private readonly refresh: Map<string, SigningKey>;
+  readonly signingKid: string;
+  readonly accessSigner: SigningKey;
+  private readonly publicKeys: JsonWebKey[] | null;
+
+  constructor(material: KeyMaterial) {
+    if (isAsymmetric(material.algorithm)) {
+      const { keys, signingKid } = material as Extract<KeyMaterial, { algorithm: AsymmetricAlgorithm }>;
+      const privateKeys = keys.map((jwk) => ({ jwk, key: createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" }) }));
+      this.access = new Map(privateKeys.map(({ jwk, key }) => [jwk.kid, { kid: jwk.kid, algorithm: jwk.alg, key: createPublicKey(key) }]));
+      this.refresh = new Map(privateKeys.map(({ jwk, key }) => [jwk.kid, { kid: jwk.kid, algorithm: REFRESH_ALGORITHM, key: refreshKeyOf(key) }]));
+      this.publicKeys = privateKeys.map(({ jwk, key }) => ({ ...createPublicKey(key).export({ format: "jwk" }), kid: jwk.kid, alg: jwk.alg, use: "sig" }));
+      this.signingKid = signingKid;
+      const signer = privateKeys.find(({ jwk }) => jwk.kid === signingKid)!;
+      this.accessSigner = { kid: signingKid, algorithm: signer.jwk.alg, key: signer.key };
+    } else {
+      const { secret, previousSecrets, algorithm } = material as Extract<KeyMaterial, { algorithm: HmacAlgorithm }>;
+      const secrets = [secret, ...previousSecrets].map((value) => ({ kid: secretKid(value), algorithm, key: createSecretKey(Buffer.from(value, "utf8")) }));
+      this.access = new Map(secrets.map((entry) => [entry.kid, entry]));
+      this.refresh = this.access;
+      this.publicKeys = null;
+      this.signingKid = secrets[0]!.kid;
+      this.accessSigner = secrets[0]!;
+    }
+  }
+
+  /** Signs refresh tokens. */
+  get refreshSigner(): SigningKey {
+    return this.refresh.get(this.signingKid)!;
+  }
+
+  /**
+   * The key a presented access token names. A token without a kid predates kids: only the
+   * signing key may verify it. An unknown kid finds nothing, and the token is invalid.
+   */
+  accessKey(kid: string | undefined): SigningKey | undefined {
+    return this.access.get(kid ?? this.signingKid);
+  }
+
+  refreshKey(kid: string | undefined): SigningKey | undefined {
+    return this.refresh.get(kid ?? this.signingKid);
+  }
+
+  /** The JWKS document: the public half of every key; null under an HMAC algorithm, whose keys are secret. */
+  jwks(): JsonWebKeySet | null {
+    return this.publicKeys ? { keys: this.publicKeys } : null;
+  }
+}
+
+function refreshKeyOf(privateKey: KeyObject): KeyObject {
+  const secret = privateKey.export({ format: "der", type: "pkcs8" });
+  return createSecretKey(Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), REFRESH_KEY_INFO, 32)));
+}
+
+/** A public name for a secret: a truncated hash, which tells nothing a token's own HMAC does not. */
+function secretKid(secret: string): string {
+  return `hs-${createHash("sha256").update(`kid:${secret}`).digest("base64url").slice(0, 16)}`;
+}
+
+/** A fresh private JWK for `algorithm`, with a kid that sorts by creation date. */
+export function generatePrivateJwk(algorithm: AsymmetricAlgorithm, now = new Date()): PrivateJwk {
+  const { privateKey } =
+    algorithm === "ES256"
+      ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+      : generateKeyPairSync("rsa", { modulusLength: MIN_RSA_BITS });
+  const kid = `${now.toISOString().slice(0, 10)}-${randomBytes(6).toString("base64url")}`;
+  return { ...privateKey.export({ format: "jwk" }), kid, alg: algorithm, use: "sig" };
+}
+
+/**
+ * Checks a JWKS of private keys (JWT_KEYS_FILE's content) for `algorithm`: every key has a unique
+ * kid, the configured alg, and is a usable private key of the matching type. Problems are
+ * returned, each naming `source`, so configuration can report them all.
+ */
+export function parseKeySet(text: string, algorithm: AsymmetricAlgorithm, source: string): { keys: PrivateJwk[]; problems: string[] } {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return { keys: [], problems: [`${source} is not valid JSON`] };
+  }
+  const entries = (document as { keys?: unknown })?.keys;
+  if (!Array.isArray(entries) || entries.length === 0) {
+    return { keys: [], problems: [`${source} must be a JSON Web Key Set: {"keys": [ …private keys… ]}`] };
+  }
+  const problems: string[] = [];
+  const keys: PrivateJwk[] = [];
+  entries.forEach((entry: unknown, index) => {
+    const problem = keyProblem(entry, algorithm);
+    if (problem) problems.push(`${source}: key ${index + 1} ${problem}`);
+    else keys.push(entry as PrivateJwk);
+  });
+  const kids = keys.map((key) => key.kid);
+  for (const kid of new Set(kids.filter((kid, i) => kids.indexOf(kid) !== i))) problems.push(`${source}: kid "${kid}" appears more than once`);
+  return { keys, problems };
+}
+
+function keyProblem(entry: unknown, algorithm: AsymmetricAlgorithm): string | null {
+  if (entry === null || typeof entry !== "object") return "is not a JSON object";
+  const jwk = entry as Record<string, unknown>;
+  if (typeof jwk.kid !== "string" || jwk.kid.length === 0 || jwk.kid.length > MAX_KID_LENGTH) {
+    return `needs a "kid" of 1 to ${MAX_KID_LENGTH} characters`;
+  }
+  const named = `(kid "${jwk.kid}")`;
+  if (jwk.alg !== algorithm) return `${named} has alg ${JSON.stringify(jwk.alg)}; JWT_ALGORITHM is ${algorithm} and every key must match it`;
+  if (typeof jwk.d !== "string") return `${named} is not a private key (no "d"): the set holds private keys`;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" });
+  } catch {
+    return `${named} is not a valid private JWK`;
+  }
+  if (algorithm === "ES256" && key.asymmetricKeyDetails?.namedCurve !== "prime256v1") return `${named} must be an EC P-256 key for ES256`;
+  if (algorithm === "RS256" && (key.asymmetricKeyType !== "rsa" || (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)) {
+    return `${named} must be an RSA key of at least ${MIN_RSA_BITS} bits for RS256`;
+  }
+  // Node does not check that "d" belongs to the public part; a mismatch would publish a key that verifies nothing.
+  const probe = Buffer.from("revocable-auth-api key check");
+  if (!verify("sha256", probe, createPublicKey(key), sign("sha256", probe, key))) return `${named} has a private part that does not match its public part`;
+  return null;
+}
