@@ -112,7 +112,7 @@ function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {
   }
   if (config.jwt.keysGenerated) {
     logger.warn(
-      `JWT_KEYS_FILE is not set: signing with a ${config.jwt.algorithm} key made for this process, so tokens stop working when it restarts (npm run keys -- generate ${config.jwt.algorithm} makes one to keep)`,
+      `JWT_KEYS_FILE is not set: signing with an ${config.jwt.algorithm} key made for this process, so tokens stop working when it restarts (npm run keys -- generate ${config.jwt.algorithm} makes one to keep)`,
     );
   }
 }
