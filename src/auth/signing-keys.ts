@@ -65,6 +65,8 @@ export class KeySet {
   readonly signingKid: string;
   readonly accessSigner: SigningKey;
   private readonly publicKeys: JsonWebKey[] | null;
+  /** Under HMAC, tokens from before kids existed are verified with JWT_SECRET; asymmetric tokens always had one. */
+  private readonly kidlessKid: string | undefined;
 
   constructor(material: KeyMaterial) {
     if (isAsymmetric(material.algorithm)) {
@@ -76,6 +78,7 @@ export class KeySet {
       this.signingKid = signingKid;
       const signer = privateKeys.find(({ jwk }) => jwk.kid === signingKid)!;
       this.accessSigner = { kid: signingKid, algorithm: signer.jwk.alg, key: signer.key };
+      this.kidlessKid = undefined;
     } else {
       const { secret, previousSecrets, algorithm } = material as Extract<KeyMaterial, { algorithm: HmacAlgorithm }>;
       const secrets = [secret, ...previousSecrets].map((value) => ({ kid: secretKid(value), algorithm, key: createSecretKey(Buffer.from(value, "utf8")) }));
@@ -84,6 +87,7 @@ export class KeySet {
       this.publicKeys = null;
       this.signingKid = secrets[0]!.kid;
       this.accessSigner = secrets[0]!;
+      this.kidlessKid = this.signingKid;
     }
   }
 
@@ -93,15 +97,17 @@ export class KeySet {
   }
 
   /**
-   * The key a presented access token names. A token without a kid predates kids: only the
-   * signing key may verify it. An unknown kid finds nothing, and the token is invalid.
+   * The key a presented access token names. An unknown kid finds nothing, and the token is
+   * invalid. Under HMAC a token without a kid predates kids: only JWT_SECRET may verify it.
    */
   accessKey(kid: string | undefined): SigningKey | undefined {
-    return this.access.get(kid ?? this.signingKid);
+    const name = kid ?? this.kidlessKid;
+    return name === undefined ? undefined : this.access.get(name);
   }
 
   refreshKey(kid: string | undefined): SigningKey | undefined {
-    return this.refresh.get(kid ?? this.signingKid);
+    const name = kid ?? this.kidlessKid;
+    return name === undefined ? undefined : this.refresh.get(name);
   }
 
   /** The JWKS document: the public half of every key; null under an HMAC algorithm, whose keys are secret. */

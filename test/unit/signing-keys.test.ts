@@ -32,13 +32,14 @@ describe("the JWKS document", () => {
 });
 
 describe("the key set", () => {
-  it("finds keys by kid, refuses unknown kids, and lets a kid-less token use the signing key only", () => {
+  it("finds keys by kid, and refuses unknown kids and kid-less tokens", () => {
     const [old, current] = [generatePrivateJwk("ES256"), generatePrivateJwk("ES256")];
     const set = new KeySet({ algorithm: "ES256", keys: [old, current], signingKid: current.kid });
     expect(set.accessSigner.kid).toBe(current.kid);
     expect(set.accessKey(old.kid)?.kid).toBe(old.kid);
     expect(set.accessKey("unknown")).toBeUndefined();
-    expect(set.accessKey(undefined)?.kid).toBe(current.kid);
+    expect(set.accessKey(undefined)).toBeUndefined();
+    expect(set.refreshKey(undefined)).toBeUndefined();
   });
 
   it("signs refresh tokens deterministically with HMAC under an asymmetric algorithm, one key per kid", () => {
@@ -60,6 +61,8 @@ describe("the key set", () => {
     expect(set.accessSigner.kid).not.toBe(oldSet.accessSigner.kid);
     expect(set.accessKey(oldSet.accessSigner.kid)).toBeDefined();
     expect(set.accessSigner.kid).not.toContain(SECRET.slice(0, 8));
+    // Tokens from before kids existed: JWT_SECRET only.
+    expect(set.accessKey(undefined)?.kid).toBe(set.accessSigner.kid);
   });
 });
 
