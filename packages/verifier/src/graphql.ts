@@ -41,7 +41,8 @@ export function authContext(verifier: Verifier): (args: { req: { headers: Incomi
  * also the role, read in the revocation round trip. Refusals carry the auth API's codes and reasons
  * (AUTHENTICATION_REQUIRED, MISSING_ROLE) and, as there, answer with status 200.
  */
-export function authChecker({ context }: { context: AuthContext }, required: readonly string[]): boolean {
+// An arrow function on purpose: type-graphql takes anything with a prototype for an AuthCheckerClass.
+export const authChecker = ({ context }: { context: AuthContext }, required: readonly string[]): boolean => {
   const identity = context.identity;
   if (!identity) {
     throw new GraphQLError("You must be logged in", { extensions: { code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED" } });
@@ -52,4 +53,4 @@ export function authChecker({ context }: { context: AuthContext }, required: rea
     });
   }
   return true;
-}
+};
