@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from "node:crypto";
+import { Redis } from "ioredis";
 import jwt from "jsonwebtoken";
 import { MeDocument, RefreshDocument } from "../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../support/api";
@@ -86,6 +87,29 @@ describe.each(["ES256", "RS256"] as const)("signing with %s", (algorithm) => {
     expect(await reasonFor(server, payload.refreshToken!)).toBe("INVALID_TOKEN");
     const refreshed = await send(server.url, RefreshDocument, { refreshToken: payload.accessToken });
     expect(refreshed.error?.reason).toBe("INVALID_TOKEN");
+  });
+});
+
+describe("a token refused on its key", () => {
+  it("costs no Redis round trip", async () => {
+    const server = await api(asymmetricEnv([newKey("ES256")]));
+    const { accessToken } = await register(server.url);
+    const stranger = newKey("ES256");
+    const forged = jwt.sign(claimsOf(accessToken), createPrivateKeyOf(stranger), { algorithm: "ES256", header: { alg: "ES256", typ: "at+jwt", kid: stranger.kid } });
+    const monitorClient = new Redis(redis.url);
+    const monitor = await monitorClient.monitor();
+    const seen: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => seen.push(String(args[0]).toLowerCase()));
+    try {
+      expect(await reasonFor(server, forged)).toBe("INVALID_TOKEN");
+      expect(await reasonFor(server, accessToken)).toBe("accepted");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      monitor.disconnect();
+      monitorClient.disconnect();
+    }
+    // The genuine token's single MGET is the only command: the forged one cost nothing.
+    expect(seen).toEqual(["mget"]);
   });
 });
 
