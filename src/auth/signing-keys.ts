@@ -59,41 +59,20 @@ const REFRESH_KEY_INFO = "revocable-auth-api refresh token signing key";
  * re-issuing a byte-identical refresh token needs; ES256 signatures are not.
  */
 export class KeySet {
-  /** Verify access tokens: public keys, or the secrets under HMAC. */
-  private readonly access: Map<string, SigningKey>;
-  private readonly refresh: Map<string, SigningKey>;
-  readonly signingKid: string;
-  readonly accessSigner: SigningKey;
-  private readonly publicKeys: JsonWebKey[] | null;
-  /** Under HMAC, tokens from before kids existed are verified with JWT_SECRET; asymmetric tokens always had one. */
-  private readonly kidlessKid: string | undefined;
+  private readonly ring: KeyRing;
 
   constructor(material: KeyMaterial) {
-    if (isAsymmetric(material.algorithm)) {
-      const { keys, signingKid } = material as Extract<KeyMaterial, { algorithm: AsymmetricAlgorithm }>;
-      const privateKeys = keys.map((jwk) => ({ jwk, key: createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" }) }));
-      this.access = new Map(privateKeys.map(({ jwk, key }) => [jwk.kid, { kid: jwk.kid, algorithm: jwk.alg, key: createPublicKey(key) }]));
-      this.refresh = new Map(privateKeys.map(({ jwk, key }) => [jwk.kid, { kid: jwk.kid, algorithm: REFRESH_ALGORITHM, key: refreshKeyOf(key) }]));
-      this.publicKeys = privateKeys.map(({ jwk, key }) => ({ ...createPublicKey(key).export({ format: "jwk" }), kid: jwk.kid, alg: jwk.alg, use: "sig" }));
-      this.signingKid = signingKid;
-      const signer = privateKeys.find(({ jwk }) => jwk.kid === signingKid)!;
-      this.accessSigner = { kid: signingKid, algorithm: signer.jwk.alg, key: signer.key };
-      this.kidlessKid = undefined;
-    } else {
-      const { secret, previousSecrets, algorithm } = material as Extract<KeyMaterial, { algorithm: HmacAlgorithm }>;
-      const secrets = [secret, ...previousSecrets].map((value) => ({ kid: secretKid(value), algorithm, key: createSecretKey(Buffer.from(value, "utf8")) }));
-      this.access = new Map(secrets.map((entry) => [entry.kid, entry]));
-      this.refresh = this.access;
-      this.publicKeys = null;
-      this.signingKid = secrets[0]!.kid;
-      this.accessSigner = secrets[0]!;
-      this.kidlessKid = this.signingKid;
-    }
+    this.ring = "keys" in material ? asymmetricRing(material) : hmacRing(material);
+  }
+
+  /** Signs access tokens. */
+  get accessSigner(): SigningKey {
+    return this.ring.accessSigner;
   }
 
   /** Signs refresh tokens. */
   get refreshSigner(): SigningKey {
-    return this.refresh.get(this.signingKid)!;
+    return this.ring.refreshSigner;
   }
 
   /**
@@ -101,19 +80,53 @@ export class KeySet {
    * invalid. Under HMAC a token without a kid predates kids: only JWT_SECRET may verify it.
    */
   accessKey(kid: string | undefined): SigningKey | undefined {
-    const name = kid ?? this.kidlessKid;
-    return name === undefined ? undefined : this.access.get(name);
+    const name = kid ?? this.ring.kidless;
+    return name === undefined ? undefined : this.ring.access.get(name);
   }
 
   refreshKey(kid: string | undefined): SigningKey | undefined {
-    const name = kid ?? this.kidlessKid;
-    return name === undefined ? undefined : this.refresh.get(name);
+    const name = kid ?? this.ring.kidless;
+    return name === undefined ? undefined : this.ring.refresh.get(name);
   }
 
   /** The JWKS document: the public half of every key; null under an HMAC algorithm, whose keys are secret. */
   jwks(): JsonWebKeySet | null {
-    return this.publicKeys ? { keys: this.publicKeys } : null;
+    return this.ring.publicKeys ? { keys: this.ring.publicKeys } : null;
   }
+}
+
+interface KeyRing {
+  /** Verify access tokens, by kid: public keys, or the secrets under HMAC. */
+  readonly access: ReadonlyMap<string, SigningKey>;
+  readonly refresh: ReadonlyMap<string, SigningKey>;
+  readonly accessSigner: SigningKey;
+  readonly refreshSigner: SigningKey;
+  /** The kid a token without one is verified with: JWT_SECRET's under HMAC; none under ES256/RS256, whose tokens always had one. */
+  readonly kidless: string | undefined;
+  readonly publicKeys: JsonWebKey[] | null;
+}
+
+function asymmetricRing({ keys, signingKid }: Extract<KeyMaterial, { keys: unknown }>): KeyRing {
+  const built = keys.map((jwk) => {
+    const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" });
+    return { jwk, privateKey, publicKey: createPublicKey(privateKey) };
+  });
+  const signer = built.find(({ jwk }) => jwk.kid === signingKid)!;
+  const refreshKeys = built.map(({ jwk, privateKey }) => ({ kid: jwk.kid, algorithm: REFRESH_ALGORITHM, key: refreshKeyOf(privateKey) }));
+  return {
+    access: new Map(built.map(({ jwk, publicKey }) => [jwk.kid, { kid: jwk.kid, algorithm: jwk.alg, key: publicKey }])),
+    refresh: new Map(refreshKeys.map((key) => [key.kid, key])),
+    accessSigner: { kid: signingKid, algorithm: signer.jwk.alg, key: signer.privateKey },
+    refreshSigner: refreshKeys.find((key) => key.kid === signingKid)!,
+    kidless: undefined,
+    publicKeys: built.map(({ jwk, publicKey }) => ({ ...publicKey.export({ format: "jwk" }), kid: jwk.kid, alg: jwk.alg, use: "sig" })),
+  };
+}
+
+function hmacRing({ secret, previousSecrets, algorithm }: Extract<KeyMaterial, { secret: unknown }>): KeyRing {
+  const secrets = [secret, ...previousSecrets].map((value) => ({ kid: secretKid(value), algorithm, key: createSecretKey(Buffer.from(value, "utf8")) }));
+  const byKid = new Map(secrets.map((entry) => [entry.kid, entry]));
+  return { access: byKid, refresh: byKid, accessSigner: secrets[0]!, refreshSigner: secrets[0]!, kidless: secrets[0]!.kid, publicKeys: null };
 }
 
 function refreshKeyOf(privateKey: KeyObject): KeyObject {
