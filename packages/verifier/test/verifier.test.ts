@@ -91,7 +91,7 @@ describe("verifying an access token of the auth API", () => {
       genuine: payload.accessToken,
       "tampered payload": `${h}.${b64({ ...claims, roles: ["USER", "ADMIN"] })}.${s}`,
       "alg none": `${b64({ alg: "none", typ: "at+jwt", kid: signingKey.kid })}.${p}.`,
-      expired: sign({ ...claims, iat: now - 1000, exp: now - 10 }),
+      expired: sign({ ...claims, iat: now - 910, exp: now - 10 }),
       "another audience": sign({ ...claims, aud: "someone-else" }),
       "another issuer": sign({ ...claims, iss: "someone-else" }),
       "refresh token": payload.refreshToken!,
