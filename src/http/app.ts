@@ -30,7 +30,8 @@ export interface AppParts {
 
 /**
  * Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz, metrics at /metrics,
- * and, when enabled, the explorer at /graphql for browsers.
+ * the public keys at /.well-known/jwks.json under ES256/RS256, and, when enabled, the explorer at
+ * /graphql for browsers.
  */
 export function createApp({ apollo, buildContext, store, metrics, logger, explorer, jwks }: AppParts): Express {
   const app = express();
