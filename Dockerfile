@@ -2,9 +2,12 @@
 # Node 24: the Active LTS line (supported until April 2028); Node 20 reached its end of life in April 2026.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# The verifier package is an npm workspace: npm ci needs its package.json, the build its source.
 COPY package.json package-lock.json ./
+COPY packages/verifier/package.json ./packages/verifier/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/verifier ./packages/verifier
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -12,6 +15,9 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/@revocable-auth/verifier is a symlink to this folder.
+COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
+COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node

@@ -1,6 +1,18 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  ASYMMETRIC_ALGORITHMS,
+  generatePrivateJwk,
+  HMAC_ALGORITHMS,
+  isAsymmetric,
+  parseKeySet,
+  type Algorithm,
+  type AsymmetricAlgorithm,
+  type KeyMaterial,
+  type PrivateJwk,
+} from "./auth/signing-keys";
 
-export type Algorithm = "HS256" | "HS384" | "HS512";
+export type { Algorithm };
 export type FailureMode = "closed" | "open";
 
 export interface Config {
@@ -13,6 +25,14 @@ export interface Config {
     /** True when no JWT_SECRET was given and a random one was made for this process. */
     readonly secretGenerated: boolean;
     readonly algorithm: Algorithm;
+    /** HMAC: older secrets that still verify (JWT_PREVIOUS_SECRETS), so the secret can rotate. */
+    readonly previousSecrets: readonly string[];
+    /** ES256/RS256: the private keys (JWT_KEYS_FILE, or one made for this process); empty under HMAC. */
+    readonly keys: readonly PrivateJwk[];
+    /** ES256/RS256: the kid of the key that signs; null under HMAC. */
+    readonly signingKid: string | null;
+    /** True when no JWT_KEYS_FILE was given and a key was made for this process. */
+    readonly keysGenerated: boolean;
     readonly issuer: string;
     readonly audience: string;
   };
@@ -56,7 +76,9 @@ export function loadConfig(env: Env): Config {
   const nodeEnv = env.NODE_ENV ?? "development";
   const production = nodeEnv === "production";
 
-  const secret = readSecret(env, production, problems);
+  const algorithm = read.oneOf("JWT_ALGORITHM", [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS], "HS256");
+  const secret = readSecret(env, production && !isAsymmetric(algorithm), problems);
+  const keySet = readKeySet(env, algorithm, production, problems);
   const accessTokenTtl = read.integer("ACCESS_TOKEN_TTL", 900, 1, MAX_TTL_SECONDS);
   const refreshTokenTtl = read.integer("REFRESH_TOKEN_TTL", 7 * 24 * 3600, 1, MAX_TTL_SECONDS);
   if (refreshTokenTtl <= accessTokenTtl) {
@@ -70,8 +92,10 @@ export function loadConfig(env: Env): Config {
     redisUrl: read.redisUrl("REDIS_URL"),
     jwt: {
       secret: secret ?? "",
-      secretGenerated: !env.JWT_SECRET,
-      algorithm: read.oneOf("JWT_ALGORITHM", ["HS256", "HS384", "HS512"] as const, "HS256"),
+      secretGenerated: !env.JWT_SECRET && !isAsymmetric(algorithm),
+      algorithm,
+      previousSecrets: readPreviousSecrets(env, algorithm, problems),
+      ...keySet,
       issuer: read.text("JWT_ISSUER", "revocable-auth-api"),
       audience: read.text("JWT_AUDIENCE", "revocable-auth-api"),
     },
@@ -88,10 +112,10 @@ export function loadConfig(env: Env): Config {
   return deepFreeze(config);
 }
 
-function readSecret(env: Env, production: boolean, problems: string[]): string | null {
+function readSecret(env: Env, required: boolean, problems: string[]): string | null {
   const secret = env.JWT_SECRET || undefined;
   if (secret === undefined) {
-    if (production) problems.push("JWT_SECRET is required when NODE_ENV=production");
+    if (required) problems.push("JWT_SECRET is required when NODE_ENV=production");
     return randomBytes(48).toString("base64url");
   }
   if (Buffer.byteLength(secret, "utf8") < MIN_SECRET_BYTES) {
@@ -99,6 +123,61 @@ function readSecret(env: Env, production: boolean, problems: string[]): string |
     return null;
   }
   return secret;
+}
+
+function readPreviousSecrets(env: Env, algorithm: Algorithm, problems: string[]): string[] {
+  const secrets = (env.JWT_PREVIOUS_SECRETS ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
+  if (secrets.length > 0 && isAsymmetric(algorithm)) {
+    problems.push(`JWT_PREVIOUS_SECRETS is for HMAC algorithms; with ${algorithm}, keep older keys in JWT_KEYS_FILE`);
+  }
+  if (secrets.some((value) => Buffer.byteLength(value, "utf8") < MIN_SECRET_BYTES)) {
+    problems.push(`JWT_PREVIOUS_SECRETS: every secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return secrets;
+}
+
+type KeySetConfig = Pick<Config["jwt"], "keys" | "signingKid" | "keysGenerated">;
+
+/** ES256/RS256: the private key set from JWT_KEYS_FILE; outside production, one key made for this process. */
+function readKeySet(env: Env, algorithm: Algorithm, production: boolean, problems: string[]): KeySetConfig {
+  const file = env.JWT_KEYS_FILE || undefined;
+  const signingKid = env.JWT_SIGNING_KID || undefined;
+  if (!isAsymmetric(algorithm)) {
+    if (file !== undefined || signingKid !== undefined) {
+      problems.push(`JWT_KEYS_FILE and JWT_SIGNING_KID are for ES256 and RS256; with ${algorithm}, JWT_SECRET signs`);
+    }
+    return { keys: [], signingKid: null, keysGenerated: false };
+  }
+  if (file === undefined) {
+    if (production) problems.push(`JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`);
+    const key = generatePrivateJwk(algorithm);
+    return { keys: [key], signingKid: key.kid, keysGenerated: true };
+  }
+  const { keys, problems: keyProblems } = readKeysFile(file, algorithm);
+  problems.push(...keyProblems);
+  if (keys.length === 0) return { keys, signingKid: null, keysGenerated: false };
+  if (signingKid === undefined && keys.length > 1) {
+    problems.push("JWT_SIGNING_KID is required when JWT_KEYS_FILE holds more than one key");
+  } else if (signingKid !== undefined && !keys.some((key) => key.kid === signingKid)) {
+    problems.push(`JWT_SIGNING_KID "${signingKid}" is not a kid in JWT_KEYS_FILE (${keys.map((key) => key.kid).join(", ")})`);
+  }
+  return { keys, signingKid: signingKid ?? keys[0]!.kid, keysGenerated: false };
+}
+
+function readKeysFile(file: string, algorithm: AsymmetricAlgorithm): { keys: PrivateJwk[]; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    return { keys: [], problems: [`JWT_KEYS_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`] };
+  }
+  return parseKeySet(text, algorithm, "JWT_KEYS_FILE");
+}
+
+/** The key material for the token key set, from a loaded configuration. */
+export function keyMaterial(jwt: Config["jwt"]): KeyMaterial {
+  if (isAsymmetric(jwt.algorithm)) return { algorithm: jwt.algorithm, keys: jwt.keys, signingKid: jwt.signingKid! };
+  return { algorithm: jwt.algorithm, secret: jwt.secret, previousSecrets: jwt.previousSecrets };
 }
 
 function readAdmin(env: Env, problems: string[]): Config["admin"] {

@@ -10,15 +10,16 @@ import { Accounts } from "./auth/accounts";
 import { Authenticator } from "./auth/authenticator";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
+import { KeySet } from "./auth/signing-keys";
 import { Tokens } from "./auth/tokens";
 import { systemClock, type Clock } from "./clock";
-import type { Config } from "./config";
+import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
 import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
 import { oneCredentialMutation } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
-import type { RevocationKind } from "./auth/revocation";
+import type { RevocationKind } from "@revocable-auth/verifier";
 import { Metrics } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
@@ -47,7 +48,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const metrics = new Metrics();
   const store = instrumentStore(await createStore(config, logger, clock), metrics);
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
-  const tokens = new Tokens({ ...config.jwt, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
+  const keySet = new KeySet(keyMaterial(config.jwt));
+  const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
@@ -74,7 +76,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer }));
+  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer, jwks: keySet.jwks() }));
   httpServer.listen(config.port);
   await once(httpServer, "listening");
 
@@ -113,5 +115,10 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {
   if (config.jwt.secretGenerated) {
     logger.warn("JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts");
+  }
+  if (config.jwt.keysGenerated) {
+    logger.warn(
+      `JWT_KEYS_FILE is not set: signing with an ${config.jwt.algorithm} key made for this process, so tokens stop working when it restarts (npm run keys -- generate ${config.jwt.algorithm} makes one to keep)`,
+    );
   }
 }

@@ -5,7 +5,7 @@ import { ROLES, type Credentials, type Role, type Store, type UserRecord } from 
 import type { Clock } from "../clock";
 import type { Identity } from "./authenticator";
 import type { Passwords } from "./passwords";
-import type { RevocationListener } from "./revocation";
+import type { RevocationListener } from "@revocable-auth/verifier";
 import type { AuthResult, Sessions } from "./sessions";
 
 export interface AccountInput {

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { FailureMode } from "../config";
 import { isAuthError, tokenRevoked } from "../errors";
 import type { Role, Store, UserRecord } from "../store/store";
-import { isRevoked } from "./revocation";
+import { isRevoked } from "@revocable-auth/verifier";
 import type { Tokens } from "./tokens";
 
 /** Who made the request, as proven by a verified, unrevoked access token. */

@@ -1,9 +1,9 @@
-import { createSecretKey, randomBytes, type KeyObject } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { Clock } from "../clock";
-import type { Algorithm } from "../config";
 import { invalidToken, unauthenticated } from "../errors";
 import { ROLES, type Role } from "../store/store";
+import type { KeySet, SigningKey } from "./signing-keys";
 
 /** RFC 9068's media type for access tokens; refresh tokens get their own so neither passes as the other. */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -13,8 +13,8 @@ export const REFRESH_TOKEN_TYPE = "rt+jwt";
 const MAX_TOKEN_LENGTH = 4096;
 
 export interface TokenSettings {
-  readonly secret: string;
-  readonly algorithm: Algorithm;
+  /** Built once at start; names the signing key and finds a presented token's key by its kid. */
+  readonly keys: KeySet;
   readonly issuer: string;
   readonly audience: string;
   /** Seconds. */
@@ -59,22 +59,19 @@ export interface RefreshStamp {
 export const randomId = () => randomBytes(16).toString("base64url");
 
 /**
- * Signs and verifies both kinds of token. The key is built once: jsonwebtoken verifies about
- * fifty times faster with a KeyObject than with a string secret, which it first tries to parse as
- * a public key. The algorithm is pinned; the token's own `alg` header is never trusted.
+ * Signs and verifies both kinds of token. Keys are KeyObjects built once (signing-keys.ts):
+ * jsonwebtoken verifies about fifty times faster with a KeyObject than with a string secret,
+ * which it first tries to parse as a public key. The token's `kid` picks the key, and the key,
+ * never the token's own `alg` header, pins the algorithm.
  */
 export class Tokens {
-  private readonly key: KeyObject;
-
   constructor(
     private readonly settings: TokenSettings,
     private readonly clock: Clock,
-  ) {
-    this.key = createSecretKey(Buffer.from(settings.secret, "utf8"));
-  }
+  ) {}
 
   issueAccess(userId: string, sessionId: string, roles: readonly Role[]): IssuedToken {
-    return this.sign(ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, roles }, this.settings.accessTokenTtl);
+    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, roles }, this.settings.accessTokenTtl);
   }
 
   issueRefresh(userId: string, sessionId: string): IssuedToken {
@@ -89,13 +86,14 @@ export class Tokens {
 
   /**
    * Deterministic: the same stamp gives the same bytes, because the header and claims are built
-   * in a fixed order and HMAC (like RSA PKCS#1 v1.5) signatures are deterministic. That is what
-   * lets every instance hand out the identical token again inside the refresh grace window.
+   * in a fixed order and refresh tokens are always signed with HMAC (see signing-keys.ts), whose
+   * signatures are deterministic. That is what lets every instance hand out the identical token
+   * again inside the refresh grace window.
    */
   signRefresh(userId: string, sessionId: string, stamp: RefreshStamp): IssuedToken {
     const iat = Math.floor(stamp.issuedAt / 1000);
     const exp = Math.floor(stamp.expiresAt / 1000);
-    return this.signClaims(REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId, jti: stamp.jti, iat, exp });
+    return this.signClaims(this.settings.keys.refreshSigner, REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId, jti: stamp.jti, iat, exp });
   }
 
   verifyAccess(token: string): AccessClaims {
@@ -111,24 +109,28 @@ export class Tokens {
     return requireIdentity(this.verify(token, REFRESH_TOKEN_TYPE));
   }
 
-  private sign(type: string, claims: object, ttlSeconds: number): IssuedToken {
+  private sign(signer: SigningKey, type: string, claims: object, ttlSeconds: number): IssuedToken {
     const iat = Math.floor(this.clock.now() / 1000);
-    return this.signClaims(type, { ...claims, jti: randomId(), iat, exp: iat + ttlSeconds });
+    return this.signClaims(signer, type, { ...claims, jti: randomId(), iat, exp: iat + ttlSeconds });
   }
 
-  private signClaims(type: string, claims: Record<string, unknown> & { jti: string; exp: number }): IssuedToken {
+  private signClaims(signer: SigningKey, type: string, claims: Record<string, unknown> & { jti: string; exp: number }): IssuedToken {
     const payload = { ...claims, iss: this.settings.issuer, aud: this.settings.audience };
-    const token = jwt.sign(payload, this.key, { algorithm: this.settings.algorithm, header: { alg: this.settings.algorithm, typ: type } });
+    const header = { alg: signer.algorithm, typ: type, kid: signer.kid };
+    const token = jwt.sign(payload, signer.key, { algorithm: signer.algorithm, header });
     return { token, jti: claims.jti, expiresAt: claims.exp * 1000 };
   }
 
   private verify(token: string, type: string): jwt.JwtPayload {
     const malformed = `The ${type === ACCESS_TOKEN_TYPE ? "access" : "refresh"} token is malformed or its signature is invalid`;
     if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(malformed);
+    const kid = kidOf(token);
+    const key = type === ACCESS_TOKEN_TYPE ? this.settings.keys.accessKey(kid) : this.settings.keys.refreshKey(kid);
+    if (key === undefined) throw invalidToken(malformed);
     let decoded: jwt.Jwt;
     try {
-      decoded = jwt.verify(token, this.key, {
-        algorithms: [this.settings.algorithm],
+      decoded = jwt.verify(token, key.key, {
+        algorithms: [key.algorithm],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         clockTimestamp: Math.floor(this.clock.now() / 1000),
@@ -142,6 +144,17 @@ export class Tokens {
       throw invalidToken(`Expected a token of type ${type}`);
     }
     return decoded.payload;
+  }
+}
+
+/** The header's kid, read before verifying only to pick the key; anything odd reads as no kid. */
+function kidOf(token: string): string | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
+    const kid = (header as { kid?: unknown } | null)?.kid;
+    return typeof kid === "string" ? kid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,6 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Logger } from "pino";
+import type { JsonWebKeySet } from "../auth/signing-keys";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import type { Metrics } from "../metrics";
@@ -12,6 +13,8 @@ import { requestIdOf, requestLog, setAuthOutcome } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
 const MAX_BODY = "64kb";
+/** Verifiers may cache the key set this long; a new key is published at least this long before it signs. */
+const JWKS_CACHE_CONTROL = "public, max-age=300";
 
 export interface AppParts {
   readonly apollo: ApolloServer<RequestContext>;
@@ -21,13 +24,16 @@ export interface AppParts {
   readonly logger: Logger;
   /** Serves GraphiQL to browsers at GET /graphql. */
   readonly explorer: boolean;
+  /** The public keys, served at /.well-known/jwks.json; null under an HMAC algorithm (404 there). */
+  readonly jwks: JsonWebKeySet | null;
 }
 
 /**
  * Transport: GraphQL at /graphql, liveness at /healthz, readiness at /readyz, metrics at /metrics,
- * and, when enabled, the explorer at /graphql for browsers.
+ * the public keys at /.well-known/jwks.json under ES256/RS256, and, when enabled, the explorer at
+ * /graphql for browsers.
  */
-export function createApp({ apollo, buildContext, store, metrics, logger, explorer }: AppParts): Express {
+export function createApp({ apollo, buildContext, store, metrics, logger, explorer, jwks }: AppParts): Express {
   const app = express();
   app.disable("x-powered-by");
   // Responses are per-request GraphQL results; hashing each one for an ETag buys nothing.
@@ -48,6 +54,12 @@ export function createApp({ apollo, buildContext, store, metrics, logger, explor
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  if (jwks) {
+    app.get("/.well-known/jwks.json", (_req, res) => {
+      res.set("cache-control", JWKS_CACHE_CONTROL).json(jwks);
+    });
+  }
 
   if (explorer) app.use(explorerRoutes());
   app.use(

@@ -4,8 +4,9 @@
  * hash tag (createUser alone takes two ordered steps, see keys.ts); in memory a synchronous
  * function. The listings read in two steps. The contract suite in test/contract holds both to it.
  */
-export const ROLES = ["USER", "ADMIN"] as const;
-export type Role = (typeof ROLES)[number];
+/** The roles, and the rule below, are shared with every verifier through the package. */
+export { ROLES, type Role } from "@revocable-auth/verifier";
+import type { Role } from "@revocable-auth/verifier";
 
 export interface UserRecord {
   readonly id: string;
@@ -154,7 +155,5 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** A session is live when it exists and began after the user's last "log out everywhere". */
-export function isLiveSession(session: SessionRecord | null, cutoff: number | null): session is SessionRecord {
-  return session !== null && session.createdAt > (cutoff ?? 0);
-}
+/** The rule lives in the verifier package, shared with every service that checks revocation. */
+export { isLiveSession } from "@revocable-auth/verifier";

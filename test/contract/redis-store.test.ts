@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pino from "pino";
-import { keys as keyOf } from "../../src/store/keys";
+import { keys as keyOf } from "@revocable-auth/verifier";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";

@@ -40,7 +40,8 @@ describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) 
     it("issues an access token with the documented claims and an at+jwt type", async () => {
       const payload = await register(api.url);
       const [header, body] = payload.accessToken.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
-      expect(header).toEqual({ alg: "HS256", typ: "at+jwt" });
+      // Issue 11: every token names its key.
+      expect(header).toEqual({ alg: "HS256", typ: "at+jwt", kid: expect.stringMatching(/^hs-[A-Za-z0-9_-]{16}$/) });
       expect(body).toMatchObject({ sub: payload.user.id, sid: payload.sessionId, roles: ["USER"], iss: api.config.jwt.issuer, aud: api.config.jwt.audience });
       expect(Buffer.from(body.jti, "base64url").length).toBeGreaterThanOrEqual(16);
       expect(body.exp - body.iat).toBe(900);

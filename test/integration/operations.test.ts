@@ -7,7 +7,7 @@ import {
   RegisterDocument,
   RevokeSessionDocument,
 } from "../../schema/generated/graphql";
-import { keys } from "../../src/store/keys";
+import { keys } from "@revocable-auth/verifier";
 import { spawnApi, type ApiProcess } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";

@@ -69,6 +69,21 @@ describe("starting the service", () => {
     expect(output).toContain("JWT_SECRET is required");
   });
 
+  it("refuses production under ES256 without JWT_KEYS_FILE, as a configuration error", () => {
+    const { status, output } = refusedStart(testEnv(redis.url, { NODE_ENV: "production", JWT_ALGORITHM: "ES256", JWT_SECRET: "" }));
+    expect(status).toBe(2);
+    expect(output).toContain("JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=ES256");
+  });
+
+  it("warns that it signs with a key made for this process under ES256 without JWT_KEYS_FILE", async () => {
+    const api = await spawnApi(null, { JWT_ALGORITHM: "ES256", JWT_SECRET: "" });
+    try {
+      expect(api.output()).toMatch(/JWT_KEYS_FILE is not set: signing with an ES256 key made for this process/);
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+
   it("refuses the embedded store in production", () => {
     const { status, output } = refusedStart(testEnv(null, { NODE_ENV: "production" }));
     expect(status).toBe(1);

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 
-/** Builds dist/ once, for the tests that run the real entry point in separate processes. */
+/** Builds the verifier package, dist/ and the example service once, for the tests that run them in separate processes. */
 export default function globalSetup(): void {
   const root = resolve(__dirname, "../..");
-  execFileSync(process.execPath, [resolve(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  const tsc = (project: string) =>
+    execFileSync(process.execPath, [resolve(root, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: root, stdio: "inherit" });
+  tsc("packages/verifier/tsconfig.json");
+  tsc("tsconfig.build.json");
+  tsc("examples/notes-service/tsconfig.json");
 }

@@ -1,4 +1,6 @@
 import { ConfigError, loadConfig } from "../../src/config";
+import { generatePrivateJwk } from "../../src/auth/signing-keys";
+import { keysFile } from "../support/keys";
 
 const SECRET = "s".repeat(32);
 
@@ -114,5 +116,58 @@ describe("REFRESH_REUSE_GRACE_SECONDS", () => {
     [{ REFRESH_REUSE_GRACE_SECONDS: "" }, 10],
   ])("with %j is %s seconds", (env, seconds) => {
     expect(loadConfig({ JWT_SECRET: SECRET, ...env }).refreshReuseGraceSeconds).toBe(seconds);
+  });
+});
+
+describe("signing keys", () => {
+  const es256 = () => generatePrivateJwk("ES256");
+
+  it("under ES256 with no JWT_KEYS_FILE makes one key for this process outside production", () => {
+    const config = loadConfig({ JWT_ALGORITHM: "ES256" });
+    expect(config.jwt).toMatchObject({ algorithm: "ES256", keysGenerated: true, secretGenerated: false });
+    expect(config.jwt.keys).toHaveLength(1);
+    expect(config.jwt.signingKid).toBe(config.jwt.keys[0]!.kid);
+  });
+
+  it("refuses production under ES256 or RS256 without JWT_KEYS_FILE, and does not ask for JWT_SECRET", () => {
+    for (const algorithm of ["ES256", "RS256"]) {
+      expect(problemsOf({ NODE_ENV: "production", JWT_ALGORITHM: algorithm })).toEqual([
+        `JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`,
+      ]);
+    }
+  });
+
+  it("reads the set and the signing kid; one key signs without JWT_SIGNING_KID", () => {
+    const [a, b] = [es256(), es256()];
+    const config = loadConfig({ NODE_ENV: "production", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
+    expect(config.jwt).toMatchObject({ keys: [a, b], signingKid: b.kid, keysGenerated: false });
+    expect(loadConfig({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a]) }).jwt.signingKid).toBe(a.kid);
+  });
+
+  it("names JWT_SIGNING_KID when it is missing for a set of several keys or not in the set", () => {
+    const file = keysFile([es256(), es256()]);
+    expect(problemsOf({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: file })).toEqual([expect.stringContaining("JWT_SIGNING_KID is required")]);
+    expect(problemsOf({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: file, JWT_SIGNING_KID: "nope" })).toEqual([
+      expect.stringContaining('JWT_SIGNING_KID "nope" is not a kid in JWT_KEYS_FILE'),
+    ]);
+  });
+
+  it("reports an unreadable or invalid key file with the other problems", () => {
+    expect(problemsOf({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: "/nonexistent/jwks.json", PORT: "x" })).toEqual([
+      "JWT_KEYS_FILE: cannot read /nonexistent/jwks.json (ENOENT)",
+      expect.stringContaining("PORT"),
+    ]);
+    expect(problemsOf({ JWT_ALGORITHM: "RS256", JWT_KEYS_FILE: keysFile([es256()]) })).toEqual([expect.stringContaining("JWT_ALGORITHM is RS256")]);
+  });
+
+  it("keeps HMAC and key-set variables apart", () => {
+    expect(problemsOf({ JWT_SECRET: SECRET, JWT_KEYS_FILE: keysFile([es256()]) })).toEqual([expect.stringContaining("JWT_KEYS_FILE and JWT_SIGNING_KID are for ES256 and RS256")]);
+    expect(problemsOf({ JWT_ALGORITHM: "ES256", JWT_PREVIOUS_SECRETS: SECRET })).toEqual([expect.stringContaining("JWT_PREVIOUS_SECRETS is for HMAC")]);
+  });
+
+  it("reads JWT_PREVIOUS_SECRETS as a comma-separated list of secrets of at least 32 bytes", () => {
+    const other = "o".repeat(32);
+    expect(loadConfig({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: ` ${other} ,${SECRET}` }).jwt.previousSecrets).toEqual([other, SECRET]);
+    expect(problemsOf({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: "short" })).toEqual([expect.stringContaining("JWT_PREVIOUS_SECRETS")]);
   });
 });

@@ -1,18 +1,20 @@
+import { generatePrivateJwk, KeySet, type KeyMaterial } from "../../src/auth/signing-keys";
 import { Tokens } from "../../src/auth/tokens";
 
-const settings = {
-  secret: "a-secret-that-is-long-enough-for-hs256-0123456789",
-  algorithm: "HS256" as const,
-  issuer: "iss",
-  audience: "aud",
-  accessTokenTtl: 60,
-  refreshTokenTtl: 3600,
-};
+const SECRET = "a-secret-that-is-long-enough-for-hs256-0123456789";
+const es256 = generatePrivateJwk("ES256");
+const materials: [string, KeyMaterial][] = [
+  ["HS256", { algorithm: "HS256", secret: SECRET, previousSecrets: [] }],
+  // Access tokens are ECDSA (randomized signatures); refresh tokens are HMAC under the same kid.
+  ["ES256", { algorithm: "ES256", keys: [es256], signingKid: es256.kid }],
+];
 
-describe("refresh tokens signed from a stamp", () => {
+describe.each(materials)("refresh tokens signed from a stamp under %s", (_name, material) => {
+  const settings = { keys: new KeySet(material), issuer: "iss", audience: "aud", accessTokenTtl: 60, refreshTokenTtl: 3600 };
+
   it("are the same bytes for the same stamp, on any instance at any time", () => {
     const early = new Tokens(settings, { now: () => 1_700_000_000_000 });
-    const later = new Tokens(settings, { now: () => 1_700_000_500_000 });
+    const later = new Tokens({ ...settings, keys: new KeySet(material) }, { now: () => 1_700_000_500_000 });
     const stamp = early.nextRefreshStamp();
     const first = early.signRefresh("user", "session", stamp);
     expect(later.signRefresh("user", "session", stamp)).toEqual(first);

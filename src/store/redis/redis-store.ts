@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { storeUnavailable } from "../../errors";
-import { keys } from "../keys";
+import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import type {
   AccessState,
   CreateSessionResult,
@@ -205,18 +205,8 @@ export class RedisStore implements Store {
 
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
     return this.guard(async () => {
-      const [user, session, cutoff, revoked] = await this.redis.mget(
-        keys.user(userId),
-        keys.session(userId, sessionId),
-        keys.cutoff(userId),
-        keys.revokedAccessToken(userId, jti),
-      );
-      return {
-        user: parseJson<UserRecord>(user),
-        session: parseJson<SessionRecord>(session),
-        cutoff: toNumber(cutoff),
-        accessTokenRevoked: revoked !== null,
-      };
+      // The same read as every verifier's, from the package: one MGET, one hash slot.
+      return parseAccessState<UserRecord, SessionRecord>(await this.redis.mget(...accessStateKeys(userId, sessionId, jti)));
     });
   }
 

@@ -1,5 +1,5 @@
 /**
- * The Redis key layout, in one place (documented in the README).
+ * The Redis key layout, in one place, shared by the auth API and every verifier (documented in docs/revocation.md).
  *
  * Everything about one user shares the hash tag `{u:<userId>}`, so each per-user operation —
  * the per-request check, login, refresh rotation, logout — touches a single Redis Cluster slot

@@ -1,5 +1,4 @@
-import type { AccessState } from "../store/store";
-import { isLiveSession } from "../store/store";
+import { isLiveSession, type AccessState } from "./access-state";
 
 /**
  * The revocation rule for an access token whose signature and expiry already check out: it is

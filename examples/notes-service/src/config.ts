@@ -1,0 +1,30 @@
+/** The notes service's whole configuration: where the auth API's public keys and Redis are. No key, no secret. */
+export interface NotesConfig {
+  readonly port: number;
+  /** The auth API's `/.well-known/jwks.json`. */
+  readonly jwksUrl: string;
+  /** The auth API's JWT_ISSUER and JWT_AUDIENCE. */
+  readonly issuer: string;
+  readonly audience: string;
+  /** The auth API's Redis; this service only reads it (see the verifier's README for the ACL). */
+  readonly redisUrl: string;
+  readonly failureMode: "closed" | "open";
+  /** JWKS cache: max-age and the cooldown between fetches (the verifier's defaults when unset). */
+  readonly jwksMaxAgeMs: number | undefined;
+  readonly jwksCooldownMs: number | undefined;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): NotesConfig {
+  const missing = ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "REDIS_URL"].filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`Missing configuration: ${missing.join(", ")}`);
+  return {
+    port: Number(env.PORT ?? 4100),
+    jwksUrl: env.AUTH_JWKS_URL!,
+    issuer: env.AUTH_ISSUER!,
+    audience: env.AUTH_AUDIENCE!,
+    redisUrl: env.REDIS_URL!,
+    failureMode: env.REVOCATION_FAILURE_MODE === "open" ? "open" : "closed",
+    jwksMaxAgeMs: env.AUTH_JWKS_MAX_AGE_MS ? Number(env.AUTH_JWKS_MAX_AGE_MS) : undefined,
+    jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS ? Number(env.AUTH_JWKS_COOLDOWN_MS) : undefined,
+  };
+}

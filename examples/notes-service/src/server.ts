@@ -1,0 +1,43 @@
+import "reflect-metadata";
+import { ApolloServer } from "@apollo/server";
+import { startStandaloneServer } from "@apollo/server/standalone";
+import { authChecker, authContext, createVerifier } from "@revocable-auth/verifier";
+import { Redis } from "ioredis";
+import { buildSchema } from "type-graphql";
+import type { NotesConfig } from "./config";
+import type { NotesContext } from "./context";
+import { NoteResolver, Notes } from "./notes";
+
+export interface RunningNotesService {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Every request: the bearer token is verified against the auth API's public keys, then one MGET
+ * on the auth API's Redis tells whether it was revoked. A logout there is refused here on the next request.
+ */
+export async function startNotesService(config: NotesConfig): Promise<RunningNotesService> {
+  // Fail fast while Redis is down (the verifier answers 503 STORE_UNAVAILABLE) rather than queueing.
+  const redis = new Redis(config.redisUrl, { connectionName: "notes-service", enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
+  redis.on("error", () => undefined);
+  const verifier = createVerifier({ issuer: config.issuer, audience: config.audience, keys: { url: config.jwksUrl, maxAgeMs: config.jwksMaxAgeMs, cooldownMs: config.jwksCooldownMs }, redis, failureMode: config.failureMode });
+  const auth = authContext(verifier);
+  const notes = new Notes();
+
+  const apollo = new ApolloServer<NotesContext>({
+    schema: await buildSchema({ resolvers: [NoteResolver], authChecker, validate: false }),
+    includeStacktraceInErrorResponses: false,
+  });
+  const { url } = await startStandaloneServer(apollo, {
+    listen: { port: config.port },
+    context: async ({ req }) => ({ ...(await auth({ req })), notes }),
+  });
+  return {
+    url,
+    async stop() {
+      await apollo.stop();
+      redis.disconnect();
+    },
+  };
+}

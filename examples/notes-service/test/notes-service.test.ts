@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { resolve } from "node:path";
+import {
+  LoginDocument,
+  LogoutAllDocument,
+  LogoutDocument,
+  RefreshDocument,
+  RevokeSessionDocument,
+  SetUserDisabledDocument,
+} from "../../../schema/generated/graphql";
+import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
+import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../test/support/client";
+import { asymmetricEnv, headerOf, newKey } from "../../../test/support/keys";
+import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
+
+/**
+ * End to end: the auth API signing with ES256 on a real Redis, and the example notes service in
+ * its own process, configured with nothing but the API's JWKS URL, issuer, audience and Redis.
+ */
+const ADMIN_EMAIL = uniqueEmail("admin");
+const [keyA, keyB] = [newKey("ES256"), newKey("ES256")];
+
+let redis: TestRedis;
+let apiPort: number;
+let api: TestApi;
+let notes: { url: string; process: ChildProcess; env: Record<string, string> };
+
+async function startAuthApi(env: Record<string, string>): Promise<TestApi> {
+  return startApi(redis.url, { ...env, PORT: String(apiPort), ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+}
+
+async function startNotes(): Promise<typeof notes> {
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? "",
+    PORT: String(port),
+    AUTH_JWKS_URL: `http://localhost:${apiPort}/.well-known/jwks.json`,
+    AUTH_ISSUER: TEST_ISSUER,
+    AUTH_AUDIENCE: TEST_AUDIENCE,
+    REDIS_URL: redis.url,
+    AUTH_JWKS_COOLDOWN_MS: "200",
+  };
+  const child = spawn(process.execPath, [resolve(__dirname, "../dist/index.js")], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!output.includes("ready at")) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`notes service did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `http://localhost:${port}/`, process: child, env };
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  apiPort = await freePort();
+  api = await startAuthApi(asymmetricEnv([keyA]));
+  notes = await startNotes();
+});
+afterAll(async () => {
+  notes.process.kill("SIGTERM");
+  await once(notes.process, "exit");
+  await api.stop();
+  await redis.destroy();
+});
+
+const MY_NOTES = "{ myNotes { id text } }";
+const askNotes = (token?: string, query = MY_NOTES) => post<{ myNotes: { text: string }[]; noteCount: number }>(notes.url, { query }, token ? { token } : {});
+
+async function expectAnswers(token: string) {
+  const result = await askNotes(token);
+  expect(result.status).toBe(200);
+  expect(result.errors).toBeUndefined();
+  return result;
+}
+
+async function expectRevoked(token: string) {
+  const result = await askNotes(token);
+  expect(result.status).toBe(401);
+  expect(result.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+  expect(result.error).toEqual({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED", message: "The token has been revoked" });
+}
+
+describe("the notes service, enforcing the auth API's revocation", () => {
+  it("holds no private key and no JWT_SECRET, and the only keys it can fetch are public", async () => {
+    expect(Object.keys(notes.env).filter((name) => name.startsWith("JWT_"))).toEqual([]);
+    const jwks = await (await fetch(notes.env.AUTH_JWKS_URL!)).text();
+    expect(JSON.parse(jwks).keys).toHaveLength(1);
+    expect(jwks).not.toMatch(/"(d|p|q|dp|dq|qi|k)"/);
+  });
+
+  it("answers its own data for a token from the auth API", async () => {
+    const { accessToken } = await register(api.url);
+    const added = await post<{ addNote: { text: string } }>(notes.url, { query: 'mutation { addNote(text: "buy milk") { text } }' }, { token: accessToken });
+    expect(added.data?.addNote.text).toBe("buy milk");
+    expect((await expectAnswers(accessToken)).data?.myNotes.map((note) => note.text)).toEqual(["buy milk"]);
+  });
+
+  it("refuses the same token on its next request after logout on the auth API: 401 TOKEN_REVOKED", async () => {
+    const { accessToken } = await register(api.url);
+    await expectAnswers(accessToken);
+    expect((await send(api.url, LogoutDocument, {}, { token: accessToken })).data?.logout).toBe(true);
+    await expectRevoked(accessToken);
+  });
+
+  it("refuses every token of the user after logoutAll", async () => {
+    const { user, accessToken } = await register(api.url);
+    const phone = await login(api.url, user.email, PASSWORD, "phone");
+    await expectAnswers(phone.accessToken);
+    await send(api.url, LogoutAllDocument, {}, { token: accessToken });
+    await expectRevoked(phone.accessToken);
+    await expectRevoked(accessToken);
+  });
+
+  it("refuses the token of a session ended with revokeSession, and keeps answering the other", async () => {
+    const laptop = await register(api.url);
+    const phone = await login(api.url, laptop.user.email, PASSWORD, "phone");
+    await expectAnswers(phone.accessToken);
+    await send(api.url, RevokeSessionDocument, { id: phone.sessionId }, { token: laptop.accessToken });
+    await expectRevoked(phone.accessToken);
+    await expectAnswers(laptop.accessToken);
+  });
+
+  it("refuses a disabled user's token", async () => {
+    const { user, accessToken } = await register(api.url);
+    await expectAnswers(accessToken);
+    const admin = await login(api.url, ADMIN_EMAIL);
+    await send(api.url, SetUserDisabledDocument, { userId: user.id, disabled: true }, { token: admin.accessToken });
+    await expectRevoked(accessToken);
+  });
+
+  it("answers as the auth API does without a token, with a bad one, and for a missing role", async () => {
+    const anonymous = await askNotes();
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED", message: "You must be logged in" });
+    const garbage = await askNotes("eyJ.eyJ.bad");
+    expect(garbage.status).toBe(401);
+    expect(garbage.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "INVALID_TOKEN" });
+    const { accessToken } = await register(api.url);
+    const forbidden = await askNotes(accessToken, "{ noteCount }");
+    expect(forbidden.error).toMatchObject({ code: "FORBIDDEN", reason: "MISSING_ROLE", message: "This operation requires the ADMIN role" });
+    const admin = await login(api.url, ADMIN_EMAIL);
+    expect((await askNotes(admin.accessToken, "{ noteCount }")).data?.noteCount).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps working through a key rotation on the auth API, and still enforces logout after it", async () => {
+    const before = await register(api.url);
+    let refreshToken = before.refreshToken!;
+    await expectAnswers(before.accessToken);
+
+    const restart = async (env: Record<string, string>) => {
+      await api.stop();
+      api = await startAuthApi(env);
+    };
+    await restart(asymmetricEnv([keyA, keyB], keyA)); // 1. publish B
+    await expectAnswers(before.accessToken);
+    await restart(asymmetricEnv([keyA, keyB], keyB)); // 2. B signs
+    const switched = await login(api.url, before.user.email);
+    expect(headerOf(switched.accessToken).kid).toBe(keyB.kid);
+    await new Promise((r) => setTimeout(r, 250)); // the example's JWKS cooldown, so the new kid is fetched
+    await expectAnswers(switched.accessToken);
+    await expectAnswers(before.accessToken);
+    const refreshed = await send(api.url, RefreshDocument, { refreshToken });
+    refreshToken = refreshed.data!.refresh.refreshToken!;
+    await restart(asymmetricEnv([keyB])); // 3. A removed
+    const again = await send(api.url, RefreshDocument, { refreshToken });
+    const latest = again.data!.refresh.accessToken;
+    await expectAnswers(latest);
+    await expectAnswers(switched.accessToken);
+
+    await send(api.url, LogoutDocument, {}, { token: latest });
+    await expectRevoked(latest);
+    expect((await send(api.url, LoginDocument, { input: { email: before.user.email, password: PASSWORD } })).data?.login.accessToken).toBeDefined();
+  });
+});

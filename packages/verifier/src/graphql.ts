@@ -1,0 +1,56 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { GraphQLError } from "graphql";
+import type { Failure, Identity } from "./outcomes";
+import type { Verifier } from "./verifier";
+
+/** What the context helper puts in every request's context. */
+export interface AuthContext {
+  /** Null for an anonymous request: public operations work, `@Authorized` ones are refused. */
+  readonly identity: Identity | null;
+}
+
+/**
+ * A failure as Apollo Server answers it: `extensions.code` and `reason` as the auth API sends them,
+ * and the HTTP status and headers in `extensions.http`, which Apollo applies and strips.
+ */
+export function toGraphQLError(failure: Failure): GraphQLError {
+  return new GraphQLError(failure.message, {
+    extensions: {
+      code: failure.code,
+      reason: failure.reason,
+      http: { status: failure.status, headers: new Map(Object.entries(failure.headers)) },
+    },
+  });
+}
+
+/**
+ * For Apollo Server's `context` option (standalone, express or fastify integrations alike): a token
+ * that is presented and fails rejects the whole request (401, or 503 while Redis is down), so a
+ * client never mistakes a revoked session for an anonymous one. Spread the result into your own context.
+ */
+export function authContext(verifier: Verifier): (args: { req: { headers: IncomingHttpHeaders } }) => Promise<AuthContext> {
+  return async ({ req }) => {
+    const outcome = await verifier.authenticate(req.headers.authorization);
+    if (!outcome.ok) throw toGraphQLError(outcome);
+    return { identity: outcome.identity };
+  };
+}
+
+/**
+ * A type-graphql `authChecker`: `@Authorized()` needs a verified identity, `@Authorized("ADMIN")`
+ * also the role, read in the revocation round trip. Refusals carry the auth API's codes and reasons
+ * (AUTHENTICATION_REQUIRED, MISSING_ROLE) and, as there, answer with status 200.
+ */
+// An arrow function on purpose: type-graphql takes anything with a prototype for an AuthCheckerClass.
+export const authChecker = ({ context }: { context: AuthContext }, required: readonly string[]): boolean => {
+  const identity = context.identity;
+  if (!identity) {
+    throw new GraphQLError("You must be logged in", { extensions: { code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED" } });
+  }
+  if (required.length > 0 && !required.some((role) => (identity.roles as readonly string[]).includes(role))) {
+    throw new GraphQLError(`This operation requires the ${required.join(" or ")} role`, {
+      extensions: { code: "FORBIDDEN", reason: "MISSING_ROLE" },
+    });
+  }
+  return true;
+};

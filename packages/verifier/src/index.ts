@@ -1,0 +1,17 @@
+export { accessStateKeys, isLiveSession, parseAccessState, type AccessState } from "./access-state";
+export { authChecker, authContext, toGraphQLError, type AuthContext } from "./graphql";
+export {
+  ALGORITHMS,
+  keysFromJwks,
+  RemoteKeys,
+  StaticKeys,
+  type Algorithm,
+  type JsonWebKeySet,
+  type KeySource,
+  type RemoteKeysOptions,
+  type VerificationKey,
+} from "./key-sources";
+export { keys } from "./keys";
+export { failures, ROLES, type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+export { isRevoked, type RevocationKind, type RevocationListener } from "./revocation";
+export { ACCESS_TOKEN_TYPE, createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";

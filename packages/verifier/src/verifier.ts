@@ -1,0 +1,144 @@
+import jwt from "jsonwebtoken";
+import { accessStateKeys, parseAccessState } from "./access-state";
+import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
+import { failures, ROLES, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+import { isRevoked } from "./revocation";
+
+/** RFC 9068's media type: the only tokens a verifier accepts are the auth API's access tokens. */
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** As the auth API: no token it issues comes near this; longer input is refused before any parsing. */
+const MAX_TOKEN_LENGTH = 4096;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * The one Redis command a verifier sends. An ioredis `Redis` (single node or Sentinel) or `Cluster`
+ * instance fits as it is; the four keys share one hash slot, so MGET works on a cluster too.
+ */
+export interface RevocationReader {
+  mget(...keys: string[]): Promise<(string | null)[]>;
+}
+
+export interface VerifierOptions {
+  /** The auth API's JWT_ISSUER and JWT_AUDIENCE: required on every token. */
+  readonly issuer: string;
+  readonly audience: string;
+  /** The auth API's JWKS: `{ url }` to fetch and cache it, or `{ jwks }` to give the public keys directly. */
+  readonly keys: RemoteKeysOptions | { readonly jwks: JsonWebKeySet };
+  /** The same Redis as the auth API; a verifier only ever reads from it (see the README's ACL). */
+  readonly redis: RevocationReader;
+  /** `closed` (default): refuse with STORE_UNAVAILABLE while Redis is down. `open`: accept on the signature alone. */
+  readonly failureMode?: "closed" | "open";
+  /** Bound on the Redis read before it counts as failed, in ms. Default 1000. */
+  readonly storeTimeoutMs?: number;
+  /** Epoch ms; for tests. */
+  readonly now?: () => number;
+  /** Called each time a token is accepted on its signature alone (failureMode "open"). */
+  readonly onFailOpen?: (identity: Identity) => void;
+}
+
+export interface Verifier {
+  /** Verifies an access token and checks revocation in one MGET. */
+  verify(token: string): Promise<Outcome>;
+  /** The same for an Authorization header; no header is an anonymous request (identity null). */
+  authenticate(authorization: string | undefined): Promise<Outcome | { readonly ok: true; readonly identity: null }>;
+  /** The key source, for tests and metrics. */
+  readonly keys: KeySource;
+}
+
+interface Claims {
+  readonly sub: string;
+  readonly sid: string;
+  readonly jti: string;
+  readonly roles: readonly Role[];
+  readonly exp: number;
+}
+
+/** A verifier that answers exactly as the auth API does, for tokens it issued. */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const keys: KeySource = "jwks" in options.keys ? new StaticKeys(options.keys.jwks) : new RemoteKeys({ now: options.now, ...options.keys });
+  const now = options.now ?? Date.now;
+  const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
+
+  async function verify(token: string): Promise<Outcome> {
+    const claims = await verifySignedClaims(token);
+    if ("ok" in claims) return claims;
+    const identity = { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, expiresAt: claims.exp * 1000 };
+    let state;
+    try {
+      state = parseAccessState<VerifiedUser, { createdAt: number }>(
+        await withTimeout(options.redis.mget(...accessStateKeys(claims.sub, claims.sid, claims.jti)), storeTimeoutMs),
+      );
+    } catch {
+      if (options.failureMode !== "open") return failures.storeUnavailable();
+      const accepted: Identity = { ...identity, roles: claims.roles, user: null };
+      options.onFailOpen?.(accepted);
+      return { ok: true, identity: accepted };
+    }
+    if (isRevoked(state)) return failures.revoked();
+    return { ok: true, identity: { ...identity, roles: state.user!.roles, user: state.user } };
+  }
+
+  /** Signature (the key the kid names, pinned to its algorithm), iss, aud, exp, typ at+jwt, then the claims. */
+  async function verifySignedClaims(token: string): Promise<Claims | Failure> {
+    if (token.length > MAX_TOKEN_LENGTH) return failures.malformed();
+    const kid = kidOf(token);
+    if (kid === undefined) return failures.malformed();
+    const key = await keys.find(kid);
+    if (key === "unavailable") return failures.keysUnavailable();
+    if (key === undefined) return failures.malformed();
+    let decoded: jwt.Jwt;
+    try {
+      decoded = jwt.verify(token, key.key, {
+        algorithms: [key.algorithm],
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTimestamp: Math.floor(now() / 1000),
+        complete: true,
+      });
+    } catch (error) {
+      return error instanceof jwt.TokenExpiredError ? failures.expired() : failures.malformed();
+    }
+    if (decoded.header.typ !== ACCESS_TOKEN_TYPE || typeof decoded.payload !== "object") return failures.wrongType(ACCESS_TOKEN_TYPE);
+    return claimsOf(decoded.payload) ?? failures.malformed();
+  }
+
+  return {
+    keys,
+    verify,
+    async authenticate(authorization) {
+      if (authorization === undefined) return { ok: true, identity: null };
+      const match = /^Bearer +(\S+) *$/i.exec(authorization);
+      if (!match) return failures.badHeader();
+      if (!JWT_SHAPE.test(match[1]!)) return failures.notJwt();
+      return verify(match[1]!);
+    },
+  };
+}
+
+function claimsOf(payload: jwt.JwtPayload): Claims | null {
+  const { sub, sid, jti, roles, exp, iat } = payload;
+  if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
+  if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) return null;
+  return { sub, sid, jti, roles: roles as Role[], exp };
+}
+
+function kidOf(token: string): string | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
+    const kid = (header as { kid?: unknown } | null)?.kid;
+    return typeof kid === "string" ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isId = (value: unknown): value is string => typeof value === "string" && value.length > 0 && value.length <= 128;
+const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,225 @@
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import jwt from "jsonwebtoken";
+import { Cluster, Redis } from "ioredis";
+import { MeDocument } from "../../../schema/generated/graphql";
+import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
+import { register, send } from "../../../test/support/client";
+import { asymmetricEnv, claimsOf, newKey } from "../../../test/support/keys";
+import { startRedis, type TestRedis } from "../../../test/support/redis";
+import { createVerifier, keys as keyLayout, type VerifierOptions } from "../src";
+
+const signingKey = newKey("ES256");
+const publicJwks = { keys: [{ ...createPublicKey(createPrivateKey({ key: signingKey, format: "jwk" })).export({ format: "jwk" }), kid: signingKey.kid, alg: "ES256" }] };
+
+let redis: TestRedis;
+let api: TestApi;
+let reader: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  api = await startApi(redis.url, asymmetricEnv([signingKey]));
+  reader = new Redis(redis.url, { connectionName: "verifier-under-test" });
+});
+afterAll(async () => {
+  reader.disconnect();
+  await api.stop();
+  await redis.destroy();
+});
+
+const verifierFor = (options: Partial<VerifierOptions> = {}) =>
+  createVerifier({ issuer: TEST_ISSUER, audience: TEST_AUDIENCE, keys: { jwks: publicJwks }, redis: reader, ...options });
+
+const sign = (claims: object, header: object = {}) =>
+  jwt.sign(claims, createPrivateKey({ key: signingKey, format: "jwk" }), {
+    algorithm: "ES256",
+    header: { alg: "ES256", typ: "at+jwt", kid: signingKey.kid, ...header } as jwt.JwtHeader,
+  });
+
+describe("verifying an access token of the auth API", () => {
+  it("answers ok with the identity, and the user and roles read in the revocation round trip", async () => {
+    const payload = await register(api.url);
+    const outcome = await verifierFor().verify(payload.accessToken);
+    expect(outcome).toEqual({
+      ok: true,
+      identity: {
+        userId: payload.user.id,
+        sessionId: payload.sessionId,
+        jti: claimsOf(payload.accessToken).jti,
+        roles: ["USER"],
+        expiresAt: (claimsOf(payload.accessToken).exp as number) * 1000,
+        user: expect.objectContaining({ id: payload.user.id, email: payload.user.email, roles: ["USER"], disabled: false }),
+      },
+    });
+  });
+
+  it("takes roles from the user record, so a role changed in the store counts on the next request", async () => {
+    const payload = await register(api.url);
+    const key = keyLayout.user(payload.user.id);
+    const record = JSON.parse((await redis.client.get(key))!);
+    await redis.client.set(key, JSON.stringify({ ...record, roles: ["USER", "ADMIN"] }));
+    const outcome = await verifierFor().verify(payload.accessToken);
+    expect(outcome.ok && outcome.identity.roles).toEqual(["USER", "ADMIN"]);
+  });
+
+  it("refuses a token whose session was ended with TOKEN_REVOKED, 401 and the API's WWW-Authenticate", async () => {
+    const payload = await register(api.url);
+    await fetch(api.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${payload.accessToken}` },
+      body: JSON.stringify({ query: "mutation { logout }" }),
+    });
+    expect(await verifierFor().verify(payload.accessToken)).toEqual({
+      ok: false,
+      code: "UNAUTHENTICATED",
+      reason: "TOKEN_REVOKED",
+      message: "The token has been revoked",
+      status: 401,
+      headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+    });
+  });
+
+  it("gives every tampered or foreign token the same code, reason and message as the auth API", async () => {
+    const payload = await register(api.url);
+    const claims = claimsOf(payload.accessToken);
+    const now = Math.floor(Date.now() / 1000);
+    const stranger = newKey("ES256");
+    const rsa = newKey("RS256");
+    const pem = createPublicKey(createPrivateKey({ key: signingKey, format: "jwk" })).export({ format: "pem", type: "spki" });
+    const [h, p, s] = payload.accessToken.split(".");
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const cases: Record<string, string> = {
+      genuine: payload.accessToken,
+      "tampered payload": `${h}.${b64({ ...claims, roles: ["USER", "ADMIN"] })}.${s}`,
+      "alg none": `${b64({ alg: "none", typ: "at+jwt", kid: signingKey.kid })}.${p}.`,
+      expired: sign({ ...claims, iat: now - 910, exp: now - 10 }),
+      "another audience": sign({ ...claims, aud: "someone-else" }),
+      "another issuer": sign({ ...claims, iss: "someone-else" }),
+      "refresh token": payload.refreshToken!,
+      "typ JWT": sign(claims, { typ: "JWT" }),
+      "unknown kid": jwt.sign(claims, createPrivateKey({ key: stranger, format: "jwk" }), { algorithm: "ES256", header: { alg: "ES256", typ: "at+jwt", kid: stranger.kid } }),
+      "no kid": sign(claims, { kid: undefined }),
+      "HS256 with the public key": jwt.sign(claims, Buffer.from(pem), { algorithm: "HS256", header: { alg: "HS256", typ: "at+jwt", kid: signingKey.kid } } as jwt.SignOptions),
+      "RS256 key under the ES256 kid": jwt.sign(claims, createPrivateKey({ key: rsa, format: "jwk" }), { algorithm: "RS256", header: { alg: "RS256", typ: "at+jwt", kid: signingKey.kid } }),
+      "unknown role": sign({ ...claims, roles: ["ROOT"] }),
+      "no sid": sign({ ...claims, sid: undefined }),
+    };
+    const verifier = verifierFor();
+    for (const [name, token] of Object.entries(cases)) {
+      const fromApi = await send(api.url, MeDocument, {}, { token });
+      const fromVerifier = await verifier.verify(token);
+      const apiSays = fromApi.status === 200 ? "ok" : `${fromApi.status} ${fromApi.error?.code} ${fromApi.error?.reason} ${fromApi.error?.message}`;
+      const verifierSays = fromVerifier.ok ? "ok" : `${fromVerifier.status} ${fromVerifier.code} ${fromVerifier.reason} ${fromVerifier.message}`;
+      expect(`${name}: ${verifierSays}`).toBe(`${name}: ${apiSays}`);
+    }
+  });
+
+  it("reads the Authorization header as the API does: none is anonymous, anything but Bearer <jwt> is invalid", async () => {
+    const verifier = verifierFor();
+    expect(await verifier.authenticate(undefined)).toEqual({ ok: true, identity: null });
+    expect(await verifier.authenticate("Basic abc")).toMatchObject({ reason: "INVALID_TOKEN", message: 'The Authorization header must be "Bearer <access token>"' });
+    expect(await verifier.authenticate("Bearer not-a-jwt")).toMatchObject({ reason: "INVALID_TOKEN", message: "The bearer token is not a JWT" });
+  });
+});
+
+/** The commands the verifier's own connection sends while `work` runs, seen with MONITOR. */
+async function commandsSentDuring(work: () => Promise<void>): Promise<string[]> {
+  const monitorClient = new Redis(redis.url);
+  const monitor = await monitorClient.monitor();
+  const clients = (await redis.client.client("LIST")) as string;
+  const address = /addr=(\S+)/.exec(clients.split("\n").find((line) => line.includes("name=verifier-under-test")) ?? "")?.[1];
+  const seen: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    if (address && source.endsWith(address)) seen.push(args[0]!.toLowerCase());
+  });
+  await work();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  monitor.disconnect();
+  monitorClient.disconnect();
+  return seen;
+}
+
+describe("the revocation check", () => {
+  it("is exactly one MGET per token, of the four keys the API reads, and none for a bad signature", async () => {
+    const payload = await register(api.url);
+    const verifier = verifierFor();
+    const commands = await commandsSentDuring(async () => {
+      for (let i = 0; i < 5; i++) expect((await verifier.verify(payload.accessToken)).ok).toBe(true);
+      expect((await verifier.verify(`${payload.accessToken}x`)).ok).toBe(false);
+    });
+    expect(commands).toEqual(Array(5).fill("mget"));
+  });
+
+  it("fails closed within its bound while Redis does not answer, and recovers", async () => {
+    const payload = await register(api.url);
+    const verifier = verifierFor({ storeTimeoutMs: 300 });
+    redis.pause();
+    try {
+      const started = Date.now();
+      expect(await verifier.verify(payload.accessToken)).toMatchObject({
+        ok: false,
+        code: "SERVICE_UNAVAILABLE",
+        reason: "STORE_UNAVAILABLE",
+        status: 503,
+        headers: { "retry-after": "1" },
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      redis.resume();
+    }
+    expect((await verifier.verify(payload.accessToken)).ok).toBe(true);
+  });
+
+  it("fails open when configured: accepted on the signature, with the token's roles and no user, and reported", async () => {
+    const payload = await register(api.url);
+    const accepted: string[] = [];
+    const verifier = verifierFor({ storeTimeoutMs: 300, failureMode: "open", onFailOpen: (identity) => accepted.push(identity.userId) });
+    redis.pause();
+    try {
+      const outcome = await verifier.verify(payload.accessToken);
+      expect(outcome).toMatchObject({ ok: true, identity: { userId: payload.user.id, roles: ["USER"], user: null } });
+    } finally {
+      redis.resume();
+    }
+    expect(accepted).toEqual([payload.user.id]);
+  });
+
+  it("works with a Redis user that may only MGET the per-user keys, which cannot write", async () => {
+    // The ACL the README gives: MGET only, read-only, on the four kinds of key it reads (not the password hash).
+    const acl = "on >verifier-password resetkeys %R~auth:{u:*}:user %R~auth:{u:*}:session:* %R~auth:{u:*}:cutoff %R~auth:{u:*}:revoked:* resetchannels -@all +mget";
+    await redis.client.call("ACL", "SETUSER", "verifier", ...acl.split(" "));
+    const limited = new Redis(redis.url, { username: "verifier", password: "verifier-password", enableReadyCheck: false, maxRetriesPerRequest: 1 });
+    try {
+      const payload = await register(api.url);
+      expect((await verifierFor({ redis: limited }).verify(payload.accessToken)).ok).toBe(true);
+      await expect(limited.set(keyLayout.cutoff(payload.user.id), "0")).rejects.toThrow(/NOPERM/);
+      await expect(limited.get(keyLayout.password(payload.user.id))).rejects.toThrow(/NOPERM/);
+    } finally {
+      limited.disconnect();
+    }
+  });
+});
+
+describe("with a Redis Cluster client", () => {
+  it("checks revocation with the same one MGET on the user's slot", async () => {
+    const clusterRedis = await startRedis({ cluster: true });
+    // Without an announced address, CLUSTER SLOTS names no host and a Cluster client finds no node.
+    await clusterRedis.client.config("SET", "cluster-announce-ip", "127.0.0.1");
+    const clusterApi = await startApi(clusterRedis.url, asymmetricEnv([signingKey]));
+    const { hostname, port } = new URL(clusterRedis.url);
+    const cluster = new Cluster([{ host: hostname, port: Number(port) }], { lazyConnect: false });
+    try {
+      const payload = await register(clusterApi.url);
+      expect((await verifierFor({ redis: cluster }).verify(payload.accessToken)).ok).toBe(true);
+      await fetch(clusterApi.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${payload.accessToken}` },
+        body: JSON.stringify({ query: "mutation { logoutAll }" }),
+      });
+      expect(await verifierFor({ redis: cluster }).verify(payload.accessToken)).toMatchObject({ reason: "TOKEN_REVOKED" });
+    } finally {
+      cluster.disconnect();
+      await clusterApi.stop();
+      await clusterRedis.destroy();
+    }
+  });
+});
