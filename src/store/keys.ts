@@ -19,4 +19,6 @@ export const keys = {
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
+  /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
+  throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };
