@@ -1,5 +1,6 @@
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
+import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import type { RevocationListener } from "./revocation";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
@@ -12,6 +13,12 @@ export interface AuthResult {
   readonly user: UserRecord;
 }
 
+export interface SessionPolicy {
+  /** Starting one more session ends the user's oldest one (MAX_SESSIONS_PER_USER). */
+  readonly maxPerUser?: number;
+  readonly audit?: Audit;
+}
+
 /**
  * A session is one device's login. It owns exactly one live refresh token, rotated on every
  * refresh; presenting a rotated-out one is taken as theft and ends the session.
@@ -21,6 +28,7 @@ export class Sessions {
     private readonly store: Store,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
+    private readonly policy: SessionPolicy = {},
   ) {}
 
   async start(user: UserRecord, device: string | null): Promise<AuthResult> {
@@ -32,7 +40,7 @@ export class Sessions {
       device,
       expiresAt: refreshToken.expiresAt,
       refreshJti: refreshToken.jti,
-    });
+    }, this.policy.maxPerUser);
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
@@ -57,6 +65,7 @@ export class Sessions {
       }
       case "reused":
         this.onRevoked("refresh_reuse");
+        this.policy.audit?.refreshReused(claims.sub, claims.sid);
         throw unauthenticated(
           "REFRESH_TOKEN_REUSED",
           "This refresh token was already used; the session has been ended. Log in again",

@@ -1,12 +1,17 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
+import type { Audit } from "../../auth/audit";
 import type { RequestContext } from "../../context/context";
+import { oncePerRequest } from "../once-per-request";
 import { User } from "../types/user";
 import { signedIn } from "./identity";
 
 @Resolver(() => User)
 export class UserResolver {
-  constructor(private readonly accounts: Accounts) {}
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly audit?: Audit,
+  ) {}
 
   @Authorized()
   @Query(() => User, { description: "The logged-in user." })
@@ -18,8 +23,8 @@ export class UserResolver {
 
   @Authorized("ADMIN")
   @Query(() => [User], { description: "Every user, oldest first. ADMIN only." })
-  async users(): Promise<User[]> {
-    return (await this.accounts.listUsers()).map(User.from);
+  async users(@Ctx() context: RequestContext): Promise<User[]> {
+    return (await oncePerRequest(context, "users", () => this.accounts.listUsers())).map(User.from);
   }
 
   @Authorized("ADMIN")
@@ -29,13 +34,18 @@ export class UserResolver {
   async setUserDisabled(
     @Arg("userId", () => ID) userId: string,
     @Arg("disabled", () => Boolean) disabled: boolean,
+    @Ctx() context: RequestContext,
   ): Promise<User> {
-    return User.from(await this.accounts.setDisabled(userId, disabled));
+    const user = User.from(await this.accounts.setDisabled(userId, disabled));
+    this.audit?.adminAction(signedIn(context).userId, "setUserDisabled", userId, { disabled });
+    return user;
   }
 
   @Authorized("ADMIN")
   @Mutation(() => Int, { description: "Ends every session of a user; returns how many were live. ADMIN only." })
-  revokeUserSessions(@Arg("userId", () => ID) userId: string): Promise<number> {
-    return this.accounts.endSessionsOf(userId);
+  async revokeUserSessions(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<number> {
+    const ended = await this.accounts.endSessionsOf(userId);
+    this.audit?.adminAction(signedIn(context).userId, "revokeUserSessions", userId, { ended });
+    return ended;
   }
 }
