@@ -52,8 +52,8 @@ function headersFor(error: AuthError): Map<string, string> {
   return headers;
 }
 
-/** graphql-js's parser aborting at MAX_TOKENS; reported like the other operation limits. */
-const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more than (\d+) tokens/;
+/** graphql-js's parser aborting at MAX_TOKENS ("more that" in graphql 16); reported like the other operation limits. */
+const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more th(?:an|at) (\d+) tokens/;
 
 /**
  * Shapes every error in a response: AuthErrors keep their code, reason and message; validation
