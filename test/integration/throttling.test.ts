@@ -1,6 +1,6 @@
 import { LoginDocument, RegisterDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
-import { PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { PASSWORD, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
 
 const WRONG = "not the right password";
@@ -37,7 +37,7 @@ describe.each([["redis"], ["memory"]])("throttling on the %s store", (storeKind)
     return reasons;
   };
 
-  const expectThrottled = (result: Awaited<ReturnType<typeof loginAs>>, reason: string) => {
+  const expectThrottled = (result: GraphQLResponse<unknown>, reason: string) => {
     expect(result.status).toBe(429);
     expect(result.error).toMatchObject({ code: "TOO_MANY_REQUESTS", reason });
     expect(result.data ?? null).toBeNull();
