@@ -1,4 +1,4 @@
-import { Redis, ReplyError } from "ioredis";
+import { Redis, ReplyError, type Cluster } from "ioredis";
 import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { storeUnavailable } from "../../errors";
@@ -132,14 +132,7 @@ export class RedisStore implements Store {
 
   /** Counters for throttling, on this same connection; each counter is one key. */
   limiter(spec: LimiterSpec): Limiter {
-    const limiter = new RateLimiterRedis({
-      storeClient: this.redis,
-      keyPrefix: keys.throttle(spec.name),
-      points: spec.points,
-      duration: spec.windowSeconds,
-      rejectIfRedisNotReady: true,
-    });
-    return new FlexibleLimiter(limiter, (operation) => this.guard(operation));
+    return redisLimiter(this.redis, spec, (operation) => this.guard(operation));
   }
 
   findUserIdByEmail(email: string): Promise<string | null> {
@@ -293,6 +286,25 @@ export class RedisStore implements Store {
       this.logger.error({ err: { name: error.name, message: error.message } }, "lost connection to Redis; retrying");
     });
   }
+}
+
+/**
+ * A throttling limiter on an ioredis client: a single connection or a Cluster (each counter is one
+ * key, so one slot). Refuses at once, rather than queueing, while the client is not ready.
+ */
+export function redisLimiter(
+  client: Redis | Cluster,
+  spec: LimiterSpec,
+  guard?: ConstructorParameters<typeof FlexibleLimiter>[1],
+): Limiter {
+  const limiter = new RateLimiterRedis({
+    storeClient: client,
+    keyPrefix: keys.throttle(spec.name),
+    points: spec.points,
+    duration: spec.windowSeconds,
+    rejectIfRedisNotReady: true,
+  });
+  return new FlexibleLimiter(limiter, guard);
 }
 
 /** A MULTI's replies carry their errors instead of throwing them. */
