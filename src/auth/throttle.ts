@@ -49,7 +49,8 @@ export class Throttle {
       if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, clientIp);
       throw error;
     }
-    if (pairState !== null) await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair)]);
+    // Both, always: a past block's count outlives the block itself, and a success forgives it too.
+    await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair)]);
     return result;
   }
 

@@ -98,6 +98,16 @@ describe.each([["redis"], ["memory"]])("throttling on the %s store", (storeKind)
       expect(expectThrottled(await loginAs(api, user.email, PASSWORD, "203.0.113.50"), "LOGIN_THROTTLED")).toBe(2);
     });
 
+    it("starts the block over at its first length after a successful login", async () => {
+      const { user } = await register(api.url);
+      await failLogins(api, user.email, "203.0.113.55", 5);
+      expectThrottled(await loginAs(api, user.email, WRONG, "203.0.113.55"), "LOGIN_THROTTLED");
+      await sleep(1500);
+      expect((await loginAs(api, user.email, PASSWORD, "203.0.113.55")).status).toBe(200);
+      await failLogins(api, user.email, "203.0.113.55", 5);
+      expect(expectThrottled(await loginAs(api, user.email, WRONG, "203.0.113.55"), "LOGIN_THROTTLED")).toBe(1);
+    });
+
     it("clears the pair's failures on a successful login", async () => {
       const { user } = await register(api.url);
       await failLogins(api, user.email, "203.0.113.60", 4);
