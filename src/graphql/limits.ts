@@ -31,14 +31,29 @@ export function operationGuards(limits: OperationLimits, { introspection }: { in
     maxAliases: { n: limits.maxAliases, ...rejectAs("MAX_ALIASES") },
     maxDirectives: { n: limits.maxDirectives, ...rejectAs("MAX_DIRECTIVES") },
     costLimit: { maxCost: limits.maxCost, flattenFragments: true, ...rejectAs("MAX_COST") },
-    blockFieldSuggestion: { enabled: !introspection },
+    // Its mask catches `Did you mean "x"` only, not `Did you mean the enum value "X"`: hideSuggestions does both.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return {
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: [...armor.validationRules, oneCredentialMutation, oneStoreListRead],
-    plugins: armor.plugins as ApolloServerPlugin[],
+    plugins: [...(armor.plugins as ApolloServerPlugin[]), ...(introspection ? [] : [hideSuggestions])],
   };
 }
+
+/** graphql-js ends a message with its guess at what was meant: fields, arguments, types, enum values. */
+const SUGGESTION = /\s*Did you mean [^]*\?$/;
+
+/** Drops "Did you mean …?" from every error message, so a typo cannot be used to map the schema. */
+export const hideSuggestions: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors }) {
+        for (const error of errors) (error as { message: string }).message = error.message.replace(SUGGESTION, "");
+      },
+    };
+  },
+};
 
 /** Reports armor's refusal as a validation error whose message names the variable that sets the limit. */
 type RejectCallback = (context: ValidationContext | null, error: GraphQLError) => void;

@@ -154,10 +154,13 @@ describe("field suggestions", () => {
     expect(result.error?.message).toMatch(/Cannot query field "mee"/);
     expect(result.error?.message).not.toMatch(/Did you mean/);
     expect(result.error?.message).not.toMatch(/"me"/);
+    const unknownType = await post(api.url, { query: "query { me { ...F } } fragment F on Usr { id }" });
+    expect(unknownType.error?.message).toBe('Unknown type "Usr".');
   });
 
   it("are given when the explorer and introspection are on", async () => {
     const api = await start({ EXPLORER: "on" });
     expect((await post(api.url, typo)).error?.message).toMatch(/Did you mean "me"\?/);
+    expect((await post(api.url, { query: "query { me { ...F } } fragment F on Usr { id }" })).error?.message).toMatch(/Did you mean "User"\?/);
   });
 });

@@ -40,6 +40,7 @@ export class StoreFaultError extends Error {
     this.name = "StoreFaultError";
   }
 }
+
 type ScriptName = keyof typeof scripts;
 type ScriptArg = string | number;
 
@@ -110,7 +111,9 @@ export class RedisStore implements Store {
         .exec();
       if (created?.[0]?.[1] !== "OK") return false;
       // The email claim is the commit point; until the records are kept they expire by themselves.
-      if (!(await this.claimEmail(user)) && !((await this.releaseAbandonedClaim(user.email)) && (await this.claimEmail(user)))) {
+      const claimed =
+        (await this.claimEmail(user)) || ((await this.releaseAbandonedClaim(user.email)) && (await this.claimEmail(user)));
+      if (!claimed) {
         await this.redis.del(...userKeys);
         return false;
       }
