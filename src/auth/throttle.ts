@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { isIPv6 } from "node:net";
 import type { ThrottleLimits } from "../config";
 import { AuthError, ThrottledError } from "../errors";
 import type { Limiter, LimiterSpec, LimiterState } from "../store/limiter";
@@ -38,15 +39,16 @@ export class Throttle {
    * operation that checks a password (changing it, for one).
    */
   async guardPasswordCheck<T>(email: string, clientIp: string, check: () => Promise<T>): Promise<T> {
-    const pair = pairKey(email, clientIp);
-    const [pairState, ipState] = await Promise.all([this.pairFailures.get(pair), this.ipFailures.get(clientIp)]);
+    const client = clientKey(clientIp);
+    const pair = pairKey(email, client);
+    const [pairState, ipState] = await Promise.all([this.pairFailures.get(pair), this.ipFailures.get(client)]);
     this.refuseIfOver(pairState, this.limits.loginMaxFailures, "pair", clientIp);
     this.refuseIfOver(ipState, this.limits.loginMaxFailuresPerIp, "ip", clientIp);
     let result: T;
     try {
       result = await check();
     } catch (error) {
-      if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, clientIp);
+      if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, client);
       throw error;
     }
     // Both, always: a past block's count outlives the block itself, and a success forgives it too.
@@ -56,7 +58,7 @@ export class Throttle {
 
   /** Counts a registration attempt from `clientIp`; refuses it past the limit. */
   async checkRegister(clientIp: string): Promise<void> {
-    const state = await this.registrations.hit(clientIp);
+    const state = await this.registrations.hit(clientKey(clientIp));
     if (state.count <= this.limits.registerMaxPerIp) return;
     this.audit.throttled("REGISTER_THROTTLED", "ip", clientIp);
     throw new ThrottledError("REGISTER_THROTTLED", retryAfter(state));
@@ -69,13 +71,28 @@ export class Throttle {
   }
 
   /** The failure that reaches the limit blocks the pair: 1 block × 2^(blocks so far), capped. */
-  private async failed(pair: string, clientIp: string): Promise<void> {
-    const [pairState] = await Promise.all([this.pairFailures.hit(pair), this.ipFailures.hit(clientIp)]);
+  private async failed(pair: string, client: string): Promise<void> {
+    const [pairState] = await Promise.all([this.pairFailures.hit(pair), this.ipFailures.hit(client)]);
     if (pairState.count < this.limits.loginMaxFailures) return;
     const blocks = await this.pairBlocks.hit(pair);
     const seconds = Math.min(this.limits.loginBlock * 2 ** Math.min(blocks.count - 1, 30), this.limits.loginMaxBlock);
     await this.pairFailures.block(pair, seconds);
   }
+}
+
+/**
+ * Who a counter counts: an IPv4 address, or an IPv6 address's /64. One subscriber or host usually
+ * holds a whole /64, so counting single IPv6 addresses would hand an attacker 2^64 fresh counters.
+ */
+export function clientKey(clientIp: string): string {
+  const address = clientIp.split("%")[0]!;
+  if (!isIPv6(address)) return clientIp;
+  const [head = "", tail] = address.split("::");
+  const groups = (part: string) => (part === "" ? [] : part.split(":").flatMap((g) => (g.includes(".") ? ["0", "0"] : [g])));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
 }
 
 /** Hashed: the store's keys stay short and hold no email address. */

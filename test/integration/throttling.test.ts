@@ -72,6 +72,13 @@ describe.each([["redis"], ["memory"]])("throttling on the %s store", (storeKind)
       expect((await loginAs(api, user.email, PASSWORD, "203.0.113.21")).data?.login.user.id).toBe(user.id);
     });
 
+    it("counts an IPv6 client by its /64", async () => {
+      const { user } = await register(api.url);
+      await failLogins(api, user.email, "2001:db8:0:7::1", 5);
+      expectThrottled(await loginAs(api, user.email, PASSWORD, "2001:db8:0:7::abcd"), "LOGIN_THROTTLED");
+      expect((await loginAs(api, user.email, PASSWORD, "2001:db8:0:8::1")).data?.login.user.id).toBe(user.id);
+    });
+
     it("answers alike whether or not the email exists", async () => {
       const { user } = await register(api.url);
       const unknown = uniqueEmail("nobody");
