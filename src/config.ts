@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { readFileSync } from "node:fs";
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -49,6 +50,44 @@ export interface Config {
   readonly logLevel: string;
   /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
   readonly explorer: boolean;
+  /**
+   * Which proxies may name the client in X-Forwarded-For: a hop count, a list of proxy addresses or
+   * CIDRs, or null (default) to use the socket's address.
+   */
+  readonly trustProxy: TrustProxy;
+  readonly throttle: ThrottleLimits;
+  readonly limits: OperationLimits;
+  /** Starting one more session ends the user's oldest one. */
+  readonly maxSessionsPerUser: number;
+}
+
+export type TrustProxy = number | readonly string[] | null;
+
+/** Brute-force throttling (docs/security.md); every window in seconds. */
+export interface ThrottleLimits {
+  /** Failed logins per (email, client IP) within `loginFailureWindow` before that pair is blocked. */
+  readonly loginMaxFailures: number;
+  readonly loginFailureWindow: number;
+  /** The first block; each further block of the same pair doubles, up to `loginMaxBlock`. */
+  readonly loginBlock: number;
+  readonly loginMaxBlock: number;
+  /** Failed logins per client IP, across accounts, within `loginIpWindow`. */
+  readonly loginMaxFailuresPerIp: number;
+  readonly loginIpWindow: number;
+  /** Registrations attempted per client IP within `registerWindow`. */
+  readonly registerMaxPerIp: number;
+  readonly registerWindow: number;
+}
+
+/** Bounds on the work one GraphQL operation may ask for (docs/security.md). */
+export interface OperationLimits {
+  /** Lexical tokens in the document; checked while parsing, so a huge query stops early. */
+  readonly maxTokens: number;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxDirectives: number;
+  /** graphql-armor's cost: 1 per scalar, 2 per object, times 1.5 per level of depth. */
+  readonly maxCost: number;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +146,16 @@ export function loadConfig(env: Env): Config {
     refreshReuseGraceSeconds: read.integer("REFRESH_REUSE_GRACE_SECONDS", 10, 0, MAX_REFRESH_REUSE_GRACE_SECONDS),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     explorer: read.oneOf("EXPLORER", ["on", "off"] as const, production ? "off" : "on") === "on",
+    trustProxy: readTrustProxy(env, problems),
+    throttle: readThrottle(read, problems),
+    limits: {
+      maxTokens: read.integer("MAX_TOKENS", 1000, 50, 100_000),
+      maxDepth: read.integer("MAX_DEPTH", 8, 1, 100),
+      maxAliases: read.integer("MAX_ALIASES", 15, 0, 1000),
+      maxDirectives: read.integer("MAX_DIRECTIVES", 20, 0, 1000),
+      maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
+    },
+    maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -193,6 +242,50 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
     problems.push("ADMIN_PASSWORD must be 8 to 128 characters");
   }
   return { email, password };
+}
+
+const DAY = 24 * 3600;
+
+function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
+  const limits: ThrottleLimits = {
+    loginMaxFailures: read.integer("LOGIN_MAX_FAILURES", 5, 1, 1000),
+    loginFailureWindow: read.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
+    loginBlock: read.integer("LOGIN_BLOCK_SECONDS", 60, 1, DAY),
+    loginMaxBlock: read.integer("LOGIN_MAX_BLOCK_SECONDS", 15 * 60, 1, DAY),
+    loginMaxFailuresPerIp: read.integer("LOGIN_MAX_FAILURES_PER_IP", 100, 1, 1_000_000),
+    loginIpWindow: read.integer("LOGIN_IP_WINDOW_SECONDS", 3600, 1, DAY),
+    registerMaxPerIp: read.integer("REGISTER_MAX_PER_IP", 10, 1, 1_000_000),
+    registerWindow: read.integer("REGISTER_WINDOW_SECONDS", 3600, 1, DAY),
+  };
+  if (limits.loginMaxBlock < limits.loginBlock) {
+    problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");
+  }
+  return limits;
+}
+
+/** A hop count ("1") or comma-separated proxy addresses and CIDRs ("10.0.0.0/8, ::1"), as express and fastify take them. */
+function readTrustProxy(env: Env, problems: string[]): TrustProxy {
+  const raw = env.TRUST_PROXY?.trim();
+  if (!raw) return null;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 100) problems.push(`TRUST_PROXY as a hop count must be from 1 to 100, got "${raw}"`);
+    return hops;
+  }
+  const entries = raw.split(",").map((entry) => entry.trim());
+  const invalid = entries.filter((entry) => !isAddressOrCidr(entry));
+  if (invalid.length > 0) {
+    problems.push(`TRUST_PROXY must be a hop count or comma-separated IP addresses and CIDRs; not valid: ${invalid.join(", ")}`);
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 class EnvReader {

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "FORBIDDEN"
   | "BAD_USER_INPUT"
   | "NOT_FOUND"
+  | "TOO_MANY_REQUESTS"
   | "SERVICE_UNAVAILABLE";
 
 export const REASONS = {
@@ -23,6 +24,7 @@ export const REASONS = {
   FORBIDDEN: ["MISSING_ROLE"],
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
+  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
@@ -60,6 +62,16 @@ export const storeUnavailable = () =>
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);
 
 export const lastAdmin = (message: string) => new AuthError("BAD_USER_INPUT", "LAST_ADMIN", message);
+
+/** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
+export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
+  constructor(
+    reason: ReasonOf<"TOO_MANY_REQUESTS">,
+    readonly retryAfterSeconds: number,
+  ) {
+    super("TOO_MANY_REQUESTS", reason, reason === "LOGIN_THROTTLED" ? "Too many failed logins; try again later" : "Too many registrations; try again later");
+  }
+}
 
 export function isAuthError(error: unknown): error is AuthError {
   return error instanceof AuthError;

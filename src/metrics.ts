@@ -45,6 +45,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly loginFailures = new Counter({
+    name: "auth_login_failures_total",
+    help: "Logins refused for a wrong password or an unknown email.",
+    registers: [this.registry],
+  });
+
+  readonly throttled = new Counter({
+    name: "auth_throttled_total",
+    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly refreshReuse = new Counter({
+    name: "auth_refresh_reuse_total",
+    help: "Refresh tokens presented after they were rotated out (each ends its session).",
+    registers: [this.registry],
+  });
+
+  readonly adminActions = new Counter({
+    name: "auth_admin_actions_total",
+    help: "Admin actions on users, by action.",
+    labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

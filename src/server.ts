@@ -7,16 +7,18 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { Logger } from "pino";
 import { Accounts } from "./auth/accounts";
+import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
+import { Throttle } from "./auth/throttle";
 import { Tokens } from "./auth/tokens";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
 import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
-import { oneCredentialMutation } from "./graphql/limits";
+import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
 import type { RevocationKind } from "@revocable-auth/verifier";
@@ -50,33 +52,39 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const keySet = new KeySet(keyMaterial(config.jwt));
   const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
+  const audit = new Audit(logger, metrics);
+  const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
+    maxPerUser: config.maxSessionsPerUser,
+    audit,
   });
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked);
+  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
   const httpServer = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES });
+  const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions }),
+    schema: await buildAuthSchema({ accounts, sessions, audit }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     introspection: config.explorer,
-    validationRules: [oneCredentialMutation],
+    parseOptions: guards.parseOptions,
+    validationRules: guards.validationRules,
     // A browser sends Authorization cross-site only after a CORS preflight, so it proves what the default headers prove:
     // urql's GET queries with a bearer token pass, simple cross-site requests stay blocked (docs/security.md#csrf).
     csrfPrevention: { requestHeaders: ["authorization", "x-apollo-operation-name", "apollo-require-preflight"] },
     // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
     stopOnTerminationSignals: false,
     // Apollo's own landing page loads from a CDN; the explorer, when on, is served instead.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin, ...guards.plugins],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer, jwks: keySet.jwks() }));
+  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer, jwks: keySet.jwks(), trustProxy: config.trustProxy }));
   httpServer.listen(config.port);
   await once(httpServer, "listening");
 

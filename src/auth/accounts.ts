@@ -4,9 +4,11 @@ import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, to
 import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
 import type { Clock } from "../clock";
 import type { Identity } from "./authenticator";
+import type { Audit } from "./audit";
 import type { Passwords } from "./passwords";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { AuthResult, Sessions } from "./sessions";
+import type { Throttle } from "./throttle";
 
 export interface AccountInput {
   readonly email: string;
@@ -14,7 +16,23 @@ export interface AccountInput {
   readonly device?: string | null;
 }
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+/**
+ * The form emails are stored, compared and looked up in: NFKC folds compatibility forms
+ * (fullwidth letters, ligatures) and composes accents, so "josé" typed as NFC or NFD, or in
+ * fullwidth, is one account. Look-alikes from other scripts stay distinct (docs/security.md).
+ */
+export const normalizeEmail = (email: string) => email.normalize("NFKC").trim().toLowerCase();
+
+/** Throttling and the audit trail; without them (tests of the domain alone) nothing is limited. */
+export interface AccountGuards {
+  readonly throttle: Throttle;
+  readonly audit: Audit;
+}
+
+/** Where an attempt came from, for throttling and the audit trail. */
+export interface Origin {
+  readonly clientIp: string;
+}
 
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
@@ -28,21 +46,38 @@ export class Accounts {
     private readonly sessions: Sessions,
     private readonly clock: Clock,
     private readonly onRevoked: RevocationListener = () => undefined,
+    private readonly guards: AccountGuards | null = null,
   ) {}
 
-  async register(input: AccountInput, roles: readonly Role[] = ["USER"]): Promise<AuthResult> {
-    const user = await this.create(input.email, input.password, roles);
+  async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
+    if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
+    const user = await this.create(input.email, input.password, ["USER"]);
     return this.sessions.start(user, input.device ?? null);
   }
 
-  /** Unknown email and wrong password answer alike, after the same argon2 work. */
-  async login(input: AccountInput): Promise<AuthResult> {
-    const userId = await this.store.findUserIdByEmail(normalizeEmail(input.email));
+  /**
+   * Unknown email and wrong password answer alike, after the same argon2 work; a throttled
+   * attempt is refused before it, alike too.
+   */
+  async login(input: AccountInput, origin?: Origin): Promise<AuthResult> {
+    const email = normalizeEmail(input.email);
+    if (!origin || !this.guards) return this.checkPassword(email, input);
+    const { throttle, audit } = this.guards;
+    return throttle.guardPasswordCheck(email, origin.clientIp, () =>
+      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp)),
+    );
+  }
+
+  private async checkPassword(email: string, input: AccountInput, onFailure?: (userId: string | null) => void): Promise<AuthResult> {
+    const userId = await this.store.findUserIdByEmail(email);
     const credentials = userId === null ? null : await this.store.getCredentials(userId);
     const valid = credentials
       ? await this.passwords.verify(credentials.passwordHash, input.password)
       : await this.passwords.verifyAgainstNothing(input.password);
-    if (!credentials || !valid) throw invalidCredentials();
+    if (!credentials || !valid) {
+      onFailure?.(credentials ? userId : null);
+      throw invalidCredentials();
+    }
     if (credentials.user.disabled) throw accountDisabled();
     return this.sessions.start(credentials.user, input.device ?? null);
   }
@@ -75,8 +110,8 @@ export class Accounts {
    * Changes the caller's password and ends every other session of theirs in one step; the
    * current session keeps working. A wrong current password answers like a wrong login.
    */
-  async changePassword(identity: Identity, currentPassword: string, newPassword: string): Promise<void> {
-    await this.verifyCurrentPassword(identity.userId, currentPassword);
+  async changePassword(identity: Identity, currentPassword: string, newPassword: string, origin?: Origin): Promise<void> {
+    await this.verifyCurrentPassword(identity.userId, currentPassword, origin);
     const passwordHash = await this.passwords.hash(newPassword);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
     this.onRevoked("password_change");
@@ -128,12 +163,19 @@ export class Accounts {
    * The one place changePassword checks a password: login's throttling belongs here too. The
    * same argon2 work is spent when the user record is gone.
    */
-  private async verifyCurrentPassword(userId: string, password: string): Promise<void> {
+  /** Throttled and audited like a login: a stolen access token must not become a password oracle. */
+  private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
-    const valid = credentials
-      ? await this.passwords.verify(credentials.passwordHash, password)
-      : await this.passwords.verifyAgainstNothing(password);
-    if (!valid) throw invalidCredentials();
+    const check = async () => {
+      const valid = credentials
+        ? await this.passwords.verify(credentials.passwordHash, password)
+        : await this.passwords.verifyAgainstNothing(password);
+      if (valid) return;
+      if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp);
+      throw invalidCredentials();
+    };
+    if (!credentials || !origin || !this.guards) return check();
+    return this.guards.throttle.guardPasswordCheck(credentials.user.email, origin.clientIp, check);
   }
 
   /**

@@ -3,6 +3,9 @@ import argon2 from "argon2";
 /** OWASP's recommended argon2id settings: 19 MiB of memory, two passes, one lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/** NIST SP 800-63B: the same characters typed on any keyboard or OS give the same password. */
+export const normalizePassword = (password: string) => password.normalize("NFC");
+
 /**
  * Hashes and checks passwords. `verifyAgainstNothing` spends the same work as a real check, so a
  * login for an unknown email takes as long as one with a wrong password.
@@ -15,12 +18,12 @@ export class Passwords {
   }
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, ARGON2_OPTIONS);
+    return argon2.hash(normalizePassword(password), ARGON2_OPTIONS);
   }
 
   async verify(hash: string, password: string): Promise<boolean> {
     try {
-      return await argon2.verify(hash, password);
+      return await argon2.verify(hash, normalizePassword(password));
     } catch {
       return false;
     }

@@ -1,5 +1,6 @@
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
+import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
@@ -12,10 +13,13 @@ export interface AuthResult {
   readonly user: UserRecord;
 }
 
-/** REFRESH_REUSE_GRACE_SECONDS, and a hook for the metric. */
-export interface RefreshGrace {
-  readonly graceMs: number;
+export interface SessionPolicy {
+  /** REFRESH_REUSE_GRACE_SECONDS, in ms; 0 is strict rotation. */
+  readonly graceMs?: number;
   onGraceHit?(): void;
+  /** Starting one more session ends the user's oldest one (MAX_SESSIONS_PER_USER). */
+  readonly maxPerUser?: number;
+  readonly audit?: Audit;
 }
 
 /**
@@ -27,7 +31,7 @@ export class Sessions {
     private readonly store: Store,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
-    private readonly refreshGrace: RefreshGrace = { graceMs: 0 },
+    private readonly policy: SessionPolicy = {},
   ) {}
 
   async start(user: UserRecord, device: string | null): Promise<AuthResult> {
@@ -39,7 +43,7 @@ export class Sessions {
       device,
       expiresAt: refreshToken.expiresAt,
       refreshJti: refreshToken.jti,
-    });
+    }, this.policy.maxPerUser);
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
@@ -62,12 +66,12 @@ export class Sessions {
       nextJti: next.jti,
       nextExpiresAt: next.expiresAt,
       nextIssuedAt: next.issuedAt,
-      graceMs: this.refreshGrace.graceMs,
+      graceMs: this.policy.graceMs ?? 0,
     });
     switch (result.status) {
       case "rotated":
       case "grace": {
-        if (result.status === "grace") this.refreshGrace.onGraceHit?.();
+        if (result.status === "grace") this.policy.onGraceHit?.();
         const { session, user } = result;
         const refreshToken = this.tokens.signRefresh(user.id, session.id, {
           jti: session.refreshJti,
@@ -79,6 +83,7 @@ export class Sessions {
       }
       case "reused":
         this.onRevoked("refresh_reuse");
+        this.policy.audit?.refreshReused(claims.sub, claims.sid);
         throw unauthenticated(
           "REFRESH_TOKEN_REUSED",
           "This refresh token was already used; the session has been ended. Log in again",

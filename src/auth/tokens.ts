@@ -11,6 +11,8 @@ export const REFRESH_TOKEN_TYPE = "rt+jwt";
 
 /** No token we issue comes near this; longer input is refused before any parsing. */
 const MAX_TOKEN_LENGTH = 4096;
+/** Slack, in seconds, on a presented access token's lifetime (exp - iat) over ACCESS_TOKEN_TTL. */
+const LIFETIME_LEEWAY_SECONDS = 60;
 
 export interface TokenSettings {
   /** Built once at start; names the signing key and finds a presented token's key by its kid. */
@@ -102,7 +104,10 @@ export class Tokens {
     if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) {
       throw invalidToken();
     }
-    return { ...requireIdentity(payload), roles: roles as Role[], iat: requireNumber(payload.iat) };
+    const claims = { ...requireIdentity(payload), roles: roles as Role[], iat: requireNumber(payload.iat) };
+    // We never issue a longer-lived one: a token that claims more was not made by this config.
+    if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
+    return claims;
   }
 
   verifyRefresh(token: string): RefreshClaims {
@@ -140,6 +145,8 @@ export class Tokens {
       if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", "The token has expired");
       throw invalidToken(malformed);
     }
+    // RFC 7515 §4.1.11: extensions we do not understand, marked critical, must be refused.
+    if ("crit" in decoded.header) throw invalidToken(malformed);
     if (decoded.header.typ !== type || typeof decoded.payload !== "object") {
       throw invalidToken(`Expected a token of type ${type}`);
     }

@@ -9,6 +9,8 @@ export interface Transport {
   /** Also in the response's X-Request-Id header and in every log line about this request. */
   readonly requestId: string;
   readonly refreshCookie: RefreshCookie;
+  /** The socket's address, or the client X-Forwarded-For names when TRUST_PROXY trusts the proxy. */
+  readonly clientIp: string;
 }
 
 export interface RequestContext extends Transport {

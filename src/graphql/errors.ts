@@ -4,13 +4,20 @@ import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
 import { ArgumentValidationError } from "type-graphql";
-import { AuthError, type ErrorCode } from "../errors";
+import { AuthError, ThrottledError, type ErrorCode } from "../errors";
 
-/** The one place AuthError codes become HTTP statuses (documented in the README's error table). */
+/** The one place AuthError codes become HTTP statuses (documented in docs/api.md's error table). */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
+  TOO_MANY_REQUESTS: 429,
   SERVICE_UNAVAILABLE: 503,
 };
+
+/**
+ * Resolver errors answer 200, as GraphQL expects, except these: a client must be able to tell
+ * "wait and retry" from a verdict without reading the body. First match wins.
+ */
+const RESOLVER_STATUS_CODES: readonly ErrorCode[] = ["SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"];
 
 const INVALID_TOKEN_HEADER = 'Bearer error="invalid_token"';
 /** Seconds a client should wait before retrying while the store is down (the client reconnects at least this often). */
@@ -26,9 +33,8 @@ export function toGraphQLError(error: unknown): GraphQLError {
 }
 
 function fromAuthError(error: AuthError): GraphQLError {
-  const headers = new Map<string, string>();
+  const headers = headersFor(error);
   if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_HEADER);
-  if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", RETRY_AFTER_SECONDS);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -38,6 +44,16 @@ function fromAuthError(error: AuthError): GraphQLError {
     },
   });
 }
+
+function headersFor(error: AuthError): Map<string, string> {
+  const headers = new Map<string, string>();
+  if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", RETRY_AFTER_SECONDS);
+  if (error instanceof ThrottledError) headers.set("retry-after", String(error.retryAfterSeconds));
+  return headers;
+}
+
+/** graphql-js's parser aborting at MAX_TOKENS ("more that" in graphql 16); reported like the other operation limits. */
+const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more th(?:an|at) (\d+) tokens/;
 
 /**
  * Shapes every error in a response: AuthErrors keep their code, reason and message; validation
@@ -58,6 +74,10 @@ export function errorFormatter(logger: Logger) {
         extensions: { code: "BAD_USER_INPUT", reason: "INVALID_INPUT" },
       };
     }
+    const tokenLimit = TOKEN_LIMIT_MESSAGE.exec(formatted.message);
+    if (tokenLimit) {
+      return { message: `Token limit of ${tokenLimit[1]} exceeded (MAX_TOKENS)`, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
+    }
     if (formatted.extensions?.code === "INTERNAL_SERVER_ERROR") {
       logger.error({ err: original }, "unexpected error while executing an operation");
       return { message: "Internal server error", ...where, extensions: { code: "INTERNAL_SERVER_ERROR" } };
@@ -67,22 +87,35 @@ export function errorFormatter(logger: Logger) {
   };
 }
 
-/** Resolver errors answer 200 as GraphQL expects, except a store outage, which answers 503. */
+/**
+ * Resolver errors answer 200 as GraphQL expects, except a store outage (503), a throttled attempt
+ * (429, with Retry-After) and an unexpected failure (500, details in the log only).
+ */
 export const httpStatusPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async willSendResponse({ response, errors }) {
-        const unavailable = errors?.some((error) => {
-          const original = unwrapResolverError(error);
-          return original instanceof AuthError && original.code === "SERVICE_UNAVAILABLE";
-        });
-        if (!unavailable) return;
-        response.http.status = 503;
-        response.http.headers.set("retry-after", RETRY_AFTER_SECONDS);
+        const originals = (errors ?? []).map((error) => unwrapResolverError(error));
+        if (originals.some(isUnexpected)) {
+          response.http.status = 500;
+          return;
+        }
+        for (const code of RESOLVER_STATUS_CODES) {
+          const error = originals.find((original) => original instanceof AuthError && original.code === code) as AuthError | undefined;
+          if (!error) continue;
+          response.http.status = HTTP_STATUS[code];
+          for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
+          return;
+        }
       },
     };
   },
 };
+
+/** A plain Error thrown by a resolver: a bug or a store fault that is not an outage. */
+function isUnexpected(error: unknown): boolean {
+  return error instanceof Error && !(error instanceof GraphQLError) && !(error instanceof AuthError) && !(error instanceof ArgumentValidationError);
+}
 
 /** Each constraint message names its field ("password must be 8 to 128 characters"). */
 function describeValidation(errors: ValidationError[]): string {

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
+import type { Audit } from "../auth/audit";
 import type { Sessions } from "../auth/sessions";
 import { authChecker } from "./auth-checker";
 import { AuthResolver } from "./resolvers/auth-resolver";
@@ -11,6 +12,7 @@ import { UserResolver } from "./resolvers/user-resolver";
 export interface Services {
   readonly accounts: Accounts;
   readonly sessions: Sessions;
+  readonly audit?: Audit;
 }
 
 const resolvers = [AuthResolver, UserResolver, SessionResolver] as const;
@@ -30,10 +32,10 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions)],
-    [UserResolver, new UserResolver(accounts)],
+    [UserResolver, new UserResolver(accounts, audit)],
     [SessionResolver, new SessionResolver(sessions)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };

@@ -3,6 +3,7 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Logger } from "pino";
 import type { JsonWebKeySet } from "../auth/signing-keys";
+import type { TrustProxy } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import type { Metrics } from "../metrics";
@@ -26,6 +27,7 @@ export interface AppParts {
   readonly explorer: boolean;
   /** The public keys, served at /.well-known/jwks.json; null under an HMAC algorithm (404 there). */
   readonly jwks: JsonWebKeySet | null;
+  readonly trustProxy?: TrustProxy;
 }
 
 /**
@@ -33,9 +35,10 @@ export interface AppParts {
  * the public keys at /.well-known/jwks.json under ES256/RS256, and, when enabled, the explorer at
  * /graphql for browsers.
  */
-export function createApp({ apollo, buildContext, store, metrics, logger, explorer, jwks }: AppParts): Express {
+export function createApp({ apollo, buildContext, store, metrics, logger, explorer, jwks, trustProxy = null }: AppParts): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.set("trust proxy", trustProxy ?? false);
   // Responses are per-request GraphQL results; hashing each one for an ETag buys nothing.
   app.set("etag", false);
   app.use(requestLog(logger, metrics));
@@ -68,7 +71,8 @@ export function createApp({ apollo, buildContext, store, metrics, logger, explor
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         try {
-          const context = await buildContext(req, { requestId: requestIdOf(res), refreshCookie: refreshCookie(req, res) });
+          const clientIp = clientIpOf(req.ip ?? req.socket.remoteAddress);
+          const context = await buildContext(req, { requestId: requestIdOf(res), refreshCookie: refreshCookie(req, res), clientIp });
           setAuthOutcome(res, context.identity ? "ok" : "anonymous");
           return context;
         } catch (error) {
@@ -85,6 +89,12 @@ export function createApp({ apollo, buildContext, store, metrics, logger, explor
   });
   app.use(bodyErrors);
   return app;
+}
+
+/** IPv4 clients of a dual-stack socket show up as ::ffff:a.b.c.d; count them as a.b.c.d. */
+function clientIpOf(address: string | undefined): string {
+  if (!address) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
 /** Malformed or oversized JSON bodies get a GraphQL-shaped error, never an HTML page or a 500. */

@@ -7,6 +7,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function" || property === "close") return value;
+      if (property === "limiter") return value.bind(target);
       const operation = String(property);
       return async (...args: unknown[]) => {
         const stop = metrics.storeLatency.startTimer({ operation });

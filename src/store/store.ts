@@ -1,3 +1,5 @@
+import type { Limiter, LimiterSpec } from "./limiter";
+
 /**
  * The one interface between the auth services and storage. Every method that changes state is
  * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
@@ -114,8 +116,11 @@ export interface Store {
   /** Sets the flag; disabling also ends every session. Null when no such user. */
   setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null>;
 
-  /** Starts a session unless the user is missing or disabled, atomically with that check. */
-  createSession(session: NewSession): Promise<CreateSessionResult>;
+  /**
+   * Starts a session unless the user is missing or disabled, atomically with that check. With
+   * `maxPerUser`, the user's oldest live sessions beyond it end in the same step.
+   */
+  createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult>;
   /** Rotates the refresh token when `presentedJti` is the current one; ends the session on reuse. */
   rotateSession(request: RotateRequest): Promise<RotateResult>;
   /**
@@ -149,6 +154,9 @@ export interface Store {
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;
+
+  /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
+  limiter(spec: LimiterSpec): Limiter;
 
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;

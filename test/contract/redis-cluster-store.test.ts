@@ -1,5 +1,6 @@
+import { Cluster } from "ioredis";
 import pino from "pino";
-import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
+import { connectRedisStore, redisLimiter, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
 
@@ -30,3 +31,26 @@ storeContract("redis in cluster mode", () => ({
   now: () => Date.now(),
   advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 }));
+
+describe("throttle limiters on an ioredis Cluster client", () => {
+  it("count, block and reset through the cluster client, each counter in one slot", async () => {
+    const { hostname, port } = new URL(redis.url);
+    // A lone node announces an empty address in CLUSTER SLOTS unless told its own.
+    await redis.client.config("SET", "cluster-announce-ip", hostname);
+    const cluster = new Cluster([{ host: hostname, port: Number(port) }], { lazyConnect: true });
+    await cluster.connect();
+    try {
+      const limiter = redisLimiter(cluster, { name: "cluster-contract", points: 2, windowSeconds: 60 });
+      expect((await limiter.hit("203.0.113.9")).count).toBe(1);
+      expect((await limiter.hit("203.0.113.9")).count).toBe(2);
+      await limiter.block("203.0.113.9", 30);
+      const blocked = await limiter.get("203.0.113.9");
+      expect(blocked!.count).toBeGreaterThan(2);
+      expect(blocked!.msLeft).toBeGreaterThan(20_000);
+      await limiter.reset("203.0.113.9");
+      expect(await limiter.get("203.0.113.9")).toBeNull();
+    } finally {
+      cluster.disconnect();
+    }
+  });
+});

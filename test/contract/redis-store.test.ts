@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pino from "pino";
 import { keys as keyOf } from "@revocable-auth/verifier";
-import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
+import { connectRedisStore, PENDING_USER_TTL_MS, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
 
@@ -79,5 +79,56 @@ describe("Redis TTLs: each entry lives exactly as long as what it guards", () =>
     await redis.client.set(keyOf.cutoff(u.id), String(ahead), "PX", 120_000);
     await store.endAllSessions(u.id);
     expect(Number(await redis.client.get(keyOf.cutoff(u.id)))).toBe(ahead);
+  });
+});
+
+describe("a register that fails part-way leaves nothing behind for good", () => {
+  const user = () => ({ id: randomUUID(), email: `pending-${randomUUID()}@example.com`, roles: ["USER" as const], createdAt: Date.now(), disabled: false });
+
+  it("leaves the user and password records expiring, and the email free, when the email claim fails", async () => {
+    const u = user();
+    // A fault at the claim (here a wrong type where the user list lives) fails the register midway.
+    const saved = await redis.client.dumpBuffer(keyOf.users());
+    await redis.client.del(keyOf.users());
+    await redis.client.set(keyOf.users(), "not a sorted set");
+    try {
+      await expect(store.createUser(u, "hash")).rejects.toThrow(/WRONGTYPE/);
+    } finally {
+      await redis.client.del(keyOf.users());
+      if (saved) await redis.client.restore(keyOf.users(), 0, saved);
+    }
+    for (const key of [keyOf.user(u.id), keyOf.password(u.id)]) {
+      const ttl = await redis.client.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(PENDING_USER_TTL_MS);
+    }
+    expect(await redis.client.exists(keyOf.email(u.email))).toBe(0);
+    const retry = { ...u, id: randomUUID() };
+    expect(await store.createUser(retry, "hash")).toBe(true);
+    expect(await store.findUserIdByEmail(u.email)).toBe(retry.id);
+  });
+
+  it("keeps the records once the email is claimed", async () => {
+    const u = user();
+    expect(await store.createUser(u, "hash")).toBe(true);
+    expect(await redis.client.pttl(keyOf.user(u.id))).toBe(-1);
+    expect(await redis.client.pttl(keyOf.password(u.id))).toBe(-1);
+  });
+
+  it("frees an email whose claim outlived its expired user record, so the address can register again", async () => {
+    const u = user();
+    const vanished = randomUUID(); // claimed, then the register failed before keeping its records
+    await redis.client.set(keyOf.email(u.email), vanished);
+    await redis.client.zadd(keyOf.users(), Date.now(), vanished);
+    expect(await store.createUser(u, "hash")).toBe(true);
+    expect(await store.findUserIdByEmail(u.email)).toBe(u.id);
+    expect(await redis.client.zscore(keyOf.users(), vanished)).toBeNull();
+  });
+
+  it("does not free the claim of a user that exists, pending or kept", async () => {
+    const first = user();
+    expect(await store.createUser(first, "hash")).toBe(true);
+    expect(await store.createUser({ ...user(), email: first.email }, "other")).toBe(false);
+    expect(await store.findUserIdByEmail(first.email)).toBe(first.id);
   });
 });

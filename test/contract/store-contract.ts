@@ -395,6 +395,68 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       });
     });
 
+    describe("the session cap", () => {
+      const startCapped = async (userId: string, max: number) => {
+        await h.advance(5); // distinct creation times, so "oldest" is well defined
+        const result = await store.createSession(session(userId), max);
+        if (result.status !== "created") throw new Error(result.status);
+        return result.session;
+      };
+
+      it("ends the oldest live session when one more than the cap starts, in the same step", async () => {
+        const user = await withUser();
+        const first = await startCapped(user.id, 3);
+        const second = await startCapped(user.id, 3);
+        const third = await startCapped(user.id, 3);
+        const fourth = await startCapped(user.id, 3);
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([fourth.id, third.id, second.id]);
+        expect((await store.accessState(user.id, first.id, "x")).session).toBeNull();
+        expect((await rotate({ userId: user.id, sessionId: first.id, presentedJti: first.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("ended");
+      });
+
+      it("never ends the session it starts, and counts only live sessions", async () => {
+        const user = await withUser();
+        const ended = await startCapped(user.id, 2);
+        await store.endSession(user.id, ended.id);
+        const kept = await startCapped(user.id, 2);
+        const newest = await startCapped(user.id, 2);
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([newest.id, kept.id]);
+        const only = await startCapped(user.id, 1);
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([only.id]);
+      });
+
+      it("does not cap without a limit", async () => {
+        const user = await withUser();
+        for (let i = 0; i < 4; i++) await started(user.id);
+        expect(await store.listSessions(user.id)).toHaveLength(4);
+      });
+    });
+
+    describe("throttle limiters", () => {
+      it("counts hits per key, blocks and resets a key, keeping limiters and keys apart", async () => {
+        const name = `contract-${randomUUID()}`;
+        const limiter = store.limiter({ name, points: 3, windowSeconds: 60 });
+        const other = store.limiter({ name: `${name}-other`, points: 3, windowSeconds: 60 });
+        expect(await limiter.get("k")).toBeNull();
+        expect((await limiter.hit("k")).count).toBe(1);
+        const second = await limiter.hit("k");
+        expect(second.count).toBe(2);
+        expect(second.msLeft).toBeGreaterThan(50_000);
+        expect(second.msLeft).toBeLessThanOrEqual(60_000);
+        expect(await limiter.get("j")).toBeNull();
+        expect(await other.get("k")).toBeNull();
+
+        await limiter.block("k", 30);
+        const blocked = await limiter.get("k");
+        expect(blocked!.count).toBeGreaterThan(3);
+        expect(blocked!.msLeft).toBeGreaterThan(20_000);
+        expect(blocked!.msLeft).toBeLessThanOrEqual(30_000);
+
+        await limiter.reset("k");
+        expect(await limiter.get("k")).toBeNull();
+      });
+    });
+
     it("answers ping", async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -55,6 +55,20 @@ describe("a presented bearer token that fails rejects the whole request with 401
     expect(await rejected(`Bearer ${h}.${payload}.${s}`)).toBe("INVALID_TOKEN");
   });
 
+  it("refuses a token whose header marks extensions critical (crit), even when genuinely signed", async () => {
+    const claims = claimsOf(valid.accessToken);
+    expect(await rejected(`Bearer ${forge(claims, TEST_SECRET, { typ: "at+jwt", crit: ["exp"] })}`)).toBe("INVALID_TOKEN");
+  });
+
+  it("refuses an access token that claims to live longer than ACCESS_TOKEN_TTL plus a minute's leeway", async () => {
+    const claims = claimsOf(valid.accessToken);
+    const ttl = api.config.accessTokenTtl;
+    expect(await rejected(`Bearer ${forge({ ...claims, exp: claims.iat + ttl + 3600 })}`)).toBe("INVALID_TOKEN");
+    expect(await rejected(`Bearer ${forge({ ...claims, exp: claims.iat + ttl + 61 })}`)).toBe("INVALID_TOKEN");
+    const withinLeeway = await send(api.url, MeDocument, {}, { token: forge({ ...claims, exp: claims.iat + ttl + 30 }) });
+    expect(withinLeeway.data?.me.id).toBe(valid.user.id);
+  });
+
   it("refuses alg: none", async () => {
     const token = `${b64({ alg: "none", typ: "at+jwt" })}.${b64(claimsOf(valid.accessToken))}.`;
     expect(await rejected(`Bearer ${token}`)).toBe("INVALID_TOKEN");

@@ -49,8 +49,8 @@ describe("logs", () => {
   it("never contain a token, a password or a password hash, through a full run that includes failures", async () => {
     const api = await spawnApi(redis.url, { LOG_LEVEL: "trace" });
     const secrets: string[] = [];
+    const email = uniqueEmail("logs");
     try {
-      const email = uniqueEmail("logs");
       const password = "a password only this test knows";
       const first = await register(api.url, { email, password, device: "laptop" });
       const second = await login(api.url, email, password, "phone");
@@ -74,6 +74,10 @@ describe("logs", () => {
     }
     const output = api.output();
     expect(output).toContain("store call failed");
+    // The audit trail saw the failed login and the reuse, naming the user by id, never by email.
+    const audit = logLines(api).filter((line) => line.audit !== undefined);
+    expect(audit.map((line) => line.audit)).toEqual(expect.arrayContaining(["login_failed", "refresh_reuse"]));
+    secrets.push(email);
     expect(logLines(api).length).toBeGreaterThan(10);
     for (const secret of secrets) expect(output.includes(secret) ? secret : "absent").toBe("absent");
     expect(output).not.toMatch(/\$argon2id\$/);

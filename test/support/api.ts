@@ -24,6 +24,9 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
     JWT_ISSUER: TEST_ISSUER,
     JWT_AUDIENCE: TEST_AUDIENCE,
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    // Every test client is 127.0.0.1: per-IP limits are raised; tests of throttling set their own.
+    REGISTER_MAX_PER_IP: "1000000",
+    LOGIN_MAX_FAILURES_PER_IP: "1000000",
     ...env,
   };
 }

@@ -171,3 +171,43 @@ describe("signing keys", () => {
     expect(problemsOf({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: "short" })).toEqual([expect.stringContaining("JWT_PREVIOUS_SECRETS")]);
   });
 });
+
+describe("abuse protection configuration", () => {
+  it("has the documented defaults", () => {
+    expect(loadConfig({})).toMatchObject({
+      trustProxy: null,
+      maxSessionsPerUser: 50,
+      throttle: {
+        loginMaxFailures: 5,
+        loginFailureWindow: 900,
+        loginBlock: 60,
+        loginMaxBlock: 900,
+        loginMaxFailuresPerIp: 100,
+        loginIpWindow: 3600,
+        registerMaxPerIp: 10,
+        registerWindow: 3600,
+      },
+      limits: { maxTokens: 1000, maxDepth: 8, maxAliases: 15, maxDirectives: 20, maxCost: 5000 },
+    });
+  });
+
+  it("reads TRUST_PROXY as a hop count or a list of addresses and CIDRs", () => {
+    expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, 192.168.1.7,::1, fd00::/8" }).trustProxy).toEqual(["10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8"]);
+  });
+
+  it("reports each bad value, naming its variable", () => {
+    expect(problemsOf({ TRUST_PROXY: "10.0.0.0/33,proxy.local" })).toEqual([
+      "TRUST_PROXY must be a hop count or comma-separated IP addresses and CIDRs; not valid: 10.0.0.0/33, proxy.local",
+    ]);
+    expect(problemsOf({ TRUST_PROXY: "0" })).toEqual([expect.stringMatching(/^TRUST_PROXY as a hop count/)]);
+    expect(problemsOf({ LOGIN_MAX_FAILURES: "0", MAX_SESSIONS_PER_USER: "many", MAX_TOKENS: "10" })).toEqual([
+      expect.stringMatching(/^LOGIN_MAX_FAILURES /),
+      expect.stringMatching(/^MAX_TOKENS /),
+      expect.stringMatching(/^MAX_SESSIONS_PER_USER /),
+    ]);
+    expect(problemsOf({ LOGIN_BLOCK_SECONDS: "600", LOGIN_MAX_BLOCK_SECONDS: "60" })).toEqual([
+      "LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS",
+    ]);
+  });
+});

@@ -21,4 +21,6 @@ export const keys = {
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */
   enabledAdmins: () => `${PREFIX}:{directory}:admins`,
+  /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
+  throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

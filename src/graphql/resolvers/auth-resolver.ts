@@ -19,12 +19,12 @@ export class AuthResolver {
     @Arg("input", () => RegisterInput) input: RegisterInput,
     @Ctx() context: RequestContext,
   ): Promise<AuthPayload> {
-    return deliver(await this.accounts.register(input), context, input.refreshTokenInCookie === true);
+    return deliver(await this.accounts.register(input, context), context, input.refreshTokenInCookie === true);
   }
 
   @Mutation(() => AuthPayload, { description: "Starts a session on this device." })
   async login(@Arg("input", () => LoginInput) input: LoginInput, @Ctx() context: RequestContext): Promise<AuthPayload> {
-    return deliver(await this.accounts.login(input), context, input.refreshTokenInCookie === true);
+    return deliver(await this.accounts.login(input, context), context, input.refreshTokenInCookie === true);
   }
 
   @Mutation(() => AuthPayload, {
@@ -55,7 +55,7 @@ export class AuthResolver {
       "Checks the current password, stores the new one and ends every other session of the caller; this session keeps working.",
   })
   async changePassword(@Args(() => ChangePasswordArgs) args: ChangePasswordArgs, @Ctx() context: RequestContext): Promise<boolean> {
-    await this.accounts.changePassword(signedIn(context), args.currentPassword, args.newPassword);
+    await this.accounts.changePassword(signedIn(context), args.currentPassword, args.newPassword, context);
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
+import { oncePerRequest } from "../once-per-request";
 import { Session } from "../types/session";
 import { signedIn } from "./identity";
 
@@ -12,7 +13,7 @@ export class SessionResolver {
   @Query(() => [Session], { description: "The caller's live sessions, newest first." })
   async sessions(@Ctx() context: RequestContext): Promise<Session[]> {
     const identity = signedIn(context);
-    const records = await this.sessionService.list(identity.userId);
+    const records = await oncePerRequest(context, "sessions", () => this.sessionService.list(identity.userId));
     return records.map((record) => Session.from(record, identity.sessionId));
   }
 

@@ -1,14 +1,19 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
+import type { Audit } from "../../auth/audit";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
 import { RoleEnum } from "../types/role";
+import { oncePerRequest } from "../once-per-request";
 import { User } from "../types/user";
 import { signedIn } from "./identity";
 
 @Resolver(() => User)
 export class UserResolver {
-  constructor(private readonly accounts: Accounts) {}
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly audit?: Audit,
+  ) {}
 
   @Authorized()
   @Query(() => User, { description: "The logged-in user." })
@@ -20,8 +25,8 @@ export class UserResolver {
 
   @Authorized("ADMIN")
   @Query(() => [User], { description: "Every user, oldest first. ADMIN only." })
-  async users(): Promise<User[]> {
-    return (await this.accounts.listUsers()).map(User.from);
+  async users(@Ctx() context: RequestContext): Promise<User[]> {
+    return (await oncePerRequest(context, "users", () => this.accounts.listUsers())).map(User.from);
   }
 
   @Authorized("ADMIN")
@@ -34,7 +39,9 @@ export class UserResolver {
     @Arg("disabled", () => Boolean) disabled: boolean,
     @Ctx() context: RequestContext,
   ): Promise<User> {
-    return User.from(await this.accounts.setDisabled(signedIn(context).userId, userId, disabled));
+    const user = User.from(await this.accounts.setDisabled(signedIn(context).userId, userId, disabled));
+    this.audit?.adminAction(signedIn(context).userId, "setUserDisabled", userId, { disabled });
+    return user;
   }
 
   @Authorized("ADMIN")
@@ -42,13 +49,21 @@ export class UserResolver {
     description:
       "Replaces a user's roles (at least one); they count from the user's next request. Taking ADMIN from the last enabled admin is refused (LAST_ADMIN). ADMIN only.",
   })
-  async setUserRoles(@Arg("userId", () => ID) userId: string, @Arg("roles", () => [RoleEnum]) roles: Role[]): Promise<User> {
-    return User.from(await this.accounts.setRoles(userId, roles));
+  async setUserRoles(
+    @Arg("userId", () => ID) userId: string,
+    @Arg("roles", () => [RoleEnum]) roles: Role[],
+    @Ctx() context: RequestContext,
+  ): Promise<User> {
+    const user = User.from(await this.accounts.setRoles(userId, roles));
+    this.audit?.adminAction(signedIn(context).userId, "setUserRoles", userId, { roles: user.roles });
+    return user;
   }
 
   @Authorized("ADMIN")
   @Mutation(() => Int, { description: "Ends every session of a user; returns how many were live. ADMIN only." })
-  revokeUserSessions(@Arg("userId", () => ID) userId: string): Promise<number> {
-    return this.accounts.endSessionsOf(userId);
+  async revokeUserSessions(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<number> {
+    const ended = await this.accounts.endSessionsOf(userId);
+    this.audit?.adminAction(signedIn(context).userId, "revokeUserSessions", userId, { ended });
+    return ended;
   }
 }

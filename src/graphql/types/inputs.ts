@@ -1,19 +1,47 @@
-import { IsBoolean, IsEmail, IsOptional, Length, MaxLength } from "class-validator";
+import { IsBoolean, isEmail, IsOptional, Length, MaxLength, ValidateBy } from "class-validator";
 import { ArgsType, Field, InputType } from "type-graphql";
+
+/**
+ * A lone UTF-16 surrogate is not a character: it cannot be normalized or stored faithfully, and two
+ * different ones can come out as the same replacement character.
+ */
+const isWellFormed = (value: unknown) => typeof value !== "string" || !/\p{Surrogate}/u.test(value);
+
+const WellFormed = (field: string) =>
+  ValidateBy({
+    name: "isWellFormed",
+    validator: {
+      validate: isWellFormed,
+      defaultMessage: () => `${field} must not contain unpaired surrogate characters`,
+    },
+  });
+
+/** class-validator's IsEmail, which throws (a 500) on a lone surrogate instead of answering false. */
+const EmailAddress = () =>
+  ValidateBy({
+    name: "isEmail",
+    validator: {
+      validate: (value: unknown) => typeof value === "string" && isWellFormed(value) && isEmail(value),
+      defaultMessage: () => "email must be a valid email address",
+    },
+  });
 
 @InputType("CredentialsInput")
 abstract class CredentialsInput {
   @Field(() => String)
+  @WellFormed("email")
   @MaxLength(254, { message: "email must be at most 254 characters" })
-  @IsEmail({}, { message: "email must be a valid email address" })
+  @EmailAddress()
   email!: string;
 
   @Field(() => String, { description: "8 to 128 characters." })
+  @WellFormed("password")
   @Length(8, 128, { message: "password must be 8 to 128 characters" })
   password!: string;
 
   @Field(() => String, { nullable: true, description: "A name for this device, shown in the session list (at most 100 characters)." })
   @IsOptional()
+  @WellFormed("device")
   @MaxLength(100, { message: "device must be at most 100 characters" })
   device?: string | null;
 

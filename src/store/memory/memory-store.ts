@@ -1,4 +1,6 @@
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Clock } from "../../clock";
+import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessState,
   CreateSessionResult,
@@ -77,14 +79,26 @@ export class MemoryStore implements Store {
     return updated;
   }
 
-  async createSession(session: NewSession): Promise<CreateSessionResult> {
+  async createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
     const user = this.users.get(session.userId);
     if (!user) return { status: "user_missing" };
     if (user.disabled) return { status: "user_disabled" };
     const created = Math.max(this.clock.now(), (this.cutoff(session.userId) ?? 0) + 1);
     const record: SessionRecord = { ...session, createdAt: created, lastUsedAt: created };
     this.sessionsOf(session.userId).set(session.id, record);
+    if (maxPerUser !== undefined) this.endOldest(session.userId, session.id, maxPerUser);
     return { status: "created", session: record };
+  }
+
+  /** The same step as the Redis script's end_oldest: ends the oldest live sessions beyond `max`, never `keep`. */
+  private endOldest(userId: string, keep: string, max: number): void {
+    const sessions = this.sessionsOf(userId);
+    const cutoff = this.cutoff(userId);
+    const others = [...sessions.keys()]
+      .map((id) => this.session(userId, id))
+      .filter((s): s is SessionRecord => isLiveSession(s, cutoff) && s.id !== keep)
+      .sort((a, b) => a.createdAt - b.createdAt);
+    for (const oldest of others.slice(0, Math.max(0, others.length + 1 - max))) sessions.delete(oldest.id);
   }
 
   async rotateSession(request: RotateRequest): Promise<RotateResult> {
@@ -172,6 +186,11 @@ export class MemoryStore implements Store {
       cutoff: this.cutoff(userId),
       accessTokenRevoked: revokedUntil !== undefined && revokedUntil > this.clock.now(),
     };
+  }
+
+  /** Counters in this process's memory, as the store itself is. */
+  limiter(spec: LimiterSpec): Limiter {
+    return new FlexibleLimiter(new RateLimiterMemory({ keyPrefix: spec.name, points: spec.points, duration: spec.windowSeconds }));
   }
 
   async ping(): Promise<void> {}

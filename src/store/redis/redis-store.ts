@@ -1,7 +1,9 @@
-import { Redis } from "ioredis";
+import { Redis, ReplyError, type Cluster } from "ioredis";
 import type { Logger } from "pino";
+import { RateLimiterRedis } from "rate-limiter-flexible";
 import { storeUnavailable } from "../../errors";
 import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
+import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessState,
   CreateSessionResult,
@@ -19,6 +21,26 @@ import { isLiveSession } from "../store";
 import { scripts } from "./scripts";
 
 export const CONNECTION_NAME = "revocable-auth-api";
+
+/**
+ * A new user's records expire unless the email claim commits within this time, so a register
+ * that fails part-way leaves nothing behind for good.
+ */
+export const PENDING_USER_TTL_MS = 60_000;
+
+/** Replies that mean Redis cannot serve right now (loading, failing over, full): an outage, 503. */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM)\b/;
+
+/**
+ * Redis answered with an error that retrying will not fix (a script error, WRONGTYPE): a fault
+ * to fix, answered 500. Carries the reply's message only, never the command's arguments.
+ */
+export class StoreFaultError extends Error {
+  constructor(message: string) {
+    super(`Redis refused a command: ${message}`);
+    this.name = "StoreFaultError";
+  }
+}
 
 type ScriptName = keyof typeof scripts;
 type ScriptArg = string | number;
@@ -82,18 +104,39 @@ export class RedisStore implements Store {
 
   async createUser(user: UserRecord, passwordHash: string): Promise<boolean> {
     return this.guard(async () => {
+      const userKeys = [keys.user(user.id), keys.password(user.id)] as const;
       const created = await this.redis
         .multi()
-        .set(keys.user(user.id), JSON.stringify(user), "NX")
-        .set(keys.password(user.id), passwordHash)
+        .set(userKeys[0], JSON.stringify(user), "PX", PENDING_USER_TTL_MS, "NX")
+        .set(userKeys[1], passwordHash, "PX", PENDING_USER_TTL_MS)
         .exec();
       if (created?.[0]?.[1] !== "OK") return false;
-      // The email claim is the commit point; a user record left by a crash before it is unreachable.
-      const claimed = await this.script("claimEmail", [keys.email(user.email), keys.users()], [user.id, String(user.createdAt)]);
-      if (claimed === 1) return true;
-      await this.redis.del(keys.user(user.id), keys.password(user.id));
-      return false;
+      // The email claim is the commit point; until the records are kept they expire by themselves.
+      const claimed =
+        (await this.claimEmail(user)) || ((await this.releaseAbandonedClaim(user.email)) && (await this.claimEmail(user)));
+      if (!claimed) {
+        await this.redis.del(...userKeys);
+        return false;
+      }
+      throwOnReplyErrors(await this.redis.multi().persist(userKeys[0]).persist(userKeys[1]).exec());
+      return true;
     });
+  }
+
+  private async claimEmail(user: UserRecord): Promise<boolean> {
+    return (await this.script("claimEmail", [keys.email(user.email), keys.users()], [user.id, String(user.createdAt)])) === 1;
+  }
+
+  /** A claim whose user record has expired (its register failed before keeping it) is freed once. */
+  private async releaseAbandonedClaim(email: string): Promise<boolean> {
+    const claimedBy = await this.redis.get(keys.email(email));
+    if (claimedBy === null || (await this.redis.exists(keys.user(claimedBy))) === 1) return false;
+    return (await this.script("releaseEmail", [keys.email(email), keys.users()], [claimedBy])) === 1;
+  }
+
+  /** Counters for throttling, on this same connection; each counter is one key. */
+  limiter(spec: LimiterSpec): Limiter {
+    return redisLimiter(this.redis, spec, (operation) => this.guard(operation));
   }
 
   findUserIdByEmail(email: string): Promise<string | null> {
@@ -126,10 +169,11 @@ export class RedisStore implements Store {
     });
   }
 
-  createSession(session: NewSession): Promise<CreateSessionResult> {
+  createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
     return this.guard(async () => {
       const [status, raw] = await this.script("createSession", this.sessionKeys(session.userId, session.id), [
         JSON.stringify(session),
+        maxPerUser ?? "",
       ]);
       if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord };
       return { status: status as "user_missing" | "user_disabled" };
@@ -244,13 +288,20 @@ export class RedisStore implements Store {
     return command.call(this.redis, ...scriptKeys, ...args);
   }
 
-  /** Fail closed: any Redis failure becomes SERVICE_UNAVAILABLE for the caller, and is logged here. */
+  /**
+   * Fail closed: a Redis outage becomes SERVICE_UNAVAILABLE for the caller; an error reply that
+   * retrying will not fix becomes a StoreFaultError (500). Both are logged here.
+   */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       // Name and message only: ioredis errors can carry the command's arguments (a password hash).
       const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+      if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test(message)) {
+        this.logger.error({ err: { name, message } }, "store call refused by Redis");
+        throw new StoreFaultError(message);
+      }
       this.logger.error({ err: { name, message } }, "store call failed");
       throw storeUnavailable();
     }
@@ -268,6 +319,32 @@ export class RedisStore implements Store {
       this.logger.error({ err: { name: error.name, message: error.message } }, "lost connection to Redis; retrying");
     });
   }
+}
+
+/**
+ * A throttling limiter on an ioredis client: a single connection or a Cluster (each counter is one
+ * key, so one slot). Refuses at once, rather than queueing, while the client is not ready.
+ */
+export function redisLimiter(
+  client: Redis | Cluster,
+  spec: LimiterSpec,
+  guard?: ConstructorParameters<typeof FlexibleLimiter>[1],
+): Limiter {
+  const limiter = new RateLimiterRedis({
+    storeClient: client,
+    keyPrefix: keys.throttle(spec.name),
+    points: spec.points,
+    duration: spec.windowSeconds,
+    rejectIfRedisNotReady: true,
+  });
+  return new FlexibleLimiter(limiter, guard);
+}
+
+/** A MULTI's replies carry their errors instead of throwing them. */
+function throwOnReplyErrors(replies: [Error | null, unknown][] | null): void {
+  const failed = replies?.find(([error]) => error !== null);
+  if (failed) throw failed[0];
+  if (replies === null) throw new Error("MULTI was aborted");
 }
 
 function parseJson<T>(raw: string | null): T | null {

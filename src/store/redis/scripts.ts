@@ -20,10 +20,41 @@ local function track_session(sessions_key, session_id, expires_at, now)
 end
 `;
 
-/** KEYS: user, session, sessions, cutoff. ARGV: new session as JSON (without times but expiresAt). */
+/**
+ * Ends the oldest live sessions (by createdAt) beyond `max`, never `keep`. Session keys share the
+ * user's hash tag, so they are built from the one passed in. Reads each tracked session once: the
+ * cap keeps that at most max + 1.
+ */
+const END_OLDEST = `
+local function end_oldest(sessions_key, session_key, keep, cutoff, max)
+  local ids = redis.call('ZRANGE', sessions_key, 0, -1)
+  if #ids <= max then return end
+  local prefix = string.sub(session_key, 1, #session_key - #keep)
+  local live = {}
+  for _, id in ipairs(ids) do
+    local raw = redis.call('GET', prefix .. id)
+    local created = raw and cjson.decode(raw).createdAt
+    if not created or created <= cutoff then
+      redis.call('ZREM', sessions_key, id)
+    elseif id ~= keep then
+      table.insert(live, {id, created})
+    end
+  end
+  table.sort(live, function(a, b) return a[2] < b[2] end)
+  for i = 1, #live + 1 - max do
+    redis.call('DEL', prefix .. live[i][1])
+    redis.call('ZREM', sessions_key, live[i][1])
+  end
+end
+`;
+
+/**
+ * KEYS: user, session, sessions, cutoff. ARGV: new session as JSON (without times but expiresAt),
+ * the most live sessions a user may hold ('' for no cap).
+ */
 export const createSession = {
   numberOfKeys: 4,
-  lua: `${NOW_MS}${TRACK_SESSION}
+  lua: `${NOW_MS}${TRACK_SESSION}${END_OLDEST}
 local user = redis.call('GET', KEYS[1])
 if not user then return {'user_missing'} end
 if cjson.decode(user).disabled then return {'user_disabled'} end
@@ -36,6 +67,7 @@ session.createdAt = created
 session.lastUsedAt = created
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], session.id, session.expiresAt, now)
+if ARGV[2] ~= '' then end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2])) end
 return {'created', cjson.encode(session)}
 `,
 };
@@ -140,15 +172,17 @@ return encoded
 `,
 };
 
-/** KEYS: email, users. ARGV: user id, createdAt. Claims the email; false when taken. */
+/**
+ * KEYS: email, users. ARGV: user id, createdAt. Claims the email; 0 when taken. The write that can
+ * fail on a wrong type (ZADD) goes first, so a failed claim writes nothing.
+ */
 export const claimEmail = {
   numberOfKeys: 2,
   lua: `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  return 1
-end
-return 0
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
 `,
 };
 
@@ -208,6 +242,20 @@ return 1
 `,
 };
 
+/**
+ * KEYS: email, users. ARGV: the user id the claim must still name. Frees a claim whose user record
+ * expired before it was kept (a register that failed between its two steps).
+ */
+export const releaseEmail = {
+  numberOfKeys: 2,
+  lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`,
+};
+
 export const scripts = {
   createSession,
   rotateSession,
@@ -218,4 +266,5 @@ export const scripts = {
   endOtherSessions,
   setUserRoles,
   removeEnabledAdmin,
+  releaseEmail,
 };

@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { isIPv6 } from "node:net";
+import type { ThrottleLimits } from "../config";
+import { AuthError, ThrottledError } from "../errors";
+import type { Limiter, LimiterSpec, LimiterState } from "../store/limiter";
+import type { Audit } from "./audit";
+
+/** How long a pair's count of blocks is kept, so each block doubles the last within a day. */
+const BLOCK_COUNT_WINDOW_SECONDS = 24 * 3600;
+
+export type LimiterFactory = (spec: LimiterSpec) => Limiter;
+
+/**
+ * Brute-force throttling, counted in the store so every instance sees the same counts:
+ * failed password checks per (account, client IP) with a block that doubles on repeat, failed
+ * logins per client IP across accounts, and registrations per client IP. A blocked attempt is
+ * refused before any password work, whether or not the email exists.
+ */
+export class Throttle {
+  private readonly pairFailures: Limiter;
+  private readonly pairBlocks: Limiter;
+  private readonly ipFailures: Limiter;
+  private readonly registrations: Limiter;
+
+  constructor(
+    limiter: LimiterFactory,
+    private readonly limits: ThrottleLimits,
+    private readonly audit: Audit,
+  ) {
+    this.pairFailures = limiter({ name: "login-pair", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
+    this.pairBlocks = limiter({ name: "login-pair-blocks", points: 1, windowSeconds: BLOCK_COUNT_WINDOW_SECONDS });
+    this.ipFailures = limiter({ name: "login-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
+    this.registrations = limiter({ name: "register-ip", points: limits.registerMaxPerIp, windowSeconds: limits.registerWindow });
+  }
+
+  /**
+   * Runs a password check for `email` from `clientIp` unless throttled: an INVALID_CREDENTIALS
+   * outcome counts as a failure, success clears the pair. Login uses it; so can any other
+   * operation that checks a password (changing it, for one).
+   */
+  async guardPasswordCheck<T>(email: string, clientIp: string, check: () => Promise<T>): Promise<T> {
+    const client = clientKey(clientIp);
+    const pair = pairKey(email, client);
+    const [pairState, ipState] = await Promise.all([this.pairFailures.get(pair), this.ipFailures.get(client)]);
+    this.refuseIfOver(pairState, this.limits.loginMaxFailures, "pair", clientIp);
+    this.refuseIfOver(ipState, this.limits.loginMaxFailuresPerIp, "ip", clientIp);
+    let result: T;
+    try {
+      result = await check();
+    } catch (error) {
+      if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, client);
+      throw error;
+    }
+    // Both, always: a past block's count outlives the block itself, and a success forgives it too.
+    await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair)]);
+    return result;
+  }
+
+  /** Counts a registration attempt from `clientIp`; refuses it past the limit. */
+  async checkRegister(clientIp: string): Promise<void> {
+    const state = await this.registrations.hit(clientKey(clientIp));
+    if (state.count <= this.limits.registerMaxPerIp) return;
+    this.audit.throttled("REGISTER_THROTTLED", "ip", clientIp);
+    throw new ThrottledError("REGISTER_THROTTLED", retryAfter(state));
+  }
+
+  private refuseIfOver(state: LimiterState | null, max: number, scope: "pair" | "ip", clientIp: string): void {
+    if (state === null || state.count < max) return;
+    this.audit.throttled("LOGIN_THROTTLED", scope, clientIp);
+    throw new ThrottledError("LOGIN_THROTTLED", retryAfter(state));
+  }
+
+  /** The failure that reaches the limit blocks the pair: 1 block × 2^(blocks so far), capped. */
+  private async failed(pair: string, client: string): Promise<void> {
+    const [pairState] = await Promise.all([this.pairFailures.hit(pair), this.ipFailures.hit(client)]);
+    if (pairState.count < this.limits.loginMaxFailures) return;
+    const blocks = await this.pairBlocks.hit(pair);
+    const seconds = Math.min(this.limits.loginBlock * 2 ** Math.min(blocks.count - 1, 30), this.limits.loginMaxBlock);
+    await this.pairFailures.block(pair, seconds);
+  }
+}
+
+/**
+ * Who a counter counts: an IPv4 address, or an IPv6 address's /64. One subscriber or host usually
+ * holds a whole /64, so counting single IPv6 addresses would hand an attacker 2^64 fresh counters.
+ */
+export function clientKey(clientIp: string): string {
+  const address = clientIp.split("%")[0]!;
+  if (!isIPv6(address)) return clientIp;
+  const [head = "", tail] = address.split("::");
+  const groups = (part: string) => (part === "" ? [] : part.split(":").flatMap((g) => (g.includes(".") ? ["0", "0"] : [g])));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
+}
+
+/** Hashed: the store's keys stay short and hold no email address. */
+function pairKey(email: string, clientIp: string): string {
+  return createHash("sha256").update(`${email}\n${clientIp}`).digest("base64url");
+}
+
+/** Whole seconds, at least 1, as the Retry-After header wants. */
+function retryAfter(state: LimiterState): number {
+  return Math.max(1, Math.ceil(state.msLeft / 1000));
+}
