@@ -17,18 +17,25 @@ const INVALID_TOKEN_HEADER = 'Bearer error="invalid_token"';
 const RETRY_AFTER_SECONDS = "1";
 
 /**
- * For failures while building the context (a bad token, a store outage): Apollo answers with the
- * status and headers given in `extensions.http`.
+ * For failures while building the context (a bad token, a store outage), mapped at the edge (the
+ * transport calls this with what the context threw): Apollo answers with the status and headers
+ * given in `extensions.http`.
  */
 export function toGraphQLError(error: unknown): GraphQLError {
   if (!(error instanceof AuthError)) throw error;
   return fromAuthError(error);
 }
 
-function fromAuthError(error: AuthError): GraphQLError {
+/** The response headers an AuthError calls for, whether the context or a resolver raised it. */
+function headersFor(error: AuthError): Map<string, string> {
   const headers = new Map<string, string>();
   if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_HEADER);
   if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", RETRY_AFTER_SECONDS);
+  return headers;
+}
+
+function fromAuthError(error: AuthError): GraphQLError {
+  const headers = headersFor(error);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -67,18 +74,29 @@ export function errorFormatter(logger: Logger) {
   };
 }
 
-/** Resolver errors answer 200 as GraphQL expects, except a store outage, which answers 503. */
+/**
+ * The codes that set the whole response's HTTP status even when a resolver raised them: they are
+ * about the request, not about one field. Every other resolver error answers 200, as GraphQL expects.
+ */
+const RESOLVER_HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  SERVICE_UNAVAILABLE: 503,
+};
+
+/** Resolver errors answer 200, except the codes above, which set the status and headers (503 + Retry-After). */
 export const httpStatusPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async willSendResponse({ response, errors }) {
-        const unavailable = errors?.some((error) => {
+        for (const error of errors ?? []) {
           const original = unwrapResolverError(error);
-          return original instanceof AuthError && original.code === "SERVICE_UNAVAILABLE";
-        });
-        if (!unavailable) return;
-        response.http.status = 503;
-        response.http.headers.set("retry-after", RETRY_AFTER_SECONDS);
+          if (!(original instanceof AuthError)) continue;
+          const code: ErrorCode = original.code;
+          const status = RESOLVER_HTTP_STATUS[code];
+          if (status === undefined) continue;
+          response.http.status = status;
+          for (const [name, value] of headersFor(original)) response.http.headers.set(name, value);
+          return;
+        }
       },
     };
   },
