@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { ConfigError, loadConfig, type Config } from "./config";
-import { createLogger, flushLogs, flushLogsSync } from "./logger";
+import { createLogger, exitOnFatal, flushLogs, flushLogsSync } from "./logger";
 import { startServer } from "./server";
 import { runPrimary } from "./workers";
 
@@ -47,15 +47,6 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-}
-
-/** A crash still writes its last lines: the fatal one and whatever was buffered before it. */
-function exitOnFatal(logger: Logger): void {
-  process.on("uncaughtException", (error) => {
-    logger.fatal({ err: error }, "fatal error");
-    flushLogsSync(logger);
-    process.exit(1);
-  });
 }
 
 main().catch((error: unknown) => {

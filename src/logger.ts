@@ -49,3 +49,12 @@ export function flushLogsSync(logger: Logger): void {
     // Best effort: the process is going down either way.
   }
 }
+
+/** A crash still writes its last lines: the fatal one and whatever was buffered before it. */
+export function exitOnFatal(logger: Logger): void {
+  process.on("uncaughtException", (error) => {
+    logger.fatal({ err: error }, "fatal error");
+    flushLogsSync(logger);
+    process.exit(1);
+  });
+}

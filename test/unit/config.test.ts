@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from "../../src/config";
+import { availableParallelism } from "node:os";
 
 const SECRET = "s".repeat(32);
 
@@ -101,5 +102,46 @@ describe("the EXPLORER switch", () => {
   it.each(["true", "ON", "1"])("refuses %j with a message naming EXPLORER", (value) => {
     const problems = problemsOf({ EXPLORER: value });
     expect(problems).toEqual([expect.stringContaining("EXPLORER")]);
+  });
+});
+
+describe("the transport's variables", () => {
+  it("listen on every interface, in one process, trusting no proxy, by default", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({ host: "::", workers: 1, trustProxy: false });
+  });
+
+  it.each([
+    [{ HOST: "127.0.0.1" }, { host: "127.0.0.1" }],
+    [{ HOST: "api.internal" }, { host: "api.internal" }],
+    [{ WORKERS: "3", REDIS_URL: "redis://cache:6379" }, { workers: 3 }],
+    [{ TRUST_PROXY: "2" }, { trustProxy: 2 }],
+    [{ TRUST_PROXY: "0" }, { trustProxy: false }],
+    [{ TRUST_PROXY: "10.0.0.0/8, 192.168.1.7 ,::1, fd00::/8" }, { trustProxy: ["10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8"] }],
+    [{ UV_THREADPOOL_SIZE: "6" }, { threadPoolSize: 6 }],
+  ])("reads %j", (env, expected) => {
+    expect(loadConfig({ JWT_SECRET: SECRET, ...env })).toMatchObject(expected);
+  });
+
+  it("takes WORKERS=auto as one worker per CPU", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, WORKERS: "auto", REDIS_URL: "redis://cache:6379" }).workers).toBe(availableParallelism());
+  });
+
+  it("leaves a core to the event loop when it sizes libuv's thread pool itself", () => {
+    const { threadPoolSize } = loadConfig({ JWT_SECRET: SECRET });
+    expect(threadPoolSize).toBe(Math.max(1, availableParallelism() - 1));
+  });
+
+  it.each([
+    [{ HOST: "not a host!" }, "HOST"],
+    [{ WORKERS: "0", REDIS_URL: "redis://cache:6379" }, "WORKERS"],
+    [{ WORKERS: "many", REDIS_URL: "redis://cache:6379" }, "WORKERS"],
+    [{ WORKERS: "2" }, "WORKERS greater than 1 needs REDIS_URL"],
+    [{ TRUST_PROXY: "true" }, "TRUST_PROXY"],
+    [{ TRUST_PROXY: "10.0.0.0/33" }, "TRUST_PROXY"],
+    [{ TRUST_PROXY: "10.0.0.1, proxy.example.com" }, "TRUST_PROXY"],
+    [{ UV_THREADPOOL_SIZE: "0" }, "UV_THREADPOOL_SIZE"],
+  ])("refuses %j with a message naming %s", (env, variable) => {
+    const problems = problemsOf({ JWT_SECRET: SECRET, ...env });
+    expect(problems).toEqual([expect.stringContaining(variable)]);
   });
 });
