@@ -2,6 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCookie from "@fastify/cookie";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import { prefersHtml } from "./explorer";
@@ -32,6 +33,11 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
 
   const handler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request, reply) => {
+      // Run each operation from the check phase, after the event loop has read every request that
+      // is ready, so their answers leave together. Without this, an operation that needs no I/O
+      // (anonymous, or the embedded store) answers from inside its socket's read callback, one
+      // write and one wake-up of the client at a time: measured at 20-25% more CPU per request.
+      await nextTurn();
       try {
         const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply), clientIp: request.ip });
         request.authOutcome = context.identity ? "ok" : "anonymous";
