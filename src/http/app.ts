@@ -43,6 +43,9 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     logger: false,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    // While draining, a request that arrives on an open keep-alive connection is still served,
+    // with `Connection: close`, rather than answered a bare 503 outside our hooks.
+    return503OnClosing: false,
   });
   app.setNotFoundHandler(notFound);
   app.setErrorHandler(transportErrors(parts.logger, MAX_BODY_BYTES));
