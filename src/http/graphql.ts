@@ -1,7 +1,7 @@
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCookie from "@fastify/cookie";
-import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, RouteHandlerMethod } from "fastify";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
@@ -31,12 +31,10 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
   app.addContentTypeParser("application/json", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
 
-  const handler = fastifyApolloHandler<RequestContext>(apollo, {
+  const apolloHandler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request, reply) => {
-      // Run each operation from the check phase, after the event loop has read every request that
-      // is ready, so their answers leave together. Without this, an operation that needs no I/O
-      // (anonymous, or the embedded store) answers from inside its socket's read callback, one
-      // write and one wake-up of the client at a time: measured at 20-25% more CPU per request.
+      // Run each operation from the check phase, after the event loop has read every request
+      // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
         const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply), clientIp: request.ip });
@@ -48,6 +46,16 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       }
     },
   });
+  // And write each answer from a later turn than the one that read its request. An answer
+  // written in that same turn (an operation that needs no I/O: anonymous, or the embedded store)
+  // found Node's socket still held by the previous response and took the pipelined path,
+  // buffered and flushed with writev: 2.4 s of writev per 30,000 requests against 0.6 s, and
+  // 20-30% more CPU per request than the same request checked against Redis.
+  const handler: RouteHandlerMethod = async function (request, reply) {
+    const answer: unknown = await apolloHandler.call(this, request, reply);
+    await nextTurn();
+    return answer;
+  };
   app.get("/graphql", function (request, reply) {
     return prefersHtml(request) ? browserPage(reply) : handler.call(this, request, reply);
   });
