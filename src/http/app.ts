@@ -15,6 +15,12 @@ import { requestIdFor, requestLog } from "./request-log";
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
 export const MAX_HEADER_BYTES = 32 * 1024;
+/**
+ * Node's own defaults, which the express transport had; fastify's would be no limit on a
+ * request's duration (a slow sender could hold a connection forever) and 72 s of keep-alive.
+ */
+const REQUEST_TIMEOUT_MS = 300_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface AppParts {
   readonly apollo: ApolloServer<RequestContext>;
@@ -38,6 +44,8 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
   const app: FastifyInstance = fastify({
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     bodyLimit: MAX_BODY_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     trustProxy: trustProxy(parts.trustProxy),
     // Our own request line (request-log.ts) replaces fastify's logging.
     logger: false,
