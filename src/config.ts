@@ -12,12 +12,24 @@ import {
   type KeyMaterial,
   type PrivateJwk,
 } from "./auth/signing-keys";
+import { availableParallelism } from "node:os";
 
 export type { Algorithm };
 export type FailureMode = "closed" | "open";
 
 export interface Config {
   readonly port: number;
+  /** The address to listen on; "::" (every interface, IPv6 and IPv4) unless HOST is set. */
+  readonly host: string;
+  /** Processes serving requests: 1 serves in this process; more fork a primary and that many workers. */
+  readonly workers: number;
+  /**
+   * libuv's thread pool size for each serving process (argon2 runs there). Unless
+   * UV_THREADPOOL_SIZE is set: CPUs / WORKERS - 1, at least 1, so hashing leaves a core to the event loop.
+   */
+  readonly threadPoolSize: number;
+  /** Which proxies to believe about the client's address (X-Forwarded-For): none, a hop count, or addresses/CIDRs. */
+  readonly trustProxy: false | number | readonly string[];
   readonly nodeEnv: string;
   readonly production: boolean;
   readonly redisUrl: string | null;
@@ -54,14 +66,12 @@ export interface Config {
    * Which proxies may name the client in X-Forwarded-For: a hop count, a list of proxy addresses or
    * CIDRs, or null (default) to use the socket's address.
    */
-  readonly trustProxy: TrustProxy;
   readonly throttle: ThrottleLimits;
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
 }
 
-export type TrustProxy = number | readonly string[] | null;
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
@@ -103,6 +113,9 @@ const MIN_SECRET_BYTES = 32;
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 /** Long enough for any retry or second tab; a stolen token replayed later than this ends the session. */
 const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
+const MAX_WORKERS = 256;
+const MAX_PROXY_HOPS = 32;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 /**
@@ -126,6 +139,10 @@ export function loadConfig(env: Env): Config {
 
   const config: Config = {
     port: read.integer("PORT", 4000, 0, 65535),
+    host: read.host("HOST", "::"),
+    workers: read.workers("WORKERS"),
+    trustProxy: read.trustProxy("TRUST_PROXY"),
+    threadPoolSize: 0,
     nodeEnv,
     production,
     redisUrl: read.redisUrl("REDIS_URL"),
@@ -146,7 +163,6 @@ export function loadConfig(env: Env): Config {
     refreshReuseGraceSeconds: read.integer("REFRESH_REUSE_GRACE_SECONDS", 10, 0, MAX_REFRESH_REUSE_GRACE_SECONDS),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     explorer: read.oneOf("EXPLORER", ["on", "off"] as const, production ? "off" : "on") === "on",
-    trustProxy: readTrustProxy(env, problems),
     throttle: readThrottle(read, problems),
     limits: {
       maxTokens: read.integer("MAX_TOKENS", 1000, 50, 100_000),
@@ -157,6 +173,11 @@ export function loadConfig(env: Env): Config {
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
   };
+  const defaultPool = Math.max(1, Math.floor(availableParallelism() / config.workers) - 1);
+  (config as { threadPoolSize: number }).threadPoolSize = read.integer("UV_THREADPOOL_SIZE", defaultPool, 1, 1024);
+  if (config.workers > 1 && config.redisUrl === null && !problems.some((problem) => problem.startsWith("REDIS_URL"))) {
+    problems.push("WORKERS greater than 1 needs REDIS_URL: with the embedded store each worker would hold its own users and sessions");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
@@ -263,31 +284,6 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   return limits;
 }
 
-/** A hop count ("1") or comma-separated proxy addresses and CIDRs ("10.0.0.0/8, ::1"), as express and fastify take them. */
-function readTrustProxy(env: Env, problems: string[]): TrustProxy {
-  const raw = env.TRUST_PROXY?.trim();
-  if (!raw) return null;
-  if (/^\d+$/.test(raw)) {
-    const hops = Number(raw);
-    if (hops < 1 || hops > 100) problems.push(`TRUST_PROXY as a hop count must be from 1 to 100, got "${raw}"`);
-    return hops;
-  }
-  const entries = raw.split(",").map((entry) => entry.trim());
-  const invalid = entries.filter((entry) => !isAddressOrCidr(entry));
-  if (invalid.length > 0) {
-    problems.push(`TRUST_PROXY must be a hop count or comma-separated IP addresses and CIDRs; not valid: ${invalid.join(", ")}`);
-  }
-  return entries;
-}
-
-function isAddressOrCidr(entry: string): boolean {
-  const [address = "", bits, ...rest] = entry.split("/");
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}
-
 class EnvReader {
   constructor(
     private readonly env: Env,
@@ -320,6 +316,36 @@ class EnvReader {
     return raw === undefined || raw.trim() === "" ? fallback : raw;
   }
 
+  host(name: string, fallback: string): string {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    if (isIP(raw) === 0 && !HOSTNAME.test(raw)) {
+      this.problems.push(`${name} must be an IP address or a host name, got "${raw}"`);
+      return fallback;
+    }
+    return raw;
+  }
+
+  workers(name: string): number {
+    const raw = this.env[name]?.trim();
+    if (raw === "auto") return availableParallelism();
+    return this.integer(name, 1, 1, MAX_WORKERS);
+  }
+
+  trustProxy(name: string): Config["trustProxy"] {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === "") return false;
+    if (/^\d+$/.test(raw)) {
+      const hops = Number(raw);
+      if (hops <= MAX_PROXY_HOPS) return hops === 0 ? false : hops;
+    } else {
+      const entries = raw.split(",").map((entry) => entry.trim());
+      if (entries.every(isAddressOrCidr)) return entries;
+    }
+    this.problems.push(`${name} must be a hop count from 0 to ${MAX_PROXY_HOPS}, or a comma-separated list of IP addresses and CIDRs, got "${raw}"`);
+    return false;
+  }
+
   redisUrl(name: string): string | null {
     const raw = this.env[name];
     if (raw === undefined || raw === "") return null;
@@ -332,6 +358,14 @@ class EnvReader {
     this.problems.push(`${name} must be a redis:// or rediss:// URL`);
     return null;
   }
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split("/");
+  const family = isIP(address ?? "");
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function deepFreeze<T extends object>(value: T): T {

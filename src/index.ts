@@ -1,19 +1,40 @@
-import { ConfigError, loadConfig } from "./config";
-import { createLogger } from "./logger";
+import cluster from "node:cluster";
+import type { Logger } from "pino";
+import { ConfigError, loadConfig, type Config } from "./config";
+import { createLogger, exitOnFatal, flushLogs, flushLogsSync } from "./logger";
 import { startServer } from "./server";
+import { runPrimary } from "./workers";
 
 async function main(): Promise<void> {
-  let config;
+  const config = configOrExit();
+  // libuv reads this once, when its thread pool first starts; nothing has used the pool yet.
+  process.env.UV_THREADPOOL_SIZE = String(config.threadPoolSize);
+  if (config.workers > 1 && cluster.isPrimary) {
+    const logger = createLogger(config.logLevel);
+    exitOnFatal(logger);
+    return runPrimary(config, logger);
+  }
+  const logger = createLogger(config.logLevel, { worker: cluster.worker?.id });
+  exitOnFatal(logger);
+  await serve(config, logger);
+}
+
+function configOrExit(): Config {
   try {
-    config = loadConfig(process.env);
+    return loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
-  const server = await startServer(config, { logger });
+}
 
+/** One serving process: this one (WORKERS=1) or a cluster worker. */
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const server = await startServer(config, { logger }).catch((error: unknown) => {
+    flushLogsSync(logger);
+    throw error;
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -21,6 +42,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down: finishing in-flight requests");
     await server.stop();
     logger.info("stopped");
+    await flushLogs(logger);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

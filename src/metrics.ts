@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import cluster from "node:cluster";
+import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Prometheus metrics, served at GET /metrics. One registry per server, so tests can run several. */
 export class Metrics {
@@ -74,4 +75,63 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** What GET /metrics answers with. */
+export type MetricsExposition = () => Promise<{ contentType: string; body: string }>;
+
+const METRICS_REQUEST = "auth-api:metrics";
+const METRICS_TIMEOUT_MS = 5_000;
+
+interface MetricsMessage {
+  readonly type: typeof METRICS_REQUEST;
+  readonly id: number;
+  readonly body?: string;
+  readonly error?: string;
+}
+
+const isMetricsMessage = (message: unknown): message is MetricsMessage =>
+  typeof message === "object" && message !== null && (message as { type?: unknown }).type === METRICS_REQUEST;
+
+/**
+ * This process's metrics; in a cluster worker (WORKERS > 1), every worker's added together: the
+ * worker asks the primary, which gathers them all with prom-client's AggregatorRegistry.
+ */
+export function metricsExposition(metrics: Metrics): MetricsExposition {
+  if (!cluster.isWorker) {
+    return async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
+  }
+  // Constructing one makes this worker answer the primary's requests for its own registry.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  const pending = new Map<number, (message: MetricsMessage) => void>();
+  let next = 0;
+  process.on("message", (message: unknown) => {
+    if (isMetricsMessage(message)) pending.get(message.id)?.(message);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      const timer = setTimeout(() => settle({ type: METRICS_REQUEST, id, error: "the primary did not answer" }), METRICS_TIMEOUT_MS);
+      function settle(message: MetricsMessage) {
+        clearTimeout(timer);
+        pending.delete(id);
+        if (message.body === undefined) reject(new Error(`cluster metrics: ${message.error}`));
+        else resolve({ contentType: metrics.registry.contentType, body: message.body });
+      }
+      pending.set(id, settle);
+      process.send!({ type: METRICS_REQUEST, id });
+    });
+}
+
+/** In the primary: answers each worker's request with every worker's metrics together. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on("message", (worker, message: unknown) => {
+    if (!isMetricsMessage(message)) return;
+    aggregator.clusterMetrics().then(
+      (body) => worker.isConnected() && worker.send({ type: METRICS_REQUEST, id: message.id, body }),
+      (error: Error) => worker.isConnected() && worker.send({ type: METRICS_REQUEST, id: message.id, error: error.message }),
+    );
+  });
 }

@@ -1,10 +1,7 @@
 import "reflect-metadata";
-import { once } from "node:events";
-import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { Logger } from "pino";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
@@ -17,20 +14,21 @@ import { Tokens } from "./auth/tokens";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
-import { errorFormatter, httpStatusPlugin } from "./graphql/errors";
+import { errorFormatter, httpStatusPlugin, toGraphQLError } from "./graphql/errors";
+import { introspectionOff } from "./graphql/introspection";
 import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
 import type { RevocationKind } from "@revocable-auth/verifier";
-import { Metrics } from "./metrics";
+import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore } from "./store/redis/redis-store";
 import type { Store } from "./store/store";
 
-/** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
-const MAX_HEADER_BYTES = 32 * 1024;
 const REDIS_CONNECT_WITHIN_MS = 30_000;
+/** On shutdown, connections still open this long after the last request are closed regardless. */
+const DRAIN_WITHIN_MS = 10_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -66,36 +64,52 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
-  const httpServer = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES });
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
     schema: await buildAuthSchema({ accounts, sessions, audit }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
-    introspection: config.explorer,
+    // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.
+    introspection: true,
     parseOptions: guards.parseOptions,
-    validationRules: guards.validationRules,
+    validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
     // A browser sends Authorization cross-site only after a CORS preflight, so it proves what the default headers prove:
     // urql's GET queries with a bearer token pass, simple cross-site requests stay blocked (docs/security.md#csrf).
     csrfPrevention: { requestHeaders: ["authorization", "x-apollo-operation-name", "apollo-require-preflight"] },
     // index.ts owns the signals, so shutdown is one ordered sequence: drain HTTP, then the store.
     stopOnTerminationSignals: false,
     // Apollo's own landing page loads from a CDN; the explorer, when on, is served instead.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), httpStatusPlugin, ...guards.plugins],
+    plugins: [ApolloServerPluginLandingPageDisabled(), httpStatusPlugin, ...guards.plugins],
   });
   await apollo.start();
-  httpServer.on("request", createApp({ apollo, buildContext: contextBuilder(authenticator), store, metrics, logger, explorer: config.explorer, jwks: keySet.jwks(), trustProxy: config.trustProxy }));
-  httpServer.listen(config.port);
-  await once(httpServer, "listening");
+  const app = await createApp({
+    apollo,
+    buildContext: contextBuilder(authenticator),
+    contextError: toGraphQLError,
+    store,
+    metrics,
+    metricsExposition: metricsExposition(metrics),
+    logger,
+    explorer: config.explorer,
+    jwks: keySet.jwks(),
+    trustProxy: config.trustProxy,
+  });
+  await app.listen({ port: config.port, host: config.host });
 
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = (app.server.address() as AddressInfo).port;
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, store: config.redisUrl ? "redis" : "memory" }, "auth API ready");
+  logger.info({ url, host: config.host, store: config.redisUrl ? "redis" : "memory" }, "auth API ready");
   return {
     url,
     port,
     store,
     async stop() {
+      const force = setTimeout(() => app.server.closeAllConnections(), DRAIN_WITHIN_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
       await apollo.stop();
       await store.close();
     },

@@ -1,15 +1,27 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Authenticator, Identity } from "../auth/authenticator";
-import { toGraphQLError } from "../graphql/errors";
-import type { RefreshCookie } from "../http/refresh-cookie";
 import { bearerToken } from "./bearer";
+
+/**
+ * The opt-in home of a browser client's refresh token: HttpOnly (page script never sees it),
+ * Secure, SameSite=Strict (never sent cross-site, so it cannot ride a forged request). The
+ * transport implements it (src/http/refresh-cookie.ts).
+ */
+export interface RefreshCookie {
+  read(): string | undefined;
+  set(token: string, expiresAt: number): void;
+  clear(): void;
+}
 
 /** What the transport hands to every request's context. */
 export interface Transport {
   /** Also in the response's X-Request-Id header and in every log line about this request. */
   readonly requestId: string;
   readonly refreshCookie: RefreshCookie;
-  /** The socket's address, or the client X-Forwarded-For names when TRUST_PROXY trusts the proxy. */
+  /**
+   * The client's IP address: the socket's peer, or, with TRUST_PROXY set, the first address in
+   * X-Forwarded-For that is not a trusted proxy.
+   */
   readonly clientIp: string;
 }
 
@@ -22,17 +34,13 @@ export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, transpo
 
 /**
  * Runs before every operation: parse the header, verify the JWT, one store round trip. A token
- * that is presented and fails rejects the whole request (401), so a client never mistakes a
- * revoked session for an anonymous one.
+ * that is presented and fails rejects the whole request with its AuthError (the transport maps
+ * it to 401 or 503), so a client never mistakes a revoked session for an anonymous one.
  */
 export function contextBuilder(authenticator: Authenticator): ContextBuilder {
   return async ({ headers }, transport) => {
     const header = headers.authorization;
     if (header === undefined) return { identity: null, ...transport };
-    try {
-      return { identity: await authenticator.authenticate(bearerToken(header)), ...transport };
-    } catch (error) {
-      throw toGraphQLError(error);
-    }
+    return { identity: await authenticator.authenticate(bearerToken(header)), ...transport };
   };
 }

@@ -24,8 +24,9 @@ const INVALID_TOKEN_HEADER = 'Bearer error="invalid_token"';
 const RETRY_AFTER_SECONDS = "1";
 
 /**
- * For failures while building the context (a bad token, a store outage): Apollo answers with the
- * status and headers given in `extensions.http`.
+ * For failures while building the context (a bad token, a store outage), mapped at the edge (the
+ * transport calls this with what the context threw): Apollo answers with the status and headers
+ * given in `extensions.http`.
  */
 export function toGraphQLError(error: unknown): GraphQLError {
   if (!(error instanceof AuthError)) throw error;

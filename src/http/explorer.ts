@@ -1,5 +1,7 @@
-import { dirname, join } from "node:path";
-import { Router, type Request, type Response } from "express";
+import { dirname } from "node:path";
+import fastifyStatic from "@fastify/static";
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import Negotiator from "negotiator";
 
 /**
  * Scripts and styles may come from this origin only; fonts and icons also from data: URLs, which
@@ -20,12 +22,15 @@ const CONTENT_SECURITY_POLICY = [
 /** The media types a GraphQL client asks for; a request that prefers none of them over HTML is a browser's. */
 const GRAPHQL_MEDIA_TYPES = ["application/json", "application/graphql-response+json", "multipart/mixed"];
 
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+
 /** Fixed paths to files of installed packages: the page loads nothing from another host, so it works offline. */
-const PACKAGE_FILES: Record<string, [pkg: string, file: string]> = {
-  "/explorer/react.js": ["react", "umd/react.production.min.js"],
-  "/explorer/react-dom.js": ["react-dom", "umd/react-dom.production.min.js"],
-  "/explorer/graphiql.js": ["graphiql", "graphiql.min.js"],
-  "/explorer/graphiql.css": ["graphiql", "graphiql.min.css"],
+const PACKAGE_FILES: Record<string, [pkg: string, file: string, type: string]> = {
+  "/explorer/react.js": ["react", "umd/react.production.min.js", JS],
+  "/explorer/react-dom.js": ["react-dom", "umd/react-dom.production.min.js", JS],
+  "/explorer/graphiql.js": ["graphiql", "graphiql.min.js", JS],
+  "/explorer/graphiql.css": ["graphiql", "graphiql.min.css", CSS],
 };
 
 const DEFAULT_QUERY = `# 1. Log in (or register) with this mutation.
@@ -81,26 +86,51 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-/** GraphiQL at GET /graphql for browsers, with its assets under /explorer; every other request passes on. */
-export function explorer(): Router {
-  const router = Router();
-  router.get("/graphql", (req, res, next) => {
-    if (!prefersHtml(req)) return next();
-    noSniff(res).set("content-security-policy", CONTENT_SECURITY_POLICY).type("html").send(PAGE);
-  });
-  for (const [path, [pkg, file]] of Object.entries(PACKAGE_FILES)) {
-    const absolute = join(dirname(require.resolve(`${pkg}/package.json`)), file);
-    router.get(path, (_req, res) => noSniff(res).sendFile(absolute));
+const OFF_PAGE = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>GraphQL explorer is off</title>
+    <link rel="icon" href="data:,">
+  </head>
+  <body>
+    <h1>The GraphQL explorer is off</h1>
+    <p>This is a GraphQL API: clients POST their operations to this URL.</p>
+    <p>The explorer and introspection are off on this server, as they are by default when
+      <code>NODE_ENV=production</code>. To turn them on, start the server with <code>EXPLORER=on</code>.</p>
+  </body>
+</html>
+`;
+
+/** A browser opening GET /graphql: the explorer when it is on, else a page that says how to turn it on. */
+export function browserPage(explorerOn: boolean) {
+  const page = explorerOn ? PAGE : OFF_PAGE;
+  return (reply: FastifyReply): FastifyReply => noSniff(reply).header("content-security-policy", CONTENT_SECURITY_POLICY).type("text/html; charset=utf-8").send(page);
+}
+
+/** True when a request prefers HTML over every GraphQL media type: a person's browser, not a client. */
+export function prefersHtml(request: FastifyRequest): boolean {
+  return new Negotiator(request.raw).mediaType([...GRAPHQL_MEDIA_TYPES, "text/html"]) === "text/html";
+}
+
+/** The explorer's assets under /explorer, each a fixed file of an installed package (never a directory listing). */
+export const explorerAssets: FastifyPluginCallback = (app, _options, done) => {
+  const roots = Object.values(PACKAGE_FILES).map(([pkg]) => packageDir(pkg));
+  app.register(fastifyStatic, { root: [...new Set(roots)], serve: false });
+  for (const [path, [pkg, file, type]] of Object.entries(PACKAGE_FILES)) {
+    const root = packageDir(pkg);
+    app.get(path, (_request, reply) => noSniff(reply).type(type).sendFile(file, root, { contentType: false }));
   }
-  router.get("/explorer/explorer.js", (_req, res) => noSniff(res).type("js").send(MOUNT_SCRIPT));
-  router.get("/explorer/explorer.css", (_req, res) => noSniff(res).type("css").send(PAGE_STYLE));
-  return router;
+  app.get("/explorer/explorer.js", (_request, reply) => noSniff(reply).type(JS).send(MOUNT_SCRIPT));
+  app.get("/explorer/explorer.css", (_request, reply) => noSniff(reply).type(CSS).send(PAGE_STYLE));
+  done();
+};
+
+function packageDir(pkg: string): string {
+  return dirname(require.resolve(`${pkg}/package.json`));
 }
 
-function prefersHtml(req: Request): boolean {
-  return req.accepts([...GRAPHQL_MEDIA_TYPES, "text/html"]) === "text/html";
-}
-
-function noSniff(res: Response): Response {
-  return res.set("x-content-type-options", "nosniff");
+function noSniff(reply: FastifyReply): FastifyReply {
+  return reply.header("x-content-type-options", "nosniff");
 }

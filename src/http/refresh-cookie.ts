@@ -1,25 +1,25 @@
-import { parse } from "cookie";
-import type { Request, Response } from "express";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { RefreshCookie } from "../context/context";
 
 export const REFRESH_COOKIE = "refresh_token";
 /** Scoped to the GraphQL endpoint: the browser sends it nowhere else. */
 export const REFRESH_COOKIE_PATH = "/graphql";
 
-/**
- * The opt-in home of a browser client's refresh token: HttpOnly (page script never sees it),
- * Secure, SameSite=Strict (never sent cross-site, so it cannot ride a forged request).
- */
-export interface RefreshCookie {
-  read(): string | undefined;
-  set(token: string, expiresAt: number): void;
-  clear(): void;
-}
+const OPTIONS = { httpOnly: true, secure: true, sameSite: "strict", path: REFRESH_COOKIE_PATH } as const;
 
-export function refreshCookie(req: Request, res: Response): RefreshCookie {
-  const options = { httpOnly: true, secure: true, sameSite: "strict", path: REFRESH_COOKIE_PATH } as const;
+/**
+ * The refresh cookie of one request, with @fastify/cookie's parser and serializer but none of its
+ * per-request hooks: the Cookie header is parsed only when a resolver asks (only `refresh` does).
+ */
+export function refreshCookie(request: FastifyRequest, reply: FastifyReply): RefreshCookie {
+  const { parseCookie, serializeCookie } = request.server;
+  const write = (value: string, expires: Date) => void reply.header("set-cookie", serializeCookie(REFRESH_COOKIE, value, { ...OPTIONS, expires }));
   return {
-    read: () => (req.headers.cookie ? parse(req.headers.cookie)[REFRESH_COOKIE] || undefined : undefined),
-    set: (token, expiresAt) => res.cookie(REFRESH_COOKIE, token, { ...options, expires: new Date(expiresAt) }),
-    clear: () => res.clearCookie(REFRESH_COOKIE, options),
+    read: () => {
+      const header = request.headers.cookie;
+      return header ? parseCookie(header)[REFRESH_COOKIE] || undefined : undefined;
+    },
+    set: (token, expiresAt) => write(token, new Date(expiresAt)),
+    clear: () => write("", new Date(0)),
   };
 }

@@ -25,7 +25,7 @@ beforeAll(async () => {
       done();
     },
   });
-  const env = testEnv(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY: "1", LOGIN_MAX_FAILURES: "2" });
+  const env = testEnv(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY: "1", LOGIN_MAX_FAILURES: "2", REFRESH_REUSE_GRACE_SECONDS: "0" });
   api = await startServer(loadConfig(env), { logger: pino({ level: "warn" }, sink) });
 });
 afterAll(async () => {

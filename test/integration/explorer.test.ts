@@ -90,10 +90,32 @@ describe("the explorer, when EXPLORER=off", () => {
   });
   afterAll(() => api.stop());
 
-  it("serves no page to a browser at GET /graphql, neither the explorer nor Apollo's landing page", async () => {
+  it("shows a browser at GET /graphql a page saying the explorer is off and how to turn it on, not the explorer nor Apollo's landing page", async () => {
     const response = await openInBrowser(api);
-    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await response.text()).not.toMatch(/<html|<script|graphiql/i);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toMatch(/explorer is off/i);
+    expect(html).toContain("EXPLORER=on");
+    expect(html).not.toMatch(/<script|graphiql|<link rel="stylesheet"/i);
+    expect(remoteReferencesIn(html, new URL(api.url).origin)).toEqual([]);
+    expect(assetsOf(html).filter((url) => !url.startsWith("data:"))).toEqual([]);
+  });
+
+  it("serves that page under the same self-only content security policy, and leaves GraphQL clients' GETs to the API", async () => {
+    const page = await openInBrowser(api);
+    const onPolicy = (await startApi(null, { EXPLORER: "on" }).then(async (on) => {
+      try {
+        return (await openInBrowser(on)).headers.get("content-security-policy");
+      } finally {
+        await on.stop();
+      }
+    }));
+    expect(page.headers.get("content-security-policy")).toBe(onPolicy);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    const get = await fetch(`${api.url}?query=${encodeURIComponent("{ __typename }")}`, {
+      headers: { accept: "application/json", "apollo-require-preflight": "true" },
+    });
+    expect(await get.json()).toEqual({ data: { __typename: "Query" } });
   });
 
   it("serves no assets", async () => {
@@ -108,5 +130,11 @@ describe("the explorer, when EXPLORER=off", () => {
     expect(result.data).toBeUndefined();
     expect(result.error?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     expect(result.error?.message).toMatch(/introspection is not allowed/);
+    expect(result.error?.message).toContain("EXPLORER=on");
+    expect(result.error?.message).not.toMatch(/ApolloServer/);
+  });
+
+  it("still answers __typename, which is not introspection", async () => {
+    expect((await post(api.url, { query: "{ __typename }" })).data).toEqual({ __typename: "Query" });
   });
 });

@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { request } from "node:http";
+import { connect } from "node:net";
 import {
   LoginDocument,
   LogoutDocument,
@@ -47,7 +49,7 @@ describe("logs", () => {
   });
 
   it("never contain a token, a password or a password hash, through a full run that includes failures", async () => {
-    const api = await spawnApi(redis.url, { LOG_LEVEL: "trace" });
+    const api = await spawnApi(redis.url, { LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_SECONDS: "0" });
     const secrets: string[] = [];
     const email = uniqueEmail("logs");
     try {
@@ -141,6 +143,31 @@ describe("graceful shutdown", () => {
     const after = Number(/connected_clients:(\d+)/.exec(await redis.client.info("clients"))![1]);
     expect(after).toBe(before - 1);
     expect(api.output()).toContain("stopped");
+  });
+});
+
+describe("graceful shutdown, a keep-alive connection", () => {
+  it("still gets an answer, with Connection: close, for a request sent on it while the server drains", async () => {
+    const api = await spawnApi(redis.url);
+    const { port } = new URL(api.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    let received = "";
+    socket.on("data", (chunk) => (received += chunk.toString()));
+    const body = JSON.stringify({ query: "{ __typename }" });
+    const head = `POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    socket.write(head + body.slice(0, 5));
+    await new Promise((r) => setTimeout(r, 200));
+    const exit = api.stop("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    // Finish the first request and pipeline a second one behind it on the same connection.
+    socket.write(body.slice(5) + head + body);
+    await once(socket, "close");
+    const statuses = [...received.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([200, 200]);
+    expect(received.match(/\{"data":\{"__typename":"Query"\}\}/g)).toHaveLength(2);
+    expect(received.toLowerCase()).toContain("connection: close");
+    expect(await exit).toBe(0);
   });
 });
 

@@ -46,16 +46,21 @@ export interface ApiProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface SpawnOptions {
+  /** "discard" drops stdout (the benchmark's millions of request lines); stderr is always kept. */
+  readonly stdout?: "keep" | "discard";
+}
+
 /** The built entry point (`node dist/index.js`, as `npm start` runs it) in its own process. */
-export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<ApiProcess> {
+export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [resolve(repositoryRoot(), "dist/index.js")], {
     env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", options.stdout === "discard" ? "ignore" : "pipe", "pipe"],
   });
   let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, "exit");
   const base = `http://localhost:${port}`;
   try {

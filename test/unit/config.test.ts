@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from "../../src/config";
 import { generatePrivateJwk } from "../../src/auth/signing-keys";
 import { keysFile } from "../support/keys";
+import { availableParallelism } from "node:os";
 
 const SECRET = "s".repeat(32);
 
@@ -175,7 +176,7 @@ describe("signing keys", () => {
 describe("abuse protection configuration", () => {
   it("has the documented defaults", () => {
     expect(loadConfig({})).toMatchObject({
-      trustProxy: null,
+      trustProxy: false,
       maxSessionsPerUser: 50,
       throttle: {
         loginMaxFailures: 5,
@@ -191,16 +192,7 @@ describe("abuse protection configuration", () => {
     });
   });
 
-  it("reads TRUST_PROXY as a hop count or a list of addresses and CIDRs", () => {
-    expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, 192.168.1.7,::1, fd00::/8" }).trustProxy).toEqual(["10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8"]);
-  });
-
   it("reports each bad value, naming its variable", () => {
-    expect(problemsOf({ TRUST_PROXY: "10.0.0.0/33,proxy.local" })).toEqual([
-      "TRUST_PROXY must be a hop count or comma-separated IP addresses and CIDRs; not valid: 10.0.0.0/33, proxy.local",
-    ]);
-    expect(problemsOf({ TRUST_PROXY: "0" })).toEqual([expect.stringMatching(/^TRUST_PROXY as a hop count/)]);
     expect(problemsOf({ LOGIN_MAX_FAILURES: "0", MAX_SESSIONS_PER_USER: "many", MAX_TOKENS: "10" })).toEqual([
       expect.stringMatching(/^LOGIN_MAX_FAILURES /),
       expect.stringMatching(/^MAX_TOKENS /),
@@ -209,5 +201,46 @@ describe("abuse protection configuration", () => {
     expect(problemsOf({ LOGIN_BLOCK_SECONDS: "600", LOGIN_MAX_BLOCK_SECONDS: "60" })).toEqual([
       "LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS",
     ]);
+  });
+});
+
+describe("the transport's variables", () => {
+  it("listen on every interface, in one process, trusting no proxy, by default", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({ host: "::", workers: 1, trustProxy: false });
+  });
+
+  it.each([
+    [{ HOST: "127.0.0.1" }, { host: "127.0.0.1" }],
+    [{ HOST: "api.internal" }, { host: "api.internal" }],
+    [{ WORKERS: "3", REDIS_URL: "redis://cache:6379" }, { workers: 3 }],
+    [{ TRUST_PROXY: "2" }, { trustProxy: 2 }],
+    [{ TRUST_PROXY: "0" }, { trustProxy: false }],
+    [{ TRUST_PROXY: "10.0.0.0/8, 192.168.1.7 ,::1, fd00::/8" }, { trustProxy: ["10.0.0.0/8", "192.168.1.7", "::1", "fd00::/8"] }],
+    [{ UV_THREADPOOL_SIZE: "6" }, { threadPoolSize: 6 }],
+  ])("reads %j", (env, expected) => {
+    expect(loadConfig({ JWT_SECRET: SECRET, ...env })).toMatchObject(expected);
+  });
+
+  it("takes WORKERS=auto as one worker per CPU", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, WORKERS: "auto", REDIS_URL: "redis://cache:6379" }).workers).toBe(availableParallelism());
+  });
+
+  it("leaves a core to the event loop when it sizes libuv's thread pool itself", () => {
+    const { threadPoolSize } = loadConfig({ JWT_SECRET: SECRET });
+    expect(threadPoolSize).toBe(Math.max(1, availableParallelism() - 1));
+  });
+
+  it.each([
+    [{ HOST: "not a host!" }, "HOST"],
+    [{ WORKERS: "0", REDIS_URL: "redis://cache:6379" }, "WORKERS"],
+    [{ WORKERS: "many", REDIS_URL: "redis://cache:6379" }, "WORKERS"],
+    [{ WORKERS: "2" }, "WORKERS greater than 1 needs REDIS_URL"],
+    [{ TRUST_PROXY: "true" }, "TRUST_PROXY"],
+    [{ TRUST_PROXY: "10.0.0.0/33" }, "TRUST_PROXY"],
+    [{ TRUST_PROXY: "10.0.0.1, proxy.example.com" }, "TRUST_PROXY"],
+    [{ UV_THREADPOOL_SIZE: "0" }, "UV_THREADPOOL_SIZE"],
+  ])("refuses %j with a message naming %s", (env, variable) => {
+    const problems = problemsOf({ JWT_SECRET: SECRET, ...env });
+    expect(problems).toEqual([expect.stringContaining(variable)]);
   });
 });
