@@ -1,18 +1,19 @@
 import { randomBytes } from "node:crypto";
+import {
+  ACCESS_TOKEN_TYPE,
+  hasCriticalExtensions,
+  isId,
+  kidOf,
+  LIFETIME_LEEWAY_SECONDS,
+  MAX_TOKEN_LENGTH,
+  REFRESH_TOKEN_TYPE,
+} from "@revocable-auth/verifier";
 import jwt from "jsonwebtoken";
 import type { Clock } from "../clock";
 import { invalidToken, unauthenticated } from "../errors";
 import { ROLES, type Role } from "../store/store";
 import type { KeySet, SigningKey } from "./signing-keys";
 
-/** RFC 9068's media type for access tokens; refresh tokens get their own so neither passes as the other. */
-export const ACCESS_TOKEN_TYPE = "at+jwt";
-export const REFRESH_TOKEN_TYPE = "rt+jwt";
-
-/** No token we issue comes near this; longer input is refused before any parsing. */
-const MAX_TOKEN_LENGTH = 4096;
-/** Slack, in seconds, on a presented access token's lifetime (exp - iat) over ACCESS_TOKEN_TTL. */
-const LIFETIME_LEEWAY_SECONDS = 60;
 
 export interface TokenSettings {
   /** Built once at start; names the signing key and finds a presented token's key by its kid. */
@@ -145,8 +146,7 @@ export class Tokens {
       if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", "The token has expired");
       throw invalidToken(malformed);
     }
-    // RFC 7515 §4.1.11: extensions we do not understand, marked critical, must be refused.
-    if ("crit" in decoded.header) throw invalidToken(malformed);
+    if (hasCriticalExtensions(decoded.header)) throw invalidToken(malformed);
     if (decoded.header.typ !== type || typeof decoded.payload !== "object") {
       throw invalidToken(`Expected a token of type ${type}`);
     }
@@ -154,16 +154,6 @@ export class Tokens {
   }
 }
 
-/** The header's kid, read before verifying only to pick the key; anything odd reads as no kid. */
-function kidOf(token: string): string | undefined {
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
-    const kid = (header as { kid?: unknown } | null)?.kid;
-    return typeof kid === "string" ? kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function requireIdentity(payload: jwt.JwtPayload): { sub: string; sid: string; jti: string; exp: number } {
   const { sub, sid, jti } = payload;
@@ -171,9 +161,6 @@ function requireIdentity(payload: jwt.JwtPayload): { sub: string; sid: string; j
   return { sub, sid, jti, exp: requireNumber(payload.exp) };
 }
 
-function isId(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= 128;
-}
 
 function requireNumber(value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value)) throw invalidToken();

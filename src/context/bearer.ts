@@ -1,10 +1,9 @@
+import { BEARER_HEADER, JWT_SHAPE } from "@revocable-auth/verifier";
 import { invalidToken } from "../errors";
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The token of an `Authorization: Bearer <jwt>` header; anything else is INVALID_TOKEN. */
 export function bearerToken(header: string): string {
-  const match = /^Bearer +(\S+) *$/i.exec(header);
+  const match = BEARER_HEADER.exec(header);
   if (!match) throw invalidToken('The Authorization header must be "Bearer <access token>"');
   const token = match[1]!;
   if (!JWT_SHAPE.test(token)) throw invalidToken("The bearer token is not a JWT");

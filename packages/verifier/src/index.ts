@@ -14,4 +14,5 @@ export {
 export { keys } from "./keys";
 export { failures, ROLES, type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 export { isRevoked, type RevocationKind, type RevocationListener } from "./revocation";
-export { ACCESS_TOKEN_TYPE, createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
+export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
+export * from "./token-shape";

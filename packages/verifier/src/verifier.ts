@@ -4,11 +4,17 @@ import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type Remote
 import { failures, ROLES, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 import { isRevoked } from "./revocation";
 
-/** RFC 9068's media type: the only tokens a verifier accepts are the auth API's access tokens. */
-export const ACCESS_TOKEN_TYPE = "at+jwt";
-/** As the auth API: no token it issues comes near this; longer input is refused before any parsing. */
-const MAX_TOKEN_LENGTH = 4096;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+import {
+  ACCESS_TOKEN_TYPE,
+  BEARER_HEADER,
+  hasCriticalExtensions,
+  isId,
+  isNumber,
+  JWT_SHAPE,
+  kidOf,
+  LIFETIME_LEEWAY_SECONDS,
+  MAX_TOKEN_LENGTH,
+} from "./token-shape";
 
 /**
  * The one Redis command a verifier sends. An ioredis `Redis` (single node or Sentinel) or `Cluster`
@@ -30,6 +36,11 @@ export interface VerifierOptions {
   readonly failureMode?: "closed" | "open";
   /** Bound on the Redis read before it counts as failed, in ms. Default 1000. */
   readonly storeTimeoutMs?: number;
+  /**
+   * The auth API's ACCESS_TOKEN_TTL, in seconds. When given, an access token whose exp - iat is
+   * longer (plus a minute's slack) is refused as the auth API refuses it: it was not issued there.
+   */
+  readonly accessTokenTtl?: number;
   /** Epoch ms; for tests. */
   readonly now?: () => number;
   /** Called each time a token is accepted on its signature alone (failureMode "open"). */
@@ -51,6 +62,7 @@ interface Claims {
   readonly jti: string;
   readonly roles: readonly Role[];
   readonly exp: number;
+  readonly iat: number;
 }
 
 /** A verifier that answers exactly as the auth API does, for tokens it issued. */
@@ -98,8 +110,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       return error instanceof jwt.TokenExpiredError ? failures.expired() : failures.malformed();
     }
+    if (hasCriticalExtensions(decoded.header)) return failures.malformed();
     if (decoded.header.typ !== ACCESS_TOKEN_TYPE || typeof decoded.payload !== "object") return failures.wrongType(ACCESS_TOKEN_TYPE);
-    return claimsOf(decoded.payload) ?? failures.malformed();
+    const claims = claimsOf(decoded.payload);
+    if (claims === null) return failures.malformed();
+    if (options.accessTokenTtl !== undefined && claims.exp - claims.iat > options.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) {
+      return failures.malformed();
+    }
+    return claims;
   }
 
   return {
@@ -107,7 +125,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verify,
     async authenticate(authorization) {
       if (authorization === undefined) return { ok: true, identity: null };
-      const match = /^Bearer +(\S+) *$/i.exec(authorization);
+      const match = BEARER_HEADER.exec(authorization);
       if (!match) return failures.badHeader();
       if (!JWT_SHAPE.test(match[1]!)) return failures.notJwt();
       return verify(match[1]!);
@@ -119,21 +137,10 @@ function claimsOf(payload: jwt.JwtPayload): Claims | null {
   const { sub, sid, jti, roles, exp, iat } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
   if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) return null;
-  return { sub, sid, jti, roles: roles as Role[], exp };
+  return { sub, sid, jti, roles: roles as Role[], exp, iat };
 }
 
-function kidOf(token: string): string | undefined {
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
-    const kid = (header as { kid?: unknown } | null)?.kid;
-    return typeof kid === "string" ? kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
-const isId = (value: unknown): value is string => typeof value === "string" && value.length > 0 && value.length <= 128;
-const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

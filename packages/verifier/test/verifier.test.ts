@@ -102,8 +102,11 @@ describe("verifying an access token of the auth API", () => {
       "RS256 key under the ES256 kid": jwt.sign(claims, createPrivateKey({ key: rsa, format: "jwk" }), { algorithm: "RS256", header: { alg: "RS256", typ: "at+jwt", kid: signingKey.kid } }),
       "unknown role": sign({ ...claims, roles: ["ROOT"] }),
       "no sid": sign({ ...claims, sid: undefined }),
+      "crit header": sign(claims, { crit: ["exp"] }),
+      "lifetime over ACCESS_TOKEN_TTL": sign({ ...claims, iat: now - 10, exp: now - 10 + api.config.accessTokenTtl + 61 }),
+      "lifetime within the leeway": sign({ ...claims, iat: now - 10, exp: now - 10 + api.config.accessTokenTtl + 59 }),
     };
-    const verifier = verifierFor();
+    const verifier = verifierFor({ accessTokenTtl: api.config.accessTokenTtl });
     for (const [name, token] of Object.entries(cases)) {
       const fromApi = await send(api.url, MeDocument, {}, { token });
       const fromVerifier = await verifier.verify(token);
