@@ -87,14 +87,15 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 }
 
 async function createStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {
-  if (config.redisUrl) {
+  if (config.redis) {
     return connectRedisStore({
-      url: config.redisUrl,
+      redis: config.redis,
       timeoutMs: config.storeTimeoutMs,
       connectWithinMs: REDIS_CONNECT_WITHIN_MS,
       logger,
     });
   }
+  // loadConfig already refuses production without Redis; this guards other callers of startServer.
   if (config.production) {
     throw new Error("REDIS_URL is required when NODE_ENV=production: the embedded store is single-instance and not durable");
   }

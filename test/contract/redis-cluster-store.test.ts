@@ -1,4 +1,5 @@
 import pino from "pino";
+import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
@@ -12,7 +13,7 @@ let store: RedisStore;
 
 beforeAll(async () => {
   redis = await startRedis({ cluster: true });
-  store = await connectRedisStore({ url: redis.url, timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
+  store = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
 });
 afterAll(async () => {
   await store.close();
