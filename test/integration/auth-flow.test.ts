@@ -8,19 +8,19 @@ import {
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
 
-describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) => {
-  let redis: TestRedis | null = null;
+describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("auth flow on the %s store", (storeKind) => {
+  let backend: StoreBackend;
   let api: TestApi;
   const ADMIN_EMAIL = uniqueEmail("admin");
   beforeAll(async () => {
-    if (storeKind === "redis") redis = await startRedis();
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+    backend = await startStore(storeKind);
+    api = await startApi(null, { ...backend.env, ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
   });
   afterAll(async () => {
     await api.stop();
-    await redis?.destroy();
+    await backend.destroy();
   });
 
   describe("register", () => {
