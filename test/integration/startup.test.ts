@@ -91,8 +91,8 @@ describe("starting the service", () => {
     try {
       const admin = await login(second.url, email);
       expect(admin.user.roles).toContain("ADMIN");
-      const users = await send(third.url, UsersDocument, {}, { token: admin.accessToken });
-      expect(users.data!.users.filter((user) => user.email === email)).toHaveLength(1);
+      const users = await send(third.url, UsersDocument, { first: 100 }, { token: admin.accessToken });
+      expect(users.data!.users.edges.filter((edge) => edge.node.email === email)).toHaveLength(1);
     } finally {
       await second.stop();
       await third.stop();

@@ -1,7 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import type { Accounts } from "../../auth/accounts";
+import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts";
 import type { RequestContext } from "../../context/context";
 import { User } from "../types/user";
+import { UserConnection } from "../types/user-connection";
 import { signedIn } from "./identity";
 
 @Resolver(() => User)
@@ -17,9 +18,14 @@ export class UserResolver {
   }
 
   @Authorized("ADMIN")
-  @Query(() => [User], { description: "Every user, oldest first. ADMIN only." })
-  async users(): Promise<User[]> {
-    return (await this.accounts.listUsers()).map(User.from);
+  @Query(() => UserConnection, {
+    description: `Users, oldest first, one page at a time: first from 1 to ${USERS_PAGE_MAX}, after an endCursor. ADMIN only.`,
+  })
+  async users(
+    @Arg("first", () => Int, { nullable: true, defaultValue: USERS_PAGE_DEFAULT }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<UserConnection> {
+    return UserConnection.from(await this.accounts.listUsers(first ?? USERS_PAGE_DEFAULT, after ?? null));
   }
 
   @Authorized("ADMIN")

@@ -12,6 +12,8 @@ import type {
   RotateResult,
   SessionRecord,
   Store,
+  UserPage,
+  UserPageRequest,
   UserRecord,
 } from "../store";
 import { isLiveSession } from "../store";
@@ -96,11 +98,13 @@ export class RedisStore implements Store {
     });
   }
 
-  listUsers(): Promise<UserRecord[]> {
+  listUsers({ first, after }: UserPageRequest): Promise<UserPage> {
     return this.guard(async () => {
-      const ids = await this.redis.zrange(keys.users(), "0", "-1");
-      const users = await Promise.all(ids.map((id) => this.redis.get(keys.user(id))));
-      return users.map((raw) => parseJson<UserRecord>(raw)).filter((user) => user !== null);
+      const [total, ids] = (await this.script("pageUsers", [keys.users()], [first, after?.createdAt ?? "", after?.id ?? ""])) as [number, string[]];
+      // Each user's record lives in that user's slot: one GET each, sent together.
+      const raws = await Promise.all(ids.slice(0, first).map((id) => this.redis.get(keys.user(id))));
+      const users = raws.map((raw) => parseJson<UserRecord>(raw)).filter((user) => user !== null);
+      return { users, hasNextPage: ids.length > first, totalCount: Number(total) };
     });
   }
 
