@@ -22,11 +22,12 @@ afterAll(async () => {
 });
 
 const me = (token: string) => send(api.url, MeDocument, {}, { token });
-const waitCount = async (port: number) => {
+const commandCalls = async (port: number, command: string) => {
   const node = cluster.nodes.find((n) => n.port === port)!;
   const stats = await ask<string>(node, "INFO", "commandstats");
-  return Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
 };
+const waitCount = (port: number) => commandCalls(port, "wait");
 
 describe("a Redis Cluster of 3 masters and 3 replicas, REDIS_MIN_REPLICAS=1", () => {
   it("sends WAIT to the master that owns the user's slot, right after the logout it confirms", async () => {
@@ -38,6 +39,18 @@ describe("a Redis Cluster of 3 masters and 3 replicas, REDIS_MIN_REPLICAS=1", ()
     const grew = cluster.nodes.filter((_, i) => after[i]! > before[i]!).map((n) => n.port);
     expect(grew).toEqual([owner.port]);
     expect((await me(user.accessToken)).error?.reason).toBe("TOKEN_REVOKED");
+  });
+
+  it("costs one round trip per authenticated request: one MGET, on the master of the user's slot", async () => {
+    const user = await register(api.url);
+    const owner = await cluster.masterFor(keys.user(user.user.id));
+    const mgets = () => Promise.all(cluster.nodes.map((n) => commandCalls(n.port, "mget")));
+    const before = await mgets();
+    for (let i = 0; i < 10; i++) expect((await me(user.accessToken)).status).toBe(200);
+    const after = await mgets();
+    const deltas = Object.fromEntries(cluster.nodes.map((n, i) => [n.port, after[i]! - before[i]!]).filter(([, d]) => d !== 0));
+    expect(deltas).toEqual({ [owner.port]: 10 });
+    expect((await fetch(api.url.replace(/graphql$/, "readyz"))).status).toBe(200);
   });
 
   it("answers 503 STORE_UNAVAILABLE for a logout no replica confirmed within STORE_TIMEOUT_MS", async () => {
@@ -84,5 +97,6 @@ describe("a Redis Cluster of 3 masters and 3 replicas, REDIS_MIN_REPLICAS=1", ()
     const after = await me(revoked.accessToken);
     expect(after.error?.reason).toBe("TOKEN_REVOKED");
     expect((await cluster.masterFor(keys.user(revoked.user.id))).port).not.toBe(owner.port);
+    await until("/readyz answers 200 again", async () => (await fetch(api.url.replace(/graphql$/, "readyz"))).status === 200, RECOVERS_WITHIN_MS);
   });
 });

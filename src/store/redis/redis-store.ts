@@ -1,3 +1,4 @@
+import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisConfig } from "../../config";
 import { storeUnavailable } from "../../errors";
@@ -189,8 +190,13 @@ export class RedisStore implements Store {
     });
   }
 
+  /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */
   async ping(): Promise<void> {
-    await this.guard(() => this.redis.ping());
+    await this.guard(async () => {
+      if (!(this.redis instanceof Cluster)) return void (await this.redis.ping());
+      const info = String(await this.redis.call("CLUSTER", "INFO"));
+      if (!info.includes("cluster_state:ok")) throw new Error("the cluster does not serve every slot");
+    });
   }
 
   async close(): Promise<void> {
