@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import pino from "pino";
+import type { RedisConfig } from "../../src/config";
 import { MeDocument } from "../../schema/generated/graphql";
 import { singleNode, waitUntilConnected, createRedisClient } from "../../src/store/redis/connection";
 import { spawnApi, testEnv } from "../support/api";
@@ -53,6 +54,18 @@ describe("the Redis the service accepts", () => {
 });
 
 describe("waiting for Redis at start", () => {
+  it.each(["cluster", "sentinel"] as const)("names the refused address and ECONNREFUSED in %s mode too", async (mode) => {
+    const port = await freePort();
+    const node = [{ host: "127.0.0.1", port }];
+    const base = { username: null, password: null, tls: false, minReplicas: 0 };
+    const config: RedisConfig = mode === "cluster" ? { mode, nodes: node, ...base } : { mode, sentinels: node, masterName: "auth", ...base };
+    const lines: string[] = [];
+    const client = createRedisClient(config, 500);
+    const error = await waitUntilConnected(client, config, 2_500, pino({ level: "info" }, { write: (line: string) => lines.push(line) })).catch((e: Error) => e);
+    expect((error as Error).message).toBe(`Redis did not answer within 2500 ms (last attempt: 127.0.0.1:${port}: ECONNREFUSED)`);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ mode, host: "127.0.0.1", port, cause: "ECONNREFUSED" });
+  });
+
   it("gives up after the bound with an error naming host, port and cause, never the password", async () => {
     const port = await freePort();
     const config = singleNode(`redis://:hunter2-secret@127.0.0.1:${port}`);

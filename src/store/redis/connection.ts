@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { connect } from "node:net";
 import type { Logger } from "pino";
 import type { HostPort, RedisConfig } from "../../config";
 
@@ -103,12 +104,22 @@ export async function waitUntilConnected(client: RedisClient, config: RedisConfi
   let last: FailedAttempt | null = null;
   let lastLoggedAt = 0;
   let attempts = 0;
+  const explained = new Map<string, string>();
   const onError = (error: unknown) => {
     attempts++;
-    last = describeFailure(error, target);
+    const raw = describeFailure(error, target);
+    // Reuse what the last probe of this address found, so the final error names the cause too.
+    const probed = explained.get(`${raw.host}:${raw.port}`);
+    const failure = probed && !/^E[A-Z]+$/.test(raw.cause) ? { ...raw, cause: probed } : raw;
+    last = failure;
     if (Date.now() - lastLoggedAt < LOG_ATTEMPT_EVERY_MS) return;
     lastLoggedAt = Date.now();
-    logger.warn({ mode: target.mode, ...last, attempts }, "waiting for Redis: connection attempt failed; retrying");
+    const count = attempts;
+    void explain(failure).then((found) => {
+      explained.set(`${found.host}:${found.port}`, found.cause);
+      if (last === failure) last = found;
+      logger.warn({ mode: target.mode, ...found, attempts: count }, "waiting for Redis: connection attempt failed; retrying");
+    });
   };
   client.on("error", onError);
   client.connect().catch(() => undefined);
@@ -130,6 +141,28 @@ export async function waitUntilConnected(client: RedisClient, config: RedisConfi
     clearTimeout(timer);
     client.off("error", onError);
   }
+}
+
+/**
+ * A Cluster and Sentinel report a refused connection only as "Connection is closed" or "Failed to
+ * refresh slots cache": when the cause has no socket error code, one plain TCP connect to the same
+ * address finds it (ECONNREFUSED, ETIMEDOUT, ENOTFOUND, …). Start-up only, at most once a second.
+ */
+async function explain(failure: FailedAttempt): Promise<FailedAttempt> {
+  if (/^E[A-Z]+$/.test(failure.cause)) return failure;
+  const code = await new Promise<string | null>((resolve) => {
+    const socket = connect({ host: failure.host, port: failure.port });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve("ETIMEDOUT");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(null);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? null));
+  });
+  return code ? { ...failure, cause: code } : failure;
 }
 
 export class EvictingRedisError extends Error {
