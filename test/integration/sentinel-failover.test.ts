@@ -1,18 +1,27 @@
-import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
+import {
+  LogoutAllDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshDocument,
+  RevokeSessionDocument,
+  SetUserDisabledDocument,
+} from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
-import { login, register, send } from "../support/client";
+import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { ask } from "../support/redis-node";
 import { startSentinel, type TestSentinel } from "../support/sentinel";
 import { keepAsking, until } from "../support/traffic";
 
 /** Generous: sentinels need down-after-milliseconds (1 s) plus an election, on a loaded machine. */
 const RECOVERS_WITHIN_MS = 30_000;
 
+const ADMIN_EMAIL = uniqueEmail("admin");
 let topology: TestSentinel;
 let api: TestApi;
 
 beforeAll(async () => {
   topology = await startSentinel();
-  api = await startApi(null, { ...topology.env, STORE_TIMEOUT_MS: "500", REDIS_MIN_REPLICAS: "1" });
+  api = await startApi(null, { ...topology.env, STORE_TIMEOUT_MS: "500", REDIS_MIN_REPLICAS: "1", ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
 }, 60_000);
 afterAll(async () => {
   await api?.stop();
@@ -27,6 +36,33 @@ describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPL
     expect((await me(user.accessToken)).data?.me.id).toBe(user.user.id);
     expect((await send(api.url, LogoutDocument, {}, { token: user.accessToken })).data?.logout).toBe(true);
     expect((await me(user.accessToken)).error?.reason).toBe("TOKEN_REVOKED");
+  });
+
+  it("confirms with WAIT every write that revokes or ends something, and no other", async () => {
+    const admin = await login(api.url, ADMIN_EMAIL);
+    const master = await topology.master();
+    const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await ask<string>(master, "INFO", "commandstats"))?.[1] ?? 0);
+    const waitsDuring = async (work: () => Promise<unknown>) => {
+      const before = await waits();
+      await work();
+      return (await waits()) - before;
+    };
+    const user = await register(api.url);
+    const other = await login(api.url, user.user.email);
+    expect(await waitsDuring(() => me(user.accessToken))).toBe(0);
+    let rotated = "";
+    expect(await waitsDuring(async () => (rotated = (await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! })).data!.refresh.refreshToken!))).toBe(0);
+    expect(rotated).not.toBe("");
+    const reuse = await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! });
+    expect(reuse.error?.reason).toBe("REFRESH_TOKEN_REUSED");
+    const third = await login(api.url, user.user.email);
+    expect(await waitsDuring(() => send(api.url, RevokeSessionDocument, { id: third.sessionId }, { token: other.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, LogoutAllDocument, {}, { token: other.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: admin.accessToken }))).toBe(1);
+    const again = await register(api.url);
+    const replayed = (await send(api.url, RefreshDocument, { refreshToken: again.refreshToken! })).data!.refresh;
+    expect(replayed.refreshToken).toEqual(expect.any(String));
+    expect(await waitsDuring(() => send(api.url, RefreshDocument, { refreshToken: again.refreshToken! }))).toBe(1);
   });
 
   it("answers 503 STORE_UNAVAILABLE for a logout the replica did not confirm within STORE_TIMEOUT_MS", async () => {
