@@ -23,6 +23,7 @@ import pino from "pino";
 import { LoginDocument, RegisterDocument } from "../schema/generated/graphql";
 import { randomId } from "../src/auth/tokens";
 import { loadConfig } from "../src/config";
+import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
 import { spawnApi, TEST_SECRET } from "../test/support/api";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
@@ -165,7 +166,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
 /** Redis bytes per session and per revoked access token: INFO memory around MEMORY_ENTRIES of each. */
 async function redisMemory(): Promise<void> {
   const redis = await startRedis();
-  const store = await connectRedisStore({ url: redis.url, timeoutMs: 5_000, connectWithinMs: 5_000, logger: pino({ level: "silent" }) });
+  const store = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 5_000, connectWithinMs: 5_000, logger: pino({ level: "silent" }) });
   try {
     const used = async () => Number(/used_memory:(\d+)/.exec(await redis.client.info("memory"))![1]);
     const now = Date.now();

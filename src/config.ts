@@ -33,6 +33,8 @@ export interface Config {
   readonly nodeEnv: string;
   readonly production: boolean;
   readonly redisUrl: string | null;
+  /** Where Redis is, in one of the three modes; null: the embedded in-memory store. */
+  readonly redis: RedisConfig | null;
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a random one was made for this process. */
@@ -100,6 +102,26 @@ export interface OperationLimits {
   readonly maxCost: number;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The three ways to reach Redis; exactly one is configured. */
+export type RedisTarget =
+  | { readonly mode: "single"; readonly url: string }
+  | { readonly mode: "cluster"; readonly nodes: readonly HostPort[] }
+  | { readonly mode: "sentinel"; readonly sentinels: readonly HostPort[]; readonly masterName: string };
+
+export type RedisConfig = RedisTarget & {
+  /** ACL user and password, for every node in every mode. */
+  readonly username: string | null;
+  readonly password: string | null;
+  readonly tls: boolean;
+  /** After a write that revokes or ends something, WAIT until this many replicas have it (0: do not wait). */
+  readonly minReplicas: number;
+};
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  ${problems.join("\n  ")}`);
@@ -137,6 +159,13 @@ export function loadConfig(env: Env): Config {
     problems.push("REFRESH_TOKEN_TTL must be longer than ACCESS_TOKEN_TTL");
   }
 
+  const redis = readRedis(env, read, problems);
+  if (production && redis === null) {
+    problems.push(
+      "REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: the embedded store is single-instance and not durable",
+    );
+  }
+
   const config: Config = {
     port: read.integer("PORT", 4000, 0, 65535),
     host: read.host("HOST", "::"),
@@ -145,7 +174,8 @@ export function loadConfig(env: Env): Config {
     threadPoolSize: 0,
     nodeEnv,
     production,
-    redisUrl: read.redisUrl("REDIS_URL"),
+    redisUrl: redis?.mode === "single" ? redis.url : null,
+    redis,
     jwt: {
       secret: secret ?? "",
       secretGenerated: !env.JWT_SECRET && !isAsymmetric(algorithm),
@@ -175,11 +205,46 @@ export function loadConfig(env: Env): Config {
   };
   const defaultPool = Math.max(1, Math.floor(availableParallelism() / config.workers) - 1);
   (config as { threadPoolSize: number }).threadPoolSize = read.integer("UV_THREADPOOL_SIZE", defaultPool, 1, 1024);
-  if (config.workers > 1 && config.redisUrl === null && !problems.some((problem) => problem.startsWith("REDIS_URL"))) {
-    problems.push("WORKERS greater than 1 needs REDIS_URL: with the embedded store each worker would hold its own users and sessions");
+  if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
+    problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+const MAX_MIN_REPLICAS = 16;
+
+/** Exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), or none. */
+function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig | null {
+  const given = ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"].filter((name) => env[name]);
+  if (given.length > 1) problems.push(`${given.join(" and ")} are set: choose one way to reach Redis`);
+  const common = {
+    username: env.REDIS_USERNAME || null,
+    password: env.REDIS_PASSWORD || null,
+    tls: read.oneOf("REDIS_TLS", ["on", "off"] as const, "off") === "on",
+    minReplicas: read.integer("REDIS_MIN_REPLICAS", 0, 0, MAX_MIN_REPLICAS),
+  };
+  if (env.REDIS_SENTINEL_MASTER && !env.REDIS_SENTINELS) problems.push("REDIS_SENTINEL_MASTER needs REDIS_SENTINELS");
+  if (given.length !== 1) {
+    if (given.length === 0) {
+      for (const name of ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS", "REDIS_MIN_REPLICAS"]) {
+        if (env[name]) problems.push(`${name} needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS`);
+      }
+    }
+    return null;
+  }
+  if (env.REDIS_URL) {
+    const url = read.redisUrl("REDIS_URL");
+    return url === null ? null : { mode: "single", url, ...common };
+  }
+  if (env.REDIS_CLUSTER_NODES) {
+    const nodes = read.hostPorts("REDIS_CLUSTER_NODES");
+    return nodes === null ? null : { mode: "cluster", nodes, ...common };
+  }
+  const sentinels = read.hostPorts("REDIS_SENTINELS");
+  const masterName = env.REDIS_SENTINEL_MASTER?.trim() || null;
+  if (masterName === null) problems.push("REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS: the name the sentinels monitor");
+  return sentinels === null || masterName === null ? null : { mode: "sentinel", sentinels, masterName, ...common };
 }
 
 function readSecret(env: Env, required: boolean, problems: string[]): string | null {
@@ -358,6 +423,27 @@ class EnvReader {
     this.problems.push(`${name} must be a redis:// or rediss:// URL`);
     return null;
   }
+
+  /** A comma-separated list of host:port; null (and a problem) when any entry is malformed. */
+  hostPorts(name: string): HostPort[] | null {
+    const raw = this.env[name] ?? "";
+    const entries = raw.split(",").map((entry) => entry.trim());
+    const parsed = entries.map(parseHostPort);
+    if (raw.trim() === "" || parsed.some((entry) => entry === null)) {
+      this.problems.push(`${name} must be a comma-separated list of host:port (e.g. 10.0.0.1:6379,10.0.0.2:6379), got "${raw}"`);
+      return null;
+    }
+    return parsed as HostPort[];
+  }
+}
+
+function parseHostPort(entry: string): HostPort | null {
+  // host:port, or [v6-address]:port
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry);
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (match[1] ?? match[2])!, port };
 }
 
 function isAddressOrCidr(entry: string): boolean {

@@ -98,7 +98,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, host: config.host, store: config.redisUrl ? "redis" : "memory" }, "auth API ready");
+  logger.info({ url, host: config.host, store: config.redis?.mode ?? "memory" }, "auth API ready");
   return {
     url,
     port,
@@ -117,14 +117,15 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 }
 
 async function createStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {
-  if (config.redisUrl) {
+  if (config.redis) {
     return connectRedisStore({
-      url: config.redisUrl,
+      redis: config.redis,
       timeoutMs: config.storeTimeoutMs,
       connectWithinMs: REDIS_CONNECT_WITHIN_MS,
       logger,
     });
   }
+  // loadConfig already refuses production without Redis; this guards other callers of startServer.
   if (config.production) {
     throw new Error("REDIS_URL is required when NODE_ENV=production: the embedded store is single-instance and not durable");
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
+import { decodeCursor, encodeCursor } from "./cursors";
 import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
 import type { Clock } from "../clock";
 import type { Identity } from "./authenticator";
@@ -14,6 +15,18 @@ export interface AccountInput {
   readonly email: string;
   readonly password: string;
   readonly device?: string | null;
+}
+
+/** The page size of `users` when none is asked for, and the most one page may hold. */
+export const USERS_PAGE_DEFAULT = 50;
+export const USERS_PAGE_MAX = 100;
+
+export interface UsersPage {
+  readonly edges: readonly { readonly cursor: string; readonly user: UserRecord }[];
+  readonly hasNextPage: boolean;
+  /** The last edge's cursor; null on an empty page. */
+  readonly endCursor: string | null;
+  readonly totalCount: number;
 }
 
 /**
@@ -123,8 +136,14 @@ export class Accounts {
     return user;
   }
 
-  listUsers(): Promise<UserRecord[]> {
-    return this.store.listUsers();
+  /** One page of users, oldest first; `first` from 1 to USERS_PAGE_MAX, `after` a cursor from a previous page. */
+  async listUsers(first: number, after: string | null): Promise<UsersPage> {
+    if (!Number.isInteger(first) || first < 1 || first > USERS_PAGE_MAX) {
+      throw badInput(`first must be from 1 to ${USERS_PAGE_MAX}, got ${first}`);
+    }
+    const page = await this.store.listUsers({ first, after: after === null ? null : decodeCursor(after) });
+    const edges = page.users.map((user) => ({ cursor: encodeCursor(user), user }));
+    return { edges, hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null, totalCount: page.totalCount };
   }
 
   /** Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */

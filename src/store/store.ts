@@ -104,6 +104,25 @@ export interface RevokedAccessToken {
   readonly expiresAt: number;
 }
 
+/** Where a page of users starts: right after this user, in (createdAt, id) order. */
+export interface UserPosition {
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+export interface UserPageRequest {
+  readonly first: number;
+  readonly after: UserPosition | null;
+}
+
+export interface UserPage {
+  /** At most `first` users, oldest first, ties broken by id. */
+  readonly users: readonly UserRecord[];
+  readonly hasNextPage: boolean;
+  readonly totalCount: number;
+}
+
 export interface Store {
   /** Stores a new user and claims its email. False when the email is taken. */
   createUser(user: UserRecord, passwordHash: string): Promise<boolean>;
@@ -111,8 +130,11 @@ export interface Store {
   getUser(userId: string): Promise<UserRecord | null>;
   /** The user and their password hash, read together. */
   getCredentials(userId: string): Promise<Credentials | null>;
-  /** Every user, oldest first. */
-  listUsers(): Promise<UserRecord[]>;
+  /**
+   * One page of users in (createdAt, id) order, after a position: a page boundary stays put while
+   * users are added, since a new user sorts after every existing one (or, within the same ms, by id).
+   */
+  listUsers(page: UserPageRequest): Promise<UserPage>;
   /** Sets the flag; disabling also ends every session. Null when no such user. */
   setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null>;
 
@@ -161,6 +183,12 @@ export interface Store {
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The order of listUsers: oldest first, ties broken by id. */
+export function compareUserPositions(a: UserPosition, b: UserPosition): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** The rule lives in the verifier package, shared with every service that checks revocation. */

@@ -1,5 +1,6 @@
 import { Cluster } from "ioredis";
 import pino from "pino";
+import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, redisLimiter, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
@@ -13,7 +14,7 @@ let store: RedisStore;
 
 beforeAll(async () => {
   redis = await startRedis({ cluster: true });
-  store = await connectRedisStore({ url: redis.url, timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
+  store = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
 });
 afterAll(async () => {
   await store.close();

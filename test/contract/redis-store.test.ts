@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pino from "pino";
 import { keys as keyOf } from "@revocable-auth/verifier";
+import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, PENDING_USER_TTL_MS, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
@@ -10,7 +11,7 @@ let store: RedisStore;
 
 beforeAll(async () => {
   redis = await startRedis();
-  store = await connectRedisStore({ url: redis.url, timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
+  store = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }) });
 });
 afterAll(async () => {
   await store.close();

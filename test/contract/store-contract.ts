@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { NewSession, RotateRequest, Store, UserRecord } from "../../src/store/store";
+import { compareUserPositions, type NewSession, type RotateRequest, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -85,8 +85,50 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       it("lists users oldest first", async () => {
         const a = await withUser({ createdAt: 1_000 });
         const b = await withUser({ createdAt: 2_000 });
-        const ids = (await store.listUsers()).map((u) => u.id);
+        const ids = (await store.listUsers({ first: 100, after: null })).users.map((u) => u.id);
+        expect(ids.indexOf(a.id)).toBeGreaterThanOrEqual(0);
         expect(ids.indexOf(a.id)).toBeLessThan(ids.indexOf(b.id));
+      });
+
+      /** Follows every page from the start, running `between` after each; returns every user seen. */
+      const walk = async (first: number, between: (page: UserPage) => Promise<void> = async () => undefined) => {
+        const seen: UserRecord[] = [];
+        let after: UserPosition | null = null;
+        for (let pages = 0; pages < 1_000; pages++) {
+          const page: UserPage = await store.listUsers({ first, after });
+          expect(page.users.length).toBeLessThanOrEqual(first);
+          seen.push(...page.users);
+          await between(page);
+          if (!page.hasNextPage) return { seen, last: page };
+          after = page.users.at(-1)!;
+        }
+        throw new Error("never reached the last page");
+      };
+
+      it("pages through users in (createdAt, id) order, each exactly once, while users are added", async () => {
+        const ties = await Promise.all([1, 2, 3, 4].map(() => withUser({ createdAt: 1_500 })));
+        const added: UserRecord[] = [];
+        const later = Date.now() + 60_000;
+        const { seen, last } = await walk(3, async (page) => {
+          if (page.hasNextPage && added.length < 5) added.push(await withUser({ createdAt: later + added.length }));
+        });
+        const ids = seen.map((u) => u.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (let i = 1; i < seen.length; i++) expect(compareUserPositions(seen[i - 1]!, seen[i]!)).toBeLessThan(0);
+        const tieIds = ties.map((u) => u.id).sort();
+        expect(ids.filter((id) => tieIds.includes(id))).toEqual(tieIds);
+        expect(ids.slice(-added.length)).toEqual(added.map((u) => u.id));
+        expect(last.totalCount).toBe(seen.length);
+      });
+
+      it("counts every user and says when no page follows", async () => {
+        const { seen } = await walk(100);
+        const first = await store.listUsers({ first: 1, after: null });
+        expect(first.users).toHaveLength(1);
+        expect(first.totalCount).toBe(seen.length);
+        expect(first.hasNextPage).toBe(seen.length > 1);
+        const end = await store.listUsers({ first: 5, after: seen.at(-1)! });
+        expect(end).toEqual({ users: [], hasNextPage: false, totalCount: seen.length });
       });
     });
 

@@ -8,20 +8,20 @@ import {
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
 
-describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) => {
-  let redis: TestRedis | null = null;
+describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("auth flow on the %s store", (storeKind) => {
+  let backend: StoreBackend;
   let api: TestApi;
   const ADMIN_EMAIL = uniqueEmail("admin");
   beforeAll(async () => {
-    if (storeKind === "redis") redis = await startRedis();
+    backend = await startStore(storeKind);
     // Strict rotation: the grace window has its own suite (refresh-grace.test.ts).
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
+    api = await startApi(null, { ...backend.env, ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
   });
   afterAll(async () => {
     await api.stop();
-    await redis?.destroy();
+    await backend.destroy();
   });
 
   describe("register", () => {
@@ -218,10 +218,68 @@ describe.each([["redis"], ["memory"]])("auth flow on the %s store", (storeKind) 
       const registered = await register(api.url);
       const admin = await login(api.url, ADMIN_EMAIL);
       expect(admin.user.roles).toEqual(["USER", "ADMIN"]);
-      const result = await send(api.url, UsersDocument, {}, { token: admin.accessToken });
-      const emails = result.data!.users.map((user) => user.email);
+      const result = await send(api.url, UsersDocument, { first: 100 }, { token: admin.accessToken });
+      const emails = result.data!.users.edges.map((edge) => edge.node.email);
       expect(emails).toEqual(expect.arrayContaining([ADMIN_EMAIL, registered.user.email]));
       expect(JSON.stringify(result.data)).not.toMatch(/argon2/);
     });
+  });
+
+  describe("users, a page at a time", () => {
+    let adminToken: string;
+    beforeAll(async () => {
+      adminToken = (await login(api.url, ADMIN_EMAIL)).accessToken;
+      await Promise.all([1, 2, 3].map(() => register(api.url)));
+    });
+    const page = (variables: { first?: number | null; after?: string | null }) => send(api.url, UsersDocument, variables, { token: adminToken });
+
+    it("walks every user once, oldest first, following endCursor, while users register", async () => {
+      const seen: string[] = [];
+      const registeredDuring: string[] = [];
+      let after: string | null = null;
+      let totalCount = 0;
+      for (let pages = 0; pages < 200; pages++) {
+        const result = await page({ first: 2, after });
+        const users = result.data!.users;
+        expect(users.edges.length).toBeLessThanOrEqual(2);
+        seen.push(...users.edges.map((edge) => edge.node.id));
+        totalCount = users.totalCount;
+        if (!users.pageInfo.hasNextPage) break;
+        expect(users.pageInfo.endCursor).toBe(users.edges.at(-1)!.cursor);
+        if (registeredDuring.length < 2) registeredDuring.push((await register(api.url)).user.id);
+        after = users.pageInfo.endCursor!;
+      }
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.length).toBe(totalCount);
+      expect(seen.slice(-2)).toEqual(registeredDuring);
+    });
+
+    it("gives 50 by default, and the same users under nodes as under edges", async () => {
+      await Promise.all(Array.from({ length: 48 }, () => register(api.url)));
+      const result = await post<{ users: { nodes: { id: string }[]; edges: { node: { id: string } }[]; totalCount: number } }>(
+        api.url,
+        { query: "{ users { nodes { id } edges { node { id } } totalCount } }" },
+        { token: adminToken },
+      );
+      const users = result.data!.users;
+      expect(users.totalCount).toBeGreaterThan(50);
+      expect(users.nodes).toHaveLength(50);
+      expect(users.nodes).toEqual(users.edges.map((edge) => edge.node));
+    });
+
+    it.each([[0], [-1], [101], [10_000]])("refuses first: %d with BAD_USER_INPUT", async (first) => {
+      const result = await page({ first });
+      expect(result.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
+      expect(result.error?.message).toMatch(/first must be from 1 to 100/);
+    });
+
+    it.each([["garbage!"], ["bm90LWpzb24"], [Buffer.from('["x","y"]').toString("base64url")], ["a".repeat(5000)]])(
+      "refuses a cursor it did not make (%s) with BAD_USER_INPUT",
+      async (after) => {
+        const result = await page({ first: 5, after });
+        expect(result.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
+        expect(result.error?.message).toMatch(/after must be a cursor/);
+      },
+    );
   });
 });

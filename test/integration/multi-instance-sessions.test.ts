@@ -90,7 +90,7 @@ describe("sessions across two instances", () => {
       ]);
       expect(results.filter((r) => r.error === undefined)).toHaveLength(1);
       const survivor = results[0]!.error === undefined ? x : y;
-      const everyone = (await send(b.url, UsersDocument, {}, { token: survivor.accessToken })).data!.users;
+      const everyone = (await send(b.url, UsersDocument, { first: 100 }, { token: survivor.accessToken })).data!.users.edges.map((edge) => edge.node);
       expect(everyone.filter((u) => u.roles.includes("ADMIN") && !u.disabled).map((u) => u.id)).toEqual([survivor.user.id]);
       await send(a.url, SetUserRolesDocument, { userId: root.user.id, roles: ["USER", "ADMIN"] }, { token: survivor.accessToken });
       await send(a.url, SetUserRolesDocument, { userId: survivor.user.id, roles: ["USER"] }, { token: root.accessToken });

@@ -10,23 +10,23 @@ import {
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
 
-describe.each([["redis"], ["memory"]])("sessions on the %s store", (storeKind) => {
-  let redis: TestRedis | null = null;
+describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("sessions on the %s store", (storeKind) => {
+  let backend: StoreBackend;
   let api: TestApi;
   let admin: Awaited<ReturnType<typeof login>>;
   const ADMIN_EMAIL = uniqueEmail("admin");
 
   beforeAll(async () => {
-    if (storeKind === "redis") redis = await startRedis();
-    // Strict rotation (no grace window), as before REFRESH_REUSE_GRACE_SECONDS; the window has its own suite.
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
+    backend = await startStore(storeKind);
+    // Strict rotation (no grace window); the window has its own suite.
+    api = await startApi(null, { ...backend.env, ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD, REFRESH_REUSE_GRACE_SECONDS: "0" });
     admin = await login(api.url, ADMIN_EMAIL);
   });
   afterAll(async () => {
     await api.stop();
-    await redis?.destroy();
+    await backend.destroy();
   });
 
   const me = (token: string) => send(api.url, MeDocument, {}, { token });

@@ -1,11 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { UsersDocument } from "../../schema/generated/graphql";
 import { spawnApi, startApi, testEnv } from "../support/api";
 import { login, PASSWORD, send, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
 
 const ENTRY = resolve(__dirname, "../../dist/index.js");
 
@@ -84,10 +84,41 @@ describe("starting the service", () => {
     }
   });
 
-  it("refuses the embedded store in production", () => {
-    const { status, output } = refusedStart(testEnv(null, { NODE_ENV: "production" }));
-    expect(status).toBe(1);
-    expect(output).toContain("REDIS_URL is required");
+  it("refuses the embedded store in production as a configuration error, reported with the others", () => {
+    const env = testEnv(null, { NODE_ENV: "production", ACCESS_TOKEN_TTL: "soon" });
+    delete env.JWT_SECRET;
+    const { status, output } = refusedStart(env);
+    expect(status).toBe(2);
+    expect(output).toMatch(/REDIS_URL \(or REDIS_CLUSTER_NODES, or REDIS_SENTINELS\) is required/);
+    expect(output).toContain("JWT_SECRET is required");
+    expect(output).toContain("ACCESS_TOKEN_TTL");
+  });
+
+  it("stops naming the variable when two Redis modes are set at once", () => {
+    const { status, output } = refusedStart(testEnv(redis.url, { REDIS_CLUSTER_NODES: "127.0.0.1:1" }));
+    expect(status).toBe(2);
+    expect(output).toContain("REDIS_URL and REDIS_CLUSTER_NODES are set");
+  });
+
+  it("logs each failed attempt to reach Redis, at most once a second, with host, port and cause but no password", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [ENTRY], {
+      env: { PATH: process.env.PATH ?? "", ...testEnv(`redis://:hunter2-secret@127.0.0.1:${port}`, { LOG_LEVEL: "info" }) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    const elapsed = Date.now() - started;
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const attempts = output.split("\n").filter((line) => line.includes("waiting for Redis")).map((line) => JSON.parse(line));
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(attempts.length).toBeLessThanOrEqual(Math.ceil(elapsed / 1000) + 1);
+    expect(attempts[0]).toMatchObject({ host: "127.0.0.1", port, cause: "ECONNREFUSED" });
+    expect(output).not.toContain("hunter2");
   });
 
   it("warns that the embedded store is single-instance and not durable, and that the secret is random", async () => {
@@ -109,8 +140,8 @@ describe("starting the service", () => {
     try {
       const admin = await login(second.url, email);
       expect(admin.user.roles).toContain("ADMIN");
-      const users = await send(third.url, UsersDocument, {}, { token: admin.accessToken });
-      expect(users.data!.users.filter((user) => user.email === email)).toHaveLength(1);
+      const users = await send(third.url, UsersDocument, { first: 100 }, { token: admin.accessToken });
+      expect(users.data!.users.edges.filter((edge) => edge.node.email === email)).toHaveLength(1);
     } finally {
       await second.stop();
       await third.stop();

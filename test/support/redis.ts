@@ -92,7 +92,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
 }
 
 /** Polls with a raw PING over TCP: a refused ioredis connect would leave a 10 s timer behind. */
-async function waitUntilAnswering(url: string): Promise<void> {
+export async function waitUntilAnswering(url: string): Promise<void> {
   const { hostname, port } = new URL(url);
   const deadline = Date.now() + 10_000;
   while (!(await answersPing(hostname, Number(port)))) {

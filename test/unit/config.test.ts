@@ -79,7 +79,7 @@ describe("configuration", () => {
     [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "301" }, "REFRESH_REUSE_GRACE_SECONDS"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "-1" }, "REFRESH_REUSE_GRACE_SECONDS"],
-    [{ NODE_ENV: "production" }, "JWT_SECRET"],
+    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -95,8 +95,8 @@ describe("the EXPLORER switch", () => {
   it.each([
     [{}, true],
     [{ NODE_ENV: "test" }, true],
-    [{ NODE_ENV: "production" }, false],
-    [{ NODE_ENV: "production", EXPLORER: "on" }, true],
+    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, false],
+    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
     [{ EXPLORER: "off" }, false],
     [{ EXPLORER: "" }, true],
   ])("with %j is %s", (env, explorer) => {
@@ -132,7 +132,7 @@ describe("signing keys", () => {
 
   it("refuses production under ES256 or RS256 without JWT_KEYS_FILE, and does not ask for JWT_SECRET", () => {
     for (const algorithm of ["ES256", "RS256"]) {
-      expect(problemsOf({ NODE_ENV: "production", JWT_ALGORITHM: algorithm })).toEqual([
+      expect(problemsOf({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
         `JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`,
       ]);
     }
@@ -140,7 +140,7 @@ describe("signing keys", () => {
 
   it("reads the set and the signing kid; one key signs without JWT_SIGNING_KID", () => {
     const [a, b] = [es256(), es256()];
-    const config = loadConfig({ NODE_ENV: "production", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
+    const config = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
     expect(config.jwt).toMatchObject({ keys: [a, b], signingKid: b.kid, keysGenerated: false });
     expect(loadConfig({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a]) }).jwt.signingKid).toBe(a.kid);
   });
@@ -242,5 +242,65 @@ describe("the transport's variables", () => {
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf({ JWT_SECRET: SECRET, ...env });
     expect(problems).toEqual([expect.stringContaining(variable)]);
+  });
+});
+
+describe("Redis connection modes", () => {
+  const base = { JWT_SECRET: SECRET };
+
+  it("reads a cluster's seed nodes", () => {
+    const config = loadConfig({ ...base, REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b:7001,[::1]:7002", REDIS_PASSWORD: "pw", REDIS_TLS: "on" });
+    expect(config.redis).toEqual({
+      mode: "cluster",
+      nodes: [{ host: "10.0.0.1", port: 7000 }, { host: "redis-b", port: 7001 }, { host: "::1", port: 7002 }],
+      username: null,
+      password: "pw",
+      tls: true,
+      minReplicas: 0,
+    });
+    expect(config.redisUrl).toBeNull();
+  });
+
+  it("reads sentinels, the master name, the ACL user and REDIS_MIN_REPLICAS", () => {
+    const config = loadConfig({ ...base, REDIS_SENTINELS: "s1:26379,s2:26379", REDIS_SENTINEL_MASTER: "auth", REDIS_USERNAME: "api", REDIS_MIN_REPLICAS: "1" });
+    expect(config.redis).toMatchObject({ mode: "sentinel", sentinels: [{ host: "s1", port: 26379 }, { host: "s2", port: 26379 }], masterName: "auth", username: "api", minReplicas: 1 });
+  });
+
+  it("keeps REDIS_URL as the single-node mode", () => {
+    expect(loadConfig({ ...base, REDIS_URL: "redis://cache:6379" }).redis).toMatchObject({ mode: "single", url: "redis://cache:6379", minReplicas: 0, tls: false });
+  });
+
+  it.each([
+    [{ REDIS_URL: "redis://a:6379", REDIS_CLUSTER_NODES: "b:7000" }, ["REDIS_URL and REDIS_CLUSTER_NODES"]],
+    [{ REDIS_CLUSTER_NODES: "b:7000", REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m" }, ["REDIS_CLUSTER_NODES and REDIS_SENTINELS"]],
+    [{ REDIS_CLUSTER_NODES: "b:7000,c" }, ["REDIS_CLUSTER_NODES"]],
+    [{ REDIS_CLUSTER_NODES: "b:99999" }, ["REDIS_CLUSTER_NODES"]],
+    [{ REDIS_CLUSTER_NODES: "," }, ["REDIS_CLUSTER_NODES"]],
+    [{ REDIS_SENTINELS: "s:26379" }, ["REDIS_SENTINEL_MASTER"]],
+    [{ REDIS_SENTINELS: "s:x", REDIS_SENTINEL_MASTER: "m" }, ["REDIS_SENTINELS"]],
+    [{ REDIS_SENTINEL_MASTER: "m" }, ["REDIS_SENTINEL_MASTER"]],
+    [{ REDIS_URL: "redis://a:6379", REDIS_MIN_REPLICAS: "-1" }, ["REDIS_MIN_REPLICAS"]],
+    [{ REDIS_URL: "redis://a:6379", REDIS_TLS: "yes" }, ["REDIS_TLS"]],
+    [{ REDIS_PASSWORD: "pw" }, ["REDIS_PASSWORD"]],
+  ])("refuses %j naming the variable", (env, names) => {
+    const problems = problemsOf({ ...base, ...env });
+    expect(problems).toHaveLength(names.length);
+    names.forEach((name, i) => expect(problems[i]).toContain(name));
+  });
+
+  it("refuses production without any Redis, together with every other problem", () => {
+    const problems = problemsOf({ NODE_ENV: "production", PORT: "x" });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("JWT_SECRET is required"),
+        expect.stringContaining("PORT"),
+        expect.stringMatching(/REDIS_URL .*REDIS_CLUSTER_NODES.*REDIS_SENTINELS.* is required when NODE_ENV=production/),
+      ]),
+    );
+    expect(problems).toHaveLength(3);
+  });
+
+  it("accepts production with a cluster", () => {
+    expect(loadConfig({ ...base, NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
   });
 });

@@ -1,11 +1,12 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import type { Accounts } from "../../auth/accounts";
+import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts";
 import type { Audit } from "../../auth/audit";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
 import { RoleEnum } from "../types/role";
 import { oncePerRequest } from "../once-per-request";
 import { User } from "../types/user";
+import { UserConnection } from "../types/user-connection";
 import { signedIn } from "./identity";
 
 @Resolver(() => User)
@@ -24,9 +25,16 @@ export class UserResolver {
   }
 
   @Authorized("ADMIN")
-  @Query(() => [User], { description: "Every user, oldest first. ADMIN only." })
-  async users(@Ctx() context: RequestContext): Promise<User[]> {
-    return (await oncePerRequest(context, "users", () => this.accounts.listUsers())).map(User.from);
+  @Query(() => UserConnection, {
+    description: `Users, oldest first, one page at a time: first from 1 to ${USERS_PAGE_MAX}, after an endCursor. ADMIN only.`,
+  })
+  async users(
+    @Arg("first", () => Int, { nullable: true, defaultValue: USERS_PAGE_DEFAULT }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() context: RequestContext,
+  ): Promise<UserConnection> {
+    const page = await oncePerRequest(context, "users", () => this.accounts.listUsers(first ?? USERS_PAGE_DEFAULT, after ?? null));
+    return UserConnection.from(page);
   }
 
   @Authorized("ADMIN")

@@ -12,9 +12,11 @@ import type {
   RotateResult,
   SessionRecord,
   Store,
+  UserPage,
+  UserPageRequest,
   UserRecord,
 } from "../store";
-import { isLiveSession } from "../store";
+import { compareUserPositions, isLiveSession } from "../store";
 
 interface Cutoff {
   readonly at: number;
@@ -66,8 +68,10 @@ export class MemoryStore implements Store {
     return user && passwordHash ? { user, passwordHash } : null;
   }
 
-  async listUsers(): Promise<UserRecord[]> {
-    return [...this.users.values()].sort((a, b) => a.createdAt - b.createdAt);
+  async listUsers({ first, after }: UserPageRequest): Promise<UserPage> {
+    const sorted = [...this.users.values()].sort(compareUserPositions);
+    const rest = after ? sorted.filter((user) => compareUserPositions(user, after) > 0) : sorted;
+    return { users: rest.slice(0, first), hasNextPage: rest.length > first, totalCount: sorted.length };
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {

@@ -1,6 +1,7 @@
-import { Redis, ReplyError, type Cluster } from "ioredis";
+import { Cluster, ReplyError } from "ioredis";
 import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
+import type { RedisConfig } from "../../config";
 import { storeUnavailable } from "../../errors";
 import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
@@ -15,12 +16,15 @@ import type {
   RotateResult,
   SessionRecord,
   Store,
+  UserPage,
+  UserPageRequest,
   UserRecord,
 } from "../store";
 import { isLiveSession } from "../store";
+import { checkEvictionPolicy, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
-export const CONNECTION_NAME = "revocable-auth-api";
+export { CONNECTION_NAME } from "./connection";
 
 /**
  * A new user's records expire unless the email claim commits within this time, so a register
@@ -46,60 +50,45 @@ type ScriptName = keyof typeof scripts;
 type ScriptArg = string | number;
 
 export interface RedisStoreOptions {
-  readonly url: string;
+  readonly redis: RedisConfig;
   /** How long start-up waits for Redis before giving up. */
   readonly connectWithinMs: number;
-  /** Bound on connecting and on every command: past it the call fails instead of hanging. */
+  /** Bound on connecting and on every call: past it the call fails instead of hanging. */
   readonly timeoutMs: number;
   readonly logger: Logger;
 }
 
-/** Opens a connection and waits until Redis answers (retrying), so start-up fails loudly. */
+/**
+ * Opens a connection and waits until Redis answers (retrying, logging each failed attempt), then
+ * refuses an evicting Redis, so start-up fails loudly.
+ */
 export async function connectRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const store = new RedisStore(options);
-  await store.connect(options.connectWithinMs);
+  await waitUntilConnected(store.client, options.redis, options.connectWithinMs, options.logger);
+  try {
+    await checkEvictionPolicy(store.client, options.logger);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   return store;
 }
 
 export class RedisStore implements Store {
-  private readonly redis: Redis;
+  /** Redis, Redis through Sentinel, or a Cluster: every call below works on any of them. */
+  readonly client: RedisClient;
+  private readonly redis: RedisClient;
   private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly minReplicas: number;
 
   constructor(options: RedisStoreOptions) {
     this.logger = options.logger;
-    this.redis = new Redis(options.url, {
-      lazyConnect: true,
-      // Shows up in CLIENT LIST, so operators can tell this service's connections apart.
-      connectionName: CONNECTION_NAME,
-      // Fail fast while disconnected rather than queueing: a request must not hang on a dead Redis.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: options.timeoutMs,
-      connectTimeout: options.timeoutMs,
-      // Reconnect forever, so the service recovers by itself when Redis comes back.
-      retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
-    });
+    this.timeoutMs = options.timeoutMs;
+    this.minReplicas = options.redis.minReplicas;
+    this.redis = this.client = createRedisClient(options.redis, options.timeoutMs);
     for (const [name, script] of Object.entries(scripts)) this.redis.defineCommand(name, script);
     this.watchConnection();
-  }
-
-  /** Waits for the first connection (ioredis keeps retrying) or gives up after `withinMs`. */
-  async connect(withinMs: number): Promise<void> {
-    this.redis.connect().catch(() => undefined);
-    const ready = new Promise<void>((resolve) => this.redis.once("ready", () => resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${withinMs} ms`)), withinMs);
-    });
-    try {
-      await Promise.race([ready, timeout]);
-    } catch (error) {
-      this.redis.disconnect(false);
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async createUser(user: UserRecord, passwordHash: string): Promise<boolean> {
@@ -154,24 +143,27 @@ export class RedisStore implements Store {
     });
   }
 
-  listUsers(): Promise<UserRecord[]> {
+  listUsers({ first, after }: UserPageRequest): Promise<UserPage> {
     return this.guard(async () => {
-      const ids = await this.redis.zrange(keys.users(), "0", "-1");
-      const users = await Promise.all(ids.map((id) => this.redis.get(keys.user(id))));
-      return users.map((raw) => parseJson<UserRecord>(raw)).filter((user) => user !== null);
+      const [total, ids] = (await this.script("pageUsers", [keys.users()], [first, after?.createdAt ?? "", after?.id ?? ""])) as [number, string[]];
+      // Each user's record lives in that user's slot: one GET each, sent together.
+      const raws = await Promise.all(ids.slice(0, first).map((id) => this.redis.get(keys.user(id))));
+      const users = raws.map((raw) => parseJson<UserRecord>(raw)).filter((user) => user !== null);
+      return { users, hasNextPage: ids.length > first, totalCount: Number(total) };
     });
   }
 
   setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
     return this.guard(async () => {
       const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId)];
-      return parseJson<UserRecord>(await this.script("setUserDisabled", userKeys, [disabled ? "1" : "0"]));
+      return parseJson<UserRecord>(await this.durableScript("setUserDisabled", userKeys, [disabled ? "1" : "0"]));
     });
   }
 
   createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
     return this.guard(async () => {
-      const [status, raw] = await this.script("createSession", this.sessionKeys(session.userId, session.id), [
+      // Durable like any other ending: the cap may end the user's oldest session here.
+      const [status, raw] = await this.durableScript("createSession", this.sessionKeys(session.userId, session.id), [
         JSON.stringify(session),
         maxPerUser ?? "",
       ]);
@@ -194,6 +186,8 @@ export class RedisStore implements Store {
       if (status === "rotated" || status === "grace") {
         return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
       }
+      // Reuse ended the session: that end must survive a failover like any other.
+      if (status === "reused") await this.confirmReplicated(keys.session(userId, sessionId));
       return { status: status as "reused" | "ended" };
     });
   }
@@ -206,13 +200,13 @@ export class RedisStore implements Store {
         keys.cutoff(userId),
         keys.revokedAccessToken(userId, revoke?.jti ?? ""),
       ];
-      const ended = await this.script("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
+      const ended = await this.durableScript("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
       return ended === 1;
     });
   }
 
   endAllSessions(userId: string): Promise<number> {
-    return this.guard(async () => Number(await this.script("endAllSessions", [keys.sessions(userId), keys.cutoff(userId)], [])));
+    return this.guard(async () => Number(await this.durableScript("endAllSessions", [keys.sessions(userId), keys.cutoff(userId)], [])));
   }
 
   endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
@@ -224,7 +218,7 @@ export class RedisStore implements Store {
   }
 
   setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
-    return this.guard(async () => parseJson<UserRecord>(await this.script("setUserRoles", [keys.user(userId)], [JSON.stringify(roles)])));
+    return this.guard(async () => parseJson<UserRecord>(await this.durableScript("setUserRoles", [keys.user(userId)], [JSON.stringify(roles)])));
   }
 
   async addEnabledAdmin(userId: string): Promise<void> {
@@ -254,8 +248,13 @@ export class RedisStore implements Store {
     });
   }
 
+  /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */
   async ping(): Promise<void> {
-    await this.guard(() => this.redis.ping());
+    await this.guard(async () => {
+      if (!(this.redis instanceof Cluster)) return void (await this.redis.ping());
+      const info = String(await this.redis.call("CLUSTER", "INFO"));
+      if (!info.includes("cluster_state:ok")) throw new Error("the cluster does not serve every slot");
+    });
   }
 
   async close(): Promise<void> {
@@ -276,7 +275,7 @@ export class RedisStore implements Store {
       keys.session(userId, keepSessionId),
       ...others.map((id) => keys.session(userId, id)),
     ];
-    return Number(await this.script("endOtherSessions", [String(scriptKeys.length), ...scriptKeys], [keepSessionId, passwordHash, ...others]));
+    return Number(await this.durableScript("endOtherSessions", [String(scriptKeys.length), ...scriptKeys], [keepSessionId, passwordHash, ...others]));
   }
 
   private sessionKeys(userId: string, sessionId: string): string[] {
@@ -289,12 +288,60 @@ export class RedisStore implements Store {
   }
 
   /**
+   * A write that revokes or ends something. With REDIS_MIN_REPLICAS > 0 it is pipelined with WAIT
+   * on the same connection, so it reaches the node that ran the script (in a Cluster, the master
+   * of the keys' slot), and it counts as done only once that many replicas have it: a failover
+   * right after cannot bring the revoked token back. Short of it, the caller gets 503.
+   */
+  private async durableScript(name: ScriptName, scriptKeys: string[], args: ScriptArg[]): Promise<any> {
+    if (this.minReplicas === 0) return this.script(name, scriptKeys, args);
+    const pipeline = this.redis.pipeline();
+    (pipeline as unknown as Record<ScriptName, (...a: ScriptArg[]) => unknown>)[name]!.call(pipeline, ...scriptKeys, ...args);
+    pipeline.call("WAIT", this.minReplicas, this.waitMs());
+    const [written, waited] = await this.execPipeline(pipeline);
+    this.checkReplicas(waited);
+    return written;
+  }
+
+  /** WAIT after a write already made, routed to the node of `slotKey` by pipelining it with a read there. */
+  private async confirmReplicated(slotKey: string): Promise<void> {
+    if (this.minReplicas === 0) return;
+    const pipeline = this.redis.pipeline().pttl(slotKey).call("WAIT", this.minReplicas, this.waitMs());
+    const [, waited] = await this.execPipeline(pipeline);
+    this.checkReplicas(waited);
+  }
+
+  private async execPipeline(pipeline: ReturnType<RedisClient["pipeline"]>): Promise<unknown[]> {
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    return results.map(([, value]) => value);
+  }
+
+  private checkReplicas(acknowledged: unknown): void {
+    if (Number(acknowledged) < this.minReplicas) {
+      throw new Error(`only ${Number(acknowledged)} of REDIS_MIN_REPLICAS=${this.minReplicas} replicas acknowledged the write in time`);
+    }
+  }
+
+  /** WAIT's own bound, inside STORE_TIMEOUT_MS so its answer (not the command timeout) says why. Never 0: that waits forever. */
+  private waitMs(): number {
+    return Math.max(10, Math.floor(this.timeoutMs * 0.8));
+  }
+
+  /**
    * Fail closed: a Redis outage becomes SERVICE_UNAVAILABLE for the caller; an error reply that
    * retrying will not fix becomes a StoreFaultError (500). Both are logged here.
+   * The deadline bounds the whole call, retries a Cluster makes during a failover included.
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await operation();
+      const attempt = operation();
+      attempt.catch(() => undefined);
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within STORE_TIMEOUT_MS=${this.timeoutMs}`)), this.timeoutMs);
+      });
+      return await Promise.race([attempt, deadline]);
     } catch (error) {
       // Name and message only: ioredis errors can carry the command's arguments (a password hash).
       const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
@@ -304,6 +351,8 @@ export class RedisStore implements Store {
       }
       this.logger.error({ err: { name, message } }, "store call failed");
       throw storeUnavailable();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -326,7 +375,7 @@ export class RedisStore implements Store {
  * key, so one slot). Refuses at once, rather than queueing, while the client is not ready.
  */
 export function redisLimiter(
-  client: Redis | Cluster,
+  client: RedisClient,
   spec: LimiterSpec,
   guard?: ConstructorParameters<typeof FlexibleLimiter>[1],
 ): Limiter {

@@ -256,6 +256,32 @@ return 1
 `,
 };
 
+/**
+ * KEYS: users (scored by createdAt). ARGV: how many, the cursor's createdAt or '', its id.
+ * Returns the total and up to ARGV[1] + 1 ids after the cursor in (score, id) order; the extra one
+ * tells whether there is a next page. The start is found with ZRANK, O(log n), and ties in
+ * score are ordered by member bytes, as in compareUserPositions. (Lua's own string comparison
+ * follows the server's locale, so it is not used.) Users are never deleted; were the cursor's user
+ * gone, the page would start after every user of its millisecond.
+ */
+export const pageUsers = {
+  numberOfKeys: 1,
+  readOnly: true,
+  lua: `
+local start = 0
+if ARGV[2] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[3])
+  if score and tonumber(score) == tonumber(ARGV[2]) then
+    start = redis.call('ZRANK', KEYS[1], ARGV[3]) + 1
+  else
+    start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[2])
+  end
+end
+local ids = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[1]))
+return {redis.call('ZCARD', KEYS[1]), ids}
+`,
+};
+
 export const scripts = {
   createSession,
   rotateSession,
@@ -267,4 +293,5 @@ export const scripts = {
   setUserRoles,
   removeEnabledAdmin,
   releaseEmail,
+  pageUsers,
 };

@@ -1,0 +1,81 @@
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import pino from "pino";
+import type { RedisConfig } from "../../src/config";
+import { MeDocument } from "../../schema/generated/graphql";
+import { singleNode, waitUntilConnected, createRedisClient } from "../../src/store/redis/connection";
+import { spawnApi, testEnv } from "../support/api";
+import { register, send } from "../support/client";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
+
+const ENTRY = resolve(__dirname, "../../dist/index.js");
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(() => redis.destroy());
+
+describe("the Redis the service accepts", () => {
+  it.each(["allkeys-lru", "volatile-ttl"])("refuses to start on a Redis with maxmemory-policy %s, saying what to set", async (policy) => {
+    await redis.client.config("SET", "maxmemory-policy", policy);
+    try {
+      const result = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH ?? "", ...testEnv(redis.url) }, encoding: "utf8", timeout: 15_000 });
+      expect(result.status).toBe(1);
+      const output = result.stdout + result.stderr;
+      expect(output).toContain(`maxmemory-policy ${policy}`);
+      expect(output).toContain("Set maxmemory-policy noeviction");
+    } finally {
+      await redis.client.config("SET", "maxmemory-policy", "noeviction");
+    }
+  });
+
+  it("starts with a warning naming what to check where CONFIG is not allowed, and logs in with the ACL user", async () => {
+    await redis.client.call("ACL", "SETUSER", "api", "on", ">api-password-123", "~*", "+@all", "-config");
+    const url = new URL(redis.url);
+    const api = await spawnApi(null, {
+      REDIS_URL: redis.url,
+      REDIS_USERNAME: "api",
+      REDIS_PASSWORD: "api-password-123",
+      LOG_LEVEL: "info",
+    });
+    try {
+      expect(api.output()).toMatch(/cannot read maxmemory-policy.*noeviction/);
+      expect(api.output()).toContain(`${url.hostname}:${url.port}`);
+      expect(api.output()).not.toContain("api-password-123");
+      const user = await register(api.url);
+      expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me.id).toBe(user.user.id);
+      const clients = (await redis.client.client("LIST")) as string;
+      expect(clients).toMatch(/user=api .*name=revocable-auth-api|name=revocable-auth-api.*user=api/);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
+describe("waiting for Redis at start", () => {
+  it.each(["cluster", "sentinel"] as const)("names the refused address and ECONNREFUSED in %s mode too", async (mode) => {
+    const port = await freePort();
+    const node = [{ host: "127.0.0.1", port }];
+    const base = { username: null, password: null, tls: false, minReplicas: 0 };
+    const config: RedisConfig = mode === "cluster" ? { mode, nodes: node, ...base } : { mode, sentinels: node, masterName: "auth", ...base };
+    const lines: string[] = [];
+    const client = createRedisClient(config, 500);
+    const error = await waitUntilConnected(client, config, 2_500, pino({ level: "info" }, { write: (line: string) => lines.push(line) })).catch((e: Error) => e);
+    expect((error as Error).message).toBe(`Redis did not answer within 2500 ms (last attempt: 127.0.0.1:${port}: ECONNREFUSED)`);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ mode, host: "127.0.0.1", port, cause: "ECONNREFUSED" });
+  });
+
+  it("gives up after the bound with an error naming host, port and cause, never the password", async () => {
+    const port = await freePort();
+    const config = singleNode(`redis://:hunter2-secret@127.0.0.1:${port}`);
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const client = createRedisClient(config, 500);
+    const error = await waitUntilConnected(client, config, 2_500, logger).catch((e: Error) => e);
+    expect((error as Error).message).toBe(`Redis did not answer within 2500 ms (last attempt: 127.0.0.1:${port}: ECONNREFUSED)`);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(4);
+    expect(lines.join("")).not.toContain("hunter2");
+  });
+});

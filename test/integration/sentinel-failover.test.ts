@@ -1,0 +1,107 @@
+import {
+  LogoutAllDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshDocument,
+  RevokeSessionDocument,
+  SetUserDisabledDocument,
+} from "../../schema/generated/graphql";
+import { startApi, type TestApi } from "../support/api";
+import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { ask } from "../support/redis-node";
+import { startSentinel, type TestSentinel } from "../support/sentinel";
+import { keepAsking, until } from "../support/traffic";
+
+/** Generous: sentinels need down-after-milliseconds (1 s) plus an election, on a loaded machine. */
+const RECOVERS_WITHIN_MS = 30_000;
+
+const ADMIN_EMAIL = uniqueEmail("admin");
+let topology: TestSentinel;
+let api: TestApi;
+
+beforeAll(async () => {
+  topology = await startSentinel();
+  api = await startApi(null, { ...topology.env, STORE_TIMEOUT_MS: "500", REDIS_MIN_REPLICAS: "1", ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+}, 60_000);
+afterAll(async () => {
+  await api?.stop();
+  await topology?.destroy();
+});
+
+const me = (token: string) => send(api.url, MeDocument, {}, { token });
+
+describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPLICAS=1", () => {
+  it("runs the whole flow through the master the sentinels name", async () => {
+    const user = await register(api.url);
+    expect((await me(user.accessToken)).data?.me.id).toBe(user.user.id);
+    expect((await send(api.url, LogoutDocument, {}, { token: user.accessToken })).data?.logout).toBe(true);
+    expect((await me(user.accessToken)).error?.reason).toBe("TOKEN_REVOKED");
+  });
+
+  it("confirms with WAIT every write that revokes or ends something, and no other", async () => {
+    const admin = await login(api.url, ADMIN_EMAIL);
+    const master = await topology.master();
+    const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await ask<string>(master, "INFO", "commandstats"))?.[1] ?? 0);
+    const waitsDuring = async (work: () => Promise<unknown>) => {
+      const before = await waits();
+      await work();
+      return (await waits()) - before;
+    };
+    const user = await register(api.url);
+    const other = await login(api.url, user.user.email);
+    expect(await waitsDuring(() => me(user.accessToken))).toBe(0);
+    let rotated = "";
+    expect(await waitsDuring(async () => (rotated = (await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! })).data!.refresh.refreshToken!))).toBe(0);
+    expect(rotated).not.toBe("");
+    const reuse = await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! });
+    expect(reuse.error?.reason).toBe("REFRESH_TOKEN_REUSED");
+    const third = await login(api.url, user.user.email);
+    expect(await waitsDuring(() => send(api.url, RevokeSessionDocument, { id: third.sessionId }, { token: other.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, LogoutAllDocument, {}, { token: other.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: admin.accessToken }))).toBe(1);
+    const again = await register(api.url);
+    const replayed = (await send(api.url, RefreshDocument, { refreshToken: again.refreshToken! })).data!.refresh;
+    expect(replayed.refreshToken).toEqual(expect.any(String));
+    expect(await waitsDuring(() => send(api.url, RefreshDocument, { refreshToken: again.refreshToken! }))).toBe(1);
+  });
+
+  it("answers 503 STORE_UNAVAILABLE for a logout the replica did not confirm within STORE_TIMEOUT_MS", async () => {
+    const user = await register(api.url);
+    const replica = topology.other(await topology.master());
+    replica.signal("SIGSTOP");
+    try {
+      const result = await send(api.url, LogoutDocument, {}, { token: user.accessToken });
+      expect(result.status).toBe(503);
+      expect(result.error).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "STORE_UNAVAILABLE" });
+    } finally {
+      replica.signal("SIGCONT");
+    }
+    expect((await me(user.accessToken)).status).toBe(401);
+  });
+
+  it("on SIGKILL of the master: 503s for a while, never a revoked token let in, then success on the promoted replica", async () => {
+    const revoked = await register(api.url);
+    const live = await login(api.url, revoked.user.email);
+    await until("the replica is back in sync", async () => (await send(api.url, LogoutDocument, {}, { token: revoked.accessToken })).data?.logout === true, 10_000);
+    const master = await topology.master();
+
+    const liveTraffic = keepAsking(api.url, live.accessToken);
+    const revokedTraffic = keepAsking(api.url, revoked.accessToken);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const killedAt = Date.now();
+    master.signal("SIGKILL");
+    try {
+      await until("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), RECOVERS_WITHIN_MS);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await Promise.all([liveTraffic.stop(), revokedTraffic.stop()]);
+    }
+
+    expect(revokedTraffic.seen.filter((o) => o.status === 200)).toEqual([]);
+    expect(new Set(revokedTraffic.seen.map((o) => o.status))).toEqual(new Set([401, 503]));
+    expect(liveTraffic.seen.filter((o) => ![200, 503].includes(o.status))).toEqual([]);
+    expect(liveTraffic.seen.some((o) => o.status === 503)).toBe(true);
+    expect((await me(revoked.accessToken)).error?.reason).toBe("TOKEN_REVOKED");
+    expect((await topology.master()).port).toBe(topology.other(master).port);
+  });
+});
