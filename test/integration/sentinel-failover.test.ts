@@ -1,4 +1,7 @@
 import {
+  ChangePasswordDocument,
+  LogoutOthersDocument,
+  SetUserRolesDocument,
   LogoutAllDocument,
   LogoutDocument,
   MeDocument,
@@ -21,7 +24,7 @@ let api: TestApi;
 
 beforeAll(async () => {
   topology = await startSentinel();
-  api = await startApi(null, { ...topology.env, STORE_TIMEOUT_MS: "500", REDIS_MIN_REPLICAS: "1", ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+  api = await startApi(null, { ...topology.env, STORE_TIMEOUT_MS: "500", REDIS_MIN_REPLICAS: "1", REFRESH_REUSE_GRACE_SECONDS: "0", ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
 }, 60_000);
 afterAll(async () => {
   await api?.stop();
@@ -63,6 +66,12 @@ describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPL
     const replayed = (await send(api.url, RefreshDocument, { refreshToken: again.refreshToken! })).data!.refresh;
     expect(replayed.refreshToken).toEqual(expect.any(String));
     expect(await waitsDuring(() => send(api.url, RefreshDocument, { refreshToken: again.refreshToken! }))).toBe(1);
+    const fourth = await register(api.url);
+    await login(api.url, fourth.user.email);
+    expect(await waitsDuring(() => send(api.url, LogoutOthersDocument, {}, { token: fourth.accessToken }))).toBe(1);
+    const change = { currentPassword: PASSWORD, newPassword: "another long password" };
+    expect(await waitsDuring(() => send(api.url, ChangePasswordDocument, change, { token: fourth.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, SetUserRolesDocument, { userId: fourth.user.id, roles: ["USER"] }, { token: admin.accessToken }))).toBe(1);
   });
 
   it("answers 503 STORE_UNAVAILABLE for a logout the replica did not confirm within STORE_TIMEOUT_MS", async () => {

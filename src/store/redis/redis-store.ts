@@ -162,8 +162,9 @@ export class RedisStore implements Store {
 
   createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
     return this.guard(async () => {
-      // Durable like any other ending: the cap may end the user's oldest session here.
-      const [status, raw] = await this.durableScript("createSession", this.sessionKeys(session.userId, session.id), [
+      // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
+      // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
+      const [status, raw] = await this.script("createSession", this.sessionKeys(session.userId, session.id), [
         JSON.stringify(session),
         maxPerUser ?? "",
       ]);
