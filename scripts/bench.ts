@@ -198,8 +198,11 @@ async function meDuringLogins(redis: TestRedis, servers: Server[]): Promise<void
   const api = await spawnApi(redis.url, {}, { stdout: "discard" });
   servers.push(api);
   const user = await registerUser(api.url);
+  // Another account logs in: each login starts a session, and past MAX_SESSIONS_PER_USER the
+  // oldest one ends, which would end the session `me` is measured with.
+  const loginUser = await registerUser(api.url);
   const me = { url: api.url, body: ME, headers: { authorization: `Bearer ${user.accessToken}` } };
-  const loginBody = JSON.stringify({ query: print(LoginDocument), variables: { input: { email: user.email, password: PASSWORD } } });
+  const loginBody = JSON.stringify({ query: print(LoginDocument), variables: { input: { email: loginUser.email, password: PASSWORD } } });
   const connections = 8;
   await load(me, WARMUP_SECONDS, connections);
   const alone = await load(me, SECONDS, connections);

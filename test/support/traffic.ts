@@ -1,5 +1,5 @@
-import { MeDocument } from "../../schema/generated/graphql";
-import { send } from "./client";
+import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
+import { login, register, send } from "./client";
 
 export interface Observation {
   readonly at: number;
@@ -35,4 +35,51 @@ export async function until(what: string, check: () => Promise<boolean>, withinM
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return Date.now() - started;
+}
+
+export interface FailoverRun {
+  /** Answers to `me` with a token logged out just before the kill. */
+  readonly revoked: Observation[];
+  /** Answers to `me` with a live token of the same user, through the whole failover. */
+  readonly live: Observation[];
+  /** The revoked token's answer once the live one succeeds again. */
+  readonly revokedAfter: Awaited<ReturnType<typeof send>>;
+  readonly userId: string;
+}
+
+/**
+ * The failover scenario both topologies run: a user with a live and a logged-out token, traffic
+ * with both, then `kill` (SIGKILL of the master that holds the user) under that traffic, until the
+ * live token succeeds again. The logout is retried until confirmed, so the replicas are in sync.
+ */
+export async function failOverUnderTraffic(
+  url: string,
+  kill: (userId: string) => Promise<void>,
+  recoversWithinMs: number,
+): Promise<FailoverRun> {
+  const user = await register(url);
+  const live = await login(url, user.user.email);
+  await until("the replicas are in sync", async () => (await send(url, LogoutDocument, {}, { token: user.accessToken })).data?.logout === true, 10_000);
+  const liveTraffic = keepAsking(url, live.accessToken);
+  const revokedTraffic = keepAsking(url, user.accessToken);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const killedAt = Date.now();
+  await kill(user.user.id);
+  try {
+    await until("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  } finally {
+    await Promise.all([liveTraffic.stop(), revokedTraffic.stop()]);
+  }
+  const revokedAfter = await send(url, MeDocument, {}, { token: user.accessToken });
+  return { revoked: revokedTraffic.seen, live: liveTraffic.seen, revokedAfter, userId: user.user.id };
+}
+
+/** What a failover must never do, and what it must do: the assertions both topologies share. */
+export function expectNoRevocationLost(run: FailoverRun, expect: jest.Expect): void {
+  expect(run.revoked.filter((o) => o.status === 200)).toEqual([]);
+  expect(new Set(run.revoked.map((o) => o.status))).toEqual(new Set([401, 503]));
+  expect(run.live.filter((o) => ![200, 503].includes(o.status))).toEqual([]);
+  expect(run.live.some((o) => o.status === 503)).toBe(true);
+  expect(run.revokedAfter.error?.reason).toBe("TOKEN_REVOKED");
 }
