@@ -487,6 +487,9 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(second.msLeft).toBeLessThanOrEqual(60_000);
         expect(await limiter.get("j")).toBeNull();
         expect(await other.get("k")).toBeNull();
+        await limiter.refund("k");
+        expect((await limiter.get("k"))!.count).toBe(1);
+        await limiter.hit("k");
 
         await limiter.block("k", 30);
         const blocked = await limiter.get("k");
