@@ -92,7 +92,7 @@ export class Accounts {
       throw invalidCredentials();
     }
     if (credentials.user.disabled) throw accountDisabled();
-    return this.sessions.start(credentials.user, input.device ?? null);
+    return this.sessions.start(credentials.user, input.device ?? null, credentials.passwordHash);
   }
 
   /**

@@ -34,7 +34,8 @@ export class Sessions {
     private readonly policy: SessionPolicy = {},
   ) {}
 
-  async start(user: UserRecord, device: string | null): Promise<AuthResult> {
+  /** `passwordHash`: the one a login checked; the session starts only while it is still current. */
+  async start(user: UserRecord, device: string | null, passwordHash?: string): Promise<AuthResult> {
     const sessionId = randomId();
     const refreshToken = this.tokens.issueRefresh(user.id, sessionId);
     const result = await this.store.createSession({
@@ -43,6 +44,7 @@ export class Sessions {
       device,
       expiresAt: refreshToken.expiresAt,
       refreshJti: refreshToken.jti,
+      passwordHash,
     }, this.policy.maxPerUser);
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();

@@ -41,18 +41,28 @@ export class Throttle {
   async guardPasswordCheck<T>(email: string, clientIp: string, check: () => Promise<T>): Promise<T> {
     const client = clientKey(clientIp);
     const pair = pairKey(email, client);
-    const [pairState, ipState] = await Promise.all([this.pairFailures.get(pair), this.ipFailures.get(client)]);
-    this.refuseIfOver(pairState, this.limits.loginMaxFailures, "pair", clientIp);
-    this.refuseIfOver(ipState, this.limits.loginMaxFailuresPerIp, "ip", clientIp);
+    // Counted before the check, atomically: a burst of concurrent attempts would all pass a read
+    // of the count, and each would get its password checked (hundreds against a limit of 5).
+    const [pairState, ipState] = await Promise.all([this.pairFailures.hit(pair), this.ipFailures.hit(client)]);
+    const over = this.overLimit(pairState, ipState);
+    if (over) {
+      // The pair stays counted: it is over already, and a refund could undo part of a block that
+      // another attempt set meanwhile. The IP counts failed logins only.
+      await this.ipFailures.refund(client);
+      this.audit.throttled("LOGIN_THROTTLED", over.scope, clientIp);
+      throw new ThrottledError("LOGIN_THROTTLED", retryAfter(over.state));
+    }
     let result: T;
     try {
       result = await check();
     } catch (error) {
-      if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, client);
+      // A wrong password keeps its count; anything else (a disabled account, a store outage) was no guess.
+      if (error instanceof AuthError && error.reason === "INVALID_CREDENTIALS") await this.failed(pair, pairState);
+      else await Promise.all([this.pairFailures.refund(pair), this.ipFailures.refund(client)]);
       throw error;
     }
     // Both, always: a past block's count outlives the block itself, and a success forgives it too.
-    await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair)]);
+    await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair), this.ipFailures.refund(client)]);
     return result;
   }
 
@@ -64,16 +74,16 @@ export class Throttle {
     throw new ThrottledError("REGISTER_THROTTLED", retryAfter(state));
   }
 
-  private refuseIfOver(state: LimiterState | null, max: number, scope: "pair" | "ip", clientIp: string): void {
-    if (state === null || state.count < max) return;
-    this.audit.throttled("LOGIN_THROTTLED", scope, clientIp);
-    throw new ThrottledError("LOGIN_THROTTLED", retryAfter(state));
+  /** Each attempt in flight holds one count, so at most the limit of them are checked at once. */
+  private overLimit(pair: LimiterState, ip: LimiterState): { scope: "pair" | "ip"; state: LimiterState } | null {
+    if (pair.count > this.limits.loginMaxFailures) return { scope: "pair", state: pair };
+    if (ip.count > this.limits.loginMaxFailuresPerIp) return { scope: "ip", state: ip };
+    return null;
   }
 
   /** The failure that reaches the limit blocks the pair: 1 block × 2^(blocks so far), capped. */
-  private async failed(pair: string, client: string): Promise<void> {
-    const [pairState] = await Promise.all([this.pairFailures.hit(pair), this.ipFailures.hit(client)]);
-    if (pairState.count < this.limits.loginMaxFailures) return;
+  private async failed(pair: string, counted: LimiterState): Promise<void> {
+    if (counted.count < this.limits.loginMaxFailures) return;
     const blocks = await this.pairBlocks.hit(pair);
     const seconds = Math.min(this.limits.loginBlock * 2 ** Math.min(blocks.count - 1, 30), this.limits.loginMaxBlock);
     await this.pairFailures.block(pair, seconds);

@@ -27,6 +27,8 @@ export interface Limiter {
   get(key: string): Promise<LimiterState | null>;
   /** Counts one event and returns the new state. */
   hit(key: string): Promise<LimiterState>;
+  /** Takes back one event counted by `hit`. */
+  refund(key: string): Promise<void>;
   /** Holds the key over its limit for `seconds`. */
   block(key: string, seconds: number): Promise<void>;
   reset(key: string): Promise<void>;
@@ -54,6 +56,12 @@ export class FlexibleLimiter implements Limiter {
 
   hit(key: string): Promise<LimiterState> {
     return this.guard(async () => toState(await this.limiter.penalty(key, 1)));
+  }
+
+  refund(key: string): Promise<void> {
+    return this.guard(async () => {
+      await this.limiter.reward(key, 1);
+    });
   }
 
   block(key: string, seconds: number): Promise<void> {

@@ -59,6 +59,11 @@ export interface NewSession {
   readonly device: string | null;
   readonly expiresAt: number;
   readonly refreshJti: string;
+  /**
+   * The password hash a login just checked: the session starts only while it is still the
+   * user's, so a login that checked a password changed meanwhile starts nothing. Never stored.
+   */
+  readonly passwordHash?: string;
 }
 
 /** What the per-request check needs, read in one round trip. */
@@ -72,7 +77,7 @@ export interface AccessState {
 
 export type CreateSessionResult =
   | { readonly status: "created"; readonly session: SessionRecord }
-  | { readonly status: "user_missing" | "user_disabled" };
+  | { readonly status: "user_missing" | "user_disabled" | "credentials_changed" };
 
 export type RotateResult =
   | { readonly status: "rotated"; readonly session: SessionRecord; readonly user: UserRecord }
@@ -139,7 +144,8 @@ export interface Store {
   setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null>;
 
   /**
-   * Starts a session unless the user is missing or disabled, atomically with that check. With
+   * Starts a session unless the user is missing or disabled, or its password is no longer
+   * `session.passwordHash` when that is given, atomically with those checks. With
    * `maxPerUser`, the user's oldest live sessions beyond it end in the same step.
    */
   createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult>;

@@ -148,6 +148,18 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect((await store.createSession(session(user.id))).status).toBe("user_disabled");
       });
 
+      it("starts a login's session only while the password it checked is still the user's, and never stores it", async () => {
+        const user = await withUser();
+        const checked = "hash-of-" + user.id;
+        const kept = await store.createSession({ ...session(user.id), passwordHash: checked });
+        expect(kept.status).toBe("created");
+        expect(JSON.stringify(kept)).not.toContain(checked);
+        expect(JSON.stringify(await store.listSessions(user.id))).not.toContain(checked);
+        await store.changePassword(user.id, "a new hash", kept.status === "created" ? kept.session.id : "");
+        expect((await store.createSession({ ...session(user.id), passwordHash: checked })).status).toBe("credentials_changed");
+        expect((await store.createSession({ ...session(user.id), passwordHash: "a new hash" })).status).toBe("created");
+      });
+
       it("rotates with the current refresh jti and moves lastUsedAt and expiresAt", async () => {
         const user = await withUser();
         const created = await started(user.id);
@@ -487,6 +499,9 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(second.msLeft).toBeLessThanOrEqual(60_000);
         expect(await limiter.get("j")).toBeNull();
         expect(await other.get("k")).toBeNull();
+        await limiter.refund("k");
+        expect((await limiter.get("k"))!.count).toBe(1);
+        await limiter.hit("k");
 
         await limiter.block("k", 30);
         const blocked = await limiter.get("k");

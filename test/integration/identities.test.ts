@@ -1,4 +1,4 @@
-import { LoginDocument, RegisterDocument } from "../../schema/generated/graphql";
+import { ChangePasswordDocument, LoginDocument, RegisterDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, register, send } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -67,5 +67,15 @@ describe.each([["redis"], ["memory"]])("identities on the %s store", (storeKind)
     expect(device.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
     // A well-formed astral character (a surrogate pair) is fine.
     expect((await registerAs(email, "password \ud83d\ude00")).data?.register.user.email).toBe(email);
+  });
+
+  it("refuses a new password with a lone surrogate in changePassword, and keeps the old one", async () => {
+    const { user, accessToken } = await register(api.url, { email: `chsur${unique()}@example.com` });
+    const changed = await send(api.url, ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: "new password \ud800" }, { token: accessToken });
+    expect(changed.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
+    expect(changed.error?.message).toMatch(/unpaired surrogate/);
+    // Stored, it would have been the replacement character: any other lone surrogate's password.
+    expect((await loginAs(user.email, "new password \ufffd")).error?.reason).toBe("INVALID_CREDENTIALS");
+    expect((await loginAs(user.email)).data?.login.user.id).toBe(user.id);
   });
 });

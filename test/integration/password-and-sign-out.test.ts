@@ -79,6 +79,28 @@ describe.each([["redis"], ["memory"]])("sign-out scopes and password change on t
       expect((await login(api.url, laptop.user.email, NEW_PASSWORD)).user.id).toBe(laptop.user.id);
     });
 
+    it("leaves no session to a login with the old password that was in flight during the change", async () => {
+      const laptop = await register(api.url);
+      let changed = false;
+      const oldPasswordSessions: string[] = [];
+      const keepLoggingIn = async () => {
+        while (!changed) {
+          const attempt = await send(api.url, LoginDocument, { input: { email: laptop.user.email, password: PASSWORD } });
+          if (attempt.data) oldPasswordSessions.push(attempt.data.login.accessToken);
+        }
+      };
+      const attackers = Array.from({ length: 4 }, keepLoggingIn);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await changePassword(laptop.accessToken, PASSWORD, NEW_PASSWORD)).data?.changePassword).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      changed = true;
+      await Promise.all(attackers);
+
+      const sessions = await send(api.url, SessionsDocument, {}, { token: laptop.accessToken });
+      expect(sessions.data!.sessions.map((s) => s.id)).toEqual([laptop.sessionId]);
+      for (const token of oldPasswordSessions) expect((await me(token)).error?.reason).toBe("TOKEN_REVOKED");
+    });
+
     it("refuses a wrong current password like a wrong login, and changes nothing", async () => {
       const laptop = await register(api.url);
       const phone = await login(api.url, laptop.user.email);

@@ -5,6 +5,12 @@ import { startRedis, type TestRedis } from "../support/redis";
 
 const WRONG = "not the right password";
 const from = (ip: string) => ({ headers: { "x-forwarded-for": ip } });
+/** How many answers gave each reason. */
+const tally = (results: GraphQLResponse<unknown>[]) => {
+  const counts: Record<string, number> = {};
+  for (const result of results) counts[String(result.error?.reason ?? "OK")] = (counts[String(result.error?.reason ?? "OK")] ?? 0) + 1;
+  return counts;
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Short windows so blocks can be waited out; the proxy in front (one hop) names the client. */
@@ -63,6 +69,13 @@ describe.each([["redis"], ["memory"]])("throttling on the %s store", (storeKind)
       const after = await loginAs(api, user.email, PASSWORD, "203.0.113.10");
       expect(after.status).toBe(200);
       expect(after.data?.login.user.id).toBe(user.id);
+    });
+
+    it("checks no more than LOGIN_MAX_FAILURES passwords from a burst of concurrent attempts", async () => {
+      const { user } = await register(api.url);
+      const burst = await Promise.all(Array.from({ length: 30 }, () => loginAs(api, user.email, WRONG, "203.0.113.15")));
+      expect(tally(burst)).toEqual({ INVALID_CREDENTIALS: 5, LOGIN_THROTTLED: 25 });
+      expectThrottled(await loginAs(api, user.email, PASSWORD, "203.0.113.15"), "LOGIN_THROTTLED");
     });
 
     it("does not block another client IP for the first one's failures", async () => {
@@ -147,6 +160,19 @@ describe.each([["redis"], ["memory"]])("throttling on the %s store", (storeKind)
       }
       expectThrottled(await loginAs(api, user.email, PASSWORD, "198.51.100.7"), "LOGIN_THROTTLED");
       expect((await loginAs(api, user.email, PASSWORD, "198.51.100.8")).data?.login.user.id).toBe(user.id);
+    });
+
+    it("checks no more than LOGIN_MAX_FAILURES_PER_IP passwords from a concurrent burst across accounts", async () => {
+      const api = await start({ ...SHORT_BLOCKS, LOGIN_MAX_FAILURES_PER_IP: "3", LOGIN_IP_WINDOW_SECONDS: "600" });
+      const burst = await Promise.all(Array.from({ length: 20 }, () => loginAs(api, uniqueEmail("stuffed"), WRONG, "198.51.100.9")));
+      expect(tally(burst)).toEqual({ INVALID_CREDENTIALS: 3, LOGIN_THROTTLED: 17 });
+    });
+
+    it("does not count successful logins against the IP", async () => {
+      const api = await start({ ...SHORT_BLOCKS, LOGIN_MAX_FAILURES_PER_IP: "3", LOGIN_IP_WINDOW_SECONDS: "600" });
+      const { user } = await register(api.url);
+      for (let i = 0; i < 5; i++) expect((await loginAs(api, user.email, PASSWORD, "198.51.100.10")).status).toBe(200);
+      expect((await loginAs(api, uniqueEmail("stuffed"), WRONG, "198.51.100.10")).error?.reason).toBe("INVALID_CREDENTIALS");
     });
   });
 

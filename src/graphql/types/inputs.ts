@@ -65,10 +65,12 @@ export class LoginInput extends CredentialsInput {}
 @ArgsType()
 export class ChangePasswordArgs {
   @Field(() => String)
+  @WellFormed("currentPassword")
   @Length(8, 128, { message: "currentPassword must be 8 to 128 characters" })
   currentPassword!: string;
 
   @Field(() => String, { description: "8 to 128 characters." })
+  @WellFormed("newPassword")
   @Length(8, 128, { message: "newPassword must be 8 to 128 characters" })
   newPassword!: string;
 }

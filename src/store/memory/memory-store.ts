@@ -87,8 +87,10 @@ export class MemoryStore implements Store {
     const user = this.users.get(session.userId);
     if (!user) return { status: "user_missing" };
     if (user.disabled) return { status: "user_disabled" };
+    const { passwordHash, ...fields } = session;
+    if (passwordHash !== undefined && this.passwords.get(session.userId) !== passwordHash) return { status: "credentials_changed" };
     const created = Math.max(this.clock.now(), (this.cutoff(session.userId) ?? 0) + 1);
-    const record: SessionRecord = { ...session, createdAt: created, lastUsedAt: created };
+    const record: SessionRecord = { ...fields, createdAt: created, lastUsedAt: created };
     this.sessionsOf(session.userId).set(session.id, record);
     if (maxPerUser !== undefined) this.endOldest(session.userId, session.id, maxPerUser);
     return { status: "created", session: record };

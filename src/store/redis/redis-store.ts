@@ -164,12 +164,14 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
       // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
-      const [status, raw] = await this.script("createSession", this.sessionKeys(session.userId, session.id), [
-        JSON.stringify(session),
+      const { passwordHash = "", ...record } = session;
+      const [status, raw] = await this.script("createSession", [...this.sessionKeys(session.userId, session.id), keys.password(session.userId)], [
+        JSON.stringify(record),
         maxPerUser ?? "",
+        passwordHash,
       ]);
       if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord };
-      return { status: status as "user_missing" | "user_disabled" };
+      return { status: status as "user_missing" | "user_disabled" | "credentials_changed" };
     });
   }
 

@@ -49,15 +49,18 @@ end
 `;
 
 /**
- * KEYS: user, session, sessions, cutoff. ARGV: new session as JSON (without times but expiresAt),
- * the most live sessions a user may hold ('' for no cap).
+ * KEYS: user, session, sessions, cutoff, password. ARGV: new session as JSON (without times but
+ * expiresAt), the most live sessions a user may hold ('' for no cap), the password hash the login
+ * checked ('' for none).
  */
 export const createSession = {
-  numberOfKeys: 4,
+  numberOfKeys: 5,
   lua: `${NOW_MS}${TRACK_SESSION}${END_OLDEST}
 local user = redis.call('GET', KEYS[1])
 if not user then return {'user_missing'} end
 if cjson.decode(user).disabled then return {'user_disabled'} end
+-- A password changed while this login checked the old one: changePassword ended the others already.
+if ARGV[3] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[3] then return {'credentials_changed'} end
 local session = cjson.decode(ARGV[1])
 local now = now_ms()
 local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
@@ -189,8 +192,8 @@ return 1
 /**
  * KEYS: sessions, cutoff, password, the kept session, then every other session of the user.
  * ARGV: kept session id, new password hash or '', then the other session ids in KEYS' order.
- * With a hash, nothing changes unless the kept session is live (returns -1). Returns how many
- * of the others were live. The key count varies, so callers pass it first (no numberOfKeys).
+ * With a hash, nothing changes unless the kept session is live (returns -1), and sessions begun
+ * since the ids were read end too. Returns how many of the others were live. The key count varies, so callers pass it first (no numberOfKeys).
  */
 export const endOtherSessions = {
   lua: `
@@ -208,6 +211,18 @@ for i = 5, #KEYS do
   if live(KEYS[i]) then ended = ended + 1 end
   redis.call('DEL', KEYS[i])
   redis.call('ZREM', KEYS[1], ARGV[i - 2])
+end
+if ARGV[2] ~= '' then
+  -- A login that checked the old password may have begun a session after the ids were read; one
+  -- that has not begun yet is refused by createSession's password check. Same hash tag, as in end_oldest.
+  local prefix = string.sub(KEYS[4], 1, #KEYS[4] - #ARGV[1])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if id ~= ARGV[1] then
+      if live(prefix .. id) then ended = ended + 1 end
+      redis.call('DEL', prefix .. id)
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
 end
 return ended
 `,
