@@ -73,6 +73,9 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     introspection: true,
     parseOptions: guards.parseOptions,
     validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
+    // Automatic persisted queries are not part of this API: left on, any anonymous client could fill
+    // Apollo's query cache, and a hash mismatch answered "Internal server error" with an error log.
+    persistedQueries: false,
     // A browser sends Authorization cross-site only after a CORS preflight, so it proves what the default headers prove:
     // urql's GET queries with a bearer token pass, simple cross-site requests stay blocked (docs/security.md#csrf).
     csrfPrevention: { requestHeaders: ["authorization", "x-apollo-operation-name", "apollo-require-preflight"] },

@@ -71,6 +71,17 @@ describe("bounded work per request, with the default limits", () => {
     expect(commands).toEqual(["mget"]);
   });
 
+  it("does not take automatic persisted queries: a client cannot fill the query cache, nor cause a 500", async () => {
+    const persisted = (sha256Hash: string, query?: string) =>
+      post(api.url, { query, extensions: { persistedQuery: { version: 1, sha256Hash } } });
+    for (const result of [await persisted("x", "{ __typename }"), await persisted("0".repeat(64))]) {
+      // Apollo's persisted-query protocol answers this with 200, so clients fall back to sending the query.
+      expect(result.status).toBe(200);
+      expect(result.error?.code).toBe("PERSISTED_QUERY_NOT_SUPPORTED");
+      expect(result.data ?? null).toBeNull();
+    }
+  });
+
   it("refuses more aliases than MAX_ALIASES, naming the limit", async () => {
     const commands = await commandsSentDuring(async () => {
       expectRefused(await post(api.url, { query: aliases(16, "me") }, { token: user.accessToken }), /Aliases limit of 15 .*\(MAX_ALIASES\)/);
