@@ -64,16 +64,11 @@ export interface Config {
   readonly logLevel: string;
   /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
   readonly explorer: boolean;
-  /**
-   * Which proxies may name the client in X-Forwarded-For: a hop count, a list of proxy addresses or
-   * CIDRs, or null (default) to use the socket's address.
-   */
   readonly throttle: ThrottleLimits;
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
 }
-
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
