@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import {
   ASYMMETRIC_ALGORITHMS,
   generatePrivateJwk,
@@ -12,7 +13,6 @@ import {
   type KeyMaterial,
   type PrivateJwk,
 } from "./auth/signing-keys";
-import { availableParallelism } from "node:os";
 
 export type { Algorithm };
 export type FailureMode = "closed" | "open";
@@ -132,6 +132,8 @@ const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 const MAX_WORKERS = 256;
 const MAX_PROXY_HOPS = 32;
+const MAX_MIN_REPLICAS = 16;
+const DAY = 24 * 3600;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -206,8 +208,6 @@ export function loadConfig(env: Env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
-
-const MAX_MIN_REPLICAS = 16;
 
 /** Exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), or none. */
 function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig | null {
@@ -324,8 +324,6 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
   }
   return { email, password };
 }
-
-const DAY = 24 * 3600;
 
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {
