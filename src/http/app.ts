@@ -18,8 +18,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
 export const MAX_HEADER_BYTES = 32 * 1024;
 /**
- * Node's own defaults, which the express transport had; fastify's would be no limit on a
- * request's duration (a slow sender could hold a connection forever) and 72 s of keep-alive.
+ * Node's own defaults, set on purpose: fastify's would be no limit on a request's duration (a
+ * slow sender could hold a connection forever) and 72 s of keep-alive.
  */
 const REQUEST_TIMEOUT_MS = 300_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
