@@ -13,8 +13,11 @@ export interface VerifiedUser {
   readonly disabled: boolean;
 }
 
-/** Who made the request, as proven by a verified, unrevoked access token. */
-export interface Identity {
+/**
+ * Who made the request, as proven by a verified, unrevoked access token. `U` is the user record
+ * as the reader stores it: the auth API's own is a fuller VerifiedUser.
+ */
+export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly userId: string;
   readonly sessionId: string;
   readonly jti: string;
@@ -23,7 +26,7 @@ export interface Identity {
   /** Epoch ms when the access token expires. */
   readonly expiresAt: number;
   /** Read in the same round trip as the revocation check; null only when accepted fail-open. */
-  readonly user: VerifiedUser | null;
+  readonly user: U | null;
 }
 
 export type FailureReason = "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "STORE_UNAVAILABLE" | "KEYS_UNAVAILABLE";
