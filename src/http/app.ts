@@ -2,6 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { JsonWebKeySet } from "../auth/signing-keys";
+import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
 import type { Store } from "../store/store";
@@ -36,8 +37,8 @@ export interface AppParts {
   readonly explorer: boolean;
   /** The public keys, served at /.well-known/jwks.json; null under an HMAC algorithm (404 there). */
   readonly jwks: JsonWebKeySet | null;
-  /** Fastify's trustProxy: false (the socket's address), a hop count, or trusted addresses/CIDRs. */
-  readonly trustProxy: false | number | readonly string[];
+  /** TRUST_PROXY as config.ts read it, turned into fastify's form below. */
+  readonly trustProxy: Config["trustProxy"];
 }
 
 /**
