@@ -6,6 +6,7 @@ import {
   kidOf,
   LIFETIME_LEEWAY_SECONDS,
   MAX_TOKEN_LENGTH,
+  MESSAGES,
   REFRESH_TOKEN_TYPE,
 } from "@revocable-auth/verifier";
 import jwt from "jsonwebtoken";
@@ -143,12 +144,12 @@ export class Tokens {
         complete: true,
       });
     } catch (error) {
-      if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", "The token has expired");
+      if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", MESSAGES.expired);
       throw invalidToken(malformed);
     }
     if (hasCriticalExtensions(decoded.header)) throw invalidToken(malformed);
     if (decoded.header.typ !== type || typeof decoded.payload !== "object") {
-      throw invalidToken(`Expected a token of type ${type}`);
+      throw invalidToken(MESSAGES.wrongType(type));
     }
     return decoded.payload;
   }

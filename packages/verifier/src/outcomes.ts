@@ -45,13 +45,30 @@ export interface Failure {
 
 export type Outcome = { readonly ok: true; readonly identity: Identity } | Failure;
 
+/** The wording of each refusal, shared with the auth API's own errors. */
+export const MESSAGES = {
+  malformed: "The access token is malformed or its signature is invalid",
+  badHeader: 'The Authorization header must be "Bearer <access token>"',
+  notJwt: "The bearer token is not a JWT",
+  wrongType: (type: string) => `Expected a token of type ${type}`,
+  expired: "The token has expired",
+  revoked: "The token has been revoked",
+  storeUnavailable: "The session store is unavailable; try again shortly",
+} as const;
+
+/** WWW-Authenticate on every 401 for a presented token (RFC 6750 §3.1). */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/** Retry-After on a 503 while the store is down: a client retries, and the store reconnects, at least this often. */
+export const STORE_RETRY_AFTER = "1";
+
 const unauthenticated = (reason: FailureReason, message: string): Failure => ({
   ok: false,
   code: "UNAUTHENTICATED",
   reason,
   message,
   status: 401,
-  headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+  headers: { "www-authenticate": INVALID_TOKEN_CHALLENGE },
 });
 
 const unavailable = (reason: FailureReason, message: string): Failure => ({
@@ -60,17 +77,17 @@ const unavailable = (reason: FailureReason, message: string): Failure => ({
   reason,
   message,
   status: 503,
-  headers: { "retry-after": "1" },
+  headers: { "retry-after": STORE_RETRY_AFTER },
 });
 
 export const failures = {
-  malformed: () => unauthenticated("INVALID_TOKEN", "The access token is malformed or its signature is invalid"),
-  badHeader: () => unauthenticated("INVALID_TOKEN", 'The Authorization header must be "Bearer <access token>"'),
-  notJwt: () => unauthenticated("INVALID_TOKEN", "The bearer token is not a JWT"),
-  wrongType: (type: string) => unauthenticated("INVALID_TOKEN", `Expected a token of type ${type}`),
-  expired: () => unauthenticated("TOKEN_EXPIRED", "The token has expired"),
-  revoked: () => unauthenticated("TOKEN_REVOKED", "The token has been revoked"),
-  storeUnavailable: () => unavailable("STORE_UNAVAILABLE", "The session store is unavailable; try again shortly"),
+  malformed: () => unauthenticated("INVALID_TOKEN", MESSAGES.malformed),
+  badHeader: () => unauthenticated("INVALID_TOKEN", MESSAGES.badHeader),
+  notJwt: () => unauthenticated("INVALID_TOKEN", MESSAGES.notJwt),
+  wrongType: (type: string) => unauthenticated("INVALID_TOKEN", MESSAGES.wrongType(type)),
+  expired: () => unauthenticated("TOKEN_EXPIRED", MESSAGES.expired),
+  revoked: () => unauthenticated("TOKEN_REVOKED", MESSAGES.revoked),
+  storeUnavailable: () => unavailable("STORE_UNAVAILABLE", MESSAGES.storeUnavailable),
   /** Verifier only: no key set could be fetched from the auth API yet. */
   keysUnavailable: () => unavailable("KEYS_UNAVAILABLE", "The signing keys could not be fetched; try again shortly"),
 };
