@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
+import { isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import type { FailureMode } from "../config";
 import { isAuthError, tokenRevoked } from "../errors";
 import type { Store, UserRecord } from "../store/store";
-import { isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import type { Tokens } from "./tokens";
 
 /** The verifier package's Identity, carrying this API's full user record. */
