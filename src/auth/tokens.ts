@@ -3,6 +3,7 @@ import {
   ACCESS_TOKEN_TYPE,
   hasCriticalExtensions,
   isId,
+  isNumber,
   kidOf,
   LIFETIME_LEEWAY_SECONDS,
   MAX_TOKEN_LENGTH,
@@ -14,7 +15,6 @@ import type { Clock } from "../clock";
 import { invalidToken, unauthenticated } from "../errors";
 import { ROLES, type Role } from "../store/store";
 import type { KeySet, SigningKey } from "./signing-keys";
-
 
 export interface TokenSettings {
   /** Built once at start; names the signing key and finds a presented token's key by its kid. */
@@ -155,15 +155,13 @@ export class Tokens {
   }
 }
 
-
 function requireIdentity(payload: jwt.JwtPayload): { sub: string; sid: string; jti: string; exp: number } {
   const { sub, sid, jti } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti)) throw invalidToken();
   return { sub, sid, jti, exp: requireNumber(payload.exp) };
 }
 
-
 function requireNumber(value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw invalidToken();
+  if (!isNumber(value)) throw invalidToken();
   return value;
 }

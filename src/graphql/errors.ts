@@ -20,7 +20,6 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
  */
 const RESOLVER_STATUS_CODES: readonly ErrorCode[] = ["SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"];
 
-
 /**
  * For failures while building the context (a bad token, a store outage), mapped at the edge (the
  * transport calls this with what the context threw): Apollo answers with the status and headers

@@ -140,8 +140,6 @@ function claimsOf(payload: jwt.JwtPayload): Claims | null {
   return { sub, sid, jti, roles: roles as Role[], exp, iat };
 }
 
-
-
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
