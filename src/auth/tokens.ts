@@ -4,6 +4,7 @@ import {
   hasCriticalExtensions,
   isId,
   isNumber,
+  isRoleList,
   kidOf,
   LIFETIME_LEEWAY_SECONDS,
   MAX_TOKEN_LENGTH,
@@ -13,7 +14,7 @@ import {
 import jwt from "jsonwebtoken";
 import type { Clock } from "../clock";
 import { invalidToken, unauthenticated } from "../errors";
-import { ROLES, type Role } from "../store/store";
+import type { Role } from "../store/store";
 import type { KeySet, SigningKey } from "./signing-keys";
 
 export interface TokenSettings {
@@ -103,10 +104,8 @@ export class Tokens {
   verifyAccess(token: string): AccessClaims {
     const payload = this.verify(token, ACCESS_TOKEN_TYPE);
     const roles = payload.roles;
-    if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) {
-      throw invalidToken();
-    }
-    const claims = { ...requireIdentity(payload), roles: roles as Role[], iat: requireNumber(payload.iat) };
+    if (!isRoleList(roles)) throw invalidToken();
+    const claims = { ...requireIdentity(payload), roles, iat: requireNumber(payload.iat) };
     // We never issue a longer-lived one: a token that claims more was not made by this config.
     if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
     return claims;
