@@ -1,7 +1,7 @@
 import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { JsonWebKeySet } from "../auth/signing-keys";
+import type { JsonWebKeySet } from "@revocable-auth/verifier";
 import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
