@@ -163,12 +163,15 @@ export function loadConfig(env: Env): Config {
     );
   }
 
+  // The thread pool's default depends on WORKERS; PORT and HOST are read first still, so problems keep their order.
+  const port = read.integer("PORT", 4000, 0, 65535);
+  const host = read.host("HOST", "::");
+  const workers = read.workers("WORKERS");
   const config: Config = {
-    port: read.integer("PORT", 4000, 0, 65535),
-    host: read.host("HOST", "::"),
-    workers: read.workers("WORKERS"),
+    port,
+    host,
+    workers,
     trustProxy: read.trustProxy("TRUST_PROXY"),
-    threadPoolSize: 0,
     nodeEnv,
     production,
     redisUrl: redis?.mode === "single" ? redis.url : null,
@@ -199,9 +202,8 @@ export function loadConfig(env: Env): Config {
       maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
+    threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
   };
-  const defaultPool = Math.max(1, Math.floor(availableParallelism() / config.workers) - 1);
-  (config as { threadPoolSize: number }).threadPoolSize = read.integer("UV_THREADPOOL_SIZE", defaultPool, 1, 1024);
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
