@@ -130,10 +130,10 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
   }
   // loadConfig already refuses production without Redis; this guards other callers of startServer.
   if (config.production) {
-    throw new Error("REDIS_URL is required when NODE_ENV=production: the embedded store is single-instance and not durable");
+    throw new Error("REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: the embedded store is single-instance and not durable");
   }
   logger.warn(
-    "REDIS_URL is not set: using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
+    "No Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
   );
   return new MemoryStore(clock);
 }
