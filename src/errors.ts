@@ -50,7 +50,7 @@ export const unauthenticated = (reason: ReasonOf<"UNAUTHENTICATED">, message: st
 export const invalidToken = (message: string = MESSAGES.malformed) =>
   unauthenticated("INVALID_TOKEN", message);
 
-export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", "You must be logged in");
+export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", MESSAGES.authenticationRequired);
 
 export const invalidCredentials = () => unauthenticated("INVALID_CREDENTIALS", "Invalid email or password");
 

@@ -1,3 +1,4 @@
+import { MESSAGES } from "@revocable-auth/verifier";
 import type { AuthChecker } from "type-graphql";
 import type { RequestContext } from "../context/context";
 import { AuthError, authenticationRequired } from "../errors";
@@ -12,7 +13,7 @@ export const authChecker: AuthChecker<RequestContext, Role> = ({ context }, requ
   const identity = context.identity;
   if (!identity) throw authenticationRequired();
   if (required.length > 0 && !required.some((role) => identity.roles.includes(role))) {
-    throw new AuthError("FORBIDDEN", "MISSING_ROLE", `This operation requires the ${required.join(" or ")} role`);
+    throw new AuthError("FORBIDDEN", "MISSING_ROLE", MESSAGES.missingRole(required));
   }
   return true;
 };

@@ -54,6 +54,8 @@ export const MESSAGES = {
   expired: "The token has expired",
   revoked: "The token has been revoked",
   storeUnavailable: "The session store is unavailable; try again shortly",
+  authenticationRequired: "You must be logged in",
+  missingRole: (required: readonly string[]) => `This operation requires the ${required.join(" or ")} role`,
 } as const;
 
 /** WWW-Authenticate on every 401 for a presented token (RFC 6750 §3.1). */
