@@ -179,10 +179,10 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword checks a password: login's throttling belongs here too. The
-   * same argon2 work is spent when the user record is gone.
+   * The one place changePassword checks a password, throttled and audited like a login: a stolen
+   * access token must not become a password oracle. The same argon2 work is spent when the user
+   * record is gone.
    */
-  /** Throttled and audited like a login: a stolen access token must not become a password oracle. */
   private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
