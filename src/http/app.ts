@@ -15,9 +15,9 @@ import { metricsRoute } from "./metrics";
 import { requestIdFor, requestLog } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 /** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
-export const MAX_HEADER_BYTES = 32 * 1024;
+const MAX_HEADER_BYTES = 32 * 1024;
 /**
  * Node's own defaults, set on purpose: fastify's would be no limit on a request's duration (a
  * slow sender could hold a connection forever) and 72 s of keep-alive.

@@ -9,7 +9,7 @@ export interface Observation {
 }
 
 /** Sends `me` with `token` back to back until stopped, recording every answer. */
-export function keepAsking(url: string, token: string): { readonly seen: Observation[]; stop(): Promise<void> } {
+function keepAsking(url: string, token: string): { readonly seen: Observation[]; stop(): Promise<void> } {
   const seen: Observation[] = [];
   let running = true;
   const loop = (async () => {
