@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import {
   ASYMMETRIC_ALGORITHMS,
   generatePrivateJwk,
@@ -12,7 +13,6 @@ import {
   type KeyMaterial,
   type PrivateJwk,
 } from "./auth/signing-keys";
-import { availableParallelism } from "node:os";
 
 export type { Algorithm };
 export type FailureMode = "closed" | "open";
@@ -64,16 +64,11 @@ export interface Config {
   readonly logLevel: string;
   /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
   readonly explorer: boolean;
-  /**
-   * Which proxies may name the client in X-Forwarded-For: a hop count, a list of proxy addresses or
-   * CIDRs, or null (default) to use the socket's address.
-   */
   readonly throttle: ThrottleLimits;
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
 }
-
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
@@ -137,6 +132,8 @@ const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 const MAX_REFRESH_REUSE_GRACE_SECONDS = 300;
 const MAX_WORKERS = 256;
 const MAX_PROXY_HOPS = 32;
+const MAX_MIN_REPLICAS = 16;
+const DAY = 24 * 3600;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -166,12 +163,15 @@ export function loadConfig(env: Env): Config {
     );
   }
 
+  // The thread pool's default depends on WORKERS; PORT and HOST are read first still, so problems keep their order.
+  const port = read.integer("PORT", 4000, 0, 65535);
+  const host = read.host("HOST", "::");
+  const workers = read.workers("WORKERS");
   const config: Config = {
-    port: read.integer("PORT", 4000, 0, 65535),
-    host: read.host("HOST", "::"),
-    workers: read.workers("WORKERS"),
+    port,
+    host,
+    workers,
     trustProxy: read.trustProxy("TRUST_PROXY"),
-    threadPoolSize: 0,
     nodeEnv,
     production,
     redisUrl: redis?.mode === "single" ? redis.url : null,
@@ -202,17 +202,14 @@ export function loadConfig(env: Env): Config {
       maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
+    threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
   };
-  const defaultPool = Math.max(1, Math.floor(availableParallelism() / config.workers) - 1);
-  (config as { threadPoolSize: number }).threadPoolSize = read.integer("UV_THREADPOOL_SIZE", defaultPool, 1, 1024);
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
-
-const MAX_MIN_REPLICAS = 16;
 
 /** Exactly one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER), or none. */
 function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig | null {
@@ -329,8 +326,6 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
   }
   return { email, password };
 }
-
-const DAY = 24 * 3600;
 
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {

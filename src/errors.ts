@@ -1,3 +1,5 @@
+import { MESSAGES } from "@revocable-auth/verifier";
+
 /**
  * Every failure a client can see is an AuthError: a stable `code` (GraphQL's extensions.code),
  * a `reason` that tells the cases apart, and a message safe to show. Mapping to GraphQL and HTTP
@@ -45,19 +47,19 @@ export class AuthError<C extends ErrorCode = ErrorCode> extends Error {
 export const unauthenticated = (reason: ReasonOf<"UNAUTHENTICATED">, message: string) =>
   new AuthError("UNAUTHENTICATED", reason, message);
 
-export const invalidToken = (message = "The access token is malformed or its signature is invalid") =>
+export const invalidToken = (message: string = MESSAGES.malformed) =>
   unauthenticated("INVALID_TOKEN", message);
 
-export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", "You must be logged in");
+export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", MESSAGES.authenticationRequired);
 
 export const invalidCredentials = () => unauthenticated("INVALID_CREDENTIALS", "Invalid email or password");
 
 export const accountDisabled = () => unauthenticated("ACCOUNT_DISABLED", "This account is disabled");
 
-export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", "The token has been revoked");
+export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revoked);
 
 export const storeUnavailable = () =>
-  new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", "The session store is unavailable; try again shortly");
+  new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
 
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);
 

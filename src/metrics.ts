@@ -14,7 +14,7 @@ export class Metrics {
 
   readonly revocations = new Counter({
     name: "auth_revocations_total",
-    help: "Revocations by kind: logout, session, all_sessions, refresh_reuse, user_disabled.",
+    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { Logger } from "pino";
+import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
@@ -19,7 +20,6 @@ import { introspectionOff } from "./graphql/introspection";
 import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
-import type { RevocationKind } from "@revocable-auth/verifier";
 import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
@@ -130,10 +130,10 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
   }
   // loadConfig already refuses production without Redis; this guards other callers of startServer.
   if (config.production) {
-    throw new Error("REDIS_URL is required when NODE_ENV=production: the embedded store is single-instance and not durable");
+    throw new Error("REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required when NODE_ENV=production: the embedded store is single-instance and not durable");
   }
   logger.warn(
-    "REDIS_URL is not set: using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
+    "No Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
   );
   return new MemoryStore(clock);
 }

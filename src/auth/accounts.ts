@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { decodeCursor, encodeCursor } from "./cursors";
-import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
-import type { Clock } from "../clock";
-import type { Identity } from "./authenticator";
-import type { Audit } from "./audit";
-import type { Passwords } from "./passwords";
 import type { RevocationListener } from "@revocable-auth/verifier";
+import type { Clock } from "../clock";
+import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
+import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import type { Audit } from "./audit";
+import type { Identity } from "./authenticator";
+import { decodeCursor, encodeCursor } from "./cursors";
+import type { Passwords } from "./passwords";
 import type { AuthResult, Sessions } from "./sessions";
 import type { Throttle } from "./throttle";
 
@@ -179,10 +179,10 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword checks a password: login's throttling belongs here too. The
-   * same argon2 work is spent when the user record is gone.
+   * The one place changePassword checks a password, throttled and audited like a login: a stolen
+   * access token must not become a password oracle. The same argon2 work is spent when the user
+   * record is gone.
    */
-  /** Throttled and audited like a login: a stolen access token must not become a password oracle. */
   private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {

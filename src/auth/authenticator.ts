@@ -1,21 +1,12 @@
 import type { Logger } from "pino";
+import { isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import type { FailureMode } from "../config";
 import { isAuthError, tokenRevoked } from "../errors";
-import type { Role, Store, UserRecord } from "../store/store";
-import { isRevoked } from "@revocable-auth/verifier";
+import type { Store, UserRecord } from "../store/store";
 import type { Tokens } from "./tokens";
 
-/** Who made the request, as proven by a verified, unrevoked access token. */
-export interface Identity {
-  readonly userId: string;
-  readonly sessionId: string;
-  readonly jti: string;
-  readonly roles: readonly Role[];
-  /** Epoch ms when the access token expires. */
-  readonly expiresAt: number;
-  /** Read in the same round trip as the revocation check; null only when accepted fail-open. */
-  readonly user: UserRecord | null;
-}
+/** The verifier package's Identity, carrying this API's full user record. */
+export type Identity = VerifiedIdentity<UserRecord>;
 
 export interface AuthenticatorHooks {
   /** Called each time a token is accepted on its signature alone because the store was down. */
@@ -44,7 +35,7 @@ export class Authenticator {
     try {
       const state = await this.store.accessState(claims.sub, claims.sid, claims.jti);
       if (isRevoked(state)) throw tokenRevoked();
-      return { ...identity, user: state.user };
+      return { ...identity, roles: state.user!.roles, user: state.user };
     } catch (error) {
       if (this.failureMode === "open" && isAuthError(error) && error.code === "SERVICE_UNAVAILABLE") {
         return this.acceptFailOpen({ ...identity, user: null });

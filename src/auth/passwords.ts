@@ -4,7 +4,7 @@ import argon2 from "argon2";
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 /** NIST SP 800-63B: the same characters typed on any keyboard or OS give the same password. */
-export const normalizePassword = (password: string) => password.normalize("NFC");
+const normalizePassword = (password: string) => password.normalize("NFC");
 
 /**
  * Hashes and checks passwords. `verifyAgainstNothing` spends the same work as a real check, so a

@@ -1,8 +1,8 @@
+import type { RevocationListener } from "@revocable-auth/verifier";
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
-import type { RevocationListener } from "@revocable-auth/verifier";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
 
 /** What login, register and refresh hand back. */

@@ -11,6 +11,7 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from "node:crypto";
+import type { JsonWebKeySet } from "@revocable-auth/verifier";
 
 export const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
 export const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256"] as const;
@@ -25,10 +26,6 @@ export const isAsymmetric = (algorithm: Algorithm): algorithm is AsymmetricAlgor
 export interface PrivateJwk extends JsonWebKey {
   readonly kid: string;
   readonly alg: AsymmetricAlgorithm;
-}
-
-export interface JsonWebKeySet {
-  readonly keys: readonly JsonWebKey[];
 }
 
 /** What the configuration hands over: key material only, checked by parseKeySet / readSecrets. */

@@ -3,17 +3,19 @@ import {
   ACCESS_TOKEN_TYPE,
   hasCriticalExtensions,
   isId,
+  isNumber,
+  isRoleList,
   kidOf,
   LIFETIME_LEEWAY_SECONDS,
   MAX_TOKEN_LENGTH,
+  MESSAGES,
   REFRESH_TOKEN_TYPE,
 } from "@revocable-auth/verifier";
 import jwt from "jsonwebtoken";
 import type { Clock } from "../clock";
 import { invalidToken, unauthenticated } from "../errors";
-import { ROLES, type Role } from "../store/store";
+import type { Role } from "../store/store";
 import type { KeySet, SigningKey } from "./signing-keys";
-
 
 export interface TokenSettings {
   /** Built once at start; names the signing key and finds a presented token's key by its kid. */
@@ -102,10 +104,8 @@ export class Tokens {
   verifyAccess(token: string): AccessClaims {
     const payload = this.verify(token, ACCESS_TOKEN_TYPE);
     const roles = payload.roles;
-    if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) {
-      throw invalidToken();
-    }
-    const claims = { ...requireIdentity(payload), roles: roles as Role[], iat: requireNumber(payload.iat) };
+    if (!isRoleList(roles)) throw invalidToken();
+    const claims = { ...requireIdentity(payload), roles, iat: requireNumber(payload.iat) };
     // We never issue a longer-lived one: a token that claims more was not made by this config.
     if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
     return claims;
@@ -143,17 +143,16 @@ export class Tokens {
         complete: true,
       });
     } catch (error) {
-      if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", "The token has expired");
+      if (error instanceof jwt.TokenExpiredError) throw unauthenticated("TOKEN_EXPIRED", MESSAGES.expired);
       throw invalidToken(malformed);
     }
     if (hasCriticalExtensions(decoded.header)) throw invalidToken(malformed);
     if (decoded.header.typ !== type || typeof decoded.payload !== "object") {
-      throw invalidToken(`Expected a token of type ${type}`);
+      throw invalidToken(MESSAGES.wrongType(type));
     }
     return decoded.payload;
   }
 }
-
 
 function requireIdentity(payload: jwt.JwtPayload): { sub: string; sid: string; jti: string; exp: number } {
   const { sub, sid, jti } = payload;
@@ -161,8 +160,7 @@ function requireIdentity(payload: jwt.JwtPayload): { sub: string; sid: string; j
   return { sub, sid, jti, exp: requireNumber(payload.exp) };
 }
 
-
 function requireNumber(value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw invalidToken();
+  if (!isNumber(value)) throw invalidToken();
   return value;
 }

@@ -19,8 +19,8 @@ export interface Transport {
   readonly requestId: string;
   readonly refreshCookie: RefreshCookie;
   /**
-   * The client's IP address: the socket's peer, or, with TRUST_PROXY set, the first address in
-   * X-Forwarded-For that is not a trusted proxy.
+   * The client's IP address: the socket's peer, or, with TRUST_PROXY set, the nearest address in
+   * X-Forwarded-For that is not a trusted proxy (docs/configuration.md#the-clients-address).
    */
   readonly clientIp: string;
 }

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
+import { INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
@@ -19,10 +20,6 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
  */
 const RESOLVER_STATUS_CODES: readonly ErrorCode[] = ["SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"];
 
-const INVALID_TOKEN_HEADER = 'Bearer error="invalid_token"';
-/** Seconds a client should wait before retrying while the store is down (the client reconnects at least this often). */
-const RETRY_AFTER_SECONDS = "1";
-
 /**
  * For failures while building the context (a bad token, a store outage), mapped at the edge (the
  * transport calls this with what the context threw): Apollo answers with the status and headers
@@ -35,7 +32,7 @@ export function toGraphQLError(error: unknown): GraphQLError {
 
 function fromAuthError(error: AuthError): GraphQLError {
   const headers = headersFor(error);
-  if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_HEADER);
+  if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_CHALLENGE);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -48,7 +45,7 @@ function fromAuthError(error: AuthError): GraphQLError {
 
 function headersFor(error: AuthError): Map<string, string> {
   const headers = new Map<string, string>();
-  if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", RETRY_AFTER_SECONDS);
+  if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", STORE_RETRY_AFTER);
   if (error instanceof ThrottledError) headers.set("retry-after", String(error.retryAfterSeconds));
   return headers;
 }

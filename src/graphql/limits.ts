@@ -45,7 +45,7 @@ export function operationGuards(limits: OperationLimits, { introspection }: { in
 const SUGGESTION = /\s*Did you mean [^]*\?$/;
 
 /** Drops "Did you mean …?" from every error message, so a typo cannot be used to map the schema. */
-export const hideSuggestions: ApolloServerPlugin = {
+const hideSuggestions: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didEncounterErrors({ errors }) {
@@ -73,7 +73,7 @@ function rejectAs(variable: string): { propagateOnRejection: false; onReject: Re
  * `sessions` and `users` at most once each per operation: aliasing them a thousand times would
  * read the store a thousand times.
  */
-export const oneStoreListRead: ValidationRule = (context) => ({
+const oneStoreListRead: ValidationRule = (context) => ({
   OperationDefinition(operation) {
     for (const field of STORE_LIST_FIELDS) {
       if (countRootFields(operation.selectionSet, context, new Set(), new Set([field])) > 1) {

@@ -1,7 +1,8 @@
 import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { JsonWebKeySet } from "../auth/signing-keys";
+import type { JsonWebKeySet } from "@revocable-auth/verifier";
+import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
 import type { Store } from "../store/store";
@@ -14,12 +15,12 @@ import { metricsRoute } from "./metrics";
 import { requestIdFor, requestLog } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 /** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
-export const MAX_HEADER_BYTES = 32 * 1024;
+const MAX_HEADER_BYTES = 32 * 1024;
 /**
- * Node's own defaults, which the express transport had; fastify's would be no limit on a
- * request's duration (a slow sender could hold a connection forever) and 72 s of keep-alive.
+ * Node's own defaults, set on purpose: fastify's would be no limit on a request's duration (a
+ * slow sender could hold a connection forever) and 72 s of keep-alive.
  */
 const REQUEST_TIMEOUT_MS = 300_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -36,8 +37,8 @@ export interface AppParts {
   readonly explorer: boolean;
   /** The public keys, served at /.well-known/jwks.json; null under an HMAC algorithm (404 there). */
   readonly jwks: JsonWebKeySet | null;
-  /** Fastify's trustProxy: false (the socket's address), a hop count, or trusted addresses/CIDRs. */
-  readonly trustProxy: false | number | readonly string[];
+  /** TRUST_PROXY as config.ts read it, turned into fastify's form below. */
+  readonly trustProxy: Config["trustProxy"];
 }
 
 /**

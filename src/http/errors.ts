@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 
 /** A GraphQL-shaped error body, so every answer of this API has the same shape. */
-export function errorBody(message: string, code: string) {
+function errorBody(message: string, code: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 

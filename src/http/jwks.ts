@@ -1,5 +1,5 @@
 import type { FastifyPluginCallback } from "fastify";
-import type { JsonWebKeySet } from "../auth/signing-keys";
+import type { JsonWebKeySet } from "@revocable-auth/verifier";
 
 /** Verifiers cache the set this long; publish a next key at least this long before it signs. */
 const JWKS_CACHE_CONTROL = "public, max-age=300";

@@ -1,14 +1,8 @@
+import type { Role } from "@revocable-auth/verifier";
 import type { Limiter, LimiterSpec } from "./limiter";
 
-/**
- * The one interface between the auth services and storage. Every method that changes state is
- * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
- * hash tag (createUser alone takes two ordered steps, see keys.ts); in memory a synchronous
- * function. The listings read in two steps. The contract suite in test/contract holds both to it.
- */
-/** The roles, and the rule below, are shared with every verifier through the package. */
+/** The roles, and the rule at the end, are shared with every verifier through the package. */
 export { ROLES, type Role } from "@revocable-auth/verifier";
-import type { Role } from "@revocable-auth/verifier";
 
 export interface UserRecord {
   readonly id: string;
@@ -128,6 +122,13 @@ export interface UserPage {
   readonly totalCount: number;
 }
 
+/**
+ * The one interface between the auth services and storage. Every method that changes state is
+ * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
+ * hash tag (createUser alone takes two ordered steps, see the key layout in the verifier package's
+ * keys.ts); in memory a synchronous function. The listings read in two steps. The contract suite in
+ * test/contract holds both to it.
+ */
 export interface Store {
   /** Stores a new user and claims its email. False when the email is taken. */
   createUser(user: UserRecord, passwordHash: string): Promise<boolean>;

@@ -3,8 +3,8 @@ import { keys } from "@revocable-auth/verifier";
 import { startApi, type TestApi } from "../support/api";
 import { register, send } from "../support/client";
 import { startCluster, type TestCluster } from "../support/cluster";
-import { ask } from "../support/redis-node";
-import { expectNoRevocationLost, failOverUnderTraffic, until } from "../support/traffic";
+import { ask, eventually } from "../support/redis-node";
+import { expectNoRevocationLost, failOverUnderTraffic } from "../support/traffic";
 
 /** Generous: a failover takes about two cluster-node-timeouts (1 s each), on a loaded machine. */
 const RECOVERS_WITHIN_MS = 25_000;
@@ -83,6 +83,6 @@ describe("a Redis Cluster of 3 masters and 3 replicas, REDIS_MIN_REPLICAS=1", ()
     );
     expectNoRevocationLost(run, expect);
     expect((await cluster.masterFor(keys.user(run.userId))).port).not.toBe(owner!.port);
-    await until("/readyz answers 200 again", async () => (await fetch(api.url.replace(/graphql$/, "readyz"))).status === 200, RECOVERS_WITHIN_MS);
+    await eventually("/readyz answers 200 again", async () => (await fetch(api.url.replace(/graphql$/, "readyz"))).status === 200, RECOVERS_WITHIN_MS);
   });
 });

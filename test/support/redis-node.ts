@@ -49,16 +49,16 @@ export async function startNode(dir: string, port: number, args: string[]): Prom
   };
 }
 
-/** Polls `check` until it holds, or fails naming `what` after `withinMs`. */
-export async function eventually(what: string, check: () => Promise<boolean>, withinMs = 20_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
+/** Polls `check` until it holds, or fails naming `what` after `withinMs`; returns how long it took. */
+export async function eventually(what: string, check: () => Promise<boolean>, withinMs = 20_000): Promise<number> {
+  const started = Date.now();
   for (;;) {
     try {
-      if (await check()) return;
+      if (await check()) return Date.now() - started;
     } catch {
       // not yet
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

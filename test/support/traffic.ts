@@ -1,5 +1,6 @@
 import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
 import { login, register, send } from "./client";
+import { eventually } from "./redis-node";
 
 export interface Observation {
   readonly at: number;
@@ -8,7 +9,7 @@ export interface Observation {
 }
 
 /** Sends `me` with `token` back to back until stopped, recording every answer. */
-export function keepAsking(url: string, token: string): { readonly seen: Observation[]; stop(): Promise<void> } {
+function keepAsking(url: string, token: string): { readonly seen: Observation[]; stop(): Promise<void> } {
   const seen: Observation[] = [];
   let running = true;
   const loop = (async () => {
@@ -25,16 +26,6 @@ export function keepAsking(url: string, token: string): { readonly seen: Observa
       await loop;
     },
   };
-}
-
-/** Waits until `check` holds, for at most `withinMs`; returns how long it took. */
-export async function until(what: string, check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check().catch(() => false))) {
-    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return Date.now() - started;
 }
 
 export interface FailoverRun {
@@ -59,14 +50,14 @@ export async function failOverUnderTraffic(
 ): Promise<FailoverRun> {
   const user = await register(url);
   const live = await login(url, user.user.email);
-  await until("the replicas are in sync", async () => (await send(url, LogoutDocument, {}, { token: user.accessToken })).data?.logout === true, 10_000);
+  await eventually("the replicas are in sync", async () => (await send(url, LogoutDocument, {}, { token: user.accessToken })).data?.logout === true, 10_000);
   const liveTraffic = keepAsking(url, live.accessToken);
   const revokedTraffic = keepAsking(url, user.accessToken);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const killedAt = Date.now();
   await kill(user.user.id);
   try {
-    await until("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs);
+    await eventually("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs);
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
     await Promise.all([liveTraffic.stop(), revokedTraffic.stop()]);

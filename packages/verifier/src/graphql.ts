@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { GraphQLError } from "graphql";
-import type { Failure, Identity } from "./outcomes";
+import { MESSAGES, type Failure, type Identity } from "./outcomes";
 import type { Verifier } from "./verifier";
 
 /** What the context helper puts in every request's context. */
@@ -45,10 +45,10 @@ export function authContext(verifier: Verifier): (args: { req: { headers: Incomi
 export const authChecker = ({ context }: { context: AuthContext }, required: readonly string[]): boolean => {
   const identity = context.identity;
   if (!identity) {
-    throw new GraphQLError("You must be logged in", { extensions: { code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED" } });
+    throw new GraphQLError(MESSAGES.authenticationRequired, { extensions: { code: "UNAUTHENTICATED", reason: "AUTHENTICATION_REQUIRED" } });
   }
   if (required.length > 0 && !required.some((role) => (identity.roles as readonly string[]).includes(role))) {
-    throw new GraphQLError(`This operation requires the ${required.join(" or ")} role`, {
+    throw new GraphQLError(MESSAGES.missingRole(required), {
       extensions: { code: "FORBIDDEN", reason: "MISSING_ROLE" },
     });
   }

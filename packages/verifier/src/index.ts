@@ -12,7 +12,13 @@ export {
   type VerificationKey,
 } from "./key-sources";
 export { keys } from "./keys";
-export { failures, ROLES, type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+export {
+  failures,
+  INVALID_TOKEN_CHALLENGE,
+  MESSAGES,
+  ROLES,
+  STORE_RETRY_AFTER,
+  type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 export { isRevoked, type RevocationKind, type RevocationListener } from "./revocation";
 export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
 export * from "./token-shape";

@@ -13,8 +13,11 @@ export interface VerifiedUser {
   readonly disabled: boolean;
 }
 
-/** Who made the request, as proven by a verified, unrevoked access token. */
-export interface Identity {
+/**
+ * Who made the request, as proven by a verified, unrevoked access token. `U` is the user record
+ * as the reader stores it: the auth API's own is a fuller VerifiedUser.
+ */
+export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly userId: string;
   readonly sessionId: string;
   readonly jti: string;
@@ -23,7 +26,7 @@ export interface Identity {
   /** Epoch ms when the access token expires. */
   readonly expiresAt: number;
   /** Read in the same round trip as the revocation check; null only when accepted fail-open. */
-  readonly user: VerifiedUser | null;
+  readonly user: U | null;
 }
 
 export type FailureReason = "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "STORE_UNAVAILABLE" | "KEYS_UNAVAILABLE";
@@ -42,13 +45,32 @@ export interface Failure {
 
 export type Outcome = { readonly ok: true; readonly identity: Identity } | Failure;
 
+/** The wording of each refusal, shared with the auth API's own errors. */
+export const MESSAGES = {
+  malformed: "The access token is malformed or its signature is invalid",
+  badHeader: 'The Authorization header must be "Bearer <access token>"',
+  notJwt: "The bearer token is not a JWT",
+  wrongType: (type: string) => `Expected a token of type ${type}`,
+  expired: "The token has expired",
+  revoked: "The token has been revoked",
+  storeUnavailable: "The session store is unavailable; try again shortly",
+  authenticationRequired: "You must be logged in",
+  missingRole: (required: readonly string[]) => `This operation requires the ${required.join(" or ")} role`,
+} as const;
+
+/** WWW-Authenticate on every 401 for a presented token (RFC 6750 §3.1). */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/** Retry-After on a 503 while the store is down: a client retries, and the store reconnects, at least this often. */
+export const STORE_RETRY_AFTER = "1";
+
 const unauthenticated = (reason: FailureReason, message: string): Failure => ({
   ok: false,
   code: "UNAUTHENTICATED",
   reason,
   message,
   status: 401,
-  headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+  headers: { "www-authenticate": INVALID_TOKEN_CHALLENGE },
 });
 
 const unavailable = (reason: FailureReason, message: string): Failure => ({
@@ -57,17 +79,17 @@ const unavailable = (reason: FailureReason, message: string): Failure => ({
   reason,
   message,
   status: 503,
-  headers: { "retry-after": "1" },
+  headers: { "retry-after": STORE_RETRY_AFTER },
 });
 
 export const failures = {
-  malformed: () => unauthenticated("INVALID_TOKEN", "The access token is malformed or its signature is invalid"),
-  badHeader: () => unauthenticated("INVALID_TOKEN", 'The Authorization header must be "Bearer <access token>"'),
-  notJwt: () => unauthenticated("INVALID_TOKEN", "The bearer token is not a JWT"),
-  wrongType: (type: string) => unauthenticated("INVALID_TOKEN", `Expected a token of type ${type}`),
-  expired: () => unauthenticated("TOKEN_EXPIRED", "The token has expired"),
-  revoked: () => unauthenticated("TOKEN_REVOKED", "The token has been revoked"),
-  storeUnavailable: () => unavailable("STORE_UNAVAILABLE", "The session store is unavailable; try again shortly"),
+  malformed: () => unauthenticated("INVALID_TOKEN", MESSAGES.malformed),
+  badHeader: () => unauthenticated("INVALID_TOKEN", MESSAGES.badHeader),
+  notJwt: () => unauthenticated("INVALID_TOKEN", MESSAGES.notJwt),
+  wrongType: (type: string) => unauthenticated("INVALID_TOKEN", MESSAGES.wrongType(type)),
+  expired: () => unauthenticated("TOKEN_EXPIRED", MESSAGES.expired),
+  revoked: () => unauthenticated("TOKEN_REVOKED", MESSAGES.revoked),
+  storeUnavailable: () => unavailable("STORE_UNAVAILABLE", MESSAGES.storeUnavailable),
   /** Verifier only: no key set could be fetched from the auth API yet. */
   keysUnavailable: () => unavailable("KEYS_UNAVAILABLE", "The signing keys could not be fetched; try again shortly"),
 };

@@ -1,3 +1,5 @@
+import { ROLES, type Role } from "./outcomes";
+
 /**
  * The shape rules for a presented token, shared by the auth API and every verifier so they refuse
  * exactly the same tokens. Nothing here verifies a signature: it decides what is not worth verifying.
@@ -35,3 +37,5 @@ export const hasCriticalExtensions = (header: object) => "crit" in header;
 
 export const isId = (value: unknown): value is string => typeof value === "string" && value.length > 0 && value.length <= 128;
 export const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+export const isRoleList = (value: unknown): value is Role[] =>
+  Array.isArray(value) && value.every((role) => (ROLES as readonly unknown[]).includes(role));

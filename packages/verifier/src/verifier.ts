@@ -1,15 +1,15 @@
 import jwt from "jsonwebtoken";
 import { accessStateKeys, parseAccessState } from "./access-state";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
-import { failures, ROLES, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+import { failures, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 import { isRevoked } from "./revocation";
-
 import {
   ACCESS_TOKEN_TYPE,
   BEARER_HEADER,
   hasCriticalExtensions,
   isId,
   isNumber,
+  isRoleList,
   JWT_SHAPE,
   kidOf,
   LIFETIME_LEEWAY_SECONDS,
@@ -136,11 +136,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 function claimsOf(payload: jwt.JwtPayload): Claims | null {
   const { sub, sid, jti, roles, exp, iat } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
-  if (!Array.isArray(roles) || !roles.every((role) => (ROLES as readonly unknown[]).includes(role))) return null;
-  return { sub, sid, jti, roles: roles as Role[], exp, iat };
+  if (!isRoleList(roles)) return null;
+  return { sub, sid, jti, roles, exp, iat };
 }
-
-
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -72,7 +72,7 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number): Redis
 }
 
 /** Where Redis is, for log lines and errors: host and port only, never a password. */
-export function describeTarget(config: RedisConfig): HostPort & { mode: RedisConfig["mode"] } {
+function describeTarget(config: RedisConfig): HostPort & { mode: RedisConfig["mode"] } {
   if (config.mode === "single") {
     const url = new URL(config.url);
     return { mode: "single", host: url.hostname, port: Number(url.port || 6379) };
@@ -86,7 +86,7 @@ interface FailedAttempt extends HostPort {
 }
 
 /** What an ioredis connection error says about where and why: host, port, and a code such as ECONNREFUSED. */
-export function describeFailure(error: unknown, fallback: HostPort): FailedAttempt {
+function describeFailure(error: unknown, fallback: HostPort): FailedAttempt {
   const err = error as { code?: string; address?: string; port?: number; message?: string; lastNodeError?: unknown };
   const inner = err.lastNodeError as typeof err | undefined;
   const source = err.code ? err : inner?.code ? inner : err;
@@ -165,7 +165,7 @@ async function explain(failure: FailedAttempt): Promise<FailedAttempt> {
   return code ? { ...failure, cause: code } : failure;
 }
 
-export class EvictingRedisError extends Error {
+class EvictingRedisError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "EvictingRedisError";

@@ -1,9 +1,9 @@
 import { Cluster, ReplyError } from "ioredis";
 import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
+import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import type { RedisConfig } from "../../config";
 import { storeUnavailable } from "../../errors";
-import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessState,
