@@ -1,9 +1,8 @@
 import { getIntrospectionQuery } from "graphql";
-import { Redis } from "ioredis";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
 const apis: TestApi[] = [];
@@ -23,28 +22,8 @@ async function start(env: Record<string, string> = {}): Promise<TestApi> {
   return api;
 }
 
-/** The commands the API's own connection sends to Redis while `work` runs, seen with MONITOR. */
-async function commandsSentDuring(work: () => Promise<void>): Promise<string[]> {
-  const clients = (await redis.client.client("LIST")) as string;
-  const addresses = clients
-    .split("\n")
-    .filter((line) => line.includes(`name=${CONNECTION_NAME}`))
-    .map((line) => /addr=(\S+)/.exec(line)?.[1]);
-  const monitorClient = new Redis(redis.url);
-  const monitor = await monitorClient.monitor();
-  const seen: string[] = [];
-  monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    if (addresses.some((address) => address && source.endsWith(address))) seen.push(args[0]!.toLowerCase());
-  });
-  try {
-    await work();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  } finally {
-    monitor.disconnect();
-    monitorClient.disconnect();
-  }
-  return seen;
-}
+/** The commands the API's own connections send to Redis while `work` runs, seen with MONITOR. */
+const commandsSentDuring = (work: () => Promise<unknown>) => commandsSentBy(redis, CONNECTION_NAME, work);
 
 const aliases = (count: number, field: string) =>
   `{ ${Array.from({ length: count }, (_, i) => `a${i}: ${field} { id }`).join(" ")} }`;

@@ -1,9 +1,8 @@
-import { Redis } from "ioredis";
 import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
 import { post, register, send } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
 let api: TestApi;
@@ -17,24 +16,8 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-/** Counts the commands the API's own connection sends to Redis while `work` runs, with MONITOR. */
-async function commandsSentDuring(work: () => Promise<void>): Promise<string[]> {
-  const clients = (await redis.client.client("LIST")) as string;
-  const line = clients.split("\n").find((l) => l.includes(`name=${CONNECTION_NAME}`));
-  const address = /addr=(\S+)/.exec(line ?? "")?.[1];
-  if (!address) throw new Error(`no API connection in CLIENT LIST:\n${clients}`);
-  const monitorClient = new Redis(redis.url);
-  const monitor = await monitorClient.monitor();
-  const seen: string[] = [];
-  monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    if (source.endsWith(address)) seen.push(args[0]!.toLowerCase());
-  });
-  await work();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  monitor.disconnect();
-  monitorClient.disconnect();
-  return seen;
-}
+/** The commands the API's own connection sends to Redis while `work` runs, seen with MONITOR. */
+const commandsSentDuring = (work: () => Promise<unknown>) => commandsSentBy(redis, CONNECTION_NAME, work);
 
 describe("the per-request revocation check", () => {
   it("costs exactly one Redis round trip per authenticated request", async () => {

@@ -122,3 +122,27 @@ async function claimAllSlots(client: Redis): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * The commands that connections named `connectionName` (CLIENT SETNAME) send to `redis` while
+ * `work` runs, lower-cased, in order, seen with MONITOR. Without a name, every client's commands.
+ */
+export async function commandsSentBy(redis: TestRedis, connectionName: string | null, work: () => Promise<unknown>): Promise<string[]> {
+  const clients = String(await redis.client.client("LIST")).split("\n");
+  const addresses = clients.filter((line) => line.includes(`name=${connectionName} `)).map((line) => /addr=(\S+)/.exec(line)?.[1] ?? "");
+  if (connectionName !== null && addresses.length === 0) throw new Error(`no connection named ${connectionName} in CLIENT LIST`);
+  const monitorClient = new Redis(redis.url);
+  const monitor = await monitorClient.monitor();
+  const seen: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    if (connectionName === null || addresses.some((address) => source.endsWith(address))) seen.push(String(args[0]).toLowerCase());
+  });
+  try {
+    await work();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    monitor.disconnect();
+    monitorClient.disconnect();
+  }
+  return seen;
+}

@@ -5,7 +5,7 @@ import { MeDocument } from "../../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
 import { register, send } from "../../../test/support/client";
 import { asymmetricEnv, claimsOf, newKey } from "../../../test/support/keys";
-import { startRedis, type TestRedis } from "../../../test/support/redis";
+import { commandsSentBy, startRedis, type TestRedis } from "../../../test/support/redis";
 import { createVerifier, keys as keyLayout, type VerifierOptions } from "../src";
 
 const signingKey = newKey("ES256");
@@ -125,21 +125,7 @@ describe("verifying an access token of the auth API", () => {
 });
 
 /** The commands the verifier's own connection sends while `work` runs, seen with MONITOR. */
-async function commandsSentDuring(work: () => Promise<void>): Promise<string[]> {
-  const monitorClient = new Redis(redis.url);
-  const monitor = await monitorClient.monitor();
-  const clients = (await redis.client.client("LIST")) as string;
-  const address = /addr=(\S+)/.exec(clients.split("\n").find((line) => line.includes("name=verifier-under-test")) ?? "")?.[1];
-  const seen: string[] = [];
-  monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    if (address && source.endsWith(address)) seen.push(args[0]!.toLowerCase());
-  });
-  await work();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  monitor.disconnect();
-  monitorClient.disconnect();
-  return seen;
-}
+const commandsSentDuring = (work: () => Promise<unknown>) => commandsSentBy(redis, "verifier-under-test", work);
 
 describe("the revocation check", () => {
   it("is exactly one MGET per token, of the four keys the API reads, and none for a bad signature", async () => {
