@@ -50,11 +50,24 @@ export function flushLogsSync(logger: Logger): void {
   }
 }
 
-/** A crash still writes its last lines: the fatal one and whatever was buffered before it. */
+/** How long a crashing process waits for its buffered lines before it writes what is left, blocking. */
+const FATAL_FLUSH_WITHIN_MS = 2_000;
+
+/**
+ * A crash still writes its last lines, in order: the fatal one after whatever was buffered before
+ * it. The flush is asynchronous, so a write already in flight lands before the rest (a blocking
+ * flush could overtake it); a stuck flush falls back to the blocking one.
+ */
 export function exitOnFatal(logger: Logger): void {
   process.on("uncaughtException", (error) => {
     logger.fatal({ err: error }, "fatal error");
-    flushLogsSync(logger);
-    process.exit(1);
+    const fallback = setTimeout(() => {
+      flushLogsSync(logger);
+      process.exit(1);
+    }, FATAL_FLUSH_WITHIN_MS);
+    void flushLogs(logger).then(() => {
+      clearTimeout(fallback);
+      process.exit(1);
+    });
   });
 }
