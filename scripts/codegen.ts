@@ -5,7 +5,7 @@
  * GraphQL Code Generator's client preset, driven through @graphql-codegen/core. The CLI
  * (@graphql-codegen/cli) would load the same two local files, but it also installs loaders for URLs,
  * git and GitHub whose dependencies require Node 22, and we support Node 20 (see docs/clients.md).
- * The settings below are what a codegen.yml for the CLI would hold, key for key.
+ * The settings come from codegen.yml, in the CLI's own format, so frontends can copy that file.
  */
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -13,18 +13,29 @@ import { codegen } from "@graphql-codegen/core";
 import { preset as clientPreset } from "@graphql-codegen/client-preset";
 import { getCachedDocumentNodeFromSchema, type Types } from "@graphql-codegen/plugin-helpers";
 import { buildASTSchema, lexicographicSortSchema, parse, print, Source } from "graphql";
+import { parse as parseYaml } from "yaml";
 
 const ROOT = resolve(__dirname, "../..");
-const SCHEMA = "schema/schema.graphql";
-const OPERATIONS = "schema/operations";
-const OUTPUT = "schema/generated/";
 
-const presetConfig = { fragmentMasking: false };
-const config = {
-  useTypeImports: true,
-  enumsAsTypes: true,
-  scalars: { DateTimeISO: "string" },
-};
+interface CodegenFile {
+  readonly schema: string;
+  readonly documents: string;
+  readonly generates: Record<string, { preset: string; presetConfig?: Record<string, unknown>; config?: Record<string, unknown> }>;
+}
+
+/** codegen.yml, held to the one shape this script supports: one schema file, one folder of operations, one client-preset output. */
+function readSettings() {
+  const file = parseYaml(readFileSync(resolve(ROOT, "codegen.yml"), "utf8")) as CodegenFile;
+  const outputs = Object.entries(file.generates ?? {});
+  const documents = /^(.+)\/\*\.graphql$/.exec(file.documents ?? "");
+  if (typeof file.schema !== "string" || !documents || outputs.length !== 1 || outputs[0]![1].preset !== "client") {
+    throw new Error("codegen.yml: expected one schema file, documents as <folder>/*.graphql, and one output with preset: client");
+  }
+  const [output, { presetConfig = {}, config = {} }] = outputs[0]!;
+  return { schema: file.schema, operations: documents[1]!, output, presetConfig, config };
+}
+
+const { schema: SCHEMA, operations: OPERATIONS, output: OUTPUT, presetConfig, config } = readSettings();
 
 async function generate(): Promise<Map<string, string>> {
   const schemaAst = lexicographicSortSchema(buildASTSchema(parse(readFileSync(resolve(ROOT, SCHEMA), "utf8")), { assumeValidSDL: true }));
