@@ -1,3 +1,4 @@
+import { startApi, type TestApi } from "./api";
 import { startCluster } from "./cluster";
 import { startRedis } from "./redis";
 
@@ -25,4 +26,25 @@ export async function startStore(mode: StoreMode): Promise<StoreBackend> {
       return { mode, env: { ...cluster.env }, destroy: () => cluster.destroy() };
     }
   }
+}
+
+/**
+ * For a suite on one store: starts the store and an API on it before the suite's tests, stops both
+ * after them. The API is read through the getter, since it exists only once the suite has begun.
+ */
+export function apiOnStore(mode: StoreMode, env: Record<string, string> = {}): () => TestApi {
+  let backend: StoreBackend | undefined;
+  let api: TestApi | undefined;
+  beforeAll(async () => {
+    backend = await startStore(mode);
+    api = await startApi(null, { ...backend.env, ...env });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await backend?.destroy();
+  });
+  return () => {
+    if (!api) throw new Error("the API is started in beforeAll");
+    return api;
+  };
 }
