@@ -20,7 +20,7 @@ export function singleNode(url: string, minReplicas = 0): RedisConfig {
  * Builds the client for the configured mode. Every mode gets the same fail-fast behaviour: no
  * offline queue, no per-request retries, every command bounded by `timeoutMs`, reconnecting forever.
  */
-export function createRedisClient(config: RedisConfig, timeoutMs: number): RedisClient {
+export function createRedisClient(config: RedisConfig, timeoutMs: number, { subscriber = false } = {}): RedisClient {
   const node: RedisOptions = {
     // Shows up in CLIENT LIST, so operators can tell this service's connections apart.
     connectionName: CONNECTION_NAME,
@@ -62,6 +62,8 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number): Redis
         slotsRefreshInterval: 1000,
         retryDelayOnFailover: 100,
         retryDelayOnClusterDown: 100,
+        // A live-channel subscriber (src/live/redis-channel.ts): one subscriber per shard, for SSUBSCRIBE.
+        ...(subscriber ? { shardedSubscribers: true } : {}),
       };
       return new Cluster(
         config.nodes.map(({ host, port }) => ({ host, port })),
