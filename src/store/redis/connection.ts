@@ -26,7 +26,8 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number, { subs
     connectionName: CONNECTION_NAME,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    commandTimeout: timeoutMs,
+    // A subscriber sends nothing but (S)SUBSCRIBE, whose replies come with its connection.
+    ...(subscriber ? {} : { commandTimeout: timeoutMs }),
     connectTimeout: timeoutMs,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
