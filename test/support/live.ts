@@ -32,7 +32,7 @@ export const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, "ws");
  * `subscribe` is false) subscribes to sessionEvents; resolves once the server acknowledged and a
  * query on the same socket was answered, so the subscription is in place.
  */
-export async function openLive(httpUrl: string, token: string | null, { subscribe = true, headers }: { subscribe?: boolean; headers?: Record<string, string> } = {}): Promise<LiveClient> {
+export async function openLive(httpUrl: string, token: string, { subscribe = true, headers }: { subscribe?: boolean; headers?: Record<string, string> } = {}): Promise<LiveClient> {
   let resolveClosed!: (info: CloseInfo) => void;
   const closed = new Promise<CloseInfo>((resolve) => (resolveClosed = resolve));
   let isClosed = false;
@@ -49,7 +49,7 @@ export async function openLive(httpUrl: string, token: string | null, { subscrib
     retryAttempts: 0,
     shouldRetry: () => false,
     onNonLazyError: () => undefined,
-    connectionParams: token === null ? {} : { authorization: `Bearer ${token}` },
+    connectionParams: { authorization: `Bearer ${token}` },
     on: {
       closed: (event) => {
         const { code, reason } = event as CloseInfo;
@@ -88,10 +88,6 @@ export async function openLive(httpUrl: string, token: string | null, { subscrib
       await client.dispose();
     },
   };
-  if (token === null) {
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
-    return live;
-  }
   if (subscribe) {
     client.subscribe<SessionEventsSubscription>({ query: print(SessionEventsDocument) }, {
       next: (result) => {
@@ -108,11 +104,16 @@ export async function openLive(httpUrl: string, token: string | null, { subscrib
 }
 
 /** Resolves with the close frame, or rejects when none came within `withinMs`. */
-export function closedWithin(live: LiveClient, withinMs: number): Promise<CloseInfo> {
-  return Promise.race([
-    live.closed,
-    new Promise<CloseInfo>((_, reject) => setTimeout(() => reject(new Error(`socket still open after ${withinMs} ms`)), withinMs)),
-  ]);
+export async function closedWithin(live: LiveClient, withinMs: number): Promise<CloseInfo> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      live.closed,
+      new Promise<CloseInfo>((_, reject) => (timer = setTimeout(() => reject(new Error(`socket still open after ${withinMs} ms`)), withinMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Opens a socket whose connection_init is refused, and resolves with its close frame. */
