@@ -68,6 +68,15 @@ export interface Config {
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
+  readonly audit: AuditLimits;
+}
+
+/** How much of the audit trail Redis keeps (docs/operations.md#the-audit-trail). */
+export interface AuditLimits {
+  readonly retentionDays: number;
+  readonly maxEventsPerUser: number;
+  /** The global stream's bound, besides the age: a flood of failed logins cannot grow it without end. */
+  readonly maxEvents: number;
 }
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
@@ -202,6 +211,11 @@ export function loadConfig(env: Env): Config {
       maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
+    audit: {
+      retentionDays: read.integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
+      maxEventsPerUser: read.integer("AUDIT_MAX_EVENTS_PER_USER", 1000, 1, 1_000_000),
+      maxEvents: read.integer("AUDIT_MAX_EVENTS", 1_000_000, 100, 100_000_000),
+    },
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
   };
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {

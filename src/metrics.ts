@@ -72,6 +72,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditEvents = new Counter({
+    name: "auth_audit_events_total",
+    help: "Audit events recorded, by type (SIGNED_IN, LOGIN_FAILED, USER_DISABLED, ...).",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditWriteFailures = new Counter({
+    name: "auth_audit_write_failures_total",
+    help: "Audit events that could not be written to the Redis trail (logged; the operation itself went on).",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

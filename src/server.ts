@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
+import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
@@ -50,7 +51,12 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const keySet = new KeySet(keyMaterial(config.jwt));
   const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
-  const audit = new Audit(logger, metrics);
+  const auditTrail = new AuditTrail(store, {
+    maxAgeMs: config.audit.retentionDays * 24 * 3600 * 1000,
+    maxPerUser: config.audit.maxEventsPerUser,
+    maxGlobal: config.audit.maxEvents,
+  });
+  const audit = new Audit(logger, metrics, auditTrail);
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
@@ -66,7 +72,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions, audit }),
+    schema: await buildAuthSchema({ accounts, sessions, audit, auditTrail }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.
