@@ -48,6 +48,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
   const store = instrumentStore(await createStore(config, logger, clock), metrics);
+  metrics.readinessProbe = () => store.ping().then(() => true, () => false);
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const keySet = new KeySet(keyMaterial(config.jwt));
   const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
