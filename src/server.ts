@@ -26,6 +26,7 @@ import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore } from "./store/redis/redis-store";
 import type { Store } from "./store/store";
+import type { Tracing } from "./tracing/tracing";
 
 const REDIS_CONNECT_WITHIN_MS = 30_000;
 /** On shutdown, connections still open this long after the last request are closed regardless. */
@@ -41,17 +42,19 @@ export interface RunningServer {
 export interface ServerDeps {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Started by the entry point before this module loaded; null or absent: off, and nothing is wrapped. */
+  readonly tracing?: Tracing | null;
 }
 
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
-export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
+export async function startServer(config: Config, { logger, clock = systemClock, tracing = null }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
-  const store = instrumentStore(await createStore(config, logger, clock), metrics);
+  const store = traceStore(instrumentStore(await createStore(config, logger, clock), metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
   const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
   const keySet = new KeySet(keyMaterial(config.jwt));
-  const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
+  const tokens = traceTokens(new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
   const auditTrail = new AuditTrail(store, {
     maxAgeMs: config.audit.retentionDays * 24 * 3600 * 1000,
     maxPerUser: config.audit.maxEventsPerUser,
@@ -65,7 +68,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     maxPerUser: config.maxSessionsPerUser,
     audit,
   });
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
+  const accounts = new Accounts(store, tracePasswords(await Passwords.create(), tracing), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
@@ -124,6 +127,30 @@ export async function startServer(config: Config, { logger, clock = systemClock 
       await store.close();
     },
   };
+}
+
+/** Our own spans, when tracing is on: the revocation check and the session scripts (ioredis's spans nest under them). */
+function traceStore(store: Store, tracing: Tracing | null): Store {
+  if (!tracing) return store;
+  return tracing.traced(store, {
+    accessState: "auth.revocation_check",
+    createSession: "store.session.create",
+    rotateSession: "store.session.rotate",
+    endSession: "store.session.end",
+    endAllSessions: "store.session.end_all",
+    endOtherSessions: "store.session.end_others",
+    changePassword: "store.session.change_password",
+    setUserDisabled: "store.session.disable_user",
+  });
+}
+
+function traceTokens(tokens: Tokens, tracing: Tracing | null): Tokens {
+  return tracing ? tracing.traced(tokens, { verifyAccess: "auth.verify_token", verifyRefresh: "auth.verify_token" }) : tokens;
+}
+
+function tracePasswords(passwords: Passwords, tracing: Tracing | null): Passwords {
+  if (!tracing) return passwords;
+  return tracing.traced(passwords, { hash: "auth.argon2.hash", verify: "auth.argon2.verify", verifyAgainstNothing: "auth.argon2.verify" });
 }
 
 async function createStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {
