@@ -5,7 +5,8 @@
  *   - a warm-up for each, then interleaved rounds (a b c d e f, a b c d e f, ...), so drift in the
  *     machine's load hits every row alike; medians with min–max over the rounds;
  *   - Redis bytes per session and per revoked access token (INFO memory around N of each);
- *   - the p99 of `me` while 20 logins (argon2) run at once.
+ *   - the p99 of `me` while 20 logins (argon2) run at once;
+ *   - row (g): row (d) with OpenTelemetry tracing on, exporting to a local sink, and what that costs.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
  *
  * BENCH_SECONDS (per measurement, default 10), BENCH_ROUNDS (default 5), BENCH_WARMUP_SECONDS
@@ -14,6 +15,9 @@
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { resolve } from "node:path";
 import autocannon from "autocannon";
@@ -129,7 +133,9 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   const onRedis = await spawnApi(redis.url, {}, quiet);
   const inMemory = await spawnApi(null, {}, quiet);
   const workers = await spawnApi(redis.url, { WORKERS: "2" }, quiet);
-  servers.push(reference, tutorial, onRedis, inMemory, workers);
+  const sink = await otlpSink();
+  const traced = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, quiet);
+  servers.push(reference, tutorial, onRedis, inMemory, workers, traced, sink);
 
   const tutorialToken = jwt.sign({ sub: "bench-user", email: "bench@example.com" }, TEST_SECRET, { expiresIn: 3600 });
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -140,6 +146,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
     { row: "d", label: "this API, bearer + Redis", url: onRedis.url, body: ME, headers: bearer((await registerUser(onRedis.url)).accessToken) },
     { row: "e", label: "this API, bearer + embedded store", url: inMemory.url, body: ME, headers: bearer((await registerUser(inMemory.url)).accessToken) },
     { row: "f", label: "this API, WORKERS=2, bearer + Redis", url: workers.url, body: ME, headers: bearer((await registerUser(workers.url)).accessToken) },
+    { row: "g", label: "(d) with OpenTelemetry tracing on (OTLP to a local sink)", url: traced.url, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
   ].filter((target) => ROWS === null || ROWS.has(target.row));
 
   process.stderr.write(`warm-up: ${WARMUP_SECONDS} s each\n`);
@@ -161,6 +168,18 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
       `| ${target.row} | ${target.label} | ${spread(list.map((s) => s.rps))} | ${spread(list.map((s) => s.p50), 1)} | ${spread(list.map((s) => s.p99), 1)} | ${ratio(target.row, "a")} | ${ratio(target.row, "b")} |`,
     );
   }
+  if (samples.has("d") && samples.has("g")) console.log(`\nTracing on costs ${((1 - rps("g") / rps("d")) * 100).toFixed(0)}% of row (d)'s throughput.`);
+}
+
+/** A stand-in OTLP/HTTP collector: takes every export and answers 200, so the bench measures the API's side only. */
+async function otlpSink(): Promise<Server> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** Redis bytes per session and per revoked access token: INFO memory around MEMORY_ENTRIES of each. */

@@ -60,7 +60,34 @@ async function memoryPerEntry(redis: TestRedis): Promise<void> {
   const directory = Number(await redis.client.call("MEMORY", "USAGE", keys.users())) / SAMPLES;
   const email = Number(await redis.client.call("MEMORY", "USAGE", keys.email("person-1@example.com")));
   console.log(`  ${"of which in the {directory} slot (email key + list entry)".padEnd(52)} ${(directory + email).toFixed(0).padStart(6)} bytes`);
+  await auditMemory(redis, store);
   await store.close();
+}
+
+/** A typical audit event (a sign-in with a browser's user agent), MEMORY USAGE over a full stream. */
+export async function auditMemory(redis: TestRedis, store: Awaited<ReturnType<typeof connectRedisStore>>): Promise<void> {
+  const userId = "00000000-0000-4000-8000-00000000a0d1";
+  const events = 1000;
+  const retention = { maxAgeMs: 90 * 24 * HOUR, maxPerUser: 100_000, maxGlobal: 10_000_000 };
+  for (let i = 0; i < events; i++) {
+    await store.appendAuditEvent(
+      {
+        type: "SIGNED_IN",
+        actorId: null,
+        userId,
+        sessionId: sessionId(userId, i),
+        clientIp: "203.0.113.45",
+        userAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+        device: "Firefox on a laptop",
+        details: { via: "password" },
+      },
+      retention,
+    );
+  }
+  const perUser = Number(await redis.client.call("MEMORY", "USAGE", keys.auditEvents(userId), "SAMPLES", "0")) / events;
+  const global = Number(await redis.client.call("MEMORY", "USAGE", keys.auditAll(), "SAMPLES", "0")) / events;
+  console.log(`  ${"per audit event, user's stream (MEMORY USAGE)".padEnd(52)} ${perUser.toFixed(0).padStart(6)} bytes`);
+  console.log(`  ${"per audit event, global stream (MEMORY USAGE)".padEnd(52)} ${global.toFixed(0).padStart(6)} bytes`);
 }
 
 async function post(url: string, document: Parameters<typeof print>[0], variables: unknown, token?: string): Promise<any> {

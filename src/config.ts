@@ -69,6 +69,9 @@ export interface Config {
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
   readonly live: LiveLimits;
+  readonly audit: AuditLimits;
+  /** OpenTelemetry tracing; null (the default) is off: no SDK loaded, nothing wrapped. */
+  readonly tracing: TracingConfig | null;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -82,6 +85,20 @@ export interface LiveLimits {
   readonly pingSeconds: number;
   /** Browser origins allowed to open a socket (exact `scheme://host[:port]`); null: any. */
   readonly allowedOrigins: readonly string[] | null;
+}
+
+/** On when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set; the exporter reads the OTEL_* variables itself. */
+export interface TracingConfig {
+  readonly endpoint: string;
+  readonly serviceName: string;
+}
+
+/** How much of the audit trail Redis keeps (docs/operations.md#the-audit-trail). */
+export interface AuditLimits {
+  readonly retentionDays: number;
+  readonly maxEventsPerUser: number;
+  /** The global stream's bound, besides the age: a flood of failed logins cannot grow it without end. */
+  readonly maxEvents: number;
 }
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
@@ -223,7 +240,13 @@ export function loadConfig(env: Env): Config {
       pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
       allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
     },
+    audit: {
+      retentionDays: read.integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
+      maxEventsPerUser: read.integer("AUDIT_MAX_EVENTS_PER_USER", 1000, 1, 1_000_000),
+      maxEvents: read.integer("AUDIT_MAX_EVENTS", 1_000_000, 100, 100_000_000),
+    },
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
+    tracing: readTracing(env, problems),
   };
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
@@ -263,6 +286,21 @@ function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig |
   const masterName = env.REDIS_SENTINEL_MASTER?.trim() || null;
   if (masterName === null) problems.push("REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS: the name the sentinels monitor");
   return sentinels === null || masterName === null ? null : { mode: "sentinel", sentinels, masterName, ...common };
+}
+
+/** The standard OpenTelemetry variables: the endpoint turns tracing on, OTEL_SDK_DISABLED=true keeps it off. */
+function readTracing(env: Env, problems: string[]): TracingConfig | null {
+  const name = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT";
+  const endpoint = env[name]?.trim();
+  if (!endpoint || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return null;
+  try {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
+  } catch {
+    problems.push(`${name} must be an http:// or https:// URL (an OTLP/HTTP collector), got "${endpoint}"`);
+    return null;
+  }
+  return { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api" };
 }
 
 function readSecret(env: Env, required: boolean, problems: string[]): string | null {

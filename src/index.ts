@@ -2,7 +2,7 @@ import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { createLogger, exitOnFatal, flushLogs, flushLogsSync } from "./logger";
-import { startServer } from "./server";
+import { startTracing } from "./tracing/tracing";
 import { runPrimary } from "./workers";
 
 async function main(): Promise<void> {
@@ -31,7 +31,11 @@ function configOrExit(): Config {
 
 /** One serving process: this one (WORKERS=1) or a cluster worker. */
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const server = await startServer(config, { logger }).catch((error: unknown) => {
+  const tracing = config.tracing ? startTracing(config.tracing, logger) : null;
+  // Loaded only now, after tracing started, so its instrumentations patch http, fastify, graphql and ioredis as they load.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startServer } = require("./server") as typeof import("./server");
+  const server = await startServer(config, { logger, tracing }).catch((error: unknown) => {
     flushLogsSync(logger);
     throw error;
   });
@@ -41,6 +45,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down: finishing in-flight requests");
     await server.stop();
+    await tracing?.shutdown().catch(() => undefined);
     logger.info("stopped");
     await flushLogs(logger);
     process.exit(0);

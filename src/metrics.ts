@@ -98,6 +98,44 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditEvents = new Counter({
+    name: "auth_audit_events_total",
+    help: "Audit events recorded, by type (SIGNED_IN, LOGIN_FAILED, USER_DISABLED, ...).",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditWriteFailures = new Counter({
+    name: "auth_audit_write_failures_total",
+    help: "Audit events that could not be written to the Redis trail (logged; the operation itself went on).",
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: "auth_http_request_duration_seconds",
+    help: "Time to answer HTTP requests, by route (unmatched for 404s) and status class (2xx, 4xx, ...).",
+    labelNames: ["route", "status_class"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  /** Asked at each scrape; set by the composition root once the store exists. */
+  readinessProbe: (() => Promise<boolean>) | null = null;
+
+  readonly ready = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: "auth_ready",
+      help: "1 when the store answered a ping at this scrape (what /readyz reports), else 0.",
+      // Across cluster workers: ready only if every worker is.
+      aggregator: "min",
+      registers: [this.registry],
+      async collect() {
+        if (metrics.readinessProbe) this.set((await metrics.readinessProbe()) ? 1 : 0);
+      },
+    });
+  })();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

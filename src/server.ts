@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { LiveEvent, RevocationEvent, SignedInEvent } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
+import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
@@ -29,6 +30,7 @@ import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore, RedisStore } from "./store/redis/redis-store";
 import type { Store } from "./store/store";
+import type { Tracing } from "./tracing/tracing";
 
 const REDIS_CONNECT_WITHIN_MS = 30_000;
 /** On shutdown, connections still open this long after the last request are closed regardless. */
@@ -44,14 +46,17 @@ export interface RunningServer {
 export interface ServerDeps {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Started by the entry point before this module loaded; null or absent: off, and nothing is wrapped. */
+  readonly tracing?: Tracing | null;
 }
 
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
-export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
+export async function startServer(config: Config, { logger, clock = systemClock, tracing = null }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
   const rawStore = await createStore(config, logger, clock);
-  const store = instrumentStore(rawStore, metrics);
+  const store = traceStore(instrumentStore(rawStore, metrics), tracing);
+  metrics.readinessProbe = () => store.ping().then(() => true, () => false);
   const channel: LiveChannel =
     rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, logger) : new InProcessChannel();
   const publish = (event: LiveEvent) =>
@@ -65,8 +70,13 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   };
   const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
-  const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
-  const audit = new Audit(logger, metrics);
+  const tokens = traceTokens(new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
+  const auditTrail = new AuditTrail(store, {
+    maxAgeMs: config.audit.retentionDays * 24 * 3600 * 1000,
+    maxPerUser: config.audit.maxEventsPerUser,
+    maxGlobal: config.audit.maxEvents,
+  });
+  const audit = new Audit(logger, metrics, auditTrail);
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
@@ -76,14 +86,14 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     onSignedIn,
     clock,
   });
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
+  const accounts = new Accounts(store, tracePasswords(await Passwords.create(), tracing), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, audit });
+  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),
@@ -167,6 +177,30 @@ export async function startServer(config: Config, { logger, clock = systemClock 
       await store.close();
     },
   };
+}
+
+/** Our own spans, when tracing is on: the revocation check and the session scripts (ioredis's spans nest under them). */
+function traceStore(store: Store, tracing: Tracing | null): Store {
+  if (!tracing) return store;
+  return tracing.traced(store, {
+    accessState: "auth.revocation_check",
+    createSession: "store.session.create",
+    rotateSession: "store.session.rotate",
+    endSession: "store.session.end",
+    endAllSessions: "store.session.end_all",
+    endOtherSessions: "store.session.end_others",
+    changePassword: "store.session.change_password",
+    setUserDisabled: "store.session.disable_user",
+  });
+}
+
+function traceTokens(tokens: Tokens, tracing: Tracing | null): Tokens {
+  return tracing ? tracing.traced(tokens, { verifyAccess: "auth.verify_token", verifyRefresh: "auth.verify_token" }) : tokens;
+}
+
+function tracePasswords(passwords: Passwords, tracing: Tracing | null): Passwords {
+  if (!tracing) return passwords;
+  return tracing.traced(passwords, { hash: "auth.argon2.hash", verify: "auth.argon2.verify", verifyAgainstNothing: "auth.argon2.verify" });
 }
 
 async function createStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {

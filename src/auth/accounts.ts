@@ -45,6 +45,7 @@ export interface AccountGuards {
 /** Where an attempt came from, for throttling and the audit trail. */
 export interface Origin {
   readonly clientIp: string;
+  readonly userAgent?: string | null;
 }
 
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
@@ -65,7 +66,9 @@ export class Accounts {
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
     const user = await this.create(input.email, input.password, ["USER"]);
-    return this.sessions.start(user, input.device ?? null);
+    const result = await this.sessions.start(user, input.device ?? null);
+    this.guards?.audit.signedIn(result.session, "register", origin);
+    return result;
   }
 
   /**
@@ -76,9 +79,11 @@ export class Accounts {
     const email = normalizeEmail(input.email);
     if (!origin || !this.guards) return this.checkPassword(email, input);
     const { throttle, audit } = this.guards;
-    return throttle.guardPasswordCheck(email, origin.clientIp, () =>
-      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp)),
+    const result = await throttle.guardPasswordCheck(email, origin.clientIp, () =>
+      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin)),
     );
+    audit.signedIn(result.session, "password", origin);
+    return result;
   }
 
   private async checkPassword(email: string, input: AccountInput, onFailure?: (userId: string | null) => void): Promise<AuthResult> {
@@ -128,6 +133,7 @@ export class Accounts {
     const passwordHash = await this.passwords.hash(newPassword);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
     this.onRevoked({ kind: "password_change", userId: identity.userId, keepSessionId: identity.sessionId, at: this.clock.now() });
+    this.guards?.audit.passwordChanged(identity, origin);
   }
 
   async getUser(userId: string): Promise<UserRecord> {
@@ -191,7 +197,7 @@ export class Accounts {
         ? await this.passwords.verify(credentials.passwordHash, password)
         : await this.passwords.verifyAgainstNothing(password);
       if (valid) return;
-      if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp);
+      if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp, origin);
       throw invalidCredentials();
     };
     if (!credentials || !origin || !this.guards) return check();

@@ -28,3 +28,14 @@ export function decodeCursor(cursor: string): UserPosition {
   }
   return { createdAt: createdAt as number, id };
 }
+
+/** Audit event cursors: an entry's place in its stream (its id), base64url-encoded; just as opaque. */
+export function encodeEventCursor(id: string): string {
+  return Buffer.from(id).toString("base64url");
+}
+
+export function decodeEventCursor(cursor: string): string {
+  const id = cursor.length <= 64 && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
+  if (!/^\d{1,16}-\d{1,19}$/.test(id)) throw badInput("after must be a cursor returned by this API (an endCursor or an edge's cursor)");
+  return id;
+}

@@ -2,7 +2,7 @@ import type { RevocationEvent, RevocationListener, SignedInEvent } from "@revoca
 import { systemClock, type Clock } from "../clock";
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
-import type { Audit } from "./audit";
+import type { Audit, AuditOrigin } from "./audit";
 import type { Identity } from "./authenticator";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
 
@@ -65,7 +65,7 @@ export class Sessions {
    * replaced gets that rotation's outcome again: the same refresh token, signed anew from what the
    * session stores, and a fresh access token. Anything older is reuse and ends the session.
    */
-  async refresh(presented: string): Promise<AuthResult> {
+  async refresh(presented: string, origin?: AuditOrigin): Promise<AuthResult> {
     const claims = this.tokens.verifyRefresh(presented);
     const next = this.tokens.nextRefreshStamp();
     const result = await this.store.rotateSession({
@@ -92,7 +92,7 @@ export class Sessions {
       }
       case "reused":
         this.revoked({ kind: "refresh_reuse", userId: claims.sub, sessionId: claims.sid });
-        this.policy.audit?.refreshReused(claims.sub, claims.sid);
+        this.policy.audit?.refreshReused(claims.sub, claims.sid, origin);
         throw unauthenticated(
           "REFRESH_TOKEN_REUSED",
           "This refresh token was already used; the session has been ended. Log in again",

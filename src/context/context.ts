@@ -24,6 +24,8 @@ export interface Transport {
    * X-Forwarded-For that is not a trusted proxy (docs/configuration.md#the-clients-address).
    */
   readonly clientIp: string;
+  /** The User-Agent header, cut to 256 characters; for the audit trail only. */
+  readonly userAgent?: string;
 }
 
 export interface RequestContext extends Transport {

@@ -7,7 +7,7 @@ import type { OperationLimits } from "../config";
 const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh", "changePassword"]);
 
 /** Root fields that read a list from the store: each may be asked for once per operation. */
-const STORE_LIST_FIELDS = new Set(["sessions", "users"]);
+const STORE_LIST_FIELDS = new Set(["sessions", "users", "securityEvents", "auditEvents"]);
 
 export interface OperationGuards {
   readonly parseOptions: ParseOptions;

@@ -3,8 +3,10 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphq
 import { buildSchema, type ContainerType, type PubSub } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
 import type { Audit } from "../auth/audit";
+import type { AuditTrail } from "../auth/audit-trail";
 import type { Sessions } from "../auth/sessions";
 import { authChecker } from "./auth-checker";
+import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
@@ -14,9 +16,10 @@ export interface Services {
   readonly accounts: Accounts;
   readonly sessions: Sessions;
   readonly audit?: Audit;
+  readonly auditTrail: AuditTrail;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -45,12 +48,13 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, auditTrail }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
-    [AuthResolver, new AuthResolver(accounts, sessions)],
+    [AuthResolver, new AuthResolver(accounts, sessions, audit)],
     [UserResolver, new UserResolver(accounts, audit)],
-    [SessionResolver, new SessionResolver(sessions)],
     [SessionEventsResolver, new SessionEventsResolver()],
+    [SessionResolver, new SessionResolver(sessions, audit)],
+    [AuditResolver, new AuditResolver(auditTrail)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

@@ -44,6 +44,10 @@ const plugin: FastifyPluginCallback<RequestLogOptions> = (app, { logger, metrics
   app.addHook("onResponse", (request, reply, next) => {
     const auth = request.authOutcome;
     if (auth !== undefined) metrics.requests.inc({ outcome: auth });
+    metrics.requestDuration.observe(
+      { route: request.routeOptions.url ?? "unmatched", status_class: `${Math.floor(reply.statusCode / 100)}xx` },
+      reply.elapsedTime / 1000,
+    );
     requestLogger.info(
       {
         requestId: request.id,

@@ -131,6 +131,53 @@ export interface UserPage {
 }
 
 /**
+ * One audit event as the store keeps it: who (`actorId`) did what (`type`) about whom (`userId`),
+ * from where. Never a secret: the domain builds it from ids, addresses and plain values only.
+ */
+export interface AuditEntry {
+  /** Upper snake case: SIGNED_IN, LOGIN_FAILED, USER_DISABLED, ... */
+  readonly type: string;
+  /** Who did it; null when the user themself or the system did. */
+  readonly actorId: string | null;
+  /** Whom it is about; null when nobody is known (a failed login for an unknown email). */
+  readonly userId: string | null;
+  readonly sessionId: string | null;
+  readonly clientIp: string | null;
+  readonly userAgent: string | null;
+  readonly device: string | null;
+  /** Plain values only (ids, flags, counts, role names). */
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** An entry read back: its place in the stream and when the store wrote it. */
+export interface AuditRecord extends AuditEntry {
+  /** The stream entry id, "<ms>-<seq>": ordered, unique within its stream. */
+  readonly id: string;
+  /** Epoch ms, from the store's clock. */
+  readonly at: number;
+}
+
+/** How much of the trail is kept; trimming is approximate, so a write stays O(1). */
+export interface AuditRetention {
+  readonly maxAgeMs: number;
+  /** Per user's stream. */
+  readonly maxPerUser: number;
+  /** The global stream. */
+  readonly maxGlobal: number;
+}
+
+export interface AuditRead {
+  /** The user's own stream; null: the global stream. */
+  readonly userId: string | null;
+  /** Only entries older than this id (a page's last); null: from the newest. */
+  readonly before: string | null;
+  /** Epoch ms bounds on `at`, inclusive; null: unbounded. */
+  readonly from: number | null;
+  readonly to: number | null;
+  readonly count: number;
+}
+
+/**
  * The one interface between the auth services and storage. Every method that changes state is
  * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
  * hash tag (createUser alone takes two ordered steps, see the key layout in the verifier package's
@@ -198,6 +245,14 @@ export interface Store {
    */
   accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]>;
 
+  /**
+   * Appends one audit event to the global stream and, when it names a user, to that user's stream
+   * (on the user's slot), trimming both approximately to `retention`. Two single-key steps.
+   */
+  appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void>;
+  /** Up to `count` entries of one stream, newest first. */
+  readAuditEvents(read: AuditRead): Promise<AuditRecord[]>;
+
   /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
   limiter(spec: LimiterSpec): Limiter;
 
@@ -214,3 +269,10 @@ export function compareUserPositions(a: UserPosition, b: UserPosition): number {
 
 /** The rule lives in the verifier package, shared with every service that checks revocation. */
 export { isLiveSession } from "@revocable-auth/verifier";
+
+/** The order of audit stream ids, "<ms>-<seq>": by time, then sequence. */
+export function compareAuditIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split("-").map(Number);
+  const [bMs = 0, bSeq = 0] = b.split("-").map(Number);
+  return aMs !== bMs ? aMs - bMs : aSeq - bSeq;
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { compareUserPositions, type NewSession, type RotateRequest, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
+import { compareUserPositions, type AuditEntry, type AuditRetention, type NewSession, type RotateRequest, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -531,6 +531,75 @@ export function storeContract(name: string, harness: () => StoreHarness) {
 
         await limiter.reset("k");
         expect(await limiter.get("k")).toBeNull();
+      });
+    });
+
+    describe("the audit trail", () => {
+      const retention: AuditRetention = { maxAgeMs: 3_600_000, maxPerUser: 1000, maxGlobal: 100_000 };
+      const entry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
+        type: "SIGNED_IN",
+        actorId: null,
+        userId: randomUUID(),
+        sessionId: randomUUID(),
+        clientIp: "203.0.113.7",
+        userAgent: "Mozilla/5.0 (contract)",
+        device: "phone",
+        details: { via: "password" },
+        ...overrides,
+      });
+      const read = (userId: string | null, more: Partial<{ before: string; from: number; to: number; count: number }> = {}) =>
+        store.readAuditEvents({ userId, before: more.before ?? null, from: more.from ?? null, to: more.to ?? null, count: more.count ?? 100 });
+
+      it("appends an event to its user's stream and the global one, every field kept, stamped by the store", async () => {
+        const event = entry({ actorId: randomUUID(), details: { disabled: true, roles: ["USER"] } });
+        const before = h.now();
+        await store.appendAuditEvent(event, retention);
+        const [mine] = await read(event.userId);
+        expect(mine).toEqual({ ...event, id: expect.stringMatching(/^\d+-\d+$/), at: expect.any(Number) });
+        expect(mine!.at).toBeGreaterThanOrEqual(before - 1000);
+        expect(mine!.at).toBeLessThanOrEqual(h.now() + 1000);
+        // Each stream numbers its own entries: the global copy carries the same event under its own id.
+        expect((await read(null, { count: 1 }))[0]).toEqual({ ...event, id: expect.any(String), at: expect.any(Number) });
+      });
+
+      it("keeps an event about nobody in the global stream only, with absent fields null", async () => {
+        const event = entry({ type: "LOGIN_FAILED", userId: null, sessionId: null, userAgent: null, device: null, details: {} });
+        await store.appendAuditEvent(event, retention);
+        expect((await read(null, { count: 1 }))[0]).toMatchObject(event);
+      });
+
+      it("reads newest first, a page after a given id, and within a time range", async () => {
+        const userId = randomUUID();
+        for (let i = 0; i < 5; i++) {
+          await store.appendAuditEvent(entry({ userId, details: { i } }), retention);
+          await h.advance(2);
+        }
+        const all = await read(userId);
+        expect(all.map((e) => e.details.i)).toEqual([4, 3, 2, 1, 0]);
+        expect((await read(userId, { before: all[1]!.id, count: 2 })).map((e) => e.details.i)).toEqual([2, 1]);
+        expect((await read(userId, { from: all[3]!.at, to: all[1]!.at })).map((e) => e.details.i)).toEqual([3, 2, 1]);
+        expect(await read(randomUUID())).toEqual([]);
+      });
+
+      it("trims a user's stream to about maxPerUser events, keeping the newest", async () => {
+        const userId = randomUUID();
+        for (let i = 0; i < 400; i++) await store.appendAuditEvent(entry({ userId, details: { i } }), { ...retention, maxPerUser: 50 });
+        const kept = await read(userId, { count: 1000 });
+        expect(kept.length).toBeGreaterThanOrEqual(50);
+        expect(kept.length).toBeLessThan(250);
+        expect(kept[0]!.details.i).toBe(399);
+      });
+
+      it("trims events older than maxAgeMs, and drops a stream whose newest event is that old", async () => {
+        const userId = randomUUID();
+        for (let i = 0; i < 300; i++) await store.appendAuditEvent(entry({ userId, details: { i } }), retention);
+        await h.advance(60);
+        await store.appendAuditEvent(entry({ userId, details: { i: 300 } }), { ...retention, maxAgeMs: 30 });
+        const kept = await read(userId, { count: 1000 });
+        expect(kept[0]!.details.i).toBe(300);
+        expect(kept.length).toBeLessThan(300);
+        await h.advance(60);
+        expect(await read(userId)).toEqual([]);
       });
     });
 

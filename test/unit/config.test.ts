@@ -31,6 +31,33 @@ describe("configuration", () => {
     expect(Buffer.byteLength(config.jwt.secret)).toBeGreaterThanOrEqual(32);
   });
 
+  it("keeps the audit trail 90 days and 1000 events a user by default, and checks the bounds", () => {
+    expect(loadConfig({}).audit).toEqual({ retentionDays: 90, maxEventsPerUser: 1000, maxEvents: 1_000_000 });
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: "7", AUDIT_MAX_EVENTS_PER_USER: "50", AUDIT_MAX_EVENTS: "5000" }).audit).toEqual({
+      retentionDays: 7,
+      maxEventsPerUser: 50,
+      maxEvents: 5000,
+    });
+    expect(problemsOf({ AUDIT_RETENTION_DAYS: "0", AUDIT_MAX_EVENTS_PER_USER: "lots" })).toEqual([
+      expect.stringMatching(/^AUDIT_RETENTION_DAYS must be a whole number/),
+      expect.stringMatching(/^AUDIT_MAX_EVENTS_PER_USER must be a whole number/),
+    ]);
+  });
+
+  it("turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only, and refuses an endpoint that is not a URL", () => {
+    expect(loadConfig({}).tracing).toBeNull();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toEqual({
+      endpoint: "http://collector:4318",
+      serviceName: "revocable-auth-api",
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://c/v1/traces", OTEL_SERVICE_NAME: "auth" }).tracing).toEqual({
+      endpoint: "https://c/v1/traces",
+      serviceName: "auth",
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeNull();
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4317" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http/)]);
+  });
+
   it("is frozen", () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
     expect(Object.isFrozen(config)).toBe(true);

@@ -21,6 +21,10 @@ export const keys = {
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */
   enabledAdmins: () => `${PREFIX}:{directory}:admins`,
+  /** The user's audit trail, a stream on the user's own slot (docs/operations.md#the-audit-trail). */
+  auditEvents: (userId: string) => `${userTag(userId)}:audit`,
+  /** Every audit event, a stream on a slot of its own. */
+  auditAll: () => `${PREFIX}:{audit}:events`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

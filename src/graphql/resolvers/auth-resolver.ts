@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
+import type { Audit } from "../../auth/audit";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
@@ -12,6 +13,7 @@ export class AuthResolver {
   constructor(
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
+    private readonly audit?: Audit,
   ) {}
 
   @Mutation(() => AuthPayload, { description: "Creates a USER account and starts a session on this device." })
@@ -41,7 +43,7 @@ export class AuthResolver {
       throw unauthenticated("INVALID_TOKEN", "No refresh token: pass refreshToken, or send the refresh cookie");
     }
     try {
-      return deliver(await this.sessions.refresh(presented), context, fromCookie);
+      return deliver(await this.sessions.refresh(presented, context), context, fromCookie);
     } catch (error) {
       // A refused token is dead: drop it. A store outage is not a verdict on the token: keep it.
       if (fromCookie && isAuthError(error) && error.code === "UNAUTHENTICATED") context.refreshCookie.clear();
@@ -64,8 +66,10 @@ export class AuthResolver {
     description: "Revokes the access token that made this request and ends its session (with its refresh token).",
   })
   async logout(@Ctx() context: RequestContext): Promise<boolean> {
-    await this.sessions.logout(signedIn(context));
+    const identity = signedIn(context);
+    await this.sessions.logout(identity);
     context.refreshCookie.clear();
+    this.audit?.signedOut(identity, "session", 1, context);
     return true;
   }
 }

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import type { Audit } from "../../auth/audit";
 import type { Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { oncePerRequest } from "../once-per-request";
@@ -7,7 +8,10 @@ import { signedIn } from "./identity";
 
 @Resolver(() => Session)
 export class SessionResolver {
-  constructor(private readonly sessionService: Sessions) {}
+  constructor(
+    private readonly sessionService: Sessions,
+    private readonly audit?: Audit,
+  ) {}
 
   @Authorized()
   @Query(() => [Session], { description: "The caller's live sessions, newest first." })
@@ -22,7 +26,9 @@ export class SessionResolver {
     description: "Ends one of the caller's sessions: its refresh token and access tokens are refused at once.",
   })
   async revokeSession(@Ctx() context: RequestContext, @Arg("id", () => ID) id: string): Promise<boolean> {
-    await this.sessionService.revoke(signedIn(context).userId, id);
+    const identity = signedIn(context);
+    await this.sessionService.revoke(identity.userId, id);
+    this.audit?.sessionRevoked(identity, id, context);
     return true;
   }
 
@@ -30,8 +36,11 @@ export class SessionResolver {
   @Mutation(() => Int, {
     description: "Ends every session of the caller except this one: their tokens are refused at once. Returns how many were live.",
   })
-  logoutOthers(@Ctx() context: RequestContext): Promise<number> {
-    return this.sessionService.endOthers(signedIn(context));
+  async logoutOthers(@Ctx() context: RequestContext): Promise<number> {
+    const identity = signedIn(context);
+    const ended = await this.sessionService.endOthers(identity);
+    this.audit?.signedOut(identity, "others", ended, context);
+    return ended;
   }
 
   @Authorized()
@@ -39,8 +48,10 @@ export class SessionResolver {
     description: "Ends every session of the caller, this one included; returns how many were live.",
   })
   async logoutAll(@Ctx() context: RequestContext): Promise<number> {
-    const ended = await this.sessionService.endAll(signedIn(context).userId);
+    const identity = signedIn(context);
+    const ended = await this.sessionService.endAll(identity.userId);
     context.refreshCookie.clear();
+    this.audit?.signedOut(identity, "all", ended, context);
     return ended;
   }
 }

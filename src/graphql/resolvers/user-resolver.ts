@@ -48,7 +48,7 @@ export class UserResolver {
     @Ctx() context: RequestContext,
   ): Promise<User> {
     const user = User.from(await this.accounts.setDisabled(signedIn(context).userId, userId, disabled));
-    this.audit?.adminAction(signedIn(context).userId, "setUserDisabled", userId, { disabled });
+    this.audit?.adminAction(signedIn(context), "setUserDisabled", userId, { disabled }, context);
     return user;
   }
 
@@ -63,7 +63,7 @@ export class UserResolver {
     @Ctx() context: RequestContext,
   ): Promise<User> {
     const user = User.from(await this.accounts.setRoles(userId, roles));
-    this.audit?.adminAction(signedIn(context).userId, "setUserRoles", userId, { roles: user.roles });
+    this.audit?.adminAction(signedIn(context), "setUserRoles", userId, { roles: user.roles }, context);
     return user;
   }
 
@@ -71,7 +71,7 @@ export class UserResolver {
   @Mutation(() => Int, { description: "Ends every session of a user; returns how many were live. ADMIN only." })
   async revokeUserSessions(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<number> {
     const ended = await this.accounts.endSessionsOf(userId);
-    this.audit?.adminAction(signedIn(context).userId, "revokeUserSessions", userId, { ended });
+    this.audit?.adminAction(signedIn(context), "revokeUserSessions", userId, { ended }, context);
     return ended;
   }
 }

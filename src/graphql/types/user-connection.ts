@@ -4,10 +4,10 @@ import { User } from "./user";
 
 @ObjectType({ description: "Relay-style page information." })
 export class PageInfo {
-  @Field(() => Boolean, { description: "Whether users follow this page: ask again with after: endCursor." })
+  @Field(() => Boolean, { description: "Whether more items follow this page: ask again with after: endCursor." })
   hasNextPage!: boolean;
 
-  @Field(() => String, { nullable: true, description: "The cursor of the last user on this page; null when the page is empty." })
+  @Field(() => String, { nullable: true, description: "Where the next page starts (the cursor of the last item on this page); null when the page is empty." })
   endCursor!: string | null;
 }
 

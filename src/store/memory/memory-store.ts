@@ -4,6 +4,10 @@ import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
   AccessState,
+  AuditEntry,
+  AuditRead,
+  AuditRecord,
+  AuditRetention,
   CreateSessionResult,
   Credentials,
   NewSession,
@@ -17,7 +21,7 @@ import type {
   UserPageRequest,
   UserRecord,
 } from "../store";
-import { compareUserPositions, isLiveSession } from "../store";
+import { compareAuditIds, compareUserPositions, isLiveSession } from "../store";
 
 interface Cutoff {
   readonly at: number;
@@ -25,6 +29,13 @@ interface Cutoff {
 }
 
 const SWEEP_EVERY_MS = 60_000;
+const GLOBAL_AUDIT = Symbol("global audit stream");
+
+/** Like the Redis key, a stream vanishes whole once its newest entry is older than the retention. */
+interface AuditStream {
+  readonly records: AuditRecord[];
+  expiresAt: number;
+}
 
 /**
  * The embedded store: the same contract as Redis, for one process. Each method is one synchronous
@@ -40,6 +51,8 @@ export class MemoryStore implements Store {
   /** `${userId}/${jti}` → epoch ms the entry expires. */
   private readonly revoked = new Map<string, number>();
   private readonly enabledAdmins = new Set<string>();
+  /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
+  private readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -201,6 +214,43 @@ export class MemoryStore implements Store {
     return Promise.all(checks.map(({ userId, sessionId, jti }) => this.accessState(userId, sessionId, jti)));
   }
 
+  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void> {
+    this.appendTo(GLOBAL_AUDIT, entry, retention.maxGlobal, retention.maxAgeMs);
+    if (entry.userId !== null) this.appendTo(entry.userId, entry, retention.maxPerUser, retention.maxAgeMs);
+  }
+
+  async readAuditEvents({ userId, before, from, to, count }: AuditRead): Promise<AuditRecord[]> {
+    const stream = this.auditStream(userId ?? GLOBAL_AUDIT)?.records ?? [];
+    const found: AuditRecord[] = [];
+    for (let i = stream.length - 1; i >= 0 && found.length < count; i--) {
+      const record = stream[i]!;
+      if (before !== null && compareAuditIds(record.id, before) >= 0) continue;
+      if (to !== null && record.at > to) continue;
+      if (from !== null && record.at < from) break;
+      found.push(record);
+    }
+    return found;
+  }
+
+  /** Bounded like the Redis stream, but exactly: at most `max` entries, none older than `maxAgeMs`. */
+  private appendTo(stream: string | typeof GLOBAL_AUDIT, entry: AuditEntry, max: number, maxAgeMs: number): void {
+    const now = this.clock.now();
+    const records = this.auditStream(stream)?.records ?? [];
+    const last = records.at(-1);
+    const [lastMs = -1, lastSeq = 0] = last ? last.id.split("-").map(Number) : [];
+    const id = now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
+    records.push({ ...entry, id, at: Number(id.split("-")[0]) });
+    let drop = Math.max(0, records.length - max);
+    while (drop < records.length && records[drop]!.at < now - maxAgeMs) drop++;
+    records.splice(0, drop);
+    this.audit.set(stream, { records, expiresAt: now + maxAgeMs });
+  }
+
+  private auditStream(stream: string | typeof GLOBAL_AUDIT): AuditStream | undefined {
+    const found = this.audit.get(stream);
+    return found && found.expiresAt > this.clock.now() ? found : undefined;
+  }
+
   /** Counters in this process's memory, as the store itself is. */
   limiter(spec: LimiterSpec): Limiter {
     return new FlexibleLimiter(new RateLimiterMemory({ keyPrefix: spec.name, points: spec.points, duration: spec.windowSeconds }));
@@ -217,6 +267,7 @@ export class MemoryStore implements Store {
     const now = this.clock.now();
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
+    for (const [stream, { expiresAt }] of this.audit) if (expiresAt <= now) this.audit.delete(stream);
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);

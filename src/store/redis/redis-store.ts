@@ -8,6 +8,10 @@ import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
   AccessState,
+  AuditEntry,
+  AuditRead,
+  AuditRecord,
+  AuditRetention,
   CreateSessionResult,
   Credentials,
   NewSession,
@@ -21,7 +25,7 @@ import type {
   UserPageRequest,
   UserRecord,
 } from "../store";
-import { isLiveSession } from "../store";
+import { compareAuditIds, isLiveSession } from "../store";
 import { checkEvictionPolicy, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
@@ -269,6 +273,29 @@ export class RedisStore implements Store {
     });
   }
 
+  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void> {
+    await this.guard(async () => {
+      const fields = auditFields(entry);
+      // Two single-key scripts on two slots, sent together: neither waits for the other.
+      const ttl = Math.max(1, Math.round(retention.maxAgeMs));
+      await Promise.all([
+        this.script("appendAuditEvent", [keys.auditAll()], [retention.maxGlobal, ttl, ...fields]),
+        entry.userId === null ? null : this.script("appendAuditEvent", [keys.auditEvents(entry.userId)], [retention.maxPerUser, ttl, ...fields]),
+      ]);
+    });
+  }
+
+  readAuditEvents({ userId, before, from, to, count }: AuditRead): Promise<AuditRecord[]> {
+    return this.guard(async () => {
+      const key = userId === null ? keys.auditAll() : keys.auditEvents(userId);
+      let end = to === null ? "+" : `${to}-${Number.MAX_SAFE_INTEGER}`;
+      if (before !== null && (end === "+" || compareAuditIds(before, end) <= 0)) end = `(${before}`;
+      const start = from === null ? "-" : `${from}-0`;
+      const entries = (await this.redis.xrevrange(key, end, start, "COUNT", count)) as [string, string[]][];
+      return entries.map(([id, fields]) => parseAuditEntry(id, fields));
+    });
+  }
+
   /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */
   async ping(): Promise<void> {
     await this.guard(async () => {
@@ -423,4 +450,38 @@ function parseJson<T>(raw: string | null): T | null {
 
 function toNumber(raw: string | null): number | null {
   return raw === null ? null : Number(raw);
+}
+
+/** Short field names, and only the fields that are set: each byte is kept for every event. */
+function auditFields(entry: AuditEntry): string[] {
+  const fields: string[] = ["t", entry.type];
+  const optional: [string, string | null][] = [
+    ["a", entry.actorId],
+    ["u", entry.userId],
+    ["s", entry.sessionId],
+    ["ip", entry.clientIp],
+    ["ua", entry.userAgent],
+    ["d", entry.device],
+    ["x", Object.keys(entry.details).length > 0 ? JSON.stringify(entry.details) : null],
+  ];
+  for (const [name, value] of optional) if (value !== null) fields.push(name, value);
+  return fields;
+}
+
+function parseAuditEntry(id: string, fields: string[]): AuditRecord {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
+  const field = (name: string) => map.get(name) ?? null;
+  return {
+    id,
+    at: Number(id.split("-")[0]),
+    type: field("t") ?? "UNKNOWN",
+    actorId: field("a"),
+    userId: field("u"),
+    sessionId: field("s"),
+    clientIp: field("ip"),
+    userAgent: field("ua"),
+    device: field("d"),
+    details: parseJson<Record<string, unknown>>(field("x")) ?? {},
+  };
 }

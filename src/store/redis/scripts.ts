@@ -301,7 +301,24 @@ return {redis.call('ZCARD', KEYS[1]), ids}
 `,
 };
 
+/**
+ * Appends one audit entry (ARGV[3..]: field, value, ...) and trims the stream, approximately, to
+ * ARGV[1] entries and ARGV[2] ms of age, so each write costs O(1). The key itself expires that
+ * long after its newest entry, so a quiet user's trail goes away whole.
+ */
+const appendAuditEvent = {
+  numberOfKeys: 1,
+  lua: `${NOW_MS}
+local max_age = tonumber(ARGV[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+redis.call('XTRIM', KEYS[1], 'MINID', '~', now_ms() - max_age)
+redis.call('PEXPIRE', KEYS[1], max_age)
+return id
+`,
+};
+
 export const scripts = {
+  appendAuditEvent,
   createSession,
   rotateSession,
   endSession,

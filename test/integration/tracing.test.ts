@@ -1,0 +1,140 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { MeDocument, RegisterDocument } from "../../schema/generated/graphql";
+import { spawnApi, testEnv, type ApiProcess } from "../support/api";
+import { PASSWORD, send, uniqueEmail } from "../support/client";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
+
+interface ReceivedSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  readonly kind: number;
+}
+
+/** OTLP/HTTP ids arrive as hex (the JS exporter's JSON) or base64 (protobuf-style JSON): hex either way. */
+const hex = (id: string | undefined) => (!id ? "" : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, "base64").toString("hex"));
+
+/** A collector in this process: POST /v1/traces with OTLP JSON, every span kept. */
+async function startReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[] }> {
+  const spans: ReceivedSpan[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      if (request.url === "/v1/traces" && request.headers["content-type"]?.includes("json")) {
+        const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: Record<string, string | number>[] }[] }[] };
+        for (const resource of payload.resourceSpans)
+          for (const scope of resource.scopeSpans)
+            for (const span of scope.spans) {
+              spans.push({ traceId: hex(String(span.traceId)), spanId: hex(String(span.spanId)), parentSpanId: hex(span.parentSpanId as string), name: String(span.name), kind: Number(span.kind) });
+            }
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans };
+}
+
+const randomHex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => Math.floor(Math.random() * 256))).toString("hex");
+
+describe("OpenTelemetry tracing, on", () => {
+  let redis: TestRedis;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let api: ApiProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+    receiver = await startReceiver();
+    api = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_SERVICE_NAME: "auth-api-under-test" });
+  }, 60_000);
+  afterAll(async () => {
+    await api?.stop();
+    receiver?.server.close();
+    await redis?.destroy();
+  });
+
+  /** The spans of one trace, once `name` is among them. */
+  const trace = async (traceId: string, name: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!receiver.spans.some((span) => span.traceId === traceId && span.name === name) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return receiver.spans.filter((span) => span.traceId === traceId);
+  };
+  const ancestors = (spans: ReceivedSpan[], span: ReceivedSpan): string[] => {
+    const parent = spans.find((candidate) => candidate.spanId === span.parentSpanId);
+    return parent ? [parent.name, ...ancestors(spans, parent)] : [];
+  };
+
+  it("continues the caller's trace (traceparent) with the HTTP, GraphQL, token, revocation and Redis spans nested", async () => {
+    const email = uniqueEmail();
+    const registered = await send(api.url, RegisterDocument, { input: { email, password: PASSWORD } });
+    const traceId = randomHex(16);
+    const callerSpan = randomHex(8);
+    const result = await send(api.url, MeDocument, {}, { token: registered.data!.register.accessToken, headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
+    expect(result.data?.me.email).toBe(email);
+
+    const spans = await trace(traceId, "auth.revocation_check");
+    const names = spans.map((span) => span.name);
+    const server = spans.find((span) => span.parentSpanId === callerSpan)!;
+    expect(server).toBeDefined();
+    expect(server.kind).toBe(2); // SERVER
+    const check = spans.find((span) => span.name === "auth.revocation_check")!;
+    const verify = spans.find((span) => span.name === "auth.verify_token")!;
+    expect(ancestors(spans, check)).toContain(server.name);
+    expect(ancestors(spans, verify)).toContain(server.name);
+    // ioredis's span for the one MGET is the revocation check's child.
+    expect(spans.some((span) => span.parentSpanId === check.spanId && /mget/i.test(span.name))).toBe(true);
+    expect(names.some((name) => name.startsWith("graphql."))).toBe(true);
+    expect(names.some((name) => /fastify|request handler|handler/i.test(name))).toBe(true);
+  });
+
+  it("spans argon2 hashing and the session script, with the Redis script call inside it", async () => {
+    const traceId = randomHex(16);
+    await send(api.url, RegisterDocument, { input: { email: uniqueEmail(), password: PASSWORD } }, { headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    const spans = await trace(traceId, "store.session.create");
+    expect(spans.map((span) => span.name)).toContain("auth.argon2.hash");
+    const script = spans.find((span) => span.name === "store.session.create")!;
+    expect(spans.some((span) => span.parentSpanId === script.spanId && /eval/i.test(span.name))).toBe(true);
+  });
+});
+
+/** Starts dist/index.js in a child and answers which OpenTelemetry modules it loaded once it serves (the no-op API aside). */
+async function loadedTracingModules(env: Record<string, string>): Promise<string[]> {
+  const port = await freePort();
+  const probe = `
+    require(${JSON.stringify(resolve(__dirname, "../../dist/index.js"))});
+    const poll = setInterval(async () => {
+      try { if (!(await fetch("http://127.0.0.1:${port}/healthz")).ok) return; } catch { return; }
+      clearInterval(poll);
+      const loaded = Object.keys(require.cache).filter((file) => /@opentelemetry|@fastify[\\\\/]otel/.test(file) && !/@opentelemetry[\\\\/]api[\\\\/]/.test(file));
+      process.stdout.write(JSON.stringify(loaded));
+      process.exit(0);
+    }, 50);`;
+  const child = spawn(process.execPath, ["-e", probe], {
+    env: { PATH: process.env.PATH ?? "", ...testEnv(null, { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "silent", ...env }) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await once(child, "exit");
+  return JSON.parse(output) as string[];
+}
+
+describe("OpenTelemetry tracing, off", () => {
+  // prom-client itself loads @opentelemetry/api (the no-op API, for exemplars), with or without tracing.
+  it("loads no OpenTelemetry SDK, exporter or instrumentation module", async () => {
+    expect(await loadedTracingModules({})).toEqual([]);
+  });
+
+  it("(the probe does see them when tracing is on)", async () => {
+    const loaded = await loadedTracingModules({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
+    expect(loaded.some((file) => file.includes("exporter-trace-otlp-http"))).toBe(true);
+  });
+});
