@@ -1,7 +1,7 @@
-import { GraphQLJSON } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType } from "type-graphql";
 import type { EventsPage } from "../../auth/audit-trail";
 import type { AuditRecord } from "../../store/store";
+import { JSONScalar } from "./json";
 import { PageInfo } from "./user-connection";
 
 @ObjectType({ description: "One event of the caller's own security history: a sign-in, a failed login, a password change, ..." })
@@ -48,7 +48,7 @@ export class AuditEvent extends SecurityEvent {
   @Field(() => ID, { nullable: true, description: "Whom it is about; null when no account is known (a failed login for an unknown email)." })
   userId!: string | null;
 
-  @Field(() => GraphQLJSON, { description: "The event's plain arguments (scope, roles, reason, ...); never a secret." })
+  @Field(() => JSONScalar, { description: "The event's plain arguments (scope, roles, reason, ...); never a secret." })
   details!: Record<string, unknown>;
 
   static from(record: AuditRecord, currentSessionId: string | null): AuditEvent {
