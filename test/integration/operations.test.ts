@@ -141,7 +141,8 @@ describe("graceful shutdown", () => {
     expect(JSON.parse(response.body).data.me.email).toBe(user.user.email);
     expect(await exitCode.promise).toBe(0);
     const after = Number(/connected_clients:(\d+)/.exec(await redis.client.info("clients"))![1]);
-    expect(after).toBe(before - 1);
+    // Both of its connections: the store's, and the live channel's subscriber (src/live/redis-channel.ts).
+    expect(after).toBe(before - 2);
     expect(api.output()).toContain("stopped");
   });
 });
