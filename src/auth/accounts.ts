@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { ROLES, type AccessChange, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
@@ -106,7 +106,7 @@ export class Accounts {
     if (userId === null) {
       try {
         const admin = await this.create(email, password, ["USER", "ADMIN"]);
-        await this.store.addEnabledAdmin(admin.id);
+        await this.store.changeAccess(admin.id, { roles: admin.roles, disabled: false }, false);
         logger.info({ userId: admin.id }, "created the admin user from ADMIN_EMAIL");
         return;
       } catch (error) {
@@ -149,10 +149,7 @@ export class Accounts {
   /** Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */
   async setDisabled(actorId: string, userId: string, disabled: boolean): Promise<UserRecord> {
     if (disabled && actorId === userId) throw lastAdmin("You cannot disable yourself");
-    if (disabled) await this.releaseAdmin(await this.getUser(userId));
-    const user = await this.store.setUserDisabled(userId, disabled);
-    if (!user) throw userNotFound();
-    await this.syncAdminIndex(user);
+    const user = await this.changeAccess(userId, { disabled });
     if (disabled) this.onRevoked("user_disabled");
     return user;
   }
@@ -164,12 +161,7 @@ export class Accounts {
    */
   async setRoles(userId: string, roles: readonly Role[]): Promise<UserRecord> {
     if (roles.length === 0) throw badInput("roles must name at least one role");
-    const wanted = ROLES.filter((role) => roles.includes(role));
-    if (!wanted.includes("ADMIN")) await this.releaseAdmin(await this.getUser(userId));
-    const user = await this.store.setUserRoles(userId, wanted);
-    if (!user) throw userNotFound();
-    await this.syncAdminIndex(user);
-    return user;
+    return this.changeAccess(userId, { roles: ROLES.filter((role) => roles.includes(role)) });
   }
 
   /** "Log out everywhere" for another user, by an admin. */
@@ -197,35 +189,28 @@ export class Accounts {
     return this.guards.throttle.guardPasswordCheck(credentials.user.email, origin.clientIp, check);
   }
 
+  /** The store decides the LAST_ADMIN guard together with the change, across every instance. */
+  private async changeAccess(userId: string, change: AccessChange): Promise<UserRecord> {
+    const result = await this.store.changeAccess(userId, change, true);
+    if (result.status === "last_admin") throw lastAdmin("This is the last enabled admin: make another user ADMIN first");
+    if (result.status === "user_missing") throw userNotFound();
+    return result.user;
+  }
+
   /**
-   * Before a change that makes an enabled admin stop being one: take them out of the enabled-admin
-   * index, refused atomically when nobody else is left in it.
+   * Only with the right password: the record may lag the directory's decision (a change that
+   * failed half-way), so "the record says enabled admin" alone grants nothing. Also how admins from
+   * before the directory join its index.
    */
-  private async releaseAdmin(user: UserRecord): Promise<void> {
-    if (!isEnabledAdmin(user)) return;
-    if (!(await this.store.removeEnabledAdmin(user.id, true))) {
-      throw lastAdmin("This is the last enabled admin: make another user ADMIN first");
-    }
-  }
-
-  /** After a change: the index holds the user exactly when the record says enabled admin. */
-  private async syncAdminIndex(user: UserRecord): Promise<void> {
-    if (isEnabledAdmin(user)) await this.store.addEnabledAdmin(user.id);
-    else await this.store.removeEnabledAdmin(user.id, false);
-  }
-
   private async restoreAdmin(credentials: Credentials, password: string, logger: Logger): Promise<void> {
-    let user = credentials.user;
-    if (!isEnabledAdmin(user)) {
-      if (!(await this.passwords.verify(credentials.passwordHash, password))) {
-        logger.warn({ userId: user.id }, "ADMIN_EMAIL belongs to an account whose password is not ADMIN_PASSWORD; left unchanged");
-        return;
-      }
-      if (user.disabled) user = (await this.store.setUserDisabled(user.id, false)) ?? user;
-      if (!user.roles.includes("ADMIN")) user = (await this.store.setUserRoles(user.id, ROLES.filter((r) => r === "ADMIN" || user.roles.includes(r)))) ?? user;
-      logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
+    const user = credentials.user;
+    if (!(await this.passwords.verify(credentials.passwordHash, password))) {
+      if (!isEnabledAdmin(user)) logger.warn({ userId: user.id }, "ADMIN_EMAIL belongs to an account whose password is not ADMIN_PASSWORD; left unchanged");
+      return;
     }
-    await this.syncAdminIndex(user);
+    const roles = ROLES.filter((r) => r === "ADMIN" || user.roles.includes(r));
+    await this.store.changeAccess(user.id, { roles, disabled: false }, false);
+    if (!isEnabledAdmin(user)) logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
   }
 
   private async create(email: string, password: string, roles: readonly Role[]): Promise<UserRecord> {

@@ -97,6 +97,16 @@ export interface RotateRequest {
   readonly graceMs: number;
 }
 
+export interface AccessChange {
+  readonly roles?: readonly Role[];
+  readonly disabled?: boolean;
+}
+
+export type AccessChangeResult =
+  | { readonly status: "changed"; readonly user: UserRecord }
+  | { readonly status: "last_admin" }
+  | { readonly status: "user_missing" };
+
 export interface RevokedAccessToken {
   readonly jti: string;
   /** Epoch ms: the revocation entry lives until then, when the token would have expired anyway. */
@@ -169,15 +179,13 @@ export interface Store {
   /** Replaces the user's roles. Null when no such user. */
   setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null>;
   /**
-   * The index of enabled admins, the guard that keeps at least one (see docs/revocation.md). A user
-   * is added after becoming an enabled admin and removed before ceasing to be one.
+   * Changes a user's roles and/or disabled flag (disabling ends every session), keeping the index
+   * of enabled admins equal to the records. With `keepAnAdmin`, a change that would leave no
+   * enabled admin is refused and changes nothing. Changes of one user, from any instance, apply in
+   * one order and the last one decided wins (see docs/revocation.md). setUserDisabled and
+   * setUserRoles are this without the guard.
    */
-  addEnabledAdmin(userId: string): Promise<void>;
-  /**
-   * Removes the user from the index. With `keepOne`, refuses (false, nothing changed) when nobody
-   * else would be left in it; one atomic step across every instance.
-   */
-  removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean>;
+  changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult>;
   /** Live sessions, newest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
 

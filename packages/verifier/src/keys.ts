@@ -21,6 +21,13 @@ export const keys = {
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */
   enabledAdmins: () => `${PREFIX}:{directory}:admins`,
+  /**
+   * User id → `{ roles, disabled, v }`: the source of truth for who is an enabled admin. Every change
+   * of roles or the disabled flag is decided here first, then copied to the user record (docs/revocation.md).
+   */
+  access: () => `${PREFIX}:{directory}:access`,
+  /** The `v` of the last access change copied into the user record; an older one is never applied over it. */
+  accessVersion: (userId: string) => `${userTag(userId)}:access-version`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };
