@@ -7,6 +7,7 @@ import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
+import { HashQueue } from "./auth/hash-queue";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
@@ -58,7 +59,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     maxPerUser: config.maxSessionsPerUser,
     audit,
   });
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
+  const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
+  const accounts = new Accounts(store, await Passwords.create(hashQueue), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });

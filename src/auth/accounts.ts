@@ -64,7 +64,7 @@ export class Accounts {
 
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
-    const user = await this.create(input.email, input.password, ["USER"]);
+    const user = await this.create(input.email, input.password, ["USER"], origin?.clientIp);
     return this.sessions.start(user, input.device ?? null);
   }
 
@@ -77,16 +77,21 @@ export class Accounts {
     if (!origin || !this.guards) return this.checkPassword(email, input);
     const { throttle, audit } = this.guards;
     return throttle.guardPasswordCheck(email, origin.clientIp, () =>
-      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp)),
+      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp), origin.clientIp),
     );
   }
 
-  private async checkPassword(email: string, input: AccountInput, onFailure?: (userId: string | null) => void): Promise<AuthResult> {
+  private async checkPassword(
+    email: string,
+    input: AccountInput,
+    onFailure?: (userId: string | null) => void,
+    clientIp?: string,
+  ): Promise<AuthResult> {
     const userId = await this.store.findUserIdByEmail(email);
     const credentials = userId === null ? null : await this.store.getCredentials(userId);
     const valid = credentials
-      ? await this.passwords.verify(credentials.passwordHash, input.password)
-      : await this.passwords.verifyAgainstNothing(input.password);
+      ? await this.passwords.verify(credentials.passwordHash, input.password, clientIp)
+      : await this.passwords.verifyAgainstNothing(input.password, clientIp);
     if (!credentials || !valid) {
       onFailure?.(credentials ? userId : null);
       throw invalidCredentials();
@@ -125,7 +130,7 @@ export class Accounts {
    */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string, origin?: Origin): Promise<void> {
     await this.verifyCurrentPassword(identity.userId, currentPassword, origin);
-    const passwordHash = await this.passwords.hash(newPassword);
+    const passwordHash = await this.passwords.hash(newPassword, origin?.clientIp);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
     this.onRevoked("password_change");
   }
@@ -179,8 +184,8 @@ export class Accounts {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials
-        ? await this.passwords.verify(credentials.passwordHash, password)
-        : await this.passwords.verifyAgainstNothing(password);
+        ? await this.passwords.verify(credentials.passwordHash, password, origin?.clientIp)
+        : await this.passwords.verifyAgainstNothing(password, origin?.clientIp);
       if (valid) return;
       if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp);
       throw invalidCredentials();
@@ -213,7 +218,7 @@ export class Accounts {
     if (!isEnabledAdmin(user)) logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
   }
 
-  private async create(email: string, password: string, roles: readonly Role[]): Promise<UserRecord> {
+  private async create(email: string, password: string, roles: readonly Role[], clientIp?: string): Promise<UserRecord> {
     const user: UserRecord = {
       id: randomUUID(),
       email: normalizeEmail(email),
@@ -221,7 +226,7 @@ export class Accounts {
       createdAt: this.clock.now(),
       disabled: false,
     };
-    const passwordHash = await this.passwords.hash(password);
+    const passwordHash = await this.passwords.hash(password, clientIp);
     if (!(await this.store.createUser(user, passwordHash))) {
       throw new AuthError("BAD_USER_INPUT", "EMAIL_TAKEN", "An account with this email already exists");
     }

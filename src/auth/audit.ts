@@ -19,8 +19,11 @@ export class Audit {
     this.logger.warn({ audit: "login_failed", userId, clientIp }, "login failed");
   }
 
-  /** `scope`: which counter refused — one (account, IP) pair, or the IP across accounts. */
-  throttled(reason: ThrottleReason, scope: "pair" | "ip", clientIp: string): void {
+  /**
+   * `scope`: what refused — one (account, IP) pair's count, the IP's count across accounts, or the
+   * password-hashing queue (too many of the IP's password checks waiting).
+   */
+  throttled(reason: ThrottleReason, scope: "pair" | "ip" | "hash_queue", clientIp: string): void {
     this.metrics.throttled.inc({ reason });
     this.logger.warn({ audit: "throttled", reason, scope, clientIp }, "attempt refused by throttling");
   }
