@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { Logger } from "pino";
-import type { RevocationKind } from "@revocable-auth/verifier";
+import { keySetVersion, type JsonWebKeySet, type RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
@@ -43,6 +43,15 @@ export interface ServerDeps {
   readonly clock?: Clock;
 }
 
+/**
+ * The JWKS with the API's ACCESS_TOKEN_TTL beside the keys (`access_token_ttl`; RFC 7517 lets a set
+ * carry other members), so verifiers bound a token's lifetime as this API does.
+ */
+function publishedKeySet(keySet: KeySet, accessTokenTtl: number): JsonWebKeySet | null {
+  const jwks = keySet.jwks();
+  return jwks ? { keys: [...jwks.keys], access_token_ttl: accessTokenTtl } : null;
+}
+
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
 export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
@@ -65,6 +74,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
+  const jwks = publishedKeySet(keySet, config.accessTokenTtl);
+  if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
@@ -96,7 +107,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     metricsExposition: metricsExposition(metrics),
     logger,
     explorer: config.explorer,
-    jwks: keySet.jwks(),
+    jwks,
     trustProxy: config.trustProxy,
   });
   await app.listen({ port: config.port, host: config.host });

@@ -192,6 +192,14 @@ export interface Store {
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;
 
+  /**
+   * Announces the API's key set (keySetVersion of its kids) to verifiers, which read it at most
+   * once a second and refetch the JWKS when theirs differs. Written at every start.
+   */
+  publishKeySetVersion(version: string): Promise<void>;
+  /** The last version published; null before any. */
+  keySetVersion(): Promise<string | null>;
+
   /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
   limiter(spec: LimiterSpec): Limiter;
 

@@ -418,6 +418,14 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       });
     });
 
+    describe("the key-set version", () => {
+      it("keeps the last version published, for verifiers to compare with theirs", async () => {
+        await store.publishKeySetVersion("first");
+        await store.publishKeySetVersion("second");
+        expect(await store.keySetVersion()).toBe("second");
+      });
+    });
+
     describe("log out everywhere", () => {
       it("ends every session with one cutoff and counts the live ones", async () => {
         const user = await withUser();

@@ -3,6 +3,7 @@ export { authChecker, authContext, toGraphQLError, type AuthContext } from "./gr
 export {
   ALGORITHMS,
   keysFromJwks,
+  keySetVersion,
   RemoteKeys,
   StaticKeys,
   type Algorithm,

@@ -28,6 +28,8 @@ export const keys = {
   access: () => `${PREFIX}:{directory}:access`,
   /** The `v` of the last access change copied into the user record; an older one is never applied over it. */
   accessVersion: (userId: string) => `${userTag(userId)}:access-version`,
+  /** The auth API's key-set version (keySetVersion of its kids); verifiers read it at most once a second. */
+  keySet: () => `${PREFIX}:{directory}:keyset`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

@@ -41,6 +41,7 @@ export class MemoryStore implements Store {
   /** `${userId}/${jti}` → epoch ms the entry expires. */
   private readonly revoked = new Map<string, number>();
   private readonly enabledAdmins = new Set<string>();
+  private publishedKeySet: string | null = null;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -192,6 +193,15 @@ export class MemoryStore implements Store {
       cutoff: this.cutoff(userId),
       accessTokenRevoked: revokedUntil !== undefined && revokedUntil > this.clock.now(),
     };
+  }
+
+  /** Kept for the contract only: no verifier reads the embedded store. */
+  async publishKeySetVersion(version: string): Promise<void> {
+    this.publishedKeySet = version;
+  }
+
+  async keySetVersion(): Promise<string | null> {
+    return this.publishedKeySet;
   }
 
   /** Counters in this process's memory, as the store itself is. */

@@ -267,6 +267,14 @@ export class RedisStore implements Store {
     });
   }
 
+  async publishKeySetVersion(version: string): Promise<void> {
+    await this.guard(() => this.redis.set(keys.keySet(), version));
+  }
+
+  keySetVersion(): Promise<string | null> {
+    return this.guard(() => this.redis.get(keys.keySet()));
+  }
+
   /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */
   async ping(): Promise<void> {
     await this.guard(async () => {
