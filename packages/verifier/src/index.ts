@@ -20,6 +20,6 @@ export {
   ROLES,
   STORE_RETRY_AFTER,
   type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
-export { isRevoked, type RevocationKind, type RevocationListener } from "./revocation";
+export { isRevoked, revocationCause, type RevocationCause, type RevocationKind, type RevocationListener } from "./revocation";
 export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
 export * from "./token-shape";

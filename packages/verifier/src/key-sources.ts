@@ -97,10 +97,10 @@ export class StaticKeys implements KeySource {
 const ANNOUNCED_FETCH_EVERY_MS = 1000;
 
 /**
- * The auth API's JWKS, fetched and cached. Once a set is held it is never waited for again: a
- * stale set, an unknown kid or an announced change start a fetch in the background, and requests
- * are verified with the held set meanwhile (stale-while-revalidate). Only a verifier that has
- * never had a set waits for one. A fetched set with no usable key never replaces a usable one.
+ * The auth API's JWKS, fetched and cached. Once a set is held, a stale set or an announced change
+ * starts a fetch in the background, and requests are verified with the held set meanwhile
+ * (stale-while-revalidate); only a verifier that has never had a set, or a token naming a kid not
+ * in it (once per cooldown), waits for a fetch. A fetched set with no usable key never replaces a usable one.
  */
 export class RemoteKeys implements KeySource {
   private keys: Map<string, VerificationKey> | null = null;
@@ -132,7 +132,9 @@ export class RemoteKeys implements KeySource {
       const fetched = this.keys as Map<string, VerificationKey> | null;
       return fetched === null ? "unavailable" : fetched.get(kid);
     }
-    if (this.now() - this.fetchedAt > this.maxAgeMs || !this.keys.has(kid)) void this.refetch();
+    // An unknown kid waits for the fetch it starts (once per cooldown): a newly published key works at once.
+    if (!this.keys.has(kid)) await this.refetch();
+    else if (this.now() - this.fetchedAt > this.maxAgeMs) void this.refetch();
     return this.keys.get(kid);
   }
 

@@ -3,7 +3,7 @@ import { accessStateKeys, parseAccessState } from "./access-state";
 import { keys as keyLayout } from "./keys";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
 import { failures, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
-import { isRevoked } from "./revocation";
+import { revocationCause, type RevocationCause } from "./revocation";
 import {
   ACCESS_TOKEN_TYPE,
   BEARER_HEADER,
@@ -48,6 +48,11 @@ export interface VerifierOptions {
   readonly now?: () => number;
   /** Called each time a token is accepted on its signature alone (failureMode "open"). */
   readonly onFailOpen?: (identity: Identity) => void;
+  /**
+   * Called each time a token is refused as TOKEN_REVOKED, with why: for the service's log. A
+   * `user_missing` for fresh tokens means this Redis is not the one the auth API writes to.
+   */
+  readonly onRevoked?: (cause: RevocationCause, token: { readonly userId: string; readonly sessionId: string }) => void;
 }
 
 export interface Verifier {
@@ -107,7 +112,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       options.onFailOpen?.(accepted);
       return { ok: true, identity: accepted };
     }
-    if (isRevoked(state)) return failures.revoked();
+    const cause = revocationCause(state);
+    if (cause !== null) {
+      options.onRevoked?.(cause, { userId: claims.sub, sessionId: claims.sid });
+      return failures.revoked();
+    }
     return { ok: true, identity: { ...identity, roles: state.user!.roles, user: state.user } };
   }
 

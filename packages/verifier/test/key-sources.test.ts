@@ -111,15 +111,13 @@ describe("keys fetched from the auth API's JWKS", () => {
     expect(jwks.requests).toBe(1);
   });
 
-  it("are fetched again, in the background, when a token names a kid not yet seen: a newly published key works once it lands", async () => {
+  it("are fetched again when a token names a kid not yet seen, so a newly published key works at once", async () => {
     const [first, next] = [newKey(), newKey()];
     jwks.document = { keys: [publicOf(first)] };
     const verifier = verifierFor();
     expect((await verifier.verify(await tokenFor(first))).ok).toBe(true);
     jwks.document = { keys: [publicOf(first), publicOf(next)] };
     clock += 10_000;
-    await verifier.verify(await tokenFor(next));
-    await (verifier.keys as RemoteKeys).settled();
     expect((await verifier.verify(await tokenFor(next))).ok).toBe(true);
     expect(jwks.requests).toBe(2);
   });
