@@ -50,6 +50,8 @@ export interface Config {
     readonly keysGenerated: boolean;
     readonly issuer: string;
     readonly audience: string;
+    /** RFC 9068's `client_id` of issued access tokens: the client they were issued to. */
+    readonly clientId: string;
   };
   /** Seconds. */
   readonly accessTokenTtl: number;
@@ -198,6 +200,8 @@ export function loadConfig(env: Env): Config {
       ...keySet,
       issuer: read.text("JWT_ISSUER", "revocable-auth-api"),
       audience: read.text("JWT_AUDIENCE", "revocable-auth-api"),
+      // This API is its own (first-party) client unless told otherwise.
+      clientId: read.text("JWT_CLIENT_ID", env.JWT_ISSUER || "revocable-auth-api"),
     },
     accessTokenTtl,
     refreshTokenTtl,
