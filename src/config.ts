@@ -19,7 +19,7 @@ export type FailureMode = "closed" | "open";
 
 export interface Config {
   readonly port: number;
-  /** The address to listen on; "::" (every interface, IPv6 and IPv4) unless HOST is set. */
+  /** The address to listen on: HOST, else "localhost" outside production and "::" (every interface) in it. */
   readonly host: string;
   /** Processes serving requests: 1 serves in this process; more fork a primary and that many workers. */
   readonly workers: number;
@@ -181,7 +181,8 @@ export function loadConfig(env: Env): Config {
 
   // The thread pool's default depends on WORKERS; PORT and HOST are read first still, so problems keep their order.
   const port = read.integer("PORT", 4000, 0, 65535);
-  const host = read.host("HOST", "::");
+  // A first run (random secret, explorer, introspection) stays on this machine; containers set HOST=0.0.0.0.
+  const host = read.host("HOST", production ? "::" : "localhost");
   const workers = read.workers("WORKERS");
   const base: Omit<Config, "hashing"> = {
     port,
