@@ -13,6 +13,8 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# Reachable from outside the container; outside production the API defaults to localhost.
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 # node_modules/@revocable-auth/verifier is a symlink to this folder.

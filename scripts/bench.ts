@@ -7,6 +7,7 @@
  *   - Redis bytes per session and per revoked access token (INFO memory around N of each);
  *   - the p99 of `me` while 20 logins (argon2) run at once;
  *   - row (g): row (d) with OpenTelemetry tracing on, exporting to a local sink, and what that costs.
+ *   - fair hashing: a bystander's login p50 while one client IP keeps 50 logins in flight.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
  *
  * BENCH_SECONDS (per measurement, default 10), BENCH_ROUNDS (default 5), BENCH_WARMUP_SECONDS
@@ -14,6 +15,7 @@
  * (e.g. "d,e") measures only those throughput rows and skips the other sections, for a quick A/B.
  * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
  * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
+ * BENCH_ONLY=fairness runs only the fair-hashing section.
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
@@ -45,6 +47,7 @@ const LIVE_LOGOUTS = fromEnv("BENCH_LIVE_LOGOUTS", 200);
 const LIVE_IDLE_SOCKETS = fromEnv("BENCH_LIVE_IDLE_SOCKETS", 10_000);
 const ROWS = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",").map((row) => row.trim())) : null;
 const CONCURRENT_LOGINS = 20;
+const FLOOD_LOGINS = 50;
 const PASSWORD = "bench password, long enough";
 const ME = JSON.stringify({ query: "{ me { id } }" });
 
@@ -240,6 +243,56 @@ async function meDuringLogins(redis: TestRedis, servers: Server[]): Promise<void
   console.log(`| me + ${CONCURRENT_LOGINS} concurrent logins | ${during.rps.toFixed(0)} | ${during.p50} | ${during.p99} | ${logins.rps.toFixed(1)} | ${logins.p99} |`);
 }
 
+/** One login's latency in ms, and its HTTP status, sent as from `ip` (the server trusts one proxy). */
+async function timedLogin(url: string, email: string, ip: string): Promise<{ ms: number; status: number }> {
+  const started = performance.now();
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-forwarded-for": ip },
+    body: JSON.stringify({ query: print(LoginDocument), variables: { input: { email, password: PASSWORD } } }),
+  });
+  await response.text();
+  return { ms: performance.now() - started, status: response.status };
+}
+
+/**
+ * Fair hashing (issue 21): a bystander logs in over and over, alone, then while one client IP keeps
+ * FLOOD_LOGINS logins in flight over a few accounts of its own. The target is a bystander p50 of at
+ * most 100 ms on a 2-core machine while the flood's logins still complete (some may get 429).
+ */
+async function loginFairness(redis: TestRedis, servers: Server[]): Promise<void> {
+  const api = await spawnApi(redis.url, { TRUST_PROXY: "1", REGISTER_MAX_PER_IP: "1000" }, { stdout: "discard" });
+  servers.push(api);
+  const bystander = await registerUser(api.url);
+  const accounts: string[] = [];
+  for (let i = 0; i < 25; i++) accounts.push((await registerUser(api.url)).email);
+  const bystanderLogins = async (until: number) => {
+    const times: number[] = [];
+    while (performance.now() < until) times.push((await timedLogin(api.url, bystander.email, "198.51.100.20")).ms);
+    return times;
+  };
+  const alone = await bystanderLogins(performance.now() + SECONDS * 1000);
+  const until = performance.now() + SECONDS * 1000;
+  const flood = { ok: 0, throttled: 0, other: 0 };
+  const attacker = async (worker: number) => {
+    for (let i = worker; performance.now() < until; i += FLOOD_LOGINS) {
+      const { status } = await timedLogin(api.url, accounts[i % accounts.length]!, "203.0.113.7");
+      if (status === 200) flood.ok++;
+      else if (status === 429) flood.throttled++;
+      else flood.other++;
+    }
+  };
+  const [during] = await Promise.all([bystanderLogins(until), ...Array.from({ length: FLOOD_LOGINS }, (_, worker) => attacker(worker))]);
+  const pool = loadConfig({ REDIS_URL: redis.url }).threadPoolSize;
+  console.log(`\n### Fair hashing: a bystander's login while one client IP keeps ${FLOOD_LOGINS} logins in flight (libuv pool ${pool}, HASH_MAX_IN_FLIGHT_PER_IP 2)\n`);
+  console.log("| load | bystander logins | bystander p50 ms | bystander max ms | flood logins ok/s | flood 429 | flood other |");
+  console.log("|---|---|---|---|---|---|---|");
+  console.log(`| bystander alone | ${alone.length} | ${median(alone).toFixed(0)} | ${Math.max(...alone).toFixed(0)} | – | – | – |`);
+  console.log(
+    `| + ${FLOOD_LOGINS} logins from one IP | ${during.length} | ${median(during).toFixed(0)} | ${Math.max(...during).toFixed(0)} | ${(flood.ok / SECONDS).toFixed(1)} | ${flood.throttled} | ${flood.other} |`,
+  );
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), autocannon in the bench process`);
   const redis = await startRedis();
@@ -250,12 +303,14 @@ async function main(): Promise<void> {
       await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
       return;
     }
+    if (process.env.BENCH_ONLY === "fairness") return await loginFairness(redis, servers);
     await throughput(redis, servers);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     if (ROWS !== null) return;
     await redisMemory();
     await meDuringLogins(redis, servers);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await loginFairness(redis, servers);
     await liveRevocationLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);

@@ -19,7 +19,7 @@ export type FailureMode = "closed" | "open";
 
 export interface Config {
   readonly port: number;
-  /** The address to listen on; "::" (every interface, IPv6 and IPv4) unless HOST is set. */
+  /** The address to listen on: HOST, else "localhost" outside production and "::" (every interface) in it. */
   readonly host: string;
   /** Processes serving requests: 1 serves in this process; more fork a primary and that many workers. */
   readonly workers: number;
@@ -50,6 +50,8 @@ export interface Config {
     readonly keysGenerated: boolean;
     readonly issuer: string;
     readonly audience: string;
+    /** RFC 9068's `client_id` of issued access tokens: the client they were issued to. */
+    readonly clientId: string;
   };
   /** Seconds. */
   readonly accessTokenTtl: number;
@@ -65,6 +67,8 @@ export interface Config {
   /** Serves the GraphiQL explorer at GET /graphql and allows introspection; on by default outside production. */
   readonly explorer: boolean;
   readonly throttle: ThrottleLimits;
+  /** The fair queue in front of argon2 (docs/security.md, "Fair hashing"). */
+  readonly hashing: HashingLimits;
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
@@ -115,6 +119,18 @@ export interface ThrottleLimits {
   /** Registrations attempted per client IP within `registerWindow`. */
   readonly registerMaxPerIp: number;
   readonly registerWindow: number;
+}
+
+/** How password hashing is shared out between clients, per process. */
+export interface HashingLimits {
+  /** argon2 calls at once; defaults to the thread pool's size. */
+  readonly maxInFlight: number;
+  /** At most this many of one client IP's (an IPv6 /64's) calls at once. */
+  readonly maxInFlightPerClient: number;
+  /** One client's waiting calls; past it, 429 LOGIN_THROTTLED. */
+  readonly maxQueuedPerClient: number;
+  /** Waiting calls of every client together; past it, 429 LOGIN_THROTTLED. */
+  readonly maxQueued: number;
 }
 
 /** Bounds on the work one GraphQL operation may ask for (docs/security.md). */
@@ -196,9 +212,10 @@ export function loadConfig(env: Env): Config {
 
   // The thread pool's default depends on WORKERS; PORT and HOST are read first still, so problems keep their order.
   const port = read.integer("PORT", 4000, 0, 65535);
-  const host = read.host("HOST", "::");
+  // A first run (random secret, explorer, introspection) stays on this machine; containers set HOST=0.0.0.0.
+  const host = read.host("HOST", production ? "::" : "localhost");
   const workers = read.workers("WORKERS");
-  const config: Config = {
+  const base: Omit<Config, "hashing"> = {
     port,
     host,
     workers,
@@ -215,6 +232,8 @@ export function loadConfig(env: Env): Config {
       ...keySet,
       issuer: read.text("JWT_ISSUER", "revocable-auth-api"),
       audience: read.text("JWT_AUDIENCE", "revocable-auth-api"),
+      // This API is its own (first-party) client unless told otherwise.
+      clientId: read.text("JWT_CLIENT_ID", env.JWT_ISSUER || "revocable-auth-api"),
     },
     accessTokenTtl,
     refreshTokenTtl,
@@ -248,6 +267,7 @@ export function loadConfig(env: Env): Config {
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
     tracing: readTracing(env, problems),
   };
+  const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
@@ -384,6 +404,16 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
     problems.push("ADMIN_PASSWORD must be 8 to 128 characters");
   }
   return { email, password };
+}
+
+/** argon2 runs on the thread pool: by default as many at once as it has threads, so the rest wait in turn here. */
+function readHashing(read: EnvReader, threadPoolSize: number): HashingLimits {
+  return {
+    maxInFlight: read.integer("HASH_MAX_IN_FLIGHT", threadPoolSize, 1, 1024),
+    maxInFlightPerClient: read.integer("HASH_MAX_IN_FLIGHT_PER_IP", 2, 1, 1024),
+    maxQueuedPerClient: read.integer("HASH_QUEUE_MAX_PER_IP", 64, 0, 100_000),
+    maxQueued: read.integer("HASH_QUEUE_MAX", 1000, 0, 1_000_000),
+  };
 }
 
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {

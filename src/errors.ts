@@ -70,8 +70,9 @@ export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(
     reason: ReasonOf<"TOO_MANY_REQUESTS">,
     readonly retryAfterSeconds: number,
+    message = reason === "LOGIN_THROTTLED" ? "Too many failed logins; try again later" : "Too many registrations; try again later",
   ) {
-    super("TOO_MANY_REQUESTS", reason, reason === "LOGIN_THROTTLED" ? "Too many failed logins; try again later" : "Too many registrations; try again later");
+    super("TOO_MANY_REQUESTS", reason, message);
   }
 }
 

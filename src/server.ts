@@ -3,11 +3,12 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { Logger } from "pino";
-import type { LiveEvent, RevocationEvent, SignedInEvent } from "@revocable-auth/verifier";
+import { keySetVersion, type JsonWebKeySet, type LiveEvent, type RevocationEvent, type SignedInEvent } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
+import { HashQueue } from "./auth/hash-queue";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
@@ -50,6 +51,15 @@ export interface ServerDeps {
   readonly tracing?: Tracing | null;
 }
 
+/**
+ * The JWKS with the API's ACCESS_TOKEN_TTL beside the keys (`access_token_ttl`; RFC 7517 lets a set
+ * carry other members), so verifiers bound a token's lifetime as this API does.
+ */
+function publishedKeySet(keySet: KeySet, accessTokenTtl: number): JsonWebKeySet | null {
+  const jwks = keySet.jwks();
+  return jwks ? { keys: [...jwks.keys], access_token_ttl: accessTokenTtl } : null;
+}
+
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
 export async function startServer(config: Config, { logger, clock = systemClock, tracing = null }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
@@ -86,11 +96,14 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     onSignedIn,
     clock,
   });
-  const accounts = new Accounts(store, tracePasswords(await Passwords.create(), tracing), sessions, clock, onRevoked, { throttle, audit });
+  const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
+  const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
+  const jwks = publishedKeySet(keySet, config.accessTokenTtl);
+  if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail });
@@ -145,7 +158,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     metricsExposition: metricsExposition(metrics),
     logger,
     explorer: config.explorer,
-    jwks: keySet.jwks(),
+    jwks,
     trustProxy: config.trustProxy,
     live: {
       protocol,

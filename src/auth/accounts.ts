@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { ROLES, type AccessChange, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
@@ -65,7 +65,7 @@ export class Accounts {
 
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
-    const user = await this.create(input.email, input.password, ["USER"]);
+    const user = await this.create(input.email, input.password, ["USER"], origin?.clientIp);
     const result = await this.sessions.start(user, input.device ?? null);
     this.guards?.audit.signedIn(result.session, "register", origin);
     return result;
@@ -80,18 +80,23 @@ export class Accounts {
     if (!origin || !this.guards) return this.checkPassword(email, input);
     const { throttle, audit } = this.guards;
     const result = await throttle.guardPasswordCheck(email, origin.clientIp, () =>
-      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin)),
+      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin), origin.clientIp),
     );
     audit.signedIn(result.session, "password", origin);
     return result;
   }
 
-  private async checkPassword(email: string, input: AccountInput, onFailure?: (userId: string | null) => void): Promise<AuthResult> {
+  private async checkPassword(
+    email: string,
+    input: AccountInput,
+    onFailure?: (userId: string | null) => void,
+    clientIp?: string,
+  ): Promise<AuthResult> {
     const userId = await this.store.findUserIdByEmail(email);
     const credentials = userId === null ? null : await this.store.getCredentials(userId);
     const valid = credentials
-      ? await this.passwords.verify(credentials.passwordHash, input.password)
-      : await this.passwords.verifyAgainstNothing(input.password);
+      ? await this.passwords.verify(credentials.passwordHash, input.password, clientIp)
+      : await this.passwords.verifyAgainstNothing(input.password, clientIp);
     if (!credentials || !valid) {
       onFailure?.(credentials ? userId : null);
       throw invalidCredentials();
@@ -111,7 +116,7 @@ export class Accounts {
     if (userId === null) {
       try {
         const admin = await this.create(email, password, ["USER", "ADMIN"]);
-        await this.store.addEnabledAdmin(admin.id);
+        await this.store.changeAccess(admin.id, { roles: admin.roles, disabled: false }, false);
         logger.info({ userId: admin.id }, "created the admin user from ADMIN_EMAIL");
         return;
       } catch (error) {
@@ -130,7 +135,7 @@ export class Accounts {
    */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string, origin?: Origin): Promise<void> {
     await this.verifyCurrentPassword(identity.userId, currentPassword, origin);
-    const passwordHash = await this.passwords.hash(newPassword);
+    const passwordHash = await this.passwords.hash(newPassword, origin?.clientIp);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
     this.onRevoked({ kind: "password_change", userId: identity.userId, keepSessionId: identity.sessionId, at: this.clock.now() });
     this.guards?.audit.passwordChanged(identity, origin);
@@ -155,10 +160,7 @@ export class Accounts {
   /** Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */
   async setDisabled(actorId: string, userId: string, disabled: boolean): Promise<UserRecord> {
     if (disabled && actorId === userId) throw lastAdmin("You cannot disable yourself");
-    if (disabled) await this.releaseAdmin(await this.getUser(userId));
-    const user = await this.store.setUserDisabled(userId, disabled);
-    if (!user) throw userNotFound();
-    await this.syncAdminIndex(user);
+    const user = await this.changeAccess(userId, { disabled });
     if (disabled) this.onRevoked({ kind: "user_disabled", userId, at: this.clock.now() });
     return user;
   }
@@ -170,11 +172,7 @@ export class Accounts {
    */
   async setRoles(userId: string, roles: readonly Role[]): Promise<UserRecord> {
     if (roles.length === 0) throw badInput("roles must name at least one role");
-    const wanted = ROLES.filter((role) => roles.includes(role));
-    if (!wanted.includes("ADMIN")) await this.releaseAdmin(await this.getUser(userId));
-    const user = await this.store.setUserRoles(userId, wanted);
-    if (!user) throw userNotFound();
-    await this.syncAdminIndex(user);
+    const user = await this.changeAccess(userId, { roles: ROLES.filter((role) => roles.includes(role)) });
     this.onRevoked({ kind: "roles_changed", userId, at: this.clock.now() });
     return user;
   }
@@ -194,8 +192,8 @@ export class Accounts {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials
-        ? await this.passwords.verify(credentials.passwordHash, password)
-        : await this.passwords.verifyAgainstNothing(password);
+        ? await this.passwords.verify(credentials.passwordHash, password, origin?.clientIp)
+        : await this.passwords.verifyAgainstNothing(password, origin?.clientIp);
       if (valid) return;
       if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp, origin);
       throw invalidCredentials();
@@ -204,38 +202,31 @@ export class Accounts {
     return this.guards.throttle.guardPasswordCheck(credentials.user.email, origin.clientIp, check);
   }
 
+  /** The store decides the LAST_ADMIN guard together with the change, across every instance. */
+  private async changeAccess(userId: string, change: AccessChange): Promise<UserRecord> {
+    const result = await this.store.changeAccess(userId, change, true);
+    if (result.status === "last_admin") throw lastAdmin("This is the last enabled admin: make another user ADMIN first");
+    if (result.status === "user_missing") throw userNotFound();
+    return result.user;
+  }
+
   /**
-   * Before a change that makes an enabled admin stop being one: take them out of the enabled-admin
-   * index, refused atomically when nobody else is left in it.
+   * Only with the right password: the record may lag the directory's decision (a change that
+   * failed half-way), so "the record says enabled admin" alone grants nothing. Also how admins from
+   * before the directory join its index.
    */
-  private async releaseAdmin(user: UserRecord): Promise<void> {
-    if (!isEnabledAdmin(user)) return;
-    if (!(await this.store.removeEnabledAdmin(user.id, true))) {
-      throw lastAdmin("This is the last enabled admin: make another user ADMIN first");
-    }
-  }
-
-  /** After a change: the index holds the user exactly when the record says enabled admin. */
-  private async syncAdminIndex(user: UserRecord): Promise<void> {
-    if (isEnabledAdmin(user)) await this.store.addEnabledAdmin(user.id);
-    else await this.store.removeEnabledAdmin(user.id, false);
-  }
-
   private async restoreAdmin(credentials: Credentials, password: string, logger: Logger): Promise<void> {
-    let user = credentials.user;
-    if (!isEnabledAdmin(user)) {
-      if (!(await this.passwords.verify(credentials.passwordHash, password))) {
-        logger.warn({ userId: user.id }, "ADMIN_EMAIL belongs to an account whose password is not ADMIN_PASSWORD; left unchanged");
-        return;
-      }
-      if (user.disabled) user = (await this.store.setUserDisabled(user.id, false)) ?? user;
-      if (!user.roles.includes("ADMIN")) user = (await this.store.setUserRoles(user.id, ROLES.filter((r) => r === "ADMIN" || user.roles.includes(r)))) ?? user;
-      logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
+    const user = credentials.user;
+    if (!(await this.passwords.verify(credentials.passwordHash, password))) {
+      if (!isEnabledAdmin(user)) logger.warn({ userId: user.id }, "ADMIN_EMAIL belongs to an account whose password is not ADMIN_PASSWORD; left unchanged");
+      return;
     }
-    await this.syncAdminIndex(user);
+    const roles = ROLES.filter((r) => r === "ADMIN" || user.roles.includes(r));
+    await this.store.changeAccess(user.id, { roles, disabled: false }, false);
+    if (!isEnabledAdmin(user)) logger.warn({ userId: user.id }, "restored the ADMIN_EMAIL account: enabled, with the ADMIN role (recovery path)");
   }
 
-  private async create(email: string, password: string, roles: readonly Role[]): Promise<UserRecord> {
+  private async create(email: string, password: string, roles: readonly Role[], clientIp?: string): Promise<UserRecord> {
     const user: UserRecord = {
       id: randomUUID(),
       email: normalizeEmail(email),
@@ -243,7 +234,7 @@ export class Accounts {
       createdAt: this.clock.now(),
       disabled: false,
     };
-    const passwordHash = await this.passwords.hash(password);
+    const passwordHash = await this.passwords.hash(password, clientIp);
     if (!(await this.store.createUser(user, passwordHash))) {
       throw new AuthError("BAD_USER_INPUT", "EMAIL_TAKEN", "An account with this email already exists");
     }

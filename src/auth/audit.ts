@@ -100,8 +100,11 @@ export class Audit {
     this.record({ type: "LOGIN_FAILED", userId, origin: origin ?? { clientIp } }, "login failed");
   }
 
-  /** `scope`: which counter refused — one (account, IP) pair, or the IP across accounts. */
-  throttled(reason: ThrottleReason, scope: "pair" | "ip", clientIp: string, origin?: AuditOrigin): void {
+  /**
+   * `scope`: what refused — one (account, IP) pair's count, the IP's count across accounts, or the
+   * password-hashing queue (too many of the IP's password checks waiting).
+   */
+  throttled(reason: ThrottleReason, scope: "pair" | "ip" | "hash_queue", clientIp: string, origin?: AuditOrigin): void {
     this.metrics.throttled.inc({ reason });
     this.record({ type: reason, userId: null, origin: origin ?? { clientIp }, details: { reason, scope } }, "attempt refused by throttling", "throttled");
   }

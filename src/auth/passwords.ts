@@ -1,4 +1,5 @@
 import argon2 from "argon2";
+import type { HashQueue } from "./hash-queue";
 
 /** OWASP's recommended argon2id settings: 19 MiB of memory, two passes, one lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -6,31 +7,44 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeC
 /** NIST SP 800-63B: the same characters typed on any keyboard or OS give the same password. */
 const normalizePassword = (password: string) => password.normalize("NFC");
 
+/** The turn of work done for no client (the admin account at start-up). */
+const INTERNAL = "internal";
+
 /**
  * Hashes and checks passwords. `verifyAgainstNothing` spends the same work as a real check, so a
- * login for an unknown email takes as long as one with a wrong password.
+ * login for an unknown email takes as long as one with a wrong password. With a queue, every
+ * call waits for `client`'s turn (its IP key), so no client can hold all of argon2.
  */
 export class Passwords {
-  private constructor(private readonly dummyHash: string) {}
+  private constructor(
+    private readonly dummyHash: string,
+    private readonly queue: HashQueue | null,
+  ) {}
 
-  static async create(): Promise<Passwords> {
-    return new Passwords(await argon2.hash("dummy password for unknown users", ARGON2_OPTIONS));
+  static async create(queue: HashQueue | null = null): Promise<Passwords> {
+    return new Passwords(await argon2.hash("dummy password for unknown users", ARGON2_OPTIONS), queue);
   }
 
-  hash(password: string): Promise<string> {
-    return argon2.hash(normalizePassword(password), ARGON2_OPTIONS);
+  hash(password: string, client = INTERNAL): Promise<string> {
+    return this.inTurn(client, () => argon2.hash(normalizePassword(password), ARGON2_OPTIONS));
   }
 
-  async verify(hash: string, password: string): Promise<boolean> {
-    try {
-      return await argon2.verify(hash, normalizePassword(password));
-    } catch {
-      return false;
-    }
+  verify(hash: string, password: string, client = INTERNAL): Promise<boolean> {
+    return this.inTurn(client, async () => {
+      try {
+        return await argon2.verify(hash, normalizePassword(password));
+      } catch {
+        return false;
+      }
+    });
   }
 
-  async verifyAgainstNothing(password: string): Promise<false> {
-    await this.verify(this.dummyHash, password);
+  async verifyAgainstNothing(password: string, client = INTERNAL): Promise<false> {
+    await this.verify(this.dummyHash, password, client);
     return false;
+  }
+
+  private inTurn<T>(client: string, work: () => Promise<T>): Promise<T> {
+    return this.queue ? this.queue.run(client, work) : work();
   }
 }

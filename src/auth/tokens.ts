@@ -22,6 +22,8 @@ export interface TokenSettings {
   readonly keys: KeySet;
   readonly issuer: string;
   readonly audience: string;
+  /** RFC 9068's `client_id` claim of access tokens (JWT_CLIENT_ID); the issuer when not given. */
+  readonly clientId?: string;
   /** Seconds. */
   readonly accessTokenTtl: number;
   /** Seconds. */
@@ -76,7 +78,7 @@ export class Tokens {
   ) {}
 
   issueAccess(userId: string, sessionId: string, roles: readonly Role[]): IssuedToken {
-    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, roles }, this.settings.accessTokenTtl);
+    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles }, this.settings.accessTokenTtl);
   }
 
   issueRefresh(userId: string, sessionId: string): IssuedToken {

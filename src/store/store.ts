@@ -105,6 +105,16 @@ export interface RotateRequest {
   readonly graceMs: number;
 }
 
+export interface AccessChange {
+  readonly roles?: readonly Role[];
+  readonly disabled?: boolean;
+}
+
+export type AccessChangeResult =
+  | { readonly status: "changed"; readonly user: UserRecord }
+  | { readonly status: "last_admin" }
+  | { readonly status: "user_missing" };
+
 export interface RevokedAccessToken {
   readonly jti: string;
   /** Epoch ms: the revocation entry lives until then, when the token would have expired anyway. */
@@ -224,15 +234,13 @@ export interface Store {
   /** Replaces the user's roles. Null when no such user. */
   setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null>;
   /**
-   * The index of enabled admins, the guard that keeps at least one (see docs/revocation.md). A user
-   * is added after becoming an enabled admin and removed before ceasing to be one.
+   * Changes a user's roles and/or disabled flag (disabling ends every session), keeping the index
+   * of enabled admins equal to the records. With `keepAnAdmin`, a change that would leave no
+   * enabled admin is refused and changes nothing. Changes of one user, from any instance, apply in
+   * one order and the last one decided wins (see docs/revocation.md). setUserDisabled and
+   * setUserRoles are this without the guard.
    */
-  addEnabledAdmin(userId: string): Promise<void>;
-  /**
-   * Removes the user from the index. With `keepOne`, refuses (false, nothing changed) when nobody
-   * else would be left in it; one atomic step across every instance.
-   */
-  removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean>;
+  changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult>;
   /** Live sessions, newest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
 
@@ -252,6 +260,14 @@ export interface Store {
   appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void>;
   /** Up to `count` entries of one stream, newest first. */
   readAuditEvents(read: AuditRead): Promise<AuditRecord[]>;
+
+  /**
+   * Announces the API's key set (keySetVersion of its kids) to verifiers, which read it at most
+   * once a second and refetch the JWKS when theirs differs. Written at every start.
+   */
+  publishKeySetVersion(version: string): Promise<void>;
+  /** The last version published; null before any. */
+  keySetVersion(): Promise<string | null>;
 
   /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
   limiter(spec: LimiterSpec): Limiter;

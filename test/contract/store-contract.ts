@@ -387,24 +387,59 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(await store.setUserRoles(randomUUID(), ["USER"])).toBeNull();
       });
 
-      it("refuses to remove the last enabled admin from the index, and anyone while it is empty", async () => {
-        const [a, b] = [randomUUID(), randomUUID()];
-        await store.addEnabledAdmin(a);
-        await store.addEnabledAdmin(b);
-        await store.addEnabledAdmin(b);
-        expect(await store.removeEnabledAdmin(a, true)).toBe(true);
-        expect(await store.removeEnabledAdmin(b, true)).toBe(false);
-        expect(await store.removeEnabledAdmin(randomUUID(), true)).toBe(true);
-        expect(await store.removeEnabledAdmin(b, false)).toBe(true);
-        expect(await store.removeEnabledAdmin(b, true)).toBe(false);
+      // The index is shared by every test of the suite: each test leaves it as it found it.
+      const admins = async (count: number) => {
+        const users = await Promise.all(Array.from({ length: count }, () => withUser()));
+        for (const user of users) expect((await store.changeAccess(user.id, { roles: ["USER", "ADMIN"] }, false)).status).toBe("changed");
+        return users;
+      };
+      const release = async (ids: string[]) => {
+        for (const id of ids) await store.changeAccess(id, { roles: ["USER"], disabled: false }, false);
+      };
+
+      it("refuses, with the guard, a change that leaves no enabled admin, and changes nothing then", async () => {
+        const [a, b] = await admins(2);
+        const session = await started(b!.id);
+        expect(await store.changeAccess(a!.id, { roles: ["USER"] }, true)).toEqual({ status: "changed", user: { ...a, roles: ["USER"] } });
+        expect(await store.changeAccess(b!.id, { roles: ["USER"] }, true)).toEqual({ status: "last_admin" });
+        expect(await store.changeAccess(b!.id, { disabled: true }, true)).toEqual({ status: "last_admin" });
+        expect(await store.getUser(b!.id)).toEqual({ ...b, roles: ["USER", "ADMIN"] });
+        expect((await store.accessState(b!.id, session.id, "x")).session).not.toBeNull();
+        const disabled = await store.changeAccess(b!.id, { disabled: true }, false);
+        expect(disabled).toEqual({ status: "changed", user: { ...b, roles: ["USER", "ADMIN"], disabled: true } });
+        expect(await store.listSessions(b!.id)).toEqual([]);
+        await release([a!.id, b!.id]);
       });
 
-      it("lets all but one of many concurrent removals succeed", async () => {
-        const ids = Array.from({ length: 6 }, () => randomUUID());
-        for (const id of ids) await store.addEnabledAdmin(id);
-        const results = await Promise.all(ids.map((id) => store.removeEnabledAdmin(id, true)));
-        expect(results.filter(Boolean)).toHaveLength(5);
-        await store.removeEnabledAdmin(ids[results.indexOf(false)]!, false);
+      it("answers user_missing for an unknown user", async () => {
+        expect(await store.changeAccess(randomUUID(), { disabled: true }, true)).toEqual({ status: "user_missing" });
+      });
+
+      it("lets all but one of many concurrent guarded changes succeed, whatever their kind", async () => {
+        const users = await admins(6);
+        const results = await Promise.all(
+          users.map((user, i) => store.changeAccess(user.id, i % 2 ? { disabled: true } : { roles: ["USER"] }, true)),
+        );
+        expect(results.filter((result) => result.status === "changed")).toHaveLength(5);
+        const kept = users[results.findIndex((result) => result.status === "last_admin")]!;
+        expect(await store.getUser(kept.id)).toMatchObject({ roles: ["USER", "ADMIN"], disabled: false });
+        await release(users.map((user) => user.id));
+      });
+
+      it("applies the last of two concurrent changes of one user to its record", async () => {
+        const [a, b] = await admins(2);
+        await Promise.all([store.changeAccess(b!.id, { disabled: true }, true), store.changeAccess(b!.id, { roles: ["USER", "ADMIN"] }, true)]);
+        expect(await store.getUser(b!.id)).toMatchObject({ roles: ["USER", "ADMIN"], disabled: true });
+        expect((await store.changeAccess(a!.id, { roles: ["USER"] }, true)).status).toBe("last_admin");
+        await release([a!.id, b!.id]);
+      });
+    });
+
+    describe("the key-set version", () => {
+      it("keeps the last version published, for verifiers to compare with theirs", async () => {
+        await store.publishKeySetVersion("first");
+        await store.publishKeySetVersion("second");
+        expect(await store.keySetVersion()).toBe("second");
       });
     });
 

@@ -3,23 +3,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startApi, type TestApi } from "../support/api";
+import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
 import { PASSWORD, register, uniqueEmail } from "../support/client";
 
 // Starting Chromium and parsing GraphiQL's bundle take seconds, not the milliseconds of HTTP tests.
 jest.setTimeout(60_000);
 
-/** Debian's Chromium: the tests never download a browser. */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** Rewritten only with UPDATE_SCREENSHOT=1, so ordinary runs leave the work tree clean. */
 const SCREENSHOT = resolve(__dirname, "../../docs/explorer.png");
 const RESPONSE_WITHIN_MS = 15_000;
@@ -76,7 +65,7 @@ async function run(page: Page, expected: string): Promise<unknown> {
   return JSON.parse(await editorText(page, RESPONSE));
 }
 
-describe("the explorer in a browser", () => {
+describeWithChromium("the explorer in a browser", (CHROMIUM) => {
   let api: TestApi;
   let userDataDir: string;
   let browser: BrowserContext;

@@ -1,5 +1,6 @@
 import { ApolloServer } from "@apollo/server";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import pino from "pino";
 import { systemClock } from "../../src/clock";
 import { loadConfig } from "../../src/config";
@@ -88,8 +89,22 @@ describe("HOST", () => {
     }
   });
 
-  it("is every interface by default, IPv4 and IPv6", async () => {
+  it("is this machine only by default outside production: a first run is not reachable from the LAN", async () => {
     const api = await spawnApi(null);
+    try {
+      const port = new URL(api.url).port;
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const lan = Object.values(networkInterfaces())
+        .flat()
+        .find((address) => address && !address.internal && address.family === "IPv4");
+      if (lan) await expect(fetch(`http://${lan.address}:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it("is every interface, IPv4 and IPv6, with HOST=:: (the production default)", async () => {
+    const api = await spawnApi(null, { HOST: "::" });
     try {
       const port = new URL(api.url).port;
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);

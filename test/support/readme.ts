@@ -23,12 +23,14 @@ export function statedOutcomes(code: string): string[][] {
     .map((line) => line.slice("# → ".length).split(" … "));
 }
 
-/** The first fragment (in order, case-insensitive) that `output` does not contain after the previous one. */
+/**
+ * The first fragment (in order, exactly as written: a reader compares what they see) that `output`
+ * does not contain after the previous one.
+ */
 export function missingFragment(output: string, outcomes: string[][]): string | null {
-  const text = output.toLowerCase();
   let from = 0;
   for (const fragment of outcomes.flat()) {
-    const at = text.indexOf(fragment.toLowerCase(), from);
+    const at = output.indexOf(fragment, from);
     if (at < 0) return fragment;
     from = at + fragment.length;
   }

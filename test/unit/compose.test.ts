@@ -60,6 +60,11 @@ describe("docker-compose.yml and .env.example", () => {
     expect(parseEnvFile(envExample).API_BIND).toBe("127.0.0.1");
   });
 
+  it("listens on every interface inside the container, in compose and in the image (the API's own default is localhost)", () => {
+    expect(apiEnvironment().HOST).toBe("0.0.0.0");
+    expect(readFileSync(resolve(ROOT, "Dockerfile"), "utf8")).toMatch(/\nENV HOST=0\.0\.0\.0\n/);
+  });
+
   it("gives up restarting the API after a bounded number of failures", () => {
     const api = compose.slice(compose.indexOf("\n  api:"));
     expect(api).toMatch(/\n {4}restart: on-failure:\d+\n/);

@@ -232,8 +232,12 @@ describe("abuse protection configuration", () => {
 });
 
 describe("the transport's variables", () => {
-  it("listen on every interface, in one process, trusting no proxy, by default", () => {
-    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({ host: "::", workers: 1, trustProxy: false });
+  it("listen on this machine only, in one process, trusting no proxy, by default", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({ host: "localhost", workers: 1, trustProxy: false });
+  });
+
+  it("listen on every interface by default in production", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }).host).toBe("::");
   });
 
   it.each([

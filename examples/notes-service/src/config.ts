@@ -14,6 +14,8 @@ export interface NotesConfig {
   /** JWKS cache: max-age and the cooldown between fetches (the verifier's defaults when unset). */
   readonly jwksMaxAgeMs: number | undefined;
   readonly jwksCooldownMs: number | undefined;
+  /** The auth API's ACCESS_TOKEN_TTL in seconds: a token living longer was not issued there. Default: what the API's JWKS says, else 24 h. */
+  readonly accessTokenTtl: number | undefined;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): NotesConfig {
@@ -29,5 +31,6 @@ export function loadConfig(env: Record<string, string | undefined>): NotesConfig
     failureMode: env.REVOCATION_FAILURE_MODE === "open" ? "open" : "closed",
     jwksMaxAgeMs: env.AUTH_JWKS_MAX_AGE_MS ? Number(env.AUTH_JWKS_MAX_AGE_MS) : undefined,
     jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS ? Number(env.AUTH_JWKS_COOLDOWN_MS) : undefined,
+    accessTokenTtl: env.ACCESS_TOKEN_TTL ? Number(env.ACCESS_TOKEN_TTL) : undefined,
   };
 }

@@ -9,6 +9,14 @@ import type { NotesContext } from "./context";
 import { serveLive } from "./live";
 import { NoteResolver, Notes } from "./notes";
 
+const USER_MISSING_HINT =
+  "no user record for this token in REDIS_URL: the auth API must use the same Redis (its REDIS_URL), not its embedded store or another Redis";
+
+/** One JSON line per event on stdout; never a token. */
+function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
+}
+
 export interface RunningNotesService {
   readonly url: string;
   readonly wsUrl: string;
@@ -23,7 +31,15 @@ export async function startNotesService(config: NotesConfig): Promise<RunningNot
   // Fail fast while Redis is down (the verifier answers 503 STORE_UNAVAILABLE) rather than queueing.
   const redis = new Redis(config.redisUrl, { connectionName: "notes-service", enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
   redis.on("error", () => undefined);
-  const verifier = createVerifier({ issuer: config.issuer, audience: config.audience, keys: { url: config.jwksUrl, maxAgeMs: config.jwksMaxAgeMs, cooldownMs: config.jwksCooldownMs }, redis, failureMode: config.failureMode });
+  const verifier = createVerifier({
+    issuer: config.issuer,
+    audience: config.audience,
+    keys: { url: config.jwksUrl, maxAgeMs: config.jwksMaxAgeMs, cooldownMs: config.jwksCooldownMs, onRefused: (reason) => log("warn", "JWKS not used", { reason }) },
+    redis,
+    failureMode: config.failureMode,
+    accessTokenTtl: config.accessTokenTtl,
+    onRevoked: (cause, token) => log("info", "token refused: TOKEN_REVOKED", { cause, ...token, ...(cause === "user_missing" ? { hint: USER_MISSING_HINT } : {}) }),
+  });
   const auth = authContext(verifier);
   const notes = new Notes();
 

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createPrivateKey } from "node:crypto";
+import jwt from "jsonwebtoken";
 import { once } from "node:events";
 import { resolve } from "node:path";
 import {
@@ -11,7 +13,7 @@ import {
 } from "../../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
 import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../test/support/client";
-import { asymmetricEnv, headerOf, newKey } from "../../../test/support/keys";
+import { asymmetricEnv, claimsOf, headerOf, newKey } from "../../../test/support/keys";
 import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
 import { refusedWith } from "../../../test/support/live";
 import { createClient } from "graphql-ws";
@@ -27,7 +29,7 @@ const [keyA, keyB] = [newKey("ES256"), newKey("ES256")];
 let redis: TestRedis;
 let apiPort: number;
 let api: TestApi;
-let notes: { url: string; wsUrl: string; process: ChildProcess; env: Record<string, string> };
+let notes: { url: string; wsUrl: string; process: ChildProcess; env: Record<string, string>; output(): string };
 
 async function startAuthApi(env: Record<string, string>): Promise<TestApi> {
   return startApi(redis.url, { ...env, PORT: String(apiPort), ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
@@ -55,7 +57,7 @@ async function startNotes(): Promise<typeof notes> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`notes service did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `http://localhost:${port}/`, wsUrl: `ws://localhost:${wsPort}/`, process: child, env };
+  return { url: `http://localhost:${port}/`, wsUrl: `ws://localhost:${wsPort}/`, process: child, env, output: () => output };
 }
 
 beforeAll(async () => {
@@ -195,6 +197,36 @@ describe("the notes service, enforcing the auth API's revocation", () => {
     expect(forbidden.error).toMatchObject({ code: "FORBIDDEN", reason: "MISSING_ROLE", message: "This operation requires the ADMIN role" });
     const admin = await login(api.url, ADMIN_EMAIL);
     expect((await askNotes(admin.accessToken, "{ noteCount }")).data?.noteCount).toBeGreaterThanOrEqual(1);
+  });
+
+  it("logs a token whose user record is missing from its Redis as its own cause, saying the API must use the same Redis", async () => {
+    // The README's old mistake: an auth API on its embedded store, with the same key, issuer and audience.
+    const elsewhere = await startApi(null, asymmetricEnv([keyA]));
+    try {
+      const { accessToken } = await register(elsewhere.url);
+      await expectRevoked(accessToken);
+      const line = notes
+        .output()
+        .split("\n")
+        .find((entry) => entry.includes('"cause":"user_missing"'));
+      expect(JSON.parse(line!)).toMatchObject({ msg: "token refused: TOKEN_REVOKED", hint: expect.stringContaining("same Redis (its REDIS_URL)") });
+      expect(line).not.toContain(accessToken);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
+  it("refuses a token living longer than the auth API's ACCESS_TOKEN_TTL, as the API does", async () => {
+    const { accessToken } = await register(api.url);
+    await expectAnswers(accessToken);
+    const claims = claimsOf(accessToken) as { iat: number };
+    const longLived = jwt.sign({ ...claims, exp: claims.iat + 10 * 365 * 24 * 3600 }, createPrivateKey({ key: keyA, format: "jwk" }), {
+      algorithm: "ES256",
+      header: { ...headerOf(accessToken), alg: "ES256" } as jwt.JwtHeader,
+    });
+    const result = await askNotes(longLived);
+    expect(result.status).toBe(401);
+    expect(result.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "INVALID_TOKEN" });
   });
 
   it("keeps working through a key rotation on the auth API, and still enforces logout after it", async () => {

@@ -3,6 +3,7 @@ export { authChecker, authContext, toGraphQLError, type AuthContext } from "./gr
 export {
   ALGORITHMS,
   keysFromJwks,
+  keySetVersion,
   RemoteKeys,
   StaticKeys,
   type Algorithm,
@@ -19,7 +20,7 @@ export {
   ROLES,
   STORE_RETRY_AFTER,
   type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
-export { endsSession, isRevoked, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
+export { endsSession, isRevoked, revocationCause, type RevocationCause, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
 export { LiveGuard, type CloseLive, type LiveGuardOptions, type LiveSubscriber } from "./live-guard";
 export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent } from "./live";
 export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";

@@ -25,6 +25,15 @@ export const keys = {
   auditEvents: (userId: string) => `${userTag(userId)}:audit`,
   /** Every audit event, a stream on a slot of its own. */
   auditAll: () => `${PREFIX}:{audit}:events`,
+  /**
+   * User id → `{ roles, disabled, v }`: the source of truth for who is an enabled admin. Every change
+   * of roles or the disabled flag is decided here first, then copied to the user record (docs/revocation.md).
+   */
+  access: () => `${PREFIX}:{directory}:access`,
+  /** The `v` of the last access change copied into the user record; an older one is never applied over it. */
+  accessVersion: (userId: string) => `${userTag(userId)}:access-version`,
+  /** The auth API's key-set version (keySetVersion of its kids); verifiers read it at most once a second. */
+  keySet: () => `${PREFIX}:{directory}:keyset`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

@@ -12,6 +12,12 @@ export const REFRESH_TOKEN_TYPE = "rt+jwt";
 /** No token the auth API issues comes near this; longer input is refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 4096;
 
+/**
+ * The longest access-token lifetime (exp - iat, seconds) a verifier accepts when it knows no
+ * ACCESS_TOKEN_TTL: a key holder's 10-year token is refused everywhere, not only at the auth API.
+ */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+
 /** Slack, in seconds, on an access token's lifetime (exp - iat) over ACCESS_TOKEN_TTL. */
 export const LIFETIME_LEEWAY_SECONDS = 60;
 

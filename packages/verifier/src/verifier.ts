@@ -1,11 +1,13 @@
 import jwt from "jsonwebtoken";
 import { accessStateKeys, parseAccessState } from "./access-state";
+import { keys as keyLayout } from "./keys";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
 import { failures, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
-import { isRevoked } from "./revocation";
+import { revocationCause, type RevocationCause } from "./revocation";
 import {
   ACCESS_TOKEN_TYPE,
   BEARER_HEADER,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   hasCriticalExtensions,
   isId,
   isNumber,
@@ -37,14 +39,20 @@ export interface VerifierOptions {
   /** Bound on the Redis read before it counts as failed, in ms. Default 1000. */
   readonly storeTimeoutMs?: number;
   /**
-   * The auth API's ACCESS_TOKEN_TTL, in seconds. When given, an access token whose exp - iat is
-   * longer (plus a minute's slack) is refused as the auth API refuses it: it was not issued there.
+   * The auth API's ACCESS_TOKEN_TTL, in seconds: an access token whose exp - iat is longer (plus a
+   * minute's slack) is refused as the auth API refuses it, since it was not issued there. Without
+   * it, the TTL the auth API publishes in its JWKS (`access_token_ttl`), else 24 hours.
    */
   readonly accessTokenTtl?: number;
   /** Epoch ms; for tests. */
   readonly now?: () => number;
   /** Called each time a token is accepted on its signature alone (failureMode "open"). */
   readonly onFailOpen?: (identity: Identity) => void;
+  /**
+   * Called each time a token is refused as TOKEN_REVOKED, with why: for the service's log. A
+   * `user_missing` for fresh tokens means this Redis is not the one the auth API writes to.
+   */
+  readonly onRevoked?: (cause: RevocationCause, token: { readonly userId: string; readonly sessionId: string }) => void;
 }
 
 export interface Verifier {
@@ -70,8 +78,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const keys: KeySource = "jwks" in options.keys ? new StaticKeys(options.keys.jwks) : new RemoteKeys({ now: options.now, ...options.keys });
   const now = options.now ?? Date.now;
   const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
+  const maxLifetime = () => options.accessTokenTtl ?? (keys instanceof RemoteKeys ? keys.accessTokenTtl : undefined) ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  let keySetReadAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * At most once a second, beside the revocation MGET and not waited for: the auth API's key-set
+   * version. A set changed there (a key removed) is fetched here within a second or two.
+   */
+  function watchKeySet(): void {
+    if (!(keys instanceof RemoteKeys) || now() - keySetReadAt < 1000) return;
+    keySetReadAt = now();
+    options.redis.mget(keyLayout.keySet()).then(
+      ([version]) => {
+        if (version) keys.announced(version);
+      },
+      () => undefined,
+    );
+  }
 
   async function verify(token: string): Promise<Outcome> {
+    watchKeySet();
     const claims = await verifySignedClaims(token);
     if ("ok" in claims) return claims;
     const identity = { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, expiresAt: claims.exp * 1000 };
@@ -86,7 +112,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       options.onFailOpen?.(accepted);
       return { ok: true, identity: accepted };
     }
-    if (isRevoked(state)) return failures.revoked();
+    const cause = revocationCause(state);
+    if (cause !== null) {
+      options.onRevoked?.(cause, { userId: claims.sub, sessionId: claims.sid });
+      return failures.revoked();
+    }
     return { ok: true, identity: { ...identity, roles: state.user!.roles, user: state.user } };
   }
 
@@ -114,7 +144,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (decoded.header.typ !== ACCESS_TOKEN_TYPE || typeof decoded.payload !== "object") return failures.wrongType(ACCESS_TOKEN_TYPE);
     const claims = claimsOf(decoded.payload);
     if (claims === null) return failures.malformed();
-    if (options.accessTokenTtl !== undefined && claims.exp - claims.iat > options.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) {
+    if (claims.exp - claims.iat > maxLifetime() + LIFETIME_LEEWAY_SECONDS) {
       return failures.malformed();
     }
     return claims;

@@ -6,21 +6,27 @@ import jwt from "jsonwebtoken";
 import { Redis } from "ioredis";
 import { newKey } from "../../../test/support/keys";
 import { startRedis, type TestRedis } from "../../../test/support/redis";
-import { createVerifier, keys as keyLayout, type JsonWebKeySet, type VerifierOptions } from "../src";
+import { createVerifier, keys as keyLayout, RemoteKeys, type JsonWebKeySet, type VerifierOptions } from "../src";
 import type { PrivateJwk } from "../../../src/auth/signing-keys";
 
 /** A stand-in for the auth API's JWKS endpoint that counts its requests and serves what the test sets. */
 interface JwksServer {
   readonly url: string;
-  document: JsonWebKeySet | null;
+  document: JsonWebKeySet | object | null;
+  /** "hang": never answers; "huge": streams 100 MB of JSON without a length. */
+  mode: "normal" | "hang" | "huge";
+  /** Bytes of the huge answer written before the client stopped reading. */
+  hugeBytesSent: number;
   requests: number;
   close(): Promise<void>;
 }
 
 async function jwksServer(): Promise<JwksServer> {
-  const state = { document: null as JsonWebKeySet | null, requests: 0 };
+  const state = { document: null as JsonWebKeySet | object | null, requests: 0, mode: "normal" as JwksServer["mode"], hugeBytesSent: 0 };
   const server = http.createServer((_req, res) => {
     state.requests++;
+    if (state.mode === "hang") return;
+    if (state.mode === "huge") return void streamHuge(res, (bytes) => (state.hugeBytesSent = bytes));
     if (!state.document) return void res.writeHead(503).end();
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(state.document));
   });
@@ -28,8 +34,30 @@ async function jwksServer(): Promise<JwksServer> {
   await once(server, "listening");
   return Object.assign(state, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   });
+}
+
+/** 100 MB of `{"keys":[...` padding, written as fast as the client reads it. */
+function streamHuge(res: http.ServerResponse, report: (bytes: number) => void): void {
+  const chunk = Buffer.alloc(64 * 1024, " ");
+  let sent = 0;
+  res.writeHead(200, { "content-type": "application/json" });
+  res.write('{"keys":[');
+  const pump = () => {
+    while (sent < 100 * 1024 * 1024 && !res.destroyed) {
+      sent += chunk.length;
+      report(sent);
+      if (!res.write(chunk)) return void res.once("drain", pump);
+    }
+    if (!res.destroyed) res.end("]}");
+  };
+  res.on("close", () => report(sent));
+  pump();
 }
 
 const publicOf = (key: PrivateJwk): JsonWebKey => ({
@@ -64,13 +92,13 @@ const verifierFor = (options: Partial<VerifierOptions> = {}) =>
   createVerifier({ issuer: ISSUER, audience: AUDIENCE, redis: reader, now: () => clock, keys: { url: jwks.url, cooldownMs: 10_000, maxAgeMs: 300_000 }, ...options });
 
 /** A live session written the way the auth API writes it, and an access token for it signed with `key`. */
-async function tokenFor(key: PrivateJwk, kid = key.kid): Promise<string> {
+async function tokenFor(key: PrivateJwk, kid = key.kid, lifetimeSeconds = 900): Promise<string> {
   const userId = `u-${Math.random().toString(36).slice(2)}`;
   const sessionId = `s-${Math.random().toString(36).slice(2)}`;
   await redis.client.set(keyLayout.user(userId), JSON.stringify({ id: userId, email: `${userId}@example.com`, roles: ["USER"], createdAt: 1, disabled: false }));
   await redis.client.set(keyLayout.session(userId, sessionId), JSON.stringify({ id: sessionId, userId, createdAt: 2 }));
   const iat = Math.floor(clock / 1000);
-  const claims = { sub: userId, sid: sessionId, jti: `j-${sessionId}`, roles: ["USER"], iat, exp: iat + 900, iss: ISSUER, aud: AUDIENCE };
+  const claims = { sub: userId, sid: sessionId, jti: `j-${sessionId}`, roles: ["USER"], iat, exp: iat + lifetimeSeconds, iss: ISSUER, aud: AUDIENCE };
   return jwt.sign(claims, createPrivateKey({ key, format: "jwk" }), { algorithm: key.alg, header: { alg: key.alg, typ: "at+jwt", kid } });
 }
 
@@ -105,6 +133,7 @@ describe("keys fetched from the auth API's JWKS", () => {
     expect(jwks.requests).toBe(1);
     clock += 10_000;
     await verifier.verify(forged[0]!);
+    await (verifier.keys as RemoteKeys).settled();
     expect(jwks.requests).toBe(2);
   });
 
@@ -116,6 +145,8 @@ describe("keys fetched from the auth API's JWKS", () => {
     expect((await verifier.verify(oldToken)).ok).toBe(true);
     jwks.document = { keys: [publicOf(current)] };
     clock += 300_001;
+    await verifier.verify(await tokenFor(current));
+    await (verifier.keys as RemoteKeys).settled();
     expect(await verifier.verify(await tokenFor(old))).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
     expect((await verifier.verify(await tokenFor(current))).ok).toBe(true);
   });
@@ -128,6 +159,8 @@ describe("keys fetched from the auth API's JWKS", () => {
     jwks.document = null;
     clock += 300_001;
     expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+    await (verifier.keys as RemoteKeys).settled();
+    expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
     expect(jwks.requests).toBe(2);
   });
 
@@ -138,6 +171,76 @@ describe("keys fetched from the auth API's JWKS", () => {
     jwks.document = { keys: [publicOf(key)] };
     clock += 10_000;
     expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+  });
+});
+
+describe("a JWKS endpoint that misbehaves", () => {
+  it.each([[{}], [{ keys: [] }], [{ keys: [{ kty: "oct", k: "c2VjcmV0", kid: "x", alg: "HS256" }] }]])(
+    "never replaces a usable set with one that has no usable key (%j): the held set stays, and the reason is told",
+    async (document) => {
+      const key = newKey();
+      jwks.document = { keys: [publicOf(key)] };
+      const refused: string[] = [];
+      const verifier = verifierFor({ keys: { url: jwks.url, onRefused: (reason) => refused.push(reason) } });
+      expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+      jwks.document = document;
+      clock += 300_001;
+      expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+      await (verifier.keys as RemoteKeys).settled();
+      expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+      expect(refused).toEqual(["the JWKS holds no usable key; kept the key set held"]);
+    },
+  );
+
+  it("that hangs does not stall requests once a set is held: the refresh runs in the background", async () => {
+    const key = newKey();
+    jwks.document = { keys: [publicOf(key)] };
+    const verifier = verifierFor({ keys: { url: jwks.url, timeoutMs: 3000 } });
+    expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+    jwks.mode = "hang";
+    clock += 300_001;
+    const token = await tokenFor(key);
+    const started = Date.now();
+    expect((await verifier.verify(token)).ok).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    for (let waited = 0; jwks.requests < 2 && waited < 2000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(jwks.requests).toBe(2);
+  });
+
+  it("that answers 100 MB is read only up to the 64 KB limit, and the held set stays", async () => {
+    const key = newKey();
+    jwks.document = { keys: [publicOf(key)] };
+    const refused: string[] = [];
+    const verifier = verifierFor({ keys: { url: jwks.url, onRefused: (reason) => refused.push(reason) } });
+    expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+    jwks.mode = "huge";
+    clock += 300_001;
+    await verifier.verify(await tokenFor(key));
+    await (verifier.keys as RemoteKeys).settled();
+    expect(refused).toEqual([`the JWKS document is larger than ${64 * 1024} bytes; kept the key set held`]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(jwks.hugeBytesSent).toBeLessThan(16 * 1024 * 1024);
+    expect((await verifier.verify(await tokenFor(key))).ok).toBe(true);
+  });
+});
+
+describe("token lifetime", () => {
+  it("is bounded to 24 hours by default: a key holder's 10-year token is refused", async () => {
+    const key = newKey();
+    jwks.document = { keys: [publicOf(key)] };
+    const verifier = verifierFor();
+    expect((await verifier.verify(await tokenFor(key, key.kid, 24 * 3600))).ok).toBe(true);
+    expect(await verifier.verify(await tokenFor(key, key.kid, 10 * 365 * 24 * 3600))).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
+  });
+
+  it("is bounded by the ACCESS_TOKEN_TTL the auth API publishes in its JWKS, or a lower one configured", async () => {
+    const key = newKey();
+    jwks.document = { keys: [publicOf(key)], access_token_ttl: 900 };
+    const verifier = verifierFor();
+    expect((await verifier.verify(await tokenFor(key, key.kid, 900))).ok).toBe(true);
+    expect(await verifier.verify(await tokenFor(key, key.kid, 3600))).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
+    const stricter = verifierFor({ accessTokenTtl: 300 });
+    expect(await stricter.verify(await tokenFor(key, key.kid, 900))).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
   });
 });
 

@@ -3,6 +3,8 @@ import type { Clock } from "../../clock";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
+  AccessChange,
+  AccessChangeResult,
   AccessState,
   AuditEntry,
   AuditRead,
@@ -53,6 +55,7 @@ export class MemoryStore implements Store {
   private readonly enabledAdmins = new Set<string>();
   /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
   private readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
+  private publishedKeySet: string | null = null;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -89,12 +92,24 @@ export class MemoryStore implements Store {
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
+    const result = await this.changeAccess(userId, { disabled }, false);
+    return result.status === "changed" ? result.user : null;
+  }
+
+  /** One synchronous step: the guard, the record and the index together. */
+  async changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult> {
     const user = this.users.get(userId);
-    if (!user) return null;
-    const updated = { ...user, disabled };
+    if (!user) return { status: "user_missing" };
+    const updated: UserRecord = { ...user, roles: [...(change.roles ?? user.roles)], disabled: change.disabled ?? user.disabled };
+    const isAdmin = (u: UserRecord) => !u.disabled && u.roles.includes("ADMIN");
+    if (keepAnAdmin && isAdmin(user) && !isAdmin(updated) && this.enabledAdmins.size - (this.enabledAdmins.has(userId) ? 1 : 0) < 1) {
+      return { status: "last_admin" };
+    }
     this.users.set(userId, updated);
-    if (disabled) this.endAll(userId);
-    return updated;
+    if (isAdmin(updated)) this.enabledAdmins.add(userId);
+    else this.enabledAdmins.delete(userId);
+    if (updated.disabled) this.endAll(userId);
+    return { status: "changed", user: updated };
   }
 
   async createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
@@ -174,22 +189,8 @@ export class MemoryStore implements Store {
   }
 
   async setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
-    const user = this.users.get(userId);
-    if (!user) return null;
-    const updated = { ...user, roles: [...roles] };
-    this.users.set(userId, updated);
-    return updated;
-  }
-
-  async addEnabledAdmin(userId: string): Promise<void> {
-    this.enabledAdmins.add(userId);
-  }
-
-  async removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean> {
-    const others = this.enabledAdmins.size - (this.enabledAdmins.has(userId) ? 1 : 0);
-    if (keepOne && others < 1) return false;
-    this.enabledAdmins.delete(userId);
-    return true;
+    const result = await this.changeAccess(userId, { roles }, false);
+    return result.status === "changed" ? result.user : null;
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
@@ -249,6 +250,15 @@ export class MemoryStore implements Store {
   private auditStream(stream: string | typeof GLOBAL_AUDIT): AuditStream | undefined {
     const found = this.audit.get(stream);
     return found && found.expiresAt > this.clock.now() ? found : undefined;
+  }
+
+  /** Kept for the contract only: no verifier reads the embedded store. */
+  async publishKeySetVersion(version: string): Promise<void> {
+    this.publishedKeySet = version;
+  }
+
+  async keySetVersion(): Promise<string | null> {
+    return this.publishedKeySet;
   }
 
   /** Counters in this process's memory, as the store itself is. */

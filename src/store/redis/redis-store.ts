@@ -7,6 +7,8 @@ import { storeUnavailable } from "../../errors";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
+  AccessChange,
+  AccessChangeResult,
   AccessState,
   AuditEntry,
   AuditRead,
@@ -158,10 +160,31 @@ export class RedisStore implements Store {
     });
   }
 
-  setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
+  async setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
+    const result = await this.changeAccess(userId, { disabled }, false);
+    return result.status === "changed" ? result.user : null;
+  }
+
+  /**
+   * Two steps on two slots: the {directory} script decides the change against every other one
+   * (the LAST_ADMIN guard and the index, atomically), then the user's slot copies the decided
+   * state unless a later one is there. Whatever the interleaving, once the calls have returned the
+   * records equal the directory's states, which always hold an enabled admin. A call that fails
+   * between the steps leaves the record behind until the next change of that user (a retry) copies it.
+   */
+  changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult> {
     return this.guard(async () => {
-      const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId)];
-      return parseJson<UserRecord>(await this.durableScript("setUserDisabled", userKeys, [disabled ? "1" : "0"]));
+      const current = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
+      if (current === null) return { status: "user_missing" };
+      const [status, state] = await this.durableScript(
+        "decideAccess",
+        [keys.access(), keys.enabledAdmins()],
+        [userId, JSON.stringify({ roles: current.roles, disabled: current.disabled }), JSON.stringify(change), keepAnAdmin ? "1" : "0"],
+      );
+      if (status === "last_admin") return { status };
+      const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.accessVersion(userId)];
+      const user = parseJson<UserRecord>(await this.durableScript("applyAccess", userKeys, [state]));
+      return user === null ? { status: "user_missing" } : { status: "changed", user };
     });
   }
 
@@ -225,16 +248,9 @@ export class RedisStore implements Store {
     return this.guard(async () => (await this.endOthers(userId, keepSessionId, passwordHash)) >= 0);
   }
 
-  setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
-    return this.guard(async () => parseJson<UserRecord>(await this.durableScript("setUserRoles", [keys.user(userId)], [JSON.stringify(roles)])));
-  }
-
-  async addEnabledAdmin(userId: string): Promise<void> {
-    await this.guard(() => this.redis.sadd(keys.enabledAdmins(), userId));
-  }
-
-  removeEnabledAdmin(userId: string, keepOne: boolean): Promise<boolean> {
-    return this.guard(async () => (await this.script("removeEnabledAdmin", [keys.enabledAdmins()], [userId, keepOne ? "1" : "0"])) === 1);
+  async setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
+    const result = await this.changeAccess(userId, { roles }, false);
+    return result.status === "changed" ? result.user : null;
   }
 
   listSessions(userId: string): Promise<SessionRecord[]> {
@@ -294,6 +310,14 @@ export class RedisStore implements Store {
       const entries = (await this.redis.xrevrange(key, end, start, "COUNT", count)) as [string, string[]][];
       return entries.map(([id, fields]) => parseAuditEntry(id, fields));
     });
+  }
+
+  async publishKeySetVersion(version: string): Promise<void> {
+    await this.guard(() => this.redis.set(keys.keySet(), version));
+  }
+
+  keySetVersion(): Promise<string | null> {
+    return this.guard(() => this.redis.get(keys.keySet()));
   }
 
   /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */

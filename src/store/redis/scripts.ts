@@ -164,18 +164,64 @@ return end_all(KEYS[1], KEYS[2])
 `,
 };
 
-/** KEYS: user, sessions, cutoff. ARGV: '1' to disable, '0' to enable. Returns the user JSON. */
-export const setUserDisabled = {
-  numberOfKeys: 3,
+/**
+ * Step one of an access change, on the {directory} slot, where every such change of every user is
+ * ordered. KEYS: access, enabled admins. ARGV: user id, the user's roles and disabled flag as the
+ * record holds them (used only when the directory has no entry yet), the change as JSON
+ * (`roles` and/or `disabled`), '1' to refuse leaving no enabled admin. Returns {'last_admin'} or
+ * {'changed', state JSON with its version `v`}. The index follows the state in the same step.
+ */
+export const decideAccess = {
+  numberOfKeys: 2,
+  lua: `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local state = cjson.decode(raw or ARGV[2])
+state.v = tonumber(state.v or 0)
+local function is_admin(s)
+  if s.disabled then return false end
+  for _, role in ipairs(s.roles) do if role == 'ADMIN' then return true end end
+  return false
+end
+local was = is_admin(state)
+local change = cjson.decode(ARGV[3])
+if change.roles ~= nil then state.roles = change.roles end
+if change.disabled ~= nil then state.disabled = change.disabled end
+local now = is_admin(state)
+if was and not now and ARGV[4] == '1' then
+  if redis.call('SCARD', KEYS[2]) - redis.call('SISMEMBER', KEYS[2], ARGV[1]) < 1 then return {'last_admin'} end
+end
+if now then redis.call('SADD', KEYS[2], ARGV[1]) else redis.call('SREM', KEYS[2], ARGV[1]) end
+state.v = state.v + 1
+local encoded = cjson.encode(state)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return {'changed', encoded}
+`,
+};
+
+/**
+ * Step two, on the user's slot: copies a decided state into the record unless a later one is
+ * there already, so steps arriving out of order (two instances) still leave the latest. A disabling
+ * state ends every session even when late: it was decided, and ending sessions is never wrong
+ * after it. KEYS: user, sessions, cutoff, access version. ARGV: the state JSON. Returns the record
+ * JSON, or false when the user is missing.
+ */
+export const applyAccess = {
+  numberOfKeys: 4,
   lua: `${NOW_MS}${END_ALL}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
+local state = cjson.decode(ARGV[1])
 local user = cjson.decode(raw)
-user.disabled = ARGV[1] == '1'
-local encoded = cjson.encode(user)
-redis.call('SET', KEYS[1], encoded)
-if user.disabled then end_all(KEYS[2], KEYS[3]) end
-return encoded
+local applied = tonumber(redis.call('GET', KEYS[4]) or '0')
+if state.v > applied then
+  user.roles = state.roles
+  user.disabled = state.disabled
+  raw = cjson.encode(user)
+  redis.call('SET', KEYS[1], raw)
+  redis.call('SET', KEYS[4], state.v)
+end
+if state.disabled then end_all(KEYS[2], KEYS[3]) end
+return raw
 `,
 };
 
@@ -229,35 +275,6 @@ if ARGV[2] ~= '' then
   end
 end
 return ended
-`,
-};
-
-/** KEYS: user. ARGV: roles as a JSON array. Returns the user JSON, or false when missing. */
-export const setUserRoles = {
-  numberOfKeys: 1,
-  lua: `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local user = cjson.decode(raw)
-user.roles = cjson.decode(ARGV[1])
-local encoded = cjson.encode(user)
-redis.call('SET', KEYS[1], encoded)
-return encoded
-`,
-};
-
-/**
- * KEYS: the enabled-admin index. ARGV: user id, '1' to keep at least one. Removes the user unless
- * that would leave nobody else; 0 when refused. One script, so two admins demoting each other on
- * two instances cannot both succeed.
- */
-export const removeEnabledAdmin = {
-  numberOfKeys: 1,
-  lua: `
-local member = redis.call('SISMEMBER', KEYS[1], ARGV[1])
-if ARGV[2] == '1' and redis.call('SCARD', KEYS[1]) - member < 1 then return 0 end
-redis.call('SREM', KEYS[1], ARGV[1])
-return 1
 `,
 };
 
@@ -323,11 +340,10 @@ export const scripts = {
   rotateSession,
   endSession,
   endAllSessions,
-  setUserDisabled,
+  decideAccess,
+  applyAccess,
   claimEmail,
   endOtherSessions,
-  setUserRoles,
-  removeEnabledAdmin,
   releaseEmail,
   pageUsers,
 };
