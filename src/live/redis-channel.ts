@@ -45,8 +45,15 @@ export class RedisChannel implements LiveChannel {
       this.subscriber.once("ready", resolve);
       this.subscriber.connect().catch(reject);
     });
-    if (this.sharded) await (this.subscriber as Cluster).ssubscribe(LIVE_CHANNEL);
-    else await this.subscriber.subscribe(LIVE_CHANNEL);
+    try {
+      if (this.sharded) await (this.subscriber as Cluster).ssubscribe(LIVE_CHANNEL);
+      else await this.subscriber.subscribe(LIVE_CHANNEL);
+    } catch (error) {
+      this.subscriber.disconnect(false);
+      if (!/NOPERM/.test((error as Error).message)) throw error;
+      // Redis 7 ACL users get no channel unless granted one (acl-pubsub-default resetchannels).
+      throw new Error(`the Redis user may not use the channel ${LIVE_CHANNEL}, which closes live connections on revocation: grant it with ACL SETUSER <user> &${LIVE_CHANNEL} (see docs/live.md)`);
+    }
     // ioredis subscribes again by itself after a reconnect; from then on, re-check everything.
     const resubscribed = () => {
       this.logger.info("live subscriber reconnected: re-checking every live connection");

@@ -31,7 +31,8 @@ describe("the Redis the service accepts", () => {
   });
 
   it("starts with a warning naming what to check where CONFIG is not allowed, and logs in with the ACL user", async () => {
-    await redis.client.call("ACL", "SETUSER", "api", "on", ">api-password-123", "~*", "+@all", "-config");
+    // The live channel too: Redis 7 grants an ACL user no channel by default (docs/live.md).
+    await redis.client.call("ACL", "SETUSER", "api", "on", ">api-password-123", "~*", "&auth:{live}:events", "+@all", "-config");
     const url = new URL(redis.url);
     const api = await spawnApi(null, {
       REDIS_URL: redis.url,
@@ -50,6 +51,19 @@ describe("the Redis the service accepts", () => {
     } finally {
       await api.stop();
     }
+  });
+});
+
+describe("the live channel's ACL", () => {
+  it("refuses to start, naming the channel and the ACL rule, when the Redis user may not use the live channel", async () => {
+    await redis.client.call("ACL", "SETUSER", "nochannel", "on", ">api-password-123", "~*", "resetchannels", "+@all", "-config");
+    const result = spawnSync(process.execPath, [resolve(__dirname, "../../dist/index.js")], {
+      env: { PATH: process.env.PATH ?? "", ...testEnv(redis.url, { PORT: "0", REDIS_USERNAME: "nochannel", REDIS_PASSWORD: "api-password-123" }) },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("ACL SETUSER <user> &auth:{live}:events");
   });
 });
 
