@@ -4,6 +4,7 @@ import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
 import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { PASSWORD } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
@@ -65,7 +66,7 @@ export class Accounts {
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
     const user = await this.create(input.email, input.password, ["USER"]);
-    return this.sessions.start(user, input.device ?? null);
+    return this.sessions.start(user, input.device ?? null, PASSWORD);
   }
 
   /**
@@ -92,7 +93,7 @@ export class Accounts {
       throw invalidCredentials();
     }
     if (credentials.user.disabled) throw accountDisabled();
-    return this.sessions.start(credentials.user, input.device ?? null, credentials.passwordHash);
+    return this.sessions.start(credentials.user, input.device ?? null, PASSWORD, credentials.passwordHash);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Role } from "@revocable-auth/verifier";
+import type { Assurance, Role } from "@revocable-auth/verifier";
 import type { Limiter, LimiterSpec } from "./limiter";
 
 /** The roles, and the rule at the end, are shared with every verifier through the package. */
@@ -12,6 +12,8 @@ export interface UserRecord {
   /** Epoch milliseconds. */
   readonly createdAt: number;
   readonly disabled: boolean;
+  /** True while the user has a second factor on: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
+  readonly mfaEnabled?: boolean;
 }
 
 export interface SessionRecord {
@@ -25,8 +27,14 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** The jti of the one refresh token that may rotate this session next. */
   readonly refreshJti: string;
-  /** Set by the last rotation; absent before the first. */
+  /** Set by the last rotation; absent before the first, and cleared by a step-up. */
   readonly rotation?: SessionRotation;
+  /**
+   * How the session's user was authenticated (src/auth/assurance.ts): what every access token of
+   * the session claims. Only stepUpSession raises it. Absent on sessions begun before it was
+   * recorded, which count as aal1 ["pwd"].
+   */
+  readonly assurance?: Assurance;
 }
 
 /**
@@ -53,6 +61,7 @@ export interface NewSession {
   readonly device: string | null;
   readonly expiresAt: number;
   readonly refreshJti: string;
+  readonly assurance: Assurance;
   /**
    * The password hash a login just checked: the session starts only while it is still the
    * user's, so a login that checked a password changed meanwhile starts nothing. Never stored.
@@ -96,6 +105,24 @@ export interface RotateRequest {
   /** How long after a rotation the jti it replaced still gets its outcome; 0 = strict (reuse at once). */
   readonly graceMs: number;
 }
+
+/**
+ * Raises a live session's assurance and starts a new refresh-token family: the current refresh jti
+ * is replaced and the last rotation forgotten, so no refresh token issued before the step-up (nor
+ * its grace-window replay) can rotate the session again.
+ */
+export interface StepUpRequest {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly assurance: Assurance;
+  readonly nextJti: string;
+  readonly nextExpiresAt: number;
+}
+
+export type StepUpResult =
+  | { readonly status: "raised"; readonly session: SessionRecord; readonly user: UserRecord }
+  /** No live session: logged out, revoked, expired, cut off, or its user is gone or disabled. */
+  | { readonly status: "ended" };
 
 export interface RevokedAccessToken {
   readonly jti: string;
@@ -152,6 +179,8 @@ export interface Store {
   createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult>;
   /** Rotates the refresh token when `presentedJti` is the current one; ends the session on reuse. */
   rotateSession(request: RotateRequest): Promise<RotateResult>;
+  /** Raises the session's assurance with a new refresh-token family, in one step (StepUpRequest). */
+  stepUpSession(request: StepUpRequest): Promise<StepUpResult>;
   /**
    * Ends one session and, when given, revokes one access token, in one atomic step.
    * True when a live session was ended.

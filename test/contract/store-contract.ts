@@ -38,6 +38,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       device: "phone",
       expiresAt: h.now() + 60_000,
       refreshJti: randomUUID(),
+      assurance: { aal: "aal1", amr: ["pwd"] },
       ...overrides,
     });
     /** Strict (no grace window) unless the test says otherwise. */
@@ -237,6 +238,67 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(await store.listSessions(user.id)).toEqual([]);
         const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
         expect(rotated.status).toBe("ended");
+      });
+    });
+
+    describe("assurance and step-up", () => {
+      const AAL2 = { aal: "aal2", amr: ["pwd", "otp"] } as const;
+      const stepUp = (userId: string, sessionId: string, nextJti: string = randomUUID()) =>
+        store.stepUpSession({ userId, sessionId, assurance: AAL2, nextJti, nextExpiresAt: h.now() + 120_000 });
+
+      it("keeps the assurance a session started with, through every rotation", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect(created.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000 });
+        expect(rotated.status === "rotated" && rotated.session.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+        expect((await store.listSessions(user.id))[0]!.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+      });
+
+      it("raises the session with a new refresh jti, its expiry moved, seen by the next access check", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const result = await stepUp(user.id, created.id, "family-2");
+        if (result.status !== "raised") throw new Error(result.status);
+        expect(result.user).toEqual(user);
+        expect(result.session).toMatchObject({ id: created.id, assurance: AAL2, refreshJti: "family-2", createdAt: created.createdAt });
+        expect(result.session.rotation).toBeUndefined();
+        expect((await store.accessState(user.id, created.id, "x")).session).toEqual(result.session);
+        const next = await rotate({ userId: user.id, sessionId: created.id, presentedJti: "family-2", nextJti: "family-2b", nextExpiresAt: h.now() + 60_000 });
+        expect(next.status === "rotated" && next.session.assurance).toEqual(AAL2);
+      });
+
+      it("refuses the refresh jti from before the step-up as reuse, even inside the grace window", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const first = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "aal1-second", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(first.status).toBe("rotated");
+        expect((await stepUp(user.id, created.id)).status).toBe("raised");
+        const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "x", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(replay.status).toBe("reused");
+        expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
+      });
+
+      it("refuses the current aal1 refresh jti after the step-up", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect((await stepUp(user.id, created.id)).status).toBe("raised");
+        const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "x", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(replay.status).toBe("reused");
+      });
+
+      it("raises nothing for an ended session, a cut-off one or a disabled user", async () => {
+        const user = await withUser();
+        const ended = await started(user.id);
+        await store.endSession(user.id, ended.id);
+        expect(await stepUp(user.id, ended.id)).toEqual({ status: "ended" });
+        const cut = await started(user.id);
+        await store.endAllSessions(user.id);
+        expect(await stepUp(user.id, cut.id)).toEqual({ status: "ended" });
+        const live = await started(user.id);
+        await store.setUserDisabled(user.id, true);
+        expect(await stepUp(user.id, live.id)).toEqual({ status: "ended" });
+        expect(await stepUp(user.id, "no-such-session")).toEqual({ status: "ended" });
       });
     });
 

@@ -11,6 +11,8 @@ import type {
   RotateRequest,
   RotateResult,
   SessionRecord,
+  StepUpRequest,
+  StepUpResult,
   Store,
   UserPage,
   UserPageRequest,
@@ -131,6 +133,23 @@ export class MemoryStore implements Store {
     };
     this.sessionsOf(userId).set(sessionId, rotated);
     return { status: "rotated", session: rotated, user };
+  }
+
+  async stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
+    const { userId, sessionId } = request;
+    const session = this.session(userId, sessionId);
+    const user = this.users.get(userId);
+    if (!session || !user || user.disabled || !isLiveSession(session, this.cutoff(userId))) return { status: "ended" };
+    const { rotation: _forgotten, ...rest } = session;
+    const raised: SessionRecord = {
+      ...rest,
+      assurance: request.assurance,
+      refreshJti: request.nextJti,
+      expiresAt: request.nextExpiresAt,
+      lastUsedAt: this.clock.now(),
+    };
+    this.sessionsOf(userId).set(sessionId, raised);
+    return { status: "raised", session: raised, user };
   }
 
   async endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {

@@ -15,6 +15,8 @@ import type {
   Role,
   RotateResult,
   SessionRecord,
+  StepUpRequest,
+  StepUpResult,
   Store,
   UserPage,
   UserPageRequest,
@@ -192,6 +194,21 @@ export class RedisStore implements Store {
       // Reuse ended the session: that end must survive a failover like any other.
       if (status === "reused") await this.confirmReplicated(keys.session(userId, sessionId));
       return { status: status as "reused" | "ended" };
+    });
+  }
+
+  stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
+    return this.guard(async () => {
+      const { userId, sessionId, assurance, nextJti, nextExpiresAt } = request;
+      // Durable: the step-up retires the refresh tokens issued before it, as a revocation does.
+      const [status, session, user] = await this.durableScript("stepUpSession", this.sessionKeys(userId, sessionId), [
+        sessionId,
+        JSON.stringify(assurance),
+        nextJti,
+        nextExpiresAt,
+      ]);
+      if (status !== "raised") return { status: "ended" };
+      return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
     });
   }
 

@@ -114,6 +114,32 @@ return {'rotated', cjson.encode(session), user}
 `,
 };
 
+/**
+ * KEYS: user, session, sessions, cutoff. ARGV: session id, assurance as JSON, next jti, next
+ * expiresAt. Raises a live session and starts a new refresh-token family: the rotation record goes,
+ * so neither the current refresh token nor the one before it gets anything from the session again.
+ */
+export const stepUpSession = {
+  numberOfKeys: 4,
+  lua: `${NOW_MS}${TRACK_SESSION}
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'ended'} end
+local session = cjson.decode(raw)
+local user = redis.call('GET', KEYS[1])
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return {'ended'} end
+local now = now_ms()
+session.assurance = cjson.decode(ARGV[2])
+session.rotation = nil
+session.refreshJti = ARGV[3]
+session.lastUsedAt = now
+session.expiresAt = tonumber(ARGV[4])
+redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
+track_session(KEYS[3], ARGV[1], session.expiresAt, now)
+return {'raised', cjson.encode(session), user}
+`,
+};
+
 /** KEYS: session, sessions, cutoff, revoked jti. ARGV: session id, revoked jti's expiresAt or ''. */
 export const endSession = {
   numberOfKeys: 4,
@@ -300,6 +326,7 @@ return {redis.call('ZCARD', KEYS[1]), ids}
 export const scripts = {
   createSession,
   rotateSession,
+  stepUpSession,
   endSession,
   endAllSessions,
   setUserDisabled,
