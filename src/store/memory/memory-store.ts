@@ -2,7 +2,10 @@ import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Clock } from "../../clock";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
+  AcceptStepResult,
   AccessState,
+  EnableTotpRequest,
+  EnableTotpResult,
   CreateSessionResult,
   Credentials,
   NewSession,
@@ -14,6 +17,7 @@ import type {
   StepUpRequest,
   StepUpResult,
   Store,
+  TotpRecord,
   UserPage,
   UserPageRequest,
   UserRecord,
@@ -41,6 +45,10 @@ export class MemoryStore implements Store {
   /** `${userId}/${jti}` → epoch ms the entry expires. */
   private readonly revoked = new Map<string, number>();
   private readonly enabledAdmins = new Set<string>();
+  private readonly totps = new Map<string, Omit<TotpRecord, "failures">>();
+  private readonly totpFailures = new Map<string, number>();
+  private readonly totpEnrolments = new Map<string, { sealedSecret: string; expiresAt: number }>();
+  private readonly recoveryCodes = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -203,6 +211,74 @@ export class MemoryStore implements Store {
       .sort((a, b) => b.createdAt - a.createdAt);
   }
 
+  async saveTotpEnrolment(userId: string, sealedSecret: string, expiresAt: number): Promise<void> {
+    this.totpEnrolments.set(userId, { sealedSecret, expiresAt });
+  }
+
+  async getTotpEnrolment(userId: string): Promise<string | null> {
+    const enrolment = this.totpEnrolments.get(userId);
+    return enrolment && enrolment.expiresAt > this.clock.now() ? enrolment.sealedSecret : null;
+  }
+
+  async enableTotp(request: EnableTotpRequest): Promise<EnableTotpResult> {
+    const { userId } = request;
+    const user = this.users.get(userId);
+    if (!user) return "user_missing";
+    if (user.mfaEnabled) return "already_enabled";
+    if ((await this.getTotpEnrolment(userId)) !== request.sealedSecret) return "no_enrolment";
+    this.totps.set(userId, { sealedSecret: request.sealedSecret, lastStep: request.acceptedStep });
+    this.totpEnrolments.delete(userId);
+    this.totpFailures.delete(userId);
+    this.recoveryCodes.set(userId, new Set(request.recoveryCodeHashes));
+    this.users.set(userId, { ...user, mfaEnabled: true });
+    return "enabled";
+  }
+
+  async getTotp(userId: string): Promise<TotpRecord | null> {
+    const totp = this.totps.get(userId);
+    return totp ? { ...totp, failures: this.totpFailures.get(userId) ?? 0 } : null;
+  }
+
+  async acceptTotpStep(userId: string, step: number, lockAfter: number, resealed?: string): Promise<AcceptStepResult> {
+    const totp = this.totps.get(userId);
+    if (!totp) return "not_enabled";
+    if ((this.totpFailures.get(userId) ?? 0) >= lockAfter) return "locked";
+    if (step <= totp.lastStep) return "replayed";
+    this.totps.set(userId, { sealedSecret: resealed ?? totp.sealedSecret, lastStep: step });
+    this.totpFailures.delete(userId);
+    return "accepted";
+  }
+
+  async recordTotpFailure(userId: string): Promise<number> {
+    const failures = (this.totpFailures.get(userId) ?? 0) + 1;
+    this.totpFailures.set(userId, failures);
+    return failures;
+  }
+
+  async useRecoveryCode(userId: string, codeHash: string): Promise<number | null> {
+    const codes = this.recoveryCodes.get(userId);
+    if (!codes?.delete(codeHash)) return null;
+    this.totpFailures.delete(userId);
+    return codes.size;
+  }
+
+  async replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean> {
+    if (!this.users.get(userId)?.mfaEnabled) return false;
+    this.recoveryCodes.set(userId, new Set(codeHashes));
+    return true;
+  }
+
+  async disableMfa(userId: string): Promise<boolean> {
+    const user = this.users.get(userId);
+    this.totps.delete(userId);
+    this.totpEnrolments.delete(userId);
+    this.totpFailures.delete(userId);
+    this.recoveryCodes.delete(userId);
+    if (!user?.mfaEnabled) return false;
+    this.users.set(userId, { ...user, mfaEnabled: false });
+    return true;
+  }
+
   async accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
     const revokedUntil = this.revoked.get(`${userId}/${jti}`);
     return {
@@ -229,6 +305,7 @@ export class MemoryStore implements Store {
     const now = this.clock.now();
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
+    for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);
