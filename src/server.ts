@@ -7,7 +7,9 @@ import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
+import { Mfa, type MfaNotices } from "./auth/mfa";
 import { Passwords } from "./auth/passwords";
+import { SecretBox } from "./auth/secret-box";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
 import { Throttle } from "./auth/throttle";
@@ -40,10 +42,12 @@ export interface RunningServer {
 export interface ServerDeps {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Listeners for the second factor's notices (recovery code used, TOTP off): where mail plugs in. */
+  readonly mfaNotices?: MfaNotices;
 }
 
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
-export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
+export async function startServer(config: Config, { logger, clock = systemClock, mfaNotices }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
   const store = instrumentStore(await createStore(config, logger, clock), metrics);
@@ -62,11 +66,16 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
+  const secretBox = new SecretBox(
+    Buffer.from(config.mfa.encryptionKey, "base64"),
+    config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
+  );
+  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions, audit }),
+    schema: await buildAuthSchema({ accounts, sessions, audit, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles } }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.
@@ -139,6 +148,9 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
 }
 
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {
+  if (config.mfa.keyGenerated) {
+    logger.warn("MFA_ENCRYPTION_KEY is not set: TOTP secrets are sealed with a key made for this process, so every authenticator stops working when it restarts");
+  }
   if (config.jwt.secretGenerated) {
     logger.warn("JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts");
   }

@@ -180,11 +180,11 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword checks a password, throttled and audited like a login: a stolen
-   * access token must not become a password oracle. The same argon2 work is spent when the user
+   * The one place changePassword and enrollTotp check a password, throttled and audited like a
+   * login: a stolen access token must not become a password oracle. The same argon2 work is spent when the user
    * record is gone.
    */
-  private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
+  async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials

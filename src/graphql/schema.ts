@@ -3,9 +3,11 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphq
 import { buildSchema, type ContainerType } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
 import type { Audit } from "../auth/audit";
+import type { Mfa } from "../auth/mfa";
 import type { Sessions } from "../auth/sessions";
-import { authChecker } from "./auth-checker";
+import { authChecker, authCheckerFor, type AssurancePolicy } from "./auth-checker";
 import { AuthResolver } from "./resolvers/auth-resolver";
+import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
 import { UserResolver } from "./resolvers/user-resolver";
 
@@ -13,15 +15,17 @@ export interface Services {
   readonly accounts: Accounts;
   readonly sessions: Sessions;
   readonly audit?: Audit;
+  readonly mfa?: Mfa;
+  readonly assurance?: AssurancePolicy;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, MfaResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
-    authChecker,
+    authChecker: services?.assurance ? authCheckerFor(services.assurance) : authChecker,
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
     container: services ? resolverContainer(services) : undefined,
   });
@@ -32,11 +36,12 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, mfa }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions)],
     [UserResolver, new UserResolver(accounts, audit)],
     [SessionResolver, new SessionResolver(sessions)],
+    [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

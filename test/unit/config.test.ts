@@ -4,6 +4,7 @@ import { keysFile } from "../support/keys";
 import { availableParallelism } from "node:os";
 
 const SECRET = "s".repeat(32);
+const MFA_KEY = Buffer.alloc(32, 7).toString("base64");
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -48,7 +49,7 @@ describe("configuration", () => {
       REFRESH_TOKEN_TTL: "3600",
       ADMIN_EMAIL: " Root@Example.com ",
       ADMIN_PASSWORD: "long enough",
-      NODE_ENV: "production",
+      NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY,
       REVOCATION_FAILURE_MODE: "open",
     });
     expect(config).toMatchObject({
@@ -79,7 +80,7 @@ describe("configuration", () => {
     [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "301" }, "REFRESH_REUSE_GRACE_SECONDS"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "-1" }, "REFRESH_REUSE_GRACE_SECONDS"],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -95,8 +96,8 @@ describe("the EXPLORER switch", () => {
   it.each([
     [{}, true],
     [{ NODE_ENV: "test" }, true],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, false],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, false],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
     [{ EXPLORER: "off" }, false],
     [{ EXPLORER: "" }, true],
   ])("with %j is %s", (env, explorer) => {
@@ -132,7 +133,7 @@ describe("signing keys", () => {
 
   it("refuses production under ES256 or RS256 without JWT_KEYS_FILE, and does not ask for JWT_SECRET", () => {
     for (const algorithm of ["ES256", "RS256"]) {
-      expect(problemsOf({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
+      expect(problemsOf({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
         `JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`,
       ]);
     }
@@ -140,7 +141,7 @@ describe("signing keys", () => {
 
   it("reads the set and the signing kid; one key signs without JWT_SIGNING_KID", () => {
     const [a, b] = [es256(), es256()];
-    const config = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
+    const config = loadConfig({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
     expect(config.jwt).toMatchObject({ keys: [a, b], signingKid: b.kid, keysGenerated: false });
     expect(loadConfig({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a]) }).jwt.signingKid).toBe(a.kid);
   });
@@ -289,7 +290,7 @@ describe("Redis connection modes", () => {
   });
 
   it("refuses production without any Redis, together with every other problem", () => {
-    const problems = problemsOf({ NODE_ENV: "production", PORT: "x" });
+    const problems = problemsOf({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, PORT: "x" });
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringContaining("JWT_SECRET is required"),
@@ -301,6 +302,6 @@ describe("Redis connection modes", () => {
   });
 
   it("accepts production with a cluster", () => {
-    expect(loadConfig({ ...base, NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
   });
 });
