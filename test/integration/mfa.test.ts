@@ -17,7 +17,7 @@ import {
   VerifyMfaDocument,
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
-import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { claimsOf } from "../support/keys";
 import { startRedis, type TestRedis } from "../support/redis";
 import { base32Decode, testClock, totpCode } from "../support/totp";
@@ -261,6 +261,14 @@ describe("TOTP: enrolment, sign-in with the factor, recovery codes, turning it o
     const next = await login(api.url, user.email);
     expect((await verify(api, next.accessToken, right)).data!.verifyMfa).toBeTruthy();
     clock.advanceSteps(1);
+  });
+
+  it("runs at most one second-factor mutation per request, aliases included", async () => {
+    const user = await enrolled(api, clock);
+    const query = "mutation { a: verifyMfa(code: \"000000\") { sessionId } b: verifyMfa(code: \"111111\") { sessionId } }";
+    const refused = await post(api.url, { query }, { token: user.accessToken });
+    expect(refused.status).toBe(400);
+    expect(refused.error?.message).toMatch(/At most one of register, login, refresh and changePassword \(or one second-factor mutation\)/);
   });
 
   it("keeps no secret and no recovery code anywhere in Redis: every key dumped, and the append-only file", async () => {
