@@ -305,3 +305,38 @@ describe("Redis connection modes", () => {
     expect(loadConfig({ ...base, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
   });
 });
+
+describe("the second factor's settings", () => {
+  it("has the documented defaults, with a key made for this process outside production", () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config.mfa).toMatchObject({ previousEncryptionKeys: [], keyGenerated: true, issuer: "Revocable Auth", requiredForRoles: [] });
+    expect(Buffer.from(config.mfa.encryptionKey, "base64")).toHaveLength(32);
+    expect(config.throttle).toMatchObject({ mfaMaxFailures: 5, mfaFailureWindow: 900 });
+  });
+
+  it("reads every variable", () => {
+    const previous = Buffer.alloc(32, 9).toString("base64url");
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      MFA_ENCRYPTION_KEY: MFA_KEY,
+      MFA_PREVIOUS_ENCRYPTION_KEYS: ` ${previous} `,
+      MFA_ISSUER: "Example",
+      MFA_REQUIRED_FOR_ROLES: "ADMIN, USER",
+      MFA_MAX_FAILURES: "3",
+      MFA_FAILURE_WINDOW_SECONDS: "60",
+    });
+    expect(config.mfa).toEqual({ encryptionKey: MFA_KEY, previousEncryptionKeys: [previous], keyGenerated: false, issuer: "Example", requiredForRoles: ["USER", "ADMIN"] });
+    expect(config.throttle).toMatchObject({ mfaMaxFailures: 3, mfaFailureWindow: 60 });
+  });
+
+  it.each([
+    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET }, "MFA_ENCRYPTION_KEY is required when NODE_ENV=production"],
+    [{ MFA_ENCRYPTION_KEY: Buffer.alloc(16).toString("base64") }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
+    [{ MFA_ENCRYPTION_KEY: "not base64 at all!" }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
+    [{ MFA_PREVIOUS_ENCRYPTION_KEYS: "short" }, "MFA_PREVIOUS_ENCRYPTION_KEYS"],
+    [{ MFA_REQUIRED_FOR_ROLES: "ROOT" }, 'MFA_REQUIRED_FOR_ROLES must list roles among USER, ADMIN, got "ROOT"'],
+    [{ MFA_MAX_FAILURES: "0" }, "MFA_MAX_FAILURES"],
+  ])("refuses %j with a message naming the variable", (env, message) => {
+    expect(problemsOf({ JWT_SECRET: SECRET, ...env })).toEqual([expect.stringContaining(message)]);
+  });
+});
