@@ -397,3 +397,25 @@ describe("second-factor throttling, counted in Redis and shared by every instanc
     }
   });
 });
+
+describe("TOTP on the embedded store", () => {
+  let api: TestApi;
+  const clock = testClock();
+  beforeAll(async () => {
+    api = await startApi(null, {}, { clock });
+  });
+  afterAll(() => api.stop());
+
+  it("enrols, signs in with the factor once per step, and refuses the aal1 refresh token after the step-up", async () => {
+    const user = await enrolled(api, clock);
+    const session = await login(api.url, user.email);
+    expect(session.mfaRequired).toBe(true);
+    expect((await send(api.url, SessionsDocument, {}, { token: session.accessToken })).error).toMatchObject({ reason: "MFA_REQUIRED" });
+    const code = totpCode(user.secret, clock.step());
+    const verified = (await verify(api, session.accessToken, code)).data!.verifyMfa;
+    expect(claimsOf(verified.accessToken)).toMatchObject({ aal: "aal2", amr: ["pwd", "otp"] });
+    const other = await login(api.url, user.email);
+    expect((await verify(api, other.accessToken, code)).error).toMatchObject({ reason: "INVALID_MFA_CODE" });
+    expect((await send(api.url, RefreshDocument, { refreshToken: session.refreshToken! })).error).toMatchObject({ reason: "REFRESH_TOKEN_REUSED" });
+  });
+});
