@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { Cluster, Redis } from "ioredis";
-import { MeDocument } from "../../../schema/generated/graphql";
+import { ConfirmTotpDocument, EnrollTotpDocument, LoginDocument, MeDocument } from "../../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
-import { register, send } from "../../../test/support/client";
+import { PASSWORD, register, send } from "../../../test/support/client";
+import { stepAt, totpCode } from "../../../test/support/totp";
 import { asymmetricEnv, claimsOf, newKey } from "../../../test/support/keys";
 import { commandsSentBy, startRedis, type TestRedis } from "../../../test/support/redis";
 import { createVerifier, keys as keyLayout, type VerifierOptions } from "../src";
@@ -258,5 +259,18 @@ describe("assurance: the aal and amr claims", () => {
   it("accepts aal1 tokens by default while the user has no second factor", async () => {
     const payload = await register(api.url);
     expect((await verifierFor().verify(payload.accessToken)).ok).toBe(true);
+  });
+
+  it("takes the auth API's own step-up: a user who turned TOTP on is refused at aal1 and accepted at aal2, with requiredAal too", async () => {
+    const payload = await register(api.url);
+    const secret = (await send(api.url, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: payload.accessToken })).data!.enrollTotp.secret;
+    const confirmed = await send(api.url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: payload.accessToken });
+    const aal2 = confirmed.data!.confirmTotp.auth.accessToken;
+    const strict = verifierFor({ requiredAal: "aal2" });
+    const outcome = await strict.verify(aal2);
+    expect(outcome.ok && [outcome.identity.aal, outcome.identity.amr, outcome.identity.user?.mfaEnabled]).toEqual(["aal2", ["pwd", "otp"], true]);
+    const login = await send(api.url, LoginDocument, { input: { email: payload.user.email, password: PASSWORD } });
+    expect(login.data!.login.mfaRequired).toBe(true);
+    expect(await verifierFor().verify(login.data!.login.accessToken)).toEqual(MFA_REQUIRED);
   });
 });
