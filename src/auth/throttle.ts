@@ -41,7 +41,9 @@ export class Throttle {
    * Runs a second-factor check for the user from one session unless throttled: MFA_MAX_FAILURES
    * wrong codes per user, and per session, within the window. While blocked, even a right code is
    * refused (429, MFA_THROTTLED), so guessing cannot race the block. An INVALID_MFA_CODE outcome
-   * keeps its count; anything else gives it back; success clears both.
+   * keeps its count; anything else, success included, gives it back. A right code does not clear
+   * the wrong ones: an attacker holding the password must not win fresh guesses each time the
+   * real user signs in, from the session they share or from one of their own.
    */
   async guardSecondFactor<T>(userId: string, sessionId: string, clientIp: string, check: () => Promise<T>): Promise<T> {
     const [user, session] = await Promise.all([this.mfaUsers.hit(userId), this.mfaSessions.hit(sessionId)]);
@@ -50,15 +52,14 @@ export class Throttle {
       this.audit.mfaThrottled(userId, sessionId, over.scope, clientIp);
       throw new ThrottledError("MFA_THROTTLED", retryAfter(over.state));
     }
+    let wrong = false;
     try {
-      const result = await check();
-      await Promise.all([this.mfaUsers.reset(userId), this.mfaSessions.reset(sessionId)]);
-      return result;
+      return await check();
     } catch (error) {
-      if (!(error instanceof AuthError && error.reason === "INVALID_MFA_CODE")) {
-        await Promise.all([this.mfaUsers.refund(userId), this.mfaSessions.refund(sessionId)]);
-      }
+      wrong = error instanceof AuthError && error.reason === "INVALID_MFA_CODE";
       throw error;
+    } finally {
+      if (!wrong) await Promise.all([this.mfaUsers.refund(userId), this.mfaSessions.refund(sessionId)]);
     }
   }
 

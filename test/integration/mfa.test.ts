@@ -388,13 +388,21 @@ describe("second-factor throttling, counted in Redis and shared by every instanc
     expect((await verify(b, other.accessToken, right)).error).toMatchObject({ reason: "MFA_THROTTLED" });
   });
 
-  it("does not count right codes", async () => {
+  it("does not count right codes, nor let them wipe out the wrong ones", async () => {
     const user = await enrolled(a, clock);
     for (let i = 0; i < 5; i++) {
       const session = await login(i % 2 ? a.url : b.url, user.email);
       expect((await verify(i % 2 ? a : b, session.accessToken, totpCode(user.secret, clock.step()))).data!.verifyMfa).toBeTruthy();
       clock.advanceSteps(1);
     }
+    const attacker = await login(a.url, user.email);
+    const victim = await login(b.url, user.email);
+    const wrong = (api: TestApi, token: string) => verify(api, token, totpCode(user.secret, clock.step()) === "000000" ? "111111" : "000000");
+    expect((await wrong(a, attacker.accessToken)).error).toMatchObject({ reason: "INVALID_MFA_CODE" });
+    expect((await wrong(a, attacker.accessToken)).error).toMatchObject({ reason: "INVALID_MFA_CODE" });
+    expect((await verify(b, victim.accessToken, totpCode(user.secret, clock.step()))).data!.verifyMfa).toBeTruthy();
+    expect((await wrong(a, attacker.accessToken)).error).toMatchObject({ reason: "INVALID_MFA_CODE" });
+    expect((await wrong(a, attacker.accessToken)).error).toMatchObject({ reason: "MFA_THROTTLED" });
   });
 });
 
