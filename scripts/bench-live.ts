@@ -11,6 +11,7 @@
 import { readFileSync } from "node:fs";
 import pino from "pino";
 import WebSocket from "ws";
+import { PASSWORD } from "../src/auth/assurance";
 import { KeySet } from "../src/auth/signing-keys";
 import { randomId, Tokens } from "../src/auth/tokens";
 import { systemClock } from "../src/clock";
@@ -41,8 +42,8 @@ async function sessionsIn(redis: TestRedis, count: number): Promise<LiveSession[
       await Promise.all(
         Array.from({ length: Math.min(SESSIONS_PER_USER, count - u * SESSIONS_PER_USER) }, async () => {
           const sessionId = randomId();
-          await store.createSession({ id: sessionId, userId, device: "bench", expiresAt: now + 7_200_000, refreshJti: randomId() });
-          sessions.push({ userId, accessToken: tokens.issueAccess(userId, sessionId, ["USER"]).token });
+          await store.createSession({ id: sessionId, userId, device: "bench", expiresAt: now + 7_200_000, refreshJti: randomId(), assurance: PASSWORD });
+          sessions.push({ userId, accessToken: tokens.issueAccess(userId, sessionId, ["USER"], PASSWORD).token });
         }),
       );
     }

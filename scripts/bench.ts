@@ -206,7 +206,7 @@ async function redisMemory(): Promise<void> {
     };
     await inBatches((user) => store.createUser({ id: user.id, email: `m${user.i}@example.com`, roles: ["USER"], createdAt: now, disabled: false }, hash));
     const before = await used();
-    await inBatches((user) => store.createSession({ id: user.sessionId, userId: user.id, device: "laptop", expiresAt: now + 7 * 86_400_000, refreshJti: randomId() }));
+    await inBatches((user) => store.createSession({ id: user.sessionId, userId: user.id, device: "laptop", expiresAt: now + 7 * 86_400_000, refreshJti: randomId(), assurance: { aal: "aal1", amr: ["pwd"] } }));
     const withSessions = await used();
     await inBatches((user) => store.endSession(user.id, user.sessionId, { jti: randomId(), expiresAt: now + 900_000 }));
     const withRevocations = await used();

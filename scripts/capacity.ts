@@ -51,10 +51,10 @@ async function memoryPerEntry(redis: TestRedis): Promise<void> {
     store.createUser({ id, email: `person-${i}@example.com`, roles: ["USER"], createdAt: Date.now(), disabled: false }, HASH),
   );
   await measure("per session (first of its user: record + index)", (id) =>
-    store.createSession({ id: sessionId(id, 1), userId: id, device: "Firefox on a laptop", expiresAt: Date.now() + 168 * HOUR, refreshJti: "j".repeat(22) }),
+    store.createSession({ id: sessionId(id, 1), userId: id, device: "Firefox on a laptop", expiresAt: Date.now() + 168 * HOUR, refreshJti: "j".repeat(22), assurance: { aal: "aal1", amr: ["pwd"] } }),
   );
   await measure("per further session of the same user", (id) =>
-    store.createSession({ id: sessionId(id, 2), userId: id, device: "Firefox on a laptop", expiresAt: Date.now() + 168 * HOUR, refreshJti: "j".repeat(22) }),
+    store.createSession({ id: sessionId(id, 2), userId: id, device: "Firefox on a laptop", expiresAt: Date.now() + 168 * HOUR, refreshJti: "j".repeat(22), assurance: { aal: "aal1", amr: ["pwd"] } }),
   );
   await measure("per revoked access token (logout)", (id) => store.endSession(id, "none", { jti: sessionId(id, 3), expiresAt: Date.now() + HOUR / 4 }));
   const directory = Number(await redis.client.call("MEMORY", "USAGE", keys.users())) / SAMPLES;

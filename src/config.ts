@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { ROLES, type Role } from "@revocable-auth/verifier";
 import {
   ASYMMETRIC_ALGORITHMS,
   generatePrivateJwk,
@@ -76,6 +77,7 @@ export interface Config {
   readonly audit: AuditLimits;
   /** OpenTelemetry tracing; null (the default) is off: no SDK loaded, nothing wrapped. */
   readonly tracing: TracingConfig | null;
+  readonly mfa: MfaConfig;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -105,6 +107,20 @@ export interface AuditLimits {
   readonly maxEvents: number;
 }
 
+/** The second factor (docs/mfa.md). */
+export interface MfaConfig {
+  /** MFA_ENCRYPTION_KEY: 32 bytes, base64; seals TOTP secrets (AES-256-GCM). */
+  readonly encryptionKey: string;
+  /** MFA_PREVIOUS_ENCRYPTION_KEYS: older keys that still open what they sealed, while rotating. */
+  readonly previousEncryptionKeys: readonly string[];
+  /** True when no MFA_ENCRYPTION_KEY was given and one was made for this process. */
+  readonly keyGenerated: boolean;
+  /** MFA_ISSUER: the name authenticator apps show for the account. */
+  readonly issuer: string;
+  /** MFA_REQUIRED_FOR_ROLES: holders of these roles must be at aal2 for those roles' operations. */
+  readonly requiredForRoles: readonly Role[];
+}
+
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
   /** Failed logins per (email, client IP) within `loginFailureWindow` before that pair is blocked. */
@@ -119,6 +135,9 @@ export interface ThrottleLimits {
   /** Registrations attempted per client IP within `registerWindow`. */
   readonly registerMaxPerIp: number;
   readonly registerWindow: number;
+  /** Wrong second-factor codes per user, and per session, within `mfaFailureWindow` (MFA_THROTTLED). */
+  readonly mfaMaxFailures: number;
+  readonly mfaFailureWindow: number;
 }
 
 /** How password hashing is shared out between clients, per process. */
@@ -264,6 +283,7 @@ export function loadConfig(env: Env): Config {
       maxEventsPerUser: read.integer("AUDIT_MAX_EVENTS_PER_USER", 1000, 1, 1_000_000),
       maxEvents: read.integer("AUDIT_MAX_EVENTS", 1_000_000, 100, 100_000_000),
     },
+    mfa: readMfa(env, read, production, problems),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
     tracing: readTracing(env, problems),
   };
@@ -416,6 +436,27 @@ function readHashing(read: EnvReader, threadPoolSize: number): HashingLimits {
   };
 }
 
+const MFA_KEY_BYTES = 32;
+
+function readMfa(env: Env, read: EnvReader, production: boolean, problems: string[]): MfaConfig {
+  const given = env.MFA_ENCRYPTION_KEY || undefined;
+  if (given === undefined && production) problems.push("MFA_ENCRYPTION_KEY is required when NODE_ENV=production: it seals the TOTP secrets");
+  const isKey = (value: string) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) && Buffer.from(value, "base64").length === MFA_KEY_BYTES;
+  if (given !== undefined && !isKey(given)) problems.push(`MFA_ENCRYPTION_KEY must be ${MFA_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+  const previous = (env.MFA_PREVIOUS_ENCRYPTION_KEYS ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
+  if (!previous.every(isKey)) problems.push(`MFA_PREVIOUS_ENCRYPTION_KEYS: every key must be ${MFA_KEY_BYTES} bytes in base64`);
+  const roles = (env.MFA_REQUIRED_FOR_ROLES ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
+  const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
+  if (unknown.length > 0) problems.push(`MFA_REQUIRED_FOR_ROLES must list roles among ${ROLES.join(", ")}, got "${unknown.join(", ")}"`);
+  return {
+    encryptionKey: given ?? randomBytes(MFA_KEY_BYTES).toString("base64"),
+    previousEncryptionKeys: previous,
+    keyGenerated: given === undefined,
+    issuer: read.text("MFA_ISSUER", "Revocable Auth"),
+    requiredForRoles: ROLES.filter((role) => roles.includes(role)),
+  };
+}
+
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {
     loginMaxFailures: read.integer("LOGIN_MAX_FAILURES", 5, 1, 1000),
@@ -426,6 +467,8 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     loginIpWindow: read.integer("LOGIN_IP_WINDOW_SECONDS", 3600, 1, DAY),
     registerMaxPerIp: read.integer("REGISTER_MAX_PER_IP", 10, 1, 1_000_000),
     registerWindow: read.integer("REGISTER_WINDOW_SECONDS", 3600, 1, DAY),
+    mfaMaxFailures: read.integer("MFA_MAX_FAILURES", 5, 1, 1000),
+    mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
   };
   if (limits.loginMaxBlock < limits.loginBlock) {
     problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");

@@ -54,7 +54,7 @@ export class Metrics {
 
   readonly throttled = new Counter({
     name: "auth_throttled_total",
-    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED.",
+    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED, MFA_THROTTLED.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
@@ -135,6 +135,13 @@ export class Metrics {
       },
     });
   })();
+
+  readonly mfaEvents = new Counter({
+    name: "auth_mfa_events_total",
+    help: "Second-factor events: enrolled, verified, failed, throttled, locked, recovery_code_used, recovery_codes_regenerated, disabled, reset.",
+    labelNames: ["event"] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

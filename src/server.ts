@@ -9,7 +9,9 @@ import { Audit } from "./auth/audit";
 import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { HashQueue } from "./auth/hash-queue";
+import { Mfa, type MfaNotices } from "./auth/mfa";
 import { Passwords } from "./auth/passwords";
+import { SecretBox } from "./auth/secret-box";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
 import { Throttle } from "./auth/throttle";
@@ -49,6 +51,8 @@ export interface ServerDeps {
   readonly clock?: Clock;
   /** Started by the entry point before this module loaded; null or absent: off, and nothing is wrapped. */
   readonly tracing?: Tracing | null;
+  /** Listeners for the second factor's notices (recovery code used, TOTP off): where mail plugs in. */
+  readonly mfaNotices?: MfaNotices;
 }
 
 /**
@@ -61,7 +65,7 @@ function publishedKeySet(keySet: KeySet, accessTokenTtl: number): JsonWebKeySet 
 }
 
 /** Composition root: builds the store, the auth services, the schema and the HTTP server. */
-export async function startServer(config: Config, { logger, clock = systemClock, tracing = null }: ServerDeps): Promise<RunningServer> {
+export async function startServer(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
   const rawStore = await createStore(config, logger, clock);
@@ -101,12 +105,17 @@ export async function startServer(config: Config, { logger, clock = systemClock,
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
+  const secretBox = new SecretBox(
+    Buffer.from(config.mfa.encryptionKey, "base64"),
+    config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
+  );
+  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail });
+  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles } });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),
@@ -236,6 +245,9 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
 }
 
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {
+  if (config.mfa.keyGenerated) {
+    logger.warn("MFA_ENCRYPTION_KEY is not set: TOTP secrets are sealed with a key made for this process, so every authenticator stops working when it restarts");
+  }
   if (config.jwt.secretGenerated) {
     logger.warn("JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts");
   }

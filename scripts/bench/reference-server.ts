@@ -18,6 +18,8 @@ export const FIXED_IDENTITY: Identity = {
   roles: ["USER"],
   expiresAt: Date.now() + 3600_000,
   user: { id: "bench-user", email: "bench@example.com", roles: ["USER"], createdAt: Date.now(), disabled: false },
+  aal: "aal1",
+  amr: ["pwd"],
 };
 
 const unusedCookie = { read: () => undefined, set: () => undefined, clear: () => undefined };

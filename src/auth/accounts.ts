@@ -4,6 +4,7 @@ import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
 import { ROLES, type AccessChange, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { PASSWORD } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
@@ -66,7 +67,7 @@ export class Accounts {
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
     const user = await this.create(input.email, input.password, ["USER"], origin?.clientIp);
-    const result = await this.sessions.start(user, input.device ?? null);
+    const result = await this.sessions.start(user, input.device ?? null, PASSWORD);
     this.guards?.audit.signedIn(result.session, "register", origin);
     return result;
   }
@@ -102,7 +103,7 @@ export class Accounts {
       throw invalidCredentials();
     }
     if (credentials.user.disabled) throw accountDisabled();
-    return this.sessions.start(credentials.user, input.device ?? null, credentials.passwordHash);
+    return this.sessions.start(credentials.user, input.device ?? null, PASSWORD, credentials.passwordHash);
   }
 
   /**
@@ -184,11 +185,11 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword checks a password, throttled and audited like a login: a stolen
-   * access token must not become a password oracle. The same argon2 work is spent when the user
+   * The one place changePassword and enrollTotp check a password, throttled and audited like a
+   * login: a stolen access token must not become a password oracle. The same argon2 work is spent when the user
    * record is gone.
    */
-  private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
+  async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials

@@ -31,6 +31,8 @@ export class Authenticator {
       jti: claims.jti,
       roles: claims.roles,
       expiresAt: claims.exp * 1000,
+      aal: claims.aal,
+      amr: claims.amr,
     };
     try {
       const state = await this.store.accessState(claims.sub, claims.sid, claims.jti);

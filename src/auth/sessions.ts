@@ -2,6 +2,7 @@ import type { RevocationEvent, RevocationListener, SignedInEvent } from "@revoca
 import { systemClock, type Clock } from "../clock";
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
+import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
 import type { Audit, AuditOrigin } from "./audit";
 import type { Identity } from "./authenticator";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
@@ -39,8 +40,11 @@ export class Sessions {
     private readonly policy: SessionPolicy = {},
   ) {}
 
-  /** `passwordHash`: the one a login checked; the session starts only while it is still current. */
-  async start(user: UserRecord, device: string | null, passwordHash?: string): Promise<AuthResult> {
+  /**
+   * `assurance`: what the sign-in proved (assurance.ts), e.g. PASSWORD; the session keeps it.
+   * `passwordHash`: the one a login checked; the session starts only while it is still current.
+   */
+  async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string): Promise<AuthResult> {
     const sessionId = randomId();
     const refreshToken = this.tokens.issueRefresh(user.id, sessionId);
     const result = await this.store.createSession({
@@ -49,6 +53,7 @@ export class Sessions {
       device,
       expiresAt: refreshToken.expiresAt,
       refreshJti: refreshToken.jti,
+      assurance,
       passwordHash,
     }, this.policy.maxPerUser);
     if (result.status !== "created") {
@@ -56,8 +61,29 @@ export class Sessions {
     }
     for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
     this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
-    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles);
+    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance);
     return { accessToken, refreshToken, session: result.session, user };
+  }
+
+  /**
+   * Raises the caller's session to `assurance` once a further factor was proved for it, and hands
+   * out new tokens at that level. The session gets a new refresh-token family: every refresh token
+   * issued before (the login's aal1 one included) is refused from now on as reuse, which ends the
+   * session, so a token taken before the second factor can never be refreshed into aal2.
+   */
+  async stepUp(identity: Identity, assurance: Assurance): Promise<AuthResult> {
+    const refreshToken = this.tokens.issueRefresh(identity.userId, identity.sessionId);
+    const result = await this.store.stepUpSession({
+      userId: identity.userId,
+      sessionId: identity.sessionId,
+      assurance,
+      nextJti: refreshToken.jti,
+      nextExpiresAt: refreshToken.expiresAt,
+    });
+    if (result.status !== "raised") throw unauthenticated("TOKEN_REVOKED", "This session has ended");
+    const { session, user } = result;
+    const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance);
+    return { accessToken, refreshToken, session, user };
   }
 
   /**
@@ -87,7 +113,8 @@ export class Sessions {
           issuedAt: session.rotation?.issuedAt ?? next.issuedAt,
           expiresAt: session.expiresAt,
         });
-        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles);
+        // The level the session holds, never more: only stepUp raises it.
+        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, session.assurance ?? UNKNOWN_ASSURANCE);
         return { accessToken, refreshToken, session, user };
       }
       case "reused":

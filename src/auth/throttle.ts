@@ -21,6 +21,8 @@ export class Throttle {
   private readonly pairBlocks: Limiter;
   private readonly ipFailures: Limiter;
   private readonly registrations: Limiter;
+  private readonly mfaUsers: Limiter;
+  private readonly mfaSessions: Limiter;
 
   constructor(
     limiter: LimiterFactory,
@@ -31,6 +33,34 @@ export class Throttle {
     this.pairBlocks = limiter({ name: "login-pair-blocks", points: 1, windowSeconds: BLOCK_COUNT_WINDOW_SECONDS });
     this.ipFailures = limiter({ name: "login-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
     this.registrations = limiter({ name: "register-ip", points: limits.registerMaxPerIp, windowSeconds: limits.registerWindow });
+    this.mfaUsers = limiter({ name: "mfa-user", points: limits.mfaMaxFailures, windowSeconds: limits.mfaFailureWindow });
+    this.mfaSessions = limiter({ name: "mfa-session", points: limits.mfaMaxFailures, windowSeconds: limits.mfaFailureWindow });
+  }
+
+  /**
+   * Runs a second-factor check for the user from one session unless throttled: MFA_MAX_FAILURES
+   * wrong codes per user, and per session, within the window. While blocked, even a right code is
+   * refused (429, MFA_THROTTLED), so guessing cannot race the block. An INVALID_MFA_CODE outcome
+   * keeps its count; anything else, success included, gives it back. A right code does not clear
+   * the wrong ones: an attacker holding the password must not win fresh guesses each time the
+   * real user signs in, from the session they share or from one of their own.
+   */
+  async guardSecondFactor<T>(userId: string, sessionId: string, clientIp: string, check: () => Promise<T>): Promise<T> {
+    const [user, session] = await Promise.all([this.mfaUsers.hit(userId), this.mfaSessions.hit(sessionId)]);
+    const over = user.count > this.limits.mfaMaxFailures ? { scope: "user" as const, state: user } : session.count > this.limits.mfaMaxFailures ? { scope: "session" as const, state: session } : null;
+    if (over) {
+      this.audit.mfaThrottled(userId, sessionId, over.scope, clientIp);
+      throw new ThrottledError("MFA_THROTTLED", retryAfter(over.state));
+    }
+    let wrong = false;
+    try {
+      return await check();
+    } catch (error) {
+      wrong = error instanceof AuthError && error.reason === "INVALID_MFA_CODE";
+      throw error;
+    } finally {
+      if (!wrong) await Promise.all([this.mfaUsers.refund(userId), this.mfaSessions.refund(sessionId)]);
+    }
   }
 
   /**

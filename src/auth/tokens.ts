@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import {
   ACCESS_TOKEN_TYPE,
   hasCriticalExtensions,
+  isAal,
+  isAmr,
   isId,
   isNumber,
   isRoleList,
@@ -15,6 +17,7 @@ import jwt from "jsonwebtoken";
 import type { Clock } from "../clock";
 import { invalidToken, unauthenticated } from "../errors";
 import type { Role } from "../store/store";
+import type { Aal, Assurance } from "./assurance";
 import type { KeySet, SigningKey } from "./signing-keys";
 
 export interface TokenSettings {
@@ -38,6 +41,9 @@ export interface AccessClaims {
   /** Epoch seconds. */
   readonly iat: number;
   readonly exp: number;
+  /** The session's assurance when the token was issued (assurance.ts). */
+  readonly aal: Aal;
+  readonly amr: readonly string[];
 }
 
 export interface RefreshClaims {
@@ -77,8 +83,10 @@ export class Tokens {
     private readonly clock: Clock,
   ) {}
 
-  issueAccess(userId: string, sessionId: string, roles: readonly Role[]): IssuedToken {
-    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles }, this.settings.accessTokenTtl);
+  /** `assurance`: the session's, as its record holds it; every access token carries it as `aal` and `amr`. */
+  issueAccess(userId: string, sessionId: string, roles: readonly Role[], assurance: Assurance): IssuedToken {
+    const claims = { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles, aal: assurance.aal, amr: assurance.amr };
+    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, claims, this.settings.accessTokenTtl);
   }
 
   issueRefresh(userId: string, sessionId: string): IssuedToken {
@@ -105,9 +113,9 @@ export class Tokens {
 
   verifyAccess(token: string): AccessClaims {
     const payload = this.verify(token, ACCESS_TOKEN_TYPE);
-    const roles = payload.roles;
-    if (!isRoleList(roles)) throw invalidToken();
-    const claims = { ...requireIdentity(payload), roles, iat: requireNumber(payload.iat) };
+    const { roles, aal, amr } = payload;
+    if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) throw invalidToken();
+    const claims = { ...requireIdentity(payload), roles, aal, amr, iat: requireNumber(payload.iat) };
     // We never issue a longer-lived one: a token that claims more was not made by this config.
     if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
     return claims;

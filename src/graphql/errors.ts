@@ -14,6 +14,13 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
+/** Reasons answered with a status of their own rather than their code's: a missing second factor is 403 (docs/mfa.md). */
+const HTTP_STATUS_BY_REASON: Partial<Record<string, number>> = {
+  MFA_REQUIRED: 403,
+  MFA_ENROLLMENT_REQUIRED: 403,
+  MFA_LOCKED: 403,
+};
+
 /**
  * Resolver errors answer 200, as GraphQL expects, except these: a client must be able to tell
  * "wait and retry" from a verdict without reading the body. First match wins.
@@ -38,7 +45,7 @@ function fromAuthError(error: AuthError): GraphQLError {
     extensions: {
       code: error.code,
       reason: error.reason,
-      http: { status: HTTP_STATUS[error.code] ?? 400, headers },
+      http: { status: HTTP_STATUS_BY_REASON[error.reason] ?? HTTP_STATUS[error.code] ?? 400, headers },
     },
   });
 }
@@ -87,7 +94,7 @@ export function errorFormatter(logger: Logger) {
 
 /**
  * Resolver errors answer 200 as GraphQL expects, except a store outage (503), a throttled attempt
- * (429, with Retry-After) and an unexpected failure (500, details in the log only).
+ * (429, with Retry-After), a missing second factor (403) and an unexpected failure (500, details in the log only).
  */
 export const httpStatusPlugin: ApolloServerPlugin = {
   async requestDidStart() {
@@ -104,6 +111,11 @@ export const httpStatusPlugin: ApolloServerPlugin = {
           response.http.status = HTTP_STATUS[code];
           for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
           return;
+        }
+        // A refusal for want of a second factor is a verdict a client acts on (verify, or enrol): 403.
+        const forbidden = originals.find((original) => original instanceof AuthError && HTTP_STATUS_BY_REASON[original.reason] !== undefined) as AuthError | undefined;
+        if (forbidden) {
+          response.http.status = HTTP_STATUS_BY_REASON[forbidden.reason]!;
         }
       },
     };

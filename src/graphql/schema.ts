@@ -4,10 +4,12 @@ import { buildSchema, type ContainerType, type PubSub } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
 import type { Audit } from "../auth/audit";
 import type { AuditTrail } from "../auth/audit-trail";
+import type { Mfa } from "../auth/mfa";
 import type { Sessions } from "../auth/sessions";
-import { authChecker } from "./auth-checker";
+import { authChecker, authCheckerFor, type AssurancePolicy } from "./auth-checker";
 import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
+import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
 import { UserResolver } from "./resolvers/user-resolver";
@@ -17,15 +19,17 @@ export interface Services {
   readonly sessions: Sessions;
   readonly audit?: Audit;
   readonly auditTrail: AuditTrail;
+  readonly mfa?: Mfa;
+  readonly assurance?: AssurancePolicy;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
-    authChecker,
+    authChecker: services?.assurance ? authCheckerFor(services.assurance) : authChecker,
     validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
     container: services ? resolverContainer(services) : undefined,
     pubSub: noTopics,
@@ -48,13 +52,14 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit, auditTrail }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, auditTrail, mfa }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions, audit)],
     [UserResolver, new UserResolver(accounts, audit)],
     [SessionEventsResolver, new SessionEventsResolver()],
     [SessionResolver, new SessionResolver(sessions, audit)],
     [AuditResolver, new AuditResolver(auditTrail)],
+    [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

@@ -1,4 +1,4 @@
-import type { Role } from "@revocable-auth/verifier";
+import type { Assurance, Role } from "@revocable-auth/verifier";
 import type { Limiter, LimiterSpec } from "./limiter";
 
 /** The roles, and the rule at the end, are shared with every verifier through the package. */
@@ -12,6 +12,8 @@ export interface UserRecord {
   /** Epoch milliseconds. */
   readonly createdAt: number;
   readonly disabled: boolean;
+  /** True while the user has a second factor on: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
+  readonly mfaEnabled?: boolean;
 }
 
 export interface SessionRecord {
@@ -25,8 +27,14 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** The jti of the one refresh token that may rotate this session next. */
   readonly refreshJti: string;
-  /** Set by the last rotation; absent before the first. */
+  /** Set by the last rotation; absent before the first, and cleared by a step-up. */
   readonly rotation?: SessionRotation;
+  /**
+   * How the session's user was authenticated (src/auth/assurance.ts): what every access token of
+   * the session claims. Only stepUpSession raises it. Absent on sessions begun before it was
+   * recorded, which count as aal1 ["pwd"].
+   */
+  readonly assurance?: Assurance;
 }
 
 /**
@@ -53,6 +61,7 @@ export interface NewSession {
   readonly device: string | null;
   readonly expiresAt: number;
   readonly refreshJti: string;
+  readonly assurance: Assurance;
   /**
    * The password hash a login just checked: the session starts only while it is still the
    * user's, so a login that checked a password changed meanwhile starts nothing. Never stored.
@@ -114,12 +123,51 @@ export type AccessChangeResult =
   | { readonly status: "changed"; readonly user: UserRecord }
   | { readonly status: "last_admin" }
   | { readonly status: "user_missing" };
+/**
+ * Raises a live session's assurance and starts a new refresh-token family: the current refresh jti
+ * is replaced and the last rotation forgotten, so no refresh token issued before the step-up (nor
+ * its grace-window replay) can rotate the session again.
+ */
+export interface StepUpRequest {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly assurance: Assurance;
+  readonly nextJti: string;
+  readonly nextExpiresAt: number;
+}
+
+export type StepUpResult =
+  | { readonly status: "raised"; readonly session: SessionRecord; readonly user: UserRecord }
+  /** No live session: logged out, revoked, expired, cut off, or its user is gone or disabled. */
+  | { readonly status: "ended" };
 
 export interface RevokedAccessToken {
   readonly jti: string;
   /** Epoch ms: the revocation entry lives until then, when the token would have expired anyway. */
   readonly expiresAt: number;
 }
+
+/** A user's TOTP factor as stored: the secret sealed (src/auth/secret-box.ts), never plain. */
+export interface TotpRecord {
+  readonly sealedSecret: string;
+  /** The last time step whose code was accepted: no code of it or an earlier step is accepted again. */
+  readonly lastStep: number;
+  /** Wrong codes since the last accepted one; at MFA_LOCK_AFTER_FAILURES the factor is locked. */
+  readonly failures: number;
+}
+
+export interface EnableTotpRequest {
+  readonly userId: string;
+  /** Must be the pending enrolment's sealed secret, exactly: a newer enrolment wins. */
+  readonly sealedSecret: string;
+  /** The step of the code that confirmed it, so that code cannot be used again. */
+  readonly acceptedStep: number;
+  readonly recoveryCodeHashes: readonly string[];
+}
+
+export type EnableTotpResult = "enabled" | "no_enrolment" | "already_enabled" | "user_missing";
+
+export type AcceptStepResult = "accepted" | "replayed" | "locked" | "not_enabled";
 
 /** Where a page of users starts: right after this user, in (createdAt, id) order. */
 export interface UserPosition {
@@ -217,6 +265,8 @@ export interface Store {
   createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult>;
   /** Rotates the refresh token when `presentedJti` is the current one; ends the session on reuse. */
   rotateSession(request: RotateRequest): Promise<RotateResult>;
+  /** Raises the session's assurance with a new refresh-token family, in one step (StepUpRequest). */
+  stepUpSession(request: StepUpRequest): Promise<StepUpResult>;
   /**
    * Ends one session and, when given, revokes one access token, in one atomic step.
    * True when a live session was ended.
@@ -243,6 +293,30 @@ export interface Store {
   changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult>;
   /** Live sessions, newest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
+
+  /** Keeps a TOTP enrolment (its sealed secret) until confirmed or `expiresAt`; replaces any earlier one. */
+  saveTotpEnrolment(userId: string, sealedSecret: string, expiresAt: number): Promise<void>;
+  getTotpEnrolment(userId: string): Promise<string | null>;
+  /**
+   * Turns the enrolment into the user's factor in one step: stores it with its recovery-code
+   * hashes, sets the user's `mfaEnabled`, drops the enrolment and any old failure count.
+   */
+  enableTotp(request: EnableTotpRequest): Promise<EnableTotpResult>;
+  getTotp(userId: string): Promise<TotpRecord | null>;
+  /**
+   * The check-and-set of RFC 6238 §5.2, atomic across instances: accepts `step` only when it is
+   * after the last accepted one and the factor has fewer than `lockAfter` failures; resets the
+   * failures. `resealed` replaces the stored secret (sealed under a newer key) when given.
+   */
+  acceptTotpStep(userId: string, step: number, lockAfter: number, resealed?: string): Promise<AcceptStepResult>;
+  /** Counts a wrong code; returns the failures since the last accepted code. */
+  recordTotpFailure(userId: string): Promise<number>;
+  /** Spends one recovery code by its hash: the codes left, or null when it is not one of them. Clears the failures. */
+  useRecoveryCode(userId: string, codeHash: string): Promise<number | null>;
+  /** Replaces every recovery code; false, changing nothing, unless the user has a second factor on. */
+  replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean>;
+  /** Removes the factor, its enrolment, failures and recovery codes, and clears `mfaEnabled`; true when one was on. */
+  disableMfa(userId: string): Promise<boolean>;
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;

@@ -20,10 +20,10 @@ describe("MemoryStore housekeeping", () => {
     const user = { id: "u-sweep", email: "sweep@example.com", roles: ["USER"] as const, createdAt: now, disabled: false };
     await fresh.createUser(user, "h");
     for (let i = 0; i < 50; i++) {
-      await fresh.createSession({ id: `s${i}`, userId: user.id, device: null, expiresAt: now + 10_000, refreshJti: `r${i}` });
+      await fresh.createSession({ id: `s${i}`, userId: user.id, device: null, expiresAt: now + 10_000, refreshJti: `r${i}`, assurance: { aal: "aal1", amr: ["pwd"] } });
       await fresh.endSession(user.id, `s${i}`, { jti: `a${i}`, expiresAt: now + 5_000 });
     }
-    await fresh.createSession({ id: "last", userId: user.id, device: null, expiresAt: now + 10_000, refreshJti: "r" });
+    await fresh.createSession({ id: "last", userId: user.id, device: null, expiresAt: now + 10_000, refreshJti: "r", assurance: { aal: "aal1", amr: ["pwd"] } });
     await fresh.endAllSessions(user.id);
     expect(fresh.expiringEntryCount()).toBe(51); // 50 revocations and one cutoff
     now += 20_000;

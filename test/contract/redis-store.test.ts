@@ -25,10 +25,10 @@ storeContract("redis", () => ({
 }));
 
 describe("Redis key layout", () => {
-  it("gives every key a TTL except the user records and the directory, so nothing needs cleaning", async () => {
+  it("gives every key a TTL except the user records, their second factor and the directory, so nothing needs cleaning", async () => {
     const keys = await redis.client.keys("*");
     expect(keys.length).toBeGreaterThan(10);
-    const permanent = /^auth:\{u:[^}]+\}:(user|password|access-version)$|^auth:\{directory\}:/;
+    const permanent = /^auth:\{u:[^}]+\}:(user|password|access-version|totp|totp-failures|recovery-codes)$|^auth:\{directory\}:/;
     for (const key of keys) {
       expect(key.startsWith("auth:")).toBe(true);
       const ttl = await redis.client.pttl(key);
@@ -53,7 +53,7 @@ describe("Redis TTLs: each entry lives exactly as long as what it guards", () =>
     const u = user();
     await store.createUser(u, "h");
     const expiresAt = Date.now() + 3_600_000;
-    await store.createSession({ id: "s1", userId: u.id, device: null, expiresAt, refreshJti: "r1" });
+    await store.createSession({ id: "s1", userId: u.id, device: null, expiresAt, refreshJti: "r1", assurance: { aal: "aal1", amr: ["pwd"] } });
     within(await redis.client.pttl(keyOf.session(u.id, "s1")), expiresAt - Date.now());
     within(await redis.client.pttl(keyOf.sessions(u.id)), expiresAt - Date.now());
     const tokenExp = Date.now() + 900_000;
@@ -65,8 +65,8 @@ describe("Redis TTLs: each entry lives exactly as long as what it guards", () =>
     const u = user();
     await store.createUser(u, "h");
     const late = Date.now() + 7 * 24 * 3_600_000;
-    await store.createSession({ id: "early", userId: u.id, device: null, expiresAt: Date.now() + 60_000, refreshJti: "r" });
-    await store.createSession({ id: "late", userId: u.id, device: null, expiresAt: late, refreshJti: "r" });
+    await store.createSession({ id: "early", userId: u.id, device: null, expiresAt: Date.now() + 60_000, refreshJti: "r", assurance: { aal: "aal1", amr: ["pwd"] } });
+    await store.createSession({ id: "late", userId: u.id, device: null, expiresAt: late, refreshJti: "r", assurance: { aal: "aal1", amr: ["pwd"] } });
     await store.endAllSessions(u.id);
     within(await redis.client.pttl(keyOf.cutoff(u.id)), late - Date.now());
     await store.endAllSessions(u.id); // no sessions left: must not shorten the cutoff's life

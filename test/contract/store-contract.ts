@@ -38,6 +38,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       device: "phone",
       expiresAt: h.now() + 60_000,
       refreshJti: randomUUID(),
+      assurance: { aal: "aal1", amr: ["pwd"] },
       ...overrides,
     });
     /** Strict (no grace window) unless the test says otherwise. */
@@ -254,6 +255,161 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(await store.listSessions(user.id)).toEqual([]);
         const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 });
         expect(rotated.status).toBe("ended");
+      });
+    });
+
+    describe("assurance and step-up", () => {
+      const AAL2 = { aal: "aal2", amr: ["pwd", "otp"] } as const;
+      const stepUp = (userId: string, sessionId: string, nextJti: string = randomUUID()) =>
+        store.stepUpSession({ userId, sessionId, assurance: AAL2, nextJti, nextExpiresAt: h.now() + 120_000 });
+
+      it("keeps the assurance a session started with, through every rotation", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect(created.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000 });
+        expect(rotated.status === "rotated" && rotated.session.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+        expect((await store.listSessions(user.id))[0]!.assurance).toEqual({ aal: "aal1", amr: ["pwd"] });
+      });
+
+      it("raises the session with a new refresh jti, its expiry moved, seen by the next access check", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const result = await stepUp(user.id, created.id, "family-2");
+        if (result.status !== "raised") throw new Error(result.status);
+        expect(result.user).toEqual(user);
+        expect(result.session).toMatchObject({ id: created.id, assurance: AAL2, refreshJti: "family-2", createdAt: created.createdAt });
+        expect(result.session.rotation).toBeUndefined();
+        expect((await store.accessState(user.id, created.id, "x")).session).toEqual(result.session);
+        const next = await rotate({ userId: user.id, sessionId: created.id, presentedJti: "family-2", nextJti: "family-2b", nextExpiresAt: h.now() + 60_000 });
+        expect(next.status === "rotated" && next.session.assurance).toEqual(AAL2);
+      });
+
+      it("refuses the refresh jti from before the step-up as reuse, even inside the grace window", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        const first = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "aal1-second", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(first.status).toBe("rotated");
+        expect((await stepUp(user.id, created.id)).status).toBe("raised");
+        const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "x", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(replay.status).toBe("reused");
+        expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
+      });
+
+      it("refuses the current aal1 refresh jti after the step-up", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect((await stepUp(user.id, created.id)).status).toBe("raised");
+        const replay = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "x", nextExpiresAt: h.now() + 60_000, graceMs: 60_000 });
+        expect(replay.status).toBe("reused");
+      });
+
+      it("raises nothing for an ended session, a cut-off one or a disabled user", async () => {
+        const user = await withUser();
+        const ended = await started(user.id);
+        await store.endSession(user.id, ended.id);
+        expect(await stepUp(user.id, ended.id)).toEqual({ status: "ended" });
+        const cut = await started(user.id);
+        await store.endAllSessions(user.id);
+        expect(await stepUp(user.id, cut.id)).toEqual({ status: "ended" });
+        const live = await started(user.id);
+        await store.setUserDisabled(user.id, true);
+        expect(await stepUp(user.id, live.id)).toEqual({ status: "ended" });
+        expect(await stepUp(user.id, "no-such-session")).toEqual({ status: "ended" });
+      });
+    });
+
+    describe("second factor", () => {
+      const enrolled = async (sealedSecret = `sealed-${randomUUID()}`) => {
+        const user = await withUser();
+        await store.saveTotpEnrolment(user.id, sealedSecret, h.now() + 60_000);
+        return { user, sealedSecret };
+      };
+      const enabled = async () => {
+        const { user, sealedSecret } = await enrolled();
+        expect(await store.enableTotp({ userId: user.id, sealedSecret, acceptedStep: 100, recoveryCodeHashes: ["h1", "h2", "h3"] })).toBe("enabled");
+        return { user, sealedSecret };
+      };
+
+      it("keeps an enrolment until it expires, the newest one winning", async () => {
+        const { user } = await enrolled("first");
+        await store.saveTotpEnrolment(user.id, "second", h.now() + 300);
+        expect(await store.getTotpEnrolment(user.id)).toBe("second");
+        await h.advance(500);
+        expect(await store.getTotpEnrolment(user.id)).toBeNull();
+      });
+
+      it("enables the enrolled factor with its recovery codes and marks the user, in one step", async () => {
+        const { user, sealedSecret } = await enabled();
+        expect(await store.getTotp(user.id)).toEqual({ sealedSecret, lastStep: 100, failures: 0 });
+        expect(await store.getTotpEnrolment(user.id)).toBeNull();
+        expect((await store.getUser(user.id))!.mfaEnabled).toBe(true);
+        expect((await store.accessState(user.id, "s", "j")).user!.mfaEnabled).toBe(true);
+      });
+
+      it("enables only the enrolment still pending, once, for an existing user", async () => {
+        const { user } = await enrolled("pending");
+        expect(await store.enableTotp({ userId: user.id, sealedSecret: "stale", acceptedStep: 1, recoveryCodeHashes: [] })).toBe("no_enrolment");
+        expect(await store.enableTotp({ userId: user.id, sealedSecret: "pending", acceptedStep: 1, recoveryCodeHashes: [] })).toBe("enabled");
+        await store.saveTotpEnrolment(user.id, "again", h.now() + 60_000);
+        expect(await store.enableTotp({ userId: user.id, sealedSecret: "again", acceptedStep: 2, recoveryCodeHashes: [] })).toBe("already_enabled");
+        expect(await store.enableTotp({ userId: randomUUID(), sealedSecret: "x", acceptedStep: 1, recoveryCodeHashes: [] })).toBe("user_missing");
+      });
+
+      it("accepts each step once and only after the last accepted one", async () => {
+        const { user } = await enabled();
+        expect(await store.acceptTotpStep(user.id, 100, 100)).toBe("replayed");
+        expect(await store.acceptTotpStep(user.id, 99, 100)).toBe("replayed");
+        expect(await store.acceptTotpStep(user.id, 101, 100, "resealed")).toBe("accepted");
+        expect(await store.acceptTotpStep(user.id, 101, 100)).toBe("replayed");
+        expect(await store.getTotp(user.id)).toEqual({ sealedSecret: "resealed", lastStep: 101, failures: 0 });
+        expect(await store.acceptTotpStep(randomUUID(), 1, 100)).toBe("not_enabled");
+      });
+
+      it("lets exactly one of many concurrent acceptances of one step win", async () => {
+        const { user } = await enabled();
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.acceptTotpStep(user.id, 200, 100)));
+        expect(results.filter((r) => r === "accepted")).toHaveLength(1);
+      });
+
+      it("counts failures, locks at the limit, and clears them on an accepted code or a recovery code", async () => {
+        const { user } = await enabled();
+        expect(await store.recordTotpFailure(user.id)).toBe(1);
+        expect(await store.recordTotpFailure(user.id)).toBe(2);
+        expect(await store.acceptTotpStep(user.id, 300, 2)).toBe("locked");
+        expect(await store.acceptTotpStep(user.id, 300, 3)).toBe("accepted");
+        expect((await store.getTotp(user.id))!.failures).toBe(0);
+        await store.recordTotpFailure(user.id);
+        expect(await store.useRecoveryCode(user.id, "h1")).toBe(2);
+        expect((await store.getTotp(user.id))!.failures).toBe(0);
+      });
+
+      it("spends each recovery code once, even when used concurrently", async () => {
+        const { user } = await enabled();
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.useRecoveryCode(user.id, "h2")));
+        expect(results.filter((r) => r !== null)).toEqual([2]);
+        expect(await store.useRecoveryCode(user.id, "unknown")).toBeNull();
+      });
+
+      it("replaces the recovery codes only while a factor is on", async () => {
+        const { user } = await enabled();
+        expect(await store.replaceRecoveryCodes(user.id, ["n1", "n2"])).toBe(true);
+        expect(await store.useRecoveryCode(user.id, "h1")).toBeNull();
+        expect(await store.useRecoveryCode(user.id, "n1")).toBe(1);
+        const other = await withUser();
+        expect(await store.replaceRecoveryCodes(other.id, ["x"])).toBe(false);
+        expect(await store.useRecoveryCode(other.id, "x")).toBeNull();
+      });
+
+      it("disables the factor with everything that belongs to it, and says whether one was on", async () => {
+        const { user } = await enabled();
+        await store.saveTotpEnrolment(user.id, "pending", h.now() + 60_000);
+        expect(await store.disableMfa(user.id)).toBe(true);
+        expect(await store.getTotp(user.id)).toBeNull();
+        expect(await store.getTotpEnrolment(user.id)).toBeNull();
+        expect(await store.useRecoveryCode(user.id, "h3")).toBeNull();
+        expect((await store.getUser(user.id))!.mfaEnabled).toBe(false);
+        expect(await store.disableMfa(user.id)).toBe(false);
       });
     });
 

@@ -55,18 +55,19 @@ afterAll(async () => {
 });
 
 describe("the README", () => {
-  it("marks the quick-start server block and two walkthrough blocks, each stating its outcomes", () => {
+  it("marks the quick-start server block and three walkthrough blocks, each stating its outcomes", () => {
     expect(serverBlock).toBeDefined();
-    expect(walkthrough).toHaveLength(2);
+    expect(walkthrough).toHaveLength(3);
     for (const block of walkthrough) {
       expect(block.code.split(README_URL)).toHaveLength(2);
       expect(statedOutcomes(block.code).length).toBeGreaterThan(0);
     }
   });
 
-  it("starts as the quick start says: embedded store, random secret, the admin account", () => {
+  it("starts as the quick start says: embedded store, random secret and MFA key, the admin account", () => {
     expect(serverOutput).toMatch(/embedded in-memory store/);
     expect(serverOutput).toMatch(/JWT_SECRET is not set/);
+    expect(serverOutput).toMatch(/MFA_ENCRYPTION_KEY is not set/);
     expect(serverOutput).toMatch(/created the admin user from ADMIN_EMAIL/);
   });
 

@@ -69,6 +69,21 @@ describe("starting the service", () => {
     expect(output).toContain("JWT_SECRET is required");
   });
 
+  it("refuses production without MFA_ENCRYPTION_KEY, as a configuration error", () => {
+    const { status, output } = refusedStart(testEnv(redis.url, { NODE_ENV: "production" }));
+    expect(status).toBe(2);
+    expect(output).toContain("MFA_ENCRYPTION_KEY is required when NODE_ENV=production");
+  });
+
+  it("warns that it seals TOTP secrets with a key made for this process without MFA_ENCRYPTION_KEY", async () => {
+    const api = await spawnApi(null);
+    try {
+      expect(api.output()).toMatch(/MFA_ENCRYPTION_KEY is not set/);
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+
   it("refuses production under ES256 without JWT_KEYS_FILE, as a configuration error", () => {
     const { status, output } = refusedStart(testEnv(redis.url, { NODE_ENV: "production", JWT_ALGORITHM: "ES256", JWT_SECRET: "" }));
     expect(status).toBe(2);

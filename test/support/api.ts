@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import pino from "pino";
 import { loadConfig, type Config } from "../../src/config";
-import { startServer, type RunningServer } from "../../src/server";
+import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
 import { freePort } from "./redis";
 
 /** The secret every test server signs with, so tests can forge tokens the way an attacker would try. */
@@ -31,10 +31,10 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
   };
 }
 
-/** The real server in this process, on a free port, with Redis when a URL is given. */
-export async function startApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi> {
+/** The real server in this process, on a free port, with Redis when a URL is given; `deps` for a test clock or listeners. */
+export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> = {}): Promise<TestApi> {
   const config = loadConfig(testEnv(redisUrl, env));
-  const server = await startServer(config, { logger: pino({ level: "silent" }) });
+  const server = await startServer(config, { logger: pino({ level: "silent" }), ...deps });
   return { ...server, config };
 }
 

@@ -70,7 +70,7 @@ describe("docker-compose.yml and .env.example", () => {
     expect(api).toMatch(/\n {4}restart: on-failure:\d+\n/);
   });
 
-  it("refuses to run the API without a secret, with the API's own configuration error", () => {
+  it("refuses to run the API without its secrets, with the API's own configuration error", () => {
     const refused = (() => {
       try {
         configFrom(parseEnvFile(envExample));
@@ -79,7 +79,10 @@ describe("docker-compose.yml and .env.example", () => {
       }
     })();
     expect(refused).toBeInstanceOf(ConfigError);
-    expect((refused as ConfigError).problems).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+    expect((refused as ConfigError).problems).toEqual([
+      "JWT_SECRET is required when NODE_ENV=production",
+      "MFA_ENCRYPTION_KEY is required when NODE_ENV=production: it seals the TOTP secrets",
+    ]);
   });
 
   it("runs the README's compose setup as written: .env keeps a generated secret, and the API accepts it", () => {
@@ -93,11 +96,13 @@ describe("docker-compose.yml and .env.example", () => {
       expect({ status: setup.status, stderr: setup.stderr }).toEqual({ status: 0, stderr: "" });
       const dotEnv = parseEnvFile(readFileSync(join(dir, ".env"), "utf8"));
       expect(dotEnv.JWT_SECRET).toMatch(/^[0-9a-f]{64}$/);
-      expect({ ...dotEnv, JWT_SECRET: "" }).toEqual(parseEnvFile(envExample));
+      expect(Buffer.from(dotEnv.MFA_ENCRYPTION_KEY!, "base64")).toHaveLength(32);
+      expect({ ...dotEnv, JWT_SECRET: "", MFA_ENCRYPTION_KEY: "" }).toEqual(parseEnvFile(envExample));
 
       const config = configFrom(dotEnv);
       expect(config.production).toBe(true);
       expect(config.jwt.secret).toBe(dotEnv.JWT_SECRET);
+      expect(config.mfa).toMatchObject({ encryptionKey: dotEnv.MFA_ENCRYPTION_KEY, keyGenerated: false });
       expect(config.explorer).toBe(false); // as the README says: off in compose until EXPLORER=on
       expect(configFrom({ ...dotEnv, EXPLORER: "on" }).explorer).toBe(true);
     } finally {

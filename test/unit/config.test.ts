@@ -4,6 +4,7 @@ import { keysFile } from "../support/keys";
 import { availableParallelism } from "node:os";
 
 const SECRET = "s".repeat(32);
+const MFA_KEY = Buffer.alloc(32, 7).toString("base64");
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -75,7 +76,7 @@ describe("configuration", () => {
       REFRESH_TOKEN_TTL: "3600",
       ADMIN_EMAIL: " Root@Example.com ",
       ADMIN_PASSWORD: "long enough",
-      NODE_ENV: "production",
+      NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY,
       REVOCATION_FAILURE_MODE: "open",
     });
     expect(config).toMatchObject({
@@ -106,7 +107,7 @@ describe("configuration", () => {
     [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "301" }, "REFRESH_REUSE_GRACE_SECONDS"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "-1" }, "REFRESH_REUSE_GRACE_SECONDS"],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -122,8 +123,8 @@ describe("the EXPLORER switch", () => {
   it.each([
     [{}, true],
     [{ NODE_ENV: "test" }, true],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }, false],
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, false],
+    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
     [{ EXPLORER: "off" }, false],
     [{ EXPLORER: "" }, true],
   ])("with %j is %s", (env, explorer) => {
@@ -159,7 +160,7 @@ describe("signing keys", () => {
 
   it("refuses production under ES256 or RS256 without JWT_KEYS_FILE, and does not ask for JWT_SECRET", () => {
     for (const algorithm of ["ES256", "RS256"]) {
-      expect(problemsOf({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
+      expect(problemsOf({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
         `JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`,
       ]);
     }
@@ -167,7 +168,7 @@ describe("signing keys", () => {
 
   it("reads the set and the signing kid; one key signs without JWT_SIGNING_KID", () => {
     const [a, b] = [es256(), es256()];
-    const config = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
+    const config = loadConfig({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
     expect(config.jwt).toMatchObject({ keys: [a, b], signingKid: b.kid, keysGenerated: false });
     expect(loadConfig({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a]) }).jwt.signingKid).toBe(a.kid);
   });
@@ -320,7 +321,7 @@ describe("Redis connection modes", () => {
   });
 
   it("refuses production without any Redis, together with every other problem", () => {
-    const problems = problemsOf({ NODE_ENV: "production", PORT: "x" });
+    const problems = problemsOf({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, PORT: "x" });
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringContaining("JWT_SECRET is required"),
@@ -332,7 +333,42 @@ describe("Redis connection modes", () => {
   });
 
   it("accepts production with a cluster", () => {
-    expect(loadConfig({ ...base, NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
+  });
+});
+
+describe("the second factor's settings", () => {
+  it("has the documented defaults, with a key made for this process outside production", () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config.mfa).toMatchObject({ previousEncryptionKeys: [], keyGenerated: true, issuer: "Revocable Auth", requiredForRoles: [] });
+    expect(Buffer.from(config.mfa.encryptionKey, "base64")).toHaveLength(32);
+    expect(config.throttle).toMatchObject({ mfaMaxFailures: 5, mfaFailureWindow: 900 });
+  });
+
+  it("reads every variable", () => {
+    const previous = Buffer.alloc(32, 9).toString("base64url");
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      MFA_ENCRYPTION_KEY: MFA_KEY,
+      MFA_PREVIOUS_ENCRYPTION_KEYS: ` ${previous} `,
+      MFA_ISSUER: "Example",
+      MFA_REQUIRED_FOR_ROLES: "ADMIN, USER",
+      MFA_MAX_FAILURES: "3",
+      MFA_FAILURE_WINDOW_SECONDS: "60",
+    });
+    expect(config.mfa).toEqual({ encryptionKey: MFA_KEY, previousEncryptionKeys: [previous], keyGenerated: false, issuer: "Example", requiredForRoles: ["USER", "ADMIN"] });
+    expect(config.throttle).toMatchObject({ mfaMaxFailures: 3, mfaFailureWindow: 60 });
+  });
+
+  it.each([
+    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET }, "MFA_ENCRYPTION_KEY is required when NODE_ENV=production"],
+    [{ MFA_ENCRYPTION_KEY: Buffer.alloc(16).toString("base64") }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
+    [{ MFA_ENCRYPTION_KEY: "not base64 at all!" }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
+    [{ MFA_PREVIOUS_ENCRYPTION_KEYS: "short" }, "MFA_PREVIOUS_ENCRYPTION_KEYS"],
+    [{ MFA_REQUIRED_FOR_ROLES: "ROOT" }, 'MFA_REQUIRED_FOR_ROLES must list roles among USER, ADMIN, got "ROOT"'],
+    [{ MFA_MAX_FAILURES: "0" }, "MFA_MAX_FAILURES"],
+  ])("refuses %j with a message naming the variable", (env, message) => {
+    expect(problemsOf({ JWT_SECRET: SECRET, ...env })).toEqual([expect.stringContaining(message)]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { GraphQLError } from "graphql";
-import { MESSAGES, type Failure, type Identity } from "./outcomes";
+import { meetsAal, type Aal } from "./assurance";
+import { failures, MESSAGES, type Failure, type Identity } from "./outcomes";
 import type { Verifier } from "./verifier";
 
 /** What the context helper puts in every request's context. */
@@ -54,3 +55,14 @@ export const authChecker = ({ context }: { context: AuthContext }, required: rea
   }
   return true;
 };
+
+/**
+ * For a resolver that needs more than the service's `requiredAal`: refuses a token below
+ * `required` with 403, MFA_REQUIRED when the user has a second factor to verify (or was accepted
+ * fail-open, user unknown), MFA_ENROLLMENT_REQUIRED when they have none.
+ */
+export function requireAal(identity: Identity, required: Aal): void {
+  if (meetsAal(identity.aal, required)) return;
+  const enrolled = identity.user === null || identity.user.mfaEnabled === true;
+  throw toGraphQLError(enrolled ? failures.mfaRequired() : failures.mfaEnrollmentRequired());
+}

@@ -1,5 +1,6 @@
+export { AALS, meetsAal, needsSecondFactor, type Aal, type Assurance, type AuthMethod } from "./assurance";
 export { accessStateKeys, isLiveSession, parseAccessState, type AccessState } from "./access-state";
-export { authChecker, authContext, toGraphQLError, type AuthContext } from "./graphql";
+export { authChecker, authContext, requireAal, toGraphQLError, type AuthContext } from "./graphql";
 export {
   ALGORITHMS,
   keysFromJwks,

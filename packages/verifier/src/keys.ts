@@ -17,6 +17,11 @@ export const keys = {
   sessions: (userId: string) => `${userTag(userId)}:sessions`,
   cutoff: (userId: string) => `${userTag(userId)}:cutoff`,
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
+  /** The second factor (docs/mfa.md): secrets sealed before they get here, recovery codes hashed. */
+  totp: (userId: string) => `${userTag(userId)}:totp`,
+  totpEnrolment: (userId: string) => `${userTag(userId)}:totp-enrolment`,
+  totpFailures: (userId: string) => `${userTag(userId)}:totp-failures`,
+  recoveryCodes: (userId: string) => `${userTag(userId)}:recovery-codes`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */

@@ -2,6 +2,8 @@
  * The outcomes of checking a token, with the same codes, reasons, messages and HTTP statuses as
  * the auth API (its docs/api.md error table), so a client cannot tell which service refused it.
  */
+import type { Aal } from "./assurance";
+
 export const ROLES = ["USER", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -11,6 +13,8 @@ export interface VerifiedUser {
   readonly email: string;
   readonly roles: readonly Role[];
   readonly disabled: boolean;
+  /** True once the user has a second factor: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
+  readonly mfaEnabled?: boolean;
 }
 
 /**
@@ -27,17 +31,28 @@ export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly expiresAt: number;
   /** Read in the same round trip as the revocation check; null only when accepted fail-open. */
   readonly user: U | null;
+  /** The token's `aal` claim: the level its session had when the token was issued. */
+  readonly aal: Aal;
+  /** The token's `amr` claim: RFC 8176 method names, e.g. ["pwd"] or ["pwd", "otp"]. */
+  readonly amr: readonly string[];
 }
 
-export type FailureReason = "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "STORE_UNAVAILABLE" | "KEYS_UNAVAILABLE";
+export type FailureReason =
+  | "INVALID_TOKEN"
+  | "TOKEN_EXPIRED"
+  | "TOKEN_REVOKED"
+  | "STORE_UNAVAILABLE"
+  | "KEYS_UNAVAILABLE"
+  | "MFA_REQUIRED"
+  | "MFA_ENROLLMENT_REQUIRED";
 
 export interface Failure {
   readonly ok: false;
-  readonly code: "UNAUTHENTICATED" | "SERVICE_UNAVAILABLE";
+  readonly code: "UNAUTHENTICATED" | "FORBIDDEN" | "SERVICE_UNAVAILABLE";
   readonly reason: FailureReason;
   /** Safe to show; the auth API's own wording. */
   readonly message: string;
-  /** 401 for UNAUTHENTICATED, 503 for SERVICE_UNAVAILABLE. */
+  /** 401 for UNAUTHENTICATED, 403 for FORBIDDEN, 503 for SERVICE_UNAVAILABLE. */
   readonly status: number;
   /** WWW-Authenticate on 401, Retry-After on 503, as the auth API sends them. */
   readonly headers: Readonly<Record<string, string>>;
@@ -56,6 +71,8 @@ export const MESSAGES = {
   storeUnavailable: "The session store is unavailable; try again shortly",
   authenticationRequired: "You must be logged in",
   missingRole: (required: readonly string[]) => `This operation requires the ${required.join(" or ")} role`,
+  mfaRequired: "This session has not verified its second factor: call verifyMfa with a current code first",
+  mfaEnrollmentRequired: "This operation requires a second factor: enrol one (enrollTotp, confirmTotp) and sign in with it",
 } as const;
 
 /** WWW-Authenticate on every 401 for a presented token (RFC 6750 §3.1). */
@@ -82,6 +99,15 @@ const unavailable = (reason: FailureReason, message: string): Failure => ({
   headers: { "retry-after": STORE_RETRY_AFTER },
 });
 
+const forbidden = (reason: FailureReason, message: string): Failure => ({
+  ok: false,
+  code: "FORBIDDEN",
+  reason,
+  message,
+  status: 403,
+  headers: {},
+});
+
 export const failures = {
   malformed: () => unauthenticated("INVALID_TOKEN", MESSAGES.malformed),
   badHeader: () => unauthenticated("INVALID_TOKEN", MESSAGES.badHeader),
@@ -89,6 +115,10 @@ export const failures = {
   wrongType: (type: string) => unauthenticated("INVALID_TOKEN", MESSAGES.wrongType(type)),
   expired: () => unauthenticated("TOKEN_EXPIRED", MESSAGES.expired),
   revoked: () => unauthenticated("TOKEN_REVOKED", MESSAGES.revoked),
+  /** An aal1 token of a user with a second factor, or below what the service requires while the user has one. */
+  mfaRequired: () => forbidden("MFA_REQUIRED", MESSAGES.mfaRequired),
+  /** Below what the service requires, and the user has no second factor to raise it with. */
+  mfaEnrollmentRequired: () => forbidden("MFA_ENROLLMENT_REQUIRED", MESSAGES.mfaEnrollmentRequired),
   storeUnavailable: () => unavailable("STORE_UNAVAILABLE", MESSAGES.storeUnavailable),
   /** Verifier only: no key set could be fetched from the auth API yet. */
   keysUnavailable: () => unavailable("KEYS_UNAVAILABLE", "The signing keys could not be fetched; try again shortly"),

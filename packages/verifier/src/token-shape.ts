@@ -1,5 +1,7 @@
 import { ROLES, type Role } from "./outcomes";
 
+export { isAal, isAmr } from "./assurance";
+
 /**
  * The shape rules for a presented token, shared by the auth API and every verifier so they refuse
  * exactly the same tokens. Nothing here verifies a signature: it decides what is not worth verifying.

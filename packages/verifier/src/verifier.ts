@@ -1,6 +1,7 @@
 import jwt from "jsonwebtoken";
 import { accessStateKeys, parseAccessState } from "./access-state";
 import { keys as keyLayout } from "./keys";
+import { meetsAal, needsSecondFactor, type Aal } from "./assurance";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
 import { failures, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 import { revocationCause, type RevocationCause } from "./revocation";
@@ -9,6 +10,8 @@ import {
   BEARER_HEADER,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   hasCriticalExtensions,
+  isAal,
+  isAmr,
   isId,
   isNumber,
   isRoleList,
@@ -44,6 +47,13 @@ export interface VerifierOptions {
    * it, the TTL the auth API publishes in its JWKS (`access_token_ttl`), else 24 hours.
    */
   readonly accessTokenTtl?: number;
+  /**
+   * The least assurance this service accepts on every token: "aal2" refuses aal1 tokens with 403,
+   * MFA_REQUIRED when the user has a second factor to verify, MFA_ENROLLMENT_REQUIRED when not.
+   * Default "aal1". Whatever it is, an aal1 token of a user who has a second factor is refused
+   * (MFA_REQUIRED); `requireAal` asks for aal2 per operation instead.
+   */
+  readonly requiredAal?: Aal;
   /** Epoch ms; for tests. */
   readonly now?: () => number;
   /** Called each time a token is accepted on its signature alone (failureMode "open"). */
@@ -71,6 +81,8 @@ interface Claims {
   readonly roles: readonly Role[];
   readonly exp: number;
   readonly iat: number;
+  readonly aal: Aal;
+  readonly amr: readonly string[];
 }
 
 /** A verifier that answers exactly as the auth API does, for tokens it issued. */
@@ -100,7 +112,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     watchKeySet();
     const claims = await verifySignedClaims(token);
     if ("ok" in claims) return claims;
-    const identity = { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, expiresAt: claims.exp * 1000 };
+    const identity = { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr };
     let state;
     try {
       state = parseAccessState<VerifiedUser, { createdAt: number }>(
@@ -117,6 +129,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       options.onRevoked?.(cause, { userId: claims.sub, sessionId: claims.sid });
       return failures.revoked();
     }
+    if (needsSecondFactor(state.user, claims.aal)) return failures.mfaRequired();
+    if (!meetsAal(claims.aal, options.requiredAal ?? "aal1")) return failures.mfaEnrollmentRequired();
     return { ok: true, identity: { ...identity, roles: state.user!.roles, user: state.user } };
   }
 
@@ -164,10 +178,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
 }
 
 function claimsOf(payload: jwt.JwtPayload): Claims | null {
-  const { sub, sid, jti, roles, exp, iat } = payload;
+  const { sub, sid, jti, roles, exp, iat, aal, amr } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
-  if (!isRoleList(roles)) return null;
-  return { sub, sid, jti, roles, exp, iat };
+  if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) return null;
+  return { sub, sid, jti, roles, exp, iat, aal, amr };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

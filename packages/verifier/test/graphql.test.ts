@@ -1,7 +1,7 @@
 import { GraphQLError } from "graphql";
 import { Redis } from "ioredis";
 import { startRedis, type TestRedis } from "../../../test/support/redis";
-import { authChecker, authContext, createVerifier, type Identity } from "../src";
+import { authChecker, authContext, createVerifier, requireAal, type Identity } from "../src";
 
 let redis: TestRedis;
 let reader: Redis;
@@ -14,7 +14,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-const identity = (roles: Identity["roles"]): Identity => ({ userId: "u", sessionId: "s", jti: "j", roles, expiresAt: 0, user: null });
+const identity = (roles: Identity["roles"]): Identity => ({ userId: "u", sessionId: "s", jti: "j", roles, expiresAt: 0, user: null, aal: "aal1", amr: ["pwd"] });
 
 async function thrown(work: () => unknown): Promise<GraphQLError> {
   try {
@@ -60,5 +60,22 @@ describe("the type-graphql authChecker", () => {
   it("lets a verified identity through, and one with any of the required roles", () => {
     expect(authChecker({ context: { identity: identity(["USER"]) } }, [])).toBe(true);
     expect(authChecker({ context: { identity: identity(["USER", "ADMIN"]) } }, ["ADMIN"])).toBe(true);
+  });
+});
+
+describe("requireAal, for one operation that needs a second factor", () => {
+  const at = (aal: Identity["aal"], user: Identity["user"]): Identity => ({ ...identity(["USER"]), aal, user });
+  const user = (mfaEnabled?: boolean) => ({ id: "u", email: "u@example.com", roles: ["USER"] as const, disabled: false, mfaEnabled });
+
+  it("lets an aal2 identity through", () => {
+    expect(() => requireAal(at("aal2", user(true)), "aal2")).not.toThrow();
+    expect(() => requireAal(at("aal1", user(false)), "aal1")).not.toThrow();
+  });
+
+  it("refuses aal1 with 403 MFA_REQUIRED when the user has a second factor, MFA_ENROLLMENT_REQUIRED when not", async () => {
+    const required = await thrown(() => requireAal(at("aal1", user(true)), "aal2"));
+    expect(required.extensions).toEqual({ code: "FORBIDDEN", reason: "MFA_REQUIRED", http: { status: 403, headers: new Map() } });
+    const enrol = await thrown(() => requireAal(at("aal1", user()), "aal2"));
+    expect(enrol.extensions).toMatchObject({ code: "FORBIDDEN", reason: "MFA_ENROLLMENT_REQUIRED" });
   });
 });

@@ -98,7 +98,7 @@ async function tokenFor(key: PrivateJwk, kid = key.kid, lifetimeSeconds = 900): 
   await redis.client.set(keyLayout.user(userId), JSON.stringify({ id: userId, email: `${userId}@example.com`, roles: ["USER"], createdAt: 1, disabled: false }));
   await redis.client.set(keyLayout.session(userId, sessionId), JSON.stringify({ id: sessionId, userId, createdAt: 2 }));
   const iat = Math.floor(clock / 1000);
-  const claims = { sub: userId, sid: sessionId, jti: `j-${sessionId}`, roles: ["USER"], iat, exp: iat + lifetimeSeconds, iss: ISSUER, aud: AUDIENCE };
+  const claims = { sub: userId, sid: sessionId, jti: `j-${sessionId}`, roles: ["USER"], aal: "aal1", amr: ["pwd"], iat, exp: iat + lifetimeSeconds, iss: ISSUER, aud: AUDIENCE };
   return jwt.sign(claims, createPrivateKey({ key, format: "jwk" }), { algorithm: key.alg, header: { alg: key.alg, typ: "at+jwt", kid } });
 }
 

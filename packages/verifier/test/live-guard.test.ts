@@ -28,6 +28,8 @@ afterAll(async () => {
 const identityOf = (session: { user: { id: string }; sessionId: string; accessToken: string }, expiresAt = Date.now() + 60_000): Identity => ({
   userId: session.user.id,
   sessionId: session.sessionId,
+  aal: "aal1",
+  amr: ["pwd"],
   jti: JSON.parse(Buffer.from(session.accessToken.split(".")[1]!, "base64url").toString()).jti,
   roles: ["USER"],
   expiresAt,

@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { Cluster, Redis } from "ioredis";
-import { MeDocument } from "../../../schema/generated/graphql";
+import { ConfirmTotpDocument, EnrollTotpDocument, LoginDocument, MeDocument } from "../../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
-import { register, send } from "../../../test/support/client";
+import { PASSWORD, register, send } from "../../../test/support/client";
+import { stepAt, totpCode } from "../../../test/support/totp";
 import { asymmetricEnv, claimsOf, newKey } from "../../../test/support/keys";
 import { commandsSentBy, startRedis, type TestRedis } from "../../../test/support/redis";
 import { createVerifier, keys as keyLayout, type VerifierOptions } from "../src";
@@ -48,6 +49,8 @@ describe("verifying an access token of the auth API", () => {
         roles: ["USER"],
         expiresAt: (claimsOf(payload.accessToken).exp as number) * 1000,
         user: expect.objectContaining({ id: payload.user.id, email: payload.user.email, roles: ["USER"], disabled: false }),
+        aal: "aal1",
+        amr: ["pwd"],
       },
     });
   });
@@ -101,6 +104,11 @@ describe("verifying an access token of the auth API", () => {
       "HS256 with the public key": jwt.sign(claims, Buffer.from(pem), { algorithm: "HS256", header: { alg: "HS256", typ: "at+jwt", kid: signingKey.kid } } as jwt.SignOptions),
       "RS256 key under the ES256 kid": jwt.sign(claims, createPrivateKey({ key: rsa, format: "jwk" }), { algorithm: "RS256", header: { alg: "RS256", typ: "at+jwt", kid: signingKey.kid } }),
       "unknown role": sign({ ...claims, roles: ["ROOT"] }),
+      "no aal": sign({ ...claims, aal: undefined }),
+      "unknown aal": sign({ ...claims, aal: "aal3" }),
+      "no amr": sign({ ...claims, amr: undefined }),
+      "empty amr": sign({ ...claims, amr: [] }),
+      "amr not a list of names": sign({ ...claims, amr: "pwd" }),
       "no sid": sign({ ...claims, sid: undefined }),
       "crit header": sign(claims, { crit: ["exp"] }),
       "lifetime over ACCESS_TOKEN_TTL": sign({ ...claims, iat: now - 10, exp: now - 10 + api.config.accessTokenTtl + 61 }),
@@ -210,5 +218,59 @@ describe("with a Redis Cluster client", () => {
       await clusterApi.stop();
       await clusterRedis.destroy();
     }
+  });
+});
+
+describe("assurance: the aal and amr claims", () => {
+  /** The API's own token with its claims changed and signed again with the API's key, as the API would sign an aal2 one. */
+  const resigned = (token: string, changes: object) => sign({ ...claimsOf(token), ...changes });
+  const MFA_REQUIRED = {
+    ok: false,
+    code: "FORBIDDEN",
+    reason: "MFA_REQUIRED",
+    message: "This session has not verified its second factor: call verifyMfa with a current code first",
+    status: 403,
+    headers: {},
+  };
+  const setMfa = async (userId: string, mfaEnabled: boolean) => {
+    const key = keyLayout.user(userId);
+    await redis.client.set(key, JSON.stringify({ ...JSON.parse((await redis.client.get(key))!), mfaEnabled }));
+  };
+
+  it("refuses an aal1 token of a user who has a second factor with 403 MFA_REQUIRED, on any service", async () => {
+    const payload = await register(api.url);
+    await setMfa(payload.user.id, true);
+    expect(await verifierFor().verify(payload.accessToken)).toEqual(MFA_REQUIRED);
+    const aal2 = resigned(payload.accessToken, { aal: "aal2", amr: ["pwd", "otp"] });
+    const outcome = await verifierFor().verify(aal2);
+    expect(outcome.ok && [outcome.identity.aal, outcome.identity.amr]).toEqual(["aal2", ["pwd", "otp"]]);
+  });
+
+  it("with requiredAal aal2, refuses aal1 tokens: MFA_ENROLLMENT_REQUIRED without a second factor, MFA_REQUIRED with one", async () => {
+    const payload = await register(api.url);
+    const strict = verifierFor({ requiredAal: "aal2" });
+    expect(await strict.verify(payload.accessToken)).toMatchObject({ ok: false, code: "FORBIDDEN", reason: "MFA_ENROLLMENT_REQUIRED", status: 403 });
+    await setMfa(payload.user.id, true);
+    expect(await strict.verify(payload.accessToken)).toEqual(MFA_REQUIRED);
+    const aal2 = resigned(payload.accessToken, { aal: "aal2", amr: ["pwd", "otp"] });
+    expect((await strict.verify(aal2)).ok).toBe(true);
+  });
+
+  it("accepts aal1 tokens by default while the user has no second factor", async () => {
+    const payload = await register(api.url);
+    expect((await verifierFor().verify(payload.accessToken)).ok).toBe(true);
+  });
+
+  it("takes the auth API's own step-up: a user who turned TOTP on is refused at aal1 and accepted at aal2, with requiredAal too", async () => {
+    const payload = await register(api.url);
+    const secret = (await send(api.url, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: payload.accessToken })).data!.enrollTotp.secret;
+    const confirmed = await send(api.url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: payload.accessToken });
+    const aal2 = confirmed.data!.confirmTotp.auth.accessToken;
+    const strict = verifierFor({ requiredAal: "aal2" });
+    const outcome = await strict.verify(aal2);
+    expect(outcome.ok && [outcome.identity.aal, outcome.identity.amr, outcome.identity.user?.mfaEnabled]).toEqual(["aal2", ["pwd", "otp"], true]);
+    const login = await send(api.url, LoginDocument, { input: { email: payload.user.email, password: PASSWORD } });
+    expect(login.data!.login.mfaRequired).toBe(true);
+    expect(await verifierFor().verify(login.data!.login.accessToken)).toEqual(MFA_REQUIRED);
   });
 });

@@ -1,9 +1,10 @@
-import { Arg, Args, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import { Arg, Args, Authorized, Ctx, Extensions, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { Audit } from "../../auth/audit";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
+import { AAL1_ALLOWED } from "../auth-checker";
 import { AuthPayload } from "../types/auth-payload";
 import { ChangePasswordArgs, LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";
@@ -62,6 +63,7 @@ export class AuthResolver {
   }
 
   @Authorized()
+  @Extensions({ [AAL1_ALLOWED]: true })
   @Mutation(() => Boolean, {
     description: "Revokes the access token that made this request and ends its session (with its refresh token).",
   })
@@ -75,7 +77,7 @@ export class AuthResolver {
 }
 
 /** Hands the refresh token over in the payload, or only in the cookie when the client opted in. */
-function deliver(result: AuthResult, context: RequestContext, inCookie: boolean): AuthPayload {
+export function deliver(result: AuthResult, context: RequestContext, inCookie: boolean): AuthPayload {
   const payload = AuthPayload.from(result);
   if (!inCookie) return payload;
   context.refreshCookie.set(result.refreshToken.token, result.refreshToken.expiresAt);

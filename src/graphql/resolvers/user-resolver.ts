@@ -1,8 +1,9 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts";
 import type { Audit } from "../../auth/audit";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
+import { AAL1_ALLOWED } from "../auth-checker";
 import { RoleEnum } from "../types/role";
 import { oncePerRequest } from "../once-per-request";
 import { User } from "../types/user";
@@ -17,7 +18,8 @@ export class UserResolver {
   ) {}
 
   @Authorized()
-  @Query(() => User, { description: "The logged-in user." })
+  @Extensions({ [AAL1_ALLOWED]: true })
+  @Query(() => User, { description: "The logged-in user. Open to an aal1 session that still has to verifyMfa." })
   async me(@Ctx() context: RequestContext): Promise<User> {
     const identity = signedIn(context);
     // Read with the revocation check already; only a fail-open request has to ask the store.

@@ -29,6 +29,12 @@ export class AuthPayload {
   @Field(() => User)
   user!: User;
 
+  @Field(() => Boolean, {
+    description:
+      "True when the user has a second factor and this session has not verified it yet: these tokens are aal1, refused everywhere but me, logout and verifyMfa (MFA_REQUIRED).",
+  })
+  mfaRequired!: boolean;
+
   static from(result: AuthResult): AuthPayload {
     return Object.assign(new AuthPayload(), {
       accessToken: result.accessToken.token,
@@ -38,6 +44,7 @@ export class AuthPayload {
       refreshTokenExpiresAt: new Date(result.refreshToken.expiresAt),
       sessionId: result.session.id,
       user: User.from(result.user),
+      mfaRequired: result.user.mfaEnabled === true && result.session.assurance?.aal !== "aal2",
     });
   }
 }

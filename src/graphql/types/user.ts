@@ -19,7 +19,10 @@ export class User {
   @Field(() => Boolean, { description: "A disabled user cannot log in, and their tokens are refused." })
   disabled!: boolean;
 
+  @Field(() => Boolean, { description: "True while a second factor (TOTP) is on: signing in then takes verifyMfa too." })
+  mfaEnabled!: boolean;
+
   static from(record: UserRecord): User {
-    return Object.assign(new User(), { ...record, roles: [...record.roles], createdAt: new Date(record.createdAt) });
+    return Object.assign(new User(), { ...record, roles: [...record.roles], createdAt: new Date(record.createdAt), mfaEnabled: record.mfaEnabled === true });
   }
 }

@@ -10,6 +10,9 @@ import type {
   AuditRead,
   AuditRecord,
   AuditRetention,
+  AcceptStepResult,
+  EnableTotpRequest,
+  EnableTotpResult,
   CreateSessionResult,
   Credentials,
   NewSession,
@@ -18,7 +21,10 @@ import type {
   RotateRequest,
   RotateResult,
   SessionRecord,
+  StepUpRequest,
+  StepUpResult,
   Store,
+  TotpRecord,
   UserPage,
   UserPageRequest,
   UserRecord,
@@ -56,6 +62,10 @@ export class MemoryStore implements Store {
   /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
   private readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
   private publishedKeySet: string | null = null;
+  private readonly totps = new Map<string, Omit<TotpRecord, "failures">>();
+  private readonly totpFailures = new Map<string, number>();
+  private readonly totpEnrolments = new Map<string, { sealedSecret: string; expiresAt: number }>();
+  private readonly recoveryCodes = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -164,6 +174,23 @@ export class MemoryStore implements Store {
     return { status: "rotated", session: rotated, user };
   }
 
+  async stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
+    const { userId, sessionId } = request;
+    const session = this.session(userId, sessionId);
+    const user = this.users.get(userId);
+    if (!session || !user || user.disabled || !isLiveSession(session, this.cutoff(userId))) return { status: "ended" };
+    const { rotation: _forgotten, ...rest } = session;
+    const raised: SessionRecord = {
+      ...rest,
+      assurance: request.assurance,
+      refreshJti: request.nextJti,
+      expiresAt: request.nextExpiresAt,
+      lastUsedAt: this.clock.now(),
+    };
+    this.sessionsOf(userId).set(sessionId, raised);
+    return { status: "raised", session: raised, user };
+  }
+
   async endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
     if (revoke && revoke.expiresAt > this.clock.now()) {
       this.revoked.set(`${userId}/${revoke.jti}`, revoke.expiresAt);
@@ -199,6 +226,74 @@ export class MemoryStore implements Store {
       .map((id) => this.session(userId, id))
       .filter((session) => isLiveSession(session, cutoff))
       .sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async saveTotpEnrolment(userId: string, sealedSecret: string, expiresAt: number): Promise<void> {
+    this.totpEnrolments.set(userId, { sealedSecret, expiresAt });
+  }
+
+  async getTotpEnrolment(userId: string): Promise<string | null> {
+    const enrolment = this.totpEnrolments.get(userId);
+    return enrolment && enrolment.expiresAt > this.clock.now() ? enrolment.sealedSecret : null;
+  }
+
+  async enableTotp(request: EnableTotpRequest): Promise<EnableTotpResult> {
+    const { userId } = request;
+    const user = this.users.get(userId);
+    if (!user) return "user_missing";
+    if (user.mfaEnabled) return "already_enabled";
+    if ((await this.getTotpEnrolment(userId)) !== request.sealedSecret) return "no_enrolment";
+    this.totps.set(userId, { sealedSecret: request.sealedSecret, lastStep: request.acceptedStep });
+    this.totpEnrolments.delete(userId);
+    this.totpFailures.delete(userId);
+    this.recoveryCodes.set(userId, new Set(request.recoveryCodeHashes));
+    this.users.set(userId, { ...user, mfaEnabled: true });
+    return "enabled";
+  }
+
+  async getTotp(userId: string): Promise<TotpRecord | null> {
+    const totp = this.totps.get(userId);
+    return totp ? { ...totp, failures: this.totpFailures.get(userId) ?? 0 } : null;
+  }
+
+  async acceptTotpStep(userId: string, step: number, lockAfter: number, resealed?: string): Promise<AcceptStepResult> {
+    const totp = this.totps.get(userId);
+    if (!totp) return "not_enabled";
+    if ((this.totpFailures.get(userId) ?? 0) >= lockAfter) return "locked";
+    if (step <= totp.lastStep) return "replayed";
+    this.totps.set(userId, { sealedSecret: resealed ?? totp.sealedSecret, lastStep: step });
+    this.totpFailures.delete(userId);
+    return "accepted";
+  }
+
+  async recordTotpFailure(userId: string): Promise<number> {
+    const failures = (this.totpFailures.get(userId) ?? 0) + 1;
+    this.totpFailures.set(userId, failures);
+    return failures;
+  }
+
+  async useRecoveryCode(userId: string, codeHash: string): Promise<number | null> {
+    const codes = this.recoveryCodes.get(userId);
+    if (!codes?.delete(codeHash)) return null;
+    this.totpFailures.delete(userId);
+    return codes.size;
+  }
+
+  async replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean> {
+    if (!this.users.get(userId)?.mfaEnabled) return false;
+    this.recoveryCodes.set(userId, new Set(codeHashes));
+    return true;
+  }
+
+  async disableMfa(userId: string): Promise<boolean> {
+    const user = this.users.get(userId);
+    this.totps.delete(userId);
+    this.totpEnrolments.delete(userId);
+    this.totpFailures.delete(userId);
+    this.recoveryCodes.delete(userId);
+    if (!user?.mfaEnabled) return false;
+    this.users.set(userId, { ...user, mfaEnabled: false });
+    return true;
   }
 
   async accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
@@ -278,6 +373,7 @@ export class MemoryStore implements Store {
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
     for (const [stream, { expiresAt }] of this.audit) if (expiresAt <= now) this.audit.delete(stream);
+    for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);

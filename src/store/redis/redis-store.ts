@@ -14,6 +14,9 @@ import type {
   AuditRead,
   AuditRecord,
   AuditRetention,
+  AcceptStepResult,
+  EnableTotpRequest,
+  EnableTotpResult,
   CreateSessionResult,
   Credentials,
   NewSession,
@@ -22,7 +25,10 @@ import type {
   Role,
   RotateResult,
   SessionRecord,
+  StepUpRequest,
+  StepUpResult,
   Store,
+  TotpRecord,
   UserPage,
   UserPageRequest,
   UserRecord,
@@ -223,6 +229,21 @@ export class RedisStore implements Store {
     });
   }
 
+  stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
+    return this.guard(async () => {
+      const { userId, sessionId, assurance, nextJti, nextExpiresAt } = request;
+      // Durable: the step-up retires the refresh tokens issued before it, as a revocation does.
+      const [status, session, user] = await this.durableScript("stepUpSession", this.sessionKeys(userId, sessionId), [
+        sessionId,
+        JSON.stringify(assurance),
+        nextJti,
+        nextExpiresAt,
+      ]);
+      if (status !== "raised") return { status: "ended" };
+      return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
+    });
+  }
+
   endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
     return this.guard(async () => {
       const sessionKeys = [
@@ -263,6 +284,53 @@ export class RedisStore implements Store {
         .filter((session) => isLiveSession(session, toNumber(cutoff)))
         .sort((a, b) => b.createdAt - a.createdAt);
     });
+  }
+
+  async saveTotpEnrolment(userId: string, sealedSecret: string, expiresAt: number): Promise<void> {
+    await this.guard(() => this.redis.set(keys.totpEnrolment(userId), sealedSecret, "PXAT", expiresAt));
+  }
+
+  getTotpEnrolment(userId: string): Promise<string | null> {
+    return this.guard(() => this.redis.get(keys.totpEnrolment(userId)));
+  }
+
+  enableTotp(request: EnableTotpRequest): Promise<EnableTotpResult> {
+    const { userId } = request;
+    const totpKeys = [keys.user(userId), keys.totpEnrolment(userId), keys.totp(userId), keys.totpFailures(userId), keys.recoveryCodes(userId)];
+    return this.guard(() => this.durableScript("enableTotp", totpKeys, [request.sealedSecret, request.acceptedStep, ...request.recoveryCodeHashes]));
+  }
+
+  getTotp(userId: string): Promise<TotpRecord | null> {
+    return this.guard(async () => {
+      const [raw, failures] = await this.redis.mget(keys.totp(userId), keys.totpFailures(userId));
+      const totp = parseJson<Omit<TotpRecord, "failures">>(raw ?? null);
+      return totp && { sealedSecret: totp.sealedSecret, lastStep: Number(totp.lastStep), failures: Number(failures ?? 0) };
+    });
+  }
+
+  acceptTotpStep(userId: string, step: number, lockAfter: number, resealed?: string): Promise<AcceptStepResult> {
+    // Durable: a failover must not bring back a step already accepted (RFC 6238 §5.2).
+    return this.guard(() => this.durableScript("acceptTotpStep", [keys.totp(userId), keys.totpFailures(userId)], [step, lockAfter, resealed ?? ""]));
+  }
+
+  recordTotpFailure(userId: string): Promise<number> {
+    return this.guard(() => this.redis.incr(keys.totpFailures(userId)));
+  }
+
+  useRecoveryCode(userId: string, codeHash: string): Promise<number | null> {
+    return this.guard(async () => {
+      const left = Number(await this.durableScript("useRecoveryCode", [keys.recoveryCodes(userId), keys.totpFailures(userId)], [codeHash]));
+      return left < 0 ? null : left;
+    });
+  }
+
+  replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean> {
+    return this.guard(async () => (await this.durableScript("replaceRecoveryCodes", [keys.user(userId), keys.recoveryCodes(userId)], [...codeHashes])) === 1);
+  }
+
+  disableMfa(userId: string): Promise<boolean> {
+    const mfaKeys = [keys.user(userId), keys.totp(userId), keys.totpEnrolment(userId), keys.totpFailures(userId), keys.recoveryCodes(userId)];
+    return this.guard(async () => (await this.durableScript("disableMfa", mfaKeys, [])) === 1);
   }
 
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {

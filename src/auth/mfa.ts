@@ -1,0 +1,240 @@
+import QRCode from "qrcode";
+import type { Clock } from "../clock";
+import { AuthError, mfaRequired, tokenRevoked } from "../errors";
+import type { Store, UserRecord } from "../store/store";
+import type { Accounts, Origin } from "./accounts";
+import { secondFactor } from "./assurance";
+import type { Audit, MfaMethod } from "./audit";
+import type { Identity } from "./authenticator";
+import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes";
+import type { SecretBox } from "./secret-box";
+import type { AuthResult, Sessions } from "./sessions";
+import type { Throttle } from "./throttle";
+import { isTotpCode, matchTotpStep, newTotpSecret, totpUri } from "./totp";
+
+/** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts before the factor is locked. */
+export const MFA_LOCK_AFTER_FAILURES = 100;
+/** How long an enrolment waits for its confirming code. */
+export const TOTP_ENROLMENT_TTL_MS = 15 * 60_000;
+/** Longer input is not a code of either kind; refused before any work. */
+const MAX_CODE_LENGTH = 64;
+
+export interface TotpEnrollment {
+  /** Base32, for typing into an authenticator that cannot scan. */
+  readonly secret: string;
+  readonly otpauthUri: string;
+  /** The URI as an SVG QR code. */
+  readonly qrSvg: string;
+}
+
+export interface TotpConfirmation {
+  /** Shown once: only their hashes are kept. */
+  readonly recoveryCodes: readonly string[];
+  /** New tokens for the confirming session, now at aal2. */
+  readonly auth: AuthResult;
+}
+
+/**
+ * Where the second factor's notices leave the domain. Mail (issue 16) listens here at merge time:
+ * a recovery code used and a factor removed are worth a message to the account's address. Each
+ * is called after the change is stored; a listener that throws does not undo it.
+ */
+export interface MfaNotices {
+  recoveryCodeUsed?(user: UserRecord, remaining: number): void | Promise<void>;
+  totpDisabled?(user: UserRecord, by: "user" | "admin"): void | Promise<void>;
+}
+
+export interface MfaSettings {
+  /** The name authenticator apps show (MFA_ISSUER). */
+  readonly issuer: string;
+}
+
+export interface MfaGuards {
+  readonly throttle: Throttle;
+  readonly audit: Audit;
+}
+
+const invalidCode = () => new AuthError("BAD_USER_INPUT", "INVALID_MFA_CODE", "The code is wrong, already used or expired");
+const notEnabled = () => new AuthError("BAD_USER_INPUT", "MFA_NOT_ENABLED", "No second factor is on for this account");
+const alreadyEnabled = () => new AuthError("BAD_USER_INPUT", "MFA_ALREADY_ENABLED", "A second factor is already on: disable it first");
+const enrolmentMissing = () =>
+  new AuthError("BAD_USER_INPUT", "TOTP_ENROLMENT_MISSING", "No TOTP enrolment is waiting (or it expired): call enrollTotp again");
+const locked = () =>
+  new AuthError("FORBIDDEN", "MFA_LOCKED", "Too many wrong codes: the authenticator is locked. Use a recovery code, or ask an admin to reset the second factor");
+
+/**
+ * The second factor: TOTP (RFC 6238) with recovery codes. Every flow ends in the domain's own
+ * methods: raising a session is Sessions.stepUp, ending sessions is Sessions.endOthers or
+ * Sessions.endAll, so revocation stays one event. Secrets are sealed (secret-box.ts) before
+ * they reach the store; recovery codes are hashed.
+ */
+export class Mfa {
+  constructor(
+    private readonly store: Store,
+    private readonly box: SecretBox,
+    private readonly sessions: Sessions,
+    private readonly accounts: Accounts,
+    private readonly clock: Clock,
+    private readonly settings: MfaSettings,
+    private readonly guards: MfaGuards | null = null,
+    private readonly notices: MfaNotices = {},
+  ) {}
+
+  /** Starts an enrolment after checking the password (throttled like a login); replaces any earlier one. */
+  async enrollTotp(identity: Identity, currentPassword: string, origin: Origin): Promise<TotpEnrollment> {
+    await this.accounts.verifyCurrentPassword(identity.userId, currentPassword, origin);
+    const user = await this.accounts.getUser(identity.userId);
+    if (user.mfaEnabled) throw alreadyEnabled();
+    const secret = newTotpSecret();
+    await this.store.saveTotpEnrolment(user.id, this.box.seal(secret, user.id), this.clock.now() + TOTP_ENROLMENT_TTL_MS);
+    const otpauthUri = totpUri(secret, this.settings.issuer, user.email);
+    return { secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: "svg", errorCorrectionLevel: "M", margin: 2 }) };
+  }
+
+  /**
+   * Turns the factor on once a code proves the authenticator has the secret: the user's other
+   * sessions end (they proved the password alone), this one is raised to aal2.
+   */
+  async confirmTotp(identity: Identity, code: string, origin: Origin): Promise<TotpConfirmation> {
+    const userId = identity.userId;
+    return this.guarded(identity, origin, async () => {
+      const sealed = await this.store.getTotpEnrolment(userId);
+      const secret = sealed === null ? null : this.box.open(sealed, userId);
+      if (sealed === null || secret === null) throw enrolmentMissing();
+      const step = matchTotpStep(secret, code.trim(), this.clock.now());
+      if (step === null) {
+        this.guards?.audit.mfaFailed(userId, identity.sessionId, origin.clientIp, null);
+        throw invalidCode();
+      }
+      const recoveryCodes = newRecoveryCodes();
+      const recoveryCodeHashes = recoveryCodes.map((c) => hashRecoveryCode(userId, normalizeRecoveryCode(c)!));
+      const enabled = await this.store.enableTotp({ userId, sealedSecret: sealed, acceptedStep: step, recoveryCodeHashes });
+      if (enabled === "already_enabled") throw alreadyEnabled();
+      if (enabled === "user_missing") throw tokenRevoked();
+      if (enabled === "no_enrolment") throw enrolmentMissing();
+      const ended = await this.sessions.endOthers(identity);
+      const auth = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
+      this.guards?.audit.mfaEnrolled(userId, identity.sessionId, origin.clientIp, ended);
+      return { recoveryCodes, auth };
+    });
+  }
+
+  /**
+   * The second step of a sign-in: a current TOTP code or an unused recovery code raises the
+   * caller's session to aal2, with a new refresh-token family (Sessions.stepUp).
+   */
+  async verify(identity: Identity, code: string, origin: Origin): Promise<AuthResult> {
+    const method = await this.guarded(identity, origin, () => this.checkAnyCode(identity, code, origin));
+    const result = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
+    this.guards?.audit.mfaVerified(identity.userId, identity.sessionId, origin.clientIp, method);
+    return result;
+  }
+
+  /** New recovery codes for old, at aal2 and with a current TOTP code. */
+  async regenerateRecoveryCodes(identity: Identity, code: string, origin: Origin): Promise<string[]> {
+    requireAal2(identity);
+    await this.guarded(identity, origin, () => this.checkTotp(identity, code, origin));
+    const codes = newRecoveryCodes();
+    const hashes = codes.map((c) => hashRecoveryCode(identity.userId, normalizeRecoveryCode(c)!));
+    if (!(await this.store.replaceRecoveryCodes(identity.userId, hashes))) throw notEnabled();
+    this.guards?.audit.recoveryCodesRegenerated(identity.userId, identity.sessionId, origin.clientIp);
+    return codes;
+  }
+
+  /** Turns the factor off, at aal2 and with a current TOTP code; the user's other sessions end. */
+  async disableTotp(identity: Identity, code: string, origin: Origin): Promise<void> {
+    requireAal2(identity);
+    await this.guarded(identity, origin, () => this.checkTotp(identity, code, origin));
+    if (!(await this.store.disableMfa(identity.userId))) throw notEnabled();
+    const ended = await this.sessions.endOthers(identity);
+    this.guards?.audit.mfaDisabled(identity.userId, identity.sessionId, origin.clientIp, ended);
+    await this.notify(identity.userId, (user) => this.notices.totpDisabled?.(user, "user"));
+  }
+
+  /**
+   * For an admin: removes a user's second factor and ends every session of theirs. False, changing
+   * nothing, when the user had none.
+   */
+  async resetUser(actorId: string, userId: string): Promise<boolean> {
+    await this.accounts.getUser(userId);
+    if (!(await this.store.disableMfa(userId))) return false;
+    const ended = await this.accounts.endSessionsOf(userId);
+    this.guards?.audit.mfaReset(actorId, userId, ended);
+    await this.notify(userId, (user) => this.notices.totpDisabled?.(user, "admin"));
+    return true;
+  }
+
+  private async guarded<T>(identity: Identity, origin: Origin, check: () => Promise<T>): Promise<T> {
+    if (!this.guards) return check();
+    return this.guards.throttle.guardSecondFactor(identity.userId, identity.sessionId, origin.clientIp, check);
+  }
+
+  /** Six digits are a TOTP code; anything else is tried as a recovery code. */
+  private async checkAnyCode(identity: Identity, code: string, origin: Origin): Promise<MfaMethod> {
+    const trimmed = code.trim();
+    if (isTotpCode(trimmed)) {
+      await this.checkTotp(identity, trimmed, origin);
+      return "totp";
+    }
+    await this.spendRecoveryCode(identity, trimmed, origin);
+    return "recovery_code";
+  }
+
+  /**
+   * A current code, within one step of drift, of a step after the last accepted one, while the
+   * factor is not locked. Every refusal counts toward the lock.
+   */
+  private async checkTotp(identity: Identity, code: string, origin: Origin): Promise<void> {
+    const userId = identity.userId;
+    const totp = await this.store.getTotp(userId);
+    if (totp === null) throw notEnabled();
+    if (totp.failures >= MFA_LOCK_AFTER_FAILURES) throw locked();
+    const secret = this.box.open(totp.sealedSecret, userId);
+    // A secret no key opens (MFA_ENCRYPTION_KEY changed without MFA_PREVIOUS_ENCRYPTION_KEYS): fail closed, loudly.
+    if (secret === null) throw new Error("the stored TOTP secret does not open with MFA_ENCRYPTION_KEY or MFA_PREVIOUS_ENCRYPTION_KEYS");
+    const step = code.length <= MAX_CODE_LENGTH ? matchTotpStep(secret, code.trim(), this.clock.now()) : null;
+    const resealed = this.box.isStale(totp.sealedSecret) ? this.box.seal(secret, userId) : undefined;
+    const outcome = step === null ? "wrong" : await this.store.acceptTotpStep(userId, step, MFA_LOCK_AFTER_FAILURES, resealed);
+    if (outcome === "accepted") return;
+    if (outcome === "not_enabled") throw notEnabled();
+    if (outcome === "locked") throw locked();
+    await this.failed(identity, origin);
+  }
+
+  private async spendRecoveryCode(identity: Identity, code: string, origin: Origin): Promise<void> {
+    const canonical = code.length <= MAX_CODE_LENGTH ? normalizeRecoveryCode(code) : null;
+    const user = await this.accounts.getUser(identity.userId);
+    if (!user.mfaEnabled) throw notEnabled();
+    const remaining = canonical === null ? null : await this.store.useRecoveryCode(user.id, hashRecoveryCode(user.id, canonical));
+    if (remaining === null) {
+      this.guards?.audit.mfaFailed(user.id, identity.sessionId, origin.clientIp, null);
+      throw invalidCode();
+    }
+    this.guards?.audit.recoveryCodeUsed(user.id, identity.sessionId, origin.clientIp, remaining);
+    await this.notify(user.id, (fresh) => this.notices.recoveryCodeUsed?.(fresh, remaining));
+  }
+
+  /** Counts the failure on the factor; the one that reaches the limit locks it. Always throws. */
+  private async failed(identity: Identity, origin: Origin): Promise<never> {
+    const failures = await this.store.recordTotpFailure(identity.userId);
+    this.guards?.audit.mfaFailed(identity.userId, identity.sessionId, origin.clientIp, failures);
+    if (failures === MFA_LOCK_AFTER_FAILURES) this.guards?.audit.mfaLocked(identity.userId, identity.sessionId, origin.clientIp);
+    throw invalidCode();
+  }
+
+  /** A notice listener's failure is logged by its owner, never undoes the change, never fails the request. */
+  private async notify(userId: string, send: (user: UserRecord) => void | Promise<void>): Promise<void> {
+    try {
+      const user = await this.store.getUser(userId);
+      if (user) await send(user);
+    } catch {
+      // the change is stored; a notice is best effort
+    }
+  }
+}
+
+/** Turning the factor off or changing its codes needs a session that proved it. */
+function requireAal2(identity: Identity): void {
+  if (identity.aal !== "aal2") throw mfaRequired();
+}
+

@@ -1,0 +1,68 @@
+import { Arg, Args, Authorized, Ctx, Extensions, ID, Mutation, Resolver } from "type-graphql";
+import type { Mfa } from "../../auth/mfa";
+import type { RequestContext } from "../../context/context";
+import { AAL1_ALLOWED } from "../auth-checker";
+import { AuthPayload } from "../types/auth-payload";
+import { EnrollTotpArgs, MfaCodeArgs, TotpConfirmation, TotpEnrollment } from "../types/mfa";
+import { deliver } from "./auth-resolver";
+import { signedIn } from "./identity";
+
+/** The second factor (docs/mfa.md); the rules live in auth/mfa.ts. */
+@Resolver()
+export class MfaResolver {
+  constructor(private readonly mfa: Mfa) {}
+
+  @Authorized()
+  @Mutation(() => TotpEnrollment, {
+    description: "Checks the password and starts a TOTP enrolment (15 minutes to confirm); replaces any earlier one. Refused while TOTP is on.",
+  })
+  async enrollTotp(@Args(() => EnrollTotpArgs) args: EnrollTotpArgs, @Ctx() context: RequestContext): Promise<TotpEnrollment> {
+    return TotpEnrollment.from(await this.mfa.enrollTotp(signedIn(context), args.currentPassword, context));
+  }
+
+  @Authorized()
+  @Mutation(() => TotpConfirmation, {
+    description:
+      "Turns TOTP on with a current code from the enrolled authenticator: ends the caller's other sessions and returns the recovery codes (shown once) and new aal2 tokens for this session.",
+  })
+  async confirmTotp(@Args(() => MfaCodeArgs) args: MfaCodeArgs, @Ctx() context: RequestContext): Promise<TotpConfirmation> {
+    const { recoveryCodes, auth } = await this.mfa.confirmTotp(signedIn(context), args.code, context);
+    return Object.assign(new TotpConfirmation(), { recoveryCodes: [...recoveryCodes], auth: deliverStepUp(auth, context) });
+  }
+
+  @Authorized()
+  @Extensions({ [AAL1_ALLOWED]: true })
+  @Mutation(() => AuthPayload, {
+    description:
+      "The second step of signing in: a current TOTP code or an unused recovery code raises this session to aal2. Returns new tokens; the session's earlier refresh tokens are refused from now on.",
+  })
+  async verifyMfa(@Args(() => MfaCodeArgs) args: MfaCodeArgs, @Ctx() context: RequestContext): Promise<AuthPayload> {
+    return deliverStepUp(await this.mfa.verify(signedIn(context), args.code, context), context);
+  }
+
+  @Authorized()
+  @Mutation(() => [String], { description: "Replaces every recovery code; needs an aal2 session and a current TOTP code. Shown once." })
+  async regenerateRecoveryCodes(@Args(() => MfaCodeArgs) args: MfaCodeArgs, @Ctx() context: RequestContext): Promise<string[]> {
+    return this.mfa.regenerateRecoveryCodes(signedIn(context), args.code, context);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: "Turns TOTP off; needs an aal2 session and a current TOTP code. Ends the caller's other sessions." })
+  async disableTotp(@Args(() => MfaCodeArgs) args: MfaCodeArgs, @Ctx() context: RequestContext): Promise<boolean> {
+    await this.mfa.disableTotp(signedIn(context), args.code, context);
+    return true;
+  }
+
+  @Authorized("ADMIN")
+  @Mutation(() => Boolean, {
+    description: "Removes a user's second factor and ends every session of theirs; false when they had none (nothing changes). ADMIN only.",
+  })
+  async resetUserMfa(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<boolean> {
+    return this.mfa.resetUser(signedIn(context).userId, userId);
+  }
+}
+
+/** A client that keeps its refresh token in the cookie gets the new family's token there too. */
+function deliverStepUp(result: Parameters<typeof deliver>[0], context: RequestContext): AuthPayload {
+  return deliver(result, context, context.refreshCookie.read() !== undefined);
+}
