@@ -17,10 +17,16 @@ export const keys = {
   sessions: (userId: string) => `${userTag(userId)}:sessions`,
   cutoff: (userId: string) => `${userTag(userId)}:cutoff`,
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
+  /** The user's passkeys: a hash of credential id → passkey record (JSON). */
+  passkeys: (userId: string) => `${userTag(userId)}:passkeys`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */
   enabledAdmins: () => `${PREFIX}:{directory}:admins`,
+  /** Which user holds a passkey, by credential id: how a discoverable sign-in finds the user. */
+  passkeyOwner: (credentialId: string) => `${PREFIX}:{directory}:passkey:${credentialId}`,
+  /** A WebAuthn challenge waiting for its response, by the SHA-256 of the challenge; it expires. */
+  webauthnChallenge: (id: string) => `${PREFIX}:webauthn-challenge:${id}`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };
