@@ -68,6 +68,17 @@ export interface Config {
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
+  /** Passkeys (docs/passkeys.md): on by default outside production; null when PASSKEYS=off. */
+  readonly passkeys: PasskeyConfig | null;
+}
+
+/** The WebAuthn relying party: who the passkeys are for, and the pages that may use them. */
+export interface PasskeyConfig {
+  /** WEBAUTHN_RP_ID: the domain passkeys are scoped to; every origin's host is it or under it. */
+  readonly rpId: string;
+  readonly rpName: string;
+  /** WEBAUTHN_ORIGINS: the exact origins (scheme, host, port) a ceremony may come from. */
+  readonly origins: readonly string[];
 }
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
@@ -202,6 +213,7 @@ export function loadConfig(env: Env): Config {
       maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
+    passkeys: readPasskeys(env, read, production, port, problems),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
   };
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
@@ -325,6 +337,43 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
     problems.push("ADMIN_PASSWORD must be 8 to 128 characters");
   }
   return { email, password };
+}
+
+/**
+ * PASSKEYS, WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS. Outside production the defaults
+ * fit a browser on this machine (localhost on PORT); in production, the RP ID and origins must be said.
+ */
+function readPasskeys(env: Env, read: EnvReader, production: boolean, port: number, problems: string[]): PasskeyConfig | null {
+  if (read.oneOf("PASSKEYS", ["on", "off"] as const, production ? "off" : "on") === "off") return null;
+  const rawRpId = env.WEBAUTHN_RP_ID?.trim().toLowerCase();
+  const rawOrigins = env.WEBAUTHN_ORIGINS?.trim();
+  if (production && !rawRpId) problems.push("WEBAUTHN_RP_ID is required when NODE_ENV=production and PASSKEYS=on: the domain passkeys belong to");
+  if (production && !rawOrigins) problems.push("WEBAUTHN_ORIGINS is required when NODE_ENV=production and PASSKEYS=on: the exact origins of the pages that use passkeys");
+  const rpId = rawRpId || "localhost";
+  if (!HOSTNAME.test(rpId) || isIP(rpId) !== 0) problems.push(`WEBAUTHN_RP_ID must be a domain name (e.g. example.com), got "${rpId}"`);
+  const origins = (rawOrigins || `http://localhost:${port}`).split(",").map((entry) => entry.trim());
+  // A missing value was reported above; its development default is no second problem.
+  for (const origin of rawOrigins || !production ? origins : []) {
+    const problem = originProblem(origin, rpId, production);
+    if (problem) problems.push(`WEBAUTHN_ORIGINS: ${problem}`);
+  }
+  return { rpId, rpName: read.text("WEBAUTHN_RP_NAME", "revocable-auth-api"), origins };
+}
+
+/** An origin as a browser writes it (no path, no trailing slash), on the RP ID or a subdomain of it. */
+function originProblem(origin: string, rpId: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `"${origin}" is not an origin such as https://example.com`;
+  }
+  if (url.origin !== origin) return `"${origin}" must be written as its origin alone, like "${url.origin}" (checked exactly)`;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && url.hostname === "localhost" && !production)) {
+    return `"${origin}" must be https (http only for localhost outside production)`;
+  }
+  if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) return `"${origin}" is not on WEBAUTHN_RP_ID "${rpId}" or a subdomain of it`;
+  return null;
 }
 
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
