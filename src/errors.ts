@@ -23,10 +23,10 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE"],
-  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN"],
-  NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
-  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED"],
+  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "PASSKEYS_DISABLED"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD"],
+  NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
+  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "PASSKEY_THROTTLED"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
@@ -65,13 +65,19 @@ export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "IN
 
 export const lastAdmin = (message: string) => new AuthError("BAD_USER_INPUT", "LAST_ADMIN", message);
 
+const THROTTLED_MESSAGES: Record<ReasonOf<"TOO_MANY_REQUESTS">, string> = {
+  LOGIN_THROTTLED: "Too many failed logins; try again later",
+  REGISTER_THROTTLED: "Too many registrations; try again later",
+  PASSKEY_THROTTLED: "Too many failed passkey sign-ins; try again later",
+};
+
 /** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
 export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(
     reason: ReasonOf<"TOO_MANY_REQUESTS">,
     readonly retryAfterSeconds: number,
   ) {
-    super("TOO_MANY_REQUESTS", reason, reason === "LOGIN_THROTTLED" ? "Too many failed logins; try again later" : "Too many registrations; try again later");
+    super("TOO_MANY_REQUESTS", reason, THROTTLED_MESSAGES[reason]);
   }
 }
 

@@ -7,6 +7,7 @@ import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
+import { Passkeys } from "./auth/passkeys";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
@@ -59,6 +60,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     audit,
   });
   const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
+  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit }) : null;
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
@@ -66,7 +68,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions, audit }),
+    schema: await buildAuthSchema({ accounts, sessions, audit, passkeys }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.

@@ -19,6 +19,7 @@ export type RevocationKind =
   | "other_sessions"
   | "password_change"
   | "refresh_reuse"
-  | "user_disabled";
+  | "user_disabled"
+  | "passkey_removed";
 
 export type RevocationListener = (kind: RevocationKind) => void;

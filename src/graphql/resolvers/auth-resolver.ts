@@ -71,7 +71,7 @@ export class AuthResolver {
 }
 
 /** Hands the refresh token over in the payload, or only in the cookie when the client opted in. */
-function deliver(result: AuthResult, context: RequestContext, inCookie: boolean): AuthPayload {
+export function deliver(result: AuthResult, context: RequestContext, inCookie: boolean): AuthPayload {
   const payload = AuthPayload.from(result);
   if (!inCookie) return payload;
   context.refreshCookie.set(result.refreshToken.token, result.refreshToken.expiresAt);
