@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { keys } from "@revocable-auth/verifier";
 import { startApi, type TestApi } from "../support/api";
-import { post, register, uniqueEmail } from "../support/client";
+import { PasskeyLoginOptionsDocument, PasskeysDocument, RemovePasskeyDocument, RenamePasskeyDocument } from "../../schema/generated/graphql";
+import { post, register, send, uniqueEmail } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
 
 /**
@@ -67,7 +68,7 @@ describe("passkeys over HTTP", () => {
   });
 
   it("gives discoverable options without an email, and for an email without passkeys a stand-in that does not tell", async () => {
-    const discoverable = (await gql(OPTIONS)).data as { passkeyLoginOptions: Record<string, unknown> };
+    const discoverable = (await send(api.url, PasskeyLoginOptionsDocument, {})).data as { passkeyLoginOptions: Record<string, unknown> };
     expect(discoverable.passkeyLoginOptions).toMatchObject({ rpId: "localhost", userVerification: "required", timeout: 300_000 });
     expect(discoverable.passkeyLoginOptions.allowCredentials ?? []).toEqual([]);
     expect(discoverable.passkeyLoginOptions.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -92,13 +93,13 @@ describe("passkeys over HTTP", () => {
   it("answers the management operations with typed errors: signed in, known passkey, a valid name", async () => {
     expect((await gql("query { passkeys { id } }")).error).toMatchObject({ code: "UNAUTHENTICATED" });
     const account = await register(api.url);
-    expect((await gql("query { passkeys { id } }", {}, account.accessToken)).data).toEqual({ passkeys: [] });
-    const rename = "mutation ($id: ID!, $name: String!) { renamePasskey(id: $id, name: $name) { id } }";
-    expect((await gql(rename, { id: "nope", name: "x" }, account.accessToken)).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
-    expect((await gql(rename, { id: "nope", name: "   " }, account.accessToken)).error).toMatchObject({ code: "BAD_USER_INPUT" });
-    expect((await gql(rename, { id: "nope", name: "x".repeat(65) }, account.accessToken)).error).toMatchObject({ code: "BAD_USER_INPUT" });
-    const remove = "mutation { removePasskey(id: \"nope\") }";
-    expect((await gql(remove, {}, account.accessToken)).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
+    const as = { token: account.accessToken };
+    expect((await send(api.url, PasskeysDocument, {}, as)).data).toEqual({ passkeys: [] });
+    const rename = (name: string) => send(api.url, RenamePasskeyDocument, { id: "nope", name }, as);
+    expect((await rename("x")).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
+    expect((await rename("   ")).error).toMatchObject({ code: "BAD_USER_INPUT" });
+    expect((await rename("x".repeat(65))).error).toMatchObject({ code: "BAD_USER_INPUT" });
+    expect((await send(api.url, RemovePasskeyDocument, { id: "nope" }, as)).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
   });
 });
 
