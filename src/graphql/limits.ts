@@ -4,7 +4,7 @@ import { GraphQLError, Kind, type ParseOptions, type SelectionSetNode, type Vali
 import type { OperationLimits } from "../config";
 
 /** Each of these costs an argon2 hash or a session write; aliasing must not multiply them. */
-const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh", "changePassword"]);
+const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh", "changePassword", "loginWithPasskey", "registerPasskey"]);
 
 /** Root fields that read a list from the store: each may be asked for once per operation. */
 const STORE_LIST_FIELDS = new Set(["sessions", "users"]);
@@ -93,7 +93,7 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     const count = countRootFields(operation.selectionSet, context, new Set(), CREDENTIAL_FIELDS);
     if (count > 1) {
       context.reportError(
-        new GraphQLError("At most one of register, login, refresh and changePassword may run per request", { nodes: operation }),
+        new GraphQLError("At most one of register, login, refresh and changePassword (or loginWithPasskey, registerPasskey) may run per request", { nodes: operation }),
       );
     }
   },

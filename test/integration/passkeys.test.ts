@@ -67,6 +67,13 @@ describe("passkeys over HTTP", () => {
     expect(outcomes).toEqual(["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "PASSKEY_THROTTLED"]);
   });
 
+  it("runs at most one passkey sign-in per request, as for the other credential mutations", async () => {
+    const response = forgedAssertion();
+    const query = "mutation ($r: JSON!) { a: loginWithPasskey(response: $r) { accessToken } b: loginWithPasskey(response: $r) { accessToken } }";
+    const result = await gql(query, { r: response });
+    expect(result.error).toMatchObject({ code: "GRAPHQL_VALIDATION_FAILED", message: expect.stringMatching(/loginWithPasskey, registerPasskey\) may run per request/) });
+  });
+
   it("gives discoverable options without an email, and for an email without passkeys a stand-in that does not tell", async () => {
     const discoverable = (await send(api.url, PasskeyLoginOptionsDocument, {})).data as { passkeyLoginOptions: Record<string, unknown> };
     expect(discoverable.passkeyLoginOptions).toMatchObject({ rpId: "localhost", userVerification: "required", timeout: 300_000 });
