@@ -95,6 +95,9 @@ export interface ThrottleLimits {
   /** Registrations attempted per client IP within `registerWindow`. */
   readonly registerMaxPerIp: number;
   readonly registerWindow: number;
+  /** passkeyLoginOptions calls per client IP within `passkeyOptionsWindow`: each stores a challenge. */
+  readonly passkeyOptionsMaxPerIp: number;
+  readonly passkeyOptionsWindow: number;
 }
 
 /** Bounds on the work one GraphQL operation may ask for (docs/security.md). */
@@ -386,6 +389,8 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     loginIpWindow: read.integer("LOGIN_IP_WINDOW_SECONDS", 3600, 1, DAY),
     registerMaxPerIp: read.integer("REGISTER_MAX_PER_IP", 10, 1, 1_000_000),
     registerWindow: read.integer("REGISTER_WINDOW_SECONDS", 3600, 1, DAY),
+    passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
+    passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
   };
   if (limits.loginMaxBlock < limits.loginBlock) {
     problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");

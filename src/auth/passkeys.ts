@@ -127,9 +127,11 @@ export class Passkeys {
   /**
    * Request options. Without an email, for a discoverable credential: the browser offers the passkeys
    * it holds for this RP. With one, they list that account's passkeys; an email with none (or no
-   * account) gets a stand-in id derived from it, so the answer does not tell which emails have passkeys.
+   * account) gets a stand-in id derived from it rather than an empty list, so the answer alone
+   * does not tell which emails have passkeys. Counted per client IP: each call stores a challenge.
    */
-  async loginOptions(email: string | null | undefined): Promise<object> {
+  async loginOptions(email: string | null | undefined, origin: Origin): Promise<object> {
+    await this.guards?.throttle.checkPasskeyOptions(origin.clientIp);
     const allowCredentials = email == null ? undefined : await this.allowedFor(email);
     const options = await generateAuthenticationOptions({
       rpID: this.settings.rpId,

@@ -23,6 +23,7 @@ export class Throttle {
   private readonly registrations: Limiter;
   private readonly passkeyFailures: Limiter;
   private readonly passkeyIpFailures: Limiter;
+  private readonly passkeyOptions: Limiter;
 
   constructor(
     limiter: LimiterFactory,
@@ -36,6 +37,7 @@ export class Throttle {
     // Passkey sign-ins share the login limits, counted apart: per credential id, and per client IP.
     this.passkeyFailures = limiter({ name: "passkey-credential", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
     this.passkeyIpFailures = limiter({ name: "passkey-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
+    this.passkeyOptions = limiter({ name: "passkey-options-ip", points: limits.passkeyOptionsMaxPerIp, windowSeconds: limits.passkeyOptionsWindow });
   }
 
   /**
@@ -101,6 +103,14 @@ export class Throttle {
       }
       throw error;
     }
+  }
+
+  /** Counts a request for sign-in options from `clientIp` (each stores a challenge); refuses it past the limit. */
+  async checkPasskeyOptions(clientIp: string): Promise<void> {
+    const state = await this.passkeyOptions.hit(clientKey(clientIp));
+    if (state.count <= this.limits.passkeyOptionsMaxPerIp) return;
+    this.audit.throttled("PASSKEY_THROTTLED", "ip", clientIp);
+    throw new ThrottledError("PASSKEY_THROTTLED", retryAfter(state));
   }
 
   /** Counts a registration attempt from `clientIp`; refuses it past the limit. */

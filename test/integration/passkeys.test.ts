@@ -14,7 +14,7 @@ let api: TestApi;
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startApi(redis.url, { LOGIN_MAX_FAILURES: "2", LOGIN_MAX_FAILURES_PER_IP: "6" });
+  api = await startApi(redis.url, { LOGIN_MAX_FAILURES: "2", LOGIN_MAX_FAILURES_PER_IP: "6", PASSKEY_OPTIONS_MAX_PER_IP: "8" });
 });
 afterAll(async () => {
   await api?.stop();
@@ -87,6 +87,16 @@ describe("passkeys over HTTP", () => {
     expect(known).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
     expect(stranger).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
     expect(strangerAgain).toEqual(stranger);
+  });
+
+  it("counts requests for sign-in options per client IP, since each stores a challenge", async () => {
+    // The limit is 8 for this server: earlier tests may have used some of it already.
+    const reasons: unknown[] = [];
+    for (let i = 0; i < 9; i++) reasons.push((await gql(OPTIONS)).error?.reason);
+    const first = reasons.indexOf("PASSKEY_THROTTLED");
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(reasons.slice(0, first).every((reason) => reason === undefined)).toBe(true);
+    expect(reasons.slice(first).every((reason) => reason === "PASSKEY_THROTTLED")).toBe(true);
   });
 
   it("asks a user with a second factor on for an aal2 session before adding a passkey", async () => {

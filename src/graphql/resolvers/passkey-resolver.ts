@@ -32,8 +32,8 @@ export class PasskeyResolver {
     description:
       "WebAuthn request options for signing in with a passkey, for PublicKeyCredential.parseRequestOptionsFromJSON. Its challenge is good for one loginWithPasskey within 5 minutes.",
   })
-  passkeyLoginOptions(@Args(() => PasskeyLoginOptionsArgs) args: PasskeyLoginOptionsArgs): Promise<object> {
-    return this.enabled().loginOptions(args.email);
+  passkeyLoginOptions(@Args(() => PasskeyLoginOptionsArgs) args: PasskeyLoginOptionsArgs, @Ctx() context: RequestContext): Promise<object> {
+    return this.enabled().loginOptions(args.email, context);
   }
 
   @Mutation(() => AuthPayload, {
