@@ -187,6 +187,12 @@ describe("passkeys in a real browser, with the DevTools virtual authenticator", 
     expect(payload.user.id).toBe(account.user.id);
     expect(claimsOf(payload.accessToken)).toMatchObject({ sub: account.user.id, sid: payload.sessionId, aal: "aal2", amr: ["hwk", "user"] });
     expect((await gql(ME, {}, payload.accessToken)).data).toEqual({ me: { id: account.user.id } });
+    // The session keeps its level: a refresh hands out aal2 again.
+    const refreshed = await gql("mutation ($t: String) { refresh(refreshToken: $t) { accessToken } }", { t: (payload as any).refreshToken });
+    expect(claimsOf((refreshed.data as any).refresh.accessToken)).toMatchObject({ sid: payload.sessionId, aal: "aal2", amr: ["hwk", "user"] });
+    // Options for this email name its passkey.
+    const forEmail = await gql("mutation ($email: String) { passkeyLoginOptions(email: $email) }", { email: account.user.email.toUpperCase() });
+    expect((forEmail.data as any).passkeyLoginOptions.allowCredentials).toEqual([expect.objectContaining({ id: passkeyId, type: "public-key" })]);
 
     const listed = await gql("query { passkeys { id name lastUsedAt } }", {}, account.accessToken);
     expect(listed.data).toEqual({ passkeys: [{ id: passkeyId, name: "laptop", lastUsedAt: expect.any(String) }] });
