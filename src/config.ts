@@ -78,6 +78,8 @@ export interface Config {
   /** OpenTelemetry tracing; null (the default) is off: no SDK loaded, nothing wrapped. */
   readonly tracing: TracingConfig | null;
   readonly mfa: MfaConfig;
+  /** Passkeys (docs/passkeys.md): on by default outside production; null when PASSKEYS=off. */
+  readonly passkeys: PasskeyConfig | null;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -121,6 +123,15 @@ export interface MfaConfig {
   readonly requiredForRoles: readonly Role[];
 }
 
+/** The WebAuthn relying party: who the passkeys are for, and the pages that may use them. */
+export interface PasskeyConfig {
+  /** WEBAUTHN_RP_ID: the domain passkeys are scoped to; every origin's host is it or under it. */
+  readonly rpId: string;
+  readonly rpName: string;
+  /** WEBAUTHN_ORIGINS: the exact origins (scheme, host, port) a ceremony may come from. */
+  readonly origins: readonly string[];
+}
+
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
   /** Failed logins per (email, client IP) within `loginFailureWindow` before that pair is blocked. */
@@ -138,6 +149,9 @@ export interface ThrottleLimits {
   /** Wrong second-factor codes per user, and per session, within `mfaFailureWindow` (MFA_THROTTLED). */
   readonly mfaMaxFailures: number;
   readonly mfaFailureWindow: number;
+  /** passkeyLoginOptions calls per client IP within `passkeyOptionsWindow`: each stores a challenge. */
+  readonly passkeyOptionsMaxPerIp: number;
+  readonly passkeyOptionsWindow: number;
 }
 
 /** How password hashing is shared out between clients, per process. */
@@ -284,6 +298,7 @@ export function loadConfig(env: Env): Config {
       maxEvents: read.integer("AUDIT_MAX_EVENTS", 1_000_000, 100, 100_000_000),
     },
     mfa: readMfa(env, read, production, problems),
+    passkeys: readPasskeys(env, read, production, port, problems),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
     tracing: readTracing(env, problems),
   };
@@ -457,6 +472,43 @@ function readMfa(env: Env, read: EnvReader, production: boolean, problems: strin
   };
 }
 
+/**
+ * PASSKEYS, WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS. Outside production the defaults
+ * fit a browser on this machine (localhost on PORT); in production, the RP ID and origins must be said.
+ */
+function readPasskeys(env: Env, read: EnvReader, production: boolean, port: number, problems: string[]): PasskeyConfig | null {
+  if (read.oneOf("PASSKEYS", ["on", "off"] as const, production ? "off" : "on") === "off") return null;
+  const rawRpId = env.WEBAUTHN_RP_ID?.trim().toLowerCase();
+  const rawOrigins = env.WEBAUTHN_ORIGINS?.trim();
+  if (production && !rawRpId) problems.push("WEBAUTHN_RP_ID is required when NODE_ENV=production and PASSKEYS=on: the domain passkeys belong to");
+  if (production && !rawOrigins) problems.push("WEBAUTHN_ORIGINS is required when NODE_ENV=production and PASSKEYS=on: the exact origins of the pages that use passkeys");
+  const rpId = rawRpId || "localhost";
+  if (!HOSTNAME.test(rpId) || isIP(rpId) !== 0) problems.push(`WEBAUTHN_RP_ID must be a domain name (e.g. example.com), got "${rpId}"`);
+  const origins = (rawOrigins || `http://localhost:${port}`).split(",").map((entry) => entry.trim());
+  // A missing value was reported above; its development default is no second problem.
+  for (const origin of rawOrigins || !production ? origins : []) {
+    const problem = originProblem(origin, rpId, production);
+    if (problem) problems.push(`WEBAUTHN_ORIGINS: ${problem}`);
+  }
+  return { rpId, rpName: read.text("WEBAUTHN_RP_NAME", "revocable-auth-api"), origins };
+}
+
+/** An origin as a browser writes it (no path, no trailing slash), on the RP ID or a subdomain of it. */
+function originProblem(origin: string, rpId: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `"${origin}" is not an origin such as https://example.com`;
+  }
+  if (url.origin !== origin) return `"${origin}" must be written as its origin alone, like "${url.origin}" (checked exactly)`;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && url.hostname === "localhost" && !production)) {
+    return `"${origin}" must be https (http only for localhost outside production)`;
+  }
+  if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) return `"${origin}" is not on WEBAUTHN_RP_ID "${rpId}" or a subdomain of it`;
+  return null;
+}
+
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {
     loginMaxFailures: read.integer("LOGIN_MAX_FAILURES", 5, 1, 1000),
@@ -469,6 +521,8 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     registerWindow: read.integer("REGISTER_WINDOW_SECONDS", 3600, 1, DAY),
     mfaMaxFailures: read.integer("MFA_MAX_FAILURES", 5, 1, 1000),
     mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
+    passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
+    passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
   };
   if (limits.loginMaxBlock < limits.loginBlock) {
     problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");

@@ -23,10 +23,10 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED"],
-  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING"],
-  NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
-  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED"],
+  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD"],
+  NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
+  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
@@ -69,6 +69,7 @@ const THROTTLED_MESSAGES: Record<ReasonOf<"TOO_MANY_REQUESTS">, string> = {
   LOGIN_THROTTLED: "Too many failed logins; try again later",
   REGISTER_THROTTLED: "Too many registrations; try again later",
   MFA_THROTTLED: "Too many wrong codes; try again later",
+  PASSKEY_THROTTLED: "Too many failed passkey sign-ins; try again later",
 };
 
 /** An aal1 token of a user who has a second factor: only me, logout and verifyMfa are open to it (403). */
@@ -76,7 +77,6 @@ export const mfaRequired = () => new AuthError("FORBIDDEN", "MFA_REQUIRED", MESS
 
 /** A role in MFA_REQUIRED_FOR_ROLES, used without a second factor at aal2 (403). */
 export const mfaEnrollmentRequired = () => new AuthError("FORBIDDEN", "MFA_ENROLLMENT_REQUIRED", MESSAGES.mfaEnrollmentRequired);
-
 /** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
 export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(

@@ -14,7 +14,7 @@ export class Metrics {
 
   readonly revocations = new Counter({
     name: "auth_revocations_total",
-    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed.",
+    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed, passkey_removed.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
@@ -52,9 +52,23 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly passkeyFailures = new Counter({
+    name: "auth_passkey_failures_total",
+    help: "Passkey sign-ins refused, by cause (unknown_credential, not_verified, user_not_verified, challenge, counter_regressed, ...).",
+    labelNames: ["cause"] as const,
+    registers: [this.registry],
+  });
+
+  readonly passkeyChanges = new Counter({
+    name: "auth_passkey_changes_total",
+    help: "Passkeys registered and removed, by change.",
+    labelNames: ["change"] as const,
+    registers: [this.registry],
+  });
+
   readonly throttled = new Counter({
     name: "auth_throttled_total",
-    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED, MFA_THROTTLED.",
+    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED, MFA_THROTTLED, PASSKEY_THROTTLED.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

@@ -10,6 +10,7 @@ import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { HashQueue } from "./auth/hash-queue";
 import { Mfa, type MfaNotices } from "./auth/mfa";
+import { Passkeys } from "./auth/passkeys";
 import { Passwords } from "./auth/passwords";
 import { SecretBox } from "./auth/secret-box";
 import { Sessions } from "./auth/sessions";
@@ -102,6 +103,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit });
+  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit }) : null;
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
@@ -115,7 +117,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles } });
+  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),

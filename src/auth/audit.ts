@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Metrics } from "../metrics";
 import type { AuditEntry, SessionRecord } from "../store/store";
 
-export type ThrottleReason = "LOGIN_THROTTLED" | "REGISTER_THROTTLED";
+export type ThrottleReason = "LOGIN_THROTTLED" | "REGISTER_THROTTLED" | "PASSKEY_THROTTLED";
 
 /** Where a request came from, as the transport saw it (the request context satisfies it). */
 export interface AuditOrigin {
@@ -202,5 +202,34 @@ export class Audit {
   private mfa(event: string, fields: Record<string, unknown>, message: string): void {
     this.metrics.mfaEvents.inc({ event });
     this.logger.warn({ audit: `mfa_${event}`, ...fields }, message);
+  }
+
+  /**
+   * A passkey sign-in refused: `cause` says why (unknown credential, bad signature, wrong origin,
+   * used or expired challenge, no user verification...). `userId` when the credential is known.
+   */
+  passkeyLoginFailed(userId: string | null, cause: string, clientIp: string): void {
+    this.metrics.passkeyFailures.inc({ cause });
+    this.logger.warn({ audit: "passkey_login_failed", userId, cause, clientIp }, "passkey sign-in refused");
+  }
+
+  /** The signature counter went backwards: two authenticators may hold one private key (a clone). */
+  passkeyCounterRegressed(userId: string, passkeyId: string, stored: number, presented: number, clientIp: string): void {
+    this.metrics.passkeyFailures.inc({ cause: "counter_regressed" });
+    this.logger.warn(
+      { audit: "passkey_counter_regressed", userId, passkeyId, stored, presented, clientIp },
+      "passkey signature counter went backwards: possible cloned authenticator; sign-in refused",
+    );
+  }
+
+  passkeyRegistered(userId: string, sessionId: string, passkeyId: string, clientIp: string): void {
+    this.metrics.passkeyChanges.inc({ change: "registered" });
+    this.logger.warn({ audit: "passkey_registered", userId, sessionId, passkeyId, clientIp }, "passkey registered");
+  }
+
+  /** `ended`: the live sessions the passkey had started, ended with it. */
+  passkeyRemoved(userId: string, sessionId: string, passkeyId: string, ended: number, clientIp: string): void {
+    this.metrics.passkeyChanges.inc({ change: "removed" });
+    this.logger.warn({ audit: "passkey_removed", userId, sessionId, passkeyId, ended, clientIp }, "passkey removed");
   }
 }

@@ -1,7 +1,7 @@
 import type { RevocationEvent, RevocationListener, SignedInEvent } from "@revocable-auth/verifier";
 import { systemClock, type Clock } from "../clock";
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
-import type { SessionRecord, Store, UserRecord } from "../store/store";
+import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
 import type { Audit, AuditOrigin } from "./audit";
 import type { Identity } from "./authenticator";
@@ -43,8 +43,10 @@ export class Sessions {
   /**
    * `assurance`: what the sign-in proved (assurance.ts), e.g. PASSWORD; the session keeps it.
    * `passwordHash`: the one a login checked; the session starts only while it is still current.
+   * `passkeyId`: the passkey a sign-in verified; the session starts only while the user holds it,
+   * and removing the passkey ends it (removePasskey).
    */
-  async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string): Promise<AuthResult> {
+  async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
     const sessionId = randomId();
     const refreshToken = this.tokens.issueRefresh(user.id, sessionId);
     const result = await this.store.createSession({
@@ -55,6 +57,7 @@ export class Sessions {
       refreshJti: refreshToken.jti,
       assurance,
       passwordHash,
+      ...(passkeyId === undefined ? {} : { passkeyId }),
     }, this.policy.maxPerUser);
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
@@ -155,6 +158,17 @@ export class Sessions {
     const ended = await this.store.endOtherSessions(identity.userId, identity.sessionId);
     this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
     return ended;
+  }
+
+  /**
+   * Removes one of the user's passkeys and ends the sessions it started, in one step, unless it is
+   * their last way in (no password, no other passkey).
+   */
+  async removePasskey(userId: string, passkeyId: string): Promise<RemovePasskeyResult> {
+    const result = await this.store.removePasskey(userId, passkeyId);
+    // One event per ended session: only their sockets close; the user's other sessions go on.
+    if (result.status === "removed") for (const sessionId of result.sessionIds) this.revoked({ kind: "passkey_removed", userId, sessionId });
+    return result;
   }
 
   /** Ends every session of the user with one write; returns how many were live. */

@@ -23,6 +23,9 @@ export class Throttle {
   private readonly registrations: Limiter;
   private readonly mfaUsers: Limiter;
   private readonly mfaSessions: Limiter;
+  private readonly passkeyFailures: Limiter;
+  private readonly passkeyIpFailures: Limiter;
+  private readonly passkeyOptions: Limiter;
 
   constructor(
     limiter: LimiterFactory,
@@ -35,6 +38,10 @@ export class Throttle {
     this.registrations = limiter({ name: "register-ip", points: limits.registerMaxPerIp, windowSeconds: limits.registerWindow });
     this.mfaUsers = limiter({ name: "mfa-user", points: limits.mfaMaxFailures, windowSeconds: limits.mfaFailureWindow });
     this.mfaSessions = limiter({ name: "mfa-session", points: limits.mfaMaxFailures, windowSeconds: limits.mfaFailureWindow });
+    // Passkey sign-ins share the login limits, counted apart: per credential id, and per client IP.
+    this.passkeyFailures = limiter({ name: "passkey-credential", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
+    this.passkeyIpFailures = limiter({ name: "passkey-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
+    this.passkeyOptions = limiter({ name: "passkey-options-ip", points: limits.passkeyOptionsMaxPerIp, windowSeconds: limits.passkeyOptionsWindow });
   }
 
   /**
@@ -94,6 +101,46 @@ export class Throttle {
     // Both, always: a past block's count outlives the block itself, and a success forgives it too.
     await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair), this.ipFailures.refund(client)]);
     return result;
+  }
+
+  /**
+   * Runs a passkey assertion check for `credentialId` from `clientIp` unless either has failed too
+   * often (LOGIN_MAX_FAILURES per credential, LOGIN_MAX_FAILURES_PER_IP per client, in their
+   * windows): an INVALID_CREDENTIALS outcome counts; success clears the credential's count.
+   */
+  async guardPasskeyCheck<T>(credentialId: string, clientIp: string, check: () => Promise<T>): Promise<T> {
+    const client = clientKey(clientIp);
+    const credential = createHash("sha256").update(credentialId).digest("base64url");
+    const [credentialState, ipState] = await Promise.all([this.passkeyFailures.hit(credential), this.passkeyIpFailures.hit(client)]);
+    const over =
+      credentialState.count > this.limits.loginMaxFailures
+        ? { scope: "pair" as const, state: credentialState }
+        : ipState.count > this.limits.loginMaxFailuresPerIp
+          ? { scope: "ip" as const, state: ipState }
+          : null;
+    if (over) {
+      await this.passkeyIpFailures.refund(client);
+      this.audit.throttled("PASSKEY_THROTTLED", over.scope, clientIp);
+      throw new ThrottledError("PASSKEY_THROTTLED", retryAfter(over.state));
+    }
+    try {
+      const result = await check();
+      await Promise.all([this.passkeyFailures.reset(credential), this.passkeyIpFailures.refund(client)]);
+      return result;
+    } catch (error) {
+      if (!(error instanceof AuthError && error.reason === "INVALID_CREDENTIALS")) {
+        await Promise.all([this.passkeyFailures.refund(credential), this.passkeyIpFailures.refund(client)]);
+      }
+      throw error;
+    }
+  }
+
+  /** Counts a request for sign-in options from `clientIp` (each stores a challenge); refuses it past the limit. */
+  async checkPasskeyOptions(clientIp: string): Promise<void> {
+    const state = await this.passkeyOptions.hit(clientKey(clientIp));
+    if (state.count <= this.limits.passkeyOptionsMaxPerIp) return;
+    this.audit.throttled("PASSKEY_THROTTLED", "ip", clientIp);
+    throw new ThrottledError("PASSKEY_THROTTLED", retryAfter(state));
   }
 
   /** Counts a registration attempt from `clientIp`; refuses it past the limit. */

@@ -15,6 +15,9 @@ const CREDENTIAL_FIELDS = new Set([
   "verifyMfa",
   "regenerateRecoveryCodes",
   "disableTotp",
+  // Passkeys: a signature check that counts toward throttling.
+  "loginWithPasskey",
+  "registerPasskey",
 ]);
 
 /** Root fields that read a list from the store: each may be asked for once per operation. */
@@ -104,7 +107,7 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     const count = countRootFields(operation.selectionSet, context, new Set(), CREDENTIAL_FIELDS);
     if (count > 1) {
       context.reportError(
-        new GraphQLError("At most one of register, login, refresh and changePassword (or one second-factor mutation) may run per request", { nodes: operation }),
+        new GraphQLError("At most one of register, login, refresh and changePassword (or one second-factor or passkey mutation) may run per request", { nodes: operation }),
       );
     }
   },

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType, type PubSub } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
+import type { Passkeys } from "../auth/passkeys";
 import type { Audit } from "../auth/audit";
 import type { AuditTrail } from "../auth/audit-trail";
 import type { Mfa } from "../auth/mfa";
@@ -11,6 +12,7 @@ import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
+import { PasskeyResolver } from "./resolvers/passkey-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
 import { UserResolver } from "./resolvers/user-resolver";
 
@@ -21,9 +23,11 @@ export interface Services {
   readonly auditTrail: AuditTrail;
   readonly mfa?: Mfa;
   readonly assurance?: AssurancePolicy;
+  /** Null or absent when PASSKEYS=off. */
+  readonly passkeys?: Passkeys | null;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, PasskeyResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -52,7 +56,7 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit, auditTrail, mfa }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, passkeys }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions, audit)],
     [UserResolver, new UserResolver(accounts, audit)],
@@ -60,6 +64,7 @@ function resolverContainer({ accounts, sessions, audit, auditTrail, mfa }: Servi
     [SessionResolver, new SessionResolver(sessions, audit)],
     [AuditResolver, new AuditResolver(auditTrail)],
     [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
+    [PasskeyResolver, new PasskeyResolver(passkeys ?? null)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

@@ -35,6 +35,8 @@ export interface SessionRecord {
    * recorded, which count as aal1 ["pwd"].
    */
   readonly assurance?: Assurance;
+  /** The credential id of the passkey that signed this session in; removing the passkey ends it. */
+  readonly passkeyId?: string;
 }
 
 /**
@@ -67,6 +69,8 @@ export interface NewSession {
    * user's, so a login that checked a password changed meanwhile starts nothing. Never stored.
    */
   readonly passwordHash?: string;
+  /** A passkey sign-in: the session starts only while the user still holds this passkey. */
+  readonly passkeyId?: string;
 }
 
 /** What the per-request check needs, read in one round trip. */
@@ -168,6 +172,53 @@ export interface EnableTotpRequest {
 export type EnableTotpResult = "enabled" | "no_enrolment" | "already_enabled" | "user_missing";
 
 export type AcceptStepResult = "accepted" | "replayed" | "locked" | "not_enabled";
+
+/**
+ * A WebAuthn credential of a user (src/auth/passkeys.ts). Only public material: the private key
+ * never leaves the authenticator.
+ */
+export interface PasskeyRecord {
+  /** The credential id, base64url, as the authenticator made it. */
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  /** The COSE public key, base64url. */
+  readonly publicKey: string;
+  /** The last signature counter seen; 0 for an authenticator that does not count. */
+  readonly counter: number;
+  readonly transports: readonly string[];
+  /** Backup eligible: a synced ("multi-device") passkey rather than one bound to its hardware. */
+  readonly backupEligible: boolean;
+  readonly backedUp: boolean;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms of the last sign-in with it; null before the first. */
+  readonly lastUsedAt: number | null;
+}
+
+export type AddPasskeyResult = "added" | "taken" | "user_missing" | "limit";
+
+export type UsePasskeyResult =
+  | { readonly status: "used"; readonly passkey: PasskeyRecord }
+  /** The counter did not go up although the authenticator counts: a possible clone; nothing changed. */
+  | { readonly status: "counter_regressed"; readonly passkey: PasskeyRecord }
+  | { readonly status: "missing" };
+
+export type RemovePasskeyResult =
+  /** `ended`: how many live sessions the passkey had started, ended in the same step. */
+  | { readonly status: "removed"; readonly ended: number; readonly sessionIds: readonly string[] }
+  | { readonly status: "missing" }
+  /** No password and no other passkey: the user would have no way in. Nothing changed. */
+  | { readonly status: "last_way_in" };
+
+/** A challenge handed out with WebAuthn options, until its response comes back (or it expires). */
+export interface WebAuthnChallenge {
+  readonly ceremony: "registration" | "authentication";
+  /** The base64url challenge, as the response's clientDataJSON must carry it. */
+  readonly challenge: string;
+  /** Registration: the signed-in user it was issued to; null for a sign-in. */
+  readonly userId: string | null;
+}
 
 /** Where a page of users starts: right after this user, in (createdAt, id) order. */
 export interface UserPosition {
@@ -317,6 +368,34 @@ export interface Store {
   replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean>;
   /** Removes the factor, its enrolment, failures and recovery codes, and clears `mfaEnabled`; true when one was on. */
   disableMfa(userId: string): Promise<boolean>;
+
+  /**
+   * Stores a new passkey for its user: claims the credential id on the directory, then adds it to
+   * the user's passkeys (at most `max`). "taken" when another user holds that credential id, or
+   * this user already does.
+   */
+  addPasskey(passkey: PasskeyRecord, max: number): Promise<AddPasskeyResult>;
+  /** Who holds this credential id, if anyone: the discoverable sign-in's lookup. */
+  passkeyOwner(credentialId: string): Promise<string | null>;
+  getPasskey(userId: string, credentialId: string): Promise<PasskeyRecord | null>;
+  /** Oldest first. */
+  listPasskeys(userId: string): Promise<PasskeyRecord[]>;
+  /** Null when the user holds no such passkey. */
+  renamePasskey(userId: string, credentialId: string, name: string): Promise<PasskeyRecord | null>;
+  /**
+   * Records a sign-in with the passkey: its new signature counter and last use, in one step that
+   * refuses a counter that did not go up (unless both are 0, an authenticator that does not count).
+   */
+  usePasskey(userId: string, credentialId: string, counter: number): Promise<UsePasskeyResult>;
+  /**
+   * Removes a passkey and ends the sessions it started, in one step, unless it is the user's last
+   * way in (no password, no other passkey); then frees its credential id on the directory.
+   */
+  removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult>;
+  /** Keeps a challenge under `id` for `ttlMs`. */
+  saveChallenge(id: string, challenge: WebAuthnChallenge, ttlMs: number): Promise<void>;
+  /** Returns the challenge and forgets it, in one step: a second take of the same id gets null. */
+  takeChallenge(id: string): Promise<WebAuthnChallenge | null>;
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;

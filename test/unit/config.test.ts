@@ -399,3 +399,53 @@ describe("live connections configuration", () => {
     expect(problemsOf({ LIVE_RECHECK_SECONDS: "301" })).toEqual([expect.stringMatching(/^LIVE_RECHECK_SECONDS /)]);
   });
 });
+
+describe("passkey configuration", () => {
+  const production = { NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET };
+
+  it("is on outside production, for localhost on PORT", () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, PORT: "4100" }).passkeys).toEqual({
+      rpId: "localhost",
+      rpName: "revocable-auth-api",
+      origins: ["http://localhost:4100"],
+    });
+  });
+
+  it("is off in production unless PASSKEYS=on, and then needs WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS", () => {
+    expect(loadConfig(production).passkeys).toBeNull();
+    expect(loadConfig({ JWT_SECRET: SECRET, PASSKEYS: "off" }).passkeys).toBeNull();
+    expect(problemsOf({ ...production, PASSKEYS: "on" })).toEqual([
+      expect.stringMatching(/^WEBAUTHN_RP_ID is required when NODE_ENV=production and PASSKEYS=on/),
+      expect.stringMatching(/^WEBAUTHN_ORIGINS is required when NODE_ENV=production and PASSKEYS=on/),
+    ]);
+    const config = loadConfig({
+      ...production,
+      PASSKEYS: "on",
+      WEBAUTHN_RP_ID: "example.com",
+      WEBAUTHN_RP_NAME: "Example",
+      WEBAUTHN_ORIGINS: "https://example.com, https://app.example.com:8443",
+    });
+    expect(config.passkeys).toEqual({ rpId: "example.com", rpName: "Example", origins: ["https://example.com", "https://app.example.com:8443"] });
+  });
+
+  it.each([
+    ["https://example.com/", /written as its origin alone/],
+    ["https://example.com/login", /written as its origin alone/],
+    ["example.com", /not an origin/],
+    ["http://example.com", /must be https/],
+    ["https://example.org", /not on WEBAUTHN_RP_ID "example.com"/],
+    ["https://badexample.com", /not on WEBAUTHN_RP_ID "example.com"/],
+  ])("refuses the origin %j", (origin, problem) => {
+    expect(problemsOf({ ...production, PASSKEYS: "on", WEBAUTHN_RP_ID: "example.com", WEBAUTHN_ORIGINS: origin })).toEqual([
+      expect.stringMatching(new RegExp(`^WEBAUTHN_ORIGINS: .*${problem.source}`)),
+    ]);
+  });
+
+  it("refuses an RP ID that is not a domain name, and a PASSKEYS that is not on or off", () => {
+    expect(problemsOf({ WEBAUTHN_RP_ID: "127.0.0.1", WEBAUTHN_ORIGINS: "http://localhost:1" })).toEqual([
+      expect.stringMatching(/^WEBAUTHN_RP_ID must be a domain name/),
+      expect.stringMatching(/^WEBAUTHN_ORIGINS: .*not on WEBAUTHN_RP_ID/),
+    ]);
+    expect(problemsOf({ PASSKEYS: "yes" })).toEqual([expect.stringContaining("PASSKEYS must be one of on, off")]);
+  });
+});

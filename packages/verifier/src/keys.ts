@@ -22,6 +22,8 @@ export const keys = {
   totpEnrolment: (userId: string) => `${userTag(userId)}:totp-enrolment`,
   totpFailures: (userId: string) => `${userTag(userId)}:totp-failures`,
   recoveryCodes: (userId: string) => `${userTag(userId)}:recovery-codes`,
+  /** The user's passkeys: a hash of credential id → passkey record (JSON). */
+  passkeys: (userId: string) => `${userTag(userId)}:passkeys`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */
@@ -39,6 +41,10 @@ export const keys = {
   accessVersion: (userId: string) => `${userTag(userId)}:access-version`,
   /** The auth API's key-set version (keySetVersion of its kids); verifiers read it at most once a second. */
   keySet: () => `${PREFIX}:{directory}:keyset`,
+  /** Which user holds a passkey, by credential id: how a discoverable sign-in finds the user. */
+  passkeyOwner: (credentialId: string) => `${PREFIX}:{directory}:passkey:${credentialId}`,
+  /** A WebAuthn challenge waiting for its response, by the SHA-256 of the challenge; it expires. */
+  webauthnChallenge: (id: string) => `${PREFIX}:webauthn-challenge:${id}`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

@@ -31,6 +31,7 @@ const KINDS: ReadonlySet<string> = new Set<RevocationKind>([
   "user_disabled",
   "session_cap",
   "roles_changed",
+  "passkey_removed",
 ]);
 
 /** The message published on LIVE_CHANNEL: compact JSON, ids only, never a token. */

@@ -34,7 +34,9 @@ export type RevocationKind =
   /** MAX_SESSIONS_PER_USER: a new session ended the user's oldest. */
   | "session_cap"
   /** The user's roles were replaced: tokens and sockets holding the old ones must re-authenticate. */
-  | "roles_changed";
+  | "roles_changed"
+  /** A passkey was removed: the sessions it started end. */
+  | "passkey_removed";
 
 /**
  * One revocation, as the domain reports it the moment its write succeeded. The scope is one of:

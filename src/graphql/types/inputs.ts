@@ -7,7 +7,7 @@ import { ArgsType, Field, InputType } from "type-graphql";
  */
 const isWellFormed = (value: unknown) => typeof value !== "string" || !/\p{Surrogate}/u.test(value);
 
-const WellFormed = (field: string) =>
+export const WellFormed = (field: string) =>
   ValidateBy({
     name: "isWellFormed",
     validator: {

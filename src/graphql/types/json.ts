@@ -1,13 +1,5 @@
-import { GraphQLScalarType, valueFromASTUntyped } from "graphql";
-
 /**
- * Any JSON value, as the audit trail's `details` are. Ours, a few lines, rather than graphql-scalars'
- * GraphQLJSON: that package is loaded whole at start-up for one scalar.
+ * Any JSON value: the audit trail's `details` and the passkey ceremonies' options and responses.
+ * graphql-scalars' GraphQLJSON, the one the issue contract names, so the schema has one `JSON`.
  */
-export const JSONScalar = new GraphQLScalarType({
-  name: "JSON",
-  description: "Any JSON value.",
-  serialize: (value) => value,
-  parseValue: (value) => value,
-  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
-});
+export { GraphQLJSON as JSONScalar } from "graphql-scalars";

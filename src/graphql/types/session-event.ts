@@ -32,6 +32,7 @@ export const SessionEndReasonEnum = {
   USER_DISABLED: "USER_DISABLED",
   SESSION_CAP: "SESSION_CAP",
   ROLES_CHANGED: "ROLES_CHANGED",
+  PASSKEY_REMOVED: "PASSKEY_REMOVED",
 } as const satisfies Record<Reason, Reason>;
 
 registerEnumType(SessionEndReasonEnum, {

@@ -13,9 +13,12 @@ import type {
   AcceptStepResult,
   EnableTotpRequest,
   EnableTotpResult,
+  AddPasskeyResult,
   CreateSessionResult,
   Credentials,
   NewSession,
+  PasskeyRecord,
+  RemovePasskeyResult,
   RevokedAccessToken,
   Role,
   RotateRequest,
@@ -28,6 +31,8 @@ import type {
   UserPage,
   UserPageRequest,
   UserRecord,
+  UsePasskeyResult,
+  WebAuthnChallenge,
 } from "../store";
 import { compareAuditIds, compareUserPositions, isLiveSession } from "../store";
 
@@ -66,6 +71,10 @@ export class MemoryStore implements Store {
   private readonly totpFailures = new Map<string, number>();
   private readonly totpEnrolments = new Map<string, { sealedSecret: string; expiresAt: number }>();
   private readonly recoveryCodes = new Map<string, Set<string>>();
+  /** userId → credential id → passkey. */
+  private readonly passkeys = new Map<string, Map<string, PasskeyRecord>>();
+  private readonly passkeyOwners = new Map<string, string>();
+  private readonly challenges = new Map<string, { readonly challenge: WebAuthnChallenge; readonly until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -128,6 +137,7 @@ export class MemoryStore implements Store {
     if (user.disabled) return { status: "user_disabled" };
     const { passwordHash, ...fields } = session;
     if (passwordHash !== undefined && this.passwords.get(session.userId) !== passwordHash) return { status: "credentials_changed" };
+    if (session.passkeyId !== undefined && !this.passkeys.get(session.userId)?.has(session.passkeyId)) return { status: "credentials_changed" };
     const created = Math.max(this.clock.now(), (this.cutoff(session.userId) ?? 0) + 1);
     const record: SessionRecord = { ...fields, createdAt: created, lastUsedAt: created };
     this.sessionsOf(session.userId).set(session.id, record);
@@ -296,6 +306,75 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async addPasskey(passkey: PasskeyRecord, max: number): Promise<AddPasskeyResult> {
+    const owner = this.passkeyOwners.get(passkey.id);
+    if (owner !== undefined && owner !== passkey.userId) return "taken";
+    if (!this.users.has(passkey.userId)) return "user_missing";
+    const held = this.passkeys.get(passkey.userId) ?? new Map<string, PasskeyRecord>();
+    if (held.has(passkey.id)) return "taken";
+    if (held.size >= max) return "limit";
+    held.set(passkey.id, passkey);
+    this.passkeys.set(passkey.userId, held);
+    this.passkeyOwners.set(passkey.id, passkey.userId);
+    return "added";
+  }
+
+  async passkeyOwner(credentialId: string): Promise<string | null> {
+    return this.passkeyOwners.get(credentialId) ?? null;
+  }
+
+  async getPasskey(userId: string, credentialId: string): Promise<PasskeyRecord | null> {
+    return this.passkeys.get(userId)?.get(credentialId) ?? null;
+  }
+
+  async listPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return [...(this.passkeys.get(userId)?.values() ?? [])].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async renamePasskey(userId: string, credentialId: string, name: string): Promise<PasskeyRecord | null> {
+    const passkey = this.passkeys.get(userId)?.get(credentialId);
+    if (!passkey) return null;
+    const renamed = { ...passkey, name };
+    this.passkeys.get(userId)!.set(credentialId, renamed);
+    return renamed;
+  }
+
+  async usePasskey(userId: string, credentialId: string, counter: number): Promise<UsePasskeyResult> {
+    const passkey = this.passkeys.get(userId)?.get(credentialId);
+    if (!passkey) return { status: "missing" };
+    if ((counter > 0 || passkey.counter > 0) && counter <= passkey.counter) return { status: "counter_regressed", passkey };
+    const used = { ...passkey, counter, lastUsedAt: this.clock.now() };
+    this.passkeys.get(userId)!.set(credentialId, used);
+    return { status: "used", passkey: used };
+  }
+
+  async removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult> {
+    const held = this.passkeys.get(userId);
+    if (!held?.has(credentialId)) return { status: "missing" };
+    if (!this.passwords.get(userId) && held.size <= 1) return { status: "last_way_in" };
+    held.delete(credentialId);
+    if (this.passkeyOwners.get(credentialId) === userId) this.passkeyOwners.delete(credentialId);
+    const cutoff = this.cutoff(userId);
+    const sessions = this.sessionsOf(userId);
+    const sessionIds: string[] = [];
+    for (const [id, session] of [...sessions]) {
+      if (session.passkeyId !== credentialId) continue;
+      if (isLiveSession(this.session(userId, id), cutoff)) sessionIds.push(id);
+      sessions.delete(id);
+    }
+    return { status: "removed", ended: sessionIds.length, sessionIds };
+  }
+
+  async saveChallenge(id: string, challenge: WebAuthnChallenge, ttlMs: number): Promise<void> {
+    this.challenges.set(id, { challenge, until: this.clock.now() + ttlMs });
+  }
+
+  async takeChallenge(id: string): Promise<WebAuthnChallenge | null> {
+    const entry = this.challenges.get(id);
+    this.challenges.delete(id);
+    return entry && entry.until > this.clock.now() ? entry.challenge : null;
+  }
+
   async accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
     const revokedUntil = this.revoked.get(`${userId}/${jti}`);
     return {
@@ -374,17 +453,18 @@ export class MemoryStore implements Store {
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
     for (const [stream, { expiresAt }] of this.audit) if (expiresAt <= now) this.audit.delete(stream);
     for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);
+    for (const [id, entry] of this.challenges) if (entry.until <= now) this.challenges.delete(id);
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);
     }
   }
 
-  /** How many entries that expire (sessions, cutoffs, revocations) are held; for leak tests. */
+  /** How many entries that expire (sessions, cutoffs, revocations, challenges) are held; for leak tests. */
   expiringEntryCount(): number {
     let sessions = 0;
     for (const perUser of this.sessions.values()) sessions += perUser.size;
-    return sessions + this.cutoffs.size + this.revoked.size;
+    return sessions + this.cutoffs.size + this.revoked.size + this.challenges.size;
   }
 
   private endAll(userId: string): number {

@@ -17,9 +17,12 @@ import type {
   AcceptStepResult,
   EnableTotpRequest,
   EnableTotpResult,
+  AddPasskeyResult,
   CreateSessionResult,
   Credentials,
   NewSession,
+  PasskeyRecord,
+  RemovePasskeyResult,
   RevokedAccessToken,
   RotateRequest,
   Role,
@@ -32,6 +35,8 @@ import type {
   UserPage,
   UserPageRequest,
   UserRecord,
+  UsePasskeyResult,
+  WebAuthnChallenge,
 } from "../store";
 import { compareAuditIds, isLiveSession } from "../store";
 import { checkEvictionPolicy, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
@@ -199,10 +204,12 @@ export class RedisStore implements Store {
       // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
       // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
       const { passwordHash = "", ...record } = session;
-      const [status, raw, ...evicted] = await this.script("createSession", [...this.sessionKeys(session.userId, session.id), keys.password(session.userId)], [
+      const sessionKeys = [...this.sessionKeys(session.userId, session.id), keys.password(session.userId), keys.passkeys(session.userId)];
+      const [status, raw, ...evicted] = await this.script("createSession", sessionKeys, [
         JSON.stringify(record),
         maxPerUser ?? "",
         passwordHash,
+        session.passkeyId ?? "",
       ]);
       if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord, evicted: evicted as string[] };
       return { status: status as "user_missing" | "user_disabled" | "credentials_changed" };
@@ -331,6 +338,71 @@ export class RedisStore implements Store {
   disableMfa(userId: string): Promise<boolean> {
     const mfaKeys = [keys.user(userId), keys.totp(userId), keys.totpEnrolment(userId), keys.totpFailures(userId), keys.recoveryCodes(userId)];
     return this.guard(async () => (await this.durableScript("disableMfa", mfaKeys, [])) === 1);
+  }
+
+  /**
+   * Two ordered steps, as registering a user: the directory claim on the credential id first (so
+   * no two users can hold one id), then the user's own record; a failed second step frees the claim.
+   */
+  addPasskey(passkey: PasskeyRecord, max: number): Promise<AddPasskeyResult> {
+    return this.guard(async () => {
+      const owner = keys.passkeyOwner(passkey.id);
+      const claimed = (await this.redis.set(owner, passkey.userId, "NX")) === "OK";
+      if (!claimed && (await this.redis.get(owner)) !== passkey.userId) return "taken";
+      const result = (await this.script("addPasskey", [keys.user(passkey.userId), keys.passkeys(passkey.userId)], [
+        passkey.id,
+        JSON.stringify(passkey),
+        max,
+      ])) as AddPasskeyResult;
+      if (result !== "added" && claimed) await this.script("releasePasskeyOwner", [owner], [passkey.userId]);
+      return result;
+    });
+  }
+
+  passkeyOwner(credentialId: string): Promise<string | null> {
+    return this.guard(() => this.redis.get(keys.passkeyOwner(credentialId)));
+  }
+
+  getPasskey(userId: string, credentialId: string): Promise<PasskeyRecord | null> {
+    return this.guard(async () => parsePasskey(await this.redis.hget(keys.passkeys(userId), credentialId)));
+  }
+
+  listPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return this.guard(async () => {
+      const raws = Object.values(await this.redis.hgetall(keys.passkeys(userId)));
+      return raws.map((raw) => parsePasskey(raw)!).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    });
+  }
+
+  renamePasskey(userId: string, credentialId: string, name: string): Promise<PasskeyRecord | null> {
+    return this.guard(async () => parsePasskey(await this.script("renamePasskey", [keys.passkeys(userId)], [credentialId, name])));
+  }
+
+  usePasskey(userId: string, credentialId: string, counter: number): Promise<UsePasskeyResult> {
+    return this.guard(async () => {
+      const [status, raw] = (await this.script("usePasskey", [keys.passkeys(userId)], [credentialId, counter])) as [string, string?];
+      if (status === "missing") return { status };
+      return { status: status as "used" | "counter_regressed", passkey: parsePasskey(raw ?? null)! };
+    });
+  }
+
+  removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult> {
+    return this.guard(async () => {
+      const scriptKeys = [keys.passkeys(userId), keys.sessions(userId), keys.cutoff(userId), keys.password(userId), keys.session(userId, "")];
+      // Durable: it ends sessions, as any revocation.
+      const [status, ...sessionIds] = (await this.durableScript("removePasskey", scriptKeys, [credentialId])) as [string, ...string[]];
+      if (status !== "removed") return { status: status as "missing" | "last_way_in" };
+      await this.script("releasePasskeyOwner", [keys.passkeyOwner(credentialId)], [userId]);
+      return { status, ended: sessionIds.length, sessionIds };
+    });
+  }
+
+  async saveChallenge(id: string, challenge: WebAuthnChallenge, ttlMs: number): Promise<void> {
+    await this.guard(() => this.redis.set(keys.webauthnChallenge(id), JSON.stringify(challenge), "PX", ttlMs));
+  }
+
+  takeChallenge(id: string): Promise<WebAuthnChallenge | null> {
+    return this.guard(async () => parseJson<WebAuthnChallenge>(await this.script("takeChallenge", [keys.webauthnChallenge(id)], [])));
   }
 
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
@@ -538,6 +610,13 @@ function throwOnReplyErrors(replies: [Error | null, unknown][] | null): void {
 
 function parseJson<T>(raw: string | null): T | null {
   return raw === null ? null : (JSON.parse(raw) as T);
+}
+
+/** Lua's cjson writes an empty list as {}: read transports back as a list whatever it holds. */
+function parsePasskey(raw: string | null): PasskeyRecord | null {
+  const passkey = parseJson<PasskeyRecord>(raw);
+  if (passkey === null) return null;
+  return { ...passkey, transports: Array.isArray(passkey.transports) ? passkey.transports : [] };
 }
 
 function toNumber(raw: string | null): number | null {

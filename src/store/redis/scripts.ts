@@ -52,18 +52,20 @@ end
 `;
 
 /**
- * KEYS: user, session, sessions, cutoff, password. ARGV: new session as JSON (without times but
- * expiresAt), the most live sessions a user may hold ('' for no cap), the password hash the login
- * checked ('' for none).
+ * KEYS: user, session, sessions, cutoff, password, passkeys. ARGV: new session as JSON (without
+ * times but expiresAt), the most live sessions a user may hold ('' for no cap), the password hash
+ * the login checked ('' for none), the passkey that signed in ('' for none).
  */
 export const createSession = {
-  numberOfKeys: 5,
+  numberOfKeys: 6,
   lua: `${NOW_MS}${TRACK_SESSION}${END_OLDEST}
 local user = redis.call('GET', KEYS[1])
 if not user then return {'user_missing'} end
 if cjson.decode(user).disabled then return {'user_disabled'} end
 -- A password changed while this login checked the old one: changePassword ended the others already.
 if ARGV[3] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[3] then return {'credentials_changed'} end
+-- A passkey removed while its sign-in was being checked starts nothing.
+if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[4]) == 0 then return {'credentials_changed'} end
 local session = cjson.decode(ARGV[1])
 local now = now_ms()
 local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
@@ -435,6 +437,104 @@ return 1
 `,
 };
 
+/**
+ * KEYS: user, passkeys. ARGV: credential id, passkey JSON, the most passkeys a user may hold.
+ * The directory claim on the credential id is made before, by the caller.
+ */
+export const addPasskey = {
+  numberOfKeys: 2,
+  lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'user_missing' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'taken' end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 'limit' end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 'added'
+`,
+};
+
+/** KEYS: passkeys. ARGV: credential id, new name. Returns the passkey JSON, or false when missing. */
+export const renamePasskey = {
+  numberOfKeys: 1,
+  lua: `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local passkey = cjson.decode(raw)
+passkey.name = ARGV[2]
+local encoded = cjson.encode(passkey)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return encoded
+`,
+};
+
+/**
+ * KEYS: passkeys. ARGV: credential id, the response's counter. The counter must go up, unless it
+ * and the stored one are both 0 (an authenticator that does not count); else nothing changes.
+ */
+export const usePasskey = {
+  numberOfKeys: 1,
+  lua: `${NOW_MS}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {'missing'} end
+local passkey = cjson.decode(raw)
+local counter = tonumber(ARGV[2])
+if (counter > 0 or passkey.counter > 0) and counter <= passkey.counter then return {'counter_regressed', raw} end
+passkey.counter = counter
+passkey.lastUsedAt = now_ms()
+local encoded = cjson.encode(passkey)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return {'used', encoded}
+`,
+};
+
+/**
+ * KEYS: passkeys, sessions, cutoff, password, the session key prefix (a session key without its id).
+ * ARGV: credential id. Removes the passkey and ends every session it started, in one step, unless
+ * the user has no password (none, or an empty hash) and no other passkey. Session keys share the user's hash tag, as in end_oldest.
+ */
+export const removePasskey = {
+  numberOfKeys: 5,
+  lua: `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'missing'} end
+local password = redis.call('GET', KEYS[4])
+if (not password or password == '') and redis.call('HLEN', KEYS[1]) <= 1 then return {'last_way_in'} end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local cutoff = tonumber(redis.call('GET', KEYS[3]) or '0')
+local ended = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local raw = redis.call('GET', KEYS[5] .. id)
+  if raw then
+    local session = cjson.decode(raw)
+    if session.passkeyId == ARGV[1] then
+      if session.createdAt > cutoff then table.insert(ended, id) end
+      redis.call('DEL', KEYS[5] .. id)
+      redis.call('ZREM', KEYS[2], id)
+    end
+  end
+end
+return {'removed', unpack(ended)}
+`,
+};
+
+/** KEYS: a passkey owner entry. ARGV: the user id it must still name. */
+export const releasePasskeyOwner = {
+  numberOfKeys: 1,
+  lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`,
+};
+
+/** KEYS: a challenge. Returns it and deletes it: a challenge is taken once. */
+export const takeChallenge = {
+  numberOfKeys: 1,
+  lua: `
+local raw = redis.call('GET', KEYS[1])
+if raw then redis.call('DEL', KEYS[1]) end
+return raw
+`,
+};
+
 export const scripts = {
   appendAuditEvent,
   enableTotp,
@@ -442,6 +542,12 @@ export const scripts = {
   useRecoveryCode,
   replaceRecoveryCodes,
   disableMfa,
+  addPasskey,
+  renamePasskey,
+  usePasskey,
+  removePasskey,
+  releasePasskeyOwner,
+  takeChallenge,
   createSession,
   rotateSession,
   stepUpSession,

@@ -1,0 +1,136 @@
+import { randomBytes } from "node:crypto";
+import { keys } from "@revocable-auth/verifier";
+import { startApi, type TestApi } from "../support/api";
+import { PasskeyLoginOptionsDocument, PasskeysDocument, RemovePasskeyDocument, RenamePasskeyDocument } from "../../schema/generated/graphql";
+import { post, register, send, uniqueEmail } from "../support/client";
+import { startRedis, type TestRedis } from "../support/redis";
+
+/**
+ * Passkeys over plain HTTP: what needs no browser (the ceremonies themselves run in
+ * test/e2e/passkeys.test.ts). Every answer here is a typed error, never a 500.
+ */
+let redis: TestRedis;
+let api: TestApi;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  api = await startApi(redis.url, { LOGIN_MAX_FAILURES: "2", LOGIN_MAX_FAILURES_PER_IP: "6", PASSKEY_OPTIONS_MAX_PER_IP: "8" });
+});
+afterAll(async () => {
+  await api?.stop();
+  await redis?.destroy();
+});
+
+const LOGIN = "mutation ($response: JSON!) { loginWithPasskey(response: $response) { accessToken } }";
+const OPTIONS = "mutation ($email: String) { passkeyLoginOptions(email: $email) }";
+const gql = (query: string, variables: object = {}, token?: string) => post(api.url, { query, variables }, token === undefined ? {} : { token });
+
+/** An assertion of the right shape that no authenticator made, for a credential id of our choosing. */
+function forgedAssertion(credentialId = randomBytes(16).toString("base64url")) {
+  const clientData = { type: "webauthn.get", challenge: randomBytes(32).toString("base64url"), origin: "http://localhost" };
+  return {
+    id: credentialId,
+    rawId: credentialId,
+    type: "public-key",
+    response: {
+      clientDataJSON: Buffer.from(JSON.stringify(clientData)).toString("base64url"),
+      authenticatorData: randomBytes(37).toString("base64url"),
+      signature: randomBytes(64).toString("base64url"),
+    },
+    clientExtensionResults: {},
+  };
+}
+
+describe("passkeys over HTTP", () => {
+  it.each([
+    ["a string", "not a credential"],
+    ["a list", [1, 2]],
+    ["an object without the assertion's fields", { id: "abc", type: "public-key" }],
+    ["a credential id that is not base64url", { ...forgedAssertion(), id: "not base64url!" }],
+    ["an oversized response", { ...forgedAssertion(), padding: "x".repeat(40_000) }],
+  ])("answers %s as a response with BAD_USER_INPUT", async (_label, response) => {
+    const result = await gql(LOGIN, { response });
+    expect(result.error).toMatchObject({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" });
+  });
+
+  it("throttles failed sign-ins per credential, then per client IP, with Retry-After", async () => {
+    const credentialId = randomBytes(16).toString("base64url");
+    for (let i = 0; i < 2; i++) {
+      expect((await gql(LOGIN, { response: forgedAssertion(credentialId) })).error).toMatchObject({ reason: "INVALID_CREDENTIALS" });
+    }
+    const throttled = await gql(LOGIN, { response: forgedAssertion(credentialId) });
+    expect(throttled.error).toMatchObject({ code: "TOO_MANY_REQUESTS", reason: "PASSKEY_THROTTLED" });
+    expect(Number(throttled.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Other credential ids from the same client: the per-IP count (6) runs out too.
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 5; i++) outcomes.push((await gql(LOGIN, { response: forgedAssertion() })).error?.reason);
+    expect(outcomes).toEqual(["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "PASSKEY_THROTTLED"]);
+  });
+
+  it("runs at most one passkey sign-in per request, as for the other credential mutations", async () => {
+    const response = forgedAssertion();
+    const query = "mutation ($r: JSON!) { a: loginWithPasskey(response: $r) { accessToken } b: loginWithPasskey(response: $r) { accessToken } }";
+    const result = await gql(query, { r: response });
+    expect(result.error).toMatchObject({ code: "GRAPHQL_VALIDATION_FAILED", message: expect.stringMatching(/loginWithPasskey, registerPasskey\) may run per request/) });
+  });
+
+  it("gives discoverable options without an email, and for an email without passkeys a stand-in that does not tell", async () => {
+    const discoverable = (await send(api.url, PasskeyLoginOptionsDocument, {})).data as { passkeyLoginOptions: Record<string, unknown> };
+    expect(discoverable.passkeyLoginOptions).toMatchObject({ rpId: "localhost", userVerification: "required", timeout: 300_000 });
+    expect(discoverable.passkeyLoginOptions.allowCredentials ?? []).toEqual([]);
+    expect(discoverable.passkeyLoginOptions.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const account = await register(api.url);
+    const unknown = uniqueEmail("nobody");
+    const allowed = async (email: string) => ((await gql(OPTIONS, { email })).data as any).passkeyLoginOptions.allowCredentials;
+    const [known, stranger, strangerAgain] = [await allowed(account.user.email), await allowed(unknown), await allowed(unknown)];
+    expect(known).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
+    expect(stranger).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
+    expect(strangerAgain).toEqual(stranger);
+  });
+
+  it("counts requests for sign-in options per client IP, since each stores a challenge", async () => {
+    // The limit is 8 for this server: earlier tests may have used some of it already.
+    const reasons: unknown[] = [];
+    for (let i = 0; i < 9; i++) reasons.push((await gql(OPTIONS)).error?.reason);
+    const first = reasons.indexOf("PASSKEY_THROTTLED");
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(reasons.slice(0, first).every((reason) => reason === undefined)).toBe(true);
+    expect(reasons.slice(first).every((reason) => reason === "PASSKEY_THROTTLED")).toBe(true);
+  });
+
+  it("asks a user with a second factor on for an aal2 session before adding a passkey", async () => {
+    const account = await register(api.url);
+    const key = keys.user(account.user.id);
+    await redis.client.set(key, JSON.stringify({ ...JSON.parse((await redis.client.get(key))!), mfaEnabled: true }));
+    const refused = await gql("mutation { passkeyRegistrationOptions }", {}, account.accessToken);
+    expect(refused.error).toMatchObject({ code: "FORBIDDEN", reason: "MFA_REQUIRED" });
+  });
+
+  it("answers the management operations with typed errors: signed in, known passkey, a valid name", async () => {
+    expect((await gql("query { passkeys { id } }")).error).toMatchObject({ code: "UNAUTHENTICATED" });
+    const account = await register(api.url);
+    const as = { token: account.accessToken };
+    expect((await send(api.url, PasskeysDocument, {}, as)).data).toEqual({ passkeys: [] });
+    const rename = (name: string) => send(api.url, RenamePasskeyDocument, { id: "nope", name }, as);
+    expect((await rename("x")).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
+    expect((await rename("   ")).error).toMatchObject({ code: "BAD_USER_INPUT" });
+    expect((await rename("x".repeat(65))).error).toMatchObject({ code: "BAD_USER_INPUT" });
+    expect((await send(api.url, RemovePasskeyDocument, { id: "nope" }, as)).error).toMatchObject({ code: "NOT_FOUND", reason: "PASSKEY_NOT_FOUND" });
+  });
+});
+
+describe("with PASSKEYS=off", () => {
+  let off: TestApi;
+  beforeAll(async () => {
+    off = await startApi(null, { PASSKEYS: "off" });
+  });
+  afterAll(() => off?.stop());
+
+  it("answers every passkey operation FORBIDDEN / PASSKEYS_DISABLED", async () => {
+    const account = await register(off.url);
+    for (const query of ["mutation { passkeyLoginOptions }", "mutation { passkeyRegistrationOptions }", "query { passkeys { id } }"]) {
+      expect((await post(off.url, { query }, { token: account.accessToken })).error).toMatchObject({ code: "FORBIDDEN", reason: "PASSKEYS_DISABLED" });
+    }
+  });
+});
