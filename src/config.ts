@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import {
   ASYMMETRIC_ALGORITHMS,
   generatePrivateJwk,
@@ -68,6 +69,28 @@ export interface Config {
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
+  /** Outbound mail and the links in it (docs/configuration.md#mail). */
+  readonly mail: MailConfig;
+  /** REQUIRE_VERIFIED_EMAIL=on: no session starts for an account whose address is not verified. */
+  readonly requireVerifiedEmail: boolean;
+  /** Seconds a password reset link works. */
+  readonly passwordResetTtl: number;
+  /** Seconds an email verification (or email change confirmation) link works. */
+  readonly emailVerificationTtl: number;
+}
+
+export interface MailConfig {
+  /** smtp: MAIL_URL is set. log: no MAIL_URL outside production; mails go to the log. off: MAIL_URL=off. */
+  readonly transport: "smtp" | "log" | "off";
+  /** The smtp:// or smtps:// URL, credentials included; null unless transport is smtp. */
+  readonly url: string | null;
+  readonly from: string;
+  /** The frontend's base URL, without a trailing slash: every link in a mail starts with it. */
+  readonly appUrl: string;
+  /** Tries per mail before it is given up on (and counted as failed). */
+  readonly maxAttempts: number;
+  /** Where the templates are: <name>.txt (first line "Subject: …") and <name>.html. */
+  readonly templatesDir: string;
 }
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
@@ -84,6 +107,10 @@ export interface ThrottleLimits {
   /** Registrations attempted per client IP within `registerWindow`. */
   readonly registerMaxPerIp: number;
   readonly registerWindow: number;
+  /** Recovery and verification mails asked for one address, and from one client IP, within `recoveryWindow`. */
+  readonly recoveryMaxPerAddress: number;
+  readonly recoveryMaxPerIp: number;
+  readonly recoveryWindow: number;
 }
 
 /** Bounds on the work one GraphQL operation may ask for (docs/security.md). */
@@ -203,7 +230,14 @@ export function loadConfig(env: Env): Config {
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
+    mail: readMail(env, read, production, problems),
+    requireVerifiedEmail: read.oneOf("REQUIRE_VERIFIED_EMAIL", ["on", "off"] as const, "off") === "on",
+    passwordResetTtl: read.integer("PASSWORD_RESET_TTL_SECONDS", 1800, 1, DAY),
+    emailVerificationTtl: read.integer("EMAIL_VERIFICATION_TTL_SECONDS", DAY, 1, 7 * DAY),
   };
+  if (config.requireVerifiedEmail && config.mail.transport === "off") {
+    problems.push("REQUIRE_VERIFIED_EMAIL=on needs mail: nobody could verify an address with MAIL_URL=off");
+  }
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
@@ -327,6 +361,64 @@ function readAdmin(env: Env, problems: string[]): Config["admin"] {
   return { email, password };
 }
 
+/** The folder of the mail templates shipped with the API: templates/mail beside src/ and dist/. */
+const DEFAULT_MAIL_TEMPLATES = resolve(__dirname, "../templates/mail");
+
+/**
+ * MAIL_URL: smtp:// or smtps:// (credentials in the URL), or "off". Unset outside production, mails
+ * go to the log; production must choose.
+ */
+function readMail(env: Env, read: EnvReader, production: boolean, problems: string[]): MailConfig {
+  const raw = env.MAIL_URL?.trim() || undefined;
+  let transport: MailConfig["transport"] = raw === "off" ? "off" : raw === undefined ? "log" : "smtp";
+  let url: string | null = null;
+  if (transport === "smtp") {
+    url = parseSmtpUrl(raw!);
+    if (url === null) {
+      problems.push("MAIL_URL must be an smtp:// or smtps:// URL (credentials in it: smtp://user:pass@host:587), or off");
+      transport = "log";
+    }
+  }
+  if (production && raw === undefined) {
+    problems.push("MAIL_URL is required when NODE_ENV=production (smtp://… or smtps://…), or MAIL_URL=off to turn password reset and email verification off");
+  }
+  const needed = production && transport === "smtp";
+  if (needed && !env.APP_URL) problems.push("APP_URL is required with MAIL_URL when NODE_ENV=production: the links in mails point to it");
+  if (needed && !env.MAIL_FROM) problems.push("MAIL_FROM is required with MAIL_URL when NODE_ENV=production");
+  const appUrl = parseAppUrl(env.APP_URL?.trim() || "http://localhost:3000");
+  if (appUrl === null) problems.push(`APP_URL must be an http:// or https:// URL without query or fragment, got "${env.APP_URL}"`);
+  const from = read.text("MAIL_FROM", "revocable-auth-api <no-reply@localhost>");
+  if (/[\r\n]/.test(from)) problems.push("MAIL_FROM must be one line");
+  return {
+    transport,
+    url,
+    from,
+    appUrl: appUrl ?? "",
+    maxAttempts: read.integer("MAIL_MAX_ATTEMPTS", 4, 1, 10),
+    templatesDir: read.text("MAIL_TEMPLATES_DIR", DEFAULT_MAIL_TEMPLATES),
+  };
+}
+
+function parseSmtpUrl(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "smtp:" || url.protocol === "smtps:") && url.hostname !== "" ? raw : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Links are built from this alone, never from a request's Host or X-Forwarded-Host. */
+function parseAppUrl(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") return null;
+    return url.href.replace(/\/+$/, "");
+  } catch {
+    return null;
+  }
+}
+
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {
     loginMaxFailures: read.integer("LOGIN_MAX_FAILURES", 5, 1, 1000),
@@ -337,6 +429,9 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     loginIpWindow: read.integer("LOGIN_IP_WINDOW_SECONDS", 3600, 1, DAY),
     registerMaxPerIp: read.integer("REGISTER_MAX_PER_IP", 10, 1, 1_000_000),
     registerWindow: read.integer("REGISTER_WINDOW_SECONDS", 3600, 1, DAY),
+    recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 3, 1, 1_000_000),
+    recoveryMaxPerIp: read.integer("RECOVERY_MAX_PER_IP", 30, 1, 1_000_000),
+    recoveryWindow: read.integer("RECOVERY_WINDOW_SECONDS", 3600, 1, DAY),
   };
   if (limits.loginMaxBlock < limits.loginBlock) {
     problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");

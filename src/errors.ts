@@ -23,10 +23,10 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE"],
-  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN"],
+  FORBIDDEN: ["MISSING_ROLE", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND"],
-  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED"],
+  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "RECOVERY_THROTTLED"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
@@ -65,13 +65,31 @@ export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "IN
 
 export const lastAdmin = (message: string) => new AuthError("BAD_USER_INPUT", "LAST_ADMIN", message);
 
+const THROTTLE_MESSAGES: Record<ReasonOf<"TOO_MANY_REQUESTS">, string> = {
+  LOGIN_THROTTLED: "Too many failed logins; try again later",
+  REGISTER_THROTTLED: "Too many registrations; try again later",
+  RECOVERY_THROTTLED: "Too many mails asked for this address or from this client; try again later",
+};
+
+/** A mailed link's token that is unknown, used, expired or superseded: one answer for all four. */
+export const invalidMailToken = () =>
+  new AuthError("BAD_USER_INPUT", "INVALID_MAIL_TOKEN", "This link is invalid, expired or already used; ask for a new one");
+
+/** REQUIRE_VERIFIED_EMAIL=on and the address is not verified yet: no session starts. */
+export const emailNotVerified = () =>
+  new AuthError("FORBIDDEN", "EMAIL_NOT_VERIFIED", "Verify your email address first: follow the link we mailed to it, then log in");
+
+/** MAIL_URL=off: the flows that need mail are turned off on this deployment. */
+export const mailDisabled = () =>
+  new AuthError("FORBIDDEN", "MAIL_DISABLED", "Mail is turned off on this server (MAIL_URL=off): this operation is not available");
+
 /** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
 export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(
     reason: ReasonOf<"TOO_MANY_REQUESTS">,
     readonly retryAfterSeconds: number,
   ) {
-    super("TOO_MANY_REQUESTS", reason, reason === "LOGIN_THROTTLED" ? "Too many failed logins; try again later" : "Too many registrations; try again later");
+    super("TOO_MANY_REQUESTS", reason, THROTTLE_MESSAGES[reason]);
   }
 }
 

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
-import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
+import { ROLES, type Credentials, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
@@ -47,6 +47,15 @@ export interface Origin {
   readonly clientIp: string;
 }
 
+/** Rules that depend on the deployment. */
+export interface AccountPolicy {
+  /** REQUIRE_VERIFIED_EMAIL=on: login of an account whose address is not verified starts no session. */
+  readonly requireVerifiedEmail?: boolean;
+}
+
+/** What createAccount did: a new account, or nothing because the address has one (`ownerId`). */
+export type CreateAccountResult = { readonly status: "created"; readonly user: UserRecord } | { readonly status: "taken"; readonly ownerId: string | null };
+
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
 const userNotFound = () => new AuthError("NOT_FOUND", "USER_NOT_FOUND", "No such user");
@@ -60,7 +69,47 @@ export class Accounts {
     private readonly clock: Clock,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly guards: AccountGuards | null = null,
+    private readonly policy: AccountPolicy = {},
   ) {}
+
+  /**
+   * Registration without a session (REQUIRE_VERIFIED_EMAIL=on): the same throttle and argon2 work
+   * whether or not the address is taken, and no error for a taken one, so the caller can answer both alike.
+   */
+  async createAccount(input: AccountInput, origin?: Origin): Promise<CreateAccountResult> {
+    if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
+    try {
+      return { status: "created", user: await this.create(input.email, input.password, ["USER"]) };
+    } catch (error) {
+      if (!(error instanceof AuthError && error.reason === "EMAIL_TAKEN")) throw error;
+      return { status: "taken", ownerId: await this.store.findUserIdByEmail(normalizeEmail(input.email)) };
+    }
+  }
+
+  /**
+   * A password reset from a mailed link: stores the new password, marks the address verified and
+   * ends every session of the user, refusing every access token at once, in one store step; then
+   * forgives the failed logins of this client for the address. Null when the token does not match.
+   * The argon2 work is spent only for a token that matches, so made-up tokens cost one read.
+   */
+  async resetPassword(token: PresentedMailToken, newPassword: string, origin?: Origin): Promise<UserRecord | null> {
+    if (!(await this.store.mailTokenMatches(token, "password_reset"))) return null;
+    const user = await this.store.resetPassword(token, await this.passwords.hash(newPassword));
+    if (!user) return null;
+    this.onRevoked("password_reset");
+    if (origin && this.guards) await this.guards.throttle.forgivePair(user.email, origin.clientIp);
+    return user;
+  }
+
+  /**
+   * Confirms an email change from the link mailed to the new address: the address moves (one
+   * account per address) and every session but the one that asked ends.
+   */
+  async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
+    const result = await this.store.changeEmail(token);
+    if (result.status === "changed") this.onRevoked("email_change");
+    return result;
+  }
 
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
@@ -92,6 +141,7 @@ export class Accounts {
       throw invalidCredentials();
     }
     if (credentials.user.disabled) throw accountDisabled();
+    if (this.policy.requireVerifiedEmail && credentials.user.emailVerified !== true) throw emailNotVerified();
     return this.sessions.start(credentials.user, input.device ?? null, credentials.passwordHash);
   }
 
@@ -181,9 +231,9 @@ export class Accounts {
   /**
    * The one place changePassword checks a password, throttled and audited like a login: a stolen
    * access token must not become a password oracle. The same argon2 work is spent when the user
-   * record is gone.
+   * record is gone. Asking for an email change checks the password here too.
    */
-  private async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
+  async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials

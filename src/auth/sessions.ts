@@ -49,7 +49,7 @@ export class Sessions {
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
-    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles);
+    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, user.emailVerified === true);
     return { accessToken, refreshToken, session: result.session, user };
   }
 
@@ -80,7 +80,7 @@ export class Sessions {
           issuedAt: session.rotation?.issuedAt ?? next.issuedAt,
           expiresAt: session.expiresAt,
         });
-        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles);
+        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, user.emailVerified === true);
         return { accessToken, refreshToken, session, user };
       }
       case "reused":

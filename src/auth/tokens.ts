@@ -33,6 +33,8 @@ export interface AccessClaims {
   readonly sid: string;
   readonly jti: string;
   readonly roles: readonly Role[];
+  /** `email_verified` (OpenID Connect's name): the address was proven when the token was issued. */
+  readonly emailVerified: boolean;
   /** Epoch seconds. */
   readonly iat: number;
   readonly exp: number;
@@ -75,8 +77,9 @@ export class Tokens {
     private readonly clock: Clock,
   ) {}
 
-  issueAccess(userId: string, sessionId: string, roles: readonly Role[]): IssuedToken {
-    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, { sub: userId, sid: sessionId, roles }, this.settings.accessTokenTtl);
+  issueAccess(userId: string, sessionId: string, roles: readonly Role[], emailVerified = false): IssuedToken {
+    const claims = { sub: userId, sid: sessionId, roles, email_verified: emailVerified };
+    return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, claims, this.settings.accessTokenTtl);
   }
 
   issueRefresh(userId: string, sessionId: string): IssuedToken {
@@ -105,7 +108,9 @@ export class Tokens {
     const payload = this.verify(token, ACCESS_TOKEN_TYPE);
     const roles = payload.roles;
     if (!isRoleList(roles)) throw invalidToken();
-    const claims = { ...requireIdentity(payload), roles, iat: requireNumber(payload.iat) };
+    const emailVerified = payload.email_verified ?? false;
+    if (typeof emailVerified !== "boolean") throw invalidToken();
+    const claims = { ...requireIdentity(payload), roles, emailVerified, iat: requireNumber(payload.iat) };
     // We never issue a longer-lived one: a token that claims more was not made by this config.
     if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
     return claims;

@@ -17,6 +17,8 @@ export const keys = {
   sessions: (userId: string) => `${userTag(userId)}:sessions`,
   cutoff: (userId: string) => `${userTag(userId)}:cutoff`,
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
+  /** The one live token of a mailed link per purpose (password_reset, email_verification, email_change): its hash. */
+  mailToken: (userId: string, purpose: string) => `${userTag(userId)}:mail-token:${purpose}`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */

@@ -19,6 +19,8 @@ export type RevocationKind =
   | "other_sessions"
   | "password_change"
   | "refresh_reuse"
-  | "user_disabled";
+  | "user_disabled"
+  | "password_reset"
+  | "email_change";
 
 export type RevocationListener = (kind: RevocationKind) => void;
