@@ -7,6 +7,10 @@ import type { RevocationKind } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
+import { EmailChange } from "./auth/email-change";
+import { EmailVerification } from "./auth/email-verification";
+import type { MailFlowDeps } from "./auth/mail-tokens";
+import { Recovery } from "./auth/recovery";
 import { Passwords } from "./auth/passwords";
 import { Sessions } from "./auth/sessions";
 import { KeySet } from "./auth/signing-keys";
@@ -20,6 +24,11 @@ import { introspectionOff } from "./graphql/introspection";
 import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp } from "./http/app";
+import { LogMailer } from "./mail/log-mailer";
+import { MailQueue } from "./mail/mail-queue";
+import type { Mailer } from "./mail/mailer";
+import { SmtpMailer } from "./mail/smtp-mailer";
+import { MailTemplates } from "./mail/templates";
 import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
@@ -58,7 +67,14 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     maxPerUser: config.maxSessionsPerUser,
     audit,
   });
-  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
+  const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit }, {
+    requireVerifiedEmail: config.requireVerifiedEmail,
+  });
+  const outbox = createOutbox(config, logger, metrics);
+  const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
+  const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
+  const emailVerification = new EmailVerification(mailFlows, accounts, { ttlSeconds: config.emailVerificationTtl, required: config.requireVerifiedEmail });
+  const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
@@ -66,7 +82,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions, audit }),
+    schema: await buildAuthSchema({ accounts, sessions, audit, recovery, emailVerification, emailChange }),
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.
@@ -114,6 +130,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
         clearTimeout(force);
       }
       await apollo.stop();
+      await outbox.stop();
       await store.close();
     },
   };
@@ -136,6 +153,16 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
     "No Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
   );
   return new MemoryStore(clock);
+}
+
+/** The mail transport, chosen like the store: SMTP with MAIL_URL, else the log (MAIL_URL=off: nothing is sent). */
+function createOutbox(config: Config, logger: Logger, metrics: Metrics): MailQueue {
+  const { transport, url, from, templatesDir, maxAttempts } = config.mail;
+  const mailer: Mailer = transport === "smtp" ? new SmtpMailer(url!, from) : new LogMailer(logger);
+  if (transport === "log") logger.warn("MAIL_URL is not set: mails, with their links, are written to the log (set MAIL_URL=smtp://… to send them)");
+  if (transport === "off") logger.warn("MAIL_URL=off: password reset, email verification and email change are turned off");
+  const templates = MailTemplates.load(templatesDir);
+  return new MailQueue(mailer, templates, logger, metrics, { maxAttempts, enabled: transport !== "off" });
 }
 
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {

@@ -3,8 +3,12 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphq
 import { buildSchema, type ContainerType } from "type-graphql";
 import type { Accounts } from "../auth/accounts";
 import type { Audit } from "../auth/audit";
+import type { EmailChange } from "../auth/email-change";
+import type { EmailVerification } from "../auth/email-verification";
+import type { Recovery } from "../auth/recovery";
 import type { Sessions } from "../auth/sessions";
 import { authChecker } from "./auth-checker";
+import { AccountEmailResolver } from "./resolvers/account-email-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
 import { UserResolver } from "./resolvers/user-resolver";
@@ -13,9 +17,12 @@ export interface Services {
   readonly accounts: Accounts;
   readonly sessions: Sessions;
   readonly audit?: Audit;
+  readonly recovery: Recovery;
+  readonly emailVerification: EmailVerification;
+  readonly emailChange: EmailChange;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, AccountEmailResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -32,9 +39,10 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, recovery, emailVerification, emailChange }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
-    [AuthResolver, new AuthResolver(accounts, sessions)],
+    [AuthResolver, new AuthResolver(accounts, sessions, emailVerification)],
+    [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
     [UserResolver, new UserResolver(accounts, audit)],
     [SessionResolver, new SessionResolver(sessions)],
   ]);

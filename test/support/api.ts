@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import pino from "pino";
+import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer } from "../../src/server";
 import { freePort } from "./redis";
@@ -27,14 +28,15 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
     // Every test client is 127.0.0.1: per-IP limits are raised; tests of throttling set their own.
     REGISTER_MAX_PER_IP: "1000000",
     LOGIN_MAX_FAILURES_PER_IP: "1000000",
+    RECOVERY_MAX_PER_IP: "1000000",
     ...env,
   };
 }
 
-/** The real server in this process, on a free port, with Redis when a URL is given. */
-export async function startApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi> {
+/** The real server in this process, on a free port, with Redis when a URL is given; `clock` moves its time. */
+export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, clock?: Clock): Promise<TestApi> {
   const config = loadConfig(testEnv(redisUrl, env));
-  const server = await startServer(config, { logger: pino({ level: "silent" }) });
+  const server = await startServer(config, { logger: pino({ level: "silent" }), clock });
   return { ...server, config };
 }
 

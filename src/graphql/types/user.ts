@@ -19,7 +19,10 @@ export class User {
   @Field(() => Boolean, { description: "A disabled user cannot log in, and their tokens are refused." })
   disabled!: boolean;
 
+  @Field(() => Boolean, { description: "The address was proven by a mailed link (verification, password reset or email change)." })
+  emailVerified!: boolean;
+
   static from(record: UserRecord): User {
-    return Object.assign(new User(), { ...record, roles: [...record.roles], createdAt: new Date(record.createdAt) });
+    return Object.assign(new User(), { ...record, roles: [...record.roles], createdAt: new Date(record.createdAt), emailVerified: record.emailVerified === true });
   }
 }
