@@ -139,8 +139,12 @@ describe("password reset", () => {
     const known: number[] = [];
     const strangers: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const [k, kMs] = await timed(() => requestReset(a.url, user.email));
-      const [u, uMs] = await timed(() => requestReset(a.url, unknown));
+      // Alternating which goes first, so neither always follows the other's mail.
+      const pair = i % 2 === 0 ? [user.email, unknown] : [unknown, user.email];
+      const answers = new Map<string, [GraphQLResponse<unknown>, number]>();
+      for (const email of pair) answers.set(email, await timed(() => requestReset(a.url, email)));
+      const [k, kMs] = answers.get(user.email)!;
+      const [u, uMs] = answers.get(unknown)!;
       expect({ status: u.status, data: u.data, errors: u.errors }).toEqual({ status: k.status, data: k.data, errors: k.errors });
       known.push(kMs);
       strangers.push(uMs);
@@ -212,16 +216,19 @@ describe("email verification", () => {
       await registerOn(owner);
       const taken: number[] = [];
       const fresh: number[] = [];
-      for (let i = 0; i < 10; i++) {
+      // Alternating which goes first: the first of a pair shares the machine with the last pair's mail.
+      for (let i = 0; i < 20; i++) {
+        const first = i % 2 === 0;
+        const [f, fMs] = first ? await timed(() => registerOn(uniqueEmail("fresh"))) : [null, 0];
         const [t, tMs] = await timed(() => registerOn(owner));
-        const [f, fMs] = await timed(() => registerOn(uniqueEmail("fresh")));
-        expect({ status: t.status, data: t.data, errors: t.errors }).toEqual({ status: f.status, data: f.data, errors: f.errors });
+        const [f2, f2Ms] = first ? [f!, fMs] : await timed(() => registerOn(uniqueEmail("fresh")));
+        expect({ status: t.status, data: t.data, errors: t.errors }).toEqual({ status: f2.status, data: f2.data, errors: f2.errors });
         taken.push(tMs);
-        fresh.push(fMs);
+        fresh.push(f2Ms);
       }
-      console.log(`register with REQUIRE_VERIFIED_EMAIL=on, medians of 10: ${JSON.stringify({ existingMs: median(taken).toFixed(2), newMs: median(fresh).toFixed(2) })}`);
+      console.log(`register with REQUIRE_VERIFIED_EMAIL=on, medians of 20: ${JSON.stringify({ existingMs: median(taken).toFixed(2), newMs: median(fresh).toFixed(2) })}`);
       // argon2 dominates both and varies with the machine's load; the store work differs by a round trip or two.
-      expect(Math.abs(median(taken) - median(fresh))).toBeLessThan(15);
+      expect(Math.abs(median(taken) - median(fresh))).toBeLessThan(Math.max(15, 0.15 * median(fresh)));
       const notice = await mailbox.nth(owner, /Someone tried to register/);
       expect(notice.text).not.toMatch(/token=/);
       expect(mailbox.to(owner).filter((mail) => /Confirm your email/.test(mail.subject))).toHaveLength(1);
