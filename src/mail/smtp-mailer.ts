@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { Mailer, MailMessage } from "./mailer";
 
 /** Bounds on one SMTP conversation, so a hung server holds the queue for seconds, not minutes. */
@@ -10,6 +10,8 @@ export class SmtpMailer implements Mailer {
   private readonly transport: Transporter;
 
   constructor(url: string, private readonly from: string) {
+    // Loaded here, not at the top: only a server that sends over SMTP pays nodemailer's load time at start.
+    const nodemailer = require("nodemailer") as typeof import("nodemailer");
     // The URL's own settings (host, port, TLS, credentials, ?query options) win over these defaults.
     this.transport = nodemailer.createTransport({
       url,
