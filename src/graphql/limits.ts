@@ -4,7 +4,17 @@ import { GraphQLError, Kind, type ParseOptions, type SelectionSetNode, type Vali
 import type { OperationLimits } from "../config";
 
 /** Each of these costs an argon2 hash or a session write; aliasing must not multiply them. */
-const CREDENTIAL_FIELDS = new Set(["register", "login", "refresh", "changePassword"]);
+const CREDENTIAL_FIELDS = new Set([
+  "register",
+  "login",
+  "refresh",
+  "changePassword",
+  // Each hashes a password or sends mail (the mail flows, src/auth/recovery.ts and beside it).
+  "resetPassword",
+  "requestEmailChange",
+  "requestPasswordReset",
+  "sendVerificationEmail",
+]);
 
 /** Root fields that read a list from the store: each may be asked for once per operation. */
 const STORE_LIST_FIELDS = new Set(["sessions", "users"]);
@@ -93,7 +103,10 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     const count = countRootFields(operation.selectionSet, context, new Set(), CREDENTIAL_FIELDS);
     if (count > 1) {
       context.reportError(
-        new GraphQLError("At most one of register, login, refresh and changePassword may run per request", { nodes: operation }),
+        new GraphQLError(
+          "At most one of register, login, refresh and changePassword (or resetPassword, requestEmailChange, requestPasswordReset, sendVerificationEmail) may run per request",
+          { nodes: operation },
+        ),
       );
     }
   },
