@@ -21,6 +21,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
 COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
+# The mail templates, read at start (MAIL_TEMPLATES_DIR to use your own).
+COPY templates ./templates
 COPY package.json ./
 USER node
 EXPOSE 4000

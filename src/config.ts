@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { ROLES, type Role } from "@revocable-auth/verifier";
+import { resolve } from "node:path";
 import {
   ASYMMETRIC_ALGORITHMS,
   generatePrivateJwk,
@@ -80,6 +81,14 @@ export interface Config {
   readonly mfa: MfaConfig;
   /** Passkeys (docs/passkeys.md): on by default outside production; null when PASSKEYS=off. */
   readonly passkeys: PasskeyConfig | null;
+  /** Outbound mail and the links in it (docs/configuration.md#mail). */
+  readonly mail: MailConfig;
+  /** REQUIRE_VERIFIED_EMAIL=on: no session starts for an account whose address is not verified. */
+  readonly requireVerifiedEmail: boolean;
+  /** Seconds a password reset link works. */
+  readonly passwordResetTtl: number;
+  /** Seconds an email verification (or email change confirmation) link works. */
+  readonly emailVerificationTtl: number;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -132,6 +141,20 @@ export interface PasskeyConfig {
   readonly origins: readonly string[];
 }
 
+export interface MailConfig {
+  /** smtp: MAIL_URL is set. log: no MAIL_URL outside production; mails go to the log. off: MAIL_URL=off. */
+  readonly transport: "smtp" | "log" | "off";
+  /** The smtp:// or smtps:// URL, credentials included; null unless transport is smtp. */
+  readonly url: string | null;
+  readonly from: string;
+  /** The frontend's base URL, without a trailing slash: every link in a mail starts with it. */
+  readonly appUrl: string;
+  /** Tries per mail before it is given up on (and counted as failed). */
+  readonly maxAttempts: number;
+  /** Where the templates are: <name>.txt (first line "Subject: …") and <name>.html. */
+  readonly templatesDir: string;
+}
+
 /** Brute-force throttling (docs/security.md); every window in seconds. */
 export interface ThrottleLimits {
   /** Failed logins per (email, client IP) within `loginFailureWindow` before that pair is blocked. */
@@ -152,6 +175,10 @@ export interface ThrottleLimits {
   /** passkeyLoginOptions calls per client IP within `passkeyOptionsWindow`: each stores a challenge. */
   readonly passkeyOptionsMaxPerIp: number;
   readonly passkeyOptionsWindow: number;
+  /** Recovery and verification mails asked for one address, and from one client IP, within `recoveryWindow`. */
+  readonly recoveryMaxPerAddress: number;
+  readonly recoveryMaxPerIp: number;
+  readonly recoveryWindow: number;
 }
 
 /** How password hashing is shared out between clients, per process. */
@@ -301,8 +328,15 @@ export function loadConfig(env: Env): Config {
     passkeys: readPasskeys(env, read, production, port, problems),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
     tracing: readTracing(env, problems),
+    mail: readMail(env, read, production, problems),
+    requireVerifiedEmail: read.oneOf("REQUIRE_VERIFIED_EMAIL", ["on", "off"] as const, "off") === "on",
+    passwordResetTtl: read.integer("PASSWORD_RESET_TTL_SECONDS", 1800, 1, DAY),
+    emailVerificationTtl: read.integer("EMAIL_VERIFICATION_TTL_SECONDS", DAY, 1, 7 * DAY),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
+  if (config.requireVerifiedEmail && config.mail.transport === "off") {
+    problems.push("REQUIRE_VERIFIED_EMAIL=on needs mail: nobody could verify an address with MAIL_URL=off");
+  }
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
     problems.push("WORKERS greater than 1 needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS): with the embedded store each worker would hold its own users and sessions");
   }
@@ -509,6 +543,64 @@ function originProblem(origin: string, rpId: string, production: boolean): strin
   return null;
 }
 
+/** The folder of the mail templates shipped with the API: templates/mail beside src/ and dist/. */
+const DEFAULT_MAIL_TEMPLATES = resolve(__dirname, "../templates/mail");
+
+/**
+ * MAIL_URL: smtp:// or smtps:// (credentials in the URL), or "off". Unset outside production, mails
+ * go to the log; production must choose.
+ */
+function readMail(env: Env, read: EnvReader, production: boolean, problems: string[]): MailConfig {
+  const raw = env.MAIL_URL?.trim() || undefined;
+  let transport: MailConfig["transport"] = raw === "off" ? "off" : raw === undefined ? "log" : "smtp";
+  let url: string | null = null;
+  if (transport === "smtp") {
+    url = parseSmtpUrl(raw!);
+    if (url === null) {
+      problems.push("MAIL_URL must be an smtp:// or smtps:// URL (credentials in it: smtp://user:pass@host:587), or off");
+      transport = "log";
+    }
+  }
+  if (production && raw === undefined) {
+    problems.push("MAIL_URL is required when NODE_ENV=production (smtp://… or smtps://…), or MAIL_URL=off to turn password reset and email verification off");
+  }
+  const needed = production && transport === "smtp";
+  if (needed && !env.APP_URL) problems.push("APP_URL is required with MAIL_URL when NODE_ENV=production: the links in mails point to it");
+  if (needed && !env.MAIL_FROM) problems.push("MAIL_FROM is required with MAIL_URL when NODE_ENV=production");
+  const appUrl = parseAppUrl(env.APP_URL?.trim() || "http://localhost:3000");
+  if (appUrl === null) problems.push(`APP_URL must be an http:// or https:// URL without query or fragment, got "${env.APP_URL}"`);
+  const from = read.text("MAIL_FROM", "revocable-auth-api <no-reply@localhost>");
+  if (/[\r\n]/.test(from)) problems.push("MAIL_FROM must be one line");
+  return {
+    transport,
+    url,
+    from,
+    appUrl: appUrl ?? "",
+    maxAttempts: read.integer("MAIL_MAX_ATTEMPTS", 4, 1, 10),
+    templatesDir: read.text("MAIL_TEMPLATES_DIR", DEFAULT_MAIL_TEMPLATES),
+  };
+}
+
+function parseSmtpUrl(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "smtp:" || url.protocol === "smtps:") && url.hostname !== "" ? raw : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Links are built from this alone, never from a request's Host or X-Forwarded-Host. */
+function parseAppUrl(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") return null;
+    return url.href.replace(/\/+$/, "");
+  } catch {
+    return null;
+  }
+}
+
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
   const limits: ThrottleLimits = {
     loginMaxFailures: read.integer("LOGIN_MAX_FAILURES", 5, 1, 1000),
@@ -523,6 +615,9 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
     passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
     passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
+    recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 3, 1, 1_000_000),
+    recoveryMaxPerIp: read.integer("RECOVERY_MAX_PER_IP", 30, 1, 1_000_000),
+    recoveryWindow: read.integer("RECOVERY_WINDOW_SECONDS", 3600, 1, DAY),
   };
   if (limits.loginMaxBlock < limits.loginBlock) {
     problems.push("LOGIN_MAX_BLOCK_SECONDS must be at least LOGIN_BLOCK_SECONDS");

@@ -23,10 +23,10 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED"],
-  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD"],
+  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED"],
+  BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
-  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED"],
+  TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED", "RECOVERY_THROTTLED"],
   SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
@@ -70,6 +70,7 @@ const THROTTLED_MESSAGES: Record<ReasonOf<"TOO_MANY_REQUESTS">, string> = {
   REGISTER_THROTTLED: "Too many registrations; try again later",
   MFA_THROTTLED: "Too many wrong codes; try again later",
   PASSKEY_THROTTLED: "Too many failed passkey sign-ins; try again later",
+  RECOVERY_THROTTLED: "Too many mails asked for this address or from this client; try again later",
 };
 
 /** An aal1 token of a user who has a second factor: only me, logout and verifyMfa are open to it (403). */
@@ -77,6 +78,18 @@ export const mfaRequired = () => new AuthError("FORBIDDEN", "MFA_REQUIRED", MESS
 
 /** A role in MFA_REQUIRED_FOR_ROLES, used without a second factor at aal2 (403). */
 export const mfaEnrollmentRequired = () => new AuthError("FORBIDDEN", "MFA_ENROLLMENT_REQUIRED", MESSAGES.mfaEnrollmentRequired);
+
+/** A mailed link's token that is unknown, used, expired or superseded: one answer for all four. */
+export const invalidMailToken = () =>
+  new AuthError("BAD_USER_INPUT", "INVALID_MAIL_TOKEN", "This link is invalid, expired or already used; ask for a new one");
+
+/** REQUIRE_VERIFIED_EMAIL=on and the address is not verified yet: no session starts. */
+export const emailNotVerified = () =>
+  new AuthError("FORBIDDEN", "EMAIL_NOT_VERIFIED", "Verify your email address first: follow the link we mailed to it, then log in");
+
+/** MAIL_URL=off: the flows that need mail are turned off on this deployment. */
+export const mailDisabled = () =>
+  new AuthError("FORBIDDEN", "MAIL_DISABLED", "Mail is turned off on this server (MAIL_URL=off): this operation is not available");
 /** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
 export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(

@@ -14,7 +14,7 @@ export class Metrics {
 
   readonly revocations = new Counter({
     name: "auth_revocations_total",
-    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed, passkey_removed.",
+    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed, passkey_removed, password_reset, email_change.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
@@ -68,7 +68,7 @@ export class Metrics {
 
   readonly throttled = new Counter({
     name: "auth_throttled_total",
-    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED, MFA_THROTTLED, PASSKEY_THROTTLED.",
+    help: "Attempts refused by throttling, by reason: LOGIN_THROTTLED, REGISTER_THROTTLED, MFA_THROTTLED, PASSKEY_THROTTLED, RECOVERY_THROTTLED.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
@@ -154,6 +154,33 @@ export class Metrics {
     name: "auth_mfa_events_total",
     help: "Second-factor events: enrolled, verified, failed, throttled, locked, recovery_code_used, recovery_codes_regenerated, disabled, reset.",
     labelNames: ["event"] as const,
+    registers: [this.registry],
+  });
+
+  readonly accountEmailEvents = new Counter({
+    name: "auth_account_email_events_total",
+    help: "Account recovery and email events, by event: password_reset_requested, password_reset, verification_sent, email_verified, email_change_requested, email_changed, register_existing_address.",
+    labelNames: ["event"] as const,
+    registers: [this.registry],
+  });
+
+  readonly mailSent = new Counter({
+    name: "auth_mail_sent_total",
+    help: "Mails handed to the mail transport, by template.",
+    labelNames: ["template"] as const,
+    registers: [this.registry],
+  });
+
+  readonly mailFailures = new Counter({
+    name: "auth_mail_failures_total",
+    help: "Mails given up on after every attempt failed (or dropped because the queue was full), by template and outcome: failed, dropped.",
+    labelNames: ["template", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly mailRetries = new Counter({
+    name: "auth_mail_retries_total",
+    help: "Failed mail attempts that were retried later.",
     registers: [this.registry],
   });
 

@@ -10,7 +10,12 @@ import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { HashQueue } from "./auth/hash-queue";
 import { Mfa, type MfaNotices } from "./auth/mfa";
+import { mfaMailNotices } from "./auth/mfa-mail";
 import { Passkeys } from "./auth/passkeys";
+import { EmailChange } from "./auth/email-change";
+import { EmailVerification } from "./auth/email-verification";
+import type { MailFlowDeps } from "./auth/mail-tokens";
+import { Recovery } from "./auth/recovery";
 import { Passwords } from "./auth/passwords";
 import { SecretBox } from "./auth/secret-box";
 import { Sessions } from "./auth/sessions";
@@ -29,6 +34,11 @@ import { InProcessChannel, type LiveChannel } from "./live/channel";
 import { LiveConnections } from "./live/connections";
 import { liveProtocol } from "./live/protocol";
 import { RedisChannel } from "./live/redis-channel";
+import { LogMailer } from "./mail/log-mailer";
+import { MailQueue } from "./mail/mail-queue";
+import type { Mailer } from "./mail/mailer";
+import { SmtpMailer } from "./mail/smtp-mailer";
+import { MailTemplates } from "./mail/templates";
 import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
@@ -102,8 +112,15 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     clock,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
-  const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit });
+  const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
+    requireVerifiedEmail: config.requireVerifiedEmail,
+  });
   const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit }) : null;
+  const outbox = createOutbox(config, logger, metrics);
+  const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
+  const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
+  const emailVerification = new EmailVerification(mailFlows, accounts, { ttlSeconds: config.emailVerificationTtl, required: config.requireVerifiedEmail });
+  const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });
@@ -111,13 +128,13 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     Buffer.from(config.mfa.encryptionKey, "base64"),
     config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
   );
-  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices);
+  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices ?? mfaMailNotices(outbox));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys });
+  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),
@@ -198,6 +215,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
       }
       await channel.close();
       await apollo.stop();
+      await outbox.stop();
       await store.close();
     },
   };
@@ -244,6 +262,16 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
     "No Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
   );
   return new MemoryStore(clock);
+}
+
+/** The mail transport, chosen like the store: SMTP with MAIL_URL, else the log (MAIL_URL=off: nothing is sent). */
+function createOutbox(config: Config, logger: Logger, metrics: Metrics): MailQueue {
+  const { transport, url, from, templatesDir, maxAttempts } = config.mail;
+  const mailer: Mailer = transport === "smtp" ? new SmtpMailer(url!, from) : new LogMailer(logger);
+  if (transport === "log") logger.warn("MAIL_URL is not set: mails, with their links, are written to the log (set MAIL_URL=smtp://… to send them)");
+  if (transport === "off") logger.warn("MAIL_URL=off: password reset, email verification and email change are turned off");
+  const templates = MailTemplates.load(templatesDir);
+  return new MailQueue(mailer, templates, logger, metrics, { maxAttempts, enabled: transport !== "off" });
 }
 
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {

@@ -16,6 +16,7 @@ export const FIXED_IDENTITY: Identity = {
   sessionId: "bench-session",
   jti: "bench-jti",
   roles: ["USER"],
+  emailVerified: false,
   expiresAt: Date.now() + 3600_000,
   user: { id: "bench-user", email: "bench@example.com", roles: ["USER"], createdAt: Date.now(), disabled: false },
   aal: "aal1",

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       const claims = jwt.verify(token, secret) as jwt.JwtPayload;
       if (await redis.get(`blacklist:${token}`)) throw new GraphQLError("Token revoked", { extensions: { code: "UNAUTHENTICATED" } });
       const user = { id: claims.sub!, email: claims.email as string, roles: ["USER" as const], createdAt: 0, disabled: false };
-      return { identity: { userId: user.id, sessionId: "", jti: "", roles: user.roles, expiresAt: claims.exp! * 1000, user, aal: "aal1" as const, amr: ["pwd"] }, ...transport };
+      return { identity: { userId: user.id, sessionId: "", jti: "", roles: user.roles, emailVerified: false, expiresAt: claims.exp! * 1000, user, aal: "aal1" as const, amr: ["pwd"] }, ...transport };
     },
   });
   process.stdout.write(`tutorial server at ${url}\n`);

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
-import { accountDisabled, AuthError, badInput, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type AccessChange, type Credentials, type Role, type Store, type UserRecord } from "../store/store";
+import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
+import { ROLES, type AccessChange, type Credentials, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
 import { PASSWORD } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
@@ -49,6 +49,15 @@ export interface Origin {
   readonly userAgent?: string | null;
 }
 
+/** Rules that depend on the deployment. */
+export interface AccountPolicy {
+  /** REQUIRE_VERIFIED_EMAIL=on: login of an account whose address is not verified starts no session. */
+  readonly requireVerifiedEmail?: boolean;
+}
+
+/** What createAccount did: a new account, or nothing because the address has one (`ownerId`). */
+export type CreateAccountResult = { readonly status: "created"; readonly user: UserRecord } | { readonly status: "taken"; readonly ownerId: string | null };
+
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
 const userNotFound = () => new AuthError("NOT_FOUND", "USER_NOT_FOUND", "No such user");
@@ -62,7 +71,50 @@ export class Accounts {
     private readonly clock: Clock,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly guards: AccountGuards | null = null,
+    private readonly policy: AccountPolicy = {},
   ) {}
+
+  /**
+   * Registration without a session (REQUIRE_VERIFIED_EMAIL=on): the same throttle and argon2 work
+   * whether or not the address is taken, and no error for a taken one, so the caller can answer both alike.
+   */
+  async createAccount(input: AccountInput, origin?: Origin): Promise<CreateAccountResult> {
+    if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
+    try {
+      return { status: "created", user: await this.create(input.email, input.password, ["USER"]) };
+    } catch (error) {
+      if (!(error instanceof AuthError && error.reason === "EMAIL_TAKEN")) throw error;
+      return { status: "taken", ownerId: await this.store.findUserIdByEmail(normalizeEmail(input.email)) };
+    }
+  }
+
+  /**
+   * A password reset from a mailed link: stores the new password, marks the address verified and
+   * ends every session of the user, refusing every access token at once, in one store step; then
+   * forgives the failed logins of this client for the address. Null when the token does not match.
+   * The argon2 work is spent only for a token that matches, so made-up tokens cost one read.
+   */
+  async resetPassword(token: PresentedMailToken, newPassword: string, origin?: Origin): Promise<UserRecord | null> {
+    if (!(await this.store.mailTokenMatches(token, "password_reset"))) return null;
+    const user = await this.store.resetPassword(token, await this.passwords.hash(newPassword));
+    if (!user) return null;
+    this.onRevoked({ kind: "password_reset", userId: user.id, at: this.clock.now() });
+    if (origin && this.guards) await this.guards.throttle.forgivePair(user.email, origin.clientIp);
+    return user;
+  }
+
+  /**
+   * Confirms an email change from the link mailed to the new address: the address moves (one
+   * account per address) and every session but the one that asked ends.
+   */
+  async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
+    const result = await this.store.changeEmail(token);
+    if (result.status === "changed") {
+      const { user, keptSessionId } = result;
+      this.onRevoked({ kind: "email_change", userId: user.id, ...(keptSessionId === null ? {} : { keepSessionId: keptSessionId }), at: this.clock.now() });
+    }
+    return result;
+  }
 
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
@@ -103,6 +155,7 @@ export class Accounts {
       throw invalidCredentials();
     }
     if (credentials.user.disabled) throw accountDisabled();
+    if (this.policy.requireVerifiedEmail && credentials.user.emailVerified !== true) throw emailNotVerified();
     return this.sessions.start(credentials.user, input.device ?? null, PASSWORD, credentials.passwordHash);
   }
 
@@ -185,9 +238,9 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword and enrollTotp check a password, throttled and audited like a
-   * login: a stolen access token must not become a password oracle. The same argon2 work is spent when the user
-   * record is gone.
+   * The one place changePassword, enrollTotp and requestEmailChange check a password, throttled
+   * and audited like a login: a stolen access token must not become a password oracle. The same
+   * argon2 work is spent when the user record is gone.
    */
   async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);

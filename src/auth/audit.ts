@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Metrics } from "../metrics";
 import type { AuditEntry, SessionRecord } from "../store/store";
 
-export type ThrottleReason = "LOGIN_THROTTLED" | "REGISTER_THROTTLED" | "PASSKEY_THROTTLED";
+export type ThrottleReason = "LOGIN_THROTTLED" | "REGISTER_THROTTLED" | "PASSKEY_THROTTLED" | "RECOVERY_THROTTLED";
 
 /** Where a request came from, as the transport saw it (the request context satisfies it). */
 export interface AuditOrigin {
@@ -102,10 +102,10 @@ export class Audit {
   }
 
   /**
-   * `scope`: what refused — one (account, IP) pair's count, the IP's count across accounts, or the
-   * password-hashing queue (too many of the IP's password checks waiting).
+   * `scope`: what refused — one (account, IP) pair's count (for passkeys: one credential), the IP's
+   * count across accounts, one address's recovery mails, or the password-hashing queue.
    */
-  throttled(reason: ThrottleReason, scope: "pair" | "ip" | "hash_queue", clientIp: string, origin?: AuditOrigin): void {
+  throttled(reason: ThrottleReason, scope: "pair" | "ip" | "address" | "hash_queue", clientIp: string, origin?: AuditOrigin): void {
     this.metrics.throttled.inc({ reason });
     this.record({ type: reason, userId: null, origin: origin ?? { clientIp }, details: { reason, scope } }, "attempt refused by throttling", "throttled");
   }
@@ -231,5 +231,41 @@ export class Audit {
   passkeyRemoved(userId: string, sessionId: string, passkeyId: string, ended: number, clientIp: string): void {
     this.metrics.passkeyChanges.inc({ change: "removed" });
     this.logger.warn({ audit: "passkey_removed", userId, sessionId, passkeyId, ended, clientIp }, "passkey removed");
+  }
+
+  /** `userId` null: the address has no account (nothing was mailed). */
+  passwordResetRequested(userId: string | null, clientIp: string): void {
+    this.emailEvent("password_reset_requested", { userId, clientIp }, "password reset requested");
+  }
+
+  passwordReset(userId: string, clientIp: string): void {
+    this.emailEvent("password_reset", { userId, clientIp }, "password reset: every session ended");
+  }
+
+  verificationSent(userId: string, clientIp: string): void {
+    this.emailEvent("verification_sent", { userId, clientIp }, "verification mail queued");
+  }
+
+  emailVerified(userId: string, clientIp: string): void {
+    this.emailEvent("email_verified", { userId, clientIp }, "email address verified");
+  }
+
+  /** `taken`: the new address belongs to another account, so no confirmation link was mailed. */
+  emailChangeRequested(userId: string, sessionId: string, clientIp: string, taken: boolean): void {
+    this.emailEvent("email_change_requested", { userId, sessionId, clientIp, taken }, "email change requested");
+  }
+
+  emailChanged(userId: string, clientIp: string, endedSessions: number): void {
+    this.emailEvent("email_changed", { userId, clientIp, endedSessions }, "email address changed: other sessions ended");
+  }
+
+  /** REQUIRE_VERIFIED_EMAIL=on: register with an address that has an account; its owner is told. */
+  registerExistingAddress(userId: string, clientIp: string): void {
+    this.emailEvent("register_existing_address", { userId, clientIp }, "register with an existing address: owner notified");
+  }
+
+  private emailEvent(event: string, fields: Record<string, unknown>, message: string): void {
+    this.metrics.accountEmailEvents.inc({ event });
+    this.logger.warn({ audit: event, ...fields }, message);
   }
 }

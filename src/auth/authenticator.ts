@@ -30,6 +30,7 @@ export class Authenticator {
       sessionId: claims.sid,
       jti: claims.jti,
       roles: claims.roles,
+      emailVerified: claims.emailVerified,
       expiresAt: claims.exp * 1000,
       aal: claims.aal,
       amr: claims.amr,
@@ -37,7 +38,7 @@ export class Authenticator {
     try {
       const state = await this.store.accessState(claims.sub, claims.sid, claims.jti);
       if (isRevoked(state)) throw tokenRevoked();
-      return { ...identity, roles: state.user!.roles, user: state.user };
+      return { ...identity, roles: state.user!.roles, emailVerified: state.user!.emailVerified === true, user: state.user };
     } catch (error) {
       if (this.failureMode === "open" && isAuthError(error) && error.code === "SERVICE_UNAVAILABLE") {
         return this.acceptFailOpen({ ...identity, user: null });

@@ -64,7 +64,7 @@ export class Sessions {
     }
     for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
     this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
-    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance);
+    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true);
     return { accessToken, refreshToken, session: result.session, user };
   }
 
@@ -117,7 +117,7 @@ export class Sessions {
           expiresAt: session.expiresAt,
         });
         // The level the session holds, never more: only stepUp raises it.
-        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, session.assurance ?? UNKNOWN_ASSURANCE);
+        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, session.assurance ?? UNKNOWN_ASSURANCE, user.emailVerified === true);
         return { accessToken, refreshToken, session, user };
       }
       case "reused":

@@ -26,6 +26,8 @@ export class Throttle {
   private readonly passkeyFailures: Limiter;
   private readonly passkeyIpFailures: Limiter;
   private readonly passkeyOptions: Limiter;
+  private readonly recoveryAddresses: Limiter;
+  private readonly recoveryIps: Limiter;
 
   constructor(
     limiter: LimiterFactory,
@@ -42,6 +44,8 @@ export class Throttle {
     this.passkeyFailures = limiter({ name: "passkey-credential", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
     this.passkeyIpFailures = limiter({ name: "passkey-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
     this.passkeyOptions = limiter({ name: "passkey-options-ip", points: limits.passkeyOptionsMaxPerIp, windowSeconds: limits.passkeyOptionsWindow });
+    this.recoveryAddresses = limiter({ name: "recovery-address", points: limits.recoveryMaxPerAddress, windowSeconds: limits.recoveryWindow });
+    this.recoveryIps = limiter({ name: "recovery-ip", points: limits.recoveryMaxPerIp, windowSeconds: limits.recoveryWindow });
   }
 
   /**
@@ -68,6 +72,31 @@ export class Throttle {
     } finally {
       if (!wrong) await Promise.all([this.mfaUsers.refund(userId), this.mfaSessions.refund(sessionId)]);
     }
+  }
+
+  /**
+   * Counts a request that mails `email` (a reset, a verification, an email change's confirmation)
+   * from `clientIp`, and refuses it past either limit. The address is counted whether or not it has
+   * an account, so the refusal is the same for both.
+   */
+  async checkRecovery(email: string, clientIp: string): Promise<void> {
+    const [address, ip] = await Promise.all([this.recoveryAddresses.hit(addressKey(email)), this.recoveryIps.hit(clientKey(clientIp))]);
+    const over =
+      address.count > this.limits.recoveryMaxPerAddress ? { scope: "address" as const, state: address }
+      : ip.count > this.limits.recoveryMaxPerIp ? { scope: "ip" as const, state: ip }
+      : null;
+    if (!over) return;
+    this.audit.throttled("RECOVERY_THROTTLED", over.scope, clientIp);
+    throw new ThrottledError("RECOVERY_THROTTLED", retryAfter(over.state));
+  }
+
+  /**
+   * Forgets the failed logins of `email` from `clientIp`: a completed password reset proved the
+   * mailbox. Other clients' counts for the address stay, since they may be the guesser's.
+   */
+  async forgivePair(email: string, clientIp: string): Promise<void> {
+    const pair = pairKey(email, clientKey(clientIp));
+    await Promise.all([this.pairFailures.reset(pair), this.pairBlocks.reset(pair)]);
   }
 
   /**
@@ -185,6 +214,11 @@ export function clientKey(clientIp: string): string {
 /** Hashed: the store's keys stay short and hold no email address. */
 function pairKey(email: string, clientIp: string): string {
   return createHash("sha256").update(`${email}\n${clientIp}`).digest("base64url");
+}
+
+/** Hashed like pairKey: no address in the store's keys. */
+function addressKey(email: string): string {
+  return createHash("sha256").update(email).digest("base64url");
 }
 
 /** Whole seconds, at least 1, as the Retry-After header wants. */

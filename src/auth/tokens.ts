@@ -38,6 +38,8 @@ export interface AccessClaims {
   readonly sid: string;
   readonly jti: string;
   readonly roles: readonly Role[];
+  /** `email_verified` (OpenID Connect's name): the address was proven when the token was issued. */
+  readonly emailVerified: boolean;
   /** Epoch seconds. */
   readonly iat: number;
   readonly exp: number;
@@ -83,9 +85,12 @@ export class Tokens {
     private readonly clock: Clock,
   ) {}
 
-  /** `assurance`: the session's, as its record holds it; every access token carries it as `aal` and `amr`. */
-  issueAccess(userId: string, sessionId: string, roles: readonly Role[], assurance: Assurance): IssuedToken {
-    const claims = { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles, aal: assurance.aal, amr: assurance.amr };
+  /**
+   * `assurance`: the session's, as its record holds it; every access token carries it as `aal` and
+   * `amr`. `emailVerified`: the user record's, as `email_verified`.
+   */
+  issueAccess(userId: string, sessionId: string, roles: readonly Role[], assurance: Assurance, emailVerified = false): IssuedToken {
+    const claims = { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles, aal: assurance.aal, amr: assurance.amr, email_verified: emailVerified };
     return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, claims, this.settings.accessTokenTtl);
   }
 
@@ -115,7 +120,9 @@ export class Tokens {
     const payload = this.verify(token, ACCESS_TOKEN_TYPE);
     const { roles, aal, amr } = payload;
     if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) throw invalidToken();
-    const claims = { ...requireIdentity(payload), roles, aal, amr, iat: requireNumber(payload.iat) };
+    const emailVerified = payload.email_verified ?? false;
+    if (typeof emailVerified !== "boolean") throw invalidToken();
+    const claims = { ...requireIdentity(payload), roles, aal, amr, emailVerified, iat: requireNumber(payload.iat) };
     // We never issue a longer-lived one: a token that claims more was not made by this config.
     if (claims.exp - claims.iat > this.settings.accessTokenTtl + LIFETIME_LEEWAY_SECONDS) throw invalidToken();
     return claims;

@@ -18,6 +18,11 @@ const CREDENTIAL_FIELDS = new Set([
   // Passkeys: a signature check that counts toward throttling.
   "loginWithPasskey",
   "registerPasskey",
+  // Each hashes a password or sends mail (the mail flows, src/auth/recovery.ts and beside it).
+  "resetPassword",
+  "requestEmailChange",
+  "requestPasswordReset",
+  "sendVerificationEmail",
 ]);
 
 /** Root fields that read a list from the store: each may be asked for once per operation. */
@@ -107,7 +112,10 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     const count = countRootFields(operation.selectionSet, context, new Set(), CREDENTIAL_FIELDS);
     if (count > 1) {
       context.reportError(
-        new GraphQLError("At most one of register, login, refresh and changePassword (or one second-factor or passkey mutation) may run per request", { nodes: operation }),
+        new GraphQLError(
+          "At most one of register, login, refresh and changePassword (or one second-factor, passkey or mail mutation: resetPassword, requestEmailChange, requestPasswordReset, sendVerificationEmail) may run per request",
+          { nodes: operation },
+        ),
       );
     }
   },

@@ -5,9 +5,13 @@ import type { Accounts } from "../auth/accounts";
 import type { Passkeys } from "../auth/passkeys";
 import type { Audit } from "../auth/audit";
 import type { AuditTrail } from "../auth/audit-trail";
+import type { EmailChange } from "../auth/email-change";
+import type { EmailVerification } from "../auth/email-verification";
 import type { Mfa } from "../auth/mfa";
+import type { Recovery } from "../auth/recovery";
 import type { Sessions } from "../auth/sessions";
 import { authChecker, authCheckerFor, type AssurancePolicy } from "./auth-checker";
+import { AccountEmailResolver } from "./resolvers/account-email-resolver";
 import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
@@ -25,9 +29,12 @@ export interface Services {
   readonly assurance?: AssurancePolicy;
   /** Null or absent when PASSKEYS=off. */
   readonly passkeys?: Passkeys | null;
+  readonly recovery: Recovery;
+  readonly emailVerification: EmailVerification;
+  readonly emailChange: EmailChange;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, PasskeyResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, PasskeyResolver, AccountEmailResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -56,9 +63,10 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, passkeys }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
-    [AuthResolver, new AuthResolver(accounts, sessions, audit)],
+    [AuthResolver, new AuthResolver(accounts, sessions, emailVerification, audit)],
+    [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
     [UserResolver, new UserResolver(accounts, audit)],
     [SessionEventsResolver, new SessionEventsResolver()],
     [SessionResolver, new SessionResolver(sessions, audit)],

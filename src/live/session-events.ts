@@ -24,6 +24,7 @@ export function noticeOf(event: RevocationEvent): SessionEventRecord | null {
     case "roles_changed":
       return { ...base, type: "ROLES_CHANGED" };
     case "all_sessions":
+    case "password_reset":
     case "user_disabled":
       return null;
     default:

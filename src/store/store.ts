@@ -14,7 +14,40 @@ export interface UserRecord {
   readonly disabled: boolean;
   /** True while the user has a second factor on: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
   readonly mfaEnabled?: boolean;
+  /** Proven by a mailed link (verification, reset or email change); absent on older records: false. */
+  readonly emailVerified?: boolean;
 }
+
+/** What a mailed link's token is for; each user holds at most one live token per purpose. */
+export type MailTokenPurpose = "password_reset" | "email_verification" | "email_change";
+
+/** A mailed link's token as stored: only its hash, so no store can leak a working link. */
+export interface MailTokenRecord {
+  /** SHA-256 of the token's secret, base64url. */
+  readonly hash: string;
+  /** Epoch ms, by the API's clock. */
+  readonly expiresAt: number;
+  /** The address it was mailed to: the account's (reset, verification) or the new one (email change). */
+  readonly email: string;
+  /** Email change: the session that asked for it, which keeps working after the change. */
+  readonly sessionId?: string;
+}
+
+/** Which token a mailed link presents, and when. */
+export interface PresentedMailToken {
+  readonly userId: string;
+  readonly hash: string;
+  /** Epoch ms, by the API's clock: the token counts as expired from its expiresAt on. */
+  readonly now: number;
+}
+
+export type EmailChangeResult =
+  /** `keptSessionId`: the session that asked, which goes on; null when it had none (every session ended). */
+  | { readonly status: "changed"; readonly user: UserRecord; readonly ended: number; readonly keptSessionId: string | null }
+  /** Another account holds the new address now; nothing changed and the token is gone. */
+  | { readonly status: "taken" }
+  /** Unknown, used, expired or superseded token, or the account's address changed since. */
+  | { readonly status: "invalid" };
 
 export interface SessionRecord {
   readonly id: string;
@@ -396,6 +429,30 @@ export interface Store {
   saveChallenge(id: string, challenge: WebAuthnChallenge, ttlMs: number): Promise<void>;
   /** Returns the challenge and forgets it, in one step: a second take of the same id gets null. */
   takeChallenge(id: string): Promise<WebAuthnChallenge | null>;
+
+  /** Stores the user's token for `purpose`, replacing (so invalidating) any earlier one. */
+  putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void>;
+  /** True when the user's live token for `purpose` has this hash; reads only. */
+  mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean>;
+  /**
+   * Consumes a live password_reset token mailed to the user's current address and, in the same
+   * step, stores the new password hash, marks the address verified and ends every session (the
+   * "log out everywhere" cutoff), and cancels a pending email change. Null, changing nothing,
+   * when the token does not match.
+   */
+  resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null>;
+  /**
+   * Consumes a live email_verification token and marks the address verified, when the token was
+   * mailed to the user's current address. Null otherwise (a matching token is consumed anyway).
+   */
+  verifyEmail(token: PresentedMailToken): Promise<UserRecord | null>;
+  /**
+   * Consumes a live email_change token: the new address is claimed on the directory (one account
+   * per address), the old one released, the record switched and marked verified, and every
+   * session but the one that asked ends. Redis: a claim on {directory}, then one script on the
+   * user's slot; a failed second step gives the address back.
+   */
+  changeEmail(token: PresentedMailToken): Promise<EmailChangeResult>;
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { compareUserPositions, type AuditEntry, type AuditRetention, type NewSession, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
+import { compareUserPositions, type AuditEntry, type AuditRetention, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -924,6 +924,91 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         await store.saveChallenge(id, challenge(), 100);
         await h.advance(150);
         expect(await store.takeChallenge(id)).toBeNull();
+      });
+    });
+
+    describe("mail tokens", () => {
+      const put = (user: UserRecord, purpose: MailTokenPurpose, overrides: Partial<MailTokenRecord> = {}) => {
+        const token: MailTokenRecord = { hash: randomUUID(), expiresAt: h.now() + 60_000, email: user.email, ...overrides };
+        return store.putMailToken(user.id, purpose, token).then(() => ({ userId: user.id, hash: token.hash, now: h.now() }));
+      };
+
+      it("resetPassword takes a matching live token once: new password, address verified, every session ended, pending email change cancelled", async () => {
+        const user = await withUser();
+        const one = await started(user.id);
+        const two = await started(user.id);
+        const change = await put(user, "email_change", { email: newUser().email, sessionId: one.id });
+        const token = await put(user, "password_reset");
+        expect(await store.resetPassword({ ...token, hash: "wrong" }, "new-hash")).toBeNull();
+        expect(await store.mailTokenMatches(token, "password_reset")).toBe(true);
+        expect(await store.resetPassword(token, "new-hash")).toEqual({ ...user, emailVerified: true });
+        expect((await store.getCredentials(user.id))!.passwordHash).toBe("new-hash");
+        expect(await store.listSessions(user.id)).toEqual([]);
+        for (const session of [one, two]) expect((await store.accessState(user.id, session.id, "jti")).cutoff).not.toBeNull();
+        expect(await store.resetPassword(token, "other-hash")).toBeNull();
+        expect(await store.mailTokenMatches(token, "password_reset")).toBe(false);
+        expect((await store.changeEmail(change)).status).toBe("invalid");
+      });
+
+      it("a newer token supersedes an older one; an expired one, or one mailed to an address the user no longer has, does nothing", async () => {
+        const user = await withUser();
+        const older = await put(user, "password_reset");
+        const newer = await put(user, "password_reset");
+        expect(await store.resetPassword(older, "h1")).toBeNull();
+        const expired = await put(user, "password_reset", { expiresAt: h.now() + 1000 });
+        expect(await store.resetPassword({ ...expired, now: h.now() + 2000 }, "h2")).toBeNull();
+        expect(await store.resetPassword(newer, "h3")).toBeNull();
+        const elsewhere = await put(user, "password_reset", { email: "someone-else@example.com" });
+        expect(await store.resetPassword(elsewhere, "h4")).toBeNull();
+        expect((await store.getCredentials(user.id))!.passwordHash).toBe("hash-of-" + user.id);
+      });
+
+      it("verifyEmail marks the address verified once, and only for the address the token was mailed to", async () => {
+        const user = await withUser();
+        const token = await put(user, "email_verification");
+        expect(await store.verifyEmail(token)).toEqual({ ...user, emailVerified: true });
+        expect(await store.getUser(user.id)).toEqual({ ...user, emailVerified: true });
+        expect(await store.verifyEmail(token)).toBeNull();
+        const other = await withUser();
+        expect(await store.verifyEmail(await put(other, "email_verification", { email: "not-theirs@example.com" }))).toBeNull();
+        expect((await store.getUser(other.id))!.emailVerified).toBeFalsy();
+      });
+
+      it("changeEmail moves the address on the directory, verifies it and ends every session but the one that asked, once", async () => {
+        const user = await withUser();
+        const asking = await started(user.id);
+        const other = await started(user.id);
+        const email = newUser().email;
+        const token = await put(user, "email_change", { email, sessionId: asking.id });
+        const result = await store.changeEmail(token);
+        expect(result).toEqual({ status: "changed", user: { ...user, email, emailVerified: true }, ended: 1 });
+        expect(await store.findUserIdByEmail(email)).toBe(user.id);
+        expect(await store.findUserIdByEmail(user.email)).toBeNull();
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([asking.id]);
+        expect((await store.accessState(user.id, other.id, "jti")).session).toBeNull();
+        expect(await store.changeEmail(token)).toEqual({ status: "invalid" });
+        // The old address is free for a new account.
+        expect(await store.createUser(newUser({ email: user.email }), "h")).toBe(true);
+      });
+
+      it("changeEmail to an address another account took meanwhile changes nothing", async () => {
+        const user = await withUser();
+        const rival = await withUser();
+        const token = await put(user, "email_change", { email: rival.email });
+        expect(await store.changeEmail(token)).toEqual({ status: "taken" });
+        expect(await store.findUserIdByEmail(rival.email)).toBe(rival.id);
+        expect(await store.findUserIdByEmail(user.email)).toBe(user.id);
+        expect(await store.getUser(user.id)).toEqual(user);
+      });
+
+      it("lets exactly one of many concurrent confirmations of one email change win, and keeps the directory right", async () => {
+        const user = await withUser();
+        const email = newUser().email;
+        const token = await put(user, "email_change", { email });
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.changeEmail(token)));
+        expect(results.filter((r) => r.status === "changed")).toHaveLength(1);
+        expect(await store.findUserIdByEmail(email)).toBe(user.id);
+        expect(await store.findUserIdByEmail(user.email)).toBeNull();
       });
     });
 

@@ -7,12 +7,16 @@ import {
   MeDocument,
   RefreshDocument,
   RegisterDocument,
+  RequestPasswordResetDocument,
+  ResetPasswordDocument,
   RevokeSessionDocument,
 } from "../../schema/generated/graphql";
 import { keys } from "@revocable-auth/verifier";
 import { spawnApi, type ApiProcess } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
+import { Mailbox, tokenIn } from "../support/mailbox";
 import { startRedis, type TestRedis } from "../support/redis";
+import { eventually } from "../support/redis-node";
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -49,7 +53,9 @@ describe("logs", () => {
   });
 
   it("never contain a token, a password or a password hash, through a full run that includes failures", async () => {
-    const api = await spawnApi(redis.url, { LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_SECONDS: "0" });
+    // Real SMTP: without MAIL_URL the development transport writes mails, links included, to the log on purpose.
+    const mailbox = await Mailbox.start();
+    const api = await spawnApi(redis.url, { LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_SECONDS: "0", MAIL_URL: mailbox.url });
     const secrets: string[] = [];
     const email = uniqueEmail("logs");
     try {
@@ -69,10 +75,16 @@ describe("logs", () => {
       await send(api.url, RegisterDocument, { input: { email: uniqueEmail(), password } });
       await send(api.url, MeDocument, {}, { token: first.accessToken });
       await redis.start();
+      await eventually("the store answers again", async () => (await send(api.url, RequestPasswordResetDocument, { email })).status === 200);
+      const resetToken = tokenIn(await mailbox.nth(email, /Reset your password/));
+      await send(api.url, ResetPasswordDocument, { token: resetToken, newPassword: "the reset's new password" });
+      const verifyToken = tokenIn(await mailbox.nth(email, /Confirm your email/));
+      secrets.push(resetToken.split(".")[1]!, verifyToken.split(".")[1]!, "the reset's new password");
       secrets.push(password, "wrong password here", "short-pw", hash!, first.accessToken, first.refreshToken!, second.accessToken, second.refreshToken!, refreshed.accessToken, refreshed.refreshToken!);
-      for (const token of secrets.slice(4)) secrets.push(token.split(".")[2]!);
+      for (const token of secrets.slice(7)) secrets.push(token.split(".")[2]!);
     } finally {
       await api.stop();
+      await mailbox.stop();
     }
     const output = api.output();
     expect(output).toContain("store call failed");

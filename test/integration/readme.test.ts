@@ -1,26 +1,36 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { markedBlocks, missingFragment, ROOT, statedOutcomes } from "../support/readme";
 import { freePort } from "../support/redis";
 
 /**
  * The README's quick start and curl walkthrough, run as written: the server is started with the
  * quick-start command (`npm start` is `node dist/index.js` once compiled; the global setup compiled
- * it), and each walkthrough block runs in bash against it. Only the port differs.
+ * it), and each walkthrough block runs in bash against it. Only the port differs, and the log file:
+ * the quick start tees the server's log into api.log, which the test writes to a file of its own.
  */
 const README_URL = "API=http://localhost:4000/graphql";
+const README_LOG = "LOG=api.log";
+const TEE = " | tee api.log";
+const logDir = mkdtempSync(join(tmpdir(), "readme-"));
+const logFile = join(logDir, "api.log");
 const blocks = markedBlocks();
 const serverBlock = blocks.find((block) => block.role === "server");
 const walkthrough = blocks.filter((block) => block.role === "run");
 
 let server: ChildProcess;
-let serverOutput = "";
+let serverErrors = "";
+/** The server writes its log straight into the file (the walkthrough reads it while this process waits), errors to a pipe. */
+const serverOutput = () => readFileSync(logFile, "utf8") + serverErrors;
 let port: number;
 
 async function waitUntilHealthy(base: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${serverOutput}`);
+    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${serverOutput()}`);
     try {
       if ((await fetch(`${base}/healthz`)).ok) return;
     } catch {
@@ -28,22 +38,23 @@ async function waitUntilHealthy(base: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the server did not answer within 20 s:\n${serverOutput}`);
+  throw new Error(`the server did not answer within 20 s:\n${serverOutput()}`);
 }
 
 beforeAll(async () => {
   const [install, start, ...rest] = serverBlock!.code.trimEnd().split("\n");
   expect({ install, rest }).toEqual({ install: "npm ci", rest: [] });
-  expect(start).toMatch(/ npm start$/);
+  expect(start).toMatch(/ npm start \| tee api\.log$/);
   port = await freePort();
+  const log = openSync(logFile, "w");
   // Only what a fresh shell has: no NODE_ENV, no REDIS_URL, no JWT_SECRET.
-  server = spawn("bash", ["-c", start.replace(/npm start$/, "exec node dist/index.js")], {
+  server = spawn("bash", ["-c", start.slice(0, -TEE.length).replace(/npm start$/, "exec node dist/index.js")], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", log, "pipe"],
   });
-  server.stdout!.on("data", (chunk: Buffer) => (serverOutput += chunk.toString()));
-  server.stderr!.on("data", (chunk: Buffer) => (serverOutput += chunk.toString()));
+  closeSync(log);
+  server.stderr!.on("data", (chunk: Buffer) => (serverErrors += chunk.toString()));
   await waitUntilHealthy(`http://localhost:${port}`);
 });
 
@@ -52,6 +63,7 @@ afterAll(async () => {
     server.kill("SIGTERM");
     await once(server, "exit");
   }
+  rmSync(logDir, { recursive: true, force: true });
 });
 
 describe("the README", () => {
@@ -65,10 +77,11 @@ describe("the README", () => {
   });
 
   it("starts as the quick start says: embedded store, random secret and MFA key, the admin account", () => {
-    expect(serverOutput).toMatch(/embedded in-memory store/);
-    expect(serverOutput).toMatch(/JWT_SECRET is not set/);
-    expect(serverOutput).toMatch(/MFA_ENCRYPTION_KEY is not set/);
-    expect(serverOutput).toMatch(/created the admin user from ADMIN_EMAIL/);
+    expect(serverOutput()).toMatch(/embedded in-memory store/);
+    expect(serverOutput()).toMatch(/JWT_SECRET is not set/);
+    expect(serverOutput()).toMatch(/MFA_ENCRYPTION_KEY is not set/);
+    expect(serverOutput()).toMatch(/created the admin user from ADMIN_EMAIL/);
+    expect(serverOutput()).toMatch(/MAIL_URL is not set: mails, with their links, are written to the log/);
   });
 
   it("has curl, which the walkthrough needs", () => {
@@ -79,7 +92,7 @@ describe("the README", () => {
   it.each([...walkthrough, ...walkthrough].map((block, index) => [(index % walkthrough.length) + 1, index < walkthrough.length ? "" : ", again", block.code] as const))(
     "runs walkthrough block %d%s as written, with the outcomes it states (a reader may repeat it against the same server)",
     (_, _again, code) => {
-      const script = code.replace(README_URL, `API=http://localhost:${port}/graphql`);
+      const script = code.replace(README_URL, `API=http://localhost:${port}/graphql`).replace(README_LOG, `LOG=${logFile}`);
       const run = spawnSync("bash", ["-eo", "pipefail", "-c", script], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },

@@ -84,6 +84,13 @@ describe("starting the service", () => {
     }
   });
 
+  it("refuses production without MAIL_URL with exit 2, naming MAIL_URL=off as the way to turn mail off", () => {
+    const { status, output } = refusedStart(testEnv(redis.url, { NODE_ENV: "production" }));
+    expect(status).toBe(2);
+    expect(output).toContain("MAIL_URL is required when NODE_ENV=production");
+    expect(output).toContain("MAIL_URL=off");
+  });
+
   it("refuses production under ES256 without JWT_KEYS_FILE, as a configuration error", () => {
     const { status, output } = refusedStart(testEnv(redis.url, { NODE_ENV: "production", JWT_ALGORITHM: "ES256", JWT_SECRET: "" }));
     expect(status).toBe(2);

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import pino from "pino";
+import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
 import { freePort } from "./redis";
@@ -27,14 +28,19 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
     // Every test client is 127.0.0.1: per-IP limits are raised; tests of throttling set their own.
     REGISTER_MAX_PER_IP: "1000000",
     LOGIN_MAX_FAILURES_PER_IP: "1000000",
+    RECOVERY_MAX_PER_IP: "1000000",
     ...env,
   };
 }
 
-/** The real server in this process, on a free port, with Redis when a URL is given; `deps` for a test clock or listeners. */
-export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> = {}): Promise<TestApi> {
+/**
+ * The real server in this process, on a free port, with Redis when a URL is given; the third
+ * argument is a test clock, or server deps (a clock, listeners).
+ */
+export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> | Clock = {}): Promise<TestApi> {
   const config = loadConfig(testEnv(redisUrl, env));
-  const server = await startServer(config, { logger: pino({ level: "silent" }), ...deps });
+  const serverDeps: Partial<ServerDeps> = "now" in deps && typeof deps.now === "function" ? { clock: deps as Clock } : (deps as Partial<ServerDeps>);
+  const server = await startServer(config, { logger: pino({ level: "silent" }), ...serverDeps });
   return { ...server, config };
 }
 

@@ -76,7 +76,7 @@ describe("configuration", () => {
       REFRESH_TOKEN_TTL: "3600",
       ADMIN_EMAIL: " Root@Example.com ",
       ADMIN_PASSWORD: "long enough",
-      NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY,
+      NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY,
       REVOCATION_FAILURE_MODE: "open",
     });
     expect(config).toMatchObject({
@@ -107,7 +107,7 @@ describe("configuration", () => {
     [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "301" }, "REFRESH_REUSE_GRACE_SECONDS"],
     [{ REFRESH_REUSE_GRACE_SECONDS: "-1" }, "REFRESH_REUSE_GRACE_SECONDS"],
-    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
+    [{ NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, "JWT_SECRET"],
   ])("refuses %j with a message naming %s", (env, variable) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -123,8 +123,8 @@ describe("the EXPLORER switch", () => {
   it.each([
     [{}, true],
     [{ NODE_ENV: "test" }, true],
-    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, false],
-    [{ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
+    [{ NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" }, false],
+    [{ NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", EXPLORER: "on" }, true],
     [{ EXPLORER: "off" }, false],
     [{ EXPLORER: "" }, true],
   ])("with %j is %s", (env, explorer) => {
@@ -160,7 +160,7 @@ describe("signing keys", () => {
 
   it("refuses production under ES256 or RS256 without JWT_KEYS_FILE, and does not ask for JWT_SECRET", () => {
     for (const algorithm of ["ES256", "RS256"]) {
-      expect(problemsOf({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
+      expect(problemsOf({ NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: algorithm })).toEqual([
         `JWT_KEYS_FILE is required when NODE_ENV=production and JWT_ALGORITHM=${algorithm}`,
       ]);
     }
@@ -168,7 +168,7 @@ describe("signing keys", () => {
 
   it("reads the set and the signing kid; one key signs without JWT_SIGNING_KID", () => {
     const [a, b] = [es256(), es256()];
-    const config = loadConfig({ NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
+    const config = loadConfig({ NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a, b]), JWT_SIGNING_KID: b.kid });
     expect(config.jwt).toMatchObject({ keys: [a, b], signingKid: b.kid, keysGenerated: false });
     expect(loadConfig({ JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([a]) }).jwt.signingKid).toBe(a.kid);
   });
@@ -238,7 +238,7 @@ describe("the transport's variables", () => {
   });
 
   it("listen on every interface by default in production", () => {
-    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: "production", REDIS_URL: "redis://cache:6379" }).host).toBe("::");
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: "production", MAIL_URL: "off", REDIS_URL: "redis://cache:6379" }).host).toBe("::");
   });
 
   it.each([
@@ -327,13 +327,14 @@ describe("Redis connection modes", () => {
         expect.stringContaining("JWT_SECRET is required"),
         expect.stringContaining("PORT"),
         expect.stringMatching(/REDIS_URL .*REDIS_CLUSTER_NODES.*REDIS_SENTINELS.* is required when NODE_ENV=production/),
+        expect.stringContaining("MAIL_URL is required when NODE_ENV=production"),
       ]),
     );
-    expect(problems).toHaveLength(3);
+    expect(problems).toHaveLength(4);
   });
 
   it("accepts production with a cluster", () => {
-    expect(loadConfig({ ...base, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
   });
 });
 
@@ -361,7 +362,7 @@ describe("the second factor's settings", () => {
   });
 
   it.each([
-    [{ NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET }, "MFA_ENCRYPTION_KEY is required when NODE_ENV=production"],
+    [{ NODE_ENV: "production", MAIL_URL: "off", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET }, "MFA_ENCRYPTION_KEY is required when NODE_ENV=production"],
     [{ MFA_ENCRYPTION_KEY: Buffer.alloc(16).toString("base64") }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
     [{ MFA_ENCRYPTION_KEY: "not base64 at all!" }, "MFA_ENCRYPTION_KEY must be 32 bytes in base64"],
     [{ MFA_PREVIOUS_ENCRYPTION_KEYS: "short" }, "MFA_PREVIOUS_ENCRYPTION_KEYS"],
@@ -401,7 +402,7 @@ describe("live connections configuration", () => {
 });
 
 describe("passkey configuration", () => {
-  const production = { NODE_ENV: "production", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET };
+  const production = { NODE_ENV: "production", MAIL_URL: "off", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET };
 
   it("is on outside production, for localhost on PORT", () => {
     expect(loadConfig({ JWT_SECRET: SECRET, PORT: "4100" }).passkeys).toEqual({
@@ -447,5 +448,62 @@ describe("passkey configuration", () => {
       expect.stringMatching(/^WEBAUTHN_ORIGINS: .*not on WEBAUTHN_RP_ID/),
     ]);
     expect(problemsOf({ PASSKEYS: "yes" })).toEqual([expect.stringContaining("PASSKEYS must be one of on, off")]);
+  });
+});
+
+describe("mail", () => {
+  const base = { JWT_SECRET: SECRET };
+  const production = { JWT_SECRET: SECRET, NODE_ENV: "production", REDIS_URL: "redis://cache:6379" };
+
+  it("writes mails to the log outside production when MAIL_URL is unset, with links to localhost:3000", () => {
+    expect(loadConfig(base).mail).toMatchObject({ transport: "log", url: null, appUrl: "http://localhost:3000", maxAttempts: 4 });
+    expect(loadConfig(base)).toMatchObject({ requireVerifiedEmail: false, passwordResetTtl: 1800, emailVerificationTtl: 86400 });
+    expect(loadConfig(base).throttle).toMatchObject({ recoveryMaxPerAddress: 3, recoveryMaxPerIp: 30, recoveryWindow: 3600 });
+  });
+
+  it("reads every mail variable", () => {
+    const config = loadConfig({
+      ...production,
+      MAIL_URL: "smtps://user:pass@smtp.example.com:465",
+      MAIL_FROM: "Auth <auth@example.com>",
+      APP_URL: "https://app.example.com/",
+      MAIL_MAX_ATTEMPTS: "2",
+      REQUIRE_VERIFIED_EMAIL: "on",
+      PASSWORD_RESET_TTL_SECONDS: "600",
+      EMAIL_VERIFICATION_TTL_SECONDS: "7200",
+      RECOVERY_MAX_PER_ADDRESS: "5",
+      RECOVERY_MAX_PER_IP: "50",
+      RECOVERY_WINDOW_SECONDS: "60",
+    });
+    expect(config.mail).toMatchObject({ transport: "smtp", url: "smtps://user:pass@smtp.example.com:465", from: "Auth <auth@example.com>", appUrl: "https://app.example.com", maxAttempts: 2 });
+    expect(config).toMatchObject({ requireVerifiedEmail: true, passwordResetTtl: 600, emailVerificationTtl: 7200 });
+    expect(config.throttle).toMatchObject({ recoveryMaxPerAddress: 5, recoveryMaxPerIp: 50, recoveryWindow: 60 });
+  });
+
+  it("turns the mail flows off with MAIL_URL=off, which production accepts", () => {
+    expect(loadConfig({ ...production, MAIL_URL: "off" }).mail.transport).toBe("off");
+  });
+
+  it.each([
+    [{ MAIL_URL: "http://smtp.example.com" }, ["MAIL_URL"]],
+    [{ APP_URL: "ftp://app.example.com" }, ["APP_URL"]],
+    [{ APP_URL: "https://app.example.com/?next=1" }, ["APP_URL"]],
+    [{ PASSWORD_RESET_TTL_SECONDS: "86401" }, ["PASSWORD_RESET_TTL_SECONDS"]],
+    [{ PASSWORD_RESET_TTL_SECONDS: "0" }, ["PASSWORD_RESET_TTL_SECONDS"]],
+    [{ REQUIRE_VERIFIED_EMAIL: "yes" }, ["REQUIRE_VERIFIED_EMAIL"]],
+    [{ REQUIRE_VERIFIED_EMAIL: "on", MAIL_URL: "off" }, ["REQUIRE_VERIFIED_EMAIL"]],
+    [{ RECOVERY_MAX_PER_ADDRESS: "0" }, ["RECOVERY_MAX_PER_ADDRESS"]],
+  ])("refuses %j naming %j", (env, names) => {
+    const problems = problemsOf({ ...base, ...env });
+    expect(problems).toHaveLength(names.length);
+    names.forEach((name, i) => expect(problems[i]).toContain(name));
+  });
+
+  it("refuses production without MAIL_URL, and with MAIL_URL but no APP_URL or MAIL_FROM", () => {
+    expect(problemsOf(production)).toEqual([expect.stringContaining("MAIL_URL is required when NODE_ENV=production")]);
+    expect(problemsOf({ ...production, MAIL_URL: "smtp://smtp.example.com" })).toEqual([
+      expect.stringContaining("APP_URL is required"),
+      expect.stringContaining("MAIL_FROM is required"),
+    ]);
   });
 });

@@ -24,6 +24,8 @@ export const keys = {
   recoveryCodes: (userId: string) => `${userTag(userId)}:recovery-codes`,
   /** The user's passkeys: a hash of credential id → passkey record (JSON). */
   passkeys: (userId: string) => `${userTag(userId)}:passkeys`,
+  /** The one live token of a mailed link per purpose (password_reset, email_verification, email_change): its hash. */
+  mailToken: (userId: string, purpose: string) => `${userTag(userId)}:mail-token:${purpose}`,
   email: (email: string) => `${PREFIX}:{directory}:email:${email}`,
   users: () => `${PREFIX}:{directory}:users`,
   /** Ids of the enabled admins: the LAST_ADMIN guard. */

@@ -32,6 +32,8 @@ const KINDS: ReadonlySet<string> = new Set<RevocationKind>([
   "session_cap",
   "roles_changed",
   "passkey_removed",
+  "password_reset",
+  "email_change",
 ]);
 
 /** The message published on LIVE_CHANNEL: compact JSON, ids only, never a token. */

@@ -15,6 +15,8 @@ export interface VerifiedUser {
   readonly disabled: boolean;
   /** True once the user has a second factor: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
   readonly mfaEnabled?: boolean;
+  /** Absent on records written before the auth API verified addresses: false. */
+  readonly emailVerified?: boolean;
 }
 
 /**
@@ -27,6 +29,11 @@ export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly jti: string;
   /** The roles read in the revocation round trip, so a changed role counts at once; the token's own only when accepted fail-open. */
   readonly roles: readonly Role[];
+  /**
+   * Whether the user's address is verified: read with the revocation check, so a verification
+   * counts at once; the token's `email_verified` claim only when accepted fail-open.
+   */
+  readonly emailVerified: boolean;
   /** Epoch ms when the access token expires. */
   readonly expiresAt: number;
   /** Read in the same round trip as the revocation check; null only when accepted fail-open. */

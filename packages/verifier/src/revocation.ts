@@ -36,7 +36,11 @@ export type RevocationKind =
   /** The user's roles were replaced: tokens and sockets holding the old ones must re-authenticate. */
   | "roles_changed"
   /** A passkey was removed: the sessions it started end. */
-  | "passkey_removed";
+  | "passkey_removed"
+  /** resetPassword: every session ended, as by "log out everywhere". */
+  | "password_reset"
+  /** confirmEmailChange: every session but the one that asked ended. */
+  | "email_change";
 
 /**
  * One revocation, as the domain reports it the moment its write succeeded. The scope is one of:

@@ -79,6 +79,7 @@ interface Claims {
   readonly sid: string;
   readonly jti: string;
   readonly roles: readonly Role[];
+  readonly emailVerified: boolean;
   readonly exp: number;
   readonly iat: number;
   readonly aal: Aal;
@@ -120,7 +121,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       );
     } catch {
       if (options.failureMode !== "open") return failures.storeUnavailable();
-      const accepted: Identity = { ...identity, roles: claims.roles, user: null };
+      const accepted: Identity = { ...identity, roles: claims.roles, emailVerified: claims.emailVerified, user: null };
       options.onFailOpen?.(accepted);
       return { ok: true, identity: accepted };
     }
@@ -131,7 +132,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (needsSecondFactor(state.user, claims.aal)) return failures.mfaRequired();
     if (!meetsAal(claims.aal, options.requiredAal ?? "aal1")) return failures.mfaEnrollmentRequired();
-    return { ok: true, identity: { ...identity, roles: state.user!.roles, user: state.user } };
+    return { ok: true, identity: { ...identity, roles: state.user!.roles, emailVerified: state.user!.emailVerified === true, user: state.user } };
   }
 
   /** Signature (the key the kid names, pinned to its algorithm), iss, aud, exp, typ at+jwt, then the claims. */
@@ -181,7 +182,10 @@ function claimsOf(payload: jwt.JwtPayload): Claims | null {
   const { sub, sid, jti, roles, exp, iat, aal, amr } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
   if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) return null;
-  return { sub, sid, jti, roles, exp, iat, aal, amr };
+  // Tokens issued before the claim existed have none: not verified.
+  const emailVerified = payload.email_verified ?? false;
+  if (typeof emailVerified !== "boolean") return null;
+  return { sub, sid, jti, roles, emailVerified, exp, iat, aal, amr };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -14,7 +14,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-const identity = (roles: Identity["roles"]): Identity => ({ userId: "u", sessionId: "s", jti: "j", roles, expiresAt: 0, user: null, aal: "aal1", amr: ["pwd"] });
+const identity = (roles: Identity["roles"]): Identity => ({ userId: "u", sessionId: "s", jti: "j", roles, emailVerified: false, expiresAt: 0, user: null, aal: "aal1", amr: ["pwd"] });
 
 async function thrown(work: () => unknown): Promise<GraphQLError> {
   try {

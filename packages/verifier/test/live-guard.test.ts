@@ -30,6 +30,7 @@ const identityOf = (session: { user: { id: string }; sessionId: string; accessTo
   sessionId: session.sessionId,
   aal: "aal1",
   amr: ["pwd"],
+  emailVerified: false,
   jti: JSON.parse(Buffer.from(session.accessToken.split(".")[1]!, "base64url").toString()).jti,
   roles: ["USER"],
   expiresAt,

@@ -47,12 +47,23 @@ describe("verifying an access token of the auth API", () => {
         sessionId: payload.sessionId,
         jti: claimsOf(payload.accessToken).jti,
         roles: ["USER"],
+        emailVerified: false,
         expiresAt: (claimsOf(payload.accessToken).exp as number) * 1000,
         user: expect.objectContaining({ id: payload.user.id, email: payload.user.email, roles: ["USER"], disabled: false }),
         aal: "aal1",
         amr: ["pwd"],
       },
     });
+  });
+
+  it("exposes email_verified, read live from the user record, so a verification counts on the next request", async () => {
+    const payload = await register(api.url);
+    expect(claimsOf(payload.accessToken).email_verified).toBe(false);
+    const key = keyLayout.user(payload.user.id);
+    const record = JSON.parse((await redis.client.get(key))!);
+    await redis.client.set(key, JSON.stringify({ ...record, emailVerified: true }));
+    const outcome = await verifierFor().verify(payload.accessToken);
+    expect(outcome.ok && outcome.identity.emailVerified).toBe(true);
   });
 
   it("takes roles from the user record, so a role changed in the store counts on the next request", async () => {

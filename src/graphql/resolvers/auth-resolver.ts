@@ -1,6 +1,7 @@
 import { Arg, Args, Authorized, Ctx, Extensions, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts";
 import type { Audit } from "../../auth/audit";
+import type { EmailVerification } from "../../auth/email-verification";
 import type { AuthResult, Sessions } from "../../auth/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
@@ -14,15 +15,19 @@ export class AuthResolver {
   constructor(
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
+    private readonly verification: EmailVerification,
     private readonly audit?: Audit,
   ) {}
 
-  @Mutation(() => AuthPayload, { description: "Creates a USER account and starts a session on this device." })
+  @Mutation(() => AuthPayload, {
+    description:
+      "Creates a USER account, mails a verification link and starts a session on this device. With REQUIRE_VERIFIED_EMAIL=on no session starts: it answers FORBIDDEN EMAIL_NOT_VERIFIED, for a new address and an existing one alike.",
+  })
   async register(
     @Arg("input", () => RegisterInput) input: RegisterInput,
     @Ctx() context: RequestContext,
   ): Promise<AuthPayload> {
-    return deliver(await this.accounts.register(input, context), context, input.refreshTokenInCookie === true);
+    return deliver(await this.verification.register(input, context), context, input.refreshTokenInCookie === true);
   }
 
   @Mutation(() => AuthPayload, { description: "Starts a session on this device." })

@@ -17,12 +17,12 @@ export const WellFormed = (field: string) =>
   });
 
 /** class-validator's IsEmail, which throws (a 500) on a lone surrogate instead of answering false. */
-const EmailAddress = () =>
+const EmailAddress = (field = "email") =>
   ValidateBy({
     name: "isEmail",
     validator: {
       validate: (value: unknown) => typeof value === "string" && isWellFormed(value) && isEmail(value),
-      defaultMessage: () => "email must be a valid email address",
+      defaultMessage: () => `${field} must be a valid email address`,
     },
   });
 
@@ -73,4 +73,51 @@ export class ChangePasswordArgs {
   @WellFormed("newPassword")
   @Length(8, 128, { message: "newPassword must be 8 to 128 characters" })
   newPassword!: string;
+}
+
+/** A mailed link's token: `<user id>.<secret>`, far below this bound. */
+const MailToken = () => MaxLength(512, { message: "token must be at most 512 characters" });
+
+@ArgsType()
+export class RequestPasswordResetArgs {
+  @Field(() => String)
+  @WellFormed("email")
+  @MaxLength(254, { message: "email must be at most 254 characters" })
+  @EmailAddress()
+  email!: string;
+}
+
+@ArgsType()
+export class ResetPasswordArgs {
+  @Field(() => String, { description: "From the link's fragment: #token=…" })
+  @WellFormed("token")
+  @MailToken()
+  token!: string;
+
+  @Field(() => String, { description: "8 to 128 characters." })
+  @WellFormed("newPassword")
+  @Length(8, 128, { message: "newPassword must be 8 to 128 characters" })
+  newPassword!: string;
+}
+
+@ArgsType()
+export class MailTokenArgs {
+  @Field(() => String, { description: "From the link's fragment: #token=…" })
+  @WellFormed("token")
+  @MailToken()
+  token!: string;
+}
+
+@ArgsType()
+export class RequestEmailChangeArgs {
+  @Field(() => String)
+  @WellFormed("newEmail")
+  @MaxLength(254, { message: "newEmail must be at most 254 characters" })
+  @EmailAddress("newEmail")
+  newEmail!: string;
+
+  @Field(() => String)
+  @WellFormed("currentPassword")
+  @Length(8, 128, { message: "currentPassword must be 8 to 128 characters" })
+  currentPassword!: string;
 }

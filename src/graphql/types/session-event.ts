@@ -33,6 +33,8 @@ export const SessionEndReasonEnum = {
   SESSION_CAP: "SESSION_CAP",
   ROLES_CHANGED: "ROLES_CHANGED",
   PASSKEY_REMOVED: "PASSKEY_REMOVED",
+  PASSWORD_RESET: "PASSWORD_RESET",
+  EMAIL_CHANGE: "EMAIL_CHANGE",
 } as const satisfies Record<Reason, Reason>;
 
 registerEnumType(SessionEndReasonEnum, {

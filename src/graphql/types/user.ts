@@ -22,7 +22,16 @@ export class User {
   @Field(() => Boolean, { description: "True while a second factor (TOTP) is on: signing in then takes verifyMfa too." })
   mfaEnabled!: boolean;
 
+  @Field(() => Boolean, { description: "The address was proven by a mailed link (verification, password reset or email change)." })
+  emailVerified!: boolean;
+
   static from(record: UserRecord): User {
-    return Object.assign(new User(), { ...record, roles: [...record.roles], createdAt: new Date(record.createdAt), mfaEnabled: record.mfaEnabled === true });
+    return Object.assign(new User(), {
+      ...record,
+      roles: [...record.roles],
+      createdAt: new Date(record.createdAt),
+      mfaEnabled: record.mfaEnabled === true,
+      emailVerified: record.emailVerified === true,
+    });
   }
 }

@@ -16,9 +16,13 @@ import type {
   AddPasskeyResult,
   CreateSessionResult,
   Credentials,
+  EmailChangeResult,
+  MailTokenPurpose,
+  MailTokenRecord,
   NewSession,
   PasskeyRecord,
   RemovePasskeyResult,
+  PresentedMailToken,
   RevokedAccessToken,
   Role,
   RotateRequest,
@@ -75,6 +79,8 @@ export class MemoryStore implements Store {
   private readonly passkeys = new Map<string, Map<string, PasskeyRecord>>();
   private readonly passkeyOwners = new Map<string, string>();
   private readonly challenges = new Map<string, { readonly challenge: WebAuthnChallenge; readonly until: number }>();
+  /** `${userId}/${purpose}` → the user's one live token for that purpose. */
+  private readonly mailTokens = new Map<string, MailTokenRecord>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock) {
@@ -435,6 +441,59 @@ export class MemoryStore implements Store {
     return this.publishedKeySet;
   }
 
+  async putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void> {
+    this.mailTokens.set(`${userId}/${purpose}`, token);
+  }
+
+  async mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean> {
+    const record = this.mailTokens.get(`${token.userId}/${purpose}`);
+    return record !== undefined && record.hash === token.hash && record.expiresAt > token.now;
+  }
+
+  async resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {
+    const user = this.users.get(token.userId);
+    const record = this.takeMailToken(token, "password_reset");
+    if (!user || !record || record.email !== user.email) return null;
+    const updated = { ...user, emailVerified: true };
+    this.users.set(user.id, updated);
+    this.passwords.set(user.id, passwordHash);
+    this.mailTokens.delete(`${user.id}/email_change`);
+    this.endAll(user.id);
+    return updated;
+  }
+
+  async verifyEmail(token: PresentedMailToken): Promise<UserRecord | null> {
+    const user = this.users.get(token.userId);
+    const record = this.takeMailToken(token, "email_verification");
+    if (!user || !record || record.email !== user.email) return null;
+    const updated = { ...user, emailVerified: true };
+    this.users.set(user.id, updated);
+    return updated;
+  }
+
+  async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
+    const user = this.users.get(token.userId);
+    const record = this.takeMailToken(token, "email_change");
+    if (!user || !record) return { status: "invalid" };
+    const owner = this.emails.get(record.email);
+    if (owner !== undefined && owner !== user.id) return { status: "taken" };
+    if (this.emails.get(user.email) === user.id) this.emails.delete(user.email);
+    this.emails.set(record.email, user.id);
+    const updated = { ...user, email: record.email, emailVerified: true };
+    this.users.set(user.id, updated);
+    const ended = record.sessionId === undefined ? this.endAll(user.id) : this.endOthers(user.id, record.sessionId);
+    return { status: "changed", user: updated, ended, keptSessionId: record.sessionId ?? null };
+  }
+
+  /** Removes and returns the token when it matches and is live; a wrong hash leaves it in place. */
+  private takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): MailTokenRecord | null {
+    const key = `${token.userId}/${purpose}`;
+    const record = this.mailTokens.get(key);
+    if (!record || record.hash !== token.hash) return null;
+    this.mailTokens.delete(key);
+    return record.expiresAt > token.now ? record : null;
+  }
+
   /** Counters in this process's memory, as the store itself is. */
   limiter(spec: LimiterSpec): Limiter {
     return new FlexibleLimiter(new RateLimiterMemory({ keyPrefix: spec.name, points: spec.points, duration: spec.windowSeconds }));
@@ -450,6 +509,7 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.clock.now();
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
+    for (const [key, token] of this.mailTokens) if (token.expiresAt <= now) this.mailTokens.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
     for (const [stream, { expiresAt }] of this.audit) if (expiresAt <= now) this.audit.delete(stream);
     for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);

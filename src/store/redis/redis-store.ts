@@ -20,9 +20,13 @@ import type {
   AddPasskeyResult,
   CreateSessionResult,
   Credentials,
+  EmailChangeResult,
+  MailTokenPurpose,
+  MailTokenRecord,
   NewSession,
   PasskeyRecord,
   RemovePasskeyResult,
+  PresentedMailToken,
   RevokedAccessToken,
   RotateRequest,
   Role,
@@ -458,6 +462,62 @@ export class RedisStore implements Store {
 
   keySetVersion(): Promise<string | null> {
     return this.guard(() => this.redis.get(keys.keySet()));
+  }
+
+  async putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void> {
+    // Expires on its own too; the scripts compare expiresAt with the API's clock, the way tests move it.
+    await this.guard(() => this.redis.set(keys.mailToken(userId, purpose), JSON.stringify(token), "PXAT", Math.max(token.expiresAt, Date.now() + 1000)));
+  }
+
+  mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean> {
+    return this.guard(async () => {
+      const record = parseJson<MailTokenRecord>(await this.redis.get(keys.mailToken(token.userId, purpose)));
+      return record !== null && record.hash === token.hash && record.expiresAt > token.now;
+    });
+  }
+
+  resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {
+    return this.guard(async () => {
+      const { userId } = token;
+      const scriptKeys = [keys.mailToken(userId, "password_reset"), keys.password(userId), keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
+      return parseJson<UserRecord>(await this.durableScript("resetPassword", scriptKeys, [token.hash, token.now, passwordHash]));
+    });
+  }
+
+  verifyEmail(token: PresentedMailToken): Promise<UserRecord | null> {
+    return this.guard(async () => {
+      const scriptKeys = [keys.mailToken(token.userId, "email_verification"), keys.user(token.userId)];
+      return parseJson<UserRecord>(await this.script("verifyEmail", scriptKeys, [token.hash, token.now]));
+    });
+  }
+
+  /**
+   * Three steps, since the directory and the user live in two slots: read the token and the record,
+   * claim the new address on {directory}, then one script on the user's slot consumes the token and
+   * switches the record. When that script finds the token gone, the claim is given back.
+   */
+  changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
+    return this.guard(async () => {
+      const { userId } = token;
+      const tokenKey = keys.mailToken(userId, "email_change");
+      const [rawToken, rawUser] = await this.redis.mget(tokenKey, keys.user(userId));
+      const record = parseJson<MailTokenRecord>(rawToken);
+      const user = parseJson<UserRecord>(rawUser);
+      if (!record || !user || record.hash !== token.hash || record.expiresAt <= token.now) return { status: "invalid" };
+      const claimed = await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId]);
+      if (claimed !== 1) {
+        await this.redis.del(tokenKey);
+        return { status: "taken" };
+      }
+      const keep = record.sessionId ?? "";
+      const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.session(userId, keep)];
+      const [status, raw, ended] = await this.durableScript("applyEmailChange", scriptKeys, [token.hash, token.now, keep]);
+      if (status === "changed") return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), keptSessionId: record.sessionId ?? null };
+      // Another request consumed the token first: give the claim back unless that one made this very change.
+      const now = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
+      if (now?.email !== record.email) await this.script("moveEmail", [keys.email(user.email), keys.email(record.email)], [userId]);
+      return { status: "invalid" };
+    });
   }
 
   /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */

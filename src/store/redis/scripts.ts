@@ -535,6 +535,113 @@ return raw
 `,
 };
 
+/**
+ * Takes the user's mail token from KEYS[1] when its hash is ARGV[1] and it is live at ARGV[2]
+ * (epoch ms, the API's clock); a wrong hash leaves it in place, so guessing cannot cancel a link.
+ * Returns the decoded record, or nil.
+ */
+const TAKE_MAIL_TOKEN = `
+local function take_mail_token(token_key, hash, now)
+  local raw = redis.call('GET', token_key)
+  if not raw then return nil end
+  local token = cjson.decode(raw)
+  if token.hash ~= hash then return nil end
+  redis.call('DEL', token_key)
+  if tonumber(token.expiresAt) <= tonumber(now) then return nil end
+  return token
+end
+`;
+
+/**
+ * KEYS: reset token, password, user, sessions, cutoff, email-change token. ARGV: token hash, now,
+ * new password hash. Consumes the token, stores the password, marks the address verified (the link
+ * proved it), ends every session and cancels a pending email change (it may be the intruder's);
+ * returns the user JSON, or false when the token does not match.
+ */
+export const resetPassword = {
+  numberOfKeys: 6,
+  lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
+local raw = redis.call('GET', KEYS[3])
+local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
+if not raw or not token then return false end
+local user = cjson.decode(raw)
+if token.email ~= user.email then return false end
+user.emailVerified = true
+local encoded = cjson.encode(user)
+redis.call('SET', KEYS[3], encoded)
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('DEL', KEYS[6])
+end_all(KEYS[4], KEYS[5])
+return encoded
+`,
+};
+
+/** KEYS: verification token, user. ARGV: token hash, now. Returns the user JSON, or false. */
+export const verifyEmail = {
+  numberOfKeys: 2,
+  lua: `${TAKE_MAIL_TOKEN}
+local raw = redis.call('GET', KEYS[2])
+local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
+if not raw or not token then return false end
+local user = cjson.decode(raw)
+if token.email ~= user.email then return false end
+user.emailVerified = true
+local encoded = cjson.encode(user)
+redis.call('SET', KEYS[2], encoded)
+return encoded
+`,
+};
+
+/**
+ * KEYS: the new address's claim, the old address's claim (both {directory}). ARGV: user id.
+ * Claims the new address for the user unless another account holds it (0), and frees the old one
+ * if it is the user's. Run again with the two swapped, it gives the change back.
+ */
+export const moveEmail = {
+  numberOfKeys: 2,
+  lua: `
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`,
+};
+
+/**
+ * KEYS: email-change token, user, sessions, cutoff, the session that asked. ARGV: token hash, now,
+ * the session id that asked ('' for none). Consumes the token, switches the record to the token's
+ * address (claimed on the directory just before) and marks it verified, then ends every other
+ * session. Returns {'changed', user JSON, ended}, or {'invalid'} when the token no longer matches.
+ */
+export const applyEmailChange = {
+  numberOfKeys: 5,
+  lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'invalid'} end
+local user = cjson.decode(raw)
+local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
+if not token then return {'invalid'} end
+user.email = token.email
+user.emailVerified = true
+local encoded = cjson.encode(user)
+redis.call('SET', KEYS[2], encoded)
+if ARGV[3] == '' then return {'changed', encoded, end_all(KEYS[3], KEYS[4])} end
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+local prefix = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[3])
+local ended = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if id ~= ARGV[3] then
+    local session = redis.call('GET', prefix .. id)
+    if session and cjson.decode(session).createdAt > cutoff then ended = ended + 1 end
+    redis.call('DEL', prefix .. id)
+    redis.call('ZREM', KEYS[3], id)
+  end
+end
+return {'changed', encoded, ended}
+`,
+};
+
 export const scripts = {
   appendAuditEvent,
   enableTotp,
@@ -548,6 +655,10 @@ export const scripts = {
   removePasskey,
   releasePasskeyOwner,
   takeChallenge,
+  resetPassword,
+  verifyEmail,
+  moveEmail,
+  applyEmailChange,
   createSession,
   rotateSession,
   stepUpSession,

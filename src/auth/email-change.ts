@@ -1,0 +1,53 @@
+import { AuthError, badInput, invalidMailToken } from "../errors";
+import type { Accounts, Origin } from "./accounts";
+import { normalizeEmail } from "./accounts";
+import type { Identity } from "./authenticator";
+import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+
+/**
+ * Moving an account to a new address: asked for with the current password (throttled like a
+ * login), confirmed from a link mailed to the new address, and told to the old one at once.
+ * An address that has an account gets the same answer, and no link.
+ */
+export class EmailChange {
+  constructor(
+    private readonly deps: MailFlowDeps,
+    private readonly accounts: Accounts,
+    /** EMAIL_VERIFICATION_TTL_SECONDS: confirming the new address is verifying it. */
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async request(identity: Identity, newEmail: string, currentPassword: string, origin: Origin): Promise<true> {
+    const { store, outbox, clock, throttle, audit } = this.deps;
+    requireMail(outbox);
+    await this.accounts.verifyCurrentPassword(identity.userId, currentPassword, origin);
+    const user = await this.accounts.getUser(identity.userId);
+    const address = normalizeEmail(newEmail);
+    if (address === user.email) throw badInput("newEmail is this account's address already");
+    await throttle?.checkRecovery(address, origin.clientIp);
+    const taken = (await store.findUserIdByEmail(address)) !== null;
+    const owner = taken ? DECOY_USER_ID : user.id;
+    const { token, hash } = mintMailToken(owner);
+    await store.putMailToken(owner, "email_change", { hash, expiresAt: clock.now() + this.ttlSeconds * 1000, email: address, sessionId: identity.sessionId });
+    audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
+    if (!taken) {
+      const link = mailLink(this.deps.appUrl, "confirm-email-change", token);
+      outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
+    }
+    outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address } });
+    return true;
+  }
+
+  /** Needs no session: the link proves the new mailbox. */
+  async confirm(token: string, origin: Origin): Promise<true> {
+    requireMail(this.deps.outbox);
+    const presented = presentedMailToken(token, this.deps.clock);
+    const result = presented ? await this.accounts.changeEmail(presented) : { status: "invalid" as const };
+    if (result.status === "invalid") throw invalidMailToken();
+    if (result.status === "taken") {
+      throw new AuthError("BAD_USER_INPUT", "EMAIL_TAKEN", "Another account took this address meanwhile; the change was not made");
+    }
+    this.deps.audit?.emailChanged(result.user.id, origin.clientIp, result.ended);
+    return true;
+  }
+}

@@ -1,0 +1,80 @@
+import { emailNotVerified, invalidMailToken } from "../errors";
+import type { UserRecord } from "../store/store";
+import { normalizeEmail, type AccountInput, type Accounts, type Origin } from "./accounts";
+import type { Identity } from "./authenticator";
+import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import type { AuthResult } from "./sessions";
+
+/**
+ * Proving an address: register mails a link, a signed-in user can ask for it again, and the link
+ * marks the address verified once. A link is bound to the account and to the address it was
+ * mailed to: after an email change an older link verifies nothing.
+ */
+export class EmailVerification {
+  constructor(
+    private readonly deps: MailFlowDeps,
+    private readonly accounts: Accounts,
+    private readonly options: {
+      /** EMAIL_VERIFICATION_TTL_SECONDS. */
+      readonly ttlSeconds: number;
+      /** REQUIRE_VERIFIED_EMAIL=on. */
+      readonly required: boolean;
+    },
+  ) {}
+
+  /**
+   * Registers and mails a verification link. With REQUIRE_VERIFIED_EMAIL=on no session starts, and
+   * an address that has an account answers exactly as a new one (EMAIL_NOT_VERIFIED, after the
+   * same work), while its owner is mailed a notice instead of a link.
+   */
+  async register(input: AccountInput, origin: Origin): Promise<AuthResult> {
+    if (!this.deps.outbox.enabled) return this.accounts.register(input, origin);
+    if (!this.options.required) {
+      const result = await this.accounts.register(input, origin);
+      await this.send(result.user, origin);
+      return result;
+    }
+    const created = await this.accounts.createAccount(input, origin);
+    if (created.status === "created") {
+      await this.send(created.user, origin);
+    } else {
+      // The same token write as for a new account, to nobody's account.
+      await this.deps.store.putMailToken(DECOY_USER_ID, "email_verification", { hash: mintMailToken(DECOY_USER_ID).hash, expiresAt: this.expiresAt(), email: "" });
+      if (created.ownerId !== null) this.deps.audit?.registerExistingAddress(created.ownerId, origin.clientIp);
+      const email = normalizeEmail(input.email);
+      this.deps.outbox.post({ to: email, template: "account-exists", values: { email } });
+    }
+    throw emailNotVerified();
+  }
+
+  /** Mails a new link (the older one stops working); an address verified already gets nothing. */
+  async resend(identity: Identity, origin: Origin): Promise<true> {
+    requireMail(this.deps.outbox);
+    const user = identity.user ?? (await this.accounts.getUser(identity.userId));
+    if (user.emailVerified === true) return true;
+    await this.deps.throttle?.checkRecovery(user.email, origin.clientIp);
+    await this.send(user, origin);
+    return true;
+  }
+
+  async verify(token: string, origin: Origin): Promise<true> {
+    requireMail(this.deps.outbox);
+    const presented = presentedMailToken(token, this.deps.clock);
+    const user = presented && (await this.deps.store.verifyEmail(presented));
+    if (!user) throw invalidMailToken();
+    this.deps.audit?.emailVerified(user.id, origin.clientIp);
+    return true;
+  }
+
+  private async send(user: UserRecord, origin: Origin): Promise<void> {
+    const { token, hash } = mintMailToken(user.id);
+    await this.deps.store.putMailToken(user.id, "email_verification", { hash, expiresAt: this.expiresAt(), email: user.email });
+    this.deps.audit?.verificationSent(user.id, origin.clientIp);
+    const link = mailLink(this.deps.appUrl, "verify-email", token);
+    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) } });
+  }
+
+  private expiresAt(): number {
+    return this.deps.clock.now() + this.options.ttlSeconds * 1000;
+  }
+}

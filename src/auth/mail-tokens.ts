@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from "node:crypto";
+import { isId } from "@revocable-auth/verifier";
+import type { Clock } from "../clock";
+import { mailDisabled } from "../errors";
+import type { PresentedMailToken, Store } from "../store/store";
+import type { Audit } from "./audit";
+import type { Outbox } from "./outbox";
+import type { Throttle } from "./throttle";
+
+/** 256 random bits: far past OWASP's and NIST's floor, so a plain SHA-256 is a safe stored form. */
+const SECRET_BYTES = 32;
+const SECRET_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The account a token goes to when the address has none: the same store write happens either way,
+ * so a request for an unknown address costs what one for a known address costs. No user has this id.
+ */
+export const DECOY_USER_ID = "nobody";
+
+export interface MintedToken {
+  /** `<userId>.<secret>`: what the link carries; never stored or logged. */
+  readonly token: string;
+  /** What the store keeps. */
+  readonly hash: string;
+}
+
+const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("base64url");
+
+export function mintMailToken(userId: string): MintedToken {
+  const secret = randomBytes(SECRET_BYTES).toString("base64url");
+  return { token: `${userId}.${secret}`, hash: hashSecret(secret) };
+}
+
+/** The token a link presented, ready for the store; null when it cannot be one of ours. */
+export function presentedMailToken(token: string, clock: Clock): PresentedMailToken | null {
+  const dot = token.lastIndexOf(".");
+  const userId = token.slice(0, dot);
+  const secret = token.slice(dot + 1);
+  if (dot < 1 || !isId(userId) || userId === DECOY_USER_ID || !SECRET_SHAPE.test(secret)) return null;
+  return { userId, hash: hashSecret(secret), now: clock.now() };
+}
+
+/** `${appUrl}/<path>#token=…`: in the fragment, the token stays out of server logs and Referer headers. */
+export const mailLink = (appUrl: string, path: string, token: string) => `${appUrl}/${path}#token=${encodeURIComponent(token)}`;
+
+/** "30 minutes", "24 hours": for the mail's "open this link within …". */
+export function describeTtl(seconds: number): string {
+  const [amount, unit] = seconds % 3600 === 0 ? [seconds / 3600, "hour"] : seconds % 60 === 0 ? [seconds / 60, "minute"] : [seconds, "second"];
+  return `${amount} ${unit}${amount === 1 ? "" : "s"}`;
+}
+
+/** What every mailed-link flow is built from, at the composition root. */
+export interface MailFlowDeps {
+  readonly store: Store;
+  readonly outbox: Outbox;
+  readonly clock: Clock;
+  /** APP_URL: links are built from it alone, never from a request's Host or X-Forwarded-Host. */
+  readonly appUrl: string;
+  /** Without them (tests of the domain alone) nothing is throttled or audited. */
+  readonly throttle?: Throttle;
+  readonly audit?: Audit;
+}
+
+/** MAIL_URL=off turns the flows off: each answers MAIL_DISABLED before doing anything. */
+export function requireMail(outbox: Outbox): void {
+  if (!outbox.enabled) throw mailDisabled();
+}

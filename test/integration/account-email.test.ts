@@ -1,0 +1,373 @@
+import { Writable } from "node:stream";
+import pino from "pino";
+import {
+  ConfirmEmailChangeDocument,
+  LoginDocument,
+  MeDocument,
+  RefreshDocument,
+  RegisterDocument,
+  RequestEmailChangeDocument,
+  RequestPasswordResetDocument,
+  ResetPasswordDocument,
+  SendVerificationEmailDocument,
+  VerifyEmailDocument,
+} from "../../schema/generated/graphql";
+import { loadConfig } from "../../src/config";
+import { startServer, type RunningServer } from "../../src/server";
+import { testEnv } from "../support/api";
+import { login, PASSWORD, post, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
+import { linkIn, Mailbox, tokenIn } from "../support/mailbox";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { eventually } from "../support/redis-node";
+
+const APP_URL = "https://app.example.test";
+const NEW_PASSWORD = "a brand new passphrase";
+const RESET_TTL = 600;
+const VERIFY_TTL = 3600;
+
+/** One clock for every instance: tests move it past a link's lifetime. */
+const clock = { offsetMs: 0, now: () => Date.now() + clock.offsetMs };
+
+let redis: TestRedis;
+let mailbox: Mailbox;
+const servers: RunningServer[] = [];
+const logLines: string[] = [];
+
+async function start(env: Record<string, string>, redisUrl: string | null = redis.url): Promise<RunningServer> {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const config = loadConfig(
+    testEnv(redisUrl, {
+      MAIL_URL: mailbox.url,
+      APP_URL,
+      PASSWORD_RESET_TTL_SECONDS: String(RESET_TTL),
+      EMAIL_VERIFICATION_TTL_SECONDS: String(VERIFY_TTL),
+      RECOVERY_MAX_PER_ADDRESS: "1000",
+      ...env,
+    }),
+  );
+  const server = await startServer(config, { logger: pino({ level: "info" }, sink), clock });
+  servers.push(server);
+  return server;
+}
+
+let a: RunningServer;
+let b: RunningServer;
+
+beforeAll(async () => {
+  [redis, mailbox] = await Promise.all([startRedis(), Mailbox.start()]);
+  // Two instances on one Redis: what one ends, the other refuses.
+  a = await start({});
+  b = await start({});
+});
+afterAll(async () => {
+  for (const server of servers) await server.stop();
+  await mailbox.stop();
+  await redis.destroy();
+});
+afterEach(() => {
+  clock.offsetMs = 0;
+});
+
+const me = (url: string, token: string) => send(url, MeDocument, {}, { token });
+const refresh = (url: string, refreshToken: string) => send(url, RefreshDocument, { refreshToken });
+const requestReset = (url: string, email: string, headers?: Record<string, string>) => send(url, RequestPasswordResetDocument, { email }, { headers });
+const resetPassword = (url: string, token: string, newPassword = NEW_PASSWORD) => send(url, ResetPasswordDocument, { token, newPassword });
+const claims = (accessToken: string) => JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+const expectRefused = (result: GraphQLResponse<unknown>, reason: string) => expect(result.error).toMatchObject({ reason });
+
+async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const started = process.hrtime.bigint();
+  const result = await work();
+  return [result, Number(process.hrtime.bigint() - started) / 1e6];
+}
+
+describe("password reset", () => {
+  it("mails a link built from APP_URL; its token sets the password, ends every session on both instances and signs nobody in", async () => {
+    const laptop = await register(a.url);
+    const email = laptop.user.email;
+    const phone = await login(b.url, email, PASSWORD, "phone");
+    const asked = await requestReset(a.url, email, { host: "evil.example", "x-forwarded-host": "evil.example" });
+    expect(asked.data).toEqual({ requestPasswordReset: true });
+    const mail = await mailbox.nth(email, /Reset your password/);
+    expect(linkIn(mail).startsWith(`${APP_URL}/reset-password#token=`)).toBe(true);
+    expect(mail.html).toContain(`href="${APP_URL}/reset-password#token=`);
+
+    const reset = await resetPassword(b.url, tokenIn(mail));
+    expect(reset.data).toEqual({ resetPassword: true });
+    for (const url of [a.url, b.url]) {
+      for (const session of [laptop, phone]) {
+        expectRefused(await me(url, session.accessToken), "TOKEN_REVOKED");
+        expectRefused(await refresh(url, session.refreshToken!), "TOKEN_REVOKED");
+      }
+    }
+    expectRefused(await send(a.url, LoginDocument, { input: { email, password: PASSWORD } }), "INVALID_CREDENTIALS");
+    const after = await login(a.url, email, NEW_PASSWORD);
+    expect(after.user.emailVerified).toBe(true);
+    const notice = await mailbox.nth(email, /Your password was changed/);
+    expect(notice.text).not.toMatch(/token=/);
+  });
+
+  it("takes a token once; a newer link supersedes an older one; an expired or made-up token gets the same answer", async () => {
+    const { user } = await register(a.url);
+    await requestReset(a.url, user.email);
+    await requestReset(b.url, user.email);
+    const first = tokenIn(await mailbox.nth(user.email, /Reset your password/, 1));
+    const second = tokenIn(await mailbox.nth(user.email, /Reset your password/, 2));
+    const invalid = { code: "BAD_USER_INPUT", reason: "INVALID_MAIL_TOKEN" };
+    expect((await resetPassword(a.url, first)).error).toMatchObject(invalid);
+    expect((await resetPassword(a.url, second)).data).toEqual({ resetPassword: true });
+    expect((await resetPassword(b.url, second, "yet another passphrase")).error).toMatchObject(invalid);
+
+    await requestReset(a.url, user.email);
+    const third = tokenIn(await mailbox.nth(user.email, /Reset your password/, 3));
+    clock.offsetMs = RESET_TTL * 1000 + 1000;
+    expect((await resetPassword(a.url, third)).error).toMatchObject(invalid);
+    expect((await resetPassword(a.url, `${user.id}.${"A".repeat(43)}`)).error).toMatchObject(invalid);
+    expect((await resetPassword(a.url, "not a token")).error).toMatchObject(invalid);
+    expect((await resetPassword(a.url, `nobody.${"A".repeat(43)}`)).error).toMatchObject(invalid);
+  });
+
+  it("answers an unknown address exactly as a known one, in the same time, and mails only the known one", async () => {
+    const { user } = await register(a.url);
+    const unknown = uniqueEmail("nobody");
+    const known: number[] = [];
+    const strangers: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Alternating which goes first, so neither always follows the other's mail.
+      const pair = i % 2 === 0 ? [user.email, unknown] : [unknown, user.email];
+      const answers = new Map<string, [GraphQLResponse<unknown>, number]>();
+      for (const email of pair) {
+        answers.set(email, await timed(() => requestReset(a.url, email)));
+        // The in-process SMTP server shares this process: let it take the mail before the next measurement.
+        if (email === user.email) await mailbox.nth(user.email, /Reset your password/, i + 1);
+      }
+      const [k, kMs] = answers.get(user.email)!;
+      const [u, uMs] = answers.get(unknown)!;
+      expect({ status: u.status, data: u.data, errors: u.errors }).toEqual({ status: k.status, data: k.data, errors: k.errors });
+      known.push(kMs);
+      strangers.push(uMs);
+    }
+    const figures = { knownMedianMs: median(known).toFixed(2), unknownMedianMs: median(strangers).toFixed(2) };
+    console.log(`requestPasswordReset timing, medians of 20: ${JSON.stringify(figures)}`);
+    expect(Math.abs(median(known) - median(strangers))).toBeLessThan(5);
+    await mailbox.nth(user.email, /Reset your password/, 20);
+    expect(mailbox.to(unknown)).toEqual([]);
+  });
+
+  it("clears the login throttle of the address for the client that completed the reset", async () => {
+    const { user } = await register(a.url);
+    for (let i = 0; i < 5; i++) await send(a.url, LoginDocument, { input: { email: user.email, password: "wrong password!" } });
+    expectRefused(await send(a.url, LoginDocument, { input: { email: user.email, password: PASSWORD } }), "LOGIN_THROTTLED");
+    await requestReset(a.url, user.email);
+    await resetPassword(a.url, tokenIn(await mailbox.nth(user.email, /Reset your password/)));
+    expect((await send(a.url, LoginDocument, { input: { email: user.email, password: NEW_PASSWORD } })).data?.login.user.id).toBe(user.id);
+  });
+});
+
+describe("email verification", () => {
+  it("register mails a link; verifyEmail marks the address verified once, and tokens carry email_verified", async () => {
+    const session = await register(a.url);
+    expect(session.user.emailVerified).toBe(false);
+    expect(claims(session.accessToken).email_verified).toBe(false);
+    const mail = await mailbox.nth(session.user.email, /Confirm your email address/);
+    expect(linkIn(mail).startsWith(`${APP_URL}/verify-email#token=`)).toBe(true);
+    expect((await send(b.url, VerifyEmailDocument, { token: tokenIn(mail) })).data).toEqual({ verifyEmail: true });
+    expect((await me(a.url, session.accessToken)).data?.me.emailVerified).toBe(true);
+    expectRefused(await send(b.url, VerifyEmailDocument, { token: tokenIn(mail) }), "INVALID_MAIL_TOKEN");
+    const refreshed = await refresh(a.url, session.refreshToken!);
+    expect(claims(refreshed.data!.refresh.accessToken).email_verified).toBe(true);
+  });
+
+  it("sendVerificationEmail needs a session, mails a new link that supersedes the old, and an expired link is refused", async () => {
+    expectRefused(await send(a.url, SendVerificationEmailDocument, {}), "AUTHENTICATION_REQUIRED");
+    const session = await register(a.url);
+    const old = tokenIn(await mailbox.nth(session.user.email, /Confirm your email address/));
+    expect((await send(a.url, SendVerificationEmailDocument, {}, { token: session.accessToken })).data).toEqual({ sendVerificationEmail: true });
+    const fresh = tokenIn(await mailbox.nth(session.user.email, /Confirm your email address/, 2));
+    expectRefused(await send(a.url, VerifyEmailDocument, { token: old }), "INVALID_MAIL_TOKEN");
+    clock.offsetMs = VERIFY_TTL * 1000 + 1000;
+    expectRefused(await send(a.url, VerifyEmailDocument, { token: fresh }), "INVALID_MAIL_TOKEN");
+  });
+
+  describe("with REQUIRE_VERIFIED_EMAIL=on", () => {
+    let strict: RunningServer;
+    beforeAll(async () => {
+      strict = await start({ REQUIRE_VERIFIED_EMAIL: "on" });
+    });
+    const registerOn = (email: string) => send(strict.url, RegisterDocument, { input: { email, password: PASSWORD } });
+
+    it("register starts no session and answers EMAIL_NOT_VERIFIED; login is refused until the link is followed", async () => {
+      const email = uniqueEmail("strict");
+      const answer = await registerOn(email);
+      expect(answer.data).toBeNull();
+      expect(answer.error).toMatchObject({ code: "FORBIDDEN", reason: "EMAIL_NOT_VERIFIED" });
+      const loginBefore = await send(strict.url, LoginDocument, { input: { email, password: PASSWORD } });
+      expect(loginBefore.error).toMatchObject({ code: "FORBIDDEN", reason: "EMAIL_NOT_VERIFIED" });
+      expectRefused(await send(strict.url, LoginDocument, { input: { email, password: "wrong password!" } }), "INVALID_CREDENTIALS");
+      await send(strict.url, VerifyEmailDocument, { token: tokenIn(await mailbox.nth(email, /Confirm your email address/)) });
+      const session = await login(strict.url, email);
+      expect(claims(session.accessToken).email_verified).toBe(true);
+    });
+
+    it("answers an address that has an account exactly as a new one, in about the same time, and mails its owner a notice", async () => {
+      const owner = uniqueEmail("owner");
+      await registerOn(owner);
+      const taken: number[] = [];
+      const fresh: number[] = [];
+      // Alternating which goes first: the first of a pair shares the machine with the last pair's mail.
+      for (let i = 0; i < 20; i++) {
+        const first = i % 2 === 0;
+        const [f, fMs] = first ? await timed(() => registerOn(uniqueEmail("fresh"))) : [null, 0];
+        const [t, tMs] = await timed(() => registerOn(owner));
+        const [f2, f2Ms] = first ? [f!, fMs] : await timed(() => registerOn(uniqueEmail("fresh")));
+        expect({ status: t.status, data: t.data, errors: t.errors }).toEqual({ status: f2.status, data: f2.data, errors: f2.errors });
+        taken.push(tMs);
+        fresh.push(f2Ms);
+      }
+      console.log(`register with REQUIRE_VERIFIED_EMAIL=on, medians of 20: ${JSON.stringify({ existingMs: median(taken).toFixed(2), newMs: median(fresh).toFixed(2) })}`);
+      // argon2 dominates both and varies with the machine's load; the store work differs by a round trip or two.
+      expect(Math.abs(median(taken) - median(fresh))).toBeLessThan(Math.max(15, 0.15 * median(fresh)));
+      const notice = await mailbox.nth(owner, /Someone tried to register/);
+      expect(notice.text).not.toMatch(/token=/);
+      expect(mailbox.to(owner).filter((mail) => /Confirm your email/.test(mail.subject))).toHaveLength(1);
+    });
+  });
+});
+
+describe("email change", () => {
+  const requestChange = (url: string, token: string, newEmail: string, currentPassword = PASSWORD) =>
+    send(url, RequestEmailChangeDocument, { newEmail, currentPassword }, { token });
+
+  it("mails a link to the new address and a notice to the old; confirming moves the account, verifies it and ends the other sessions on both instances", async () => {
+    const laptop = await register(a.url);
+    const oldEmail = laptop.user.email;
+    const phone = await login(b.url, oldEmail, PASSWORD, "phone");
+    const newEmail = uniqueEmail("moved");
+    expect((await requestChange(a.url, laptop.accessToken, newEmail)).data).toEqual({ requestEmailChange: true });
+    const notice = await mailbox.nth(oldEmail, /about to change/);
+    expect(notice.text).toContain(newEmail);
+    const mail = await mailbox.nth(newEmail, /Confirm your new email address/);
+    expect(linkIn(mail).startsWith(`${APP_URL}/confirm-email-change#token=`)).toBe(true);
+
+    expect((await send(b.url, ConfirmEmailChangeDocument, { token: tokenIn(mail) })).data).toEqual({ confirmEmailChange: true });
+    const mine = await me(b.url, laptop.accessToken);
+    expect(mine.data?.me).toMatchObject({ email: newEmail, emailVerified: true });
+    for (const url of [a.url, b.url]) expectRefused(await me(url, phone.accessToken), "TOKEN_REVOKED");
+    expectRefused(await send(a.url, LoginDocument, { input: { email: oldEmail, password: PASSWORD } }), "INVALID_CREDENTIALS");
+    expect((await login(a.url, newEmail)).user.id).toBe(laptop.user.id);
+    // The old address is free again; the link worked once.
+    expect((await register(a.url, { email: oldEmail })).user.email).toBe(oldEmail);
+    expectRefused(await send(a.url, ConfirmEmailChangeDocument, { token: tokenIn(mail) }), "INVALID_MAIL_TOKEN");
+  });
+
+  it("answers an address in use like any other and mails it no link; a wrong password is refused like a login", async () => {
+    const session = await register(a.url);
+    const other = await register(a.url);
+    expect((await requestChange(a.url, session.accessToken, other.user.email)).data).toEqual({ requestEmailChange: true });
+    await mailbox.nth(session.user.email, /about to change/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mailbox.to(other.user.email).filter((mail) => /new email/.test(mail.subject))).toEqual([]);
+    expectRefused(await requestChange(a.url, session.accessToken, uniqueEmail(), "wrong password!"), "INVALID_CREDENTIALS");
+    expectRefused(await send(a.url, RequestEmailChangeDocument, { newEmail: uniqueEmail(), currentPassword: PASSWORD }), "AUTHENTICATION_REQUIRED");
+  });
+
+  it("a password reset cancels a pending email change", async () => {
+    const session = await register(a.url);
+    const newEmail = uniqueEmail("hijack");
+    await requestChange(a.url, session.accessToken, newEmail);
+    const link = tokenIn(await mailbox.nth(newEmail, /Confirm your new email address/));
+    await requestReset(a.url, session.user.email);
+    await resetPassword(a.url, tokenIn(await mailbox.nth(session.user.email, /Reset your password/)));
+    expectRefused(await send(a.url, ConfirmEmailChangeDocument, { token: link }), "INVALID_MAIL_TOKEN");
+  });
+});
+
+describe("recovery throttles", () => {
+  it("refuse past RECOVERY_MAX_PER_ADDRESS alike for a known and an unknown address, with Retry-After", async () => {
+    const limited = await start({ RECOVERY_MAX_PER_ADDRESS: "3" });
+    const { user } = await register(limited.url);
+    const unknown = uniqueEmail("nobody");
+    for (let i = 0; i < 3; i++) {
+      expect((await requestReset(limited.url, user.email)).data).toEqual({ requestPasswordReset: true });
+      expect((await requestReset(limited.url, unknown)).data).toEqual({ requestPasswordReset: true });
+    }
+    const known = await requestReset(limited.url, user.email);
+    const stranger = await requestReset(limited.url, unknown);
+    expect(known.status).toBe(429);
+    expect(known.error).toMatchObject({ code: "TOO_MANY_REQUESTS", reason: "RECOVERY_THROTTLED" });
+    expect({ status: stranger.status, errors: stranger.errors, data: stranger.data }).toEqual({ status: known.status, errors: known.errors, data: known.data });
+    expect(Number(known.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(stranger.headers.get("retry-after")).toBe(known.headers.get("retry-after"));
+  });
+
+  it("refuse past RECOVERY_MAX_PER_IP, and count verification mails too", async () => {
+    const limited = await start({ RECOVERY_MAX_PER_IP: "2" }, null);
+    const session = await register(limited.url);
+    expect((await requestReset(limited.url, uniqueEmail())).data).toEqual({ requestPasswordReset: true });
+    expect((await send(limited.url, SendVerificationEmailDocument, {}, { token: session.accessToken })).data).toEqual({ sendVerificationEmail: true });
+    expectRefused(await requestReset(limited.url, uniqueEmail()), "RECOVERY_THROTTLED");
+    expectRefused(await send(limited.url, SendVerificationEmailDocument, {}, { token: session.accessToken }), "RECOVERY_THROTTLED");
+  });
+});
+
+describe("bounded work per request", () => {
+  it("runs at most one mail or password mutation per request, aliases included", async () => {
+    const query = `mutation { a: resetPassword(token: "x", newPassword: "long enough") b: resetPassword(token: "y", newPassword: "long enough") }`;
+    const twice = await post(a.url, { query });
+    expect(twice.status).toBe(400);
+    expect(twice.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    const mixed = await post(a.url, { query: `mutation { requestPasswordReset(email: "a@example.com") login(input: {email: "a@example.com", password: "long enough"}) { sessionId } }` });
+    expect(mixed.errors?.[0]?.message).toMatch(/At most one of register, login, refresh and changePassword/);
+  });
+});
+
+describe("mail outages and MAIL_URL=off", () => {
+  it("SMTP down (connection refused) changes no response; the failure is counted and logged without the token", async () => {
+    const down = await start({ MAIL_URL: `smtp://127.0.0.1:${await freePort()}`, MAIL_MAX_ATTEMPTS: "1" }, null);
+    const session = await register(down.url);
+    const known = await requestReset(down.url, session.user.email);
+    const unknown = await requestReset(down.url, uniqueEmail());
+    expect({ status: known.status, data: known.data }).toEqual({ status: 200, data: { requestPasswordReset: true } });
+    expect({ status: unknown.status, data: unknown.data }).toEqual({ status: 200, data: { requestPasswordReset: true } });
+    const metricsUrl = down.url.replace(/graphql$/, "metrics");
+    await eventually("three mails counted as failed", async () => {
+      const text = await (await fetch(metricsUrl)).text();
+      const line = text.split("\n").filter((l) => l.startsWith("auth_mail_failures_total{") && l.includes('outcome="failed"'));
+      return line.reduce((sum, l) => sum + Number(l.split(" ")[1]), 0) >= 2;
+    });
+    const failures = logLines.filter((line) => line.includes("mail not sent"));
+    expect(failures.length).toBeGreaterThan(0);
+    for (const line of failures) expect(line).not.toMatch(/token|#|reset-password/);
+  });
+
+  it("MAIL_URL=off answers MAIL_DISABLED from every mail flow, and register still works", async () => {
+    const off = await start({ MAIL_URL: "off" }, null);
+    const session = await register(off.url);
+    const disabled = { code: "FORBIDDEN", reason: "MAIL_DISABLED" };
+    expect((await requestReset(off.url, session.user.email)).error).toMatchObject(disabled);
+    expect((await resetPassword(off.url, "x.y")).error).toMatchObject(disabled);
+    expect((await send(off.url, VerifyEmailDocument, { token: "x.y" })).error).toMatchObject(disabled);
+    expect((await send(off.url, SendVerificationEmailDocument, {}, { token: session.accessToken })).error).toMatchObject(disabled);
+    expect((await send(off.url, ConfirmEmailChangeDocument, { token: "x.y" })).error).toMatchObject(disabled);
+  });
+});
+
+describe("the audit trail of the mail flows", () => {
+  it("logs each request, reset, verification and change, and no token appears in any log line", () => {
+    for (const event of ["password_reset_requested", "password_reset", "verification_sent", "email_verified", "email_change_requested", "email_changed", "register_existing_address"]) {
+      expect(logLines.some((line) => line.includes(`"audit":"${event}"`))).toBe(true);
+    }
+    const tokens = mailbox.mails.filter((mail) => /#token=/.test(mail.text)).map(tokenIn);
+    expect(tokens.length).toBeGreaterThan(10);
+    for (const token of tokens) {
+      const secret = token.split(".")[1]!;
+      expect(logLines.filter((line) => line.includes(secret))).toEqual([]);
+    }
+  });
+});

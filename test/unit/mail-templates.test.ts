@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describeTtl, mailLink, mintMailToken, presentedMailToken } from "../../src/auth/mail-tokens";
+import { MAIL_TEMPLATES } from "../../src/auth/outbox";
+import { MailTemplates } from "../../src/mail/templates";
+
+const SHIPPED = resolve(__dirname, "../../templates/mail");
+const clock = { now: () => 1_000 };
+
+describe("mail templates", () => {
+  it("ships a subject, a text and an HTML body for every template, filling every placeholder", () => {
+    const templates = MailTemplates.load(SHIPPED);
+    for (const template of MAIL_TEMPLATES) {
+      const mail = templates.render({ to: "ann@example.com", template, values: { email: "ann@example.com", link: "https://app/x#token=t", ttl: "1 hour", newEmail: "new@example.com" } });
+      expect(mail.subject.length).toBeGreaterThan(0);
+      for (const part of [mail.subject, mail.text, mail.html]) expect(part).not.toMatch(/\{\{/);
+      expect(mail.html).toContain("ann@example.com");
+    }
+  });
+
+  it("escapes values in HTML, keeps them as they are in text, and keeps subjects on one line", () => {
+    const templates = MailTemplates.load(SHIPPED);
+    const mail = templates.render({ to: "x@example.com", template: "account-exists", values: { email: '<b>"x"</b>\r\nBcc: y' } });
+    expect(mail.html).toContain("&lt;b&gt;&quot;x&quot;&lt;/b&gt;");
+    expect(mail.html).not.toContain("<b>");
+    expect(mail.text).toContain('<b>"x"</b>');
+    expect(mail.subject).not.toMatch(/[\r\n]/);
+  });
+
+  it("refuses a folder with a missing or malformed template, naming each", () => {
+    const dir = mkdtempSync(join(tmpdir(), "templates-"));
+    try {
+      writeFileSync(join(dir, "password-reset.txt"), "no subject line\n\nbody");
+      writeFileSync(join(dir, "password-reset.html"), "<p>body</p>");
+      expect(() => MailTemplates.load(dir)).toThrow(/password-reset\.txt must start with a "Subject: …" line.*password-changed\.txt/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("mail tokens", () => {
+  it("carry the user id and 256 random bits; only their hash is kept, and a presented token hashes the same", () => {
+    const minted = mintMailToken("user-1");
+    const [userId, secret] = minted.token.split(".");
+    expect(userId).toBe("user-1");
+    expect(Buffer.from(secret!, "base64url")).toHaveLength(32);
+    expect(minted.hash).not.toContain(secret);
+    expect(presentedMailToken(minted.token, clock)).toEqual({ userId: "user-1", hash: minted.hash, now: 1_000 });
+  });
+
+  it("refuses anything else before the store sees it", () => {
+    for (const token of ["", "no-dot", "user.short", `.${"A".repeat(43)}`, `nobody.${"A".repeat(43)}`, `u.${"A".repeat(42)}!`]) {
+      expect(presentedMailToken(token, clock)).toBeNull();
+    }
+  });
+
+  it("builds links from the base URL with the token in the fragment, and says how long they last", () => {
+    expect(mailLink("https://app.example.com", "reset-password", "u.s")).toBe("https://app.example.com/reset-password#token=u.s");
+    expect([describeTtl(1800), describeTtl(3600), describeTtl(86400), describeTtl(45), describeTtl(60)]).toEqual(["30 minutes", "1 hour", "24 hours", "45 seconds", "1 minute"]);
+  });
+});
