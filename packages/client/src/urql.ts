@@ -22,7 +22,9 @@ export function urqlAuth(client: AuthClient): (utils: AuthUtilities) => Promise<
       willAuthError: () => client.state.status !== "signedOut" && client.currentAccessToken() === null,
       didAuthError(error) {
         const reason = refusalReason(error.graphQLErrors);
-        return reason === "TOKEN_EXPIRED" || reason === "INVALID_TOKEN";
+        if (reason === "TOKEN_EXPIRED" || reason === "INVALID_TOKEN") return true;
+        if (reason) void client.refused(reason); // TOKEN_REVOKED: every tab signs out; no retry
+        return false;
       },
       async refreshAuth() {
         if (client.currentAccessToken()) await client.refused("TOKEN_EXPIRED");
