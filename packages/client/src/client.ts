@@ -1,7 +1,7 @@
 import { graphql, LOGIN, LOGOUT, LOGOUT_ALL, REFRESH, REFRESH_WITH_COOKIE, REGISTER, type AuthPayload, type GraphQLTransport, type User } from "./api.js";
 import { globals, type ChannelFactory, type FetchLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
 import { AuthClientError, endsSession } from "./errors.js";
-import { openLive, type Live, type SessionEvent } from "./live.js";
+import { openLiveOnce, type Live, type SessionEvent } from "./live.js";
 import { freshToken, initialState, sessionOf, transition, type AuthEvent, type AuthEventDetail, type AuthState, type Input, type Session } from "./session-state.js";
 import { leaseLock, localLock, webLock, type TabLock } from "./tab-lock.js";
 import { connectTabs, type TabMessage } from "./tabs.js";
@@ -141,11 +141,12 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       live?.stop();
       live = null;
     } else if (state.status === "signedIn" && !live && liveUrl && Socket) {
-      live = openLive({
+      live = openLiveOnce(locks, `${name}:live`, {
         url: liveUrl,
         WebSocket: Socket,
         token: () => client.getAccessToken(),
-        tokenRefused: (reason) => void client.refused(reason),
+        // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
+        tokenRefused: () => void (refusedToken = sessionOf(state)?.accessToken ?? null),
         event: (event) => {
           tabs.post({ type: "sessionEvent", event });
           deliver(event);

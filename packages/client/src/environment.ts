@@ -16,7 +16,7 @@ export interface ResponseLike {
 }
 
 export interface LockManagerLike {
-  request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { ifAvailable?: boolean; signal?: AbortSignal }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
 export interface ChannelLike {

@@ -1,6 +1,6 @@
 export { createAuthClient } from "./client.js";
 export type { AuthClient, AuthClientOptions, AuthStateListener, Credentials, FetchInit, RefreshTokenStore } from "./client.js";
-export type { AuthPayload, User } from "./api.js";
+export type { User } from "./api.js";
 export { refusalReason } from "./api.js";
 export { AuthClientError } from "./errors.js";
 export type { SessionEvent } from "./live.js";

@@ -1,4 +1,4 @@
-import type { SocketFactory, SocketLike } from "./environment.js";
+import type { LockManagerLike, SocketFactory, SocketLike } from "./environment.js";
 
 /** One event of `subscription { sessionEvents }`: something happened to another session of this user. */
 export interface SessionEvent {
@@ -15,6 +15,8 @@ const PROTOCOL = "graphql-transport-ws";
 /** Close codes of the API's WebSocket endpoint (docs/live.md). */
 export const CLOSE_SIGNED_OUT = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+/** Policy (too many sockets for this user, a bad Origin): retrying would not help. */
+const CLOSE_POLICY = 1008;
 const MAX_BACKOFF_MS = 30_000;
 
 export interface LiveOptions {
@@ -36,7 +38,8 @@ export interface Live {
 /**
  * The one subscription this client keeps open: a minimal graphql-transport-ws client (init with
  * the bearer token, subscribe, answer pings). After 4403 it gets a fresh token and reconnects;
- * 4401 is final. Any other close reconnects with a growing delay.
+ * 4401 is final, and so is 1008 (policy) for the socket. Any other close reconnects with a growing
+ * delay.
  */
 export function openLive(options: LiveOptions): Live {
   let socket: SocketLike | null = null;
@@ -76,6 +79,7 @@ export function openLive(options: LiveOptions): Live {
         options.signedOut(reason || "TOKEN_REVOKED");
         return;
       }
+      if (code === CLOSE_POLICY) return void (stopped = true);
       if (code === CLOSE_FORBIDDEN) options.tokenRefused(reason || "TOKEN_EXPIRED");
       const delay = code === CLOSE_FORBIDDEN && failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures);
       failures++;
@@ -91,6 +95,33 @@ export function openLive(options: LiveOptions): Live {
       const ws = socket;
       socket = null;
       ws?.close(1000, "signed out");
+    },
+  };
+}
+
+/**
+ * One socket per browser, not per tab: the tab that holds the Web Lock `name` keeps the socket and
+ * relays its events to the others; when that tab closes, the browser hands the lock, and so the
+ * socket, to the next signed-in tab. The API's per-user socket cap is then spent on devices, not
+ * tabs. Without Web Locks every tab keeps its own socket.
+ */
+export function openLiveOnce(locks: LockManagerLike | null, name: string, options: LiveOptions): Live {
+  if (!locks) return openLive(options);
+  const abort = new AbortController();
+  let live: Live | null = null;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  locks
+    .request(name, { signal: abort.signal }, async () => {
+      live = openLive(options);
+      await held;
+    })
+    .catch(() => {}); // aborted while waiting: this tab signed out before its turn
+  return {
+    stop() {
+      abort.abort();
+      live?.stop();
+      release();
     },
   };
 }
