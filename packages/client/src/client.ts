@@ -146,7 +146,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
         WebSocket: Socket,
         token: () => client.getAccessToken(),
         // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
-        tokenRefused: () => void (refusedToken = sessionOf(state)?.accessToken ?? null),
+        tokenRefused: (token) => void (refusedToken = token),
         event: (event) => {
           tabs.post({ type: "sessionEvent", event });
           deliver(event);

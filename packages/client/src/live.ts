@@ -24,8 +24,8 @@ export interface LiveOptions {
   readonly WebSocket: SocketFactory;
   /** A fresh access token, or null once signed out (then the socket stays closed). */
   token(): Promise<string | null>;
-  /** The server refused the token (4403): the next `token()` must not be the same one. */
-  tokenRefused(reason: string): void;
+  /** The server refused this token (4403): the next `token()` must not be the same one. */
+  tokenRefused(token: string, reason: string): void;
   event(event: SessionEvent): void;
   /** The server closed with 4401: this session is over (the reason is the close reason). */
   signedOut(reason: string): void;
@@ -80,7 +80,7 @@ export function openLive(options: LiveOptions): Live {
         return;
       }
       if (code === CLOSE_POLICY) return void (stopped = true);
-      if (code === CLOSE_FORBIDDEN) options.tokenRefused(reason || "TOKEN_EXPIRED");
+      if (code === CLOSE_FORBIDDEN) options.tokenRefused(token, reason || "TOKEN_EXPIRED");
       const delay = code === CLOSE_FORBIDDEN && failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures);
       failures++;
       timer = setTimeout(() => void connect(), delay);
