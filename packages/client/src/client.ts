@@ -234,13 +234,20 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     return payload.user;
   }
 
+  /**
+   * Every tab signs out (and the socket closes) before the API is asked, so the API's 4401 on the
+   * socket cannot outrun this tab's own reason; a failed request is thrown after, signed out still.
+   */
   async function end(query: string, reason: string): Promise<void> {
     if (state.status === "signedOut") return;
     const token = await client.getAccessToken().catch(() => null);
-    let failure: unknown = null;
-    if (token) await graphql(transport, query, {}, token).catch((error) => void (endsSession(error) || (failure = error)));
     await signOutHere(reason);
-    if (failure) throw failure;
+    if (!token) return;
+    try {
+      await graphql(transport, query, {}, token);
+    } catch (error) {
+      if (!endsSession(error)) throw error; // already over at the API is what was asked for
+    }
   }
 
   async function authorizedFetch(url: string, init: FetchInit = {}, retried = false): Promise<ResponseLike> {

@@ -178,6 +178,19 @@ describe("createAuthClient in Node", () => {
     expect(seen).toEqual(["TOKEN_REFRESHED"]);
   });
 
+  it("signs out every tab even when the API cannot be reached, and then says why", async () => {
+    const { email } = (await register(api.url)).user;
+    let offline = false;
+    const flaky: FetchLike = (url, init) => (offline ? Promise.reject(new TypeError("fetch failed")) : fetch(url, init as RequestInit));
+    const { tabs: [a, b] } = tabs(2, { fetch: flaky });
+    const seenB = events(b!);
+    await a!.signIn({ email, password: PASSWORD });
+    offline = true;
+    await expect(a!.signOut()).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    expect(a!.state).toMatchObject({ status: "signedOut", reason: "SIGNED_OUT" });
+    await until(() => seenB.at(-1) === "SIGNED_OUT:SIGNED_OUT");
+  });
+
   it("wrong credentials are a typed error with the API's code and reason", async () => {
     const { tabs: [a] } = tabs(1);
     await expect(a!.signIn({ email: uniqueEmail(), password: "wrong password" })).rejects.toMatchObject({
