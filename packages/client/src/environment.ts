@@ -27,6 +27,13 @@ export interface ChannelLike {
 
 export type ChannelFactory = new (name: string) => ChannelLike;
 
+/** Node's BroadcastChannel would keep the process alive; a browser's has no unref. */
+export function openChannel(Channel: ChannelFactory, name: string): ChannelLike {
+  const channel = new Channel(name);
+  (channel as { unref?: () => void }).unref?.();
+  return channel;
+}
+
 export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;

@@ -1,4 +1,4 @@
-import type { ChannelFactory, ChannelLike, LockManagerLike } from "./environment.js";
+import { openChannel, type ChannelFactory, type ChannelLike, type LockManagerLike } from "./environment.js";
 
 /**
  * One task at a time across every tab of the origin. `waited` tells the task whether another tab
@@ -62,19 +62,29 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export function leaseLock(Channel: ChannelFactory, name: string, timing: LeaseTiming = DEFAULT_TIMING): TabLock {
   const id = Math.random().toString(36).slice(2) + Date.now().toString(36);
-  const channel: ChannelLike = new Channel(`${name}:lease`);
+  const channel: ChannelLike = openChannel(Channel, `${name}:lease`);
   const others = new Map<string, number>(); // holder id -> lease end (Date.now())
-  /** The earliest claim heard since this tab last claimed. */
-  const heard: { rival: { id: string; at: number } | null } = { rival: null };
+  /** Claims heard from other tabs: id -> when it was made. Kept, not reset, so none goes unseen. */
+  const claims = new Map<string, number>();
   let changed: (() => void) | null = null;
   channel.onmessage = ({ data }) => {
     const message = data as LeaseMessage;
     if (message.t === "held") others.set(message.id, message.until);
     else if (message.t === "free") others.delete(message.id);
-    else if (message.t === "claim" && (!heard.rival || message.at < heard.rival.at)) heard.rival = { id: message.id, at: message.at };
+    else if (message.t === "claim") claims.set(message.id, message.at);
     changed?.();
   };
-  const earliestClaim = () => heard.rival;
+  /**
+   * Whether another claim goes first: made earlier (ties by id) and recent enough that its tab may
+   * still be deciding. An older one was decided already: it backed off, or its "held" was heard.
+   */
+  const claimBefore = (at: number) => {
+    for (const [other, when] of claims) {
+      if (when < at - 2 * timing.settleMs) claims.delete(other);
+      else if (when < at || (when === at && other < id)) return true;
+    }
+    return false;
+  };
   const heldElsewhere = () => {
     const now = Date.now();
     for (const [holder, until] of others) if (until <= now) others.delete(holder);
@@ -97,12 +107,9 @@ export function leaseLock(Channel: ChannelFactory, name: string, timing: LeaseTi
         await untilChangedOr(Math.min(...others.values()) - Date.now());
       }
       const at = Date.now();
-      heard.rival = null;
       channel.postMessage({ t: "claim", id, at } satisfies LeaseMessage);
       await sleep(timing.settleMs);
-      const rival = earliestClaim();
-      const lost = heldElsewhere() || (rival !== null && (rival.at < at || (rival.at === at && rival.id < id)));
-      if (!lost) return waited;
+      if (!heldElsewhere() && !claimBefore(at)) return waited;
       waited = true;
       await sleep(timing.settleMs * (1 + Math.random()));
     }

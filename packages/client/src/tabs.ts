@@ -1,4 +1,4 @@
-import type { ChannelFactory, ChannelLike } from "./environment.js";
+import { openChannel, type ChannelFactory, type ChannelLike } from "./environment.js";
 import type { Session } from "./session-state.js";
 import type { SessionEvent } from "./live.js";
 
@@ -21,7 +21,7 @@ export interface Tabs {
 /** Every other tab of the origin over a BroadcastChannel; none where there is no BroadcastChannel. */
 export function connectTabs(Channel: ChannelFactory | null, name: string, receive: (message: TabMessage) => void): Tabs {
   if (!Channel) return { post() {}, close() {} };
-  const channel: ChannelLike = new Channel(name);
+  const channel: ChannelLike = openChannel(Channel, name);
   channel.onmessage = ({ data }) => receive(data as TabMessage);
   return { post: (message) => channel.postMessage(message), close: () => channel.close() };
 }
