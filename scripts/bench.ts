@@ -11,6 +11,8 @@
  * BENCH_SECONDS (per measurement, default 10), BENCH_ROUNDS (default 5), BENCH_WARMUP_SECONDS
  * (default 5), BENCH_CONNECTIONS (default 64), BENCH_MEMORY_ENTRIES (default 10000). BENCH_ROWS
  * (e.g. "d,e") measures only those throughput rows and skips the other sections, for a quick A/B.
+ * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
+ * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
@@ -27,12 +29,16 @@ import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
 import { spawnApi, TEST_SECRET } from "../test/support/api";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
+import { liveMemory, liveRevocationLatency } from "./bench-live";
 
 const SECONDS = fromEnv("BENCH_SECONDS", 10);
 const ROUNDS = fromEnv("BENCH_ROUNDS", 5);
 const WARMUP_SECONDS = fromEnv("BENCH_WARMUP_SECONDS", 5);
 const CONNECTIONS = fromEnv("BENCH_CONNECTIONS", 64);
 const MEMORY_ENTRIES = fromEnv("BENCH_MEMORY_ENTRIES", 10_000);
+const LIVE_SOCKETS = fromEnv("BENCH_LIVE_SOCKETS", 1000);
+const LIVE_LOGOUTS = fromEnv("BENCH_LIVE_LOGOUTS", 200);
+const LIVE_IDLE_SOCKETS = fromEnv("BENCH_LIVE_IDLE_SOCKETS", 10_000);
 const ROWS = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",").map((row) => row.trim())) : null;
 const CONCURRENT_LOGINS = 20;
 const PASSWORD = "bench password, long enough";
@@ -220,11 +226,20 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const servers: Server[] = [];
   try {
+    if (process.env.BENCH_ONLY === "live") {
+      await liveRevocationLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
+      await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
+      return;
+    }
     await throughput(redis, servers);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     if (ROWS !== null) return;
     await redisMemory();
     await meDuringLogins(redis, servers);
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await liveRevocationLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     await redis.destroy();

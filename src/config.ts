@@ -68,6 +68,20 @@ export interface Config {
   readonly limits: OperationLimits;
   /** Starting one more session ends the user's oldest one. */
   readonly maxSessionsPerUser: number;
+  readonly live: LiveLimits;
+}
+
+/** GraphQL over WebSocket (docs/live.md). */
+export interface LiveLimits {
+  /** Every open connection is re-checked against the store at least this often, in seconds. */
+  readonly recheckSeconds: number;
+  /** One more connection of a user on this instance closes their oldest. */
+  readonly maxConnectionsPerUser: number;
+  readonly maxSubscriptionsPerConnection: number;
+  /** Seconds between server pings; a peer silent for a whole period is dropped. */
+  readonly pingSeconds: number;
+  /** Browser origins allowed to open a socket (exact `scheme://host[:port]`); null: any. */
+  readonly allowedOrigins: readonly string[] | null;
 }
 
 /** Brute-force throttling (docs/security.md); every window in seconds. */
@@ -202,6 +216,13 @@ export function loadConfig(env: Env): Config {
       maxCost: read.integer("MAX_COST", 5000, 1, 1_000_000),
     },
     maxSessionsPerUser: read.integer("MAX_SESSIONS_PER_USER", 50, 1, 10_000),
+    live: {
+      recheckSeconds: read.integer("LIVE_RECHECK_SECONDS", 5, 1, 300),
+      maxConnectionsPerUser: read.integer("LIVE_MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),
+      maxSubscriptionsPerConnection: read.integer("LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION", 10, 1, 1000),
+      pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
+      allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
+    },
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
   };
   if (config.workers > 1 && config.redis === null && !problems.some((problem) => problem.startsWith("REDIS_"))) {
@@ -419,6 +440,16 @@ class EnvReader {
     return null;
   }
 
+  /** A comma-separated list of origins (`https://app.example.com`); unset: null. */
+  origins(name: string): string[] | null {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === "") return null;
+    const entries = raw.split(",").map((entry) => entry.trim());
+    if (entries.every((entry) => isOrigin(entry))) return entries;
+    this.problems.push(`${name} must be a comma-separated list of origins such as https://app.example.com (scheme, host and port only), got "${raw}"`);
+    return null;
+  }
+
   /** A comma-separated list of host:port; null (and a problem) when any entry is malformed. */
   hostPorts(name: string): HostPort[] | null {
     const raw = this.env[name] ?? "";
@@ -439,6 +470,15 @@ function parseHostPort(entry: string): HostPort | null {
   const port = Number(match[3]);
   if (port < 1 || port > 65535) return null;
   return { host: (match[1] ?? match[2])!, port };
+}
+
+function isOrigin(entry: string): boolean {
+  try {
+    const url = new URL(entry);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === entry;
+  } catch {
+    return false;
+  }
 }
 
 function isAddressOrCidr(entry: string): boolean {

@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Prometheus metrics, served at GET /metrics. One registry per server, so tests can run several. */
 export class Metrics {
@@ -14,7 +14,7 @@ export class Metrics {
 
   readonly revocations = new Counter({
     name: "auth_revocations_total",
-    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled.",
+    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
@@ -69,6 +69,32 @@ export class Metrics {
     name: "auth_admin_actions_total",
     help: "Admin actions on users, by action.",
     labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveConnections = new Gauge({
+    name: "auth_live_connections",
+    help: "Authenticated WebSocket connections (subscriptions) open on this instance.",
+    registers: [this.registry],
+  });
+
+  readonly liveClosed = new Counter({
+    name: "auth_live_closed_total",
+    help: "Authenticated WebSocket connections closed by the server, by reason: TOKEN_REVOKED, ACCOUNT_DISABLED, TOKEN_EXPIRED, ROLES_CHANGED, STORE_UNAVAILABLE, CONNECTION_LIMIT, SERVER_SHUTTING_DOWN.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveRevocationLatency = new Histogram({
+    name: "auth_live_revocation_close_seconds",
+    help: "From a revocation event's timestamp (on the instance that revoked) to this instance closing an affected connection.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly liveUnconfirmed = new Counter({
+    name: "auth_live_unconfirmed_total",
+    help: "Connections left open by a re-check the store could not answer (REVOCATION_FAILURE_MODE=open), once per connection per re-check.",
     registers: [this.registry],
   });
 

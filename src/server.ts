@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { Logger } from "pino";
-import type { RevocationKind } from "@revocable-auth/verifier";
+import type { LiveEvent, RevocationEvent, SignedInEvent } from "@revocable-auth/verifier";
 import { Accounts } from "./auth/accounts";
 import { Audit } from "./auth/audit";
 import { Authenticator } from "./auth/authenticator";
@@ -19,11 +19,15 @@ import { errorFormatter, httpStatusPlugin, toGraphQLError } from "./graphql/erro
 import { introspectionOff } from "./graphql/introspection";
 import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
-import { createApp } from "./http/app";
+import { createApp, MAX_BODY_BYTES } from "./http/app";
+import { InProcessChannel, type LiveChannel } from "./live/channel";
+import { LiveConnections } from "./live/connections";
+import { liveProtocol } from "./live/protocol";
+import { RedisChannel } from "./live/redis-channel";
 import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
-import { connectRedisStore } from "./store/redis/redis-store";
+import { connectRedisStore, RedisStore } from "./store/redis/redis-store";
 import type { Store } from "./store/store";
 
 const REDIS_CONNECT_WITHIN_MS = 30_000;
@@ -46,8 +50,20 @@ export interface ServerDeps {
 export async function startServer(config: Config, { logger, clock = systemClock }: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, logger);
   const metrics = new Metrics();
-  const store = instrumentStore(await createStore(config, logger, clock), metrics);
-  const onRevoked = (kind: RevocationKind) => metrics.revocations.inc({ kind });
+  const rawStore = await createStore(config, logger, clock);
+  const store = instrumentStore(rawStore, metrics);
+  const channel: LiveChannel =
+    rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, logger) : new InProcessChannel();
+  const publish = (event: LiveEvent) =>
+    channel.publish(event).catch((error: Error) => {
+      logger.warn({ err: { name: error.name, message: error.message }, kind: event.type }, "could not publish a live event: live connections see it at their next re-check");
+    });
+  // The one place a revocation becomes an event: counted, and published to every instance's live connections.
+  const onRevoked = (event: RevocationEvent) => {
+    metrics.revocations.inc({ kind: event.kind });
+    void publish({ type: "revoked", ...event });
+  };
+  const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
   const tokens = new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock);
   const audit = new Audit(logger, metrics);
@@ -57,6 +73,8 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     onGraceHit: () => metrics.refreshGraceHits.inc(),
     maxPerUser: config.maxSessionsPerUser,
     audit,
+    onSignedIn,
+    clock,
   });
   const accounts = new Accounts(store, await Passwords.create(), sessions, clock, onRevoked, { throttle, audit });
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
@@ -65,8 +83,9 @@ export async function startServer(config: Config, { logger, clock = systemClock 
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
+  const schema = await buildAuthSchema({ accounts, sessions, audit });
   const apollo = new ApolloServer<RequestContext>({
-    schema: await buildAuthSchema({ accounts, sessions, audit }),
+    schema,
     formatError: errorFormatter(logger),
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by our own rule when the explorer is off, with a message naming EXPLORER=on.
@@ -85,6 +104,28 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     plugins: [ApolloServerPluginLandingPageDisabled(), httpStatusPlugin, ...guards.plugins],
   });
   await apollo.start();
+  const connections = new LiveConnections({
+    store,
+    clock,
+    logger,
+    metrics,
+    failureMode: config.revocationFailureMode,
+    recheckMs: config.live.recheckSeconds * 1000,
+    maxPerUser: config.live.maxConnectionsPerUser,
+  });
+  // Every serving process (each worker, with WORKERS > 1) subscribes for itself.
+  await channel.listen(connections);
+  connections.start();
+  const protocol = liveProtocol({
+    schema,
+    authenticator,
+    connections,
+    clock,
+    maxTokens: config.limits.maxTokens,
+    validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
+    formatError: errorFormatter(logger),
+    maxSubscriptions: config.live.maxSubscriptionsPerConnection,
+  });
   const app = await createApp({
     apollo,
     buildContext: contextBuilder(authenticator),
@@ -96,6 +137,14 @@ export async function startServer(config: Config, { logger, clock = systemClock 
     explorer: config.explorer,
     jwks: keySet.jwks(),
     trustProxy: config.trustProxy,
+    live: {
+      protocol,
+      connections,
+      allowedOrigins: config.live.allowedOrigins,
+      maxMessageBytes: MAX_BODY_BYTES,
+      pingMs: config.live.pingSeconds * 1000,
+      logger,
+    },
   });
   await app.listen({ port: config.port, host: config.host });
 
@@ -113,6 +162,7 @@ export async function startServer(config: Config, { logger, clock = systemClock 
       } finally {
         clearTimeout(force);
       }
+      await channel.close();
       await apollo.stop();
       await store.close();
     },

@@ -127,7 +127,7 @@ export class Accounts {
     await this.verifyCurrentPassword(identity.userId, currentPassword, origin);
     const passwordHash = await this.passwords.hash(newPassword);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
-    this.onRevoked("password_change");
+    this.onRevoked({ kind: "password_change", userId: identity.userId, keepSessionId: identity.sessionId, at: this.clock.now() });
   }
 
   async getUser(userId: string): Promise<UserRecord> {
@@ -153,7 +153,7 @@ export class Accounts {
     const user = await this.store.setUserDisabled(userId, disabled);
     if (!user) throw userNotFound();
     await this.syncAdminIndex(user);
-    if (disabled) this.onRevoked("user_disabled");
+    if (disabled) this.onRevoked({ kind: "user_disabled", userId, at: this.clock.now() });
     return user;
   }
 
@@ -169,6 +169,7 @@ export class Accounts {
     const user = await this.store.setUserRoles(userId, wanted);
     if (!user) throw userNotFound();
     await this.syncAdminIndex(user);
+    this.onRevoked({ kind: "roles_changed", userId, at: this.clock.now() });
     return user;
   }
 

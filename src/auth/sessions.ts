@@ -1,4 +1,5 @@
-import type { RevocationListener } from "@revocable-auth/verifier";
+import type { RevocationEvent, RevocationListener, SignedInEvent } from "@revocable-auth/verifier";
+import { systemClock, type Clock } from "../clock";
 import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
 import type { SessionRecord, Store, UserRecord } from "../store/store";
 import type { Audit } from "./audit";
@@ -20,6 +21,10 @@ export interface SessionPolicy {
   /** Starting one more session ends the user's oldest one (MAX_SESSIONS_PER_USER). */
   readonly maxPerUser?: number;
   readonly audit?: Audit;
+  /** A session began (the `sessionEvents` subscription's SIGNED_IN). */
+  onSignedIn?(event: SignedInEvent): void;
+  /** Stamps each event's `at`. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -49,6 +54,8 @@ export class Sessions {
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
+    for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
+    this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles);
     return { accessToken, refreshToken, session: result.session, user };
   }
@@ -84,7 +91,7 @@ export class Sessions {
         return { accessToken, refreshToken, session, user };
       }
       case "reused":
-        this.onRevoked("refresh_reuse");
+        this.revoked({ kind: "refresh_reuse", userId: claims.sub, sessionId: claims.sid });
         this.policy.audit?.refreshReused(claims.sub, claims.sid);
         throw unauthenticated(
           "REFRESH_TOKEN_REUSED",
@@ -101,7 +108,7 @@ export class Sessions {
       jti: identity.jti,
       expiresAt: identity.expiresAt,
     });
-    this.onRevoked("logout");
+    this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId });
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -113,20 +120,29 @@ export class Sessions {
     if (!(await this.store.endSession(userId, sessionId))) {
       throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
     }
-    this.onRevoked("session");
+    this.revoked({ kind: "session", userId, sessionId });
   }
 
   /** Ends every session of the caller but the current one; returns how many were live. */
   async endOthers(identity: Identity): Promise<number> {
     const ended = await this.store.endOtherSessions(identity.userId, identity.sessionId);
-    this.onRevoked("other_sessions");
+    this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
     return ended;
   }
 
   /** Ends every session of the user with one write; returns how many were live. */
   async endAll(userId: string): Promise<number> {
     const ended = await this.store.endAllSessions(userId);
-    this.onRevoked("all_sessions");
+    this.revoked({ kind: "all_sessions", userId });
     return ended;
+  }
+
+  /** The one way a revocation leaves the domain: stamped, then handed to the hook. */
+  private revoked(event: Omit<RevocationEvent, "at">): void {
+    this.onRevoked({ ...event, at: this.now() });
+  }
+
+  private now(): number {
+    return (this.policy.clock ?? systemClock).now();
   }
 }

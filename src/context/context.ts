@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Authenticator, Identity } from "../auth/authenticator";
+import type { SessionEventRecord } from "../live/session-events";
 import { bearerToken } from "./bearer";
 
 /**
@@ -28,6 +29,12 @@ export interface Transport {
 export interface RequestContext extends Transport {
   /** Null for an anonymous request: public operations work, protected ones are refused. */
   readonly identity: Identity | null;
+  /** Over WebSocket only: what the connection's subscriptions listen to (src/live). */
+  readonly live?: LiveSubscriptions;
+}
+
+export interface LiveSubscriptions {
+  sessionEvents(): AsyncIterableIterator<SessionEventRecord>;
 }
 
 export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, transport: Transport) => Promise<RequestContext>;

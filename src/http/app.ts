@@ -11,11 +11,12 @@ import { browserPage, explorerAssets } from "./explorer";
 import { graphqlRoute } from "./graphql";
 import { health } from "./health";
 import { jwksRoute } from "./jwks";
+import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
 import { requestIdFor, requestLog } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
-const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = 64 * 1024;
 /** Headers past this are refused by Node with 431; below it, an oversized token gets a 401. */
 const MAX_HEADER_BYTES = 32 * 1024;
 /**
@@ -39,6 +40,8 @@ export interface AppParts {
   readonly jwks: JsonWebKeySet | null;
   /** TRUST_PROXY as config.ts read it, turned into fastify's form below. */
   readonly trustProxy: Config["trustProxy"];
+  /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
+  readonly live?: LiveRouteOptions;
 }
 
 /**
@@ -74,6 +77,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     contextError: parts.contextError,
     browserPage: browserPage(parts.explorer),
   });
+  if (parts.live) await app.register(liveRoute, parts.live);
   return app;
 }
 

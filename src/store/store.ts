@@ -69,8 +69,16 @@ export interface AccessState {
   readonly accessTokenRevoked: boolean;
 }
 
+/** Which token `accessStates` reads the state of. */
+export interface AccessCheck {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly jti: string;
+}
+
 export type CreateSessionResult =
-  | { readonly status: "created"; readonly session: SessionRecord }
+  /** `evicted`: the ids of the oldest sessions the cap (`maxPerUser`) ended in the same step. */
+  | { readonly status: "created"; readonly session: SessionRecord; readonly evicted: readonly string[] }
   | { readonly status: "user_missing" | "user_disabled" | "credentials_changed" };
 
 export type RotateResult =
@@ -183,6 +191,12 @@ export interface Store {
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;
+
+  /**
+   * `accessState` for many tokens in one round trip per batch (a pipeline; on a Cluster the reads
+   * go out together, one per slot): the periodic re-check of live connections. Same order as asked.
+   */
+  accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]>;
 
   /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
   limiter(spec: LimiterSpec): Limiter;

@@ -141,6 +141,23 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(state).toEqual({ user, session: created, cutoff: null, accessTokenRevoked: false });
       });
 
+      it("reads many tokens' access states in one call, in the order asked", async () => {
+        const [one, two] = [await withUser(), await withUser()];
+        const [a, b] = [await started(one.id), await started(two.id)];
+        await store.endSession(two.id, b.id);
+        const states = await store.accessStates([
+          { userId: one.id, sessionId: a.id, jti: "j1" },
+          { userId: two.id, sessionId: b.id, jti: "j2" },
+          { userId: randomUUID(), sessionId: "none", jti: "j3" },
+        ]);
+        expect(states).toEqual([
+          { user: one, session: a, cutoff: null, accessTokenRevoked: false },
+          { user: two, session: null, cutoff: null, accessTokenRevoked: false },
+          { user: null, session: null, cutoff: null, accessTokenRevoked: false },
+        ]);
+        expect(await store.accessStates([])).toEqual([]);
+      });
+
       it("refuses to start a session for a missing or disabled user", async () => {
         expect((await store.createSession(session(randomUUID()))).status).toBe("user_missing");
         const user = await withUser();
@@ -454,7 +471,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         await h.advance(5); // distinct creation times, so "oldest" is well defined
         const result = await store.createSession(session(userId), max);
         if (result.status !== "created") throw new Error(result.status);
-        return result.session;
+        return Object.assign(result.session, { evicted: result.evicted });
       };
 
       it("ends the oldest live session when one more than the cap starts, in the same step", async () => {
@@ -463,6 +480,8 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const second = await startCapped(user.id, 3);
         const third = await startCapped(user.id, 3);
         const fourth = await startCapped(user.id, 3);
+        expect([first, second, third].map((s) => s.evicted)).toEqual([[], [], []]);
+        expect(fourth.evicted).toEqual([first.id]);
         expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([fourth.id, third.id, second.id]);
         expect((await store.accessState(user.id, first.id, "x")).session).toBeNull();
         expect((await rotate({ userId: user.id, sessionId: first.id, presentedJti: first.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 1000 })).status).toBe("ended");
@@ -476,6 +495,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const newest = await startCapped(user.id, 2);
         expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([newest.id, kept.id]);
         const only = await startCapped(user.id, 1);
+        expect([...only.evicted].sort()).toEqual([newest.id, kept.id].sort());
         expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([only.id]);
       });
 

@@ -304,3 +304,31 @@ describe("Redis connection modes", () => {
     expect(loadConfig({ ...base, NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
   });
 });
+
+describe("live connections configuration", () => {
+  it("has the documented defaults", () => {
+    expect(loadConfig({}).live).toEqual({
+      recheckSeconds: 5,
+      maxConnectionsPerUser: 20,
+      maxSubscriptionsPerConnection: 10,
+      pingSeconds: 30,
+      allowedOrigins: null,
+    });
+  });
+
+  it("reads LIVE_ALLOWED_ORIGINS as a list of exact origins", () => {
+    expect(loadConfig({ LIVE_ALLOWED_ORIGINS: "https://app.example.com, http://localhost:3000" }).live.allowedOrigins).toEqual([
+      "https://app.example.com",
+      "http://localhost:3000",
+    ]);
+  });
+
+  it("reports each bad value, naming its variable", () => {
+    expect(problemsOf({ LIVE_RECHECK_SECONDS: "0", LIVE_MAX_CONNECTIONS_PER_USER: "x", LIVE_ALLOWED_ORIGINS: "https://app.example.com/path" })).toEqual([
+      expect.stringMatching(/^LIVE_RECHECK_SECONDS must be a whole number from 1 to 300/),
+      expect.stringMatching(/^LIVE_MAX_CONNECTIONS_PER_USER /),
+      expect.stringMatching(/^LIVE_ALLOWED_ORIGINS must be a comma-separated list of origins/),
+    ]);
+    expect(problemsOf({ LIVE_RECHECK_SECONDS: "301" })).toEqual([expect.stringMatching(/^LIVE_RECHECK_SECONDS /)]);
+  });
+});

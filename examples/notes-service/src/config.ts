@@ -1,6 +1,8 @@
 /** The notes service's whole configuration: where the auth API's public keys and Redis are. No key, no secret. */
 export interface NotesConfig {
   readonly port: number;
+  /** Subscriptions over WebSocket (graphql-transport-ws); PORT + 1 unless set. */
+  readonly wsPort: number;
   /** The auth API's `/.well-known/jwks.json`. */
   readonly jwksUrl: string;
   /** The auth API's JWT_ISSUER and JWT_AUDIENCE. */
@@ -19,6 +21,7 @@ export function loadConfig(env: Record<string, string | undefined>): NotesConfig
   if (missing.length > 0) throw new Error(`Missing configuration: ${missing.join(", ")}`);
   return {
     port: Number(env.PORT ?? 4100),
+    wsPort: Number(env.WS_PORT ?? Number(env.PORT ?? 4100) + 1),
     jwksUrl: env.AUTH_JWKS_URL!,
     issuer: env.AUTH_ISSUER!,
     audience: env.AUTH_AUDIENCE!,

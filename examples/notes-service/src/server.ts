@@ -6,10 +6,12 @@ import { Redis } from "ioredis";
 import { buildSchema } from "type-graphql";
 import type { NotesConfig } from "./config";
 import type { NotesContext } from "./context";
+import { serveLive } from "./live";
 import { NoteResolver, Notes } from "./notes";
 
 export interface RunningNotesService {
   readonly url: string;
+  readonly wsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -25,17 +27,23 @@ export async function startNotesService(config: NotesConfig): Promise<RunningNot
   const auth = authContext(verifier);
   const notes = new Notes();
 
+  // noteAdded brings its own source (Notes.watch); type-graphql still asks for a PubSub.
+  const pubSub = { publish: () => undefined, subscribe: () => { throw new Error("no topics here"); } };
+  const schema = await buildSchema({ resolvers: [NoteResolver], authChecker, validate: false, pubSub });
   const apollo = new ApolloServer<NotesContext>({
-    schema: await buildSchema({ resolvers: [NoteResolver], authChecker, validate: false }),
+    schema,
     includeStacktraceInErrorResponses: false,
   });
   const { url } = await startStandaloneServer(apollo, {
     listen: { port: config.port },
     context: async ({ req }) => ({ ...(await auth({ req })), notes }),
   });
+  const live = await serveLive({ port: config.wsPort, schema, verifier, notes, redisUrl: config.redisUrl, redis, failureMode: config.failureMode });
   return {
     url,
+    wsUrl: `ws://localhost:${config.wsPort}/`,
     async stop() {
+      await live.stop();
       await apollo.stop();
       redis.disconnect();
     },

@@ -13,6 +13,9 @@ import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../tes
 import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../test/support/client";
 import { asymmetricEnv, headerOf, newKey } from "../../../test/support/keys";
 import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
+import { refusedWith } from "../../../test/support/live";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 
 /**
  * End to end: the auth API signing with ES256 on a real Redis, and the example notes service in
@@ -24,7 +27,7 @@ const [keyA, keyB] = [newKey("ES256"), newKey("ES256")];
 let redis: TestRedis;
 let apiPort: number;
 let api: TestApi;
-let notes: { url: string; process: ChildProcess; env: Record<string, string> };
+let notes: { url: string; wsUrl: string; process: ChildProcess; env: Record<string, string> };
 
 async function startAuthApi(env: Record<string, string>): Promise<TestApi> {
   return startApi(redis.url, { ...env, PORT: String(apiPort), ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
@@ -32,9 +35,11 @@ async function startAuthApi(env: Record<string, string>): Promise<TestApi> {
 
 async function startNotes(): Promise<typeof notes> {
   const port = await freePort();
+  const wsPort = await freePort();
   const env = {
     PATH: process.env.PATH ?? "",
     PORT: String(port),
+    WS_PORT: String(wsPort),
     AUTH_JWKS_URL: `http://localhost:${apiPort}/.well-known/jwks.json`,
     AUTH_ISSUER: TEST_ISSUER,
     AUTH_AUDIENCE: TEST_AUDIENCE,
@@ -50,7 +55,7 @@ async function startNotes(): Promise<typeof notes> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`notes service did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `http://localhost:${port}/`, process: child, env };
+  return { url: `http://localhost:${port}/`, wsUrl: `ws://localhost:${wsPort}/`, process: child, env };
 }
 
 beforeAll(async () => {
@@ -82,6 +87,53 @@ async function expectRevoked(token: string) {
   expect(result.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
   expect(result.error).toEqual({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED", message: "The token has been revoked" });
 }
+
+describe("the notes service's subscriptions, closed by the auth API's revocation", () => {
+  /** graphql-ws's client on the notes service's socket, subscribed to noteAdded. */
+  async function noteSubscription(token: string) {
+    const added: string[] = [];
+    let closedWith: (info: { code: number; reason: string }) => void = () => undefined;
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => (closedWith = resolve));
+    const client = createClient({
+      url: notes.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+      on: { closed: (event) => closedWith({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }) },
+    });
+    const acked = new Promise<void>((resolve) => client.on("connected", () => resolve()));
+    client.subscribe<{ noteAdded: { text: string } }>({ query: "subscription { noteAdded { text } }" }, {
+      next: (result) => result.data && added.push(result.data.noteAdded.text),
+      error: () => undefined,
+      complete: () => undefined,
+    });
+    await acked;
+    return { client, added, closed };
+  }
+
+  it("streams noteAdded to the signed-in user, and closes the socket with 4401 when they log out at the auth API", async () => {
+    const { accessToken } = await register(api.url);
+    const live = await noteSubscription(accessToken);
+    try {
+      for (let i = 0; live.added.length === 0 && i < 50; i++) {
+        await post(notes.url, { query: `mutation { addNote(text: "note ${i}") { text } }` }, { token: accessToken });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(live.added.length).toBeGreaterThan(0);
+      await send(api.url, LogoutDocument, {}, { token: accessToken });
+      const closed = await Promise.race([live.closed, new Promise((r) => setTimeout(() => r("still open"), 2000))]);
+      expect(closed).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+    } finally {
+      await live.client.dispose();
+    }
+  });
+
+  it("refuses a revoked token at connection_init with 4401, without an ack", async () => {
+    const { accessToken } = await register(api.url);
+    await send(api.url, LogoutDocument, {}, { token: accessToken });
+    expect(await refusedWith(notes.wsUrl, { authorization: `Bearer ${accessToken}` })).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+});
 
 describe("the notes service, enforcing the auth API's revocation", () => {
   it("holds no private key and no JWT_SECRET, and the only keys it can fetch are public", async () => {

@@ -19,6 +19,8 @@ export {
   ROLES,
   STORE_RETRY_AFTER,
   type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
-export { isRevoked, type RevocationKind, type RevocationListener } from "./revocation";
+export { endsSession, isRevoked, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
+export { LiveGuard, type CloseLive, type LiveGuardOptions, type LiveSubscriber } from "./live-guard";
+export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent } from "./live";
 export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
 export * from "./token-shape";

@@ -11,7 +11,7 @@ export function isRevoked(state: AccessState): boolean {
   return !isLiveSession(state.session, state.cutoff);
 }
 
-/** What ended a token's validity; reported to metrics. */
+/** What ended a token's validity; reported to metrics and published on the live channel (live.ts). */
 export type RevocationKind =
   | "logout"
   | "session"
@@ -19,6 +19,34 @@ export type RevocationKind =
   | "other_sessions"
   | "password_change"
   | "refresh_reuse"
-  | "user_disabled";
+  | "user_disabled"
+  /** MAX_SESSIONS_PER_USER: a new session ended the user's oldest. */
+  | "session_cap"
+  /** The user's roles were replaced: tokens and sockets holding the old ones must re-authenticate. */
+  | "roles_changed";
 
-export type RevocationListener = (kind: RevocationKind) => void;
+/**
+ * One revocation, as the domain reports it the moment its write succeeded. The scope is one of:
+ * one session (`sessionId`), every session but one (`keepSessionId`), or every session of the
+ * user (neither).
+ */
+export interface RevocationEvent {
+  readonly kind: RevocationKind;
+  readonly userId: string;
+  /** Only this session ended. */
+  readonly sessionId?: string;
+  /** Every session of the user ended except this one (logoutOthers, changePassword). */
+  readonly keepSessionId?: string;
+  /** Epoch ms when the revoking write completed; revocation-to-close latency is measured from it. */
+  readonly at: number;
+}
+
+export type RevocationListener = (event: RevocationEvent) => void;
+
+/** Whether a revocation ends the given session. */
+export function endsSession(event: RevocationEvent, sessionId: string): boolean {
+  if (event.kind === "roles_changed") return false;
+  if (event.sessionId !== undefined) return event.sessionId === sessionId;
+  if (event.keepSessionId !== undefined) return event.keepSessionId !== sessionId;
+  return true;
+}

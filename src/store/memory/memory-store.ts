@@ -2,6 +2,7 @@ import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Clock } from "../../clock";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
+  AccessCheck,
   AccessState,
   CreateSessionResult,
   Credentials,
@@ -92,19 +93,21 @@ export class MemoryStore implements Store {
     const created = Math.max(this.clock.now(), (this.cutoff(session.userId) ?? 0) + 1);
     const record: SessionRecord = { ...fields, createdAt: created, lastUsedAt: created };
     this.sessionsOf(session.userId).set(session.id, record);
-    if (maxPerUser !== undefined) this.endOldest(session.userId, session.id, maxPerUser);
-    return { status: "created", session: record };
+    const evicted = maxPerUser === undefined ? [] : this.endOldest(session.userId, session.id, maxPerUser);
+    return { status: "created", session: record, evicted };
   }
 
   /** The same step as the Redis script's end_oldest: ends the oldest live sessions beyond `max`, never `keep`. */
-  private endOldest(userId: string, keep: string, max: number): void {
+  private endOldest(userId: string, keep: string, max: number): string[] {
     const sessions = this.sessionsOf(userId);
     const cutoff = this.cutoff(userId);
     const others = [...sessions.keys()]
       .map((id) => this.session(userId, id))
       .filter((s): s is SessionRecord => isLiveSession(s, cutoff) && s.id !== keep)
       .sort((a, b) => a.createdAt - b.createdAt);
-    for (const oldest of others.slice(0, Math.max(0, others.length + 1 - max))) sessions.delete(oldest.id);
+    const ended = others.slice(0, Math.max(0, others.length + 1 - max)).map((oldest) => oldest.id);
+    for (const id of ended) sessions.delete(id);
+    return ended;
   }
 
   async rotateSession(request: RotateRequest): Promise<RotateResult> {
@@ -192,6 +195,10 @@ export class MemoryStore implements Store {
       cutoff: this.cutoff(userId),
       accessTokenRevoked: revokedUntil !== undefined && revokedUntil > this.clock.now(),
     };
+  }
+
+  accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]> {
+    return Promise.all(checks.map(({ userId, sessionId, jti }) => this.accessState(userId, sessionId, jti)));
   }
 
   /** Counters in this process's memory, as the store itself is. */

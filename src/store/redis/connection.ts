@@ -20,13 +20,14 @@ export function singleNode(url: string, minReplicas = 0): RedisConfig {
  * Builds the client for the configured mode. Every mode gets the same fail-fast behaviour: no
  * offline queue, no per-request retries, every command bounded by `timeoutMs`, reconnecting forever.
  */
-export function createRedisClient(config: RedisConfig, timeoutMs: number): RedisClient {
+export function createRedisClient(config: RedisConfig, timeoutMs: number, { subscriber = false } = {}): RedisClient {
   const node: RedisOptions = {
     // Shows up in CLIENT LIST, so operators can tell this service's connections apart.
     connectionName: CONNECTION_NAME,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    commandTimeout: timeoutMs,
+    // A subscriber sends nothing but (S)SUBSCRIBE, whose replies come with its connection.
+    ...(subscriber ? {} : { commandTimeout: timeoutMs }),
     connectTimeout: timeoutMs,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
@@ -62,6 +63,8 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number): Redis
         slotsRefreshInterval: 1000,
         retryDelayOnFailover: 100,
         retryDelayOnClusterDown: 100,
+        // A live-channel subscriber (src/live/redis-channel.ts): one subscriber per shard, for SSUBSCRIBE.
+        ...(subscriber ? { shardedSubscribers: true } : {}),
       };
       return new Cluster(
         config.nodes.map(({ host, port }) => ({ host, port })),

@@ -6,6 +6,7 @@ import type { RedisConfig } from "../../config";
 import { storeUnavailable } from "../../errors";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
+  AccessCheck,
   AccessState,
   CreateSessionResult,
   Credentials,
@@ -165,12 +166,12 @@ export class RedisStore implements Store {
       // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
       // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
       const { passwordHash = "", ...record } = session;
-      const [status, raw] = await this.script("createSession", [...this.sessionKeys(session.userId, session.id), keys.password(session.userId)], [
+      const [status, raw, ...evicted] = await this.script("createSession", [...this.sessionKeys(session.userId, session.id), keys.password(session.userId)], [
         JSON.stringify(record),
         maxPerUser ?? "",
         passwordHash,
       ]);
-      if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord };
+      if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord, evicted: evicted as string[] };
       return { status: status as "user_missing" | "user_disabled" | "credentials_changed" };
     });
   }
@@ -248,6 +249,23 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       // The same read as every verifier's, from the package: one MGET, one hash slot.
       return parseAccessState<UserRecord, SessionRecord>(await this.redis.mget(...accessStateKeys(userId, sessionId, jti)));
+    });
+  }
+
+  accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]> {
+    return this.guard(async () => {
+      if (checks.length === 0) return [];
+      const reads = checks.map(({ userId, sessionId, jti }) => accessStateKeys(userId, sessionId, jti));
+      let replies: (string | null)[][];
+      if (this.redis instanceof Cluster) {
+        // A cluster pipeline must stay on one node; sent together, the MGETs still cost one round trip in time.
+        replies = await Promise.all(reads.map((keyList) => this.redis.mget(...keyList)));
+      } else {
+        const pipeline = this.redis.pipeline();
+        for (const keyList of reads) pipeline.mget(...keyList);
+        replies = (await this.execPipeline(pipeline)) as (string | null)[][];
+      }
+      return replies.map((reply) => parseAccessState<UserRecord, SessionRecord>(reply));
     });
   }
 

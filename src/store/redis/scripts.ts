@@ -27,8 +27,9 @@ end
  */
 const END_OLDEST = `
 local function end_oldest(sessions_key, session_key, keep, cutoff, max)
+  local ended = {}
   local ids = redis.call('ZRANGE', sessions_key, 0, -1)
-  if #ids <= max then return end
+  if #ids <= max then return ended end
   local prefix = string.sub(session_key, 1, #session_key - #keep)
   local live = {}
   for _, id in ipairs(ids) do
@@ -44,7 +45,9 @@ local function end_oldest(sessions_key, session_key, keep, cutoff, max)
   for i = 1, #live + 1 - max do
     redis.call('DEL', prefix .. live[i][1])
     redis.call('ZREM', sessions_key, live[i][1])
+    table.insert(ended, live[i][1])
   end
+  return ended
 end
 `;
 
@@ -70,8 +73,9 @@ session.createdAt = created
 session.lastUsedAt = created
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], session.id, session.expiresAt, now)
-if ARGV[2] ~= '' then end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2])) end
-return {'created', cjson.encode(session)}
+local evicted = {}
+if ARGV[2] ~= '' then evicted = end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2])) end
+return {'created', cjson.encode(session), unpack(evicted)}
 `,
 };
 

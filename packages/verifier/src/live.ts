@@ -1,0 +1,69 @@
+import type { RevocationEvent, RevocationKind } from "./revocation";
+
+/**
+ * The pub/sub channel every auth API instance publishes its revocations on, and every service
+ * holding live connections listens to (docs/live.md). On a Redis Cluster it is a sharded channel
+ * (SPUBLISH/SSUBSCRIBE): the `{live}` hash tag pins it to one slot.
+ */
+export const LIVE_CHANNEL = "auth:{live}:events";
+
+/** A session began: other devices of the user hear "you were signed in somewhere else". */
+export interface SignedInEvent {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly device: string | null;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+export type LiveEvent = ({ readonly type: "revoked" } & RevocationEvent) | ({ readonly type: "signed_in" } & SignedInEvent);
+
+/** The message's version: a listener ignores messages of a version it does not know. */
+const VERSION = 1;
+
+const KINDS: ReadonlySet<string> = new Set<RevocationKind>([
+  "logout",
+  "session",
+  "all_sessions",
+  "other_sessions",
+  "password_change",
+  "refresh_reuse",
+  "user_disabled",
+  "session_cap",
+  "roles_changed",
+]);
+
+/** The message published on LIVE_CHANNEL: compact JSON, ids only, never a token. */
+export function encodeLiveEvent(event: LiveEvent): string {
+  return JSON.stringify({ v: VERSION, ...event });
+}
+
+/** The event in a message, or null for anything malformed or of another version. */
+export function parseLiveEvent(message: string): LiveEvent | null {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(message) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (typeof raw !== "object" || raw === null || raw.v !== VERSION) return null;
+  const { type, userId, sessionId, keepSessionId, at } = raw;
+  if (typeof userId !== "string" || typeof at !== "number" || !optionalString(sessionId) || !optionalString(keepSessionId)) return null;
+  if (type === "revoked") {
+    if (typeof raw.kind !== "string" || !KINDS.has(raw.kind)) return null;
+    return {
+      type,
+      kind: raw.kind as RevocationKind,
+      userId,
+      at,
+      ...(sessionId === undefined ? {} : { sessionId }),
+      ...(keepSessionId === undefined ? {} : { keepSessionId }),
+    };
+  }
+  if (type === "signed_in" && typeof sessionId === "string" && (raw.device === null || typeof raw.device === "string")) {
+    return { type, userId, sessionId, device: raw.device, at };
+  }
+  return null;
+}
+
+const optionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === "string";

@@ -1,0 +1,134 @@
+/**
+ * The live-connection rows of `npm run bench` (issue 15):
+ *   - revocation-to-close latency at the client, from the logout's HTTP response to the close frame,
+ *     the logout sent to the other of two instances on one Redis, with BENCH_LIVE_SOCKETS (1000)
+ *     sockets open; a close that beats the response counts as 0;
+ *   - the server's memory per idle authenticated socket: its RSS around BENCH_LIVE_IDLE_SOCKETS
+ *     (10000) sockets opened.
+ * Sessions are written straight to the store and their tokens signed with the server's own Tokens,
+ * so setting up thousands of sockets costs no argon2.
+ */
+import { readFileSync } from "node:fs";
+import pino from "pino";
+import WebSocket from "ws";
+import { KeySet } from "../src/auth/signing-keys";
+import { randomId, Tokens } from "../src/auth/tokens";
+import { systemClock } from "../src/clock";
+import { keyMaterial, loadConfig } from "../src/config";
+import { singleNode } from "../src/store/redis/connection";
+import { connectRedisStore } from "../src/store/redis/redis-store";
+import { spawnApi, testEnv, type ApiProcess } from "../test/support/api";
+import type { TestRedis } from "../test/support/redis";
+
+interface LiveSession {
+  readonly userId: string;
+  readonly accessToken: string;
+}
+
+const SESSIONS_PER_USER = 10;
+
+/** `count` live sessions in the store (SESSIONS_PER_USER per user), each with an access token the servers accept. */
+async function sessionsIn(redis: TestRedis, count: number): Promise<LiveSession[]> {
+  const config = loadConfig(testEnv(redis.url));
+  const tokens = new Tokens({ ...config.jwt, keys: new KeySet(keyMaterial(config.jwt)), accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, systemClock);
+  const store = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 5_000, connectWithinMs: 5_000, logger: pino({ level: "silent" }) });
+  const sessions: LiveSession[] = [];
+  try {
+    const now = Date.now();
+    for (let u = 0; u * SESSIONS_PER_USER < count; u++) {
+      const userId = randomId();
+      await store.createUser({ id: userId, email: `live-${userId}@example.com`, roles: ["USER"], createdAt: now, disabled: false }, "not a real hash");
+      await Promise.all(
+        Array.from({ length: Math.min(SESSIONS_PER_USER, count - u * SESSIONS_PER_USER) }, async () => {
+          const sessionId = randomId();
+          await store.createSession({ id: sessionId, userId, device: "bench", expiresAt: now + 7_200_000, refreshJti: randomId() });
+          sessions.push({ userId, accessToken: tokens.issueAccess(userId, sessionId, ["USER"]).token });
+        }),
+      );
+    }
+  } finally {
+    await store.close();
+  }
+  return sessions;
+}
+
+interface OpenSocket {
+  readonly ws: WebSocket;
+  /** Resolves with the time the close frame arrived. */
+  readonly closedAt: Promise<number>;
+}
+
+/** A raw graphql-transport-ws connection, acknowledged. */
+async function openSocket(httpUrl: string, token: string): Promise<OpenSocket> {
+  const ws = new WebSocket(httpUrl.replace(/^http/, "ws"), "graphql-transport-ws");
+  const closedAt = new Promise<number>((resolve) => ws.once("close", () => resolve(performance.now())));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } }));
+  const first = await new Promise<string>((resolve, reject) => {
+    ws.once("message", (data) => resolve(String(data)));
+    ws.once("close", (code) => reject(new Error(`closed ${code} before connection_ack`)));
+  });
+  if (!first.includes("connection_ack")) throw new Error(`expected connection_ack, got ${first}`);
+  return { ws, closedAt };
+}
+
+async function openAll(url: string, sessions: readonly LiveSession[]): Promise<OpenSocket[]> {
+  const sockets: OpenSocket[] = [];
+  for (let i = 0; i < sessions.length; i += 200) sockets.push(...(await Promise.all(sessions.slice(i, i + 200).map((s) => openSocket(url, s.accessToken)))));
+  return sockets;
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+/** Logs out `samples` sessions one after another on `b`; each one's socket is on `a`. */
+export async function liveRevocationLatency(redis: TestRedis, servers: { stop(): Promise<unknown> }[], sockets: number, samples: number): Promise<void> {
+  const env = { LIVE_MAX_CONNECTIONS_PER_USER: "10000" };
+  const [a, b] = await Promise.all([spawnApi(redis.url, env, { stdout: "discard" }), spawnApi(redis.url, env, { stdout: "discard" })]);
+  servers.push(a, b);
+  const sessions = await sessionsIn(redis, sockets);
+  const open = await openAll(a.url, sessions);
+  const latencies: number[] = [];
+  for (let i = 0; i < Math.min(samples, open.length); i++) {
+    const response = await fetch(b.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${sessions[i]!.accessToken}` },
+      body: '{"query":"mutation { logout }"}',
+    });
+    const answeredAt = performance.now();
+    if (!response.ok) throw new Error(`logout answered ${response.status}`);
+    latencies.push(Math.max(0, (await open[i]!.closedAt) - answeredAt));
+  }
+  console.log(`\n### Revocation to close (logout on the other instance, ${open.length} sockets open, ${latencies.length} logouts)\n`);
+  console.log("| p50 ms | p99 ms | max ms |");
+  console.log("|---|---|---|");
+  console.log(`| ${percentile(latencies, 50).toFixed(2)} | ${percentile(latencies, 99).toFixed(2)} | ${Math.max(...latencies).toFixed(2)} |`);
+  for (const socket of open) socket.ws.terminate();
+}
+
+const rssOf = (api: ApiProcess) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${api.process.pid}/status`, "utf8"))![1]) * 1024;
+
+/** The server's RSS growth per idle authenticated socket. */
+export async function liveMemory(redis: TestRedis, servers: { stop(): Promise<unknown> }[], sockets: number): Promise<void> {
+  const api = await spawnApi(redis.url, { LIVE_MAX_CONNECTIONS_PER_USER: "10000" }, { stdout: "discard" });
+  servers.push(api);
+  const sessions = await sessionsIn(redis, sockets);
+  // Warm the server up first, so start-up allocations are not counted.
+  const warm = await openAll(api.url, sessions.slice(0, Math.min(100, sessions.length)));
+  for (const socket of warm) socket.ws.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = rssOf(api);
+  const open = await openAll(api.url, sessions);
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = rssOf(api);
+  console.log(`\n### Memory per idle authenticated socket (server RSS, ${open.length} sockets)\n`);
+  console.log("| sockets | RSS before MB | RSS after MB | KB per socket |");
+  console.log("|---|---|---|---|");
+  console.log(`| ${open.length} | ${(before / 2 ** 20).toFixed(1)} | ${(after / 2 ** 20).toFixed(1)} | ${((after - before) / open.length / 1024).toFixed(1)} |`);
+  for (const socket of open) socket.ws.terminate();
+}

@@ -1,0 +1,117 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { FastifyPluginAsync } from "fastify";
+import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { LiveConnections } from "../live/connections";
+import type { SocketExtra } from "../live/protocol";
+
+export interface LiveRouteOptions {
+  readonly protocol: ReturnType<typeof makeServer<Record<string, unknown>, SocketExtra>>;
+  readonly connections: LiveConnections;
+  /** LIVE_ALLOWED_ORIGINS: a browser's Origin must be one of these; null allows any. */
+  readonly allowedOrigins: readonly string[] | null;
+  /** A larger message closes the socket with 1009. */
+  readonly maxMessageBytes: number;
+  /** A peer that has not answered the last ping by the next one is dropped. */
+  readonly pingMs: number;
+  readonly logger: Logger;
+}
+
+/** Shutdown sends every socket 1001, then drops those that have not closed after this. */
+const CLOSE_GRACE_MS = 500;
+
+/**
+ * WebSocket on the HTTP port and path: an upgrade of GET /graphql with the graphql-transport-ws
+ * subprotocol goes to the protocol (src/live/protocol.ts); everything else about a socket (origin,
+ * message size, keep-alive, shutdown) is decided here.
+ */
+export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, options) => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols, clientTracking: true });
+  const alive = new WeakSet<WebSocket>();
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? "").split("?")[0];
+    if (path !== "/graphql") return refuseUpgrade(socket, 404, "Not Found");
+    const origin = request.headers.origin;
+    if (origin !== undefined && options.allowedOrigins !== null && !options.allowedOrigins.includes(origin)) {
+      return refuseUpgrade(socket, 403, "Forbidden");
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, request));
+  };
+
+  const opened = (ws: WebSocket, request: IncomingMessage) => {
+    alive.add(ws);
+    ws.on("pong", () => alive.add(ws));
+    const socket: SocketExtra["socket"] = {
+      get closed() {
+        return ws.readyState !== ws.OPEN;
+      },
+      close: (code, reason) => {
+        if (ws.readyState === ws.OPEN) ws.close(code, reason);
+      },
+    };
+    const extra: SocketExtra = { socket, clientIp: clientIpOf(request.socket.remoteAddress) };
+    const closed = options.protocol.opened(
+      {
+        protocol: ws.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (ws.readyState !== ws.OPEN) return resolve();
+            ws.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code ?? 1000, reason ?? ""),
+        onMessage: (handle) =>
+          ws.on("message", (data) => {
+            handle(String(data)).catch((error: unknown) => {
+              options.logger.error({ err: error }, "unexpected error on a live connection");
+              socket.close(CloseCode.InternalServerError, "Internal server error");
+            });
+          }),
+      },
+      extra,
+    );
+    ws.once("error", () => ws.terminate());
+    ws.once("close", (code, reason) => void closed(code, String(reason)));
+  };
+
+  // One timer for every socket, not one each: 10,000 idle sockets cost one sweep per period.
+  const ping = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, options.pingMs);
+  ping.unref();
+
+  app.server.on("upgrade", onUpgrade);
+  app.addHook("preClose", (done) => {
+    clearInterval(ping);
+    app.server.off("upgrade", onUpgrade);
+    options.connections.closeAll();
+    for (const ws of wss.clients) ws.close(1001, "SERVER_SHUTTING_DOWN");
+    // The drain waits on HTTP requests, never on a socket.
+    setTimeout(() => {
+      for (const ws of wss.clients) ws.terminate();
+    }, CLOSE_GRACE_MS).unref();
+    done();
+  });
+  app.addHook("onClose", (_app, done) => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close(() => done());
+  });
+};
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function clientIpOf(address: string | undefined): string {
+  if (!address) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

@@ -1,0 +1,229 @@
+import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier";
+import type { Logger } from "pino";
+import type { Identity } from "../auth/authenticator";
+import type { Clock } from "../clock";
+import type { FailureMode } from "../config";
+import type { Metrics } from "../metrics";
+import type { AccessState, Store } from "../store/store";
+import type { LiveListener } from "./channel";
+import { eventQueue, noticeOf, type SessionEventRecord } from "./session-events";
+
+/**
+ * The close codes (docs/live.md). graphql-ws's client retries after 4403 (calling
+ * connectionParams again, so it can refresh first), 1001 and 1013, and stops after 4401 and 1008.
+ */
+export const CLOSE = {
+  /** Signed out for good: revoked token, ended session, disabled user. */
+  REVOKED: 4401,
+  /** Authenticate again: no, bad or expired token, or roles changed. */
+  REAUTHENTICATE: 4403,
+  /** The store could not confirm the connection in time (REVOCATION_FAILURE_MODE=closed). */
+  TRY_AGAIN_LATER: 1013,
+  GOING_AWAY: 1001,
+  /** LIVE_MAX_CONNECTIONS_PER_USER: the user's oldest connection made room. */
+  POLICY: 1008,
+} as const;
+
+/** One round trip reads this many connections' states. */
+const RECHECK_BATCH = 500;
+/** setTimeout's largest delay; a longer-lived token re-arms its timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The transport's side of a connection. */
+export interface LiveSocket {
+  close(code: number, reason: string): void;
+}
+
+/** An authenticated WebSocket: its identity, and what its subscriptions listen to. */
+export class LiveConnection {
+  lastConfirmedAt: number;
+  expiry: NodeJS.Timeout | null = null;
+  readonly listeners = new Set<(event: SessionEventRecord) => void>();
+
+  constructor(
+    readonly identity: Identity,
+    readonly socket: LiveSocket,
+    openedAt: number,
+  ) {
+    this.lastConfirmedAt = openedAt;
+  }
+
+  /** The `sessionEvents` stream of one subscription on this connection. */
+  sessionEvents(): AsyncIterableIterator<SessionEventRecord> {
+    const queue = eventQueue<SessionEventRecord>(() => this.listeners.delete(queue.push));
+    this.listeners.add(queue.push);
+    return queue.iterator;
+  }
+
+  notify(event: SessionEventRecord): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+export interface LiveConnectionsOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly failureMode: FailureMode;
+  /** LIVE_RECHECK_SECONDS, in ms. */
+  readonly recheckMs: number;
+  /** LIVE_MAX_CONNECTIONS_PER_USER, on this instance. */
+  readonly maxPerUser: number;
+}
+
+/**
+ * This instance's authenticated connections, by user. It closes them on the channel's events, at
+ * their token's expiry, and when the periodic re-check against the store finds them revoked: the
+ * safety net for an event the channel lost.
+ */
+export class LiveConnections implements LiveListener {
+  private readonly byUser = new Map<string, Set<LiveConnection>>();
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private rechecking: Promise<void> | null = null;
+
+  constructor(private readonly options: LiveConnectionsOptions) {}
+
+  start(): void {
+    this.recheckTimer = setInterval(() => void this.recheck(), this.options.recheckMs);
+    this.recheckTimer.unref();
+  }
+
+  get size(): number {
+    let count = 0;
+    for (const connections of this.byUser.values()) count += connections.size;
+    return count;
+  }
+
+  add(connection: LiveConnection): void {
+    const { userId } = connection.identity;
+    const connections = this.byUser.get(userId) ?? new Set();
+    this.byUser.set(userId, connections);
+    connections.add(connection);
+    this.options.metrics.liveConnections.inc();
+    this.armExpiry(connection);
+    // A Set iterates in insertion order: the first is the oldest.
+    while (connections.size > this.options.maxPerUser) {
+      this.close(connections.values().next().value!, CLOSE.POLICY, "CONNECTION_LIMIT");
+    }
+  }
+
+  /** The socket closed, by either side; safe to call more than once. */
+  remove(connection: LiveConnection): void {
+    const connections = this.byUser.get(connection.identity.userId);
+    if (!connections?.delete(connection)) return;
+    if (connections.size === 0) this.byUser.delete(connection.identity.userId);
+    if (connection.expiry) clearTimeout(connection.expiry);
+    this.options.metrics.liveConnections.dec();
+  }
+
+  event(event: LiveEvent): void {
+    const connections = this.byUser.get(event.userId);
+    if (!connections) return;
+    if (event.type === "signed_in") {
+      const notice: SessionEventRecord = { type: "SIGNED_IN", sessionId: event.sessionId, device: event.device, at: event.at, reason: null };
+      for (const connection of connections) if (connection.identity.sessionId !== event.sessionId) connection.notify(notice);
+      return;
+    }
+    for (const connection of [...connections]) {
+      if (event.kind === "roles_changed") {
+        // Told first, then made to reconnect: what it subscribed to was authorised with the old roles.
+        connection.notify(noticeOf(event)!);
+        setImmediate(() => this.closeForRevocation(connection, CLOSE.REAUTHENTICATE, "ROLES_CHANGED", event));
+      } else if (endsSession(event, connection.identity.sessionId)) {
+        this.closeForRevocation(connection, CLOSE.REVOKED, event.kind === "user_disabled" ? "ACCOUNT_DISABLED" : "TOKEN_REVOKED", event);
+      } else {
+        const notice = noticeOf(event);
+        if (notice) connection.notify(notice);
+      }
+    }
+  }
+
+  resubscribed(): void {
+    void this.recheck();
+  }
+
+  /**
+   * Reads every connection's state, a batch per round trip, and closes the revoked ones. When the
+   * store cannot answer: under `closed`, a connection unconfirmed for a whole re-check period is
+   * closed with 1013; under `open`, it stays, and is counted.
+   */
+  recheck(): Promise<void> {
+    this.rechecking ??= this.recheckAll().finally(() => (this.rechecking = null));
+    return this.rechecking;
+  }
+
+  /** Shutdown: 1001, so clients reconnect to another instance. Never waits on a socket. */
+  closeAll(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    for (const connections of [...this.byUser.values()]) {
+      for (const connection of [...connections]) this.close(connection, CLOSE.GOING_AWAY, "SERVER_SHUTTING_DOWN");
+    }
+  }
+
+  private async recheckAll(): Promise<void> {
+    const all = [...this.byUser.values()].flatMap((connections) => [...connections]);
+    for (let start = 0; start < all.length; start += RECHECK_BATCH) {
+      const batch = all.slice(start, start + RECHECK_BATCH);
+      let states: AccessState[];
+      try {
+        states = await this.options.store.accessStates(batch.map(({ identity }) => identity));
+      } catch {
+        this.unconfirmed(batch);
+        continue;
+      }
+      const now = this.options.clock.now();
+      batch.forEach((connection, index) => this.confirm(connection, states[index]!, now));
+    }
+  }
+
+  private confirm(connection: LiveConnection, state: AccessState, now: number): void {
+    const { identity } = connection;
+    if (isRevoked(state)) {
+      this.close(connection, CLOSE.REVOKED, state.user?.disabled ? "ACCOUNT_DISABLED" : "TOKEN_REVOKED", { recheck: true });
+    } else if (identity.user !== null && !sameRoles(state.user!.roles, identity.roles)) {
+      this.close(connection, CLOSE.REAUTHENTICATE, "ROLES_CHANGED", { recheck: true });
+    } else {
+      connection.lastConfirmedAt = now;
+    }
+  }
+
+  private unconfirmed(batch: LiveConnection[]): void {
+    const now = this.options.clock.now();
+    for (const connection of batch) {
+      if (this.options.failureMode === "open") {
+        this.options.metrics.liveUnconfirmed.inc();
+      } else if (now - connection.lastConfirmedAt >= this.options.recheckMs) {
+        this.close(connection, CLOSE.TRY_AGAIN_LATER, "STORE_UNAVAILABLE");
+      }
+    }
+  }
+
+  private armExpiry(connection: LiveConnection): void {
+    const delay = connection.identity.expiresAt - this.options.clock.now();
+    if (delay <= 0) return this.close(connection, CLOSE.REAUTHENTICATE, "TOKEN_EXPIRED");
+    connection.expiry = setTimeout(() => this.armExpiry(connection), Math.min(delay, MAX_TIMER_MS));
+    connection.expiry.unref();
+  }
+
+  private closeForRevocation(connection: LiveConnection, code: number, reason: string, event: RevocationEvent): void {
+    if (!this.byUser.get(connection.identity.userId)?.has(connection)) return;
+    const latencyMs = Math.max(0, this.options.clock.now() - event.at);
+    this.options.metrics.liveRevocationLatency.observe(latencyMs / 1000);
+    this.close(connection, code, reason, { kind: event.kind, latencyMs });
+  }
+
+  /** `revocation`: logged, one line per connection closed for a revocation. */
+  private close(connection: LiveConnection, code: number, reason: string, revocation?: Record<string, unknown>): void {
+    if (!this.byUser.get(connection.identity.userId)?.has(connection)) return;
+    this.remove(connection);
+    this.options.metrics.liveClosed.inc({ reason });
+    if (revocation) {
+      const { userId, sessionId } = connection.identity;
+      this.options.logger.info({ userId, sessionId, code, reason, ...revocation }, "live connection closed: revoked");
+    }
+    connection.socket.close(code, reason);
+  }
+}
+
+const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((role) => b.includes(role));

@@ -1,0 +1,118 @@
+import { randomUUID } from "node:crypto";
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from "graphql";
+import { makeServer, type Context as ProtocolContext, type ServerOptions } from "graphql-ws";
+import type { Authenticator } from "../auth/authenticator";
+import type { Clock } from "../clock";
+import { bearerToken } from "../context/bearer";
+import type { RefreshCookie, RequestContext } from "../context/context";
+import { authenticationRequired, isAuthError, type AuthError } from "../errors";
+import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
+
+/** What the transport knows of one socket. */
+export interface SocketExtra {
+  readonly socket: LiveSocket & { readonly closed: boolean };
+  readonly clientIp: string;
+  connection?: LiveConnection;
+}
+
+export interface LiveProtocolOptions {
+  readonly schema: GraphQLSchema;
+  readonly authenticator: Authenticator;
+  readonly connections: LiveConnections;
+  readonly clock: Clock;
+  /** MAX_TOKENS, as over HTTP. */
+  readonly maxTokens: number;
+  /** graphql-armor's rules and ours, as over HTTP. */
+  readonly validationRules: readonly ValidationRule[];
+  /** The same shaping as HTTP responses: codes and reasons kept, internals hidden. */
+  readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Subscriptions (and operations) running at once on one socket. */
+  readonly maxSubscriptions: number;
+}
+
+/** No cookies on a socket: a refresh over WebSocket takes its token as an argument. */
+const noCookie: RefreshCookie = { read: () => undefined, set: () => undefined, clear: () => undefined };
+
+type Ctx = ProtocolContext<Record<string, unknown>, SocketExtra>;
+
+/**
+ * The graphql-transport-ws protocol (graphql-ws's `makeServer`), bound to our authentication,
+ * limits and connection registry; the transport (src/http/live.ts) feeds it sockets.
+ * connection_init carries `{ authorization: "Bearer <token>" }`, verified exactly as an HTTP request.
+ */
+export function liveProtocol(options: LiveProtocolOptions) {
+  const rules = [...specifiedRules, ...options.validationRules];
+  const format = (errors: readonly GraphQLError[]) => errors.map((error) => options.formatError(error.toJSON(), error));
+  const serverOptions: ServerOptions<Record<string, unknown>, SocketExtra> = {
+    schema: options.schema,
+    connectionInitWaitTimeout: 3_000,
+    onConnect: async (ctx) => {
+      const { extra } = ctx;
+      try {
+        const identity = await options.authenticator.authenticate(tokenOf(ctx.connectionParams));
+        if (extra.socket.closed) return false;
+        extra.connection = new LiveConnection(identity, extra.socket, options.clock.now());
+        options.connections.add(extra.connection);
+        return true;
+      } catch (error) {
+        if (!isAuthError(error)) throw error;
+        const [code, reason] = refusal(error);
+        extra.socket.close(code, reason);
+        return false;
+      }
+    },
+    onClose: (ctx) => {
+      if (ctx.extra.connection) options.connections.remove(ctx.extra.connection);
+    },
+    onSubscribe: (ctx, _id, payload) => {
+      if (Object.keys(ctx.subscriptions).length > options.maxSubscriptions) {
+        return [new GraphQLError(`At most ${options.maxSubscriptions} operations may run at once on one connection (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION)`)];
+      }
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query, { maxTokens: options.maxTokens });
+      } catch (error) {
+        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+      }
+      const errors = validate(options.schema, document, rules);
+      if (errors.length > 0) return errors;
+      return {
+        schema: options.schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue: contextOf(ctx),
+      };
+    },
+    onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
+      result.errors ? { ...result, errors: format(result.errors) } : undefined,
+    onError: (_ctx, _id, _payload, errors) => format(errors) as unknown as readonly GraphQLError[],
+  };
+  return makeServer(serverOptions);
+}
+
+function contextOf(ctx: Ctx): RequestContext {
+  const connection = ctx.extra.connection!;
+  return {
+    identity: connection.identity,
+    requestId: randomUUID(),
+    refreshCookie: noCookie,
+    clientIp: ctx.extra.clientIp,
+    live: connection,
+  };
+}
+
+/** The bearer token in connection_init's payload; the key is matched case-insensitively. */
+function tokenOf(params: Readonly<Record<string, unknown>> | undefined): string {
+  const key = Object.keys(params ?? {}).find((name) => name.toLowerCase() === "authorization");
+  const value = key === undefined ? undefined : params![key];
+  if (typeof value !== "string") throw authenticationRequired();
+  return bearerToken(value);
+}
+
+/** A refused connection_init: revoked for good (4401), authenticate again (4403), or the store is down (1013). */
+function refusal(error: AuthError): [number, string] {
+  if (error.code === "SERVICE_UNAVAILABLE") return [CLOSE.TRY_AGAIN_LATER, error.reason];
+  if (error.reason === "TOKEN_REVOKED" || error.reason === "ACCOUNT_DISABLED") return [CLOSE.REVOKED, error.reason];
+  return [CLOSE.REAUTHENTICATE, error.reason];
+}

@@ -1,0 +1,140 @@
+import { print } from "graphql";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { LogoutDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
+import { startApi, type TestApi } from "../support/api";
+import { login, register, send } from "../support/client";
+import { closedWithin, openLive, refusedWith, wsUrl, type LiveClient } from "../support/live";
+import { startRedis, type TestRedis } from "../support/redis";
+
+/** The bounds beyond pub/sub: expiry, the periodic re-check, the re-check on reconnect, Redis down. */
+let redis: TestRedis;
+const apis: TestApi[] = [];
+const open: LiveClient[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  redis.resume();
+  await Promise.all(open.splice(0).map((live) => live.dispose()));
+  await Promise.all(apis.splice(0).map((api) => api.stop()));
+});
+afterAll(async () => {
+  await redis?.destroy();
+});
+
+async function api(env: Record<string, string> = {}) {
+  const started = await startApi(redis.url, env);
+  apis.push(started);
+  return started;
+}
+
+async function live(url: string, token: string) {
+  const client = await openLive(url, token);
+  open.push(client);
+  return client;
+}
+
+/** Ends the session in the store only: no event is published, as if the message were lost. */
+const endSilently = (on: TestApi, user: { user: { id: string }; sessionId: string }) => on.store.endSession(user.user.id, user.sessionId);
+
+describe("expiry", () => {
+  it("closes a socket with 4403 TOKEN_EXPIRED when its access token expires", async () => {
+    const server = await api({ ACCESS_TOKEN_TTL: "2" });
+    const user = await register(server.url);
+    const client = await live(server.url, user.accessToken);
+    const started = Date.now();
+    expect(await closedWithin(client, 4000)).toEqual({ code: 4403, reason: "TOKEN_EXPIRED" });
+    expect(Date.now() - started).toBeLessThan(2600);
+  });
+
+  it("lets graphql-ws's client reconnect after 4403 with a refreshed token from connectionParams", async () => {
+    const server = await api({ ACCESS_TOKEN_TTL: "2" });
+    let session = await register(server.url);
+    let connections = 0;
+    const client = createClient({
+      url: wsUrl(server.url),
+      webSocketImpl: WebSocket,
+      retryAttempts: 3,
+      retryWait: async () => undefined,
+      connectionParams: async () => {
+        connections++;
+        if (connections > 1) {
+          const refreshed = await send(server.url, RefreshDocument, { refreshToken: session.refreshToken! });
+          session = refreshed.data!.refresh;
+        }
+        return { authorization: `Bearer ${session.accessToken}` };
+      },
+    });
+    try {
+      const closes: number[] = [];
+      client.on("closed", (event) => closes.push((event as { code: number }).code));
+      const meOverSocket = () =>
+        new Promise<string>((resolve, reject) => {
+          client.subscribe<{ me: { id: string } }>({ query: print(MeDocument) }, { next: (r) => resolve(r.data!.me.id), error: reject, complete: () => undefined });
+        });
+      // A subscription keeps the lazy client connected across the expiry.
+      client.subscribe({ query: "subscription { sessionEvents { type } }" }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+      expect(await meOverSocket()).toBe(session.user.id);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(closes).toContain(4403);
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(await meOverSocket()).toBe(session.user.id);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe("the re-check, when a message is lost", () => {
+  it("closes a socket whose session ended without an event within LIVE_RECHECK_SECONDS", async () => {
+    const server = await api({ LIVE_RECHECK_SECONDS: "1" });
+    const user = await register(server.url);
+    const client = await live(server.url, user.accessToken);
+    await endSilently(server, user);
+    expect(await closedWithin(client, 2500)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+
+  it("re-checks every socket at once when the subscriber reconnects (CLIENT KILL TYPE pubsub)", async () => {
+    const server = await api({ LIVE_RECHECK_SECONDS: "300" });
+    const user = await register(server.url);
+    const client = await live(server.url, user.accessToken);
+    await endSilently(server, user);
+    await redis.client.call("CLIENT", "KILL", "TYPE", "pubsub");
+    expect(await closedWithin(client, 3000)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+
+  it("still closes within the re-check bound when the logout's message went out while the subscriber was killed", async () => {
+    const [a, b] = [await api({ LIVE_RECHECK_SECONDS: "1" }), await api({ LIVE_RECHECK_SECONDS: "1" })];
+    const user = await register(b.url);
+    const client = await live(a.url, user.accessToken);
+    await redis.client.call("CLIENT", "KILL", "TYPE", "pubsub");
+    await send(b.url, LogoutDocument, {}, { token: user.accessToken });
+    expect(await closedWithin(client, 2500)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+});
+
+describe("Redis trouble", () => {
+  it("under closed, closes sockets with 1013 once the re-check goes unanswered for LIVE_RECHECK_SECONDS, and refuses new ones", async () => {
+    const server = await api({ LIVE_RECHECK_SECONDS: "1", STORE_TIMEOUT_MS: "200" });
+    const user = await register(server.url);
+    const other = await login(server.url, user.user.email);
+    const client = await live(server.url, user.accessToken);
+    redis.pause();
+    expect(await closedWithin(client, 4000)).toEqual({ code: 1013, reason: "STORE_UNAVAILABLE" });
+    expect(await refusedWith(server.url, { authorization: `Bearer ${other.accessToken}` })).toEqual({ code: 1013, reason: "STORE_UNAVAILABLE" });
+  });
+
+  it("under open, keeps sockets open while Redis is down", async () => {
+    const server = await api({ LIVE_RECHECK_SECONDS: "1", STORE_TIMEOUT_MS: "200", REVOCATION_FAILURE_MODE: "open" });
+    const user = await register(server.url);
+    const client = await live(server.url, user.accessToken);
+    redis.pause();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(client.isClosed()).toBe(false);
+    const metrics = await (await fetch(server.url.replace("/graphql", "/metrics"))).text();
+    expect(metrics).toMatch(/auth_live_unconfirmed_total [1-9]/);
+    redis.resume();
+  });
+});
