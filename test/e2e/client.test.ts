@@ -135,7 +135,6 @@ describe("@revocable-auth/client in two tabs of Chromium", () => {
     await untilStale(tabA, tabB);
     expect(await tokenOf(tabA)).toMatch(/^eyJ/);
     expect(await tabB.evaluate(() => (globalThis as unknown as InPage).auth.state.status)).toBe("signedIn");
-    if (process.env.UPDATE_SCREENSHOT === "1") await tabA.screenshot({ path: SCREENSHOT });
   });
 
   it("a sign-out in tab A reaches tab B as SIGNED_OUT, and B asks the API nothing after it", async () => {
@@ -170,6 +169,31 @@ describe("@revocable-auth/client in two tabs of Chromium", () => {
       const sinceSignIn = log.slice(log.lastIndexOf("SIGNED_IN") + 1);
       expect(sinceSignIn.filter((line) => line.startsWith("SIGNED_OUT"))).toEqual([expect.stringMatching(/^SIGNED_OUT (TOKEN_REVOKED|INVALID_TOKEN)$/)]);
     }
+  });
+
+  it("a login on another device shows in both tabs, and its logoutAll signs both out at once, with no request from them", async () => {
+    await signIn(tabA, email);
+    await statusOf(tabB, "Signed in.");
+    // One tab holds the socket (the Web Lock) and relays; log in elsewhere until both tabs heard it.
+    const notice = "Signed in on another device: another device";
+    const bothHeard = async () => (await Promise.all([tabA, tabB].map((tab) => tab.locator("#notice").textContent()))).every((text) => text === notice);
+    let other = "";
+    for (let attempt = 0; attempt < 25 && !(await bothHeard()); attempt++) {
+      other = (await send(api.url, LoginDocument, { input: { email, password: PASSWORD, device: "another device" } })).data!.login.accessToken;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(await bothHeard()).toBe(true);
+    await Promise.all([tabA, tabB].map((tab) => statusOf(tab, "Signed in.")));
+    if (process.env.UPDATE_SCREENSHOT === "1") await tabA.screenshot({ path: SCREENSHOT });
+
+    const logged = await Promise.all([tabA, tabB].map((tab) => eventsOf(tab)));
+    const before = sent.length;
+    await send(api.url, LogoutAllDocument, {}, { token: other });
+    for (const [i, tab] of [tabA, tabB].entries()) {
+      await tab.waitForFunction((count) => ((globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("#events li").length > count), logged[i]!.length);
+      expect((await eventsOf(tab)).slice(logged[i]!.length)).toEqual(["SIGNED_OUT TOKEN_REVOKED"]);
+    }
+    expect(sent.slice(before)).toEqual([]);
   });
 
   it("threw nothing in either page", () => {

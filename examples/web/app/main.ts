@@ -35,6 +35,7 @@ async function render() {
   }
   try {
     const data = await auth.request<Me>("{ me { email } sessions { id device createdAt current } }");
+    if (auth.state.status !== "signedIn") return; // signed out meanwhile: that change renders itself
     $("email").textContent = data.me.email;
     $("sessions").replaceChildren(
       ...data.sessions.map((session) => {
@@ -46,7 +47,7 @@ async function render() {
     );
     $("status").textContent = "Signed in.";
   } catch (error) {
-    $("status").textContent = describe(error);
+    if (auth.state.status === "signedIn") $("status").textContent = describe(error);
   }
 }
 
@@ -79,7 +80,7 @@ async function start(action: "signIn" | "register") {
   try {
     await auth[action]({ email: String(fields.get("email")), password: String(fields.get("password")) });
   } catch (error) {
-    $("status").textContent = describe(error);
+    if (auth.state.status === "signedIn") $("status").textContent = describe(error);
   }
 }
 
