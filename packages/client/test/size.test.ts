@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 describe("the browser bundle", () => {
@@ -8,5 +9,8 @@ describe("the browser bundle", () => {
     expect(index).not.toBeNull();
     expect(Number(index![1])).toBeLessThanOrEqual(15);
     expect(output).toMatch(/^urql .*\n^apollo .*\n^graphql-ws /m);
+    // The README states the figure the script prints.
+    const readme = readFileSync(resolve(__dirname, "../README.md"), "utf8");
+    expect(readme).toContain(`| \`@revocable-auth/client\` | ${/^index\s+([\d.]+) KB/m.exec(output)![1]} KB | **${index![1]} KB** |`);
   });
 });
