@@ -1,0 +1,353 @@
+import { graphql, LOGIN, LOGOUT, LOGOUT_ALL, REFRESH, REFRESH_WITH_COOKIE, REGISTER, type AuthPayload, type GraphQLTransport, type User } from "./api.js";
+import { globals, type ChannelFactory, type FetchLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
+import { AuthClientError, endsSession } from "./errors.js";
+import { openLiveOnce, type Live, type SessionEvent } from "./live.js";
+import { freshToken, initialState, sessionOf, transition, type AuthEvent, type AuthEventDetail, type AuthState, type Input, type Session } from "./session-state.js";
+import { leaseLock, localLock, webLock, type TabLock } from "./tab-lock.js";
+import { connectTabs, type TabMessage } from "./tabs.js";
+
+/** Where the refresh token lives outside browsers: your own store (for example the OS keychain). */
+export interface RefreshTokenStore {
+  get(): string | null | Promise<string | null>;
+  set(token: string | null): void | Promise<void>;
+}
+
+export interface AuthClientOptions {
+  /** The API's GraphQL endpoint, e.g. `https://example.com/graphql` or `/graphql` in a browser. */
+  readonly url: string;
+  /**
+   * The WebSocket endpoint for the live `sessionEvents` subscription; by default `url` with ws(s):.
+   * `null` turns the live part off (sign-outs elsewhere are then known at the next refresh).
+   */
+  readonly liveUrl?: string | null;
+  /**
+   * `"cookie"` (the default in browsers): the API's HttpOnly cookie holds the refresh token and page
+   * script never sees it. `"memory"` (the default elsewhere) or a store of yours: the client holds it.
+   */
+  readonly refreshToken?: "cookie" | "memory" | RefreshTokenStore;
+  /** Refresh when the access token has less than this left (default 30, at most half its lifetime). */
+  readonly refreshMarginSeconds?: number;
+  /** The device name sent with signIn and register, shown in the sessions list. */
+  readonly device?: string;
+  /** Names the cross-tab lock and channel; two clients of one origin with the same name share them. */
+  readonly name?: string;
+  /** The environment, for tests and unusual hosts; each defaults to the global one (`null`: none). */
+  readonly fetch?: FetchLike;
+  readonly locks?: LockManagerLike | null;
+  readonly BroadcastChannel?: ChannelFactory | null;
+  readonly WebSocket?: SocketFactory | null;
+  readonly now?: () => number;
+}
+
+export interface Credentials {
+  readonly email: string;
+  readonly password: string;
+  readonly device?: string;
+}
+
+export type AuthStateListener = (event: AuthEvent, detail: AuthEventDetail) => void;
+
+export interface FetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  [option: string]: unknown;
+}
+
+export interface AuthClient {
+  signIn(credentials: Credentials): Promise<User>;
+  register(credentials: Credentials): Promise<User>;
+  /** Ends this session at the API and in every tab. */
+  signOut(): Promise<void>;
+  /** Ends every session of the user (logoutAll): every tab here, and every other device. */
+  signOutEverywhere(): Promise<void>;
+  /** A valid access token, refreshed once across all tabs when needed; null when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /** The access token held now if it is still fresh, without any request; else null. */
+  currentAccessToken(): string | null;
+  onAuthStateChange(listener: AuthStateListener): () => void;
+  /** Events of the live `sessionEvents` subscription: another session of this user began or ended. */
+  onSessionEvent(listener: (event: SessionEvent) => void): () => void;
+  /**
+   * Tell the client the API refused a request with this reason. Answers whether retrying once with
+   * `getAccessToken()` makes sense: true for `TOKEN_EXPIRED`; `TOKEN_REVOKED` and `ACCOUNT_DISABLED`
+   * sign out every tab and answer false.
+   */
+  refused(reason: string): Promise<boolean>;
+  /** `fetch` with the bearer token; one retry after `TOKEN_EXPIRED`, sign-out on `TOKEN_REVOKED`. */
+  fetch(url: string, init?: FetchInit): Promise<ResponseLike>;
+  /** One GraphQL operation to `url` with the bearer token; answers `data` or throws AuthClientError. */
+  request<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** This tab's state: `unknown`, `signedIn`, `refreshing` or `signedOut`. */
+  readonly state: AuthState;
+  /** Closes the channel, the lock and the live socket (for tests and single-page teardown). */
+  close(): void;
+}
+
+/** How long a tab that waited for the lock waits for the holder's message about its refresh. */
+const OUTCOME_WAIT_MS = 1_000;
+const RETRY_REASONS = new Set(["TOKEN_EXPIRED", "INVALID_TOKEN"]);
+const SIGN_OUT_REASONS = new Set(["TOKEN_REVOKED", "ACCOUNT_DISABLED", "REFRESH_TOKEN_REUSED"]);
+
+export function createAuthClient(options: AuthClientOptions): AuthClient {
+  const env = globals();
+  const fetchImpl = options.fetch ?? env.fetch;
+  if (!fetchImpl) throw new TypeError("createAuthClient: no fetch in this environment; pass options.fetch");
+  const now = options.now ?? Date.now;
+  const name = options.name ?? "revocable-auth";
+  const marginMs = (options.refreshMarginSeconds ?? 30) * 1000;
+  const mode = options.refreshToken ?? (env.isBrowser ? "cookie" : "memory");
+  const holder: RefreshTokenStore | null = mode === "cookie" ? null : mode === "memory" ? memoryStore() : mode;
+  const transport: GraphQLTransport = { url: options.url, fetch: fetchImpl, withCookie: holder === null };
+  const Channel = options.BroadcastChannel === undefined ? env.BroadcastChannel : options.BroadcastChannel;
+  const locks = options.locks === undefined ? env.locks : options.locks;
+  const Socket = options.WebSocket === undefined ? env.WebSocket : options.WebSocket;
+  const liveUrl = options.liveUrl === undefined ? defaultLiveUrl(options.url) : options.liveUrl;
+  const lock: TabLock = locks ? webLock(locks, `${name}:refresh`) : Channel ? leaseLock(Channel, name) : localLock();
+
+  let state: AuthState = initialState;
+  let inflight: Promise<string | null> | null = null;
+  /** Messages from a lock holder about its refresh, counted, so a waiting tab knows one arrived. */
+  let outcomes = 0;
+  let outcomeArrived: (() => void) | null = null;
+  /** An access token the API called expired although our clock did not (clock skew, key rotation). */
+  let refusedToken: string | null = null;
+  let live: Live | null = null;
+  const listeners = new Set<AuthStateListener>();
+  const eventListeners = new Set<(event: SessionEvent) => void>();
+
+  const tabs = connectTabs(Channel, name, (message: TabMessage) => {
+    if (message.type === "sessionEvent") return deliver(message.event);
+    outcomes++;
+    outcomeArrived?.();
+    if (message.type === "session") apply({ type: "session", session: message.session });
+    else if (message.type === "signedOut") apply({ type: "signedOut", reason: message.reason });
+  });
+
+  function apply(input: Input, tell?: TabMessage): void {
+    const step = transition(state, input);
+    state = step.state;
+    if (tell) tabs.post(tell);
+    syncLive();
+    if (step.event) for (const listener of [...listeners]) safely(() => listener(step.event!.name, step.event!.detail));
+  }
+
+  function deliver(event: SessionEvent): void {
+    for (const listener of [...eventListeners]) safely(() => listener(event));
+  }
+
+  function syncLive(): void {
+    if (state.status === "signedOut") {
+      live?.stop();
+      live = null;
+    } else if (state.status === "signedIn" && !live && liveUrl && Socket) {
+      live = openLiveOnce(locks, `${name}:live`, {
+        url: liveUrl,
+        WebSocket: Socket,
+        token: () => client.getAccessToken(),
+        // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
+        tokenRefused: (token) => void (refusedToken = token),
+        event: (event) => {
+          tabs.post({ type: "sessionEvent", event });
+          deliver(event);
+        },
+        signedOut: (reason) => void signOutHere(reason),
+      });
+    }
+  }
+
+  function adopt(payload: AuthPayload): Session {
+    const receivedAt = now();
+    const session: Session = { accessToken: payload.accessToken, receivedAt, expiresAt: receivedAt + lifetimeMs(payload), sessionId: payload.sessionId, user: payload.user };
+    refusedToken = null;
+    apply({ type: "session", session }, { type: "session", session });
+    return session;
+  }
+
+  async function signOutHere(reason: string, tellTabs = true): Promise<void> {
+    await holder?.set(null);
+    apply({ type: "signedOut", reason }, tellTabs ? { type: "signedOut", reason } : undefined);
+  }
+
+  function usableToken(): string | null {
+    const token = freshToken(state, now(), marginMs);
+    return token && token !== refusedToken ? token : null;
+  }
+
+  function untilOutcome(since: number): Promise<void> {
+    if (outcomes !== since) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, OUTCOME_WAIT_MS);
+      outcomeArrived = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (outcomeArrived = null));
+  }
+
+  async function refreshAcrossTabs(): Promise<string | null> {
+    const seen = outcomes;
+    return lock.run(async (waited) => {
+      if (waited) await untilOutcome(seen);
+      const token = usableToken();
+      if (token) return token;
+      if (state.status === "signedOut") return null;
+      return refreshNow();
+    });
+  }
+
+  async function refreshNow(): Promise<string | null> {
+    const firstLook = state.status === "unknown";
+    apply({ type: "refreshStarted" });
+    try {
+      const stored = holder ? await holder.get() : null;
+      if (holder && !stored) throw new AuthClientError("UNAUTHENTICATED", "INVALID_TOKEN", "No refresh token is stored");
+      const data = stored
+        ? await graphql<{ refresh: AuthPayload }>(transport, REFRESH, { refreshToken: stored })
+        : await graphql<{ refresh: AuthPayload }>(transport, REFRESH_WITH_COOKIE);
+      await holder?.set(data.refresh.refreshToken);
+      return adopt(data.refresh).accessToken;
+    } catch (error) {
+      if (!endsSession(error)) {
+        apply({ type: "refreshFailed" }, { type: "refreshFailed" });
+        throw error;
+      }
+      // A fresh tab that finds no session has learnt nothing the other tabs need to act on.
+      const nothingThere = firstLook && error.reason === "INVALID_TOKEN";
+      if (nothingThere) tabs.post({ type: "refreshFailed" });
+      await signOutHere(nothingThere ? "NO_SESSION" : error.reason, !nothingThere);
+      return null;
+    }
+  }
+
+  async function start(query: string, credentials: Credentials): Promise<User> {
+    const input = {
+      email: credentials.email,
+      password: credentials.password,
+      ...(credentials.device ?? options.device ? { device: credentials.device ?? options.device } : {}),
+      ...(holder ? {} : { refreshTokenInCookie: true }),
+    };
+    const data = await graphql<Record<string, AuthPayload>>(transport, query, { input });
+    const payload = Object.values(data)[0]!;
+    await holder?.set(payload.refreshToken);
+    adopt(payload);
+    return payload.user;
+  }
+
+  /**
+   * Every tab signs out (and the socket closes) before the API is asked, so the API's 4401 on the
+   * socket cannot outrun this tab's own reason; a failed request is thrown after, signed out still.
+   */
+  async function end(query: string, reason: string): Promise<void> {
+    if (state.status === "signedOut") return;
+    const token = await client.getAccessToken().catch(() => null);
+    await signOutHere(reason);
+    if (!token) return;
+    try {
+      await graphql(transport, query, {}, token);
+    } catch (error) {
+      if (!endsSession(error)) throw error; // already over at the API is what was asked for
+    }
+  }
+
+  async function authorizedFetch(url: string, init: FetchInit = {}, retried = false): Promise<ResponseLike> {
+    const token = await client.getAccessToken();
+    const headers = { ...init.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const response = await fetchImpl!(url, { method: "GET", ...init, headers } as Parameters<FetchLike>[1]);
+    if (response.status !== 401 || !response.clone) return response;
+    const body = (await response.clone().json().catch(() => null)) as { errors?: { extensions?: { reason?: string } }[] } | null;
+    const reason = body?.errors?.[0]?.extensions?.reason;
+    if (reason && (await client.refused(reason)) && !retried) return authorizedFetch(url, init, true);
+    return response;
+  }
+
+  const client: AuthClient = {
+    signIn: (credentials) => start(LOGIN, credentials),
+    register: (credentials) => start(REGISTER, credentials),
+    signOut: () => end(LOGOUT, "SIGNED_OUT"),
+    signOutEverywhere: () => end(LOGOUT_ALL, "SIGNED_OUT_EVERYWHERE"),
+    getAccessToken() {
+      const token = usableToken();
+      if (token) return Promise.resolve(token);
+      if (state.status === "signedOut") return Promise.resolve(null);
+      return (inflight ??= refreshAcrossTabs().finally(() => (inflight = null)));
+    },
+    currentAccessToken: usableToken,
+    onAuthStateChange(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    onSessionEvent(listener) {
+      eventListeners.add(listener);
+      return () => void eventListeners.delete(listener);
+    },
+    async refused(reason) {
+      if (RETRY_REASONS.has(reason)) {
+        refusedToken = sessionOf(state)?.accessToken ?? null;
+        return state.status !== "signedOut";
+      }
+      if (SIGN_OUT_REASONS.has(reason)) await signOutHere(reason);
+      return false;
+    },
+    fetch: (url, init) => authorizedFetch(url, init),
+    async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      try {
+        return await graphql<T>(transport, query, variables, await client.getAccessToken());
+      } catch (error) {
+        if (!(error instanceof AuthClientError) || !(await client.refused(error.reason))) throw error;
+        return graphql<T>(transport, query, variables, await client.getAccessToken());
+      }
+    },
+    get state() {
+      return state;
+    },
+    close() {
+      live?.stop();
+      live = null;
+      tabs.close();
+      lock.close();
+      listeners.clear();
+      eventListeners.clear();
+    },
+  };
+  return client;
+}
+
+function memoryStore(): RefreshTokenStore {
+  let token: string | null = null;
+  return { get: () => token, set: (value) => void (token = value) };
+}
+
+function safely(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    // Reported, without breaking the state machine or keeping the event from the other listeners.
+    const report = (globalThis as { reportError?: (error: unknown) => void }).reportError ?? console.error;
+    report(error);
+  }
+}
+
+/** ws: or wss: beside the HTTP endpoint; relative URLs resolve against the page. */
+function defaultLiveUrl(url: string): string | null {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  try {
+    const resolved = new URL(url, base);
+    resolved.protocol = resolved.protocol === "https:" ? "wss:" : "ws:";
+    return resolved.toString();
+  } catch {
+    return null;
+  }
+}
+
+/** The access token's lifetime from its own iat and exp, so a skewed clock here does not matter. */
+function lifetimeMs(payload: AuthPayload): number {
+  try {
+    const part = payload.accessToken.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "="))) as { iat?: number; exp?: number };
+    if (typeof claims.exp === "number" && typeof claims.iat === "number") return (claims.exp - claims.iat) * 1000;
+  } catch {
+    // not a JWT we can read: fall back to the payload's expiry
+  }
+  return Date.parse(payload.accessTokenExpiresAt) - Date.now();
+}

@@ -1,0 +1,125 @@
+import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
+import { Client, cacheExchange, fetchExchange } from "@urql/core";
+import { authExchange } from "@urql/exchange-auth";
+import { createAuthClient, type AuthClient } from "../src/index.js";
+import { authLink } from "../src/apollo.js";
+import { urqlAuth } from "../src/urql.js";
+import { graphqlWsOptions } from "../src/graphql-ws.js";
+import { LoginDocument, LogoutAllDocument } from "../../../schema/generated/graphql.js";
+import { startApi, type TestApi } from "../../../test/support/api.js";
+import { PASSWORD, register, send } from "../../../test/support/client.js";
+
+// The integrations with the real urql and Apollo Client packages against a real API, in Node.
+let api: TestApi;
+/** Access tokens of one second, for the API itself to answer TOKEN_EXPIRED. */
+let shortLived: TestApi;
+beforeAll(async () => {
+  api = await startApi(null, { REFRESH_REUSE_GRACE_SECONDS: "0" });
+  shortLived = await startApi(null, { REFRESH_REUSE_GRACE_SECONDS: "0", ACCESS_TOKEN_TTL: "1" });
+});
+afterAll(async () => {
+  await api.stop();
+  await shortLived.stop();
+});
+
+const clients: AuthClient[] = [];
+afterEach(() => clients.splice(0).forEach((client) => client.close()));
+
+/** A signed-in AuthClient whose clock the test moves, and the operations it and the framework sent. */
+async function signedIn(url = api.url) {
+  const { email } = (await register(url)).user;
+  let offset = 0;
+  const sent: string[] = [];
+  const counting = async (url: string | URL | Request, init?: RequestInit) => {
+    const query = typeof init?.body === "string" ? ((JSON.parse(init.body) as { query?: string }).query ?? "") : (new URL(String(url)).searchParams.get("query") ?? "");
+    sent.push(/\{\s*(\w+)/.exec(query)?.[1] ?? "?");
+    return fetch(url, init);
+  };
+  const auth = createAuthClient({ url, BroadcastChannel: null, WebSocket: null, fetch: counting, now: () => Date.now() + offset });
+  clients.push(auth);
+  await auth.signIn({ email, password: PASSWORD });
+  const expire = () => (offset += 16 * 60_000);
+  const rewind = (ms: number) => (offset -= ms);
+  const endEverySession = async () => {
+    const other = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } });
+    await send(api.url, LogoutAllDocument, {}, { token: other.data!.login.accessToken });
+  };
+  return { auth, email, sent, counting, expire, rewind, endEverySession };
+}
+
+const ME = "query Me { me { email } }";
+
+describe("the urql authExchange config", () => {
+  it("sends the bearer token, refreshes a stale one first, and signs out on TOKEN_REVOKED without a retry", async () => {
+    const { auth, email, sent, counting, expire, endEverySession } = await signedIn();
+    const urql = new Client({ url: api.url, fetch: counting as typeof fetch, exchanges: [cacheExchange, authExchange(urqlAuth(auth)), fetchExchange], requestPolicy: "network-only" });
+    expect((await urql.query(ME, {}).toPromise()).data).toEqual({ me: { __typename: "User", email } });
+
+    expire();
+    expect((await urql.query(ME, {}).toPromise()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+
+    await endEverySession();
+    const refused = await urql.query(ME, {}).toPromise();
+    expect(refused.error?.graphQLErrors[0]?.extensions.reason).toBe("TOKEN_REVOKED");
+    await new Promise((r) => setImmediate(r));
+    expect(auth.state).toMatchObject({ status: "signedOut", reason: "TOKEN_REVOKED" });
+    expect(sent).toEqual(["login", "me", "refresh", "me", "me"]);
+  });
+});
+
+describe("the urql authExchange config, when the API answers TOKEN_EXPIRED", () => {
+  it("refreshes once and retries", async () => {
+    const { email, sent, counting, rewind } = await signedIn(shortLived.url);
+    const urql = new Client({ url: shortLived.url, fetch: counting as typeof fetch, exchanges: [cacheExchange, authExchange(urqlAuth(clients[0]!)), fetchExchange], requestPolicy: "network-only" });
+    rewind(10_000);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await urql.query(ME, {}).toPromise()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+  });
+});
+
+describe("the Apollo Client link", () => {
+  it("sends the bearer token, refreshes a stale one first, and signs out on TOKEN_REVOKED without a retry", async () => {
+    const { auth, email, sent, counting, expire, endEverySession } = await signedIn();
+    const apollo = new ApolloClient({ link: authLink(auth).concat(new HttpLink({ uri: api.url, fetch: counting as typeof fetch })), cache: new InMemoryCache() });
+    const me = () => apollo.query<{ me: { email: string } }>({ query: gql(ME), fetchPolicy: "network-only", errorPolicy: "all" });
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+
+    expire();
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+
+    await endEverySession();
+    expect(((await me()).error as { errors?: { extensions?: { reason?: string } }[] }).errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    expect(auth.state).toMatchObject({ status: "signedOut", reason: "TOKEN_REVOKED" });
+    expect(sent).toEqual(["login", "me", "refresh", "me", "me"]);
+  });
+
+  it("retries once with a refreshed token after the API answers TOKEN_EXPIRED", async () => {
+    const { email, sent, counting, rewind } = await signedIn(shortLived.url);
+    const apollo = new ApolloClient({ link: authLink(clients[0]!).concat(new HttpLink({ uri: shortLived.url, fetch: counting as typeof fetch })), cache: new InMemoryCache() });
+    // The API calls the token expired while the client's clock, behind, does not.
+    rewind(10_000);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await apollo.query<{ me: { email: string } }>({ query: gql(ME), fetchPolicy: "network-only" })).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+  });
+});
+
+describe("the graphql-ws options", () => {
+  it("send a fresh token as connection_init's authorization, and stop and sign out after 4401", async () => {
+    const { auth, expire } = await signedIn();
+    const options = graphqlWsOptions(auth);
+    const first = await options.connectionParams();
+    expect(first).toEqual({ authorization: `Bearer ${await auth.getAccessToken()}` });
+    expire();
+    expect(options.shouldRetry({ code: 4403, reason: "TOKEN_EXPIRED" })).toBe(true);
+    const second = await options.connectionParams();
+    expect(second.authorization).not.toBe(first.authorization);
+    expect(options.shouldRetry({ code: 4401, reason: "TOKEN_REVOKED" })).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(auth.state).toMatchObject({ status: "signedOut", reason: "TOKEN_REVOKED" });
+    expect(await options.connectionParams()).toEqual({});
+  });
+});
