@@ -113,7 +113,7 @@ export const oneCredentialMutation: ValidationRule = (context) => ({
     if (count > 1) {
       context.reportError(
         new GraphQLError(
-          "At most one of register, login, refresh and changePassword (or one second-factor, passkey or mail mutation: resetPassword, requestEmailChange, requestPasswordReset, sendVerificationEmail) may run per request",
+          "At most one of register, login, refresh and changePassword (or one second-factor, passkey or mail mutation) may run per request",
           { nodes: operation },
         ),
       );

@@ -881,7 +881,9 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const second = await started(user.id, { passkeyId: key.id });
         const other = await started(user.id, { passkeyId: kept.id });
         const byPassword = await started(user.id);
-        expect(await store.removePasskey(user.id, key.id)).toEqual({ status: "removed", ended: 2 });
+        const removed = await store.removePasskey(user.id, key.id);
+        expect(removed).toEqual({ status: "removed", ended: 2, sessionIds: expect.arrayContaining([first.id, second.id]) });
+        expect(removed.status === "removed" && removed.sessionIds).toHaveLength(2);
         expect((await store.listSessions(user.id)).map((s) => s.id).sort()).toEqual([other.id, byPassword.id].sort());
         expect((await store.accessState(user.id, first.id, "j")).session).toBeNull();
         expect((await store.accessState(user.id, second.id, "j")).session).toBeNull();
@@ -898,12 +900,12 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         await store.addPasskey(only, 10);
         expect(await store.removePasskey(user.id, only.id)).toEqual({ status: "last_way_in" });
         await store.addPasskey(second, 10);
-        expect(await store.removePasskey(user.id, only.id)).toEqual({ status: "removed", ended: 0 });
+        expect(await store.removePasskey(user.id, only.id)).toEqual({ status: "removed", ended: 0, sessionIds: [] });
         expect(await store.removePasskey(user.id, second.id)).toEqual({ status: "last_way_in" });
         const withPassword = await withUser();
         const single = passkey(withPassword.id);
         await store.addPasskey(single, 10);
-        expect(await store.removePasskey(withPassword.id, single.id)).toEqual({ status: "removed", ended: 0 });
+        expect(await store.removePasskey(withPassword.id, single.id)).toEqual({ status: "removed", ended: 0, sessionIds: [] });
       });
     });
 
@@ -981,7 +983,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const email = newUser().email;
         const token = await put(user, "email_change", { email, sessionId: asking.id });
         const result = await store.changeEmail(token);
-        expect(result).toEqual({ status: "changed", user: { ...user, email, emailVerified: true }, ended: 1 });
+        expect(result).toEqual({ status: "changed", user: { ...user, email, emailVerified: true }, ended: 1, keptSessionId: asking.id });
         expect(await store.findUserIdByEmail(email)).toBe(user.id);
         expect(await store.findUserIdByEmail(user.email)).toBeNull();
         expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([asking.id]);

@@ -67,9 +67,9 @@ afterAll(async () => {
 });
 
 describe("the README", () => {
-  it("marks the quick-start server block and three walkthrough blocks, each stating its outcomes", () => {
+  it("marks the quick-start server block and four walkthrough blocks, each stating its outcomes", () => {
     expect(serverBlock).toBeDefined();
-    expect(walkthrough).toHaveLength(3);
+    expect(walkthrough).toHaveLength(4);
     for (const block of walkthrough) {
       expect(block.code.split(README_URL)).toHaveLength(2);
       expect(statedOutcomes(block.code).length).toBeGreaterThan(0);

@@ -61,7 +61,8 @@ describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPL
     const third = await login(api.url, user.user.email);
     expect(await waitsDuring(() => send(api.url, RevokeSessionDocument, { id: third.sessionId }, { token: other.accessToken }))).toBe(1);
     expect(await waitsDuring(() => send(api.url, LogoutAllDocument, {}, { token: other.accessToken }))).toBe(1);
-    expect(await waitsDuring(() => send(api.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: admin.accessToken }))).toBe(1);
+    // Access changes are decided on {directory}, then applied on the user's slot: both confirmed.
+    expect(await waitsDuring(() => send(api.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: admin.accessToken }))).toBe(2);
     const again = await register(api.url);
     const replayed = (await send(api.url, RefreshDocument, { refreshToken: again.refreshToken! })).data!.refresh;
     expect(replayed.refreshToken).toEqual(expect.any(String));
@@ -71,7 +72,7 @@ describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPL
     expect(await waitsDuring(() => send(api.url, LogoutOthersDocument, {}, { token: fourth.accessToken }))).toBe(1);
     const change = { currentPassword: PASSWORD, newPassword: "another long password" };
     expect(await waitsDuring(() => send(api.url, ChangePasswordDocument, change, { token: fourth.accessToken }))).toBe(1);
-    expect(await waitsDuring(() => send(api.url, SetUserRolesDocument, { userId: fourth.user.id, roles: ["USER"] }, { token: admin.accessToken }))).toBe(1);
+    expect(await waitsDuring(() => send(api.url, SetUserRolesDocument, { userId: fourth.user.id, roles: ["USER"] }, { token: admin.accessToken }))).toBe(2);
   });
 
   it("answers 503 STORE_UNAVAILABLE for a logout the replica did not confirm within STORE_TIMEOUT_MS", async () => {

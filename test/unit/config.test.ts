@@ -238,7 +238,7 @@ describe("the transport's variables", () => {
   });
 
   it("listen on every interface by default in production", () => {
-    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: "production", MAIL_URL: "off", REDIS_URL: "redis://cache:6379" }).host).toBe("::");
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, MAIL_URL: "off", REDIS_URL: "redis://cache:6379" }).host).toBe("::");
   });
 
   it.each([
@@ -402,7 +402,7 @@ describe("live connections configuration", () => {
 });
 
 describe("passkey configuration", () => {
-  const production = { NODE_ENV: "production", MAIL_URL: "off", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET };
+  const production = { NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, MAIL_URL: "off", REDIS_URL: "redis://cache:6379", JWT_SECRET: SECRET };
 
   it("is on outside production, for localhost on PORT", () => {
     expect(loadConfig({ JWT_SECRET: SECRET, PORT: "4100" }).passkeys).toEqual({
@@ -453,7 +453,7 @@ describe("passkey configuration", () => {
 
 describe("mail", () => {
   const base = { JWT_SECRET: SECRET };
-  const production = { JWT_SECRET: SECRET, NODE_ENV: "production", REDIS_URL: "redis://cache:6379" };
+  const production = { JWT_SECRET: SECRET, NODE_ENV: "production", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_URL: "redis://cache:6379" };
 
   it("writes mails to the log outside production when MAIL_URL is unset, with links to localhost:3000", () => {
     expect(loadConfig(base).mail).toMatchObject({ transport: "log", url: null, appUrl: "http://localhost:3000", maxAttempts: 4 });
