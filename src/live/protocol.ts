@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from "graphql";
 import { makeServer, type Context as ProtocolContext, type ServerOptions } from "graphql-ws";
-import type { Authenticator } from "../auth/authenticator";
+import type { Authenticator, Identity } from "../auth/authenticator";
 import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
@@ -13,6 +13,8 @@ export interface SocketExtra {
   readonly socket: LiveSocket & { readonly closed: boolean };
   readonly clientIp: string;
   connection?: LiveConnection;
+  /** connection_init's access token, kept in memory only: each operation is checked with it, as an HTTP request is. */
+  token?: string;
 }
 
 export interface LiveProtocolOptions {
@@ -49,8 +51,10 @@ export function liveProtocol(options: LiveProtocolOptions) {
     onConnect: async (ctx) => {
       const { extra } = ctx;
       try {
-        const identity = await options.authenticator.authenticate(tokenOf(ctx.connectionParams));
+        const token = tokenOf(ctx.connectionParams);
+        const identity = await options.authenticator.authenticate(token);
         if (extra.socket.closed) return false;
+        extra.token = token;
         extra.connection = new LiveConnection(identity, extra.socket, options.clock.now());
         options.connections.add(extra.connection);
         return true;
@@ -64,7 +68,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
     onClose: (ctx) => {
       if (ctx.extra.connection) options.connections.remove(ctx.extra.connection);
     },
-    onSubscribe: (ctx, _id, payload) => {
+    onSubscribe: async (ctx, _id, payload) => {
       if (Object.keys(ctx.subscriptions).length > options.maxSubscriptions) {
         return [new GraphQLError(`At most ${options.maxSubscriptions} operations may run at once on one connection (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION)`)];
       }
@@ -76,12 +80,27 @@ export function liveProtocol(options: LiveProtocolOptions) {
       }
       const errors = validate(options.schema, document, rules);
       if (errors.length > 0) return errors;
+      // Every operation is checked as an HTTP request is (one store round trip, the roles of now):
+      // the socket's own close on a revocation may come later (a lost message, the re-check's period).
+      let identity: Identity;
+      try {
+        identity = await options.authenticator.authenticate(ctx.extra.token!);
+      } catch (error) {
+        if (!isAuthError(error)) throw error;
+        if (error.code !== "SERVICE_UNAVAILABLE") {
+          const [code, reason] = refusal(error);
+          // After the operation's error went out (graphql-ws sends it when this returns).
+          const connection = ctx.extra.connection!;
+          setImmediate(() => options.connections.end(connection, code, reason));
+        }
+        return [new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, reason: error.reason } })];
+      }
       return {
         schema: options.schema,
         document,
         operationName: payload.operationName,
         variableValues: payload.variables,
-        contextValue: contextOf(ctx),
+        contextValue: contextOf(ctx, identity),
       };
     },
     onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
@@ -91,10 +110,10 @@ export function liveProtocol(options: LiveProtocolOptions) {
   return makeServer(serverOptions);
 }
 
-function contextOf(ctx: Ctx): RequestContext {
+function contextOf(ctx: Ctx, identity: Identity): RequestContext {
   const connection = ctx.extra.connection!;
   return {
-    identity: connection.identity,
+    identity,
     requestId: randomUUID(),
     refreshCookie: noCookie,
     clientIp: ctx.extra.clientIp,

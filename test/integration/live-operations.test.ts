@@ -1,0 +1,77 @@
+import { startApi, type TestApi } from "../support/api";
+import { post, register } from "../support/client";
+import { closedWithin, openLive, type LiveClient } from "../support/live";
+
+/**
+ * Queries and mutations over the socket are checked as HTTP requests are, each one: the socket's
+ * close on a revocation can come later (a lost message, LIVE_RECHECK_SECONDS), and must not leave a
+ * window in which a revoked token, or roles taken away, still work over the socket.
+ */
+let server: TestApi;
+const open: LiveClient[] = [];
+
+beforeAll(async () => {
+  // A re-check far away: only the per-operation check can catch what follows.
+  server = await startApi(null, { LIVE_RECHECK_SECONDS: "300" });
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((live) => live.dispose()));
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function live(token: string) {
+  const client = await openLive(server.url, token);
+  open.push(client);
+  return client;
+}
+
+interface OperationErrors {
+  readonly message: string;
+  readonly extensions?: { code?: string; reason?: string };
+}
+
+/** One operation over the socket: its data, or its errors. */
+function overSocket(client: LiveClient, query: string): Promise<{ data?: unknown; errors?: readonly OperationErrors[] }> {
+  return new Promise((resolve) => {
+    let result: { data?: unknown; errors?: readonly OperationErrors[] } = {};
+    client.client.subscribe(
+      { query },
+      {
+        next: (value) => (result = value as typeof result),
+        error: (errors) => resolve({ errors: errors as OperationErrors[] }),
+        complete: () => resolve(result),
+      },
+    );
+  });
+}
+
+describe("an operation over the socket", () => {
+  it("is refused with TOKEN_REVOKED, and the socket closed 4401, once the session ended without an event", async () => {
+    const user = await register(server.url);
+    const client = await live(user.accessToken);
+    // Ended in the store only: no event is published, as if the message were lost.
+    await server.store.endSession(user.user.id, user.sessionId!);
+    const http = await post(server.url, { query: "{ me { id } }" }, { token: user.accessToken });
+    expect(http.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+
+    const result = await overSocket(client, "{ me { id } }");
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED" });
+    expect(await closedWithin(client, 1000)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+
+  it("runs with the roles the user has now, not those of connection_init", async () => {
+    const user = await register(server.url);
+    await server.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+    const client = await live(user.accessToken);
+    const users = "{ users(first: 1) { totalCount } }";
+    expect((await overSocket(client, users)).errors).toBeUndefined();
+
+    // Taken away in the store only: the socket hears nothing until the re-check.
+    await server.store.setUserRoles(user.user.id, ["USER"]);
+    const result = await overSocket(client, users);
+    expect(result.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  });
+});
