@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import proxyAddr from "@fastify/proxy-addr";
 import type { FastifyPluginAsync } from "fastify";
 import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -17,6 +18,8 @@ export interface LiveRouteOptions {
   /** A peer that has not answered the last ping by the next one is dropped. */
   readonly pingMs: number;
   readonly logger: Logger;
+  /** TRUST_PROXY in fastify's form (app.ts): the client's address is found as for an HTTP request's `request.ip`. */
+  readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean);
 }
 
 /** Shutdown sends every socket 1001, then drops those that have not closed after this. */
@@ -30,6 +33,8 @@ const CLOSE_GRACE_MS = 500;
 export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, options) => {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols, clientTracking: true });
   const alive = new WeakSet<WebSocket>();
+  const trust = !options.trustProxy ? null : typeof options.trustProxy === "function" ? options.trustProxy : proxyAddr.compile(options.trustProxy);
+  const addressOf = (request: IncomingMessage) => clientIpOf(trust ? proxyAddr(request, trust) : request.socket.remoteAddress);
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? "").split("?")[0];
@@ -52,7 +57,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
         if (ws.readyState === ws.OPEN) ws.close(code, reason);
       },
     };
-    const extra: SocketExtra = { socket, clientIp: clientIpOf(request.socket.remoteAddress) };
+    const extra: SocketExtra = { socket, clientIp: addressOf(request) };
     const closed = options.protocol.opened(
       {
         protocol: ws.protocol,

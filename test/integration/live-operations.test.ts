@@ -75,3 +75,24 @@ describe("an operation over the socket", () => {
     expect(result.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 });
+
+describe("the client's address over the socket", () => {
+  it("is found through TRUST_PROXY as over HTTP: throttling and the audit trail see the client, not the proxy", async () => {
+    const proxied = await startApi(null, { TRUST_PROXY: "127.0.0.1" });
+    try {
+      const user = await register(proxied.url);
+      const client = await openLive(proxied.url, user.accessToken, { subscribe: false, headers: { "x-forwarded-for": "203.0.113.9" } });
+      open.push(client);
+      const failed = await overSocket(client, `mutation { login(input: { email: "${user.user.email}", password: "not the password" }) { accessToken } }`);
+      expect(failed.errors?.[0]?.extensions?.reason).toBe("INVALID_CREDENTIALS");
+      const history = await post<{ securityEvents: { edges: { node: { type: string; ip: string | null } }[] } }>(
+        proxied.url,
+        { query: "{ securityEvents(first: 1) { edges { node { type ip } } } }" },
+        { token: user.accessToken },
+      );
+      expect(history.data?.securityEvents.edges[0]?.node).toEqual({ type: "LOGIN_FAILED", ip: "203.0.113.9" });
+    } finally {
+      await proxied.stop();
+    }
+  });
+});
