@@ -135,6 +135,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
     formatError: errorFormatter(logger),
     maxSubscriptions: config.live.maxSubscriptionsPerConnection,
+    hideSuggestions: !config.explorer,
   });
   const app = await createApp({
     apollo,

@@ -6,6 +6,7 @@ import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
 import { authenticationRequired, isAuthError, type AuthError } from "../errors";
+import { withoutSuggestions } from "../graphql/limits";
 import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
 
 /** What the transport knows of one socket. */
@@ -30,6 +31,8 @@ export interface LiveProtocolOptions {
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** Subscriptions (and operations) running at once on one socket. */
   readonly maxSubscriptions: number;
+  /** Introspection is off: "Did you mean …?" is cut from every message, as Apollo's plugin does over HTTP. */
+  readonly hideSuggestions: boolean;
 }
 
 /** No cookies on a socket: a refresh over WebSocket takes its token as an argument. */
@@ -44,7 +47,11 @@ type Ctx = ProtocolContext<Record<string, unknown>, SocketExtra>;
  */
 export function liveProtocol(options: LiveProtocolOptions) {
   const rules = [...specifiedRules, ...options.validationRules];
-  const format = (errors: readonly GraphQLError[]) => errors.map((error) => options.formatError(error.toJSON(), error));
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((error) => {
+      const formatted = options.formatError(error.toJSON(), error);
+      return options.hideSuggestions ? { ...formatted, message: withoutSuggestions(formatted.message) } : formatted;
+    });
   const serverOptions: ServerOptions<Record<string, unknown>, SocketExtra> = {
     schema: options.schema,
     connectionInitWaitTimeout: 3_000,

@@ -12,7 +12,7 @@ const open: LiveClient[] = [];
 
 beforeAll(async () => {
   // A re-check far away: only the per-operation check can catch what follows.
-  server = await startApi(null, { LIVE_RECHECK_SECONDS: "300" });
+  server = await startApi(null, { LIVE_RECHECK_SECONDS: "300", EXPLORER: "off" });
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((live) => live.dispose()));
@@ -94,5 +94,18 @@ describe("the client's address over the socket", () => {
     } finally {
       await proxied.stop();
     }
+  });
+});
+
+describe("errors over the socket", () => {
+  it("hide field suggestions as over HTTP when introspection is off, so a typo cannot map the schema", async () => {
+    const user = await register(server.url);
+    const client = await live(user.accessToken);
+    const typo = "{ mee { id } }";
+    const http = await post(server.url, { query: typo }, { token: user.accessToken });
+    expect(http.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    const result = await overSocket(client, typo);
+    expect(result.errors?.[0]?.message).toMatch(/Cannot query field "mee"/);
+    expect(result.errors?.[0]?.message).not.toMatch(/Did you mean/);
   });
 });
