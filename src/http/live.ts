@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
+import { clientKey } from "../auth/throttle";
 import type { LiveConnections } from "../live/connections";
 import type { SocketExtra } from "../live/protocol";
 
@@ -22,6 +23,13 @@ export interface LiveRouteOptions {
   readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean);
 }
 
+/**
+ * Sockets from one client (an IPv6 /64) not yet authenticated: each holds memory for up to the 3 s
+ * connection_init wait, so one client opening thousands a second would hold thousands at once.
+ * Past this, its upgrades are refused with 429. Authenticated sockets are bounded per user instead.
+ */
+export const MAX_PENDING_PER_CLIENT = 50;
+
 /** Shutdown sends every socket 1001, then drops those that have not closed after this. */
 const CLOSE_GRACE_MS = 500;
 
@@ -33,6 +41,8 @@ const CLOSE_GRACE_MS = 500;
 export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, options) => {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols, clientTracking: true });
   const alive = new WeakSet<WebSocket>();
+  /** Not yet authenticated sockets, by client (clientKey). */
+  const pending = new Map<string, number>();
   const trust = !options.trustProxy ? null : typeof options.trustProxy === "function" ? options.trustProxy : proxyAddr.compile(options.trustProxy);
   const addressOf = (request: IncomingMessage) => clientIpOf(trust ? proxyAddr(request, trust) : request.socket.remoteAddress);
 
@@ -43,10 +53,22 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
     if (origin !== undefined && options.allowedOrigins !== null && !options.allowedOrigins.includes(origin)) {
       return refuseUpgrade(socket, 403, "Forbidden");
     }
-    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, request));
+    const clientIp = addressOf(request);
+    if ((pending.get(clientKey(clientIp)) ?? 0) >= MAX_PENDING_PER_CLIENT) return refuseUpgrade(socket, 429, "Too Many Requests");
+    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp));
   };
 
-  const opened = (ws: WebSocket, request: IncomingMessage) => {
+  const opened = (ws: WebSocket, clientIp: string) => {
+    const client = clientKey(clientIp);
+    pending.set(client, (pending.get(client) ?? 0) + 1);
+    let counted = true;
+    const authenticated = () => {
+      if (!counted) return;
+      counted = false;
+      const left = pending.get(client)! - 1;
+      if (left === 0) pending.delete(client);
+      else pending.set(client, left);
+    };
     alive.add(ws);
     ws.on("pong", () => alive.add(ws));
     const socket: SocketExtra["socket"] = {
@@ -57,7 +79,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
         if (ws.readyState === ws.OPEN) ws.close(code, reason);
       },
     };
-    const extra: SocketExtra = { socket, clientIp: addressOf(request) };
+    const extra: SocketExtra = { socket, clientIp, authenticated };
     const closed = options.protocol.opened(
       {
         protocol: ws.protocol,
@@ -78,7 +100,10 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
       extra,
     );
     ws.once("error", () => ws.terminate());
-    ws.once("close", (code, reason) => void closed(code, String(reason)));
+    ws.once("close", (code, reason) => {
+      authenticated();
+      void closed(code, String(reason));
+    });
   };
 
   // One timer for every socket, not one each: 10,000 idle sockets cost one sweep per period.

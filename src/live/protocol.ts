@@ -14,6 +14,8 @@ export interface SocketExtra {
   readonly socket: LiveSocket & { readonly closed: boolean };
   readonly clientIp: string;
   connection?: LiveConnection;
+  /** Called once the socket is authenticated: it no longer counts against its client's pending sockets. */
+  readonly authenticated?: () => void;
   /** connection_init's access token, kept in memory only: each operation is checked with it, as an HTTP request is. */
   token?: string;
 }
@@ -64,6 +66,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
         extra.token = token;
         extra.connection = new LiveConnection(identity, extra.socket, options.clock.now());
         options.connections.add(extra.connection);
+        extra.authenticated?.();
         return true;
       } catch (error) {
         if (!isAuthError(error)) throw error;

@@ -1,6 +1,9 @@
+import { once } from "node:events";
+import WebSocket from "ws";
+import { MAX_PENDING_PER_CLIENT } from "../../src/http/live";
 import { startApi, type TestApi } from "../support/api";
 import { post, register } from "../support/client";
-import { closedWithin, openLive, type LiveClient } from "../support/live";
+import { closedWithin, openLive, wsUrl, type LiveClient } from "../support/live";
 
 /**
  * Queries and mutations over the socket are checked as HTTP requests are, each one: the socket's
@@ -107,5 +110,45 @@ describe("errors over the socket", () => {
     const result = await overSocket(client, typo);
     expect(result.errors?.[0]?.message).toMatch(/Cannot query field "mee"/);
     expect(result.errors?.[0]?.message).not.toMatch(/Did you mean/);
+  });
+});
+
+describe("sockets not yet authenticated", () => {
+  /** Resolves with the open socket, or the HTTP status its upgrade was refused with. */
+  const upgrade = () =>
+    new Promise<WebSocket | number>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl(server.url), "graphql-transport-ws");
+      ws.once("open", () => resolve(ws));
+      ws.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0));
+      ws.once("error", reject);
+    });
+  const acknowledged = async (ws: WebSocket, token: string) => {
+    ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } }));
+    const [data] = (await once(ws, "message")) as [Buffer];
+    expect(JSON.parse(String(data))).toEqual({ type: "connection_ack" });
+  };
+
+  it(`are at most ${MAX_PENDING_PER_CLIENT} per client: one more upgrade is refused with 429 until one authenticates or closes`, async () => {
+    const user = await register(server.url);
+    const sockets = (await Promise.all(Array.from({ length: MAX_PENDING_PER_CLIENT }, upgrade))) as WebSocket[];
+    try {
+      expect(sockets.every((ws) => ws instanceof WebSocket)).toBe(true);
+      expect(await upgrade()).toBe(429);
+      // An authenticated socket no longer counts against its client.
+      await acknowledged(sockets[0]!, user.accessToken);
+      const next = await upgrade();
+      expect(next).toBeInstanceOf(WebSocket);
+      sockets.push(next as WebSocket);
+      expect(await upgrade()).toBe(429);
+      // Nor does a closed one.
+      sockets[1]!.close();
+      await once(sockets[1]!, "close");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const after = await upgrade();
+      expect(after).toBeInstanceOf(WebSocket);
+      sockets.push(after as WebSocket);
+    } finally {
+      for (const ws of sockets) ws.terminate();
+    }
   });
 });
