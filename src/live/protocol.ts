@@ -86,10 +86,10 @@ export function liveProtocol(options: LiveProtocolOptions) {
       try {
         document = parse(payload.query, { maxTokens: options.maxTokens });
       } catch (error) {
-        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        return withCode([error instanceof GraphQLError ? error : new GraphQLError(String(error))], "GRAPHQL_PARSE_FAILED");
       }
       const errors = validate(options.schema, document, rules);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return withCode(errors, "GRAPHQL_VALIDATION_FAILED");
       // Every operation is checked as an HTTP request is (one store round trip, the roles of now):
       // the socket's own close on a revocation may come later (a lost message, the re-check's period).
       let identity: Identity;
@@ -129,6 +129,21 @@ function contextOf(ctx: Ctx, identity: Identity): RequestContext {
     clientIp: ctx.extra.clientIp,
     live: connection,
   };
+}
+
+/** The code Apollo gives parse and validation errors over HTTP, so a client tells them apart the same way. */
+function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map(
+    (error) =>
+      new GraphQLError(error.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: error.originalError,
+        extensions: { ...error.extensions, code },
+      }),
+  );
 }
 
 /** The bearer token in connection_init's payload; the key is matched case-insensitively. */

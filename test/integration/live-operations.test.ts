@@ -101,6 +101,20 @@ describe("the client's address over the socket", () => {
 });
 
 describe("errors over the socket", () => {
+  it("carry the codes of HTTP: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED", async () => {
+    const user = await register(server.url);
+    const client = await live(user.accessToken);
+    for (const [query, code] of [
+      ["{ me { id ", "GRAPHQL_PARSE_FAILED"],
+      ["{ __schema { types { name } } }", "GRAPHQL_VALIDATION_FAILED"],
+      ['mutation { a: login(input: { email: "a@b.co", password: "x" }) { accessToken } b: login(input: { email: "a@b.co", password: "y" }) { accessToken } }', "GRAPHQL_VALIDATION_FAILED"],
+    ]) {
+      const http = await post(server.url, { query }, { token: user.accessToken });
+      expect(http.errors?.[0]?.extensions?.code).toBe(code);
+      expect((await overSocket(client, query!)).errors?.[0]?.extensions?.code).toBe(code);
+    }
+  });
+
   it("hide field suggestions as over HTTP when introspection is off, so a typo cannot map the schema", async () => {
     const user = await register(server.url);
     const client = await live(user.accessToken);
