@@ -77,7 +77,7 @@ async function openSocket(httpUrl: string, token: string): Promise<OpenSocket> {
 
 async function openAll(url: string, sessions: readonly LiveSession[]): Promise<OpenSocket[]> {
   const sockets: OpenSocket[] = [];
-  // In batches of MAX_PENDING_PER_CLIENT (50): every socket here comes from one address.
+  // In batches of LIVE_MAX_PENDING_PER_IP's default (50): every socket here comes from one address.
   for (let i = 0; i < sessions.length; i += 50) sockets.push(...(await Promise.all(sessions.slice(i, i + 50).map((s) => openSocket(url, s.accessToken)))));
   return sockets;
 }

@@ -154,6 +154,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
       allowedOrigins: config.live.allowedOrigins,
       maxMessageBytes: MAX_BODY_BYTES,
       pingMs: config.live.pingSeconds * 1000,
+      maxPendingPerClient: config.live.maxPendingPerClient,
       logger,
     },
   });

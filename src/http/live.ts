@@ -18,17 +18,16 @@ export interface LiveRouteOptions {
   readonly maxMessageBytes: number;
   /** A peer that has not answered the last ping by the next one is dropped. */
   readonly pingMs: number;
+  /**
+   * LIVE_MAX_PENDING_PER_IP: sockets of one client (an IPv6 /64) not yet authenticated. Each holds
+   * memory for up to the 3 s connection_init wait, so one client opening thousands a second would
+   * hold thousands at once; past this, its upgrades get 429. Authenticated ones are bounded per user.
+   */
+  readonly maxPendingPerClient: number;
   readonly logger: Logger;
   /** TRUST_PROXY in fastify's form (app.ts): the client's address is found as for an HTTP request's `request.ip`. */
   readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean);
 }
-
-/**
- * Sockets from one client (an IPv6 /64) not yet authenticated: each holds memory for up to the 3 s
- * connection_init wait, so one client opening thousands a second would hold thousands at once.
- * Past this, its upgrades are refused with 429. Authenticated sockets are bounded per user instead.
- */
-export const MAX_PENDING_PER_CLIENT = 50;
 
 /** Shutdown sends every socket 1001, then drops those that have not closed after this. */
 const CLOSE_GRACE_MS = 500;
@@ -54,7 +53,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
       return refuseUpgrade(socket, 403, "Forbidden");
     }
     const clientIp = addressOf(request);
-    if ((pending.get(clientKey(clientIp)) ?? 0) >= MAX_PENDING_PER_CLIENT) return refuseUpgrade(socket, 429, "Too Many Requests");
+    if ((pending.get(clientKey(clientIp)) ?? 0) >= options.maxPendingPerClient) return refuseUpgrade(socket, 429, "Too Many Requests");
     wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp));
   };
 

@@ -1,6 +1,5 @@
 import { once } from "node:events";
 import WebSocket from "ws";
-import { MAX_PENDING_PER_CLIENT } from "../../src/http/live";
 import { startApi, type TestApi } from "../support/api";
 import { post, register } from "../support/client";
 import { closedWithin, openLive, wsUrl, type LiveClient } from "../support/live";
@@ -11,11 +10,12 @@ import { closedWithin, openLive, wsUrl, type LiveClient } from "../support/live"
  * window in which a revoked token, or roles taken away, still work over the socket.
  */
 let server: TestApi;
+const MAX_PENDING = 20;
 const open: LiveClient[] = [];
 
 beforeAll(async () => {
   // A re-check far away: only the per-operation check can catch what follows.
-  server = await startApi(null, { LIVE_RECHECK_SECONDS: "300", EXPLORER: "off" });
+  server = await startApi(null, { LIVE_RECHECK_SECONDS: "300", EXPLORER: "off", LIVE_MAX_PENDING_PER_IP: String(MAX_PENDING) });
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((live) => live.dispose()));
@@ -142,9 +142,9 @@ describe("sockets not yet authenticated", () => {
     expect(JSON.parse(String(data))).toEqual({ type: "connection_ack" });
   };
 
-  it(`are at most ${MAX_PENDING_PER_CLIENT} per client: one more upgrade is refused with 429 until one authenticates or closes`, async () => {
+  it(`are at most LIVE_MAX_PENDING_PER_IP per client: one more upgrade is refused with 429 until one authenticates or closes`, async () => {
     const user = await register(server.url);
-    const sockets = (await Promise.all(Array.from({ length: MAX_PENDING_PER_CLIENT }, upgrade))) as WebSocket[];
+    const sockets = (await Promise.all(Array.from({ length: MAX_PENDING }, upgrade))) as WebSocket[];
     try {
       expect(sockets.every((ws) => ws instanceof WebSocket)).toBe(true);
       expect(await upgrade()).toBe(429);
