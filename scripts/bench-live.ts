@@ -78,7 +78,8 @@ async function openSocket(httpUrl: string, token: string): Promise<OpenSocket> {
 
 async function openAll(url: string, sessions: readonly LiveSession[]): Promise<OpenSocket[]> {
   const sockets: OpenSocket[] = [];
-  for (let i = 0; i < sessions.length; i += 200) sockets.push(...(await Promise.all(sessions.slice(i, i + 200).map((s) => openSocket(url, s.accessToken)))));
+  // In batches of LIVE_MAX_PENDING_PER_IP's default (50): every socket here comes from one address.
+  for (let i = 0; i < sessions.length; i += 50) sockets.push(...(await Promise.all(sessions.slice(i, i + 50).map((s) => openSocket(url, s.accessToken)))));
   return sockets;
 }
 

@@ -98,6 +98,8 @@ export interface LiveLimits {
   /** One more connection of a user on this instance closes their oldest. */
   readonly maxConnectionsPerUser: number;
   readonly maxSubscriptionsPerConnection: number;
+  /** Sockets of one client IP (an IPv6 /64) not yet authenticated, on this instance; one more upgrade gets 429. */
+  readonly maxPendingPerClient: number;
   /** Seconds between server pings; a peer silent for a whole period is dropped. */
   readonly pingSeconds: number;
   /** Browser origins allowed to open a socket (exact `scheme://host[:port]`); null: any. */
@@ -316,6 +318,7 @@ export function loadConfig(env: Env): Config {
       recheckSeconds: read.integer("LIVE_RECHECK_SECONDS", 5, 1, 300),
       maxConnectionsPerUser: read.integer("LIVE_MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),
       maxSubscriptionsPerConnection: read.integer("LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION", 10, 1, 1000),
+      maxPendingPerClient: read.integer("LIVE_MAX_PENDING_PER_IP", 50, 1, 1_000_000),
       pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
       allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
     },

@@ -176,6 +176,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
     formatError: errorFormatter(logger),
     maxSubscriptions: config.live.maxSubscriptionsPerConnection,
+    hideSuggestions: !config.explorer,
   });
   const app = await createApp({
     apollo,
@@ -194,6 +195,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
       allowedOrigins: config.live.allowedOrigins,
       maxMessageBytes: MAX_BODY_BYTES,
       pingMs: config.live.pingSeconds * 1000,
+      maxPendingPerClient: config.live.maxPendingPerClient,
       logger,
     },
   });

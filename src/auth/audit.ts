@@ -1,6 +1,12 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics";
 import type { AuditEntry, SessionRecord } from "../store/store";
+import { clientKey } from "./throttle";
+
+/** A throttled refusal reaches the trail at most this often per reason, scope and client. */
+const THROTTLED_TRAIL_EVERY_MS = 60_000;
+/** Clients remembered for that; past this, the one written longest ago is forgotten (and may be written again). */
+const THROTTLED_TRAIL_KEYS = 10_000;
 
 export type ThrottleReason = "LOGIN_THROTTLED" | "REGISTER_THROTTLED" | "PASSKEY_THROTTLED" | "RECOVERY_THROTTLED";
 
@@ -73,6 +79,9 @@ export class Audit {
     private readonly trail: AuditSink | null = null,
   ) {}
 
+  /** When each throttled (reason, scope, client) last reached the trail; bounded, oldest dropped first. */
+  private readonly throttledWritten = new Map<string, number>();
+
   /** A session began: by a login with a password, or by registering. */
   signedIn(session: Pick<SessionRecord, "userId" | "id" | "device">, via: "password" | "register", origin?: AuditOrigin): void {
     this.record({ type: "SIGNED_IN", userId: session.userId, sessionId: session.id, device: session.device, origin, details: { via } }, "signed in");
@@ -103,11 +112,24 @@ export class Audit {
 
   /**
    * `scope`: what refused — one (account, IP) pair's count (for passkeys: one credential), the IP's
-   * count across accounts, one address's recovery mails, or the password-hashing queue.
+   * count across accounts, one address's recovery mails, or the password-hashing queue. Logged and
+   * counted every time; written to the trail once per reason, scope and client (an IPv6 /64) per
+   * THROTTLED_TRAIL_EVERY_MS: a refusal costs its sender nothing, and a flood of them would
+   * otherwise fill the global stream to AUDIT_MAX_EVENTS and push every real event out of it.
    */
   throttled(reason: ThrottleReason, scope: "pair" | "ip" | "address" | "hash_queue", clientIp: string, origin?: AuditOrigin): void {
     this.metrics.throttled.inc({ reason });
-    this.record({ type: reason, userId: null, origin: origin ?? { clientIp }, details: { reason, scope } }, "attempt refused by throttling", "throttled");
+    const key = `${reason} ${scope} ${clientKey(clientIp)}`;
+    const now = Date.now();
+    const last = this.throttledWritten.get(key);
+    const toTrail = last === undefined || now - last >= THROTTLED_TRAIL_EVERY_MS;
+    if (toTrail) {
+      this.throttledWritten.delete(key);
+      this.throttledWritten.set(key, now);
+      // Insertion order: the first key is the one written longest ago.
+      if (this.throttledWritten.size > THROTTLED_TRAIL_KEYS) this.throttledWritten.delete(this.throttledWritten.keys().next().value!);
+    }
+    this.record({ type: reason, userId: null, origin: origin ?? { clientIp }, details: { reason, scope } }, "attempt refused by throttling", "throttled", {}, toTrail);
   }
 
   refreshReused(userId: string, sessionId: string, origin?: AuditOrigin): void {
@@ -134,7 +156,7 @@ export class Audit {
    * The one way out: one warn line, one count, one trail entry. `logAs` keeps the line names that
    * predate the trail; `line` adds fields to the log line only.
    */
-  private record(event: AuditEvent, message: string, logAs = snakeCase(event.type), line: Record<string, unknown> = {}): void {
+  private record(event: AuditEvent, message: string, logAs = snakeCase(event.type), line: Record<string, unknown> = {}, toTrail = true): void {
     const entry: AuditEntry = {
       type: event.type,
       actorId: event.actorId ?? null,
@@ -149,6 +171,7 @@ export class Audit {
     const { details, userId, ...rest } = entry;
     const set = Object.fromEntries(Object.entries(rest).filter(([name, value]) => value !== null && name !== "type"));
     this.logger.warn({ ...details, ...line, audit: logAs, userId, ...set }, message);
+    if (!toTrail) return;
     this.trail?.append(entry).catch((error: unknown) => {
       this.metrics.auditWriteFailures.inc();
       const { name, message: reason } = error instanceof Error ? error : { name: "Error", message: String(error) };

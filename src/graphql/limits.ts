@@ -68,11 +68,14 @@ const hideSuggestions: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didEncounterErrors({ errors }) {
-        for (const error of errors) (error as { message: string }).message = error.message.replace(SUGGESTION, "");
+        for (const error of errors) (error as { message: string }).message = withoutSuggestions(error.message);
       },
     };
   },
 };
+
+/** The message without its "Did you mean …?"; the WebSocket transport (src/live/protocol.ts) applies it too. */
+export const withoutSuggestions = (message: string) => message.replace(SUGGESTION, "");
 
 /** Reports armor's refusal as a validation error whose message names the variable that sets the limit. */
 type RejectCallback = (context: ValidationContext | null, error: GraphQLError) => void;

@@ -77,7 +77,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     contextError: parts.contextError,
     browserPage: browserPage(parts.explorer),
   });
-  if (parts.live) await app.register(liveRoute, parts.live);
+  if (parts.live) await app.register(liveRoute, { ...parts.live, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }
 

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import proxyAddr from "@fastify/proxy-addr";
 import type { FastifyPluginAsync } from "fastify";
 import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
+import { clientKey } from "../auth/throttle";
 import type { LiveConnections } from "../live/connections";
 import type { SocketExtra } from "../live/protocol";
 
@@ -16,7 +18,15 @@ export interface LiveRouteOptions {
   readonly maxMessageBytes: number;
   /** A peer that has not answered the last ping by the next one is dropped. */
   readonly pingMs: number;
+  /**
+   * LIVE_MAX_PENDING_PER_IP: sockets of one client (an IPv6 /64) not yet authenticated. Each holds
+   * memory for up to the 3 s connection_init wait, so one client opening thousands a second would
+   * hold thousands at once; past this, its upgrades get 429. Authenticated ones are bounded per user.
+   */
+  readonly maxPendingPerClient: number;
   readonly logger: Logger;
+  /** TRUST_PROXY in fastify's form (app.ts): the client's address is found as for an HTTP request's `request.ip`. */
+  readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean);
 }
 
 /** Shutdown sends every socket 1001, then drops those that have not closed after this. */
@@ -30,6 +40,10 @@ const CLOSE_GRACE_MS = 500;
 export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, options) => {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols, clientTracking: true });
   const alive = new WeakSet<WebSocket>();
+  /** Not yet authenticated sockets, by client (clientKey). */
+  const pending = new Map<string, number>();
+  const trust = !options.trustProxy ? null : typeof options.trustProxy === "function" ? options.trustProxy : proxyAddr.compile(options.trustProxy);
+  const addressOf = (request: IncomingMessage) => clientIpOf(trust ? proxyAddr(request, trust) : request.socket.remoteAddress);
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? "").split("?")[0];
@@ -38,10 +52,22 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
     if (origin !== undefined && options.allowedOrigins !== null && !options.allowedOrigins.includes(origin)) {
       return refuseUpgrade(socket, 403, "Forbidden");
     }
-    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, request));
+    const clientIp = addressOf(request);
+    if ((pending.get(clientKey(clientIp)) ?? 0) >= options.maxPendingPerClient) return refuseUpgrade(socket, 429, "Too Many Requests");
+    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp));
   };
 
-  const opened = (ws: WebSocket, request: IncomingMessage) => {
+  const opened = (ws: WebSocket, clientIp: string) => {
+    const client = clientKey(clientIp);
+    pending.set(client, (pending.get(client) ?? 0) + 1);
+    let counted = true;
+    const authenticated = () => {
+      if (!counted) return;
+      counted = false;
+      const left = pending.get(client)! - 1;
+      if (left === 0) pending.delete(client);
+      else pending.set(client, left);
+    };
     alive.add(ws);
     ws.on("pong", () => alive.add(ws));
     const socket: SocketExtra["socket"] = {
@@ -52,7 +78,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
         if (ws.readyState === ws.OPEN) ws.close(code, reason);
       },
     };
-    const extra: SocketExtra = { socket, clientIp: clientIpOf(request.socket.remoteAddress) };
+    const extra: SocketExtra = { socket, clientIp, authenticated };
     const closed = options.protocol.opened(
       {
         protocol: ws.protocol,
@@ -73,7 +99,10 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
       extra,
     );
     ws.once("error", () => ws.terminate());
-    ws.once("close", (code, reason) => void closed(code, String(reason)));
+    ws.once("close", (code, reason) => {
+      authenticated();
+      void closed(code, String(reason));
+    });
   };
 
   // One timer for every socket, not one each: 10,000 idle sockets cost one sweep per period.

@@ -153,6 +153,11 @@ export class LiveConnections implements LiveListener {
     return this.rechecking;
   }
 
+  /** An operation on the connection found its token refused: closed as the re-check would. */
+  end(connection: LiveConnection, code: number, reason: string): void {
+    this.close(connection, code, reason, { operation: true });
+  }
+
   /** Shutdown: 1001, so clients reconnect to another instance. Never waits on a socket. */
   closeAll(): void {
     if (this.recheckTimer) clearInterval(this.recheckTimer);

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from "graphql";
 import { makeServer, type Context as ProtocolContext, type ServerOptions } from "graphql-ws";
-import type { Authenticator } from "../auth/authenticator";
+import type { Authenticator, Identity } from "../auth/authenticator";
 import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
 import { authenticationRequired, isAuthError, type AuthError } from "../errors";
+import { withoutSuggestions } from "../graphql/limits";
 import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
 
 /** What the transport knows of one socket. */
@@ -13,6 +14,10 @@ export interface SocketExtra {
   readonly socket: LiveSocket & { readonly closed: boolean };
   readonly clientIp: string;
   connection?: LiveConnection;
+  /** Called once the socket is authenticated: it no longer counts against its client's pending sockets. */
+  readonly authenticated?: () => void;
+  /** connection_init's access token, kept in memory only: each operation is checked with it, as an HTTP request is. */
+  token?: string;
 }
 
 export interface LiveProtocolOptions {
@@ -28,6 +33,8 @@ export interface LiveProtocolOptions {
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** Subscriptions (and operations) running at once on one socket. */
   readonly maxSubscriptions: number;
+  /** Introspection is off: "Did you mean …?" is cut from every message, as Apollo's plugin does over HTTP. */
+  readonly hideSuggestions: boolean;
 }
 
 /** No cookies on a socket: a refresh over WebSocket takes its token as an argument. */
@@ -42,17 +49,24 @@ type Ctx = ProtocolContext<Record<string, unknown>, SocketExtra>;
  */
 export function liveProtocol(options: LiveProtocolOptions) {
   const rules = [...specifiedRules, ...options.validationRules];
-  const format = (errors: readonly GraphQLError[]) => errors.map((error) => options.formatError(error.toJSON(), error));
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((error) => {
+      const formatted = options.formatError(error.toJSON(), error);
+      return options.hideSuggestions ? { ...formatted, message: withoutSuggestions(formatted.message) } : formatted;
+    });
   const serverOptions: ServerOptions<Record<string, unknown>, SocketExtra> = {
     schema: options.schema,
     connectionInitWaitTimeout: 3_000,
     onConnect: async (ctx) => {
       const { extra } = ctx;
       try {
-        const identity = await options.authenticator.authenticate(tokenOf(ctx.connectionParams));
+        const token = tokenOf(ctx.connectionParams);
+        const identity = await options.authenticator.authenticate(token);
         if (extra.socket.closed) return false;
+        extra.token = token;
         extra.connection = new LiveConnection(identity, extra.socket, options.clock.now());
         options.connections.add(extra.connection);
+        extra.authenticated?.();
         return true;
       } catch (error) {
         if (!isAuthError(error)) throw error;
@@ -64,7 +78,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
     onClose: (ctx) => {
       if (ctx.extra.connection) options.connections.remove(ctx.extra.connection);
     },
-    onSubscribe: (ctx, _id, payload) => {
+    onSubscribe: async (ctx, _id, payload) => {
       if (Object.keys(ctx.subscriptions).length > options.maxSubscriptions) {
         return [new GraphQLError(`At most ${options.maxSubscriptions} operations may run at once on one connection (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION)`)];
       }
@@ -72,16 +86,31 @@ export function liveProtocol(options: LiveProtocolOptions) {
       try {
         document = parse(payload.query, { maxTokens: options.maxTokens });
       } catch (error) {
-        return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        return withCode([error instanceof GraphQLError ? error : new GraphQLError(String(error))], "GRAPHQL_PARSE_FAILED");
       }
       const errors = validate(options.schema, document, rules);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return withCode(errors, "GRAPHQL_VALIDATION_FAILED");
+      // Every operation is checked as an HTTP request is (one store round trip, the roles of now):
+      // the socket's own close on a revocation may come later (a lost message, the re-check's period).
+      let identity: Identity;
+      try {
+        identity = await options.authenticator.authenticate(ctx.extra.token!);
+      } catch (error) {
+        if (!isAuthError(error)) throw error;
+        if (error.code !== "SERVICE_UNAVAILABLE") {
+          const [code, reason] = refusal(error);
+          // After the operation's error went out (graphql-ws sends it when this returns).
+          const connection = ctx.extra.connection!;
+          setImmediate(() => options.connections.end(connection, code, reason));
+        }
+        return [new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, reason: error.reason } })];
+      }
       return {
         schema: options.schema,
         document,
         operationName: payload.operationName,
         variableValues: payload.variables,
-        contextValue: contextOf(ctx),
+        contextValue: contextOf(ctx, identity),
       };
     },
     onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
@@ -91,15 +120,30 @@ export function liveProtocol(options: LiveProtocolOptions) {
   return makeServer(serverOptions);
 }
 
-function contextOf(ctx: Ctx): RequestContext {
+function contextOf(ctx: Ctx, identity: Identity): RequestContext {
   const connection = ctx.extra.connection!;
   return {
-    identity: connection.identity,
+    identity,
     requestId: randomUUID(),
     refreshCookie: noCookie,
     clientIp: ctx.extra.clientIp,
     live: connection,
   };
+}
+
+/** The code Apollo gives parse and validation errors over HTTP, so a client tells them apart the same way. */
+function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map(
+    (error) =>
+      new GraphQLError(error.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: error.originalError,
+        extensions: { ...error.extensions, code },
+      }),
+  );
 }
 
 /** The bearer token in connection_init's payload; the key is matched case-insensitively. */

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
-import { MeDocument, RegisterDocument } from "../../schema/generated/graphql";
+import { ChangePasswordDocument, MeDocument, RegisterDocument } from "../../schema/generated/graphql";
 import { spawnApi, testEnv, type ApiProcess } from "../support/api";
 import { PASSWORD, send, uniqueEmail } from "../support/client";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
@@ -20,13 +20,16 @@ interface ReceivedSpan {
 const hex = (id: string | undefined) => (!id ? "" : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, "base64").toString("hex"));
 
 /** A collector in this process: POST /v1/traces with OTLP JSON, every span kept. */
-async function startReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[] }> {
+async function startReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[]; bodies: string[] }> {
   const spans: ReceivedSpan[] = [];
+  /** Every export as received: what a tracing backend would store. */
+  const bodies: string[] = [];
   const server = createServer((request, response) => {
     let body = "";
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
       if (request.url === "/v1/traces" && request.headers["content-type"]?.includes("json")) {
+        bodies.push(body);
         const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: Record<string, string | number>[] }[] }[] };
         for (const resource of payload.resourceSpans)
           for (const scope of resource.scopeSpans)
@@ -39,7 +42,7 @@ async function startReceiver(): Promise<{ server: Server; url: string; spans: Re
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, bodies };
 }
 
 const randomHex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => Math.floor(Math.random() * 256))).toString("hex");
@@ -93,6 +96,24 @@ describe("OpenTelemetry tracing, on", () => {
     expect(spans.some((span) => span.parentSpanId === check.spanId && /mget/i.test(span.name))).toBe(true);
     expect(names.some((name) => name.startsWith("graphql."))).toBe(true);
     expect(names.some((name) => /fastify|request handler|handler/i.test(name))).toBe(true);
+  });
+
+  it("exports no script argument: no password hash, refresh token hash or email reaches the tracing backend", async () => {
+    const traceId = randomHex(16);
+    const email = uniqueEmail("traced");
+    const registered = await send(api.url, RegisterDocument, { input: { email, password: PASSWORD } }, { headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    const token = registered.data!.register.accessToken;
+    const changed = await send(api.url, ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: `${PASSWORD} 2` }, { token, headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    expect(changed.errors).toBeUndefined();
+    // A password written into the query text rather than a variable.
+    await fetch(api.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `mutation { login(input: { email: "${email}", password: "literal secret 123" }) { accessToken } }` }) });
+    await trace(traceId, "store.session.change_password");
+    await new Promise((r) => setTimeout(r, 300));
+    const exported = receiver.bodies.join("\n");
+    expect(exported).toMatch(/evalsha/i);
+    expect(exported).not.toContain("$argon2");
+    expect(exported).not.toContain(email);
+    expect(exported).not.toContain("literal secret 123");
   });
 
   it("spans argon2 hashing and the session script, with the Redis script call inside it", async () => {

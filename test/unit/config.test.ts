@@ -378,6 +378,7 @@ describe("live connections configuration", () => {
     expect(loadConfig({}).live).toEqual({
       recheckSeconds: 5,
       maxConnectionsPerUser: 20,
+      maxPendingPerClient: 50,
       maxSubscriptionsPerConnection: 10,
       pingSeconds: 30,
       allowedOrigins: null,
@@ -398,6 +399,7 @@ describe("live connections configuration", () => {
       expect.stringMatching(/^LIVE_ALLOWED_ORIGINS must be a comma-separated list of origins/),
     ]);
     expect(problemsOf({ LIVE_RECHECK_SECONDS: "301" })).toEqual([expect.stringMatching(/^LIVE_RECHECK_SECONDS /)]);
+    expect(problemsOf({ LIVE_MAX_PENDING_PER_IP: "0" })).toEqual([expect.stringMatching(/^LIVE_MAX_PENDING_PER_IP /)]);
   });
 });
 
