@@ -224,7 +224,23 @@ export class Audit {
   /** One line `{ audit: "mfa_<event>", ... }` and one count in auth_mfa_events_total{event}. */
   private mfa(event: string, fields: Record<string, unknown>, message: string): void {
     this.metrics.mfaEvents.inc({ event });
-    this.logger.warn({ audit: `mfa_${event}`, ...fields }, message);
+    this.recordFields(`mfa_${event}`, fields, message);
+  }
+
+  /**
+   * The flows' events (second factor, passkeys, mail) into `record`, so each reaches the trail too:
+   * the type is the log name in upper snake case, the ids and address are lifted out of `fields`,
+   * the rest are the details.
+   */
+  private recordFields(logAs: string, fields: Record<string, unknown>, message: string): void {
+    const { userId = null, actorId = null, sessionId = null, clientIp, ...details } = fields as {
+      userId?: string | null;
+      actorId?: string | null;
+      sessionId?: string | null;
+      clientIp?: string;
+    } & Record<string, unknown>;
+    const origin = typeof clientIp === "string" ? { clientIp } : undefined;
+    this.record({ type: logAs.toUpperCase(), userId, actorId, sessionId, origin, details }, message, logAs);
   }
 
   /**
@@ -233,27 +249,28 @@ export class Audit {
    */
   passkeyLoginFailed(userId: string | null, cause: string, clientIp: string): void {
     this.metrics.passkeyFailures.inc({ cause });
-    this.logger.warn({ audit: "passkey_login_failed", userId, cause, clientIp }, "passkey sign-in refused");
+    this.recordFields("passkey_login_failed", { userId, cause, clientIp }, "passkey sign-in refused");
   }
 
   /** The signature counter went backwards: two authenticators may hold one private key (a clone). */
   passkeyCounterRegressed(userId: string, passkeyId: string, stored: number, presented: number, clientIp: string): void {
     this.metrics.passkeyFailures.inc({ cause: "counter_regressed" });
-    this.logger.warn(
-      { audit: "passkey_counter_regressed", userId, passkeyId, stored, presented, clientIp },
+    this.recordFields(
+      "passkey_counter_regressed",
+      { userId, passkeyId, stored, presented, clientIp },
       "passkey signature counter went backwards: possible cloned authenticator; sign-in refused",
     );
   }
 
   passkeyRegistered(userId: string, sessionId: string, passkeyId: string, clientIp: string): void {
     this.metrics.passkeyChanges.inc({ change: "registered" });
-    this.logger.warn({ audit: "passkey_registered", userId, sessionId, passkeyId, clientIp }, "passkey registered");
+    this.recordFields("passkey_registered", { userId, sessionId, passkeyId, clientIp }, "passkey registered");
   }
 
   /** `ended`: the live sessions the passkey had started, ended with it. */
   passkeyRemoved(userId: string, sessionId: string, passkeyId: string, ended: number, clientIp: string): void {
     this.metrics.passkeyChanges.inc({ change: "removed" });
-    this.logger.warn({ audit: "passkey_removed", userId, sessionId, passkeyId, ended, clientIp }, "passkey removed");
+    this.recordFields("passkey_removed", { userId, sessionId, passkeyId, ended, clientIp }, "passkey removed");
   }
 
   /** `userId` null: the address has no account (nothing was mailed). */
@@ -289,6 +306,6 @@ export class Audit {
 
   private emailEvent(event: string, fields: Record<string, unknown>, message: string): void {
     this.metrics.accountEmailEvents.inc({ event });
-    this.logger.warn({ audit: event, ...fields }, message);
+    this.recordFields(event, fields, message);
   }
 }
