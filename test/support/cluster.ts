@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,8 +29,9 @@ export async function startCluster(): Promise<TestCluster> {
   const ports: number[] = [];
   while (ports.length < 6) {
     const port = await freePort();
-    // A cluster node also listens on port + 10000 (the bus): keep both free and distinct.
-    if (port < 55_000 && !ports.includes(port)) ports.push(port);
+    // A cluster node also listens on port + 10000 (the bus): keep both free and distinct. A bus port
+    // some other process holds made a node fail to start (CI saw "did not answer").
+    if (port < 55_000 && !ports.includes(port) && !ports.includes(port + 10_000) && (await canBind(port + 10_000))) ports.push(port);
   }
   const args = [
     ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(NODE_TIMEOUT_MS)],
@@ -77,4 +79,13 @@ export async function startCluster(): Promise<TestCluster> {
     },
     destroy,
   };
+}
+
+/** True when nothing listens on `port` on loopback right now. */
+async function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
 }
