@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: this API against the ceiling of its stack and against the tutorial way, measured
- * fairly on one machine in one run (issue 7):
+ * fairly on one machine in one run (issues 7 and 20):
  *   - every server in a process of its own, the load generator (autocannon) in this one;
  *   - a warm-up for each, then interleaved rounds (a b c d e f, a b c d e f, ...), so drift in the
  *     machine's load hits every row alike; medians with min–max over the rounds;
+ *   - rows (n) and (m) on this API's own transport (scripts/bench/fastify-server.ts): no auth, and the
+ *     least a revocation-aware request can do; (d)/(m) is the headline ratio;
  *   - Redis bytes per session and per revoked access token (INFO memory around N of each);
  *   - the p99 of `me` while 20 logins (argon2) run at once;
  *   - row (g): row (d) with OpenTelemetry tracing on, exporting to a local sink, and what that costs.
@@ -13,6 +15,7 @@
  * BENCH_SECONDS (per measurement, default 10), BENCH_ROUNDS (default 5), BENCH_WARMUP_SECONDS
  * (default 5), BENCH_CONNECTIONS (default 64), BENCH_MEMORY_ENTRIES (default 10000). BENCH_ROWS
  * (e.g. "d,e") measures only those throughput rows and skips the other sections, for a quick A/B.
+ * BENCH_CPU_PROF=<dir> has the throughput rows' servers write CPU profiles (--cpu-prof) there.
  * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
  * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
  * BENCH_ONLY=fairness runs only the fair-hashing section.
@@ -33,8 +36,9 @@ import { randomId } from "../src/auth/tokens";
 import { loadConfig } from "../src/config";
 import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
-import { spawnApi, TEST_SECRET } from "../test/support/api";
+import { spawnApi, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "../test/support/api";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
+import { cpuSeconds } from "./bench/cpu";
 import { liveMemory, liveRevocationLatency } from "./bench-live";
 
 const SECONDS = fromEnv("BENCH_SECONDS", 10);
@@ -46,6 +50,8 @@ const LIVE_SOCKETS = fromEnv("BENCH_LIVE_SOCKETS", 1000);
 const LIVE_LOGOUTS = fromEnv("BENCH_LIVE_LOGOUTS", 200);
 const LIVE_IDLE_SOCKETS = fromEnv("BENCH_LIVE_IDLE_SOCKETS", 10_000);
 const ROWS = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",").map((row) => row.trim())) : null;
+/** BENCH_CPU_PROF=<dir>: every throughput row's server writes a V8 CPU profile there when it stops. */
+const PROFILE: string[] = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
 const CONCURRENT_LOGINS = 20;
 const FLOOD_LOGINS = 50;
 const PASSWORD = "bench password, long enough";
@@ -65,21 +71,27 @@ interface Target {
   readonly url: string;
   readonly body: string;
   readonly headers: Record<string, string>;
+  /** The server's process, whose CPU per request is reported. */
+  readonly pid?: number;
 }
 
 interface Sample {
   readonly rps: number;
   readonly p50: number;
   readonly p99: number;
+  /** The server's CPU time per request answered, in µs (its workers' included); NaN without /proc. */
+  readonly cpuUs: number;
 }
 
 interface Server {
   readonly url: string;
+  readonly pid?: number;
   stop(): Promise<unknown>;
 }
 
 /** Closed-loop load: CONNECTIONS keep-alive connections for `seconds`. Any non-2xx answer aborts the run. */
-async function load(target: Pick<Target, "url" | "body" | "headers">, seconds: number, connections = CONNECTIONS): Promise<Sample> {
+async function load(target: Pick<Target, "url" | "body" | "headers" | "pid">, seconds: number, connections = CONNECTIONS): Promise<Sample> {
+  const cpuBefore = target.pid === undefined ? null : cpuSeconds(target.pid);
   const result = await autocannon({
     url: target.url,
     method: "POST",
@@ -89,13 +101,15 @@ async function load(target: Pick<Target, "url" | "body" | "headers">, seconds: n
     duration: seconds,
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  const cpuAfter = target.pid === undefined ? null : cpuSeconds(target.pid);
+  const cpuUs = cpuBefore === null || cpuAfter === null ? Number.NaN : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs };
 }
 
 /** One of the bench's own servers (scripts/bench/*.ts, built to dist-scripts) in a process of its own. */
 async function spawnScript(file: string, env: Record<string, string>): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(__dirname, file)], {
+  const child = spawn(process.execPath, [...PROFILE, resolve(__dirname, file)], {
     env: { PATH: process.env.PATH ?? "", NODE_ENV: "test", PORT: String(port), ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -112,7 +126,7 @@ async function spawnScript(file: string, env: Record<string, string>): Promise<S
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.once("exit", r), child.kill("SIGTERM")))) };
+  return { url, pid: child.pid, stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.once("exit", r), child.kill("SIGTERM")))) };
 }
 
 async function registerUser(url: string): Promise<{ email: string; accessToken: string }> {
@@ -136,26 +150,32 @@ const spread = (values: number[], digits = 0) =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
 async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
-  const quiet = { stdout: "discard" } as const;
+  const quiet = { stdout: "discard", nodeArgs: PROFILE } as const;
   const reference = await spawnScript("bench/reference-server.js", {});
+  const onFastify = await spawnScript("bench/fastify-server.js", { AUTH: "none" });
+  const minimal = await spawnScript("bench/fastify-server.js", { AUTH: "minimal", REDIS_URL: redis.url, JWT_SECRET: TEST_SECRET, JWT_ISSUER: TEST_ISSUER, JWT_AUDIENCE: TEST_AUDIENCE });
   const tutorial = await spawnScript("bench/tutorial-server.js", { REDIS_URL: redis.url, JWT_SECRET: TEST_SECRET });
   const onRedis = await spawnApi(redis.url, {}, quiet);
   const inMemory = await spawnApi(null, {}, quiet);
   const workers = await spawnApi(redis.url, { WORKERS: "2" }, quiet);
   const sink = await otlpSink();
   const traced = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, quiet);
-  servers.push(reference, tutorial, onRedis, inMemory, workers, traced, sink);
+  servers.push(reference, onFastify, minimal, tutorial, onRedis, inMemory, workers, traced, sink);
 
   const tutorialToken = jwt.sign({ sub: "bench-user", email: "bench@example.com" }, TEST_SECRET, { expiresIn: 3600 });
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  // Rows (d) and (m) check the same token against the same Redis.
+  const apiToken = (await registerUser(onRedis.url)).accessToken;
   const targets: Target[] = [
-    { row: "a", label: "bare Apollo standalone + type-graphql, fixed user", url: reference.url, body: ME, headers: {} },
-    { row: "b", label: "tutorial: jsonwebtoken string secret + Redis GET", url: tutorial.url, body: ME, headers: bearer(tutorialToken) },
-    { row: "c", label: "this API, anonymous `{ __typename }`", url: onRedis.url, body: JSON.stringify({ query: "{ __typename }" }), headers: {} },
-    { row: "d", label: "this API, bearer + Redis", url: onRedis.url, body: ME, headers: bearer((await registerUser(onRedis.url)).accessToken) },
-    { row: "e", label: "this API, bearer + embedded store", url: inMemory.url, body: ME, headers: bearer((await registerUser(inMemory.url)).accessToken) },
-    { row: "f", label: "this API, WORKERS=2, bearer + Redis", url: workers.url, body: ME, headers: bearer((await registerUser(workers.url)).accessToken) },
-    { row: "g", label: "(d) with OpenTelemetry tracing on (OTLP to a local sink)", url: traced.url, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
+    { row: "a", label: "bare Apollo standalone + type-graphql, fixed user", url: reference.url, pid: reference.pid, body: ME, headers: {} },
+    { row: "n", label: "bare Apollo on fastify + type-graphql, fixed user", url: onFastify.url, pid: onFastify.pid, body: ME, headers: {} },
+    { row: "m", label: "minimal check on fastify: jsonwebtoken.verify (KeyObject) + one MGET of two keys", url: minimal.url, pid: minimal.pid, body: ME, headers: bearer(apiToken) },
+    { row: "b", label: "tutorial: jsonwebtoken string secret + Redis GET", url: tutorial.url, pid: tutorial.pid, body: ME, headers: bearer(tutorialToken) },
+    { row: "c", label: "this API, anonymous `{ __typename }`", url: onRedis.url, pid: onRedis.process.pid, body: JSON.stringify({ query: "{ __typename }" }), headers: {} },
+    { row: "d", label: "this API, bearer + Redis", url: onRedis.url, pid: onRedis.process.pid, body: ME, headers: bearer(apiToken) },
+    { row: "e", label: "this API, bearer + embedded store", url: inMemory.url, pid: inMemory.process.pid, body: ME, headers: bearer((await registerUser(inMemory.url)).accessToken) },
+    { row: "f", label: "this API, WORKERS=2, bearer + Redis", url: workers.url, pid: workers.process.pid, body: ME, headers: bearer((await registerUser(workers.url)).accessToken) },
+    { row: "g", label: "(d) with OpenTelemetry tracing on (OTLP to a local sink)", url: traced.url, pid: traced.process.pid, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
   ].filter((target) => ROWS === null || ROWS.has(target.row));
 
   process.stderr.write(`warm-up: ${WARMUP_SECONDS} s each\n`);
@@ -169,14 +189,20 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   const rps = (row: string) => median(samples.get(row)?.map((sample) => sample.rps) ?? [Number.NaN]);
   const ratio = (row: string, to: string) => (samples.has(to) ? (rps(row) / rps(to)).toFixed(2) : "–");
   console.log(`\n### Throughput: ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS} s, medians (min–max)\n`);
-  console.log("| row | server | req/s | p50 ms | p99 ms | × (a) | × (b) |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| row | server | req/s | p50 ms | p99 ms | CPU µs/req | × (m) | × (a) | × (b) |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const target of targets) {
     const list = samples.get(target.row)!;
     console.log(
-      `| ${target.row} | ${target.label} | ${spread(list.map((s) => s.rps))} | ${spread(list.map((s) => s.p50), 1)} | ${spread(list.map((s) => s.p99), 1)} | ${ratio(target.row, "a")} | ${ratio(target.row, "b")} |`,
+      `| ${target.row} | ${target.label} | ${spread(list.map((s) => s.rps))} | ${spread(list.map((s) => s.p50), 1)} | ${spread(list.map((s) => s.p99), 1)} | ${median(list.map((s) => s.cpuUs)).toFixed(0)} | ${ratio(target.row, "m")} | ${ratio(target.row, "a")} | ${ratio(target.row, "b")} |`,
     );
   }
+  const p99 = (row: string) => median(samples.get(row)?.map((sample) => sample.p99) ?? [Number.NaN]);
+  if (samples.has("d") && samples.has("m")) {
+    console.log(`\nHeadline: (d) = ${ratio("d", "m")}× (m) (target ≥ 0.92); p99 (d) − p99 (m) = ${(p99("d") - p99("m")).toFixed(1)} ms (target ≤ 1).`);
+  }
+  if (samples.has("c") && samples.has("n")) console.log(`(c) = ${ratio("c", "n")}× (n) (target ≥ 1).`);
+  if (samples.has("d") && samples.has("e")) console.log(`(e) = ${ratio("e", "d")}× (d) (target ≥ 1).`);
   if (samples.has("d") && samples.has("g")) console.log(`\nTracing on costs ${((1 - rps("g") / rps("d")) * 100).toFixed(0)}% of row (d)'s throughput.`);
 }
 

@@ -7,23 +7,9 @@
 import "reflect-metadata";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
-import type { Identity } from "../../src/auth/authenticator";
 import type { RequestContext } from "../../src/context/context";
 import { buildAuthSchema } from "../../src/graphql/schema";
-
-export const FIXED_IDENTITY: Identity = {
-  userId: "bench-user",
-  sessionId: "bench-session",
-  jti: "bench-jti",
-  roles: ["USER"],
-  emailVerified: false,
-  expiresAt: Date.now() + 3600_000,
-  user: { id: "bench-user", email: "bench@example.com", roles: ["USER"], createdAt: Date.now(), disabled: false },
-  aal: "aal1",
-  amr: ["pwd"],
-};
-
-const unusedCookie = { read: () => undefined, set: () => undefined, clear: () => undefined };
+import { FIXED_IDENTITY, unusedCookie } from "./fixed-identity";
 
 async function main(): Promise<void> {
   // Without services: `me` answers from the identity the context carries, and nothing else is asked.

@@ -12,8 +12,7 @@ import { Redis } from "ioredis";
 import jwt from "jsonwebtoken";
 import type { RequestContext } from "../../src/context/context";
 import { buildAuthSchema } from "../../src/graphql/schema";
-
-const unusedCookie = { read: () => undefined, set: () => undefined, clear: () => undefined };
+import { unusedCookie } from "./fixed-identity";
 
 async function main(): Promise<void> {
   const secret = process.env.JWT_SECRET!;

@@ -55,12 +55,14 @@ export interface ApiProcess {
 export interface SpawnOptions {
   /** "discard" drops stdout (the benchmark's millions of request lines); stderr is always kept. */
   readonly stdout?: "keep" | "discard";
+  /** Node's own flags, before the entry point (the benchmark's --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** The built entry point (`node dist/index.js`, as `npm start` runs it) in its own process. */
 export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(repositoryRoot(), "dist/index.js")], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repositoryRoot(), "dist/index.js")], {
     env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
     stdio: ["ignore", options.stdout === "discard" ? "ignore" : "pipe", "pipe"],
   });
