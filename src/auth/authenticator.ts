@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import { isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import type { FailureMode } from "../config";
 import { isAuthError, tokenRevoked } from "../errors";
-import type { Store, UserRecord } from "../store/store";
-import type { Tokens } from "./tokens";
+import type { AccessState, Store, UserRecord } from "../store/store";
+import type { AccessClaims, Tokens } from "./tokens";
 
 /** The verifier package's Identity, carrying this API's full user record. */
 export type Identity = VerifiedIdentity<UserRecord>;
@@ -25,26 +25,17 @@ export class Authenticator {
 
   async authenticate(token: string): Promise<Identity> {
     const claims = this.tokens.verifyAccess(token);
-    const identity = {
-      userId: claims.sub,
-      sessionId: claims.sid,
-      jti: claims.jti,
-      roles: claims.roles,
-      emailVerified: claims.emailVerified,
-      expiresAt: claims.exp * 1000,
-      aal: claims.aal,
-      amr: claims.amr,
-    };
+    let state: AccessState;
     try {
-      const state = await this.store.accessState(claims.sub, claims.sid, claims.jti);
-      if (isRevoked(state)) throw tokenRevoked();
-      return { ...identity, roles: state.user!.roles, emailVerified: state.user!.emailVerified === true, user: state.user };
+      state = await this.store.accessState(claims.sub, claims.sid, claims.jti);
     } catch (error) {
       if (this.failureMode === "open" && isAuthError(error) && error.code === "SERVICE_UNAVAILABLE") {
-        return this.acceptFailOpen({ ...identity, user: null });
+        return this.acceptFailOpen(identityOf(claims, claims.roles, claims.emailVerified, null));
       }
       throw error;
     }
+    if (isRevoked(state)) throw tokenRevoked();
+    return identityOf(claims, state.user!.roles, state.user!.emailVerified === true, state.user);
   }
 
   private acceptFailOpen(identity: Identity): Identity {
@@ -52,4 +43,23 @@ export class Authenticator {
     this.hooks.onFailOpen?.(identity);
     return identity;
   }
+}
+
+/**
+ * The identity a request runs as: roles and email_verified from the user record when the store
+ * answered (a change reaches the very next request), from the token's claims when it did not.
+ * One literal with every field, so each identity has the same shape (and no copying spread).
+ */
+function identityOf(claims: AccessClaims, roles: Identity["roles"], emailVerified: boolean, user: UserRecord | null): Identity {
+  return {
+    userId: claims.sub,
+    sessionId: claims.sid,
+    jti: claims.jti,
+    roles,
+    emailVerified,
+    expiresAt: claims.exp * 1000,
+    aal: claims.aal,
+    amr: claims.amr,
+    user,
+  };
 }

@@ -25,13 +25,16 @@ export class User {
   @Field(() => Boolean, { description: "The address was proven by a mailed link (verification, password reset or email change)." })
   emailVerified!: boolean;
 
+  /** Field by field, rather than spreading the record: `me` builds one per request, and a copying spread is V8's slow path. */
   static from(record: UserRecord): User {
-    return Object.assign(new User(), {
-      ...record,
-      roles: [...record.roles],
-      createdAt: new Date(record.createdAt),
-      mfaEnabled: record.mfaEnabled === true,
-      emailVerified: record.emailVerified === true,
-    });
+    const user = new User();
+    user.id = record.id;
+    user.email = record.email;
+    user.roles = [...record.roles];
+    user.createdAt = new Date(record.createdAt);
+    user.disabled = record.disabled;
+    user.mfaEnabled = record.mfaEnabled === true;
+    user.emailVerified = record.emailVerified === true;
+    return user;
   }
 }
