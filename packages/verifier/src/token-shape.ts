@@ -40,6 +40,32 @@ export function kidOf(token: string): string | undefined {
   }
 }
 
+/** Header segments remembered by a KidReader; past this many it forgets them all and starts again. */
+const KNOWN_HEADERS = 64;
+
+/**
+ * kidOf with a memory. Every token one key signs carries the same header segment, so decoding it
+ * (base64url, then JSON.parse: about 1.5 µs) on every request repeats the same work. A segment is
+ * remembered only once a token carrying it has verified, so the memory holds headers a key
+ * holder wrote, never an attacker's, and it is bounded anyway.
+ */
+export class KidReader {
+  private readonly known = new Map<string, string | undefined>();
+
+  read(token: string): string | undefined {
+    const header = token.slice(0, token.indexOf("."));
+    return this.known.has(header) ? this.known.get(header) : kidOf(token);
+  }
+
+  /** After `token`'s signature verified. */
+  remember(token: string, kid: string | undefined): void {
+    const header = token.slice(0, token.indexOf("."));
+    if (this.known.has(header)) return;
+    if (this.known.size >= KNOWN_HEADERS) this.known.clear();
+    this.known.set(header, kid);
+  }
+}
+
 /** RFC 7515 §4.1.11: a header that marks extensions critical is refused, since none is understood. */
 export const hasCriticalExtensions = (header: object) => "crit" in header;
 
