@@ -10,16 +10,32 @@ const OPTIONS = { httpOnly: true, secure: true, sameSite: "strict", path: REFRES
 /**
  * The refresh cookie of one request, with @fastify/cookie's parser and serializer but none of its
  * per-request hooks: the Cookie header is parsed only when a resolver asks (only `refresh` does).
+ * A class rather than closures: one is made for every request, and most never use it.
  */
+class RequestRefreshCookie implements RefreshCookie {
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {}
+
+  read(): string | undefined {
+    const header = this.request.headers.cookie;
+    return header ? this.request.server.parseCookie(header)[REFRESH_COOKIE] || undefined : undefined;
+  }
+
+  set(token: string, expiresAt: number): void {
+    this.write(token, new Date(expiresAt));
+  }
+
+  clear(): void {
+    this.write("", new Date(0));
+  }
+
+  private write(value: string, expires: Date): void {
+    this.reply.header("set-cookie", this.request.server.serializeCookie(REFRESH_COOKIE, value, { ...OPTIONS, expires }));
+  }
+}
+
 export function refreshCookie(request: FastifyRequest, reply: FastifyReply): RefreshCookie {
-  const { parseCookie, serializeCookie } = request.server;
-  const write = (value: string, expires: Date) => void reply.header("set-cookie", serializeCookie(REFRESH_COOKIE, value, { ...OPTIONS, expires }));
-  return {
-    read: () => {
-      const header = request.headers.cookie;
-      return header ? parseCookie(header)[REFRESH_COOKIE] || undefined : undefined;
-    },
-    set: (token, expiresAt) => write(token, new Date(expiresAt)),
-    clear: () => write("", new Date(0)),
-  };
+  return new RequestRefreshCookie(request, reply);
 }

@@ -605,27 +605,47 @@ export class RedisStore implements Store {
    * retrying will not fix becomes a StoreFaultError (500). Both are logged here.
    * The deadline bounds the whole call, retries a Cluster makes during a failover included.
    */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const attempt = operation();
-      attempt.catch(() => undefined);
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within STORE_TIMEOUT_MS=${this.timeoutMs}`)), this.timeoutMs);
-      });
-      return await Promise.race([attempt, deadline]);
-    } catch (error) {
-      // Name and message only: ioredis errors can carry the command's arguments (a password hash).
-      const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
-      if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test(message)) {
-        this.logger.error({ err: { name, message } }, "store call refused by Redis");
-        throw new StoreFaultError(message);
+  /**
+   * Every call, bounded by STORE_TIMEOUT_MS as a whole (a script, or a cluster command waiting out
+   * a failover, may take several round trips) and its failure mapped to a typed error. One
+   * promise and one timer: it runs on every request, where an async function racing a second
+   * promise cost a microsecond more, and two more microtask turns.
+   */
+  private guard<T>(operation: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return; // an answer after the deadline: already reported
+        settled = true;
+        clearTimeout(timer);
+        reject(this.fault(error));
+      };
+      const timer = setTimeout(() => fail(new Error(`no answer within STORE_TIMEOUT_MS=${this.timeoutMs}`)), this.timeoutMs);
+      let attempt: Promise<T>;
+      try {
+        attempt = operation();
+      } catch (error) {
+        return fail(error);
       }
-      this.logger.error({ err: { name, message } }, "store call failed");
-      throw storeUnavailable();
-    } finally {
-      clearTimeout(timer);
+      attempt.then((value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      }, fail);
+    });
+  }
+
+  /** A failed call as the error callers see: a fault Redis refused, or the store unavailable. */
+  private fault(error: unknown): Error {
+    // Name and message only: ioredis errors can carry the command's arguments (a password hash).
+    const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+    if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test(message)) {
+      this.logger.error({ err: { name, message } }, "store call refused by Redis");
+      return new StoreFaultError(message);
     }
+    this.logger.error({ err: { name, message } }, "store call failed");
+    return storeUnavailable();
   }
 
   private watchConnection(): void {
