@@ -6,7 +6,8 @@ import type { FailureMode } from "../config";
 import type { Metrics } from "../metrics";
 import type { AccessState, Store } from "../store/store";
 import type { LiveListener } from "./channel";
-import { eventQueue, noticeOf, type SessionEventRecord } from "./session-events";
+import { eventQueue } from "./event-queue";
+import { noticeOf, type SessionEventRecord } from "./session-events";
 
 /**
  * The close codes (docs/live.md). graphql-ws's client retries after 4403 (calling
