@@ -26,7 +26,8 @@ const open: LiveClient[] = [];
 beforeAll(async () => {
   redis = await startRedis();
   // MAIL_URL=off: a register writes no verification event, so each test sees only the events it makes.
-  const env = { ADMIN_EMAIL: ROOT_EMAIL, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY: "1", MAIL_URL: "off" };
+  const env = { ADMIN_EMAIL: ROOT_EMAIL, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY: "1", MAIL_URL: "off", LIVE_RECHECK_SECONDS: "60" };
+  // A re-check far away, so the sockets outlive Redis' restart below.
   [a, b] = await Promise.all([startApi(redis.url, env), startApi(redis.url, env)]);
   admin = await login(b.url, ROOT_EMAIL);
 });
@@ -54,7 +55,16 @@ async function watch(filter: Parameters<typeof subscribeAuditEvents>[1] = null, 
 const from = (ip: string, token?: string) => ({ token, headers: { "x-forwarded-for": ip, "user-agent": UA } });
 const failLogin = (email: string, ip = "198.51.100.40") => send(b.url, LoginDocument, { input: { email, password: "not the password" } }, from(ip));
 const tailConnections = async () => ((await redis.client.call("CLIENT", "LIST")) as string).split("\n").filter((line) => / cmd=xread /.test(line));
+/** The tail connections left once Redis has seen the closes (they reach it a moment after the client's). */
+async function tailsGone(withinMs = 2000) {
+  const deadline = Date.now() + withinMs;
+  while ((await tailConnections()).length > 0 && Date.now() < deadline) await settle();
+  return tailConnections();
+}
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+const tailErrors = async (url: string) => Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(await (await fetch(url.replace(/graphql$/, "metrics"))).text())?.[1]);
+const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
+const entryAbout = (userId: string, type: string) => ({ type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
 
 describe("the live auditEvents subscription, across instances", () => {
   it("delivers an event written on another instance, with the query's fields", async () => {
@@ -165,9 +175,7 @@ describe("the live auditEvents subscription, across instances", () => {
     expect(await tailConnections()).toHaveLength(2);
     await Promise.all(open.splice(0).map((client) => client.dispose()));
     await Promise.all([auditSubscriptions(a.url, 0), auditSubscriptions(b.url, 0)]);
-    const deadline = Date.now() + 2000;
-    while ((await tailConnections()).length > 0 && Date.now() < deadline) await settle();
-    expect(await tailConnections()).toEqual([]);
+    expect(await tailsGone()).toEqual([]);
   });
 
   it("goes on from where it stopped when its connection is cut: an event written meanwhile still arrives", async () => {
@@ -177,13 +185,59 @@ describe("the live auditEvents subscription, across instances", () => {
     const [tail] = await tailConnections();
     await redis.client.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(tail!)![1]!);
     // Written after the tail's connection died and before it reads again.
-    const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
-    const entry = { actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} };
-    await b.store.appendAuditEvent({ ...entry, type: "LOGIN_FAILED" }, retention);
-    await b.store.appendAuditEvent({ ...entry, type: "PASSWORD_RESET" }, retention);
+    await b.store.appendAuditEvent(entryAbout(userId, "LOGIN_FAILED"), retention);
+    await b.store.appendAuditEvent(entryAbout(userId, "PASSWORD_RESET"), retention);
     expect((await subscription.eventsAtLeast(2)).map((event) => event.type)).toEqual(["LOGIN_FAILED", "PASSWORD_RESET"]);
-    const metrics = await (await fetch(a.url.replace(/graphql$/, "metrics"))).text();
-    expect(Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(await tailErrors(a.url)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("backs off while Redis is down, and delivers again from where it stopped once it is back", async () => {
+    const userId = randomUUID();
+    const subscription = await watch({ userId });
+    await auditSubscriptions(a.url, 1);
+    await b.store.appendAuditEvent(entryAbout(userId, "LOGIN_FAILED"), retention);
+    await subscription.eventsAtLeast(1);
+    const before = await tailErrors(a.url);
+    await redis.stop();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const failedReads = (await tailErrors(a.url)) - before;
+    await redis.start();
+    // Back-off of 100 ms doubling: about five reads in two seconds; a loop without it makes thousands.
+    expect(failedReads).toBeGreaterThanOrEqual(2);
+    expect(failedReads).toBeLessThanOrEqual(8);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await b.store.appendAuditEvent(entryAbout(userId, "PASSWORD_RESET"), retention);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await settle();
+      }
+    }
+    expect((await subscription.eventsAtLeast(2, 8000)).map((event) => event.type)).toEqual(["LOGIN_FAILED", "PASSWORD_RESET"]);
+  });
+
+  it("ends its subscriptions and closes its tail when the instance stops", async () => {
+    const c = await startApi(redis.url, { MAIL_URL: "off" });
+    let stopped = false;
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      subscribeAuditEvents(socket);
+      await auditSubscriptions(c.url, 1);
+      expect(await tailConnections()).toHaveLength(1);
+      const started = Date.now();
+      await c.stop();
+      stopped = true;
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await closedWithin(socket, 1000)).toEqual({ code: 1001, reason: "SERVER_SHUTTING_DOWN" });
+      expect(await tailsGone()).toEqual([]);
+      await socket.dispose();
+    } finally {
+      if (!stopped) await c.stop();
+    }
   });
 
   it("closes a demoted admin's socket with 4403 ROLES_CHANGED, after which their subscription hears nothing", async () => {
