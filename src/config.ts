@@ -104,6 +104,8 @@ export interface LiveLimits {
   readonly pingSeconds: number;
   /** Browser origins allowed to open a socket (exact `scheme://host[:port]`); null: any. */
   readonly allowedOrigins: readonly string[] | null;
+  /** Audit events held for one live `auditEvents` subscriber that has not read them; one more ends its subscription. */
+  readonly auditMaxQueued: number;
 }
 
 /** On when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set; the exporter reads the OTEL_* variables itself. */
@@ -321,6 +323,7 @@ export function loadConfig(env: Env): Config {
       maxPendingPerClient: read.integer("LIVE_MAX_PENDING_PER_IP", 50, 1, 1_000_000),
       pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
       allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
+      auditMaxQueued: read.integer("LIVE_AUDIT_MAX_QUEUED", 1000, 1, 100_000),
     },
     audit: {
       retentionDays: read.integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),

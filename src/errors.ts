@@ -27,7 +27,7 @@ export const REASONS = {
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
   TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED", "RECOVERY_THROTTLED"],
-  SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE"],
+  SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE", "SUBSCRIBER_TOO_SLOW"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
 export type Reason = (typeof REASONS)[ErrorCode][number];
@@ -60,6 +60,14 @@ export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revo
 
 export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
+
+/** A live auditEvents subscription fell LIVE_AUDIT_MAX_QUEUED events behind: it ends, and the trail holds the rest. */
+export const subscriberTooSlow = () =>
+  new AuthError(
+    "SERVICE_UNAVAILABLE",
+    "SUBSCRIBER_TOO_SLOW",
+    "Audit events arrived faster than this subscription read them, so it ended after the last event it delivered. Read the rest with the auditEvents query (from: that event's at) and subscribe again.",
+  );
 
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);
 

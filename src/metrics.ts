@@ -112,6 +112,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly liveAuditSubscriptions = new Gauge({
+    name: "auth_live_audit_subscriptions",
+    help: "Live auditEvents subscriptions on this instance; while there is one, the instance holds one connection tailing the audit stream.",
+    registers: [this.registry],
+  });
+
+  readonly liveAuditTailErrors = new Counter({
+    name: "auth_live_audit_tail_errors_total",
+    help: "Failed reads of the audit stream for live subscribers; each is retried with back-off from the same position.",
+    registers: [this.registry],
+  });
+
+  readonly liveAuditOverflows = new Counter({
+    name: "auth_live_audit_overflows_total",
+    help: "Live auditEvents subscriptions ended because their client fell LIVE_AUDIT_MAX_QUEUED events behind (SUBSCRIBER_TOO_SLOW).",
+    registers: [this.registry],
+  });
+
   readonly auditEvents = new Counter({
     name: "auth_audit_events_total",
     help: "Audit events recorded, by type (SIGNED_IN, LOGIN_FAILED, USER_DISABLED, ...).",

@@ -30,6 +30,7 @@ import { introspectionOff } from "./graphql/introspection";
 import { operationGuards } from "./graphql/limits";
 import { buildAuthSchema } from "./graphql/schema";
 import { createApp, MAX_BODY_BYTES } from "./http/app";
+import { AuditFeed } from "./live/audit-feed";
 import { InProcessChannel, type LiveChannel } from "./live/channel";
 import { LiveConnections } from "./live/connections";
 import { liveProtocol } from "./live/protocol";
@@ -167,10 +168,13 @@ export async function startServer(config: Config, { logger, clock = systemClock,
   // Every serving process (each worker, with WORKERS > 1) subscribes for itself.
   await channel.listen(connections);
   connections.start();
+  // Opens its tail of the audit stream only while an admin subscription is open on this process.
+  const auditFeed = new AuditFeed({ open: () => store.openAuditTail(), logger, metrics, maxQueued: config.live.auditMaxQueued });
   const protocol = liveProtocol({
     schema,
     authenticator,
     connections,
+    auditFeed,
     clock,
     maxTokens: config.limits.maxTokens,
     validationRules: [...guards.validationRules, ...(config.explorer ? [] : [introspectionOff])],
@@ -216,6 +220,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
         clearTimeout(force);
       }
       await channel.close();
+      auditFeed.close();
       await apollo.stop();
       await outbox.stop();
       await store.close();

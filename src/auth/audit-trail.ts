@@ -55,10 +55,7 @@ export class AuditTrail implements AuditSink {
    * filters match fewer, it comes back short, with hasNextPage and an endCursor to go on from.
    */
   search(filter: AuditFilter, first: number, after: string | null): Promise<EventsPage> {
-    if (filter.types && (filter.types.length > MAX_TYPES || !filter.types.every((type) => TYPE.test(type)))) {
-      throw badInput(`types must be at most ${MAX_TYPES} event types in upper snake case, like SIGNED_IN`);
-    }
-    if (filter.from != null && filter.to != null && filter.from > filter.to) throw badInput("from must not be after to");
+    checkAuditFilter(filter);
     return this.page(filter.userId ?? null, filter, first, after);
   }
 
@@ -66,7 +63,7 @@ export class AuditTrail implements AuditSink {
     if (!Number.isInteger(first) || first < 1 || first > EVENTS_PAGE_MAX) {
       throw badInput(`first must be from 1 to ${EVENTS_PAGE_MAX}, got ${first}`);
     }
-    const matches = matcher(filter);
+    const matches = auditFilterMatcher(filter);
     const filtered = filter.actorId != null || (filter.types != null && filter.types.length > 0);
     const found: AuditRecord[] = [];
     let before = after === null ? null : decodeEventCursor(after);
@@ -90,8 +87,24 @@ export class AuditTrail implements AuditSink {
   }
 }
 
-function matcher({ userId, actorId, types }: AuditFilter): (event: AuditRecord) => boolean {
+/** Refuses, with BAD_USER_INPUT, a filter that is not one: the query and the subscription alike. */
+export function checkAuditFilter(filter: AuditFilter): void {
+  if (filter.types && (filter.types.length > MAX_TYPES || !filter.types.every((type) => TYPE.test(type)))) {
+    throw badInput(`types must be at most ${MAX_TYPES} event types in upper snake case, like SIGNED_IN`);
+  }
+  if (filter.from != null && filter.to != null && filter.from > filter.to) throw badInput("from must not be after to");
+}
+
+/**
+ * Whether an event passes the filter: about `userId` (its subject), by `actorId`, of one of
+ * `types`, at or between `from` and `to`. One rule for the query and the live subscription.
+ */
+export function auditFilterMatcher({ userId, actorId, types, from, to }: AuditFilter): (event: AuditRecord) => boolean {
   const wanted = types && types.length > 0 ? new Set(types) : null;
   return (event) =>
-    (userId == null || event.userId === userId) && (actorId == null || event.actorId === actorId) && (wanted === null || wanted.has(event.type));
+    (userId == null || event.userId === userId) &&
+    (actorId == null || event.actorId === actorId) &&
+    (wanted === null || wanted.has(event.type)) &&
+    (from == null || event.at >= from) &&
+    (to == null || event.at <= to);
 }

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Authenticator, Identity } from "../auth/authenticator";
+import type { AuditFilter } from "../auth/audit-trail";
+import type { AuditFeedItem } from "../live/audit-feed";
 import type { SessionEventRecord } from "../live/session-events";
 import { bearerToken } from "./bearer";
 
@@ -37,6 +39,8 @@ export interface RequestContext extends Transport {
 
 export interface LiveSubscriptions {
   sessionEvents(): AsyncIterableIterator<SessionEventRecord>;
+  /** Every instance's audit events from now on, filtered; for admins (the resolver checks). */
+  auditEvents(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>>;
 }
 
 export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, transport: Transport) => Promise<RequestContext>;

@@ -1,12 +1,15 @@
 import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier";
 import type { Logger } from "pino";
+import type { AuditFilter } from "../auth/audit-trail";
 import type { Identity } from "../auth/authenticator";
 import type { Clock } from "../clock";
 import type { FailureMode } from "../config";
 import type { Metrics } from "../metrics";
 import type { AccessState, Store } from "../store/store";
+import type { AuditFeed, AuditFeedItem } from "./audit-feed";
 import type { LiveListener } from "./channel";
-import { eventQueue, noticeOf, type SessionEventRecord } from "./session-events";
+import { eventQueue } from "./event-queue";
+import { noticeOf, type SessionEventRecord } from "./session-events";
 
 /**
  * The close codes (docs/live.md). graphql-ws's client retries after 4403 (calling
@@ -44,8 +47,14 @@ export class LiveConnection {
     readonly identity: Identity,
     readonly socket: LiveSocket,
     openedAt: number,
+    private readonly auditFeed: AuditFeed,
   ) {
     this.lastConfirmedAt = openedAt;
+  }
+
+  /** The `auditEvents` stream of one subscription: this instance's one tail of the trail, filtered. */
+  auditEvents(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>> {
+    return this.auditFeed.subscribe(filter);
   }
 
   /** The `sessionEvents` stream of one subscription on this connection. */

@@ -7,6 +7,7 @@ import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
 import { authenticationRequired, isAuthError, type AuthError } from "../errors";
 import { withoutSuggestions } from "../graphql/limits";
+import type { AuditFeed } from "./audit-feed";
 import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
 
 /** What the transport knows of one socket. */
@@ -24,6 +25,8 @@ export interface LiveProtocolOptions {
   readonly schema: GraphQLSchema;
   readonly authenticator: Authenticator;
   readonly connections: LiveConnections;
+  /** The source of every connection's auditEvents subscriptions. */
+  readonly auditFeed: AuditFeed;
   readonly clock: Clock;
   /** MAX_TOKENS, as over HTTP. */
   readonly maxTokens: number;
@@ -64,7 +67,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
         const identity = await options.authenticator.authenticate(token);
         if (extra.socket.closed) return false;
         extra.token = token;
-        extra.connection = new LiveConnection(identity, extra.socket, options.clock.now());
+        extra.connection = new LiveConnection(identity, extra.socket, options.clock.now(), options.auditFeed);
         options.connections.add(extra.connection);
         extra.authenticated?.();
         return true;

@@ -320,6 +320,22 @@ export interface AuditRead {
 }
 
 /**
+ * A reader that follows the global audit stream from the moment it was opened: each `read` hands
+ * over what was appended since the last one, oldest first, so nothing is skipped or repeated while
+ * it stays open. Redis: XREAD BLOCK on a connection of its own; memory: a wait on the next append.
+ */
+export interface AuditTail {
+  /**
+   * Entries appended after the last one read (at first: after the tail was opened), oldest first,
+   * at most `count`. With none yet, waits up to `blockMs` for one, then resolves empty. Rejects when
+   * the store cannot answer; the position is kept, so the next read goes on from it.
+   */
+  read(blockMs: number, count: number): Promise<AuditRecord[]>;
+  /** Frees the tail's connection; a pending read resolves empty at once. */
+  close(): void;
+}
+
+/**
  * The one interface between the auth services and storage. Every method that changes state is
  * one atomic step: in Redis a single command, MULTI or Lua script on keys that share the user's
  * hash tag (createUser alone takes two ordered steps, see the key layout in the verifier package's
@@ -470,6 +486,12 @@ export interface Store {
   appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void>;
   /** Up to `count` entries of one stream, newest first. */
   readAuditEvents(read: AuditRead): Promise<AuditRecord[]>;
+  /**
+   * Opens a tail of the global stream, positioned after its newest entry: the live `auditEvents`
+   * subscription's source. Redis opens one connection for it (blocking reads must not hold up the
+   * shared one); resolves once that answers. The caller closes it.
+   */
+  openAuditTail(): Promise<AuditTail>;
 
   /**
    * Announces the API's key set (keySetVersion of its kids) to verifiers, which read it at most

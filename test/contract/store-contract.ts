@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { compareUserPositions, type AuditEntry, type AuditRetention, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
+import { compareUserPositions, type AuditEntry, type AuditRetention, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -791,6 +791,84 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(kept.length).toBeLessThan(300);
         await h.advance(60);
         expect(await read(userId)).toEqual([]);
+      });
+    });
+
+    describe("the audit tail", () => {
+      const retention: AuditRetention = { maxAgeMs: 3_600_000, maxPerUser: 1000, maxGlobal: 100_000 };
+      const entry = (userId: string, i: number): AuditEntry => ({
+        type: "SIGNED_IN",
+        actorId: null,
+        userId,
+        sessionId: randomUUID(),
+        clientIp: "203.0.113.8",
+        userAgent: "Mozilla/5.0 (tail)",
+        device: "phone",
+        details: { i },
+      });
+      const tails: AuditTail[] = [];
+      const open = async () => {
+        const tail = await store.openAuditTail();
+        tails.push(tail);
+        return tail;
+      };
+      afterEach(() => tails.splice(0).forEach((tail) => tail.close()));
+
+      it("reads only what was appended after it opened, oldest first, as readAuditEvents gives it", async () => {
+        const userId = randomUUID();
+        await store.appendAuditEvent(entry(userId, 0), retention);
+        const tail = await open();
+        for (let i = 1; i <= 3; i++) await store.appendAuditEvent(entry(userId, i), retention);
+        const read = await tail.read(1000, 100);
+        expect(read.map((record) => record.details.i)).toEqual([1, 2, 3]);
+        const stored = await store.readAuditEvents({ userId: null, before: null, from: null, to: null, count: 3 });
+        expect(read).toEqual(stored.reverse());
+      });
+
+      it("waits for the next append, up to blockMs, and answers empty when none comes", async () => {
+        const tail = await open();
+        const started = Date.now();
+        expect(await tail.read(150, 10)).toEqual([]);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+        const userId = randomUUID();
+        const waiting = tail.read(5000, 10);
+        setTimeout(() => void store.appendAuditEvent(entry(userId, 7), retention), 50);
+        const [record] = await waiting;
+        expect(record).toMatchObject({ userId, details: { i: 7 } });
+        expect(Date.now() - started).toBeLessThan(2000);
+      });
+
+      it("hands over a burst in reads of at most count, skipping and repeating nothing", async () => {
+        const userId = randomUUID();
+        const tail = await open();
+        for (let i = 0; i < 250; i++) await store.appendAuditEvent(entry(userId, i), retention);
+        const seen: unknown[] = [];
+        for (let reads = 0; seen.length < 250 && reads < 10; reads++) {
+          const batch = await tail.read(1000, 100);
+          expect(batch.length).toBeLessThanOrEqual(100);
+          seen.push(...batch.map((record) => record.details.i));
+        }
+        expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => i));
+      });
+
+      it("keeps each tail's own position", async () => {
+        const userId = randomUUID();
+        const first = await open();
+        await store.appendAuditEvent(entry(userId, 1), retention);
+        const second = await open();
+        await store.appendAuditEvent(entry(userId, 2), retention);
+        expect((await first.read(1000, 10)).map((record) => record.details.i)).toEqual([1, 2]);
+        expect((await second.read(1000, 10)).map((record) => record.details.i)).toEqual([2]);
+      });
+
+      it("ends a pending read at once, empty, when closed", async () => {
+        const tail = await open();
+        const started = Date.now();
+        const waiting = tail.read(8000, 10);
+        setTimeout(() => tail.close(), 50);
+        expect(await waiting).toEqual([]);
+        expect(Date.now() - started).toBeLessThan(2000);
+        expect(await tail.read(8000, 10)).toEqual([]);
       });
     });
 

@@ -1,9 +1,9 @@
 import { LIVE_CHANNEL } from "@revocable-auth/verifier";
-import { LogoutDocument } from "../../schema/generated/graphql";
+import { LoginDocument, LogoutDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { register, send } from "../support/client";
 import { startCluster, type TestCluster } from "../support/cluster";
-import { closedWithin, openLive, type LiveClient } from "../support/live";
+import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, type LiveClient } from "../support/live";
 import { ask, eventually } from "../support/redis-node";
 
 /**
@@ -43,6 +43,25 @@ describe("live connections on a Redis Cluster of 3 masters and 3 replicas", () =
     expect(await closedWithin(live, 2000)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
     const after = await spublishes();
     expect(cluster.nodes.filter((_, i) => after[i]! > before[i]!).map((n) => n.port)).toEqual([owner.port]);
+  });
+
+  it("delivers a live audit event written on B to an admin on A, tailed from the master of the global stream's slot", async () => {
+    const watcher = await register(b.url);
+    await a.store.setUserRoles(watcher.user.id, ["USER", "ADMIN"]);
+    const user = await register(b.url);
+    const socket = await openLive(a.url, watcher.accessToken, { subscribe: false });
+    try {
+      const subscription = subscribeAuditEvents(socket, { userId: user.user.id });
+      await auditSubscriptions(a.url, 1);
+      await send(b.url, LoginDocument, { input: { email: user.user.email, password: "not the password" } });
+      expect(await subscription.eventsAtLeast(1)).toEqual([expect.objectContaining({ type: "LOGIN_FAILED", userId: user.user.id })]);
+      const owner = await cluster.masterFor("auth:{audit}:events");
+      const tailing = await Promise.all(cluster.nodes.map(async (n) => / cmd=xread /.test(await ask<string>(n, "CLIENT", "LIST"))));
+      expect(cluster.nodes.filter((_, i) => tailing[i]).map((n) => n.port)).toEqual([owner.port]);
+    } finally {
+      await socket.dispose();
+    }
+    await auditSubscriptions(a.url, 0);
   });
 
   it("keeps closing sockets after the channel's master fails over", async () => {

@@ -1,7 +1,15 @@
 import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import { MeDocument, SessionEventsDocument, type SessionEventsSubscription } from "../../schema/generated/graphql";
+import type { GraphQLFormattedError } from "graphql";
+import {
+  AuditEventsLiveDocument,
+  MeDocument,
+  SessionEventsDocument,
+  type AuditEventsLiveSubscription,
+  type AuditEventsLiveSubscriptionVariables,
+  type SessionEventsSubscription,
+} from "../../schema/generated/graphql";
 
 export type SessionEventData = SessionEventsSubscription["sessionEvents"];
 
@@ -145,4 +153,63 @@ export async function acknowledged(httpUrl: string, connectionParams: Record<str
   });
   ws.close();
   return first !== null && (JSON.parse(first) as { type: string }).type === "connection_ack";
+}
+
+export type AuditEventData = AuditEventsLiveSubscription["auditEvents"];
+
+/** One live `auditEvents` subscription on a socket: what it received, how it ended. */
+export interface AuditSubscription {
+  readonly events: AuditEventData[];
+  /** Errors of a `next` message (a refused subscribe, SUBSCRIBER_TOO_SLOW) or of an `error` message. */
+  readonly errors: GraphQLFormattedError[];
+  /** Resolves when the server completed it (or its socket closed). */
+  readonly ended: Promise<void>;
+  /** Resolves once `count` events arrived. */
+  eventsAtLeast(count: number, withinMs?: number): Promise<AuditEventData[]>;
+}
+
+/** Subscribes to auditEvents on an open socket (openLive), with the generated document. */
+export function subscribeAuditEvents(live: LiveClient, filter: AuditEventsLiveSubscriptionVariables["filter"] = null): AuditSubscription {
+  const events: AuditEventData[] = [];
+  const errors: GraphQLFormattedError[] = [];
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  void live.closed.then(() => end());
+  live.client.subscribe<AuditEventsLiveSubscription>({ query: print(AuditEventsLiveDocument), variables: { filter } }, {
+    next: (result) => {
+      if (result.data) events.push(result.data.auditEvents);
+      if (result.errors) errors.push(...(result.errors as GraphQLFormattedError[]));
+    },
+    error: (error) => {
+      if (Array.isArray(error)) errors.push(...(error as GraphQLFormattedError[]));
+      end();
+    },
+    complete: () => end(),
+  });
+  return {
+    events,
+    errors,
+    ended,
+    async eventsAtLeast(count, withinMs = 5000) {
+      const deadline = Date.now() + withinMs;
+      while (events.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} audit events within ${withinMs} ms, got ${JSON.stringify({ events, errors })}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return events;
+    },
+  };
+}
+
+/** Waits until `api` counts exactly `count` live auditEvents subscriptions (each in place: its tail is open). */
+export async function auditSubscriptions(httpUrl: string, count: number, withinMs = 5000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let seen = -1;
+  while (Date.now() <= deadline) {
+    const text = await (await fetch(httpUrl.replace(/\/graphql$/, "/metrics"))).text();
+    seen = Number(/^auth_live_audit_subscriptions (\d+)/m.exec(text)?.[1] ?? -1);
+    if (seen === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`expected ${count} audit subscriptions at ${httpUrl}, saw ${seen}`);
 }

@@ -382,6 +382,7 @@ describe("live connections configuration", () => {
       maxSubscriptionsPerConnection: 10,
       pingSeconds: 30,
       allowedOrigins: null,
+      auditMaxQueued: 1000,
     });
   });
 
@@ -400,6 +401,8 @@ describe("live connections configuration", () => {
     ]);
     expect(problemsOf({ LIVE_RECHECK_SECONDS: "301" })).toEqual([expect.stringMatching(/^LIVE_RECHECK_SECONDS /)]);
     expect(problemsOf({ LIVE_MAX_PENDING_PER_IP: "0" })).toEqual([expect.stringMatching(/^LIVE_MAX_PENDING_PER_IP /)]);
+    expect(problemsOf({ LIVE_AUDIT_MAX_QUEUED: "0" })).toEqual([expect.stringMatching(/^LIVE_AUDIT_MAX_QUEUED must be a whole number from 1 to 100000/)]);
+    expect(loadConfig({ LIVE_AUDIT_MAX_QUEUED: "50" }).live.auditMaxQueued).toBe(50);
   });
 });
 

@@ -1,8 +1,10 @@
-import { Arg, Authorized, Ctx, Int, Query, Resolver } from "type-graphql";
-import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, type AuditTrail } from "../../auth/audit-trail";
+import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from "type-graphql";
+import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, type AuditFilter, type AuditTrail } from "../../auth/audit-trail";
 import type { RequestContext } from "../../context/context";
+import { authenticationRequired, subscriberTooSlow } from "../../errors";
+import { isOverflow, type AuditFeedItem } from "../../live/audit-feed";
 import { oncePerRequest } from "../once-per-request";
-import { AuditEventConnection, AuditEventFilter, SecurityEventConnection } from "../types/security-event";
+import { AuditEvent, AuditEventConnection, AuditEventFilter, SecurityEventConnection } from "../types/security-event";
 import { signedIn } from "./identity";
 
 @Resolver()
@@ -34,19 +36,39 @@ export class AuditResolver {
     @Ctx() context: RequestContext,
   ): Promise<AuditEventConnection> {
     const identity = signedIn(context);
-    const page = await oncePerRequest(context, "auditEvents", () =>
-      this.trail.search(
-        {
-          userId: filter?.userId,
-          actorId: filter?.actorId,
-          types: filter?.types,
-          from: filter?.from?.getTime() ?? null,
-          to: filter?.to?.getTime() ?? null,
-        },
-        first ?? EVENTS_PAGE_DEFAULT,
-        after ?? null,
-      ),
-    );
+    const page = await oncePerRequest(context, "auditEvents", () => this.trail.search(auditFilter(filter), first ?? EVENTS_PAGE_DEFAULT, after ?? null));
     return AuditEventConnection.from(page, identity.sessionId);
   }
+
+  /** Over WebSocket only (docs/live.md): the connection's instance tails the trail for it. */
+  @Authorized("ADMIN")
+  @Subscription(() => AuditEvent, {
+    name: "auditEvents",
+    description:
+      "Every audit event as it is written, on any instance, that passes the filter (as the auditEvents query filters). ADMIN only. A subscriber that falls LIVE_AUDIT_MAX_QUEUED events behind gets a SUBSCRIBER_TOO_SLOW error and the subscription ends; the trail holds what it missed.",
+    subscribe: ({ args, context }) => {
+      const live = (context as RequestContext).live;
+      if (!live) throw authenticationRequired();
+      return live.auditEvents(auditFilter((args as { filter?: AuditEventFilter | null }).filter ?? null));
+    },
+  })
+  auditEventsLive(
+    @Root() item: AuditFeedItem,
+    @Arg("filter", () => AuditEventFilter, { nullable: true }) _filter: AuditEventFilter | null,
+    @Ctx() context: RequestContext,
+  ): AuditEvent {
+    if (isOverflow(item)) throw subscriberTooSlow();
+    return AuditEvent.from(item, signedIn(context).sessionId);
+  }
+}
+
+/** The GraphQL filter as the trail takes it: instants as epoch ms. */
+function auditFilter(filter: AuditEventFilter | null): AuditFilter {
+  return {
+    userId: filter?.userId,
+    actorId: filter?.actorId,
+    types: filter?.types,
+    from: filter?.from?.getTime() ?? null,
+    to: filter?.to?.getTime() ?? null,
+  };
 }

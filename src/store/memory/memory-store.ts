@@ -10,6 +10,7 @@ import type {
   AuditRead,
   AuditRecord,
   AuditRetention,
+  AuditTail,
   AcceptStepResult,
   EnableTotpRequest,
   EnableTotpResult,
@@ -70,6 +71,8 @@ export class MemoryStore implements Store {
   private readonly enabledAdmins = new Set<string>();
   /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
   private readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
+  /** Open tails of the global stream, woken by each append to it. */
+  private readonly auditTails = new Set<MemoryAuditTail>();
   private publishedKeySet: string | null = null;
   private readonly totps = new Map<string, Omit<TotpRecord, "failures">>();
   private readonly totpFailures = new Map<string, number>();
@@ -398,6 +401,14 @@ export class MemoryStore implements Store {
   async appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void> {
     this.appendTo(GLOBAL_AUDIT, entry, retention.maxGlobal, retention.maxAgeMs);
     if (entry.userId !== null) this.appendTo(entry.userId, entry, retention.maxPerUser, retention.maxAgeMs);
+    for (const tail of this.auditTails) tail.appended();
+  }
+
+  async openAuditTail(): Promise<AuditTail> {
+    const global = () => this.auditStream(GLOBAL_AUDIT)?.records ?? [];
+    const tail = new MemoryAuditTail(global, global().at(-1)?.id ?? "0-0", () => this.auditTails.delete(tail));
+    this.auditTails.add(tail);
+    return tail;
   }
 
   async readAuditEvents({ userId, before, from, to, count }: AuditRead): Promise<AuditRecord[]> {
@@ -503,6 +514,7 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    for (const tail of [...this.auditTails]) tail.close();
   }
 
   /** Drops everything that has expired; what is left is exactly what Redis would still hold. */
@@ -580,5 +592,54 @@ export class MemoryStore implements Store {
       this.sessions.set(userId, sessions);
     }
     return sessions;
+  }
+}
+
+/** The embedded store's audit tail: a position in the global stream, and a wait for its next append. */
+class MemoryAuditTail implements AuditTail {
+  private wake: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly records: () => readonly AuditRecord[],
+    private last: string,
+    private readonly onClose: () => void,
+  ) {}
+
+  async read(blockMs: number, count: number): Promise<AuditRecord[]> {
+    if (this.newer().length === 0 && blockMs > 0 && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.wake?.(), blockMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+    if (this.closed) return [];
+    const found = this.newer().slice(0, count);
+    if (found.length > 0) this.last = found.at(-1)!.id;
+    return found;
+  }
+
+  /** Called by the store after each append to the global stream. */
+  appended(): void {
+    this.wake?.();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    this.wake?.();
+  }
+
+  /** The entries after the position, oldest first: walked back from the newest, so a read costs what it returns. */
+  private newer(): AuditRecord[] {
+    const records = this.records();
+    let start = records.length;
+    while (start > 0 && compareAuditIds(records[start - 1]!.id, this.last) > 0) start--;
+    return records.slice(start);
   }
 }

@@ -16,18 +16,25 @@ export function singleNode(url: string, minReplicas = 0): RedisConfig {
   return { mode: "single", url, username: null, password: null, tls: false, minReplicas };
 }
 
+export interface ClientRole {
+  /** A live-channel subscriber: sends nothing but (S)SUBSCRIBE, sharded on a Cluster. */
+  readonly subscriber?: boolean;
+  /** A connection for blocking reads of up to this many ms (the audit tail): each command may take that much longer. */
+  readonly blockingMs?: number;
+}
+
 /**
  * Builds the client for the configured mode. Every mode gets the same fail-fast behaviour: no
  * offline queue, no per-request retries, every command bounded by `timeoutMs`, reconnecting forever.
  */
-export function createRedisClient(config: RedisConfig, timeoutMs: number, { subscriber = false } = {}): RedisClient {
+export function createRedisClient(config: RedisConfig, timeoutMs: number, { subscriber = false, blockingMs = 0 }: ClientRole = {}): RedisClient {
   const node: RedisOptions = {
     // Shows up in CLIENT LIST, so operators can tell this service's connections apart.
     connectionName: CONNECTION_NAME,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     // A subscriber sends nothing but (S)SUBSCRIBE, whose replies come with its connection.
-    ...(subscriber ? {} : { commandTimeout: timeoutMs }),
+    ...(subscriber ? {} : { commandTimeout: timeoutMs + blockingMs }),
     connectTimeout: timeoutMs,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
@@ -71,6 +78,22 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number, { subs
         options,
       );
     }
+  }
+}
+
+/** Connects a client made above, or gives up after `withinMs` and stops it retrying. */
+export async function connectWithin(client: RedisClient, withinMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${withinMs} ms`)), withinMs);
+  });
+  try {
+    await Promise.race([client.connect(), deadline]);
+  } catch (error) {
+    client.disconnect(false);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

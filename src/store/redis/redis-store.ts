@@ -14,6 +14,7 @@ import type {
   AuditRead,
   AuditRecord,
   AuditRetention,
+  AuditTail,
   AcceptStepResult,
   EnableTotpRequest,
   EnableTotpResult,
@@ -43,7 +44,7 @@ import type {
   WebAuthnChallenge,
 } from "../store";
 import { compareAuditIds, isLiveSession } from "../store";
-import { checkEvictionPolicy, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
+import { checkEvictionPolicy, connectWithin, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
 export { CONNECTION_NAME } from "./connection";
@@ -67,6 +68,11 @@ export class StoreFaultError extends Error {
     this.name = "StoreFaultError";
   }
 }
+
+/** The longest an audit tail's XREAD blocks; its connection's command timeout is STORE_TIMEOUT_MS past it. */
+export const AUDIT_TAIL_MAX_BLOCK_MS = 10_000;
+/** An audit tail's connection may take this long to open (at least STORE_TIMEOUT_MS): a Cluster client first reads the slot map. */
+const AUDIT_TAIL_CONNECT_MS = 5_000;
 
 type ScriptName = keyof typeof scripts;
 type ScriptArg = string | number;
@@ -103,8 +109,11 @@ export class RedisStore implements Store {
   private readonly logger: Logger;
   private readonly timeoutMs: number;
   private readonly minReplicas: number;
+  private readonly config: RedisConfig;
+  private readonly tails = new Set<RedisAuditTail>();
 
   constructor(options: RedisStoreOptions) {
+    this.config = options.redis;
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs;
     this.minReplicas = options.redis.minReplicas;
@@ -456,6 +465,24 @@ export class RedisStore implements Store {
     });
   }
 
+  async openAuditTail(): Promise<AuditTail> {
+    // A connection of its own: a blocked XREAD would hold up every command queued behind it.
+    const client = createRedisClient(this.config, this.timeoutMs, { blockingMs: AUDIT_TAIL_MAX_BLOCK_MS });
+    client.on("error", (error: Error) => this.logger.debug({ err: { name: error.name, message: error.message } }, "audit tail connection error"));
+    try {
+      await connectWithin(client, Math.max(this.timeoutMs, AUDIT_TAIL_CONNECT_MS));
+      const [newest] = (await client.xrevrange(keys.auditAll(), "+", "-", "COUNT", 1)) as [string, string[]][];
+      const tail = new RedisAuditTail(client, newest?.[0] ?? "0-0", () => this.tails.delete(tail));
+      this.tails.add(tail);
+      return tail;
+    } catch (error) {
+      client.disconnect(false);
+      const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+      this.logger.error({ err: { name, message } }, "could not open a tail of the audit trail");
+      throw storeUnavailable();
+    }
+  }
+
   async publishKeySetVersion(version: string): Promise<void> {
     await this.guard(() => this.redis.set(keys.keySet(), version));
   }
@@ -530,6 +557,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    for (const tail of [...this.tails]) tail.close();
     this.redis.disconnect(false);
   }
 
@@ -697,6 +725,45 @@ function parsePasskey(raw: string | null): PasskeyRecord | null {
   const passkey = parseJson<PasskeyRecord>(raw);
   if (passkey === null) return null;
   return { ...passkey, transports: Array.isArray(passkey.transports) ? passkey.transports : [] };
+}
+
+/**
+ * XREAD BLOCK from the last id read, on the tail's own connection: the global stream is one key,
+ * so on a Cluster the read goes to the master of its slot, and after a failover ioredis finds the
+ * new one. The position survives errors: a read after a reconnect goes on where the last stopped.
+ */
+class RedisAuditTail implements AuditTail {
+  private closed = false;
+
+  constructor(
+    private readonly client: RedisClient,
+    private last: string,
+    private readonly onClose: () => void,
+  ) {}
+
+  async read(blockMs: number, count: number): Promise<AuditRecord[]> {
+    if (this.closed) return [];
+    const block = blockMs > 0 ? ["BLOCK", Math.min(blockMs, AUDIT_TAIL_MAX_BLOCK_MS)] : [];
+    let reply: [string, [string, string[]][]][] | null;
+    try {
+      // Lower case, so ioredis' stream-read transformer applies: under RESP3 the reply comes in RESP2's shape.
+      reply = (await this.client.call("xread", "COUNT", count, ...block, "STREAMS", keys.auditAll(), this.last)) as typeof reply;
+    } catch (error) {
+      if (this.closed) return [];
+      throw error;
+    }
+    if (this.closed || !reply?.[0]) return [];
+    const records = reply[0][1].map(([id, fields]) => parseAuditEntry(id, fields));
+    if (records.length > 0) this.last = records.at(-1)!.id;
+    return records;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    this.client.disconnect(false);
+  }
 }
 
 function toNumber(raw: string | null): number | null {

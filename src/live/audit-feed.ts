@@ -1,0 +1,174 @@
+import type { Logger } from "pino";
+import { auditFilterMatcher, checkAuditFilter, type AuditFilter } from "../auth/audit-trail";
+import { storeUnavailable } from "../errors";
+import type { Metrics } from "../metrics";
+import type { AuditRecord, AuditTail } from "../store/store";
+import { eventQueue } from "./event-queue";
+
+/** The last item of a subscription that fell too far behind: it ends with SUBSCRIBER_TOO_SLOW. */
+export interface AuditOverflow {
+  readonly overflowed: true;
+}
+
+/** What one live `auditEvents` subscription yields. */
+export type AuditFeedItem = AuditRecord | AuditOverflow;
+
+export const isOverflow = (item: AuditFeedItem): item is AuditOverflow => "overflowed" in item;
+
+const OVERFLOW: AuditOverflow = Object.freeze({ overflowed: true });
+
+/** One read waits this long for an event; the tail is closed, not waited out, when the last subscriber leaves. */
+const READ_BLOCK_MS = 5_000;
+/** Entries one read hands over, at most. */
+const READ_COUNT = 500;
+/** After a failed read the tail waits 100 ms, doubling up to this, before the next. */
+const MAX_BACKOFF_MS = 5_000;
+
+export interface AuditFeedOptions {
+  /** Opens a tail of the global audit stream (Store.openAuditTail). */
+  readonly open: () => Promise<AuditTail>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** LIVE_AUDIT_MAX_QUEUED: events held for one subscriber that has not read them; one more ends it. */
+  readonly maxQueued: number;
+}
+
+interface Subscriber {
+  readonly matches: (event: AuditRecord) => boolean;
+  push(item: AuditFeedItem): void;
+  /** Ends the subscription as if its client had completed it. */
+  end(): void;
+}
+
+/** One tail and its read loop, from the first subscriber to the last. */
+interface Run {
+  opened: Promise<void>;
+  tail: AuditTail | null;
+  stopped: boolean;
+  /** Ends a back-off early, when the run stops. */
+  wake: (() => void) | null;
+}
+
+/**
+ * The live audit trail of this instance: one tail of the global stream, open only while at least
+ * one admin subscription is, fanned out to every subscription through its filter. Every instance
+ * reads the stream itself, so an event written on any instance reaches the subscribers of all.
+ * A failed read is retried with back-off from the same position; a subscriber that does not keep
+ * up is ended (LIVE_AUDIT_MAX_QUEUED) rather than silently skipped, since an audit reader must
+ * know when it missed something.
+ */
+export class AuditFeed {
+  private readonly subscribers = new Set<Subscriber>();
+  private run: Run | null = null;
+  private closed = false;
+
+  constructor(private readonly options: AuditFeedOptions) {}
+
+  /**
+   * Events written from now on that pass `filter`, oldest first. Resolves once the tail is in
+   * place: every event appended after that reaches the subscription. Refuses a bad filter
+   * (BAD_USER_INPUT), and answers SERVICE_UNAVAILABLE when the store cannot open the tail.
+   */
+  async subscribe(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>> {
+    checkAuditFilter(filter);
+    if (this.closed) throw storeUnavailable();
+    const { metrics } = this.options;
+    let counted = false;
+    const queue = eventQueue<AuditFeedItem>(
+      (overflowed) => {
+        this.subscribers.delete(subscriber);
+        if (overflowed) metrics.liveAuditOverflows.inc();
+        if (counted) metrics.liveAuditSubscriptions.dec();
+        if (this.subscribers.size === 0) this.stop();
+      },
+      { max: this.options.maxQueued, overflow: OVERFLOW },
+    );
+    const subscriber: Subscriber = { matches: auditFilterMatcher(filter), push: queue.push, end: () => void queue.iterator.return!() };
+    // Counted before the tail opens, so the last of those waiting cannot stop it under the others.
+    this.subscribers.add(subscriber);
+    try {
+      await (this.run ?? this.start()).opened;
+    } catch (error) {
+      subscriber.end();
+      throw error;
+    }
+    // Ended while the tail opened (shutdown): the iterator is done already.
+    if (this.subscribers.has(subscriber)) {
+      counted = true;
+      metrics.liveAuditSubscriptions.inc();
+    }
+    return queue.iterator;
+  }
+
+  /** Shutdown: completes every subscription and closes the tail. */
+  close(): void {
+    this.closed = true;
+    for (const subscriber of [...this.subscribers]) subscriber.end();
+    this.stop();
+  }
+
+  private start(): Run {
+    const run: Run = { opened: Promise.resolve(), tail: null, stopped: false, wake: null };
+    this.run = run;
+    run.opened = this.options.open().then(
+      (tail) => {
+        run.tail = tail;
+        if (run.stopped) tail.close();
+        else void this.follow(run);
+      },
+      (error: unknown) => {
+        if (this.run === run) this.run = null;
+        run.stopped = true;
+        throw error;
+      },
+    );
+    // Each subscriber awaits it; this keeps a failure with none left waiting from being unhandled.
+    run.opened.catch(() => undefined);
+    return run;
+  }
+
+  private stop(): void {
+    const run = this.run;
+    if (!run) return;
+    this.run = null;
+    run.stopped = true;
+    run.tail?.close();
+    run.wake?.();
+  }
+
+  private async follow(run: Run): Promise<void> {
+    let failures = 0;
+    while (!run.stopped) {
+      let records: AuditRecord[];
+      try {
+        records = await run.tail!.read(READ_BLOCK_MS, READ_COUNT);
+      } catch (error) {
+        if (run.stopped) return;
+        failures++;
+        this.options.metrics.liveAuditTailErrors.inc();
+        if (failures === 1) {
+          const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+          this.options.logger.warn({ err: { name, message } }, "could not read the audit trail for live subscribers; retrying from where it stopped");
+        }
+        await this.backOff(run, Math.min(100 * 2 ** (failures - 1), MAX_BACKOFF_MS));
+        continue;
+      }
+      if (failures > 0) this.options.logger.info({ failures }, "reading the audit trail for live subscribers again");
+      failures = 0;
+      for (const record of records) {
+        for (const subscriber of this.subscribers) if (subscriber.matches(record)) subscriber.push(record);
+      }
+    }
+  }
+
+  private backOff(run: Run, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => run.wake?.(), ms);
+      run.wake = () => {
+        clearTimeout(timer);
+        run.wake = null;
+        resolve();
+      };
+    });
+  }
+}

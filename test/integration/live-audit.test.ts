@@ -1,0 +1,309 @@
+import { randomUUID } from "node:crypto";
+import {
+  AuditEventsDocument,
+  LoginDocument,
+  SetUserDisabledDocument,
+  SetUserRolesDocument,
+} from "../../schema/generated/graphql";
+import { startApi, type TestApi } from "../support/api";
+import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, type AuditSubscription, type LiveClient } from "../support/live";
+import { startRedis, type TestRedis } from "../support/redis";
+
+/**
+ * The live `auditEvents` subscription: two instances on one Redis, every socket opened on `a`, and
+ * (unless a test says otherwise) every event caused on `b`. Each instance tails the global audit
+ * stream itself, on one connection, only while an admin subscription is open on it.
+ */
+let redis: TestRedis;
+let a: TestApi;
+let b: TestApi;
+let admin: Awaited<ReturnType<typeof login>>;
+const ROOT_EMAIL = uniqueEmail("root");
+const UA = "Mozilla/5.0 (X11; Linux x86_64) live-audit-test";
+const open: LiveClient[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  // MAIL_URL=off: a register writes no verification event, so each test sees only the events it makes.
+  const env = { ADMIN_EMAIL: ROOT_EMAIL, ADMIN_PASSWORD: PASSWORD, TRUST_PROXY: "1", MAIL_URL: "off", LIVE_RECHECK_SECONDS: "60" };
+  // A re-check far away, so the sockets outlive Redis' restart below.
+  [a, b] = await Promise.all([startApi(redis.url, env), startApi(redis.url, env)]);
+  admin = await login(b.url, ROOT_EMAIL);
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((live) => live.dispose()));
+  // Every subscription ended on the server too, so each test starts with no tail open.
+  await Promise.all([auditSubscriptions(a.url, 0), auditSubscriptions(b.url, 0)]);
+});
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await redis?.destroy();
+});
+
+async function live(url: string, token: string) {
+  const client = await openLive(url, token, { subscribe: false });
+  open.push(client);
+  return client;
+}
+
+/** An admin's subscription on its own socket on `a`. */
+async function watch(filter: Parameters<typeof subscribeAuditEvents>[1] = null, token = admin.accessToken): Promise<AuditSubscription> {
+  return subscribeAuditEvents(await live(a.url, token), filter);
+}
+
+const from = (ip: string, token?: string) => ({ token, headers: { "x-forwarded-for": ip, "user-agent": UA } });
+const failLogin = (email: string, ip = "198.51.100.40") => send(b.url, LoginDocument, { input: { email, password: "not the password" } }, from(ip));
+const tailConnections = async () => ((await redis.client.call("CLIENT", "LIST")) as string).split("\n").filter((line) => / cmd=xread /.test(line));
+/** The tail connections left once Redis has seen the closes (they reach it a moment after the client's). */
+async function tailsGone(withinMs = 2000) {
+  const deadline = Date.now() + withinMs;
+  while ((await tailConnections()).length > 0 && Date.now() < deadline) await settle();
+  return tailConnections();
+}
+const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+const tailErrors = async (url: string) => Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(await (await fetch(url.replace(/graphql$/, "metrics"))).text())?.[1]);
+const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
+const entryAbout = (userId: string, type: string) => ({ type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
+
+describe("the live auditEvents subscription, across instances", () => {
+  it("delivers an event written on another instance, with the query's fields", async () => {
+    const user = await register(b.url);
+    const subscription = await watch({ userId: user.user.id });
+    await auditSubscriptions(a.url, 1);
+    await failLogin(user.user.email, "198.51.100.41");
+    const [event] = await subscription.eventsAtLeast(1);
+    expect(event).toEqual({
+      type: "LOGIN_FAILED",
+      at: expect.any(String),
+      actorId: null,
+      userId: user.user.id,
+      sessionId: null,
+      current: false,
+      device: null,
+      ip: "198.51.100.41",
+      userAgent: UA,
+      details: {},
+    });
+    // The query without a userId reads the same global stream, so the same entry, `at` included.
+    const queried = await send(b.url, AuditEventsDocument, { first: 1, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
+    expect(queried.data?.auditEvents.nodes).toEqual([event]);
+  });
+
+  it("names the admin who acted, and marks current what the subscriber's own session did", async () => {
+    const target = await register(b.url);
+    const subscription = await watch({ userId: target.user.id });
+    await auditSubscriptions(a.url, 1);
+    await send(b.url, SetUserDisabledDocument, { userId: target.user.id, disabled: true }, from("198.51.100.42", admin.accessToken));
+    const [event] = await subscription.eventsAtLeast(1);
+    expect(event).toMatchObject({
+      type: "USER_DISABLED",
+      actorId: admin.user.id,
+      userId: target.user.id,
+      sessionId: admin.sessionId,
+      current: true,
+      ip: "198.51.100.42",
+      details: { action: "setUserDisabled", disabled: true },
+    });
+  });
+
+  it("narrows by the filter as the query does: userId (the subject), actorId, types, from and to", async () => {
+    const [one, two] = [await register(b.url), await register(b.url)];
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const subscriptions = {
+      everything: await watch(),
+      aboutOne: await watch({ userId: one.user.id }),
+      signIns: await watch({ types: ["SIGNED_IN"] }),
+      oneFailing: await watch({ userId: one.user.id, types: ["LOGIN_FAILED"] }),
+      byAdmin: await watch({ actorId: admin.user.id }),
+      later: await watch({ from: new Date(Date.now() + 3_600_000).toISOString() }),
+      earlier: await watch({ to: hourAgo }),
+      window: await watch({ userId: two.user.id, from: hourAgo, to: new Date(Date.now() + 3_600_000).toISOString() }),
+    };
+    await auditSubscriptions(a.url, Object.keys(subscriptions).length);
+    await login(b.url, one.user.email);
+    await failLogin(one.user.email);
+    await login(b.url, two.user.email);
+    await send(b.url, SetUserDisabledDocument, { userId: two.user.id, disabled: true }, { token: admin.accessToken });
+    await subscriptions.everything.eventsAtLeast(4);
+    await settle();
+    const seen = (subscription: AuditSubscription) => subscription.events.map((event) => [event.type, event.userId]);
+    expect(seen(subscriptions.everything)).toEqual([
+      ["SIGNED_IN", one.user.id],
+      ["LOGIN_FAILED", one.user.id],
+      ["SIGNED_IN", two.user.id],
+      ["USER_DISABLED", two.user.id],
+    ]);
+    expect(seen(subscriptions.aboutOne)).toEqual([
+      ["SIGNED_IN", one.user.id],
+      ["LOGIN_FAILED", one.user.id],
+    ]);
+    expect(seen(subscriptions.signIns)).toEqual([
+      ["SIGNED_IN", one.user.id],
+      ["SIGNED_IN", two.user.id],
+    ]);
+    expect(seen(subscriptions.oneFailing)).toEqual([["LOGIN_FAILED", one.user.id]]);
+    expect(seen(subscriptions.byAdmin)).toEqual([["USER_DISABLED", two.user.id]]);
+    expect(seen(subscriptions.later)).toEqual([]);
+    expect(seen(subscriptions.earlier)).toEqual([]);
+    expect(seen(subscriptions.window)).toEqual([
+      ["SIGNED_IN", two.user.id],
+      ["USER_DISABLED", two.user.id],
+    ]);
+  });
+
+  it("refuses a non-admin with FORBIDDEN MISSING_ROLE, and a bad filter with BAD_USER_INPUT, keeping the socket", async () => {
+    const user = await register(b.url);
+    const socket = await live(a.url, user.accessToken);
+    const refused = subscribeAuditEvents(socket);
+    await refused.ended;
+    expect(refused.errors.map((error) => error.extensions)).toEqual([expect.objectContaining({ code: "FORBIDDEN", reason: "MISSING_ROLE" })]);
+    expect(refused.events).toEqual([]);
+    expect(await socket.me()).toBe(user.user.id);
+
+    const bad = await watch({ types: ["signed in"] });
+    await bad.ended;
+    expect(bad.errors.map((error) => error.extensions)).toEqual([expect.objectContaining({ code: "BAD_USER_INPUT", reason: "INVALID_INPUT" })]);
+    expect(await tailConnections()).toEqual([]);
+  });
+
+  it("holds one connection per instance tailing the trail while admins listen, and none once they stop", async () => {
+    await watch();
+    await watch({ types: ["SIGNED_IN"] });
+    subscribeAuditEvents(await live(b.url, admin.accessToken));
+    await Promise.all([auditSubscriptions(a.url, 2), auditSubscriptions(b.url, 1)]);
+    expect(await tailConnections()).toHaveLength(2);
+    await Promise.all(open.splice(0).map((client) => client.dispose()));
+    await Promise.all([auditSubscriptions(a.url, 0), auditSubscriptions(b.url, 0)]);
+    expect(await tailsGone()).toEqual([]);
+  });
+
+  it("goes on from where it stopped when its connection is cut: an event written meanwhile still arrives", async () => {
+    const userId = randomUUID();
+    const subscription = await watch({ userId });
+    await auditSubscriptions(a.url, 1);
+    const [tail] = await tailConnections();
+    await redis.client.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(tail!)![1]!);
+    // Written after the tail's connection died and before it reads again.
+    await b.store.appendAuditEvent(entryAbout(userId, "LOGIN_FAILED"), retention);
+    await b.store.appendAuditEvent(entryAbout(userId, "PASSWORD_RESET"), retention);
+    expect((await subscription.eventsAtLeast(2)).map((event) => event.type)).toEqual(["LOGIN_FAILED", "PASSWORD_RESET"]);
+    expect(await tailErrors(a.url)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("backs off while Redis is down, and delivers again from where it stopped once it is back", async () => {
+    const userId = randomUUID();
+    const subscription = await watch({ userId });
+    await auditSubscriptions(a.url, 1);
+    await b.store.appendAuditEvent(entryAbout(userId, "LOGIN_FAILED"), retention);
+    await subscription.eventsAtLeast(1);
+    const before = await tailErrors(a.url);
+    await redis.stop();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const failedReads = (await tailErrors(a.url)) - before;
+    await redis.start();
+    // Back-off of 100 ms doubling: about five reads in two seconds; a loop without it makes thousands.
+    expect(failedReads).toBeGreaterThanOrEqual(2);
+    expect(failedReads).toBeLessThanOrEqual(8);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await b.store.appendAuditEvent(entryAbout(userId, "PASSWORD_RESET"), retention);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await settle();
+      }
+    }
+    expect((await subscription.eventsAtLeast(2, 8000)).map((event) => event.type)).toEqual(["LOGIN_FAILED", "PASSWORD_RESET"]);
+  });
+
+  it("ends its subscriptions and closes its tail when the instance stops", async () => {
+    const c = await startApi(redis.url, { MAIL_URL: "off" });
+    let stopped = false;
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      subscribeAuditEvents(socket);
+      await auditSubscriptions(c.url, 1);
+      expect(await tailConnections()).toHaveLength(1);
+      const started = Date.now();
+      await c.stop();
+      stopped = true;
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await closedWithin(socket, 1000)).toEqual({ code: 1001, reason: "SERVER_SHUTTING_DOWN" });
+      expect(await tailsGone()).toEqual([]);
+      await socket.dispose();
+    } finally {
+      if (!stopped) await c.stop();
+    }
+  });
+
+  it("closes a demoted admin's socket with 4403 ROLES_CHANGED, after which their subscription hears nothing", async () => {
+    const other = await register(b.url);
+    await send(b.url, SetUserRolesDocument, { userId: other.user.id, roles: ["USER", "ADMIN"] }, { token: admin.accessToken });
+    const watcher = await watch();
+    const socket = await live(a.url, other.accessToken);
+    const demoted = subscribeAuditEvents(socket);
+    await auditSubscriptions(a.url, 2);
+    await send(b.url, SetUserRolesDocument, { userId: other.user.id, roles: ["USER"] }, { token: admin.accessToken });
+    expect(await closedWithin(socket, 2000)).toEqual({ code: 4403, reason: "ROLES_CHANGED" });
+    await auditSubscriptions(a.url, 1);
+    const heard = demoted.events.length;
+    const user = await register(b.url);
+    await failLogin(user.user.email);
+    await watcher.eventsAtLeast(3); // USER_ROLES_CHANGED, SIGNED_IN, LOGIN_FAILED
+    expect(watcher.events.at(-1)).toMatchObject({ type: "LOGIN_FAILED", userId: user.user.id });
+    expect(demoted.events).toHaveLength(heard);
+    expect(demoted.events.map((event) => event.userId)).not.toContain(user.user.id);
+  });
+});
+
+describe("the live auditEvents subscription on the embedded store", () => {
+  const MAX_QUEUED = 2;
+  const email = uniqueEmail("root");
+  let api: TestApi;
+  let root: Awaited<ReturnType<typeof login>>;
+  beforeAll(async () => {
+    api = await startApi(null, { ADMIN_EMAIL: email, ADMIN_PASSWORD: PASSWORD, MAIL_URL: "off", LIVE_AUDIT_MAX_QUEUED: String(MAX_QUEUED) });
+    root = await login(api.url, email);
+  });
+  afterAll(() => api?.stop());
+
+  it("delivers the instance's events, and ends with the subscriber", async () => {
+    const socket = await openLive(api.url, root.accessToken, { subscribe: false });
+    open.push(socket);
+    const subscription = subscribeAuditEvents(socket, { types: ["LOGIN_FAILED", "SIGNED_IN"] });
+    await auditSubscriptions(api.url, 1);
+    const user = await register(api.url);
+    await send(api.url, LoginDocument, { input: { email: user.user.email, password: "not the password" } });
+    const events = await subscription.eventsAtLeast(2);
+    expect(events.map((event) => [event.type, event.userId, event.current])).toEqual([
+      ["SIGNED_IN", user.user.id, false],
+      ["LOGIN_FAILED", user.user.id, false],
+    ]);
+    await socket.dispose();
+    await auditSubscriptions(api.url, 0);
+  });
+
+  it("ends a subscriber that falls LIVE_AUDIT_MAX_QUEUED events behind with SUBSCRIBER_TOO_SLOW, after the events it had", async () => {
+    const socket = await openLive(api.url, root.accessToken, { subscribe: false });
+    open.push(socket);
+    const subscription = subscribeAuditEvents(socket, { types: ["PASSWORD_RESET"] });
+    await auditSubscriptions(api.url, 1);
+    // One burst, read by the tail at once: more than the subscriber can hold while it sends the first.
+    const burst = Array.from({ length: 10 }, () => randomUUID());
+    await Promise.all(burst.map((userId) => api.store.appendAuditEvent({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details: {} }, { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 1000 })));
+    await subscription.ended;
+    expect(subscription.errors.map((error) => error.extensions)).toEqual([{ code: "SERVICE_UNAVAILABLE", reason: "SUBSCRIBER_TOO_SLOW" }]);
+    // The one being sent when the burst came, and the MAX_QUEUED held behind it: the oldest, in order.
+    expect(subscription.events.length).toBeGreaterThanOrEqual(MAX_QUEUED);
+    expect(subscription.events.length).toBeLessThanOrEqual(MAX_QUEUED + 1);
+    expect(subscription.events.map((event) => event.userId)).toEqual(burst.slice(0, subscription.events.length));
+    expect(socket.isClosed()).toBe(false);
+    await auditSubscriptions(api.url, 0);
+    const metrics = await (await fetch(api.url.replace(/graphql$/, "metrics"))).text();
+    expect(metrics).toMatch(/^auth_live_audit_overflows_total 1$/m);
+  });
+});
