@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from "@apollo/server";
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier";
 import type { ValidationError } from "class-validator";
@@ -96,30 +96,31 @@ export function errorFormatter(logger: Logger) {
  * Resolver errors answer 200 as GraphQL expects, except a store outage (503), a throttled attempt
  * (429, with Retry-After), a missing second factor (403) and an unexpected failure (500, details in the log only).
  */
-export const httpStatusPlugin: ApolloServerPlugin = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ response, errors }) {
-        const originals = (errors ?? []).map((error) => unwrapResolverError(error));
-        if (originals.some(isUnexpected)) {
-          response.http.status = 500;
-          return;
-        }
-        for (const code of RESOLVER_STATUS_CODES) {
-          const error = originals.find((original) => original instanceof AuthError && original.code === code) as AuthError | undefined;
-          if (!error) continue;
-          response.http.status = HTTP_STATUS[code];
-          for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
-          return;
-        }
-        // A refusal for want of a second factor is a verdict a client acts on (verify, or enrol): 403.
-        const forbidden = originals.find((original) => original instanceof AuthError && HTTP_STATUS_BY_REASON[original.reason] !== undefined) as AuthError | undefined;
-        if (forbidden) {
-          response.http.status = HTTP_STATUS_BY_REASON[forbidden.reason]!;
-        }
-      },
-    };
+const httpStatusListener: GraphQLRequestListener<BaseContext> = {
+  async willSendResponse({ response, errors }) {
+    if (errors === undefined || errors.length === 0) return;
+    const originals = errors.map((error) => unwrapResolverError(error));
+    if (originals.some(isUnexpected)) {
+      response.http.status = 500;
+      return;
+    }
+    for (const code of RESOLVER_STATUS_CODES) {
+      const error = originals.find((original) => original instanceof AuthError && original.code === code) as AuthError | undefined;
+      if (!error) continue;
+      response.http.status = HTTP_STATUS[code];
+      for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
+      return;
+    }
+    // A refusal for want of a second factor is a verdict a client acts on (verify, or enrol): 403.
+    const forbidden = originals.find((original) => original instanceof AuthError && HTTP_STATUS_BY_REASON[original.reason] !== undefined) as AuthError | undefined;
+    if (forbidden) {
+      response.http.status = HTTP_STATUS_BY_REASON[forbidden.reason]!;
+    }
   },
+};
+/** The same listener for every request (it keeps no state): a request without errors costs one check. */
+export const httpStatusPlugin: ApolloServerPlugin = {
+  requestDidStart: () => Promise.resolve(httpStatusListener),
 };
 
 /** A plain Error thrown by a resolver: a bug or a store fault that is not an outage. */

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from "@apollo/server";
+import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import { GraphQLError, Kind, type ParseOptions, type SelectionSetNode, type ValidationContext, type ValidationRule } from "graphql";
 import type { OperationLimits } from "../config";
@@ -64,14 +64,14 @@ export function operationGuards(limits: OperationLimits, { introspection }: { in
 const SUGGESTION = /\s*Did you mean [^]*\?$/;
 
 /** Drops "Did you mean …?" from every error message, so a typo cannot be used to map the schema. */
-const hideSuggestions: ApolloServerPlugin = {
-  async requestDidStart() {
-    return {
-      async didEncounterErrors({ errors }) {
-        for (const error of errors) (error as { message: string }).message = withoutSuggestions(error.message);
-      },
-    };
+const suggestionsHidden: GraphQLRequestListener<BaseContext> = {
+  async didEncounterErrors({ errors }) {
+    for (const error of errors) (error as { message: string }).message = withoutSuggestions(error.message);
   },
+};
+/** One listener for every request: it keeps no state, so none is made per request. */
+const hideSuggestions: ApolloServerPlugin = {
+  requestDidStart: () => Promise.resolve(suggestionsHidden),
 };
 
 /** The message without its "Did you mean …?"; the WebSocket transport (src/live/protocol.ts) applies it too. */
