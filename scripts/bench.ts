@@ -7,7 +7,7 @@
  *   - rows (n) and (m) on this API's own transport (scripts/bench/fastify-server.ts): no auth, and the
  *     least a revocation-aware request can do; (d)/(m) is the headline ratio;
  *   - Redis bytes per session and per revoked access token (INFO memory around N of each);
- *   - the p99 of `me` while 20 logins (argon2) run at once;
+ *   - logins/s at the argon2id parameters in use, and the p99 of `me` while 20 logins run at once;
  *   - row (g): row (d) with OpenTelemetry tracing on, exporting to a local sink, and what that costs.
  *   - fair hashing: a bystander's login p50 while one client IP keeps 50 logins in flight.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
@@ -32,6 +32,7 @@ import { print } from "graphql";
 import jwt from "jsonwebtoken";
 import pino from "pino";
 import { LoginDocument, RegisterDocument } from "../schema/generated/graphql";
+import { ARGON2_OPTIONS } from "../src/auth/passwords";
 import { randomId } from "../src/auth/tokens";
 import { loadConfig } from "../src/config";
 import { singleNode } from "../src/store/redis/connection";
@@ -258,15 +259,22 @@ async function meDuringLogins(redis: TestRedis, servers: Server[]): Promise<void
   const me = { url: api.url, body: ME, headers: { authorization: `Bearer ${user.accessToken}` } };
   const loginBody = JSON.stringify({ query: print(LoginDocument), variables: { input: { email: loginUser.email, password: PASSWORD } } });
   const connections = 8;
+  const login = { url: api.url, body: loginBody, headers: {} };
   await load(me, WARMUP_SECONDS, connections);
   const alone = await load(me, SECONDS, connections);
-  const [during, logins] = await Promise.all([load(me, SECONDS, connections), load({ url: api.url, body: loginBody, headers: {} }, SECONDS, CONCURRENT_LOGINS)]);
+  const loginsAlone = await load(login, SECONDS, CONCURRENT_LOGINS);
+  const [during, logins] = await Promise.all([load(me, SECONDS, connections), load(login, SECONDS, CONCURRENT_LOGINS)]);
   const pool = loadConfig({ REDIS_URL: redis.url }).threadPoolSize;
   console.log(`\n### \`me\` while ${CONCURRENT_LOGINS} logins run at once (bearer + Redis, ${connections} connections on \`me\`, libuv pool ${pool})\n`);
   console.log("| load | me req/s | me p50 ms | me p99 ms | logins/s | login p99 ms |");
   console.log("|---|---|---|---|---|---|");
   console.log(`| me alone | ${alone.rps.toFixed(0)} | ${alone.p50} | ${alone.p99} | – | – |`);
+  console.log(`| ${CONCURRENT_LOGINS} concurrent logins alone | – | – | – | ${loginsAlone.rps.toFixed(1)} | ${loginsAlone.p99} |`);
   console.log(`| me + ${CONCURRENT_LOGINS} concurrent logins | ${during.rps.toFixed(0)} | ${during.p50} | ${during.p99} | ${logins.rps.toFixed(1)} | ${logins.p99} |`);
+  const { memoryCost, timeCost, parallelism } = ARGON2_OPTIONS;
+  console.log(
+    `\nLogins hash with argon2id m=${memoryCost} KiB (${(memoryCost / 1024).toFixed(0)} MiB), t=${timeCost}, p=${parallelism}: OWASP's minimums are m=19 MiB, t=2, p=1. ${loginsAlone.rps.toFixed(1)} logins/s on this machine, ${(loginsAlone.rps / pool).toFixed(1)} per libuv thread.`,
+  );
 }
 
 /** One login's latency in ms, and its HTTP status, sent as from `ip` (the server trusts one proxy). */
