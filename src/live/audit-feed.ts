@@ -68,8 +68,10 @@ export class AuditFeed {
    * Events written from now on that pass `filter`, oldest first. Resolves once the tail is in
    * place: every event appended after that reaches the subscription. Refuses a bad filter
    * (BAD_USER_INPUT), and answers SERVICE_UNAVAILABLE when the store cannot open the tail.
+   * `closed`: the subscriber's connection; aborted while the tail opened, the subscription
+   * resolves already ended, so it never runs for a socket that is gone.
    */
-  async subscribe(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>> {
+  async subscribe(filter: AuditFilter, closed?: AbortSignal): Promise<AsyncIterableIterator<AuditFeedItem>> {
     checkAuditFilter(filter);
     if (this.closed) throw storeUnavailable();
     const { metrics } = this.options;
@@ -92,7 +94,8 @@ export class AuditFeed {
       subscriber.end();
       throw error;
     }
-    // Ended while the tail opened (shutdown): the iterator is done already.
+    if (closed?.aborted) subscriber.end();
+    // Ended while the tail opened (shutdown, or its connection closed): the iterator is done already.
     if (this.subscribers.has(subscriber)) {
       counted = true;
       metrics.liveAuditSubscriptions.inc();
