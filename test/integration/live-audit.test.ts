@@ -1,13 +1,17 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { print } from "graphql";
+import WebSocket from "ws";
 import {
   AuditEventsDocument,
+  AuditEventsLiveDocument,
   LoginDocument,
   SetUserDisabledDocument,
   SetUserRolesDocument,
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
-import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, type AuditSubscription, type LiveClient } from "../support/live";
+import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, wsUrl, type AuditSubscription, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
 
 /**
@@ -261,7 +265,7 @@ describe("the live auditEvents subscription, across instances", () => {
 });
 
 describe("the live auditEvents subscription on the embedded store", () => {
-  const MAX_QUEUED = 2;
+  const MAX_QUEUED = 100;
   const email = uniqueEmail("root");
   let api: TestApi;
   let root: Awaited<ReturnType<typeof login>>;
@@ -287,23 +291,58 @@ describe("the live auditEvents subscription on the embedded store", () => {
     await auditSubscriptions(api.url, 0);
   });
 
-  it("ends a subscriber that falls LIVE_AUDIT_MAX_QUEUED events behind with SUBSCRIBER_TOO_SLOW, after the events it had", async () => {
+  const reset = (userId: string, details: Record<string, unknown> = {}) => ({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details });
+  const roomy = { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 10_000 };
+
+  it("delivers a burst of more than LIVE_AUDIT_MAX_QUEUED events, whole and in order, to a subscriber that keeps up", async () => {
     const socket = await openLive(api.url, root.accessToken, { subscribe: false });
     open.push(socket);
     const subscription = subscribeAuditEvents(socket, { types: ["PASSWORD_RESET"] });
     await auditSubscriptions(api.url, 1);
-    // One burst, read by the tail at once: more than the subscriber can hold while it sends the first.
-    const burst = Array.from({ length: 10 }, () => randomUUID());
-    await Promise.all(burst.map((userId) => api.store.appendAuditEvent({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details: {} }, { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 1000 })));
-    await subscription.ended;
-    expect(subscription.errors.map((error) => error.extensions)).toEqual([{ code: "SERVICE_UNAVAILABLE", reason: "SUBSCRIBER_TOO_SLOW" }]);
-    // The one being sent when the burst came, and the MAX_QUEUED held behind it: the oldest, in order.
-    expect(subscription.events.length).toBeGreaterThanOrEqual(MAX_QUEUED);
-    expect(subscription.events.length).toBeLessThanOrEqual(MAX_QUEUED + 1);
-    expect(subscription.events.map((event) => event.userId)).toEqual(burst.slice(0, subscription.events.length));
-    expect(socket.isClosed()).toBe(false);
-    await auditSubscriptions(api.url, 0);
-    const metrics = await (await fetch(api.url.replace(/graphql$/, "metrics"))).text();
-    expect(metrics).toMatch(/^auth_live_audit_overflows_total 1$/m);
+    // Written at once, so the tail finds them all at its next read.
+    const burst = Array.from({ length: Math.round(2.5 * MAX_QUEUED) }, () => randomUUID());
+    await Promise.all(burst.map((userId) => api.store.appendAuditEvent(reset(userId), roomy)));
+    await subscription.eventsAtLeast(burst.length, 10_000);
+    expect(subscription.events.map((event) => event.userId)).toEqual(burst);
+    expect(subscription.errors).toEqual([]);
+  });
+
+  it("ends a subscriber that stops reading with SUBSCRIBER_TOO_SLOW, after the events it had, in order, keeping the socket", async () => {
+    const overflows = async () => Number(/^auth_live_audit_overflows_total (\d+)/m.exec(await (await fetch(api.url.replace(/graphql$/, "metrics"))).text())?.[1]);
+    const before = await overflows();
+    const ws = new WebSocket(wsUrl(api.url), "graphql-transport-ws");
+    const frames: { id?: string; type: string; payload?: { data?: { auditEvents: { userId: string } } | null; errors?: { extensions: unknown }[] } }[] = [];
+    ws.on("message", (data) => frames.push(JSON.parse(String(data)) as (typeof frames)[number]));
+    try {
+      await once(ws, "open");
+      ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${root.accessToken}` } }));
+      while (!frames.some((frame) => frame.type === "connection_ack")) await new Promise((resolve) => setTimeout(resolve, 10));
+      ws.send(JSON.stringify({ id: "s", type: "subscribe", payload: { query: print(AuditEventsLiveDocument), variables: { filter: { types: ["PASSWORD_RESET"] } } } }));
+      await auditSubscriptions(api.url, 1);
+      // A client that stops reading: once the socket's buffers are full, the server's writes wait,
+      // and the events behind them pile up in the subscription's queue.
+      ws.pause();
+      const burst = Array.from({ length: 4 * MAX_QUEUED }, () => randomUUID());
+      const padding = "x".repeat(64 * 1024);
+      await Promise.all(burst.map((userId) => api.store.appendAuditEvent(reset(userId, { padding }), roomy)));
+      const deadline = Date.now() + 8000;
+      while ((await overflows()) === before && Date.now() < deadline) await settle();
+      expect(await overflows()).toBe(before + 1);
+      ws.resume();
+      const ended = () => frames.some((frame) => frame.id === "s" && (frame.type === "complete" || frame.type === "error"));
+      while (!ended() && Date.now() < deadline + 5000) await settle();
+      const results = frames.filter((frame) => frame.id === "s" && frame.type === "next").map((frame) => frame.payload!);
+      const delivered = results.filter((result) => result.data).map((result) => result.data!.auditEvents.userId);
+      // The ones the socket's buffers took, then the MAX_QUEUED held behind them: the oldest, in order.
+      expect(delivered.length).toBeGreaterThanOrEqual(MAX_QUEUED);
+      expect(delivered.length).toBeLessThan(burst.length);
+      expect(delivered).toEqual(burst.slice(0, delivered.length));
+      expect(results.slice(delivered.length).map((result) => result.errors?.map((error) => error.extensions))).toEqual([[{ code: "SERVICE_UNAVAILABLE", reason: "SUBSCRIBER_TOO_SLOW" }]]);
+      expect(frames.at(-1)).toEqual({ id: "s", type: "complete" });
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      await auditSubscriptions(api.url, 0);
+    } finally {
+      ws.terminate();
+    }
   });
 });
