@@ -66,7 +66,7 @@ export const subscriberTooSlow = () =>
   new AuthError(
     "SERVICE_UNAVAILABLE",
     "SUBSCRIBER_TOO_SLOW",
-    "Audit events arrived faster than this subscription read them, so it ended after the last event it delivered. Read the rest with the auditEvents query (from: that event's at) and subscribe again.",
+    "Audit events arrived faster than this subscription read them, so it ended after the last event it delivered. Subscribe again first, then read the gap with the auditEvents query (from: that event's at) and drop the events whose cursor you already have.",
   );
 
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);

@@ -78,6 +78,7 @@ describe("the live auditEvents subscription, across instances", () => {
     await failLogin(user.user.email, "198.51.100.41");
     const [event] = await subscription.eventsAtLeast(1);
     expect(event).toEqual({
+      cursor: expect.any(String),
       type: "LOGIN_FAILED",
       at: expect.any(String),
       actorId: null,
@@ -92,6 +93,22 @@ describe("the live auditEvents subscription, across instances", () => {
     // The query without a userId reads the same global stream, so the same entry, `at` included.
     const queried = await send(b.url, AuditEventsDocument, { first: 1, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
     expect(queried.data?.auditEvents.nodes).toEqual([event]);
+  });
+
+  it("gives each event the cursor the query gives it, so a catch-up can start from one and drop duplicates", async () => {
+    const users = [await register(b.url), await register(b.url), await register(b.url)];
+    const subscription = await watch({ types: ["LOGIN_FAILED"] });
+    await auditSubscriptions(a.url, 1);
+    for (const user of users) await failLogin(user.user.email);
+    const live = await subscription.eventsAtLeast(3);
+    // The query without userId reads the global trail, as the tail does: the same entries, the same cursors.
+    const queried = await send(b.url, AuditEventsDocument, { first: 3, filter: { types: ["LOGIN_FAILED"], from: live[0]!.at } }, { token: admin.accessToken });
+    expect(queried.data?.auditEvents.nodes).toEqual([...live].reverse());
+    const cursors = new Set(live.map((event) => event.cursor));
+    expect(cursors.size).toBe(3);
+    // A page of the query goes on from a live event's cursor: the events before it.
+    const before = await send(b.url, AuditEventsDocument, { first: 2, after: live[2]!.cursor, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
+    expect(before.data?.auditEvents.nodes.map((event) => event.cursor)).toEqual([live[1]!.cursor, live[0]!.cursor]);
   });
 
   it("names the admin who acted, and marks current what the subscriber's own session did", async () => {
