@@ -61,6 +61,18 @@ export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revo
 export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
 
+/**
+ * The store could not confirm the caller's roles, and REVOCATION_FAILURE_MODE=open accepted the token
+ * on its signature alone: fine for one request, not for a stream of every user's events that would
+ * run on, authorised by roles the token may no longer have.
+ */
+export const rolesUnconfirmed = () =>
+  new AuthError(
+    "SERVICE_UNAVAILABLE",
+    "STORE_UNAVAILABLE",
+    "The store could not confirm your roles just now (the token was accepted on its signature alone), and auditEvents needs them confirmed. Try again shortly.",
+  );
+
 /** A live auditEvents subscription fell LIVE_AUDIT_MAX_QUEUED events behind: it ends, and the trail holds the rest. */
 export const subscriberTooSlow = () =>
   new AuthError(

@@ -265,7 +265,9 @@ export class LiveConnections implements LiveListener {
     const { identity } = connection;
     if (isRevoked(state)) {
       this.close(connection, CLOSE.REVOKED, state.user?.disabled ? "ACCOUNT_DISABLED" : "TOKEN_REVOKED", { recheck: true });
-    } else if (identity.user !== null && !sameRoles(state.user!.roles, identity.roles)) {
+    } else if (!sameRoles(state.user!.roles, identity.roles)) {
+      // Also for a connection accepted on its token alone (REVOCATION_FAILURE_MODE=open, store
+      // down): its roles are the token's, which the store now answers for.
       this.close(connection, CLOSE.REAUTHENTICATE, "ROLES_CHANGED", { recheck: true });
     } else {
       connection.lastConfirmedAt = now;
