@@ -61,6 +61,9 @@ export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revo
 export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
 
+/** The store refuses what the operation needs (a Redis ACL without a rule): the message names the rule to grant. */
+export const storeRefused = (message: string) => new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", message);
+
 /**
  * The store could not confirm the caller's roles, and REVOCATION_FAILURE_MODE=open accepted the token
  * on its signature alone: fine for one request, not for a stream of every user's events that would

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { print } from "graphql";
+import pino from "pino";
 import WebSocket from "ws";
 import {
   AuditEventsDocument,
@@ -258,6 +259,36 @@ describe("the live auditEvents subscription, across instances", () => {
       await socket.dispose();
     } finally {
       if (!stopped) await c.stop();
+    }
+  });
+
+  it("refuses to subscribe, naming the ACL rule to grant, when the Redis user may not run XREAD", async () => {
+    await redis.client.call("ACL", "SETUSER", "noxread", "on", ">api-password-123", "~*", "&*", "+@all", "-xread");
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const c = await startApi(redis.url, { MAIL_URL: "off", REDIS_USERNAME: "noxread", REDIS_PASSWORD: "api-password-123" }, { logger });
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      open.push(socket);
+      const subscription = subscribeAuditEvents(socket);
+      // Without the check at subscribe, the tail's reads failed unseen and this never ended.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([subscription.ended, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+      clearTimeout(timer);
+      expect(subscription.errors).toEqual([
+        expect.objectContaining({
+          message: "the Redis user may not run XREAD on auth:{audit}:events, which live auditEvents subscriptions tail: grant it with ACL SETUSER <user> +xread (see docs/live.md)",
+          extensions: { code: "SERVICE_UNAVAILABLE", reason: "STORE_UNAVAILABLE" },
+        }),
+      ]);
+      await auditSubscriptions(c.url, 0);
+      expect(await socket.me()).toBe(user.user.id);
+      const logged = lines.map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } }).filter((line) => line.level === 50);
+      expect(logged).toEqual([expect.objectContaining({ msg: subscription.errors[0]!.message, err: expect.objectContaining({ message: expect.stringMatching(/^NOPERM/) }) })]);
+    } finally {
+      await c.stop();
     }
   });
 

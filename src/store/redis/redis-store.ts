@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import type { RedisConfig } from "../../config";
-import { storeUnavailable } from "../../errors";
+import { storeRefused, storeUnavailable } from "../../errors";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
@@ -472,14 +472,19 @@ export class RedisStore implements Store {
     try {
       await connectWithin(client, Math.max(this.timeoutMs, AUDIT_TAIL_CONNECT_MS));
       const [newest] = (await client.xrevrange(keys.auditAll(), "+", "-", "COUNT", 1)) as [string, string[]][];
-      const tail = new RedisAuditTail(client, newest?.[0] ?? "0-0", () => this.tails.delete(tail));
+      const last = newest?.[0] ?? "0-0";
+      // One read that does not block, before the tail's first blocking one: a Redis user without
+      // XREAD is refused here, where the subscriber and the log are told, not at every read after.
+      await client.call("xread", "COUNT", 1, "STREAMS", keys.auditAll(), last);
+      const tail = new RedisAuditTail(client, last, () => this.tails.delete(tail));
       this.tails.add(tail);
       return tail;
     } catch (error) {
       client.disconnect(false);
       const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
-      this.logger.error({ err: { name, message } }, "could not open a tail of the audit trail");
-      throw storeUnavailable();
+      const refused = /NOPERM/.test(message) ? tailAclRule(message) : null;
+      this.logger.error({ err: { name, message } }, refused ?? "could not open a tail of the audit trail");
+      throw refused ? storeRefused(refused) : storeUnavailable();
     }
   }
 
@@ -725,6 +730,14 @@ function parsePasskey(raw: string | null): PasskeyRecord | null {
   const passkey = parseJson<PasskeyRecord>(raw);
   if (passkey === null) return null;
   return { ...passkey, transports: Array.isArray(passkey.transports) ? passkey.transports : [] };
+}
+
+/** What a tail refused by the Redis ACL (NOPERM) needs granted, as the live channel names its own rule. */
+function tailAclRule(reply: string): string {
+  const stream = keys.auditAll();
+  const rule = /'xread' command/.test(reply) ? "+xread" : `~${stream}`;
+  const what = rule === "+xread" ? `run XREAD on ${stream}` : `read ${stream}`;
+  return `the Redis user may not ${what}, which live auditEvents subscriptions tail: grant it with ACL SETUSER <user> ${rule} (see docs/live.md)`;
 }
 
 /**
