@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { print } from "graphql";
 import pino from "pino";
 import WebSocket from "ws";
@@ -67,6 +68,47 @@ async function tailsGone(withinMs = 2000) {
   return tailConnections();
 }
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+/**
+ * A TCP relay in front of Redis that can hold the connections opened after `hold()`: accepted and
+ * never forwarded, so the client's connection stays opening until it gives up or is closed.
+ */
+async function relayTo(url: string) {
+  const target = new URL(url);
+  let holding = false;
+  const held = new Set<Socket>();
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on("error", () => undefined);
+    client.on("close", () => {
+      sockets.delete(client);
+      held.delete(client);
+    });
+    if (holding) {
+      held.add(client);
+      // Read and dropped, so the client's end is seen.
+      return void client.resume();
+    }
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(upstream);
+    upstream.on("error", () => client.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: () => void (holding = true),
+    held: () => held.size,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 const tailErrors = async (url: string) => Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(await (await fetch(url.replace(/graphql$/, "metrics"))).text())?.[1]);
 const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
 const entryAbout = (userId: string, type: string) => ({ type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
@@ -289,6 +331,32 @@ describe("the live auditEvents subscription, across instances", () => {
       expect(logged).toEqual([expect.objectContaining({ msg: subscription.errors[0]!.message, err: expect.objectContaining({ message: expect.stringMatching(/^NOPERM/) }) })]);
     } finally {
       await c.stop();
+    }
+  });
+
+  it("closes, when the instance stops, a tail connection it is still opening", async () => {
+    const relay = await relayTo(redis.url);
+    const c = await startApi(relay.url, { MAIL_URL: "off" });
+    let stopped = false;
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      open.push(socket);
+      // Connections opened from now on are accepted and never answered: the tail's stays "connecting".
+      relay.hold();
+      subscribeAuditEvents(socket);
+      const deadline = Date.now() + 3000;
+      while (relay.held() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(relay.held()).toBe(1);
+      await c.stop();
+      stopped = true;
+      // Not left to give up by itself (5 s later), or to finish opening once Redis answers.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(relay.held()).toBe(0);
+    } finally {
+      if (!stopped) await c.stop();
+      relay.close();
     }
   });
 
