@@ -323,7 +323,7 @@ export function loadConfig(env: Env): Config {
       maxPendingPerClient: read.integer("LIVE_MAX_PENDING_PER_IP", 50, 1, 1_000_000),
       pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
       allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
-      auditMaxQueued: read.integer("LIVE_AUDIT_MAX_QUEUED", 1000, 1, 100_000),
+      auditMaxQueued: read.integer("LIVE_AUDIT_MAX_QUEUED", 1000, 100, 100_000),
     },
     audit: {
       retentionDays: read.integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),

@@ -61,12 +61,27 @@ export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revo
 export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
 
+/** The store refuses what the operation needs (a Redis ACL without a rule): the message names the rule to grant. */
+export const storeRefused = (message: string) => new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", message);
+
+/**
+ * The store could not confirm the caller's roles, and REVOCATION_FAILURE_MODE=open accepted the token
+ * on its signature alone: fine for one request, not for a stream of every user's events that would
+ * run on, authorised by roles the token may no longer have.
+ */
+export const rolesUnconfirmed = () =>
+  new AuthError(
+    "SERVICE_UNAVAILABLE",
+    "STORE_UNAVAILABLE",
+    "The store could not confirm your roles just now (the token was accepted on its signature alone), and auditEvents needs them confirmed. Try again shortly.",
+  );
+
 /** A live auditEvents subscription fell LIVE_AUDIT_MAX_QUEUED events behind: it ends, and the trail holds the rest. */
 export const subscriberTooSlow = () =>
   new AuthError(
     "SERVICE_UNAVAILABLE",
     "SUBSCRIBER_TOO_SLOW",
-    "Audit events arrived faster than this subscription read them, so it ended after the last event it delivered. Read the rest with the auditEvents query (from: that event's at) and subscribe again.",
+    "Audit events arrived faster than this subscription read them, so it ended after the last event it delivered. Subscribe again first, then read the gap with the auditEvents query (from: that event's at) and drop the events whose cursor you already have.",
   );
 
 export const badInput = (message: string) => new AuthError("BAD_USER_INPUT", "INVALID_INPUT", message);

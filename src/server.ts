@@ -218,12 +218,16 @@ export async function startServer(config: Config, { logger, clock = systemClock,
         await app.close();
       } finally {
         clearTimeout(force);
+        // Even when the drain failed: admin subscriptions and the audit tail's connection must not outlive the instance.
+        auditFeed.close();
+        try {
+          await channel.close();
+          await apollo.stop();
+          await outbox.stop();
+        } finally {
+          await store.close();
+        }
       }
-      await channel.close();
-      auditFeed.close();
-      await apollo.stop();
-      await outbox.stop();
-      await store.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier";
+import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
 import type { AuditFilter } from "../auth/audit-trail";
 import type { Identity } from "../auth/authenticator";
@@ -37,35 +38,103 @@ export interface LiveSocket {
   close(code: number, reason: string): void;
 }
 
-/** An authenticated WebSocket: its identity, and what its subscriptions listen to. */
+/** What a connection's subscriptions come from, and how many it may hold. */
+export interface LiveSources {
+  /** The source of every connection's auditEvents subscriptions. */
+  readonly auditFeed: AuditFeed;
+  /** LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION. */
+  readonly maxSubscriptions: number;
+}
+
+/**
+ * An authenticated WebSocket: its identity, and the live subscriptions it holds. The connection
+ * owns every subscription it hands out, so none outlives it whatever the protocol layer's
+ * bookkeeping of operation ids says: the limit is counted here, and `end` ends them all.
+ */
 export class LiveConnection {
   lastConfirmedAt: number;
   expiry: NodeJS.Timeout | null = null;
   readonly listeners = new Set<(event: SessionEventRecord) => void>();
+  private readonly subscriptions = new Set<AsyncIterableIterator<unknown>>();
+  /** auditEvents subscriptions waiting for the tail: they hold a place too. */
+  private opening = 0;
+  /** Made for the first auditEvents subscription only: an idle socket costs no more. */
+  private closing: AbortController | null = null;
+  private ended = false;
 
   constructor(
     readonly identity: Identity,
     readonly socket: LiveSocket,
     openedAt: number,
-    private readonly auditFeed: AuditFeed,
+    private readonly sources: LiveSources,
   ) {
     this.lastConfirmedAt = openedAt;
   }
 
   /** The `auditEvents` stream of one subscription: this instance's one tail of the trail, filtered. */
-  auditEvents(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>> {
-    return this.auditFeed.subscribe(filter);
+  async auditEvents(filter: AuditFilter): Promise<AsyncIterableIterator<AuditFeedItem>> {
+    this.admit();
+    this.opening++;
+    try {
+      this.closing ??= new AbortController();
+      return this.own(await this.sources.auditFeed.subscribe(filter, this.closing.signal));
+    } finally {
+      this.opening--;
+    }
   }
 
   /** The `sessionEvents` stream of one subscription on this connection. */
   sessionEvents(): AsyncIterableIterator<SessionEventRecord> {
+    this.admit();
     const queue = eventQueue<SessionEventRecord>(() => this.listeners.delete(queue.push));
     this.listeners.add(queue.push);
-    return queue.iterator;
+    return this.own(queue.iterator);
   }
 
   notify(event: SessionEventRecord): void {
     for (const listener of this.listeners) listener(event);
+  }
+
+  /** The socket closed, or is being closed: every subscription ends, and none starts. Idempotent. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closing?.abort();
+    for (const subscription of [...this.subscriptions]) void subscription.return!();
+    this.listeners.clear();
+  }
+
+  private admit(): void {
+    if (this.ended) throw new GraphQLError("This connection is closed");
+    const max = this.sources.maxSubscriptions;
+    if (this.subscriptions.size + this.opening >= max) {
+      throw new GraphQLError(`At most ${max} subscriptions may run at once on one connection (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION)`);
+    }
+  }
+
+  /** Registers a subscription until it ends: by its client, its source, or this connection's end. */
+  private own<T>(iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+    const release = () => this.subscriptions.delete(owned);
+    const owned: AsyncIterableIterator<T> = {
+      next: () =>
+        iterator.next().then((result) => {
+          if (result.done) release();
+          return result;
+        }),
+      return: (value?: unknown) => {
+        release();
+        return iterator.return ? iterator.return(value) : Promise.resolve({ value: undefined, done: true });
+      },
+      throw: (error?: unknown) => {
+        release();
+        return iterator.throw ? iterator.throw(error) : Promise.reject(error);
+      },
+      [Symbol.asyncIterator]: () => owned,
+    };
+    this.subscriptions.add(owned);
+    // Ended while its source opened (the socket closed meanwhile): it ends now, not with nobody to end it.
+    if (this.ended) void owned.return!();
+    return owned;
   }
 }
 
@@ -119,6 +188,7 @@ export class LiveConnections implements LiveListener {
 
   /** The socket closed, by either side; safe to call more than once. */
   remove(connection: LiveConnection): void {
+    connection.end();
     const connections = this.byUser.get(connection.identity.userId);
     if (!connections?.delete(connection)) return;
     if (connections.size === 0) this.byUser.delete(connection.identity.userId);
@@ -195,7 +265,9 @@ export class LiveConnections implements LiveListener {
     const { identity } = connection;
     if (isRevoked(state)) {
       this.close(connection, CLOSE.REVOKED, state.user?.disabled ? "ACCOUNT_DISABLED" : "TOKEN_REVOKED", { recheck: true });
-    } else if (identity.user !== null && !sameRoles(state.user!.roles, identity.roles)) {
+    } else if (!sameRoles(state.user!.roles, identity.roles)) {
+      // Also for a connection accepted on its token alone (REVOCATION_FAILURE_MODE=open, store
+      // down): its roles are the token's, which the store now answers for.
       this.close(connection, CLOSE.REAUTHENTICATE, "ROLES_CHANGED", { recheck: true });
     } else {
       connection.lastConfirmedAt = now;

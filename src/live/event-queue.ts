@@ -7,6 +7,8 @@ export interface QueueBound<T> {
    * item and ends, so a subscriber that must not miss events learns that it did.
    */
   readonly overflow?: T;
+  /** Called each time the consumer takes a held event: the queue has room again (flow control). */
+  readonly taken?: () => void;
 }
 
 /** sessionEvents: a slow subscriber keeps the latest 100. */
@@ -17,7 +19,10 @@ const KEEP_LATEST = 100;
  * iterated by graphql-ws; `return` (the client's complete, or the socket's close) ends it. `onEnd`
  * unhooks it from its source, once: at `return`, or at an overflow (`overflowed` true).
  */
-export function eventQueue<T>(onEnd: (overflowed: boolean) => void, bound: QueueBound<T> = { max: KEEP_LATEST }): { push(value: T): void; iterator: AsyncIterableIterator<T> } {
+export function eventQueue<T>(
+  onEnd: (overflowed: boolean) => void,
+  bound: QueueBound<T> = { max: KEEP_LATEST },
+): { push(value: T): void; readonly size: number; iterator: AsyncIterableIterator<T> } {
   const queued: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | null = null;
   /** No more pushes: overflowed, or returned. */
@@ -40,7 +45,11 @@ export function eventQueue<T>(onEnd: (overflowed: boolean) => void, bound: Queue
   };
   const iterator: AsyncIterableIterator<T> = {
     next: () => {
-      if (queued.length > 0) return Promise.resolve({ value: queued.shift()!, done: false });
+      if (queued.length > 0) {
+        const value = queued.shift()!;
+        bound.taken?.();
+        return Promise.resolve({ value, done: false });
+      }
       if (done || sealed) return finish();
       return new Promise((resolve) => (waiting = resolve));
     },
@@ -55,6 +64,10 @@ export function eventQueue<T>(onEnd: (overflowed: boolean) => void, bound: Queue
   };
   return {
     iterator,
+    /** Events held, not yet taken. */
+    get size() {
+      return queued.length;
+    },
     push(value) {
       if (sealed) return;
       if (waiting) {

@@ -1,6 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from "graphql";
-import { makeServer, type Context as ProtocolContext, type ServerOptions } from "graphql-ws";
+import {
+  getOperationAST,
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ValidationRule,
+} from "graphql";
+import { CloseCode, makeServer, type Context as ProtocolContext, type ServerOptions, type SubscribePayload } from "graphql-ws";
 import type { Authenticator, Identity } from "../auth/authenticator";
 import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
@@ -19,6 +31,11 @@ export interface SocketExtra {
   readonly authenticated?: () => void;
   /** connection_init's access token, kept in memory only: each operation is checked with it, as an HTTP request is. */
   token?: string;
+  /**
+   * Ids of the operations in flight, from `subscribe` to their end. graphql-ws forgets an id at the
+   * client's `complete`, even while the operation is still being checked; this does not.
+   */
+  operations?: Set<string>;
 }
 
 export interface LiveProtocolOptions {
@@ -57,6 +74,41 @@ export function liveProtocol(options: LiveProtocolOptions) {
       const formatted = options.formatError(error.toJSON(), error);
       return options.hideSuggestions ? { ...formatted, message: withoutSuggestions(formatted.message) } : formatted;
     });
+  /** The checks of one operation, as over HTTP; its execution arguments, or the errors that refuse it. */
+  const prepare = async (ctx: Ctx, payload: SubscribePayload): Promise<ExecutionArgs | GraphQLError[]> => {
+    let document: DocumentNode;
+    try {
+      document = parse(payload.query, { maxTokens: options.maxTokens });
+    } catch (error) {
+      return withCode([error instanceof GraphQLError ? error : new GraphQLError(String(error))], "GRAPHQL_PARSE_FAILED");
+    }
+    const errors = validate(options.schema, document, rules);
+    if (errors.length > 0) return withCode(errors, "GRAPHQL_VALIDATION_FAILED");
+    // Refused here rather than by graphql-ws after this returns, which would skip onComplete.
+    if (!getOperationAST(document, payload.operationName)) return [new GraphQLError("Unable to identify operation")];
+    // Every operation is checked as an HTTP request is (one store round trip, the roles of now):
+    // the socket's own close on a revocation may come later (a lost message, the re-check's period).
+    let identity: Identity;
+    try {
+      identity = await options.authenticator.authenticate(ctx.extra.token!);
+    } catch (error) {
+      if (!isAuthError(error)) throw error;
+      if (error.code !== "SERVICE_UNAVAILABLE") {
+        const [code, reason] = refusal(error);
+        // After the operation's error went out (graphql-ws sends it when this returns).
+        const connection = ctx.extra.connection!;
+        setImmediate(() => options.connections.end(connection, code, reason));
+      }
+      return [new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, reason: error.reason } })];
+    }
+    return {
+      schema: options.schema,
+      document,
+      operationName: payload.operationName,
+      variableValues: payload.variables,
+      contextValue: contextOf(ctx, identity),
+    };
+  };
   const serverOptions: ServerOptions<Record<string, unknown>, SocketExtra> = {
     schema: options.schema,
     connectionInitWaitTimeout: 3_000,
@@ -67,7 +119,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
         const identity = await options.authenticator.authenticate(token);
         if (extra.socket.closed) return false;
         extra.token = token;
-        extra.connection = new LiveConnection(identity, extra.socket, options.clock.now(), options.auditFeed);
+        extra.connection = new LiveConnection(identity, extra.socket, options.clock.now(), { auditFeed: options.auditFeed, maxSubscriptions: options.maxSubscriptions });
         options.connections.add(extra.connection);
         extra.authenticated?.();
         return true;
@@ -81,40 +133,32 @@ export function liveProtocol(options: LiveProtocolOptions) {
     onClose: (ctx) => {
       if (ctx.extra.connection) options.connections.remove(ctx.extra.connection);
     },
-    onSubscribe: async (ctx, _id, payload) => {
-      if (Object.keys(ctx.subscriptions).length > options.maxSubscriptions) {
+    onSubscribe: async (ctx, id, payload) => {
+      const operations = (ctx.extra.operations ??= new Set());
+      if (operations.has(id)) {
+        // A `complete` while this id's operation was still being checked, then `subscribe` again:
+        // graphql-ws would run both under one id, and only the last could ever be completed.
+        // Its own answer to a duplicate id, whatever the timing.
+        ctx.extra.socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+        return [new GraphQLError(`Subscriber for ${id} already exists`)];
+      }
+      if (operations.size >= options.maxSubscriptions) {
         return [new GraphQLError(`At most ${options.maxSubscriptions} operations may run at once on one connection (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION)`)];
       }
-      let document: DocumentNode;
+      operations.add(id);
       try {
-        document = parse(payload.query, { maxTokens: options.maxTokens });
+        const prepared = await prepare(ctx, payload);
+        if (Array.isArray(prepared)) operations.delete(id);
+        return prepared;
       } catch (error) {
-        return withCode([error instanceof GraphQLError ? error : new GraphQLError(String(error))], "GRAPHQL_PARSE_FAILED");
+        operations.delete(id);
+        throw error;
       }
-      const errors = validate(options.schema, document, rules);
-      if (errors.length > 0) return withCode(errors, "GRAPHQL_VALIDATION_FAILED");
-      // Every operation is checked as an HTTP request is (one store round trip, the roles of now):
-      // the socket's own close on a revocation may come later (a lost message, the re-check's period).
-      let identity: Identity;
-      try {
-        identity = await options.authenticator.authenticate(ctx.extra.token!);
-      } catch (error) {
-        if (!isAuthError(error)) throw error;
-        if (error.code !== "SERVICE_UNAVAILABLE") {
-          const [code, reason] = refusal(error);
-          // After the operation's error went out (graphql-ws sends it when this returns).
-          const connection = ctx.extra.connection!;
-          setImmediate(() => options.connections.end(connection, code, reason));
-        }
-        return [new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, reason: error.reason } })];
-      }
-      return {
-        schema: options.schema,
-        document,
-        operationName: payload.operationName,
-        variableValues: payload.variables,
-        contextValue: contextOf(ctx, identity),
-      };
+    },
+    // Every operation that got past onSubscribe ends here, however it ended (graphql-ws calls it
+    // also when the client completed it first, or the socket closed).
+    onComplete: (ctx, id) => {
+      ctx.extra.operations?.delete(id);
     },
     onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
       result.errors ? { ...result, errors: format(result.errors) } : undefined,

@@ -1,13 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { print } from "graphql";
+import pino from "pino";
+import WebSocket from "ws";
 import {
   AuditEventsDocument,
+  AuditEventsLiveDocument,
   LoginDocument,
   SetUserDisabledDocument,
   SetUserRolesDocument,
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
-import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, type AuditSubscription, type LiveClient } from "../support/live";
+import { auditSubscriptions, closedWithin, openLive, subscribeAuditEvents, wsUrl, type AuditSubscription, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
 
 /**
@@ -62,6 +68,47 @@ async function tailsGone(withinMs = 2000) {
   return tailConnections();
 }
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+/**
+ * A TCP relay in front of Redis that can hold the connections opened after `hold()`: accepted and
+ * never forwarded, so the client's connection stays opening until it gives up or is closed.
+ */
+async function relayTo(url: string) {
+  const target = new URL(url);
+  let holding = false;
+  const held = new Set<Socket>();
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on("error", () => undefined);
+    client.on("close", () => {
+      sockets.delete(client);
+      held.delete(client);
+    });
+    if (holding) {
+      held.add(client);
+      // Read and dropped, so the client's end is seen.
+      return void client.resume();
+    }
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(upstream);
+    upstream.on("error", () => client.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: () => void (holding = true),
+    held: () => held.size,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 const tailErrors = async (url: string) => Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(await (await fetch(url.replace(/graphql$/, "metrics"))).text())?.[1]);
 const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
 const entryAbout = (userId: string, type: string) => ({ type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
@@ -74,6 +121,7 @@ describe("the live auditEvents subscription, across instances", () => {
     await failLogin(user.user.email, "198.51.100.41");
     const [event] = await subscription.eventsAtLeast(1);
     expect(event).toEqual({
+      cursor: expect.any(String),
       type: "LOGIN_FAILED",
       at: expect.any(String),
       actorId: null,
@@ -88,6 +136,22 @@ describe("the live auditEvents subscription, across instances", () => {
     // The query without a userId reads the same global stream, so the same entry, `at` included.
     const queried = await send(b.url, AuditEventsDocument, { first: 1, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
     expect(queried.data?.auditEvents.nodes).toEqual([event]);
+  });
+
+  it("gives each event the cursor the query gives it, so a catch-up can start from one and drop duplicates", async () => {
+    const users = [await register(b.url), await register(b.url), await register(b.url)];
+    const subscription = await watch({ types: ["LOGIN_FAILED"] });
+    await auditSubscriptions(a.url, 1);
+    for (const user of users) await failLogin(user.user.email);
+    const live = await subscription.eventsAtLeast(3);
+    // The query without userId reads the global trail, as the tail does: the same entries, the same cursors.
+    const queried = await send(b.url, AuditEventsDocument, { first: 3, filter: { types: ["LOGIN_FAILED"], from: live[0]!.at } }, { token: admin.accessToken });
+    expect(queried.data?.auditEvents.nodes).toEqual([...live].reverse());
+    const cursors = new Set(live.map((event) => event.cursor));
+    expect(cursors.size).toBe(3);
+    // A page of the query goes on from a live event's cursor: the events before it.
+    const before = await send(b.url, AuditEventsDocument, { first: 2, after: live[2]!.cursor, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
+    expect(before.data?.auditEvents.nodes.map((event) => event.cursor)).toEqual([live[1]!.cursor, live[0]!.cursor]);
   });
 
   it("names the admin who acted, and marks current what the subscriber's own session did", async () => {
@@ -240,6 +304,62 @@ describe("the live auditEvents subscription, across instances", () => {
     }
   });
 
+  it("refuses to subscribe, naming the ACL rule to grant, when the Redis user may not run XREAD", async () => {
+    await redis.client.call("ACL", "SETUSER", "noxread", "on", ">api-password-123", "~*", "&*", "+@all", "-xread");
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const c = await startApi(redis.url, { MAIL_URL: "off", REDIS_USERNAME: "noxread", REDIS_PASSWORD: "api-password-123" }, { logger });
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      open.push(socket);
+      const subscription = subscribeAuditEvents(socket);
+      // Without the check at subscribe, the tail's reads failed unseen and this never ended.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([subscription.ended, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+      clearTimeout(timer);
+      expect(subscription.errors).toEqual([
+        expect.objectContaining({
+          message: "the Redis user may not run XREAD on auth:{audit}:events, which live auditEvents subscriptions tail: grant it with ACL SETUSER <user> +xread (see docs/live.md)",
+          extensions: { code: "SERVICE_UNAVAILABLE", reason: "STORE_UNAVAILABLE" },
+        }),
+      ]);
+      await auditSubscriptions(c.url, 0);
+      expect(await socket.me()).toBe(user.user.id);
+      const logged = lines.map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } }).filter((line) => line.level === 50);
+      expect(logged).toEqual([expect.objectContaining({ msg: subscription.errors[0]!.message, err: expect.objectContaining({ message: expect.stringMatching(/^NOPERM/) }) })]);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("closes, when the instance stops, a tail connection it is still opening", async () => {
+    const relay = await relayTo(redis.url);
+    const c = await startApi(relay.url, { MAIL_URL: "off" });
+    let stopped = false;
+    try {
+      const user = await register(c.url);
+      await c.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+      const socket = await openLive(c.url, user.accessToken, { subscribe: false });
+      open.push(socket);
+      // Connections opened from now on are accepted and never answered: the tail's stays "connecting".
+      relay.hold();
+      subscribeAuditEvents(socket);
+      const deadline = Date.now() + 3000;
+      while (relay.held() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(relay.held()).toBe(1);
+      await c.stop();
+      stopped = true;
+      // Not left to give up by itself (5 s later), or to finish opening once Redis answers.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(relay.held()).toBe(0);
+    } finally {
+      if (!stopped) await c.stop();
+      relay.close();
+    }
+  });
+
   it("closes a demoted admin's socket with 4403 ROLES_CHANGED, after which their subscription hears nothing", async () => {
     const other = await register(b.url);
     await send(b.url, SetUserRolesDocument, { userId: other.user.id, roles: ["USER", "ADMIN"] }, { token: admin.accessToken });
@@ -261,7 +381,7 @@ describe("the live auditEvents subscription, across instances", () => {
 });
 
 describe("the live auditEvents subscription on the embedded store", () => {
-  const MAX_QUEUED = 2;
+  const MAX_QUEUED = 100;
   const email = uniqueEmail("root");
   let api: TestApi;
   let root: Awaited<ReturnType<typeof login>>;
@@ -287,23 +407,58 @@ describe("the live auditEvents subscription on the embedded store", () => {
     await auditSubscriptions(api.url, 0);
   });
 
-  it("ends a subscriber that falls LIVE_AUDIT_MAX_QUEUED events behind with SUBSCRIBER_TOO_SLOW, after the events it had", async () => {
+  const reset = (userId: string, details: Record<string, unknown> = {}) => ({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details });
+  const roomy = { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 10_000 };
+
+  it("delivers a burst of more than LIVE_AUDIT_MAX_QUEUED events, whole and in order, to a subscriber that keeps up", async () => {
     const socket = await openLive(api.url, root.accessToken, { subscribe: false });
     open.push(socket);
     const subscription = subscribeAuditEvents(socket, { types: ["PASSWORD_RESET"] });
     await auditSubscriptions(api.url, 1);
-    // One burst, read by the tail at once: more than the subscriber can hold while it sends the first.
-    const burst = Array.from({ length: 10 }, () => randomUUID());
-    await Promise.all(burst.map((userId) => api.store.appendAuditEvent({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details: {} }, { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 1000 })));
-    await subscription.ended;
-    expect(subscription.errors.map((error) => error.extensions)).toEqual([{ code: "SERVICE_UNAVAILABLE", reason: "SUBSCRIBER_TOO_SLOW" }]);
-    // The one being sent when the burst came, and the MAX_QUEUED held behind it: the oldest, in order.
-    expect(subscription.events.length).toBeGreaterThanOrEqual(MAX_QUEUED);
-    expect(subscription.events.length).toBeLessThanOrEqual(MAX_QUEUED + 1);
-    expect(subscription.events.map((event) => event.userId)).toEqual(burst.slice(0, subscription.events.length));
-    expect(socket.isClosed()).toBe(false);
-    await auditSubscriptions(api.url, 0);
-    const metrics = await (await fetch(api.url.replace(/graphql$/, "metrics"))).text();
-    expect(metrics).toMatch(/^auth_live_audit_overflows_total 1$/m);
+    // Written at once, so the tail finds them all at its next read.
+    const burst = Array.from({ length: Math.round(2.5 * MAX_QUEUED) }, () => randomUUID());
+    await Promise.all(burst.map((userId) => api.store.appendAuditEvent(reset(userId), roomy)));
+    await subscription.eventsAtLeast(burst.length, 10_000);
+    expect(subscription.events.map((event) => event.userId)).toEqual(burst);
+    expect(subscription.errors).toEqual([]);
+  });
+
+  it("ends a subscriber that stops reading with SUBSCRIBER_TOO_SLOW, after the events it had, in order, keeping the socket", async () => {
+    const overflows = async () => Number(/^auth_live_audit_overflows_total (\d+)/m.exec(await (await fetch(api.url.replace(/graphql$/, "metrics"))).text())?.[1]);
+    const before = await overflows();
+    const ws = new WebSocket(wsUrl(api.url), "graphql-transport-ws");
+    const frames: { id?: string; type: string; payload?: { data?: { auditEvents: { userId: string } } | null; errors?: { extensions: unknown }[] } }[] = [];
+    ws.on("message", (data) => frames.push(JSON.parse(String(data)) as (typeof frames)[number]));
+    try {
+      await once(ws, "open");
+      ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${root.accessToken}` } }));
+      while (!frames.some((frame) => frame.type === "connection_ack")) await new Promise((resolve) => setTimeout(resolve, 10));
+      ws.send(JSON.stringify({ id: "s", type: "subscribe", payload: { query: print(AuditEventsLiveDocument), variables: { filter: { types: ["PASSWORD_RESET"] } } } }));
+      await auditSubscriptions(api.url, 1);
+      // A client that stops reading: once the socket's buffers are full, the server's writes wait,
+      // and the events behind them pile up in the subscription's queue.
+      ws.pause();
+      const burst = Array.from({ length: 4 * MAX_QUEUED }, () => randomUUID());
+      const padding = "x".repeat(64 * 1024);
+      await Promise.all(burst.map((userId) => api.store.appendAuditEvent(reset(userId, { padding }), roomy)));
+      const deadline = Date.now() + 8000;
+      while ((await overflows()) === before && Date.now() < deadline) await settle();
+      expect(await overflows()).toBe(before + 1);
+      ws.resume();
+      const ended = () => frames.some((frame) => frame.id === "s" && (frame.type === "complete" || frame.type === "error"));
+      while (!ended() && Date.now() < deadline + 5000) await settle();
+      const results = frames.filter((frame) => frame.id === "s" && frame.type === "next").map((frame) => frame.payload!);
+      const delivered = results.filter((result) => result.data).map((result) => result.data!.auditEvents.userId);
+      // The ones the socket's buffers took, then the MAX_QUEUED held behind them: the oldest, in order.
+      expect(delivered.length).toBeGreaterThanOrEqual(MAX_QUEUED);
+      expect(delivered.length).toBeLessThan(burst.length);
+      expect(delivered).toEqual(burst.slice(0, delivered.length));
+      expect(results.slice(delivered.length).map((result) => result.errors?.map((error) => error.extensions))).toEqual([[{ code: "SERVICE_UNAVAILABLE", reason: "SUBSCRIBER_TOO_SLOW" }]]);
+      expect(frames.at(-1)).toEqual({ id: "s", type: "complete" });
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      await auditSubscriptions(api.url, 0);
+    } finally {
+      ws.terminate();
+    }
   });
 });

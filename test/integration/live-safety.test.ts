@@ -1,10 +1,11 @@
+import { once } from "node:events";
 import { print } from "graphql";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { LogoutDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, register, send } from "../support/client";
-import { closedWithin, openLive, refusedWith, wsUrl, type LiveClient } from "../support/live";
+import { auditSubscriptions, closedWithin, openLive, refusedWith, subscribeAuditEvents, wsUrl, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
 
 /** The bounds beyond pub/sub: expiry, the periodic re-check, the re-check on reconnect, Redis down. */
@@ -136,5 +137,46 @@ describe("Redis trouble", () => {
     const metrics = await (await fetch(server.url.replace("/graphql", "/metrics"))).text();
     expect(metrics).toMatch(/auth_live_unconfirmed_total [1-9]/);
     redis.resume();
+  });
+
+  /** A token that still claims ADMIN for a user the store no longer holds one (demoted there only: no event went out). */
+  async function demotedAdmin(server: TestApi) {
+    const user = await register(server.url);
+    await server.store.setUserRoles(user.user.id, ["USER", "ADMIN"]);
+    const admin = await login(server.url, user.user.email);
+    await server.store.setUserRoles(user.user.id, ["USER"]);
+    return admin;
+  }
+
+  it("under open, closes a socket accepted on its token alone with 4403 ROLES_CHANGED once Redis is back and knows other roles", async () => {
+    const server = await api({ LIVE_RECHECK_SECONDS: "1", STORE_TIMEOUT_MS: "200", REVOCATION_FAILURE_MODE: "open" });
+    const admin = await demotedAdmin(server);
+    redis.pause();
+    const ws = new WebSocket(wsUrl(server.url), "graphql-transport-ws");
+    const closed = once(ws, "close").then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
+    const acknowledged = new Promise((resolve) => ws.on("message", (data) => String(data).includes("connection_ack") && resolve(true)));
+    await once(ws, "open");
+    ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${admin.accessToken}` } }));
+    // Accepted on the token's signature alone, with the token's roles.
+    await acknowledged;
+    redis.resume();
+    const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve("still open"), 4000).unref())]);
+    ws.terminate();
+    expect(outcome).toEqual({ code: 4403, reason: "ROLES_CHANGED" });
+  });
+
+  it("under open, refuses auditEvents with SERVICE_UNAVAILABLE while the roles can only be read from the token", async () => {
+    const server = await api({ STORE_TIMEOUT_MS: "200", REVOCATION_FAILURE_MODE: "open" });
+    const admin = await demotedAdmin(server);
+    const socket = await live(server.url, admin.accessToken);
+    redis.pause();
+    const subscription = subscribeAuditEvents(socket);
+    // The operation's check fails open after STORE_TIMEOUT_MS; Redis is back before a tail could give up.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    redis.resume();
+    const outcome = await Promise.race([subscription.ended.then(() => "ended"), new Promise((resolve) => setTimeout(() => resolve("still running"), 4000).unref())]);
+    expect(outcome).toBe("ended");
+    expect(subscription.errors.map((error) => error.extensions)).toEqual([{ code: "SERVICE_UNAVAILABLE", reason: "STORE_UNAVAILABLE" }]);
+    await auditSubscriptions(server.url, 0);
   });
 });

@@ -401,8 +401,9 @@ describe("live connections configuration", () => {
     ]);
     expect(problemsOf({ LIVE_RECHECK_SECONDS: "301" })).toEqual([expect.stringMatching(/^LIVE_RECHECK_SECONDS /)]);
     expect(problemsOf({ LIVE_MAX_PENDING_PER_IP: "0" })).toEqual([expect.stringMatching(/^LIVE_MAX_PENDING_PER_IP /)]);
-    expect(problemsOf({ LIVE_AUDIT_MAX_QUEUED: "0" })).toEqual([expect.stringMatching(/^LIVE_AUDIT_MAX_QUEUED must be a whole number from 1 to 100000/)]);
-    expect(loadConfig({ LIVE_AUDIT_MAX_QUEUED: "50" }).live.auditMaxQueued).toBe(50);
+    // At least 100: one read of the audit tail hands over at most that many, so it still reads in batches.
+    expect(problemsOf({ LIVE_AUDIT_MAX_QUEUED: "99" })).toEqual([expect.stringMatching(/^LIVE_AUDIT_MAX_QUEUED must be a whole number from 100 to 100000/)]);
+    expect(loadConfig({ LIVE_AUDIT_MAX_QUEUED: "150" }).live.auditMaxQueued).toBe(150);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from "type-graphql";
 import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, type AuditFilter, type AuditTrail } from "../../auth/audit-trail";
 import type { RequestContext } from "../../context/context";
-import { authenticationRequired, subscriberTooSlow } from "../../errors";
+import { authenticationRequired, rolesUnconfirmed, subscriberTooSlow } from "../../errors";
 import { isOverflow, type AuditFeedItem } from "../../live/audit-feed";
 import { oncePerRequest } from "../once-per-request";
 import { AuditEvent, AuditEventConnection, AuditEventFilter, SecurityEventConnection } from "../types/security-event";
@@ -47,8 +47,10 @@ export class AuditResolver {
     description:
       "Every audit event as it is written, on any instance, that passes the filter (as the auditEvents query filters). ADMIN only. A subscriber that falls LIVE_AUDIT_MAX_QUEUED events behind gets a SUBSCRIBER_TOO_SLOW error and the subscription ends; the trail holds what it missed.",
     subscribe: ({ args, context }) => {
-      const live = (context as RequestContext).live;
+      const { live, identity } = context as RequestContext;
       if (!live) throw authenticationRequired();
+      // Accepted fail-open: the roles are the token's, unconfirmed; a demoted admin's token still claims ADMIN.
+      if (identity?.user === null) throw rolesUnconfirmed();
       return live.auditEvents(auditFilter((args as { filter?: AuditEventFilter | null }).filter ?? null));
     },
   })

@@ -1,5 +1,6 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
 import type { EventsPage } from "../../auth/audit-trail";
+import { encodeEventCursor } from "../../auth/cursors";
 import type { AuditRecord } from "../../store/store";
 import { JSONScalar } from "./json";
 import { PageInfo } from "./user-connection";
@@ -42,6 +43,12 @@ export class SecurityEvent {
 
 @ObjectType({ description: "One event of the audit trail, for admins: a SecurityEvent with who did it to whom, and its details." })
 export class AuditEvent extends SecurityEvent {
+  @Field(() => String, {
+    description:
+      "Opaque: this event's place in the stream it was read from, the edge's cursor in the auditEvents query. The subscription and the query without a userId filter read the global trail, so there one event has one cursor: drop duplicates by it. With a userId filter the query reads that user's own stream, whose cursors differ.",
+  })
+  cursor!: string;
+
   @Field(() => ID, { nullable: true, description: "Who did it; null when the user themself or the system did." })
   actorId!: string | null;
 
@@ -53,6 +60,7 @@ export class AuditEvent extends SecurityEvent {
 
   static from(record: AuditRecord, currentSessionId: string | null): AuditEvent {
     return Object.assign(SecurityEvent.fill(new AuditEvent(), record, currentSessionId), {
+      cursor: encodeEventCursor(record.id),
       actorId: record.actorId,
       userId: record.userId,
       details: record.details,

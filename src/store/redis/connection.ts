@@ -90,11 +90,19 @@ export async function connectWithin(client: RedisClient, withinMs: number): Prom
   try {
     await Promise.race([client.connect(), deadline]);
   } catch (error) {
-    client.disconnect(false);
+    disconnectOnce(client);
     throw error;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Stops a client for good, unless that is done already: ioredis arms a 2 s timer at every
+ * disconnect, cleared only by a close still to come, so one more on a closed client lingers.
+ */
+export function disconnectOnce(client: RedisClient): void {
+  if (client.status !== "end") client.disconnect(false);
 }
 
 /** Where Redis is, for log lines and errors: host and port only, never a password. */

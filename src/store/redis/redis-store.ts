@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
 import type { RedisConfig } from "../../config";
-import { storeUnavailable } from "../../errors";
+import { storeRefused, storeUnavailable } from "../../errors";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type {
   AccessCheck,
@@ -44,7 +44,7 @@ import type {
   WebAuthnChallenge,
 } from "../store";
 import { compareAuditIds, isLiveSession } from "../store";
-import { checkEvictionPolicy, connectWithin, createRedisClient, waitUntilConnected, type RedisClient } from "./connection";
+import { checkEvictionPolicy, connectWithin, createRedisClient, disconnectOnce, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
 export { CONNECTION_NAME } from "./connection";
@@ -111,6 +111,9 @@ export class RedisStore implements Store {
   private readonly minReplicas: number;
   private readonly config: RedisConfig;
   private readonly tails = new Set<RedisAuditTail>();
+  /** Tail connections not yet handed out: connecting, or making their first reads. */
+  private readonly openingTails = new Set<RedisClient>();
+  private closed = false;
 
   constructor(options: RedisStoreOptions) {
     this.config = options.redis;
@@ -466,20 +469,32 @@ export class RedisStore implements Store {
   }
 
   async openAuditTail(): Promise<AuditTail> {
+    if (this.closed) throw storeUnavailable();
     // A connection of its own: a blocked XREAD would hold up every command queued behind it.
     const client = createRedisClient(this.config, this.timeoutMs, { blockingMs: AUDIT_TAIL_MAX_BLOCK_MS });
     client.on("error", (error: Error) => this.logger.debug({ err: { name: error.name, message: error.message } }, "audit tail connection error"));
+    // Until it is a tail, close() finds it here: a connection still opening must not outlive the store.
+    this.openingTails.add(client);
     try {
       await connectWithin(client, Math.max(this.timeoutMs, AUDIT_TAIL_CONNECT_MS));
       const [newest] = (await client.xrevrange(keys.auditAll(), "+", "-", "COUNT", 1)) as [string, string[]][];
-      const tail = new RedisAuditTail(client, newest?.[0] ?? "0-0", () => this.tails.delete(tail));
+      const last = newest?.[0] ?? "0-0";
+      // One read that does not block, before the tail's first blocking one: a Redis user without
+      // XREAD is refused here, where the subscriber and the log are told, not at every read after.
+      await client.call("xread", "COUNT", 1, "STREAMS", keys.auditAll(), last);
+      const tail = new RedisAuditTail(client, last, () => this.tails.delete(tail));
       this.tails.add(tail);
       return tail;
     } catch (error) {
-      client.disconnect(false);
+      disconnectOnce(client);
+      // Closed under it: shutting down, nothing to report.
+      if (this.closed) throw storeUnavailable();
       const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
-      this.logger.error({ err: { name, message } }, "could not open a tail of the audit trail");
-      throw storeUnavailable();
+      const refused = /NOPERM/.test(message) ? tailAclRule(message) : null;
+      this.logger.error({ err: { name, message } }, refused ?? "could not open a tail of the audit trail");
+      throw refused ? storeRefused(refused) : storeUnavailable();
+    } finally {
+      this.openingTails.delete(client);
     }
   }
 
@@ -557,6 +572,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const client of this.openingTails) disconnectOnce(client);
     for (const tail of [...this.tails]) tail.close();
     this.redis.disconnect(false);
   }
@@ -725,6 +742,14 @@ function parsePasskey(raw: string | null): PasskeyRecord | null {
   const passkey = parseJson<PasskeyRecord>(raw);
   if (passkey === null) return null;
   return { ...passkey, transports: Array.isArray(passkey.transports) ? passkey.transports : [] };
+}
+
+/** What a tail refused by the Redis ACL (NOPERM) needs granted, as the live channel names its own rule. */
+function tailAclRule(reply: string): string {
+  const stream = keys.auditAll();
+  const rule = /'xread' command/.test(reply) ? "+xread" : `~${stream}`;
+  const what = rule === "+xread" ? `run XREAD on ${stream}` : `read ${stream}`;
+  return `the Redis user may not ${what}, which live auditEvents subscriptions tail: grant it with ACL SETUSER <user> ${rule} (see docs/live.md)`;
 }
 
 /**
