@@ -212,7 +212,9 @@ export async function startServer(config: Config, { logger, clock = systemClock,
     url,
     port,
     store,
-    async stop() {
+    // Once: a second call (a signal during a planned stop) waits for the first instead of closing
+    // again, which left a timer of a closed Redis client running.
+    stop: once(async () => {
       const force = setTimeout(() => app.server.closeAllConnections(), DRAIN_WITHIN_MS);
       try {
         await app.close();
@@ -228,8 +230,14 @@ export async function startServer(config: Config, { logger, clock = systemClock,
           await store.close();
         }
       }
-    },
+    }),
   };
+}
+
+/** `run` the first time; the same promise every time after. */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= run());
 }
 
 /** Our own spans, when tracing is on: the revocation check and the session scripts (ioredis's spans nest under them). */

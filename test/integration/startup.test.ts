@@ -170,3 +170,22 @@ describe("starting the service", () => {
     }
   });
 });
+
+describe("stopping the service", () => {
+  it("stops once however often stop is called: every call resolves, and no connection of the instance is left on Redis", async () => {
+    const own = await startRedis();
+    try {
+      const api = await startApi(own.url);
+      const connections = async () => String(await own.client.client("LIST")).trim().split("\n").length;
+      expect(await connections()).toBeGreaterThan(1);
+      await expect(Promise.all([api.stop(), api.stop()])).resolves.toEqual([undefined, undefined]);
+      await expect(api.stop()).resolves.toBeUndefined();
+      // Only the test's own client is left, once Redis has seen the others go.
+      const deadline = Date.now() + 3_000;
+      while ((await connections()) > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await connections()).toBe(1);
+    } finally {
+      await own.destroy();
+    }
+  });
+});
