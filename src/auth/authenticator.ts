@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import { isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
+import { identityOf, isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import type { FailureMode } from "../config";
 import { isAuthError, tokenRevoked } from "../errors";
 import type { AccessState, Store, UserRecord } from "../store/store";
-import type { AccessClaims, Tokens } from "./tokens";
+import type { Tokens } from "./tokens";
 
 /** The verifier package's Identity, carrying this API's full user record. */
 export type Identity = VerifiedIdentity<UserRecord>;
@@ -30,7 +30,7 @@ export class Authenticator {
       state = await this.store.accessState(claims.sub, claims.sid, claims.jti);
     } catch (error) {
       if (this.failureMode === "open" && isAuthError(error) && error.code === "SERVICE_UNAVAILABLE") {
-        return this.acceptFailOpen(identityOf(claims, claims.roles, claims.emailVerified, null));
+        return this.acceptFailOpen(identityOf<UserRecord>(claims, claims.roles, claims.emailVerified, null));
       }
       throw error;
     }
@@ -45,21 +45,3 @@ export class Authenticator {
   }
 }
 
-/**
- * The identity a request runs as: roles and email_verified from the user record when the store
- * answered (a change reaches the very next request), from the token's claims when it did not.
- * One literal with every field, so each identity has the same shape (and no copying spread).
- */
-function identityOf(claims: AccessClaims, roles: Identity["roles"], emailVerified: boolean, user: UserRecord | null): Identity {
-  return {
-    userId: claims.sub,
-    sessionId: claims.sid,
-    jti: claims.jti,
-    roles,
-    emailVerified,
-    expiresAt: claims.exp * 1000,
-    aal: claims.aal,
-    amr: claims.amr,
-    user,
-  };
-}

@@ -16,11 +16,12 @@ export {
 export { keys } from "./keys";
 export {
   failures,
+  identityOf,
   INVALID_TOKEN_CHALLENGE,
   MESSAGES,
   ROLES,
   STORE_RETRY_AFTER,
-  type Failure, type FailureReason, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+  type Failure, type FailureReason, type Identity, type IdentityClaims, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 export { endsSession, isRevoked, revocationCause, type RevocationCause, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
 export { LiveGuard, type CloseLive, type LiveGuardOptions, type LiveSubscriber } from "./live-guard";
 export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent } from "./live";

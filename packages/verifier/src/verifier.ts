@@ -3,7 +3,7 @@ import { accessStateKeys, parseAccessState } from "./access-state";
 import { keys as keyLayout } from "./keys";
 import { meetsAal, needsSecondFactor, type Aal } from "./assurance";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
-import { failures, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+import { failures, identityOf, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
 import { revocationCause, type RevocationCause } from "./revocation";
 import {
   ACCESS_TOKEN_TYPE,
@@ -177,11 +177,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return verify(match[1]!);
     },
   };
-}
-
-/** One literal with every field: V8 copies `{ ...object, more }` on a slow path, several µs a request. */
-function identityOf(claims: Claims, roles: Identity["roles"], emailVerified: boolean, user: VerifiedUser | null): Identity {
-  return { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, roles, emailVerified, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr, user };
 }
 
 function claimsOf(payload: jwt.JwtPayload): Claims | null {
