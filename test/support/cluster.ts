@@ -18,6 +18,8 @@ export interface TestCluster {
   masterFor(key: string): Promise<RedisNode>;
   /** The replicas of a master, as that master says now. */
   replicasOf(master: RedisNode): Promise<RedisNode[]>;
+  /** The cluster's state and node table, as a live node says: for the error when a failover stalls. */
+  describe(): Promise<unknown>;
   destroy(): Promise<void>;
 }
 
@@ -76,6 +78,10 @@ export async function startCluster(): Promise<TestCluster> {
     async replicasOf(master) {
       const role = await ask<[string, number, [string, string, string][]]>(master, "ROLE");
       return role[2].map(([, port]) => byPort(Number(port)));
+    },
+    async describe() {
+      const state = /cluster_state:(\w+)/.exec(await ask<string>(alive(), "CLUSTER", "INFO"))?.[1];
+      return { state, nodes: (await ask<string>(alive(), "CLUSTER", "NODES")).trim().split("\n") };
     },
     destroy,
   };

@@ -4,7 +4,11 @@ import { join } from "node:path";
 import { ask, eventually, startNode, type RedisNode } from "./redis-node";
 import { freePort } from "./redis";
 
-export const MASTER_NAME = "auth";
+/**
+ * The name the sentinels monitor, unique per topology: a sentinel left running by an earlier run
+ * announces itself on the master it watches, and one with the same name would join this election.
+ */
+const masterName = () => `auth-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** Redis with Sentinel: one master, one replica, three sentinels, on free loopback ports. */
 export interface TestSentinel {
@@ -16,11 +20,14 @@ export interface TestSentinel {
   master(): Promise<RedisNode>;
   /** The data node that is not `node`. */
   other(node: RedisNode): RedisNode;
+  /** What each sentinel and data node says about itself: for the error when a failover stalls. */
+  describe(): Promise<unknown>;
   destroy(): Promise<void>;
 }
 
 export async function startSentinel(): Promise<TestSentinel> {
   const dir = mkdtempSync(join(tmpdir(), "auth-api-sentinel-"));
+  const MASTER_NAME = masterName();
   const data = ["--appendonly", "yes", "--save", ""];
   const masterPort = await freePort();
   const master = await startNode(dir, masterPort, data);
@@ -82,6 +89,15 @@ export async function startSentinel(): Promise<TestSentinel> {
       throw new Error("no sentinel named a master");
     },
     other: (node) => servers.find((s) => s !== node)!,
+    async describe() {
+      const fields = new Set(["port", "flags", "num-other-sentinels", "num-slaves", "config-epoch", "failover-state", "last-ok-ping-reply"]);
+      const pick = (flat: string[]) => Object.fromEntries(flat.flatMap((name, i) => (i % 2 === 0 && fields.has(name) ? [[name, flat[i + 1]]] : [])));
+      const seen = async (node: RedisNode, what: () => Promise<unknown>) => (node.alive ? what().catch((error: Error) => error.message) : "killed");
+      return {
+        sentinels: await Promise.all(sentinels.map((sentinel) => seen(sentinel, async () => pick(await ask<string[]>(sentinel, "SENTINEL", "MASTER", MASTER_NAME))))),
+        servers: await Promise.all(servers.map(async (server) => ({ port: server.port, role: await seen(server, () => ask(server, "ROLE")) }))),
+      };
+    },
     destroy,
   };
 }

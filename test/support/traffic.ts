@@ -47,6 +47,8 @@ export async function failOverUnderTraffic(
   url: string,
   kill: (userId: string) => Promise<void>,
   recoversWithinMs: number,
+  /** What the topology says about itself, added to the error when it does not recover in time. */
+  describeTopology: () => Promise<unknown> = async () => null,
 ): Promise<FailoverRun> {
   const user = await register(url);
   const live = await login(url, user.user.email);
@@ -57,7 +59,11 @@ export async function failOverUnderTraffic(
   const killedAt = Date.now();
   await kill(user.user.id);
   try {
-    await eventually("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs);
+    await eventually("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs).catch(async (error: Error) => {
+      const lastAnswers = liveTraffic.seen.slice(-3).map((o) => ({ afterKillMs: o.at - killedAt, status: o.status, reason: o.reason }));
+      const topology = await describeTopology().catch((cause: Error) => `could not be read: ${cause.message}`);
+      throw new Error(`${error.message}\nlast answers: ${JSON.stringify(lastAnswers)}\ntopology: ${JSON.stringify(topology, null, 1)}`);
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
     await Promise.all([liveTraffic.stop(), revokedTraffic.stop()]);
