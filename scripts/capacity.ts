@@ -8,6 +8,7 @@
  */
 import "reflect-metadata";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 import pino from "pino";
 import { print } from "graphql";
@@ -72,6 +73,7 @@ export async function auditMemory(redis: TestRedis, store: Awaited<ReturnType<ty
   for (let i = 0; i < events; i++) {
     await store.appendAuditEvent(
       {
+        eventId: randomBytes(12).toString("base64url"),
         type: "SIGNED_IN",
         actorId: null,
         userId,

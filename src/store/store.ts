@@ -277,6 +277,8 @@ export interface UserPage {
  * from where. Never a secret: the domain builds it from ids, addresses and plain values only.
  */
 export interface AuditEntry {
+  /** Unique to the event and the same in every stream that holds it (AuditRecord.id is not). */
+  readonly eventId: string;
   /** Upper snake case: SIGNED_IN, LOGIN_FAILED, USER_DISABLED, ... */
   readonly type: string;
   /** Who did it; null when the user themself or the system did. */
@@ -293,7 +295,7 @@ export interface AuditEntry {
 
 /** An entry read back: its place in the stream and when the store wrote it. */
 export interface AuditRecord extends AuditEntry {
-  /** The stream entry id, "<ms>-<seq>": ordered, unique within its stream. */
+  /** The stream entry id, "<ms>-<seq>": ordered, unique within its stream, but not across streams. */
   readonly id: string;
   /** Epoch ms, from the store's clock. */
   readonly at: number;

@@ -728,6 +728,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
     describe("the audit trail", () => {
       const retention: AuditRetention = { maxAgeMs: 3_600_000, maxPerUser: 1000, maxGlobal: 100_000 };
       const entry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
+        eventId: randomUUID(),
         type: "SIGNED_IN",
         actorId: null,
         userId: randomUUID(),
@@ -797,6 +798,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
     describe("the audit tail", () => {
       const retention: AuditRetention = { maxAgeMs: 3_600_000, maxPerUser: 1000, maxGlobal: 100_000 };
       const entry = (userId: string, i: number): AuditEntry => ({
+        eventId: randomUUID(),
         type: "SIGNED_IN",
         actorId: null,
         userId,

@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+import pino from "pino";
 import {
   AuditEventsDocument,
   ChangePasswordDocument,
@@ -83,6 +85,7 @@ describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trai
     const user = registered.data!.register;
     const [event] = await mine(user.accessToken, 1);
     expect(event).toEqual<SecurityEvent>({
+      id: expect.stringMatching(/^[\w-]{16}$/),
       type: "SIGNED_IN",
       at: expect.any(String),
       sessionId: user.sessionId,
@@ -250,6 +253,48 @@ describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trai
     expect(upToNow.nodes.map((event: AuditEvent) => event.type)).toContain("SIGNED_IN");
     const reversed = await send(api.url, AuditEventsDocument, { filter: { from: future, to: start } }, { token: admin.accessToken });
     expect(reversed.error).toMatchObject({ code: "BAD_USER_INPUT" });
+  });
+});
+
+describe("event ids, in the log and in a Redis written to before", () => {
+  let redis: TestRedis;
+  let api: TestApi;
+  const logLines: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(...chunk.toString().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>));
+        done();
+      },
+    });
+    // No verification mail, so registering writes exactly one event: SIGNED_IN.
+    api = await startApi(redis.url, { MAIL_URL: "off" }, { logger: pino({ level: "warn" }, sink) });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await redis?.destroy();
+  });
+
+  it("reads an entry written before events had ids, named by its place in the stream", async () => {
+    const user = await register(api.url);
+    const stream = `auth:{u:${user.user.id}}:audit`;
+    await eventually(() => redis.client.xlen(stream), (length) => length === 1);
+    const legacy = await redis.client.xadd(stream, "*", "t", "PASSWORD_CHANGED", "u", user.user.id, "ip", "198.51.100.12");
+    const events = (await send(api.url, SecurityEventsDocument, { first: 10 }, { token: user.accessToken })).data!.securityEvents.edges.map((edge) => edge.node);
+    expect(events.map((event) => [event.type, event.ip])).toEqual([
+      ["PASSWORD_CHANGED", "198.51.100.12"],
+      ["SIGNED_IN", expect.any(String)],
+    ]);
+    expect(events[0]!.id).toBe(legacy);
+    expect(events[1]!.id).toMatch(/^[\w-]{16}$/);
+  });
+
+  it("names the event in its log line by the id the API gives it", async () => {
+    const user = await register(api.url);
+    const [event] = (await send(api.url, SecurityEventsDocument, { first: 1 }, { token: user.accessToken })).data!.securityEvents.edges.map((edge) => edge.node);
+    const lines = logLines.filter((line) => line.audit === "signed_in" && line.userId === user.user.id);
+    expect(lines.map((line) => line.eventId)).toEqual([event!.id]);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   AuditEventsDocument,
   AuditEventsLiveDocument,
   LoginDocument,
+  SecurityEventsDocument,
   SetUserDisabledDocument,
   SetUserRolesDocument,
 } from "../../schema/generated/graphql";
@@ -111,7 +112,7 @@ async function relayTo(url: string) {
 }
 const tailErrors = async (url: string) => Number(/^auth_live_audit_tail_errors_total (\d+)/m.exec(await (await fetch(url.replace(/graphql$/, "metrics"))).text())?.[1]);
 const retention = { maxAgeMs: 3_600_000, maxPerUser: 100, maxGlobal: 10_000 };
-const entryAbout = (userId: string, type: string) => ({ type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
+const entryAbout = (userId: string, type: string) => ({ eventId: randomUUID(), type, actorId: null, userId, sessionId: null, clientIp: "198.51.100.43", userAgent: null, device: null, details: {} });
 
 describe("the live auditEvents subscription, across instances", () => {
   it("delivers an event written on another instance, with the query's fields", async () => {
@@ -121,6 +122,7 @@ describe("the live auditEvents subscription, across instances", () => {
     await failLogin(user.user.email, "198.51.100.41");
     const [event] = await subscription.eventsAtLeast(1);
     expect(event).toEqual({
+      id: expect.stringMatching(/^[\w-]{16}$/),
       cursor: expect.any(String),
       type: "LOGIN_FAILED",
       at: expect.any(String),
@@ -136,6 +138,23 @@ describe("the live auditEvents subscription, across instances", () => {
     // The query without a userId reads the same global stream, so the same entry, `at` included.
     const queried = await send(b.url, AuditEventsDocument, { first: 1, filter: { types: ["LOGIN_FAILED"] } }, { token: admin.accessToken });
     expect(queried.data?.auditEvents.nodes).toEqual([event]);
+  });
+
+  it("names each event by an id that is the same in the user's stream, the global one and the live feed", async () => {
+    const user = await register(b.url);
+    const subscription = await watch({ userId: user.user.id });
+    await auditSubscriptions(a.url, 1);
+    await failLogin(user.user.email);
+    await failLogin(user.user.email);
+    const live = await subscription.eventsAtLeast(2);
+    // With a userId the query reads the user's own stream: other cursors, the same ids.
+    const theirs = (await send(b.url, AuditEventsDocument, { first: 2, filter: { userId: user.user.id, types: ["LOGIN_FAILED"] } }, { token: admin.accessToken })).data!.auditEvents.nodes;
+    expect(theirs.map((event) => event.id)).toEqual(live.map((event) => event.id).reverse());
+    expect(theirs.map((event) => event.cursor)).not.toEqual(live.map((event) => event.cursor).reverse());
+    expect(new Set(live.map((event) => event.id)).size).toBe(2);
+    // The user's own history names them alike.
+    const own = (await send(a.url, SecurityEventsDocument, { first: 10 }, { token: user.accessToken })).data!.securityEvents.edges.map((edge) => edge.node);
+    expect(own.filter((event) => event.type === "LOGIN_FAILED").map((event) => event.id)).toEqual(theirs.map((event) => event.id));
   });
 
   it("gives each event the cursor the query gives it, so a catch-up can start from one and drop duplicates", async () => {
@@ -407,7 +426,7 @@ describe("the live auditEvents subscription on the embedded store", () => {
     await auditSubscriptions(api.url, 0);
   });
 
-  const reset = (userId: string, details: Record<string, unknown> = {}) => ({ type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details });
+  const reset = (userId: string, details: Record<string, unknown> = {}) => ({ eventId: randomUUID(), type: "PASSWORD_RESET", actorId: null, userId, sessionId: null, clientIp: null, userAgent: null, device: null, details });
   const roomy = { maxAgeMs: 60_000, maxPerUser: 10, maxGlobal: 10_000 };
 
   it("delivers a burst of more than LIVE_AUDIT_MAX_QUEUED events, whole and in order, to a subscriber that keeps up", async () => {

@@ -27,7 +27,7 @@ afterEach(() => feed.close());
 afterAll(() => store.close());
 
 const append = (overrides: Partial<AuditEntry> = {}) =>
-  store.appendAuditEvent({ type: "SIGNED_IN", actorId: null, userId: randomUUID(), sessionId: null, clientIp: "203.0.113.9", userAgent: null, device: null, details: {}, ...overrides }, retention);
+  store.appendAuditEvent({ eventId: randomUUID(), type: "SIGNED_IN", actorId: null, userId: randomUUID(), sessionId: null, clientIp: "203.0.113.9", userAgent: null, device: null, details: {}, ...overrides }, retention);
 
 async function take(iterator: AsyncIterableIterator<AuditFeedItem>, count: number): Promise<(AuditFeedItem | "done")[]> {
   const items: (AuditFeedItem | "done")[] = [];

@@ -7,6 +7,12 @@ import { PageInfo } from "./user-connection";
 
 @ObjectType({ description: "One event of the caller's own security history: a sign-in, a failed login, a password change, ..." })
 export class SecurityEvent {
+  @Field(() => ID, {
+    description:
+      "Unique to the event, and the same wherever it is read: securityEvents, the auditEvents query with or without a userId filter, the auditEvents subscription, and the API's log line for it (eventId). Drop duplicates by it.",
+  })
+  id!: string;
+
   @Field(() => String, { description: "Upper snake case: SIGNED_IN, LOGIN_FAILED, SIGNED_OUT, PASSWORD_CHANGED, USER_DISABLED, REFRESH_REUSE_DETECTED, ..." })
   type!: string;
 
@@ -30,6 +36,7 @@ export class SecurityEvent {
 
   static fill<T extends SecurityEvent>(target: T, record: AuditRecord, currentSessionId: string | null): T {
     return Object.assign(target, {
+      id: record.eventId,
       type: record.type,
       at: new Date(record.at),
       sessionId: record.sessionId,
@@ -45,7 +52,7 @@ export class SecurityEvent {
 export class AuditEvent extends SecurityEvent {
   @Field(() => String, {
     description:
-      "Opaque: this event's place in the stream it was read from, the edge's cursor in the auditEvents query. The subscription and the query without a userId filter read the global trail, so there one event has one cursor: drop duplicates by it. With a userId filter the query reads that user's own stream, whose cursors differ.",
+      "Opaque: this event's place in the stream it was read from, the edge's cursor in the auditEvents query; pass it as after to read on from there. The subscription and the query without a userId filter read the global trail, where one event has one cursor; with a userId filter the query reads that user's own stream, whose cursors differ. To drop duplicates, compare id.",
   })
   cursor!: string;
 

@@ -797,7 +797,7 @@ function toNumber(raw: string | null): number | null {
 
 /** Short field names, and only the fields that are set: each byte is kept for every event. */
 function auditFields(entry: AuditEntry): string[] {
-  const fields: string[] = ["t", entry.type];
+  const fields: string[] = ["e", entry.eventId, "t", entry.type];
   const optional: [string, string | null][] = [
     ["a", entry.actorId],
     ["u", entry.userId],
@@ -818,6 +818,8 @@ function parseAuditEntry(id: string, fields: string[]): AuditRecord {
   return {
     id,
     at: Number(id.split("-")[0]),
+    // An entry written before events had ids: its place in this stream is the best it has.
+    eventId: field("e") ?? id,
     type: field("t") ?? "UNKNOWN",
     actorId: field("a"),
     userId: field("u"),
