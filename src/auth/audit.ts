@@ -177,7 +177,7 @@ export class Audit {
     this.trail?.append(entry).catch((error: unknown) => {
       this.metrics.auditWriteFailures.inc();
       const { name, message: reason } = error instanceof Error ? error : { name: "Error", message: String(error) };
-      this.logger.error({ audit: logAs, userId, err: { name, message: reason } }, "audit event not written to the trail");
+      this.logger.error({ audit: logAs, eventId: entry.eventId, userId, err: { name, message: reason } }, "audit event not written to the trail");
     });
   }
 

@@ -257,6 +257,7 @@ describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trai
 });
 
 describe("event ids, in the log and in a Redis written to before", () => {
+  const ADMIN = uniqueEmail("admin");
   let redis: TestRedis;
   let api: TestApi;
   const logLines: Record<string, unknown>[] = [];
@@ -269,7 +270,7 @@ describe("event ids, in the log and in a Redis written to before", () => {
       },
     });
     // No verification mail, so registering writes exactly one event: SIGNED_IN.
-    api = await startApi(redis.url, { MAIL_URL: "off" }, { logger: pino({ level: "warn" }, sink) });
+    api = await startApi(redis.url, { MAIL_URL: "off", ADMIN_EMAIL: ADMIN, ADMIN_PASSWORD: PASSWORD }, { logger: pino({ level: "warn" }, sink) });
   });
   afterAll(async () => {
     await api?.stop();
@@ -286,14 +287,19 @@ describe("event ids, in the log and in a Redis written to before", () => {
       ["PASSWORD_CHANGED", "198.51.100.12"],
       ["SIGNED_IN", expect.any(String)],
     ]);
-    expect(events[0]!.id).toBe(legacy);
+    expect(events[0]!.id).toBe(`user-${legacy}`);
     expect(events[1]!.id).toMatch(/^[\w-]{16}$/);
+    // The same legacy entry in the global stream: another id, never one of the user's stream.
+    const global = await redis.client.xadd("auth:{audit}:events", "*", "t", "PASSWORD_CHANGED", "u", user.user.id);
+    const admin = await login(api.url, ADMIN);
+    const everyone = (await send(api.url, AuditEventsDocument, { first: 1, filter: { types: ["PASSWORD_CHANGED"] } }, { token: admin.accessToken })).data!.auditEvents.nodes;
+    expect(everyone.map((event) => event.id)).toEqual([`global-${global}`]);
   });
 
   it("names the event in its log line by the id the API gives it", async () => {
     const user = await register(api.url);
     const [event] = (await send(api.url, SecurityEventsDocument, { first: 1 }, { token: user.accessToken })).data!.securityEvents.edges.map((edge) => edge.node);
-    const lines = logLines.filter((line) => line.audit === "signed_in" && line.userId === user.user.id);
+    const lines = logLines.filter((line) => line.audit === "signed_in" && line.userId === user.user.id && line.msg === "signed in");
     expect(lines.map((line) => line.eventId)).toEqual([event!.id]);
   });
 });

@@ -9,7 +9,7 @@ import { PageInfo } from "./user-connection";
 export class SecurityEvent {
   @Field(() => ID, {
     description:
-      "Unique to the event, and the same wherever it is read: securityEvents, the auditEvents query with or without a userId filter, the auditEvents subscription, and the API's log line for it (eventId). Drop duplicates by it.",
+      "Unique to the event, and the same wherever it is read: securityEvents, the auditEvents query with or without a userId filter, the auditEvents subscription, and the API's log line for it (eventId). Drop duplicates by it. An event recorded before this field existed (or by an older instance during a rolling upgrade) has an id per stream instead, prefixed user- or global-.",
   })
   id!: string;
 

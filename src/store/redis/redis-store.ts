@@ -464,7 +464,7 @@ export class RedisStore implements Store {
       if (before !== null && (end === "+" || compareAuditIds(before, end) <= 0)) end = `(${before}`;
       const start = from === null ? "-" : `${from}-0`;
       const entries = (await this.redis.xrevrange(key, end, start, "COUNT", count)) as [string, string[]][];
-      return entries.map(([id, fields]) => parseAuditEntry(id, fields));
+      return entries.map(([id, fields]) => parseAuditEntry(id, fields, userId === null ? "global" : "user"));
     });
   }
 
@@ -778,7 +778,7 @@ class RedisAuditTail implements AuditTail {
       throw error;
     }
     if (this.closed || !reply?.[0]) return [];
-    const records = reply[0][1].map(([id, fields]) => parseAuditEntry(id, fields));
+    const records = reply[0][1].map(([id, fields]) => parseAuditEntry(id, fields, "global"));
     if (records.length > 0) this.last = records.at(-1)!.id;
     return records;
   }
@@ -811,15 +811,17 @@ function auditFields(entry: AuditEntry): string[] {
   return fields;
 }
 
-function parseAuditEntry(id: string, fields: string[]): AuditRecord {
+function parseAuditEntry(id: string, fields: string[], stream: "user" | "global"): AuditRecord {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
   const field = (name: string) => map.get(name) ?? null;
   return {
     id,
     at: Number(id.split("-")[0]),
-    // An entry written before events had ids: its place in this stream is the best it has.
-    eventId: field("e") ?? id,
+    // An entry written before events had ids (or by an older instance during a rolling upgrade):
+    // its place in the stream read, marked with the stream, so it is unique but never matches
+    // the same event read from the other stream, nor another event's id there.
+    eventId: field("e") ?? `${stream}-${id}`,
     type: field("t") ?? "UNKNOWN",
     actorId: field("a"),
     userId: field("u"),
