@@ -147,7 +147,7 @@ describe("graceful shutdown", () => {
         exitCode.resolve(await exit);
       }, 200);
     });
-    const exitCode = deferred<number | null>();
+    const exitCode = deferred<number | NodeJS.Signals | null>();
     const response = await inFlight;
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body).data.me.email).toBe(user.user.email);

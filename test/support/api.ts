@@ -49,7 +49,8 @@ export interface ApiProcess {
   readonly process: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal` (SIGTERM) and resolves with the exit code, or the name of the signal that ended it. */
+  stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
 }
 
 export interface SpawnOptions {
@@ -83,9 +84,11 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
     output: () => output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (child.exitCode !== null) return child.exitCode;
+      // Ended already, by a signal nobody here sent: say which (a crash is SIGABRT or SIGSEGV).
+      if (child.signalCode !== null) return child.signalCode;
       child.kill(signal);
-      const [code] = await exited;
-      return code as number | null;
+      const [code, ended] = (await exited) as [number | null, NodeJS.Signals | null];
+      return code ?? ended;
     },
   };
 }
