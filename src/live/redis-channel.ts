@@ -2,7 +2,7 @@ import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent } from "@revocable-auth/verifier";
 import type { RedisConfig } from "../config";
-import { createRedisClient, type RedisClient } from "../store/redis/connection";
+import { createRedisClient, disconnectOnce, type RedisClient } from "../store/redis/connection";
 import type { LiveChannel, LiveListener } from "./channel";
 
 /**
@@ -49,7 +49,7 @@ export class RedisChannel implements LiveChannel {
       if (this.sharded) await (this.subscriber as Cluster).ssubscribe(LIVE_CHANNEL);
       else await this.subscriber.subscribe(LIVE_CHANNEL);
     } catch (error) {
-      this.subscriber.disconnect(false);
+      disconnectOnce(this.subscriber);
       if (!/NOPERM/.test((error as Error).message)) throw error;
       // Redis 7 ACL users get no channel unless granted one (acl-pubsub-default resetchannels).
       throw new Error(`the Redis user may not use the channel ${LIVE_CHANNEL}, which closes live connections on revocation: grant it with ACL SETUSER <user> &${LIVE_CHANNEL} (see docs/live.md)`);
@@ -65,6 +65,6 @@ export class RedisChannel implements LiveChannel {
 
   async close(): Promise<void> {
     this.listener = null;
-    this.subscriber.disconnect(false);
+    disconnectOnce(this.subscriber);
   }
 }

@@ -96,3 +96,38 @@ describe("Redis with Sentinel (1 master, 1 replica, 3 sentinels), REDIS_MIN_REPL
     expect((await topology.master()).port).toBe(topology.other(master).port);
   }, RECOVERS_WITHIN_MS + 20_000);
 });
+
+/**
+ * ioredis 6 ends a Sentinel client for good when +switch-master arrives while the client is asking
+ * a sentinel where the master is (src/store/redis/connection.ts, keepConnecting). With the first
+ * sentinel frozen, the API's first question after the kill waits STORE_TIMEOUT_MS (longer than a
+ * failover takes) for its answer, so the announcement lands while it waits: without the guard, the
+ * API stays at 503 after the failover.
+ */
+const FROZEN_SENTINEL_WAIT_MS = 5000;
+
+describe("Redis with Sentinel, the first sentinel frozen while the master fails over", () => {
+  let slow: TestSentinel;
+  let slowApi: TestApi;
+
+  beforeAll(async () => {
+    slow = await startSentinel();
+    slowApi = await startApi(null, { ...slow.env, STORE_TIMEOUT_MS: String(FROZEN_SENTINEL_WAIT_MS) });
+  }, 60_000);
+  afterAll(async () => {
+    await slowApi?.stop();
+    await slow?.destroy();
+  });
+
+  it("connects to the promoted replica all the same", async () => {
+    const master = await slow.master();
+    const first = slow.sentinels[0]!;
+    first.signal("SIGSTOP");
+    try {
+      const run = await failOverUnderTraffic(slowApi.url, async () => master.signal("SIGKILL"), RECOVERS_WITHIN_MS, () => slow.describe());
+      expectNoRevocationLost(run, expect);
+    } finally {
+      first.signal("SIGCONT");
+    }
+  }, RECOVERS_WITHIN_MS + 20_000);
+});

@@ -6,7 +6,7 @@ import pino from "pino";
 import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
-import { freePort } from "./redis";
+import { freePort } from "./ports";
 
 /** The secret every test server signs with, so tests can forge tokens the way an attacker would try. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";

@@ -1,11 +1,10 @@
-import { createServer } from "node:net";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ask, eventually, startNode, type RedisNode } from "./redis-node";
-import { freePort } from "./redis";
+import { freePort } from "./ports";
 
 const run = promisify(execFile);
 
@@ -30,10 +29,9 @@ export async function startCluster(): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "auth-api-cluster-"));
   const ports: number[] = [];
   while (ports.length < 6) {
-    const port = await freePort();
-    // A cluster node also listens on port + 10000 (the bus): keep both free and distinct. A bus port
-    // some other process holds made a node fail to start (CI saw "did not answer").
-    if (port < 55_000 && !ports.includes(port) && !ports.includes(port + 10_000) && (await canBind(port + 10_000))) ports.push(port);
+    // A cluster node also listens on port + 10000 (the bus): a bus port some other process held
+    // made a node fail to start (CI saw "did not answer").
+    ports.push(await freePort({ bus: true }));
   }
   const args = [
     ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(NODE_TIMEOUT_MS)],
@@ -85,13 +83,4 @@ export async function startCluster(): Promise<TestCluster> {
     },
     destroy,
   };
-}
-
-/** True when nothing listens on `port` on loopback right now. */
-async function canBind(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
 }

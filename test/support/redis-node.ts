@@ -25,7 +25,7 @@ export async function startNode(dir: string, port: number, args: string[]): Prom
     stdio: "ignore",
     cwd: home,
   });
-  await waitUntilAnswering(`redis://127.0.0.1:${port}`);
+  await waitUntilAnswering(`redis://127.0.0.1:${port}`, child);
   return {
     port,
     address: `127.0.0.1:${port}`,
@@ -36,7 +36,8 @@ export async function startNode(dir: string, port: number, args: string[]): Prom
       if (child.exitCode === null && child.signalCode === null) child.kill(name);
     },
     connect: () => {
-      const client = new Redis({ host: "127.0.0.1", port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      // Bounded: a node frozen with SIGSTOP accepts connections but never answers.
+      const client = new Redis({ host: "127.0.0.1", port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 2000, commandTimeout: 2000 });
       client.on("error", () => undefined);
       return client;
     },

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { freePort } from "./ports";
+
+export { freePort };
 
 /** A real redis-server on a free port, with append-only persistence in a temporary directory. */
 export interface TestRedis {
@@ -22,16 +25,6 @@ export interface TestRedis {
   destroy(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
 export interface RedisOptions {
   /**
    * A one-node Redis Cluster owning every slot: the same commands work, but any command or script
@@ -42,7 +35,7 @@ export interface RedisOptions {
 
 export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "auth-api-redis-"));
-  const port = await freePort();
+  const port = await freePort({ bus: options.cluster });
   const url = `redis://127.0.0.1:${port}`;
   let server: ChildProcess | null = null;
 
@@ -55,7 +48,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
       ],
       { stdio: "ignore" },
     );
-    await waitUntilAnswering(url);
+    await waitUntilAnswering(url, server);
   };
   const stop = async () => {
     const running = server as ChildProcess | null;
@@ -91,26 +84,43 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
   };
 }
 
-/** Polls with a raw PING over TCP: a refused ioredis connect would leave a 10 s timer behind. */
-export async function waitUntilAnswering(url: string): Promise<void> {
+/**
+ * Polls with a raw INFO over TCP (a refused ioredis connect would leave a 10 s timer behind) until
+ * `child` answers on the url's port. Fails if the child exits first, or if another process answers
+ * there: a server left running by an earlier run must not stand in for this one.
+ */
+export async function waitUntilAnswering(url: string, child: ChildProcess): Promise<void> {
   const { hostname, port } = new URL(url);
   const deadline = Date.now() + 10_000;
-  while (!(await answersPing(hostname, Number(port)))) {
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server for ${url} exited (${child.exitCode ?? child.signalCode}) before answering`);
+    const pid = await answeringPid(hostname, Number(port));
+    if (pid === child.pid) return;
+    if (pid !== null) throw new Error(`another process (pid ${pid}) answers at ${url}, not the redis-server started for it (pid ${child.pid})`);
     if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-function answersPing(host: string, port: number): Promise<boolean> {
+/**
+ * The process_id in INFO of the redis-server or sentinel at host:port, once it also answers PING
+ * (not -LOADING: still reading its data); null if nothing answers there yet.
+ */
+function answeringPid(host: string, port: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port }, () => socket.write("PING\r\n"));
+    let reply = "";
+    const socket = connect({ host, port }, () => socket.write("INFO server\r\nPING\r\n"));
     socket.setTimeout(1000, () => socket.destroy());
-    socket.once("data", (data) => {
+    socket.on("data", (data) => {
+      reply += data.toString();
+      const pong = reply.endsWith("\r\n+PONG\r\n");
+      if (!pong && !/\r\n-[^\r]*\r\n$/.test(reply)) return;
       socket.destroy();
-      resolve(data.toString().startsWith("+PONG"));
+      const pid = /process_id:(\d+)/.exec(reply);
+      resolve(pong && pid ? Number(pid[1]) : null);
     });
-    socket.once("error", () => resolve(false));
-    socket.once("close", () => resolve(false));
+    socket.once("error", () => resolve(null));
+    socket.once("close", () => resolve(null));
   });
 }
 

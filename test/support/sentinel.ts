@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ask, eventually, startNode, type RedisNode } from "./redis-node";
-import { freePort } from "./redis";
+import { freePort } from "./ports";
 
 /**
  * The name the sentinels monitor, unique per topology: a sentinel left running by an earlier run
@@ -90,12 +90,13 @@ export async function startSentinel(): Promise<TestSentinel> {
     },
     other: (node) => servers.find((s) => s !== node)!,
     async describe() {
-      const fields = new Set(["port", "flags", "num-other-sentinels", "num-slaves", "config-epoch", "failover-state", "last-ok-ping-reply"]);
+      const fields = new Set(["port", "flags", "role-reported", "num-other-sentinels", "num-slaves", "config-epoch", "failover-state", "last-ok-ping-reply"]);
       const pick = (flat: string[]) => Object.fromEntries(flat.flatMap((name, i) => (i % 2 === 0 && fields.has(name) ? [[name, flat[i + 1]]] : [])));
       const seen = async (node: RedisNode, what: () => Promise<unknown>) => (node.alive ? what().catch((error: Error) => error.message) : "killed");
+      // Data nodes first: the error may be cut short where it is shown.
       return {
-        sentinels: await Promise.all(sentinels.map((sentinel) => seen(sentinel, async () => pick(await ask<string[]>(sentinel, "SENTINEL", "MASTER", MASTER_NAME))))),
         servers: await Promise.all(servers.map(async (server) => ({ port: server.port, role: await seen(server, () => ask(server, "ROLE")) }))),
+        sentinels: await Promise.all(sentinels.map((sentinel) => seen(sentinel, async () => pick(await ask<string[]>(sentinel, "SENTINEL", "MASTER", MASTER_NAME))))),
       };
     },
     destroy,

@@ -62,7 +62,8 @@ export async function failOverUnderTraffic(
     await eventually("a request with the live token succeeds again", async () => liveTraffic.seen.some((o) => o.at > killedAt + 1000 && o.status === 200), recoversWithinMs).catch(async (error: Error) => {
       const lastAnswers = liveTraffic.seen.slice(-3).map((o) => ({ afterKillMs: o.at - killedAt, status: o.status, reason: o.reason }));
       const topology = await describeTopology().catch((cause: Error) => `could not be read: ${cause.message}`);
-      throw new Error(`${error.message}\nlast answers: ${JSON.stringify(lastAnswers)}\ntopology: ${JSON.stringify(topology, null, 1)}`);
+      const readiness = await fetch(new URL("/readyz", url)).then(async (r) => `${r.status} ${await r.text()}`, (cause: Error) => cause.message);
+      throw new Error(`${error.message}\nlast answers: ${JSON.stringify(lastAnswers)}\n/readyz: ${readiness}\ntopology: ${JSON.stringify(topology)}`);
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {

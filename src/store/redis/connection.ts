@@ -46,7 +46,7 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number, { subs
     case "single":
       return new Redis(config.url, { ...node, lazyConnect: true, enableOfflineQueue: false, retryStrategy: retry });
     case "sentinel":
-      return new Redis({
+      return keepConnecting(new Redis({
         ...node,
         lazyConnect: true,
         enableOfflineQueue: false,
@@ -58,7 +58,7 @@ export function createRedisClient(config: RedisConfig, timeoutMs: number, { subs
         // Subscribes to +switch-master, so a failover moves the connection without waiting for an error.
         failoverDetector: true,
         ...(config.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-      });
+      }), retry);
     case "cluster": {
       const options: ClusterOptions = {
         lazyConnect: true,
@@ -97,12 +97,38 @@ export async function connectWithin(client: RedisClient, withinMs: number): Prom
   }
 }
 
+/** Clients this service closed itself: the only ones keepConnecting leaves closed. */
+const closedOnPurpose = new WeakSet<RedisClient>();
+
 /**
  * Stops a client for good, unless that is done already: ioredis arms a 2 s timer at every
  * disconnect, cleared only by a close still to come, so one more on a closed client lingers.
+ * Every client this service closes is closed here, so keepConnecting knows it was meant.
  */
 export function disconnectOnce(client: RedisClient): void {
+  closedOnPurpose.add(client);
   if (client.status !== "end") client.disconnect(false);
+}
+
+/**
+ * ioredis 6 gives a Sentinel client up for good when its failover detector hears +switch-master
+ * while the client is between connections (asking a sentinel where the master is): the attempt in
+ * flight fails with "Connection is closed", the client's status becomes "end", and nothing
+ * retries. CI saw it: after a failover the API answered 503 until restarted. So a client that
+ * ends without this service closing it is connected again, after the usual retry delay.
+ */
+function keepConnecting(client: Redis, retry: (attempt: number) => number): Redis {
+  let attempts = 0;
+  client.on("ready", () => (attempts = 0));
+  client.on("end", () => {
+    if (closedOnPurpose.has(client)) return;
+    setTimeout(() => {
+      if (closedOnPurpose.has(client) || client.status !== "end") return;
+      // Its failures reach the client's "error" listeners, and the next "end" comes back here.
+      client.connect().catch(() => undefined);
+    }, retry(++attempts)).unref();
+  });
+  return client;
 }
 
 /** Where Redis is, for log lines and errors: host and port only, never a password. */
@@ -169,7 +195,7 @@ export async function waitUntilConnected(client: RedisClient, config: RedisConfi
   try {
     await Promise.race([ready, timeout]);
   } catch (error) {
-    client.disconnect(false);
+    disconnectOnce(client);
     throw error;
   } finally {
     clearTimeout(timer);

@@ -575,7 +575,7 @@ export class RedisStore implements Store {
     this.closed = true;
     for (const client of this.openingTails) disconnectOnce(client);
     for (const tail of [...this.tails]) tail.close();
-    this.redis.disconnect(false);
+    disconnectOnce(this.redis);
   }
 
   /**
@@ -787,7 +787,7 @@ class RedisAuditTail implements AuditTail {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
-    this.client.disconnect(false);
+    disconnectOnce(this.client);
   }
 }
 
