@@ -90,6 +90,14 @@ export async function auditMemory(redis: TestRedis, store: Awaited<ReturnType<ty
   const global = Number(await redis.client.call("MEMORY", "USAGE", keys.auditAll(), "SAMPLES", "0")) / events;
   console.log(`  ${"per audit event, user's stream (MEMORY USAGE)".padEnd(52)} ${perUser.toFixed(0).padStart(6)} bytes`);
   console.log(`  ${"per audit event, global stream (MEMORY USAGE)".padEnd(52)} ${global.toFixed(0).padStart(6)} bytes`);
+  // A failed login (no user agent) in a flooded user's attempts stream.
+  const flooded = "00000000-0000-4000-8000-00000000a0d2";
+  for (let i = 0; i < events; i++) {
+    const failure = { eventId: randomBytes(12).toString("base64url"), type: "LOGIN_FAILED", actorId: null, userId: flooded, sessionId: null, clientIp: "203.0.113.45", userAgent: null, device: null, details: {} };
+    await store.appendAuditEvent(failure, retention, "attempts");
+  }
+  const attempt = Number(await redis.client.call("MEMORY", "USAGE", keys.auditAttempts(flooded), "SAMPLES", "0")) / events;
+  console.log(`  ${"per failed login, user's attempts stream".padEnd(52)} ${attempt.toFixed(0).padStart(6)} bytes`);
 }
 
 async function post(url: string, document: Parameters<typeof print>[0], variables: unknown, token?: string): Promise<any> {

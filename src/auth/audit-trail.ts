@@ -1,5 +1,5 @@
 import { badInput } from "../errors";
-import type { AuditEntry, AuditRecord, AuditRetention, Store } from "../store/store";
+import type { AuditEntry, AuditRecord, AuditRetention, Store, UserAuditStream } from "../store/store";
 import type { AuditSink } from "./audit";
 import { decodeEventCursor, encodeEventCursor } from "./cursors";
 
@@ -40,8 +40,8 @@ export class AuditTrail implements AuditSink {
     private readonly retention: AuditRetention,
   ) {}
 
-  append(entry: AuditEntry): Promise<void> {
-    return this.store.appendAuditEvent(entry, this.retention);
+  append(entry: AuditEntry, userStream: UserAuditStream): Promise<void> {
+    return this.store.appendAuditEvent(entry, this.retention, userStream);
   }
 
   /** The user's own events, newest first. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics";
-import type { AuditEntry, SessionRecord } from "../store/store";
+import type { AuditEntry, SessionRecord, UserAuditStream } from "../store/store";
 import { clientKey } from "./throttle";
 
 /** A throttled refusal reaches the trail at most this often per reason, scope and client. */
@@ -43,8 +43,15 @@ export interface AuditEvent {
 
 /** The durable trail (auth/audit-trail.ts); a rejected append is logged and counted, never thrown. */
 export interface AuditSink {
-  append(entry: AuditEntry): Promise<void>;
+  append(entry: AuditEntry, userStream: UserAuditStream): Promise<void>;
 }
+
+/**
+ * Events anyone can cause about a user by naming them, without their password or a link mailed to
+ * them: kept in the user's "attempts" stream, so a flood of them cannot push the user's own
+ * history out of securityEvents (store.ts, UserAuditStream).
+ */
+const ATTEMPTS = new Set(["LOGIN_FAILED", "PASSKEY_LOGIN_FAILED", "PASSWORD_RESET_REQUESTED", "REGISTER_EXISTING_ADDRESS"]);
 
 /** Longer user agents are cut here, so one request cannot make an event big. */
 export const MAX_USER_AGENT_LENGTH = 256;
@@ -174,7 +181,7 @@ export class Audit {
     const set = Object.fromEntries(Object.entries(rest).filter(([name, value]) => value !== null && name !== "type"));
     this.logger.warn({ ...details, ...line, audit: logAs, userId, ...set }, message);
     if (!toTrail) return;
-    this.trail?.append(entry).catch((error: unknown) => {
+    this.trail?.append(entry, ATTEMPTS.has(entry.type) ? "attempts" : "history").catch((error: unknown) => {
       this.metrics.auditWriteFailures.inc();
       const { name, message: reason } = error instanceof Error ? error : { name: "Error", message: String(error) };
       this.logger.error({ audit: logAs, eventId: entry.eventId, userId, err: { name, message: reason } }, "audit event not written to the trail");

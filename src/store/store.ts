@@ -301,17 +301,26 @@ export interface AuditRecord extends AuditEntry {
   readonly at: number;
 }
 
+/**
+ * Which of a user's two streams an event about them goes to. "history": what the user, an admin or
+ * the system did. "attempts": what anyone can cause by naming the user, without their credentials
+ * (a failed sign-in, a password reset request). Each is trimmed to maxPerUser on its own, so a flood
+ * of attempts cannot push the user's history out; they are read together, and a user's ids are
+ * unique across both, so one id orders a page of the two.
+ */
+export type UserAuditStream = "history" | "attempts";
+
 /** How much of the trail is kept; trimming is approximate, so a write stays O(1). */
 export interface AuditRetention {
   readonly maxAgeMs: number;
-  /** Per user's stream. */
+  /** Per user's stream: their history, and their attempts, each. */
   readonly maxPerUser: number;
   /** The global stream. */
   readonly maxGlobal: number;
 }
 
 export interface AuditRead {
-  /** The user's own stream; null: the global stream. */
+  /** The user's own streams (history and attempts, merged); null: the global stream. */
   readonly userId: string | null;
   /** Only entries older than this id (a page's last); null: from the newest. */
   readonly before: string | null;
@@ -482,11 +491,12 @@ export interface Store {
   accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]>;
 
   /**
-   * Appends one audit event to the global stream and, when it names a user, to that user's stream
-   * (on the user's slot), trimming both approximately to `retention`. Two single-key steps.
+   * Appends one audit event to the global stream and, when it names a user, to that user's
+   * `userStream` (on the user's slot), trimming each approximately to `retention`. Two steps, one
+   * per slot.
    */
-  appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void>;
-  /** Up to `count` entries of one stream, newest first. */
+  appendAuditEvent(entry: AuditEntry, retention: AuditRetention, userStream?: UserAuditStream): Promise<void>;
+  /** Up to `count` entries, newest first: of the global stream, or of a user's two merged. */
   readAuditEvents(read: AuditRead): Promise<AuditRecord[]>;
   /**
    * Opens a tail of the global stream, positioned after its newest entry: the live `auditEvents`
@@ -525,4 +535,16 @@ export function compareAuditIds(a: string, b: string): number {
   const [aMs = 0, aSeq = 0] = a.split("-").map(Number);
   const [bMs = 0, bSeq = 0] = b.split("-").map(Number);
   return aMs !== bMs ? aMs - bMs : aSeq - bSeq;
+}
+
+/** Up to `count` of two newest-first lists of a user's streams, newest first (their ids never coincide). */
+export function newestFirst(a: readonly AuditRecord[], b: readonly AuditRecord[], count: number): AuditRecord[] {
+  const merged: AuditRecord[] = [];
+  let i = 0;
+  let j = 0;
+  while (merged.length < count && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && compareAuditIds(a[i]!.id, b[j]!.id) > 0)) merged.push(a[i++]!);
+    else merged.push(b[j++]!);
+  }
+  return merged;
 }

@@ -782,6 +782,41 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(kept[0]!.details.i).toBe(399);
       });
 
+      it("keeps a user's attempts in a stream of their own: a flood of them leaves the history in place", async () => {
+        const userId = randomUUID();
+        const small = { ...retention, maxPerUser: 50 };
+        await store.appendAuditEvent(entry({ userId, details: { own: "first" } }), small, "history");
+        for (let i = 0; i < 400; i++) await store.appendAuditEvent(entry({ userId, type: "LOGIN_FAILED", details: { i } }), small, "attempts");
+        await store.appendAuditEvent(entry({ userId, details: { own: "last" } }), small);
+        const kept = await read(userId, { count: 1000 });
+        expect(kept.filter((e) => e.type === "SIGNED_IN").map((e) => e.details.own)).toEqual(["last", "first"]);
+        const attempts = kept.filter((e) => e.type === "LOGIN_FAILED");
+        expect(attempts.length).toBeGreaterThanOrEqual(50);
+        expect(attempts.length).toBeLessThan(250);
+        expect(attempts[0]!.details.i).toBe(399);
+        expect(kept[0]!.details.own).toBe("last");
+        // The global stream holds every event, in the order written.
+        expect((await read(null, { count: 2 })).map((e) => e.details.own ?? e.details.i)).toEqual(["last", 399]);
+      });
+
+      it("reads a user's two streams as one, newest first, under ids that never coincide, page after page", async () => {
+        const userId = randomUUID();
+        // Written back to back, many in one millisecond: the two streams' ids must still differ.
+        for (let i = 0; i < 40; i++) await store.appendAuditEvent(entry({ userId, details: { i } }), retention, i % 3 === 0 ? "attempts" : "history");
+        const all = await read(userId);
+        expect(all.map((e) => e.details.i)).toEqual(Array.from({ length: 40 }, (_, i) => 39 - i));
+        expect(new Set(all.map((e) => e.id)).size).toBe(40);
+        const paged: unknown[] = [];
+        let before: string | undefined;
+        for (;;) {
+          const page = await read(userId, { count: 7, ...(before ? { before } : {}) });
+          paged.push(...page.map((e) => e.details.i));
+          if (page.length < 7) break;
+          before = page.at(-1)!.id;
+        }
+        expect(paged).toEqual(all.map((e) => e.details.i));
+      });
+
       it("trims events older than maxAgeMs, and drops a stream whose newest event is that old", async () => {
         const userId = randomUUID();
         for (let i = 0; i < 300; i++) await store.appendAuditEvent(entry({ userId, details: { i } }), retention);

@@ -42,3 +42,32 @@ it("writes a flood of refused logins from one client to the trail once, and coun
   expect(await metric('auth_throttled_total{reason="LOGIN_THROTTLED"}')).toBe(30);
   expect(await throttledEntries()).toBe(1);
 });
+
+/**
+ * Failed sign-ins name a user without their password: anyone can cause as many as the limits let
+ * through. They are kept in the user's attempts stream, so however many arrive, the user's own
+ * history (here, their sign-in) stays in securityEvents beside the newest failures.
+ */
+describe("a flood of failed sign-ins against one user", () => {
+  let flooded: TestApi;
+  const KEPT = 5;
+
+  beforeAll(async () => {
+    flooded = await startApi(null, { AUDIT_MAX_EVENTS_PER_USER: String(KEPT), LOGIN_MAX_FAILURES: "1000" });
+  });
+  afterAll(async () => {
+    await flooded?.stop();
+  });
+
+  it("does not push the user's own events out of securityEvents", async () => {
+    const user = await register(flooded.url);
+    const fail = () => post(flooded.url, { query: `mutation { login(input: { email: "${user.user.email}", password: "wrong password" }) { accessToken } }` });
+    for (let i = 0; i < 3 * KEPT; i++) expect((await fail()).errors?.[0]?.extensions?.reason).toBe("INVALID_CREDENTIALS");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const page = await post<{ securityEvents: { nodes: { type: string }[] } }>(flooded.url, { query: "{ securityEvents(first: 100) { nodes { type } } }" }, { token: user.accessToken });
+    const types = page.data!.securityEvents.nodes.map((node) => node.type);
+    expect(types).toContain("SIGNED_IN");
+    expect(types.filter((type) => type === "LOGIN_FAILED")).toHaveLength(KEPT);
+    expect(types[0]).toBe("LOGIN_FAILED");
+  });
+});

@@ -11,6 +11,7 @@ import type {
   AuditRecord,
   AuditRetention,
   AuditTail,
+  UserAuditStream,
   AcceptStepResult,
   EnableTotpRequest,
   EnableTotpResult,
@@ -39,7 +40,7 @@ import type {
   UsePasskeyResult,
   WebAuthnChallenge,
 } from "../store";
-import { compareAuditIds, compareUserPositions, isLiveSession } from "../store";
+import { compareAuditIds, compareUserPositions, isLiveSession, newestFirst } from "../store";
 
 interface Cutoff {
   readonly at: number;
@@ -71,6 +72,8 @@ export class MemoryStore implements Store {
   private readonly enabledAdmins = new Set<string>();
   /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
   private readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
+  /** The last id each audit stream made, as Redis keeps a stream's last-generated-id. */
+  private readonly lastMade = new Map<string | typeof GLOBAL_AUDIT, string>();
   /** Open tails of the global stream, woken by each append to it. */
   private readonly auditTails = new Set<MemoryAuditTail>();
   private publishedKeySet: string | null = null;
@@ -398,9 +401,13 @@ export class MemoryStore implements Store {
     return Promise.all(checks.map(({ userId, sessionId, jti }) => this.accessState(userId, sessionId, jti)));
   }
 
-  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void> {
+  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention, userStream: UserAuditStream = "history"): Promise<void> {
     this.appendTo(GLOBAL_AUDIT, entry, retention.maxGlobal, retention.maxAgeMs);
-    if (entry.userId !== null) this.appendTo(entry.userId, entry, retention.maxPerUser, retention.maxAgeMs);
+    if (entry.userId !== null) {
+      const [stream, other] = userStreams(entry.userId, userStream);
+      // Above the other stream's last id too, as on Redis: a user's ids never coincide.
+      this.appendTo(stream, entry, retention.maxPerUser, retention.maxAgeMs, this.lastMade.get(other));
+    }
     for (const tail of this.auditTails) tail.appended();
   }
 
@@ -411,8 +418,14 @@ export class MemoryStore implements Store {
     return tail;
   }
 
-  async readAuditEvents({ userId, before, from, to, count }: AuditRead): Promise<AuditRecord[]> {
-    const stream = this.auditStream(userId ?? GLOBAL_AUDIT)?.records ?? [];
+  async readAuditEvents(read: AuditRead): Promise<AuditRecord[]> {
+    if (read.userId === null) return this.readStream(GLOBAL_AUDIT, read);
+    const [history, attempts] = userStreams(read.userId, "history");
+    return newestFirst(this.readStream(history, read), this.readStream(attempts, read), read.count);
+  }
+
+  private readStream(name: string | typeof GLOBAL_AUDIT, { before, from, to, count }: AuditRead): AuditRecord[] {
+    const stream = this.auditStream(name)?.records ?? [];
     const found: AuditRecord[] = [];
     for (let i = stream.length - 1; i >= 0 && found.length < count; i--) {
       const record = stream[i]!;
@@ -424,13 +437,18 @@ export class MemoryStore implements Store {
     return found;
   }
 
-  /** Bounded like the Redis stream, but exactly: at most `max` entries, none older than `maxAgeMs`. */
-  private appendTo(stream: string | typeof GLOBAL_AUDIT, entry: AuditEntry, max: number, maxAgeMs: number): void {
+  /**
+   * Bounded like the Redis stream, but exactly: at most `max` entries, none older than `maxAgeMs`.
+   * The id is above the last this stream made (kept, like Redis, after its entries are trimmed),
+   * and above `floor`.
+   */
+  private appendTo(stream: string | typeof GLOBAL_AUDIT, entry: AuditEntry, max: number, maxAgeMs: number, floor = "0-0"): void {
     const now = this.clock.now();
     const records = this.auditStream(stream)?.records ?? [];
-    const last = records.at(-1);
-    const [lastMs = -1, lastSeq = 0] = last ? last.id.split("-").map(Number) : [];
+    const last = [this.lastMade.get(stream) ?? "0-0", floor].sort(compareAuditIds)[1]!;
+    const [lastMs = 0, lastSeq = 0] = last.split("-").map(Number);
     const id = now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
+    this.lastMade.set(stream, id);
     records.push({ ...entry, id, at: Number(id.split("-")[0]) });
     let drop = Math.max(0, records.length - max);
     while (drop < records.length && records[drop]!.at < now - maxAgeMs) drop++;
@@ -523,7 +541,11 @@ export class MemoryStore implements Store {
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
     for (const [key, token] of this.mailTokens) if (token.expiresAt <= now) this.mailTokens.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
-    for (const [stream, { expiresAt }] of this.audit) if (expiresAt <= now) this.audit.delete(stream);
+    for (const [stream, { expiresAt }] of this.audit) {
+      if (expiresAt > now) continue;
+      this.audit.delete(stream);
+      this.lastMade.delete(stream);
+    }
     for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);
     for (const [id, entry] of this.challenges) if (entry.until <= now) this.challenges.delete(id);
     for (const [userId, sessions] of this.sessions) {
@@ -593,6 +615,13 @@ export class MemoryStore implements Store {
     }
     return sessions;
   }
+}
+
+/** A user's stream for `stream` events, then their other one: the history under the user's id. */
+function userStreams(userId: string, stream: UserAuditStream): [string, string] {
+  const history = userId;
+  const attempts = `attempts:${userId}`;
+  return stream === "history" ? [history, attempts] : [attempts, history];
 }
 
 /** The embedded store's audit tail: a position in the global stream, and a wait for its next append. */

@@ -16,6 +16,7 @@ import type {
   AuditRetention,
   AuditTail,
   AcceptStepResult,
+  UserAuditStream,
   EnableTotpRequest,
   EnableTotpResult,
   AddPasskeyResult,
@@ -43,7 +44,7 @@ import type {
   UsePasskeyResult,
   WebAuthnChallenge,
 } from "../store";
-import { compareAuditIds, isLiveSession } from "../store";
+import { compareAuditIds, isLiveSession, newestFirst } from "../store";
 import { checkEvictionPolicy, connectWithin, createRedisClient, disconnectOnce, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
@@ -445,26 +446,31 @@ export class RedisStore implements Store {
     });
   }
 
-  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention): Promise<void> {
+  async appendAuditEvent(entry: AuditEntry, retention: AuditRetention, userStream: UserAuditStream = "history"): Promise<void> {
     await this.guard(async () => {
       const fields = auditFields(entry);
-      // Two single-key scripts on two slots, sent together: neither waits for the other.
+      // Two scripts on two slots, sent together: neither waits for the other.
       const ttl = Math.max(1, Math.round(retention.maxAgeMs));
       await Promise.all([
         this.script("appendAuditEvent", [keys.auditAll()], [retention.maxGlobal, ttl, ...fields]),
-        entry.userId === null ? null : this.script("appendAuditEvent", [keys.auditEvents(entry.userId)], [retention.maxPerUser, ttl, ...fields]),
+        entry.userId === null ? null : this.script("appendUserAuditEvent", userStreamKeys(entry.userId, userStream), [retention.maxPerUser, ttl, ...fields]),
       ]);
     });
   }
 
   readAuditEvents({ userId, before, from, to, count }: AuditRead): Promise<AuditRecord[]> {
     return this.guard(async () => {
-      const key = userId === null ? keys.auditAll() : keys.auditEvents(userId);
       let end = to === null ? "+" : `${to}-${Number.MAX_SAFE_INTEGER}`;
       if (before !== null && (end === "+" || compareAuditIds(before, end) <= 0)) end = `(${before}`;
       const start = from === null ? "-" : `${from}-0`;
-      const entries = (await this.redis.xrevrange(key, end, start, "COUNT", count)) as [string, string[]][];
-      return entries.map(([id, fields]) => parseAuditEntry(id, fields, userId === null ? "global" : "user"));
+      const read = async (key: string, stream: "user" | "global") => {
+        const entries = (await this.redis.xrevrange(key, end, start, "COUNT", count)) as [string, string[]][];
+        return entries.map(([id, fields]) => parseAuditEntry(id, fields, stream));
+      };
+      if (userId === null) return read(keys.auditAll(), "global");
+      // Both on the user's slot, sent together; their ids never coincide (appendUserAuditEvent).
+      const [history, attempts] = await Promise.all([read(keys.auditEvents(userId), "user"), read(keys.auditAttempts(userId), "user")]);
+      return newestFirst(history, attempts, count);
     });
   }
 
@@ -809,6 +815,13 @@ function auditFields(entry: AuditEntry): string[] {
   ];
   for (const [name, value] of optional) if (value !== null) fields.push(name, value);
   return fields;
+}
+
+/** The stream an event goes to first, then the user's other stream (whose last id it must stay above). */
+function userStreamKeys(userId: string, stream: UserAuditStream): [string, string] {
+  const history = keys.auditEvents(userId);
+  const attempts = keys.auditAttempts(userId);
+  return stream === "history" ? [history, attempts] : [attempts, history];
 }
 
 function parseAuditEntry(id: string, fields: string[], stream: "user" | "global"): AuditRecord {
