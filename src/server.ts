@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { hkdfSync } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -116,7 +117,7 @@ export async function startServer(config: Config, { logger, clock = systemClock,
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
-  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit }) : null;
+  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }) : null;
   const outbox = createOutbox(config, logger, metrics);
   const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
@@ -235,6 +236,15 @@ export async function startServer(config: Config, { logger, clock = systemClock,
 }
 
 /** `run` the first time; the same promise every time after. */
+/**
+ * The key of passkey sign-in's stand-in credential ids: derived (HKDF) from MFA_ENCRYPTION_KEY,
+ * which every instance shares, under a label of its own, so it is the same everywhere and reveals
+ * nothing about the key that seals TOTP secrets. Rotating that key changes the stand-ins once.
+ */
+function passkeyDecoyKey(config: Config): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api passkey stand-in credential ids", 32));
+}
+
 function once(run: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => (running ??= run());

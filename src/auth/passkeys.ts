@@ -30,10 +30,17 @@ export const MAX_RESPONSE_CHARS = 32 * 1024;
 const MAX_CREDENTIAL_ID_CHARS = 1364;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_NAME = "Passkey";
+const PROCESS_DECOY_KEY = randomBytes(32);
 
 export interface PasskeyGuards {
   readonly throttle: Throttle;
   readonly audit: Audit;
+  /**
+   * Keys the stand-in credential id answered for an email without passkeys. The same on every
+   * instance and across restarts (server.ts derives it from MFA_ENCRYPTION_KEY), so the stand-in is
+   * as stable as a real account's id: a changing one would tell that the address has no passkey.
+   */
+  readonly decoyKey: Buffer;
 }
 
 /**
@@ -43,9 +50,6 @@ export interface PasskeyGuards {
  * The API stores public keys only (docs/passkeys.md).
  */
 export class Passkeys {
-  /** Keys the stand-in credential ids answered for an email without passkeys, so they look stable. */
-  private readonly decoyKey = randomBytes(32);
-
   constructor(
     private readonly store: Store,
     private readonly sessions: Sessions,
@@ -233,7 +237,8 @@ export class Passkeys {
     const userId = await this.store.findUserIdByEmail(normalized);
     const passkeys = userId === null ? [] : await this.store.listPasskeys(userId);
     if (passkeys.length > 0) return passkeys.map((passkey) => ({ id: passkey.id, transports: [...passkey.transports] }));
-    const decoy = createHmac("sha256", this.decoyKey).update(normalized).digest("base64url");
+    // Without guards (tests of the ceremonies alone), a key of this process.
+    const decoy = createHmac("sha256", this.guards?.decoyKey ?? PROCESS_DECOY_KEY).update(normalized).digest("base64url");
     return [{ id: decoy, transports: ["internal", "hybrid"] }];
   }
 

@@ -11,10 +11,13 @@ import { startRedis, type TestRedis } from "../support/redis";
  */
 let redis: TestRedis;
 let api: TestApi;
+/** Shared by every instance, as in production: the stand-in credential ids are keyed from it. */
+const MFA_ENCRYPTION_KEY = randomBytes(32).toString("base64");
+const ENV = { LOGIN_MAX_FAILURES: "2", LOGIN_MAX_FAILURES_PER_IP: "6", PASSKEY_OPTIONS_MAX_PER_IP: "8", MFA_ENCRYPTION_KEY };
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startApi(redis.url, { LOGIN_MAX_FAILURES: "2", LOGIN_MAX_FAILURES_PER_IP: "6", PASSKEY_OPTIONS_MAX_PER_IP: "8" });
+  api = await startApi(redis.url, ENV);
 });
 afterAll(async () => {
   await api?.stop();
@@ -87,6 +90,14 @@ describe("passkeys over HTTP", () => {
     expect(known).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
     expect(stranger).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), type: "public-key", transports: ["internal", "hybrid"] }]);
     expect(strangerAgain).toEqual(stranger);
+    // Another instance (or this one restarted) answers the same: a stand-in that changed would tell.
+    const other = await startApi(redis.url, ENV);
+    try {
+      const there = await post(other.url, { query: OPTIONS, variables: { email: unknown } });
+      expect((there.data as any).passkeyLoginOptions.allowCredentials).toEqual(stranger);
+    } finally {
+      await other.stop();
+    }
   });
 
   it("counts requests for sign-in options per client IP, since each stores a challenge", async () => {
