@@ -5,7 +5,7 @@ import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
 import { ROLES, type AccessChange, type Credentials, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
 import { PASSWORD } from "./assurance";
-import type { Audit } from "./audit";
+import type { Audit, AuditActor } from "./audit";
 import type { Identity } from "./authenticator";
 import { decodeCursor, encodeCursor } from "./cursors";
 import type { Passwords } from "./passwords";
@@ -188,7 +188,7 @@ export class Accounts {
    * current session keeps working. A wrong current password answers like a wrong login.
    */
   async changePassword(identity: Identity, currentPassword: string, newPassword: string, origin?: Origin): Promise<void> {
-    await this.verifyCurrentPassword(identity.userId, currentPassword, origin);
+    await this.verifyCurrentPassword(identity, currentPassword, origin);
     const passwordHash = await this.passwords.hash(newPassword, origin?.clientIp);
     if (!(await this.store.changePassword(identity.userId, passwordHash, identity.sessionId))) throw tokenRevoked();
     this.onRevoked({ kind: "password_change", userId: identity.userId, keepSessionId: identity.sessionId, at: this.clock.now() });
@@ -240,16 +240,18 @@ export class Accounts {
   /**
    * The one place changePassword, enrollTotp and requestEmailChange check a password, throttled
    * and audited like a login: a stolen access token must not become a password oracle. The same
-   * argon2 work is spent when the user record is gone.
+   * argon2 work is spent when the user record is gone. A wrong password is LOGIN_FAILED naming the
+   * session it was typed in: in the user's history, where a hijacked session probing for the
+   * password shows, not among the attempts anyone can cause.
    */
-  async verifyCurrentPassword(userId: string, password: string, origin?: Origin): Promise<void> {
+  async verifyCurrentPassword({ userId, sessionId }: AuditActor, password: string, origin?: Origin): Promise<void> {
     const credentials = await this.store.getCredentials(userId);
     const check = async () => {
       const valid = credentials
         ? await this.passwords.verify(credentials.passwordHash, password, origin?.clientIp)
         : await this.passwords.verifyAgainstNothing(password, origin?.clientIp);
       if (valid) return;
-      if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp, origin);
+      if (origin) this.guards?.audit.loginFailed(userId, origin.clientIp, origin, sessionId);
       throw invalidCredentials();
     };
     if (!credentials || !origin || !this.guards) return check();

@@ -47,11 +47,18 @@ export interface AuditSink {
 }
 
 /**
- * Events anyone can cause about a user by naming them, without their password or a link mailed to
- * them: kept in the user's "attempts" stream, so a flood of them cannot push the user's own
- * history out of securityEvents (store.ts, UserAuditStream).
+ * Failed or refused steps of a caller who has not proven to be the user: anyone can cause the
+ * first four by naming the user, and the second factor's by holding the password. Kept in the
+ * user's "attempts" stream, so however many there are, they cannot push the user's history (a
+ * sign-in, a change, an admin's action) out of securityEvents (store.ts, UserAuditStream).
  */
-const ATTEMPTS = new Set(["LOGIN_FAILED", "PASSKEY_LOGIN_FAILED", "PASSWORD_RESET_REQUESTED", "REGISTER_EXISTING_ADDRESS"]);
+const ATTEMPTS = new Set(["LOGIN_FAILED", "PASSKEY_LOGIN_FAILED", "PASSWORD_RESET_REQUESTED", "REGISTER_EXISTING_ADDRESS", "MFA_FAILED", "MFA_THROTTLED"]);
+
+/** The user's stream for `entry`; a wrong password typed in a signed-in session is that session's history. */
+function userStreamOf(entry: AuditEntry): UserAuditStream {
+  if (entry.type === "LOGIN_FAILED" && entry.sessionId !== null) return "history";
+  return ATTEMPTS.has(entry.type) ? "attempts" : "history";
+}
 
 /** Longer user agents are cut here, so one request cannot make an event big. */
 export const MAX_USER_AGENT_LENGTH = 256;
@@ -112,10 +119,13 @@ export class Audit {
     this.record({ type: "PASSWORD_CHANGED", userId: actor.userId, sessionId: actor.sessionId, origin }, "password changed");
   }
 
-  /** `userId` when the email belongs to an account, else null. */
-  loginFailed(userId: string | null, clientIp: string, origin?: AuditOrigin): void {
+  /**
+   * `userId` when the email belongs to an account, else null; `sessionId` when the password was
+   * typed in a signed-in session (re-authentication before a change).
+   */
+  loginFailed(userId: string | null, clientIp: string, origin?: AuditOrigin, sessionId: string | null = null): void {
     this.metrics.loginFailures.inc();
-    this.record({ type: "LOGIN_FAILED", userId, origin: origin ?? { clientIp } }, "login failed");
+    this.record({ type: "LOGIN_FAILED", userId, sessionId, origin: origin ?? { clientIp } }, "login failed");
   }
 
   /**
@@ -181,7 +191,7 @@ export class Audit {
     const set = Object.fromEntries(Object.entries(rest).filter(([name, value]) => value !== null && name !== "type"));
     this.logger.warn({ ...details, ...line, audit: logAs, userId, ...set }, message);
     if (!toTrail) return;
-    this.trail?.append(entry, ATTEMPTS.has(entry.type) ? "attempts" : "history").catch((error: unknown) => {
+    this.trail?.append(entry, userStreamOf(entry)).catch((error: unknown) => {
       this.metrics.auditWriteFailures.inc();
       const { name, message: reason } = error instanceof Error ? error : { name: "Error", message: String(error) };
       this.logger.error({ audit: logAs, eventId: entry.eventId, userId, err: { name, message: reason } }, "audit event not written to the trail");

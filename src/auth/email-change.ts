@@ -20,7 +20,7 @@ export class EmailChange {
   async request(identity: Identity, newEmail: string, currentPassword: string, origin: Origin): Promise<true> {
     const { store, outbox, clock, throttle, audit } = this.deps;
     requireMail(outbox);
-    await this.accounts.verifyCurrentPassword(identity.userId, currentPassword, origin);
+    await this.accounts.verifyCurrentPassword(identity, currentPassword, origin);
     const user = await this.accounts.getUser(identity.userId);
     const address = normalizeEmail(newEmail);
     if (address === user.email) throw badInput("newEmail is this account's address already");

@@ -82,7 +82,7 @@ export class Mfa {
 
   /** Starts an enrolment after checking the password (throttled like a login); replaces any earlier one. */
   async enrollTotp(identity: Identity, currentPassword: string, origin: Origin): Promise<TotpEnrollment> {
-    await this.accounts.verifyCurrentPassword(identity.userId, currentPassword, origin);
+    await this.accounts.verifyCurrentPassword(identity, currentPassword, origin);
     const user = await this.accounts.getUser(identity.userId);
     if (user.mfaEnabled) throw alreadyEnabled();
     const secret = newTotpSecret();

@@ -59,15 +59,23 @@ describe("a flood of failed sign-ins against one user", () => {
     await flooded?.stop();
   });
 
-  it("does not push the user's own events out of securityEvents", async () => {
+  it("does not push the user's own events out of securityEvents, a wrong password typed in their session included", async () => {
     const user = await register(flooded.url);
+    // A signed-in session probing for the password is the user's history, not an outsider's attempt.
+    const reauth = await post(flooded.url, { query: 'mutation { changePassword(currentPassword: "not the password at all", newPassword: "a new long password") }' }, { token: user.accessToken });
+    expect(reauth.errors?.[0]?.extensions?.reason).toBe("INVALID_CREDENTIALS");
     const fail = () => post(flooded.url, { query: `mutation { login(input: { email: "${user.user.email}", password: "wrong password" }) { accessToken } }` });
     for (let i = 0; i < 3 * KEPT; i++) expect((await fail()).errors?.[0]?.extensions?.reason).toBe("INVALID_CREDENTIALS");
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const page = await post<{ securityEvents: { nodes: { type: string }[] } }>(flooded.url, { query: "{ securityEvents(first: 100) { nodes { type } } }" }, { token: user.accessToken });
-    const types = page.data!.securityEvents.nodes.map((node) => node.type);
-    expect(types).toContain("SIGNED_IN");
-    expect(types.filter((type) => type === "LOGIN_FAILED")).toHaveLength(KEPT);
-    expect(types[0]).toBe("LOGIN_FAILED");
+    const page = await post<{ securityEvents: { nodes: { type: string; sessionId: string | null }[] } }>(
+      flooded.url,
+      { query: "{ securityEvents(first: 100) { nodes { type sessionId } } }" },
+      { token: user.accessToken },
+    );
+    const events = page.data!.securityEvents.nodes;
+    expect(events.map((event) => event.type)).toContain("SIGNED_IN");
+    expect(events.filter((event) => event.type === "LOGIN_FAILED" && event.sessionId === user.sessionId)).toHaveLength(1);
+    expect(events.filter((event) => event.type === "LOGIN_FAILED" && event.sessionId === null)).toHaveLength(KEPT);
+    expect(events[0]!.type).toBe("LOGIN_FAILED");
   });
 });

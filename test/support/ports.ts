@@ -28,7 +28,8 @@ function nextOffset(worker: number): number {
   const dir = process.env[PORTS_DIR_VARIABLE];
   if (!dir || !existsSync(dir)) return inProcessOffset++ % BLOCK_SIZE;
   const file = join(dir, `worker-${worker}`);
-  const offset = existsSync(file) ? Number(readFileSync(file, "utf8")) : 0;
+  // A random start: another run on this machine at the same time most likely walks elsewhere.
+  const offset = existsSync(file) ? Number(readFileSync(file, "utf8")) : Math.floor(Math.random() * BLOCK_SIZE);
   writeFileSync(file, String((offset + 1) % BLOCK_SIZE));
   return offset;
 }

@@ -25,7 +25,10 @@ export async function startNode(dir: string, port: number, args: string[]): Prom
     stdio: "ignore",
     cwd: home,
   });
-  await waitUntilAnswering(`redis://127.0.0.1:${port}`, child);
+  await waitUntilAnswering(`redis://127.0.0.1:${port}`, child).catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
+  });
   return {
     port,
     address: `127.0.0.1:${port}`,

@@ -48,7 +48,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
       ],
       { stdio: "ignore" },
     );
-    await waitUntilAnswering(url, server);
+    const started = server;
+    await waitUntilAnswering(url, started).catch((error: unknown) => {
+      started.kill("SIGKILL");
+      throw error;
+    });
   };
   const stop = async () => {
     const running = server as ChildProcess | null;
