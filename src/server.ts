@@ -77,15 +77,29 @@ function publishedKeySet(keySet: KeySet, accessTokenTtl: number): JsonWebKeySet 
   return jwks ? { keys: [...jwks.keys], access_token_ttl: accessTokenTtl } : null;
 }
 
-/** Composition root: builds the store, the auth services, the schema and the HTTP server. */
-export async function startServer(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices }: ServerDeps): Promise<RunningServer> {
-  warnAboutDevelopmentDefaults(config, logger);
+/**
+ * Composition root: builds the store, the auth services, the schema and the HTTP server. A start
+ * that fails once connected (the port taken, the admin account refused) closes the store and the
+ * live channel again: their clients would otherwise reconnect for as long as the process lives.
+ */
+export async function startServer(config: Config, deps: ServerDeps): Promise<RunningServer> {
+  warnAboutDevelopmentDefaults(config, deps.logger);
+  const rawStore = await createStore(config, deps.logger, deps.clock ?? systemClock);
+  const channel: LiveChannel =
+    rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, deps.logger) : new InProcessChannel();
+  try {
+    return await serve(config, deps, rawStore, channel);
+  } catch (error) {
+    await Promise.allSettled([channel.close(), rawStore.close()]);
+    throw error;
+  }
+}
+
+/** Everything on top of a connected store and its live channel. */
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
-  const rawStore = await createStore(config, logger, clock);
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
-  const channel: LiveChannel =
-    rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, logger) : new InProcessChannel();
   const publish = (event: LiveEvent) =>
     channel.publish(event).catch((error: Error) => {
       logger.warn({ err: { name: error.name, message: error.message }, kind: event.type }, "could not publish a live event: live connections see it at their next re-check");
@@ -204,38 +218,38 @@ export async function startServer(config: Config, { logger, clock = systemClock,
       logger,
     },
   });
-  await app.listen({ port: config.port, host: config.host });
+  // Once: a second call (a signal during a planned stop) waits for the first instead of closing
+  // again, which left a timer of a closed Redis client running.
+  const stop = once(async () => {
+    const force = setTimeout(() => app.server.closeAllConnections(), DRAIN_WITHIN_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+      // Even when the drain failed: admin subscriptions and the audit tail's connection must not outlive the instance.
+      auditFeed.close();
+      try {
+        await channel.close();
+        await apollo.stop();
+        await outbox.stop();
+      } finally {
+        await store.close();
+      }
+    }
+  });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
 
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://localhost:${port}/graphql`;
   logger.info({ url, host: config.host, store: config.redis?.mode ?? "memory" }, "auth API ready");
-  return {
-    url,
-    port,
-    store,
-    // Once: a second call (a signal during a planned stop) waits for the first instead of closing
-    // again, which left a timer of a closed Redis client running.
-    stop: once(async () => {
-      const force = setTimeout(() => app.server.closeAllConnections(), DRAIN_WITHIN_MS);
-      try {
-        await app.close();
-      } finally {
-        clearTimeout(force);
-        // Even when the drain failed: admin subscriptions and the audit tail's connection must not outlive the instance.
-        auditFeed.close();
-        try {
-          await channel.close();
-          await apollo.stop();
-          await outbox.stop();
-        } finally {
-          await store.close();
-        }
-      }
-    }),
-  };
+  return { url, port, store, stop };
 }
 
-/** `run` the first time; the same promise every time after. */
 /**
  * The key of passkey sign-in's stand-in credential ids: derived (HKDF) from MFA_ENCRYPTION_KEY,
  * which every instance shares, under a label of its own, so it is the same everywhere and reveals
@@ -245,6 +259,7 @@ function passkeyDecoyKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api passkey stand-in credential ids", 32));
 }
 
+/** `run` the first time; the same promise every time after. */
 function once(run: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => (running ??= run());

@@ -4,9 +4,11 @@ import pino from "pino";
 import type { RedisConfig } from "../../src/config";
 import { MeDocument } from "../../schema/generated/graphql";
 import { singleNode, waitUntilConnected, createRedisClient } from "../../src/store/redis/connection";
-import { spawnApi, testEnv } from "../support/api";
+import { createServer } from "node:net";
+import { spawnApi, startApi, testEnv } from "../support/api";
 import { register, send } from "../support/client";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { eventually } from "../support/redis-node";
 
 const ENTRY = resolve(__dirname, "../../dist/index.js");
 
@@ -91,5 +93,21 @@ describe("waiting for Redis at start", () => {
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.length).toBeLessThanOrEqual(4);
     expect(lines.join("")).not.toContain("hunter2");
+  });
+});
+
+describe("a start that fails once connected", () => {
+  it("closes its Redis connections again: the port is taken", async () => {
+    const holder = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
+    try {
+      const error = await startApi(redis.url, { PORT: String(port), HOST: "127.0.0.1" }).catch((e: NodeJS.ErrnoException) => e);
+      expect((error as NodeJS.ErrnoException).code).toBe("EADDRINUSE");
+    } finally {
+      holder.close();
+    }
+    const ours = async () => String(await redis.client.client("LIST")).split("\n").filter((line) => line.includes("name=revocable-auth-api ")).length;
+    await eventually("the failed start's connections are closed", async () => (await ours()) === 0, 5_000);
   });
 });
