@@ -11,7 +11,8 @@ import {
 } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
-import { ask } from "../support/redis-node";
+import { closedWithin, openLive, type LiveClient } from "../support/live";
+import { ask, eventually } from "../support/redis-node";
 import { startSentinel, type TestSentinel } from "../support/sentinel";
 import { expectNoRevocationLost, failOverUnderTraffic } from "../support/traffic";
 
@@ -109,25 +110,35 @@ const FROZEN_SENTINEL_WAIT_MS = 5000;
 describe("Redis with Sentinel, the first sentinel frozen while the master fails over", () => {
   let slow: TestSentinel;
   let slowApi: TestApi;
+  let peer: TestApi;
+  let live: LiveClient | null = null;
 
   beforeAll(async () => {
     slow = await startSentinel();
-    slowApi = await startApi(null, { ...slow.env, STORE_TIMEOUT_MS: String(FROZEN_SENTINEL_WAIT_MS) });
+    // A long re-check: a socket closes in time only through the live channel's subscriber.
+    const env = { ...slow.env, STORE_TIMEOUT_MS: String(FROZEN_SENTINEL_WAIT_MS), LIVE_RECHECK_SECONDS: "300" };
+    [slowApi, peer] = await Promise.all([startApi(null, env), startApi(null, env)]);
   }, 60_000);
   afterAll(async () => {
-    await slowApi?.stop();
+    await live?.dispose();
+    await Promise.all([slowApi?.stop(), peer?.stop()]);
     await slow?.destroy();
   });
 
-  it("connects to the promoted replica all the same", async () => {
+  it("connects to the promoted replica all the same: requests, and the live channel's subscriber", async () => {
     const master = await slow.master();
     const first = slow.sentinels[0]!;
     first.signal("SIGSTOP");
     try {
       const run = await failOverUnderTraffic(slowApi.url, async () => master.signal("SIGKILL"), RECOVERS_WITHIN_MS, () => slow.describe());
       expectNoRevocationLost(run, expect);
+      // The subscriber went through the same failover: a logout on the other instance still closes a socket here.
+      const user = await register(peer.url);
+      live = await openLive(slowApi.url, user.accessToken);
+      await eventually("a logout on the other instance succeeds", async () => (await send(peer.url, LogoutDocument, {}, { token: user.accessToken })).data?.logout === true, 20_000);
+      expect(await closedWithin(live, 10_000)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
     } finally {
       first.signal("SIGCONT");
     }
-  }, RECOVERS_WITHIN_MS + 20_000);
+  }, RECOVERS_WITHIN_MS + 40_000);
 });
