@@ -51,8 +51,9 @@ export class AuditTrail implements AuditSink {
 
   /**
    * Every event, filtered. With `userId`, the user's own two streams are read (together they hold
-   * exactly the events about them); otherwise the global one. A page reads at most MAX_SCANNED entries: when the
-   * filters match fewer, it comes back short, with hasNextPage and an endCursor to go on from.
+   * exactly the events about them); otherwise the global one. A page reads at most MAX_SCANNED
+   * entries: when the filters match fewer, it comes back short, with hasNextPage and an endCursor
+   * to go on from.
    */
   search(filter: AuditFilter, first: number, after: string | null): Promise<EventsPage> {
     checkAuditFilter(filter);

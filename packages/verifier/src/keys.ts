@@ -32,7 +32,7 @@ export const keys = {
   enabledAdmins: () => `${PREFIX}:{directory}:admins`,
   /** The user's audit trail, a stream on the user's own slot (docs/operations.md#the-audit-trail). */
   auditEvents: (userId: string) => `${userTag(userId)}:audit`,
-  /** The events anyone can cause by naming the user (failed sign-ins, reset requests): a stream of their own, read with the one above. */
+  /** Failed or refused steps of callers who have not proven to be the user (failed sign-ins, reset requests, wrong codes): read with the one above. */
   auditAttempts: (userId: string) => `${userTag(userId)}:audit:attempts`,
   /** Every audit event, a stream on a slot of its own. */
   auditAll: () => `${PREFIX}:{audit}:events`,

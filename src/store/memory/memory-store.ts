@@ -445,7 +445,8 @@ export class MemoryStore implements Store {
   private appendTo(stream: string | typeof GLOBAL_AUDIT, entry: AuditEntry, max: number, maxAgeMs: number, floor = "0-0"): void {
     const now = this.clock.now();
     const records = this.auditStream(stream)?.records ?? [];
-    const last = [this.lastMade.get(stream) ?? "0-0", floor].sort(compareAuditIds)[1]!;
+    const made = this.lastMade.get(stream) ?? "0-0";
+    const last = compareAuditIds(made, floor) >= 0 ? made : floor;
     const [lastMs = 0, lastSeq = 0] = last.split("-").map(Number);
     const id = now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
     this.lastMade.set(stream, id);

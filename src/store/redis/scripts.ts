@@ -347,13 +347,36 @@ return {redis.call('ZCARD', KEYS[1]), ids}
 };
 
 /**
+ * Appends one audit entry (ARGV[3..]: field, value, ...) to `key` under `id` and trims the stream,
+ * approximately, to ARGV[1] entries and ARGV[2] ms of age, so each write costs O(1). The key itself
+ * expires that long after its newest entry, so a quiet user's trail goes away whole.
+ */
+const APPEND_AUDIT = `${NOW_MS}
+local function append_audit(key, id)
+  local max_age = tonumber(ARGV[2])
+  local added = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], id, unpack(ARGV, 3))
+  redis.call('XTRIM', key, 'MINID', '~', now_ms() - max_age)
+  redis.call('PEXPIRE', key, max_age)
+  return added
+end
+`;
+
+/** Appends one audit entry to KEYS[1], the global stream, under an id Redis makes. */
+const appendAuditEvent = {
+  numberOfKeys: 1,
+  lua: `${APPEND_AUDIT}
+return append_audit(KEYS[1], '*')
+`,
+};
+
+/**
  * Appends one audit entry to a user's stream KEYS[1] (ARGV as appendAuditEvent's), under an id
  * above the last one either of the user's streams (KEYS[1], KEYS[2]) ever made: ids are unique
  * across the two, so a page of both is ordered, and resumed, by id alone.
  */
 const appendUserAuditEvent = {
   numberOfKeys: 2,
-  lua: `${NOW_MS}
+  lua: `${APPEND_AUDIT}
 local function last_made(key)
   if redis.call('EXISTS', key) == 0 then return 0, -1 end
   local info = redis.call('XINFO', 'STREAM', key)
@@ -370,27 +393,7 @@ for _, key in ipairs(KEYS) do
   local last_ms, last_seq = last_made(key)
   if last_ms > ms or (last_ms == ms and last_seq >= seq) then ms, seq = last_ms, last_seq + 1 end
 end
-local max_age = tonumber(ARGV[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%.0f-%.0f', ms, seq), unpack(ARGV, 3))
-redis.call('XTRIM', KEYS[1], 'MINID', '~', now_ms() - max_age)
-redis.call('PEXPIRE', KEYS[1], max_age)
-return id
-`,
-};
-
-/**
- * Appends one audit entry (ARGV[3..]: field, value, ...) and trims the stream, approximately, to
- * ARGV[1] entries and ARGV[2] ms of age, so each write costs O(1). The key itself expires that
- * long after its newest entry, so a quiet user's trail goes away whole.
- */
-const appendAuditEvent = {
-  numberOfKeys: 1,
-  lua: `${NOW_MS}
-local max_age = tonumber(ARGV[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
-redis.call('XTRIM', KEYS[1], 'MINID', '~', now_ms() - max_age)
-redis.call('PEXPIRE', KEYS[1], max_age)
-return id
+return append_audit(KEYS[1], string.format('%.0f-%.0f', ms, seq))
 `,
 };
 
