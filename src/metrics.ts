@@ -14,7 +14,7 @@ export class Metrics {
 
   readonly revocations = new Counter({
     name: "auth_revocations_total",
-    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed, passkey_removed, password_reset, email_change.",
+    help: "Revocations by kind: logout, session, all_sessions, other_sessions, password_change, refresh_reuse, user_disabled, session_cap, roles_changed, passkey_removed, password_reset, email_change, email_change_cancelled.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
@@ -177,7 +177,7 @@ export class Metrics {
 
   readonly accountEmailEvents = new Counter({
     name: "auth_account_email_events_total",
-    help: "Account recovery and email events, by event: password_reset_requested, password_reset, verification_sent, email_verified, email_change_requested, email_changed, register_existing_address.",
+    help: "Account recovery and email events, by event: password_reset_requested, password_reset, verification_sent, email_verified, email_change_requested, email_changed, email_change_cancelled, register_existing_address.",
     labelNames: ["event"] as const,
     registers: [this.registry],
   });

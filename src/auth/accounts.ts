@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
 import type { Clock } from "../clock";
 import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type AccessChange, type Credentials, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
+import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
 import { PASSWORD } from "./assurance";
 import type { Audit, AuditActor } from "./audit";
 import type { Identity } from "./authenticator";
@@ -109,10 +109,14 @@ export class Accounts {
    */
   async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
     const result = await this.store.changeEmail(token);
-    if (result.status === "changed") {
-      const { user, keptSessionId } = result;
-      this.onRevoked({ kind: "email_change", userId: user.id, ...(keptSessionId === null ? {} : { keepSessionId: keptSessionId }), at: this.clock.now() });
-    }
+    if (result.status === "changed") this.onRevoked({ kind: "email_change", userId: result.user.id, keepSessionId: result.keptSessionId, at: this.clock.now() });
+    return result;
+  }
+
+  /** "This was not me": cancels the pending change (or moves the account back) and ends every session. */
+  async cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult> {
+    const result = await this.store.cancelEmailChange(token);
+    if (result.status === "cancelled") this.onRevoked({ kind: "email_change_cancelled", userId: result.user.id, at: this.clock.now() });
     return result;
   }
 

@@ -318,6 +318,11 @@ export class Audit {
     this.emailEvent("email_changed", { userId, clientIp, endedSessions }, "email address changed: other sessions ended");
   }
 
+  /** `reverted`: the change had gone through and the account moved back to its old address. */
+  emailChangeCancelled(userId: string, clientIp: string, endedSessions: number, reverted: boolean): void {
+    this.emailEvent("email_change_cancelled", { userId, clientIp, endedSessions, reverted }, "email change cancelled from the old address: every session ended");
+  }
+
   /** REQUIRE_VERIFIED_EMAIL=on: register with an address that has an account; its owner is told. */
   registerExistingAddress(userId: string, clientIp: string): void {
     this.emailEvent("register_existing_address", { userId, clientIp }, "register with an existing address: owner notified");

@@ -2,7 +2,7 @@ import { AuthError, badInput, invalidMailToken } from "../errors";
 import type { Accounts, Origin } from "./accounts";
 import { normalizeEmail } from "./accounts";
 import type { Identity } from "./authenticator";
-import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 
 /**
  * Moving an account to a new address: asked for with the current password (throttled like a
@@ -26,19 +26,28 @@ export class EmailChange {
     if (address === user.email) throw badInput("newEmail is this account's address already");
     await throttle?.checkRecovery(address, origin.clientIp);
     const taken = (await store.findUserIdByEmail(address)) !== null;
-    const owner = taken ? DECOY_USER_ID : user.id;
-    const { token, hash } = mintMailToken(owner);
-    await store.putMailToken(owner, "email_change", { hash, expiresAt: clock.now() + this.ttlSeconds * 1000, email: address, sessionId: identity.sessionId });
+    // Taken or not, the same writes replace any earlier pending change: for a taken address the
+    // stored hash is of a secret that is never mailed, so nothing can confirm it.
+    const change = mintMailToken(user.id);
+    const cancel = mintMailToken(user.id);
+    const expiresAt = clock.now() + this.ttlSeconds * 1000;
+    await store.putMailToken(user.id, "email_change", { hash: change.hash, expiresAt, email: address, sessionId: identity.sessionId });
+    await store.putMailToken(user.id, "email_change_cancel", { hash: cancel.hash, expiresAt, email: user.email, changeTo: address });
     audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
+    const ttl = describeTtl(this.ttlSeconds);
     if (!taken) {
-      const link = mailLink(this.deps.appUrl, "confirm-email-change", token);
-      outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
+      const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token);
+      outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl } });
     }
-    outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address } });
+    const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token);
+    outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address, cancelLink, ttl } });
     return true;
   }
 
-  /** Needs no session: the link proves the new mailbox. */
+  /**
+   * Needs no session: the link proves the new mailbox. The session that asked must still be live
+   * and the account enabled: a change dies with what vouched for it.
+   */
   async confirm(token: string, origin: Origin): Promise<true> {
     requireMail(this.deps.outbox);
     const presented = presentedMailToken(token, this.deps.clock);
@@ -48,6 +57,19 @@ export class EmailChange {
       throw new AuthError("BAD_USER_INPUT", "EMAIL_TAKEN", "Another account took this address meanwhile; the change was not made");
     }
     this.deps.audit?.emailChanged(result.user.id, origin.clientIp, result.ended);
+    return true;
+  }
+
+  /**
+   * "This was not me", from the notice mailed to the old address; needs no session. Cancels the
+   * change, or moves the account back when it went through already, and ends every session.
+   */
+  async cancel(token: string, origin: Origin): Promise<true> {
+    requireMail(this.deps.outbox);
+    const presented = presentedMailToken(token, this.deps.clock);
+    const result = presented ? await this.accounts.cancelEmailChange(presented) : { status: "invalid" as const };
+    if (result.status === "invalid") throw invalidMailToken();
+    this.deps.audit?.emailChangeCancelled(result.user.id, origin.clientIp, result.ended, result.reverted);
     return true;
   }
 }

@@ -25,6 +25,7 @@ export function noticeOf(event: RevocationEvent): SessionEventRecord | null {
       return { ...base, type: "ROLES_CHANGED" };
     case "all_sessions":
     case "password_reset":
+    case "email_change_cancelled":
     case "user_disabled":
       return null;
     default:

@@ -19,7 +19,7 @@ export interface UserRecord {
 }
 
 /** What a mailed link's token is for; each user holds at most one live token per purpose. */
-export type MailTokenPurpose = "password_reset" | "email_verification" | "email_change";
+export type MailTokenPurpose = "password_reset" | "email_verification" | "email_change" | "email_change_cancel";
 
 /** A mailed link's token as stored: only its hash, so no store can leak a working link. */
 export interface MailTokenRecord {
@@ -29,8 +29,13 @@ export interface MailTokenRecord {
   readonly expiresAt: number;
   /** The address it was mailed to: the account's (reset, verification) or the new one (email change). */
   readonly email: string;
-  /** Email change: the session that asked for it, which keeps working after the change. */
+  /**
+   * Email change: the session that asked for it, which keeps working after the change. The change
+   * dies with it: confirming needs this session still live (and the account enabled).
+   */
   readonly sessionId?: string;
+  /** Email change's "this was not me" token (mailed to the old address): the address asked for. */
+  readonly changeTo?: string;
 }
 
 /** Which token a mailed link presents, and when. */
@@ -42,11 +47,19 @@ export interface PresentedMailToken {
 }
 
 export type EmailChangeResult =
-  /** `keptSessionId`: the session that asked, which goes on; null when it had none (every session ended). */
-  | { readonly status: "changed"; readonly user: UserRecord; readonly ended: number; readonly keptSessionId: string | null }
+  /** `keptSessionId`: the session that asked, which goes on. */
+  | { readonly status: "changed"; readonly user: UserRecord; readonly ended: number; readonly keptSessionId: string }
   /** Another account holds the new address now; nothing changed and the token is gone. */
   | { readonly status: "taken" }
-  /** Unknown, used, expired or superseded token, or the account's address changed since. */
+  /**
+   * Unknown, used, expired, superseded or cancelled token; or what vouched for it is gone: the
+   * session that asked ended, or the account was disabled.
+   */
+  | { readonly status: "invalid" };
+
+export type EmailChangeCancelResult =
+  /** `reverted`: the change had gone through, and the account is back on the address the notice went to. */
+  | { readonly status: "cancelled"; readonly user: UserRecord; readonly ended: number; readonly reverted: boolean }
   | { readonly status: "invalid" };
 
 export interface SessionRecord {
@@ -383,19 +396,23 @@ export interface Store {
    * True when a live session was ended.
    */
   endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean>;
-  /** Ends every session of the user with one cutoff write; returns how many were live. */
+  /**
+   * Ends every session of the user with one cutoff write, and cancels a pending email change in
+   * the same step; returns how many were live.
+   */
   endAllSessions(userId: string): Promise<number>;
   /** Ends every session of the user but `keepSessionId`, in one step; returns how many were live. */
   endOtherSessions(userId: string, keepSessionId: string): Promise<number>;
   /**
-   * Stores a new password hash and ends every session but `keepSessionId`, in one step. False,
-   * changing nothing, when `keepSessionId` is no longer live.
+   * Stores a new password hash, ends every session but `keepSessionId` and cancels a pending email
+   * change, in one step. False, changing nothing, when `keepSessionId` is no longer live.
    */
   changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean>;
   /** Replaces the user's roles. Null when no such user. */
   setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null>;
   /**
-   * Changes a user's roles and/or disabled flag (disabling ends every session), keeping the index
+   * Changes a user's roles and/or disabled flag (disabling ends every session and cancels a pending
+   * email change), keeping the index
    * of enabled admins equal to the records. With `keepAnAdmin`, a change that would leave no
    * enabled admin is refused and changes nothing. Changes of one user, from any instance, apply in
    * one order and the last one decided wins (see docs/revocation.md). setUserDisabled and
@@ -480,6 +497,14 @@ export interface Store {
    * user's slot; a failed second step gives the address back.
    */
   changeEmail(token: PresentedMailToken): Promise<EmailChangeResult>;
+  /**
+   * Consumes a live email_change_cancel token ("this was not me", mailed to the old address): the
+   * pending change is cancelled and every session ends, in one step. When the change went through
+   * already (the account holds the token's `changeTo`), the account moves back to the token's
+   * address, unless another account claimed it meanwhile. Redis: as changeEmail, a claim on
+   * {directory} first, given back when the user's script does not take it.
+   */
+  cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult>;
 
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { compareUserPositions, type AuditEntry, type AuditRetention, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
+import { compareUserPositions, type AuditEntry, type AuditRetention, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PresentedMailToken, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -1111,7 +1111,8 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       it("changeEmail to an address another account took meanwhile changes nothing", async () => {
         const user = await withUser();
         const rival = await withUser();
-        const token = await put(user, "email_change", { email: rival.email });
+        const asking = await started(user.id);
+        const token = await put(user, "email_change", { email: rival.email, sessionId: asking.id });
         expect(await store.changeEmail(token)).toEqual({ status: "taken" });
         expect(await store.findUserIdByEmail(rival.email)).toBe(rival.id);
         expect(await store.findUserIdByEmail(user.email)).toBe(user.id);
@@ -1121,11 +1122,120 @@ export function storeContract(name: string, harness: () => StoreHarness) {
       it("lets exactly one of many concurrent confirmations of one email change win, and keeps the directory right", async () => {
         const user = await withUser();
         const email = newUser().email;
-        const token = await put(user, "email_change", { email });
+        const asking = await started(user.id);
+        const token = await put(user, "email_change", { email, sessionId: asking.id });
         const results = await Promise.all(Array.from({ length: 8 }, () => store.changeEmail(token)));
         expect(results.filter((r) => r.status === "changed")).toHaveLength(1);
         expect(await store.findUserIdByEmail(email)).toBe(user.id);
         expect(await store.findUserIdByEmail(user.email)).toBeNull();
+      });
+
+      describe("a pending email change dies with what vouched for it", () => {
+        async function pending() {
+          const user = await withUser();
+          const asking = await started(user.id);
+          const email = newUser().email;
+          const token = await put(user, "email_change", { email, sessionId: asking.id });
+          return { user, asking, email, token };
+        }
+        async function expectDead(user: UserRecord, email: string, token: PresentedMailToken) {
+          expect(await store.changeEmail(token)).toEqual({ status: "invalid" });
+          expect(await store.findUserIdByEmail(email)).toBeNull();
+          expect(await store.findUserIdByEmail(user.email)).toBe(user.id);
+          expect((await store.getUser(user.id))!.email).toBe(user.email);
+        }
+
+        it("the session that asked ending", async () => {
+          const { user, asking, email, token } = await pending();
+          await store.endSession(user.id, asking.id);
+          await expectDead(user, email, token);
+        });
+
+        it("a token that names no session", async () => {
+          const user = await withUser();
+          const email = newUser().email;
+          await expectDead(user, email, await put(user, "email_change", { email }));
+        });
+
+        it("endAllSessions", async () => {
+          const { user, email, token } = await pending();
+          await store.endAllSessions(user.id);
+          // A session begun afterwards does not revive it.
+          await started(user.id);
+          await expectDead(user, email, token);
+        });
+
+        it("changePassword, even from the session that asked", async () => {
+          const { user, asking, email, token } = await pending();
+          expect(await store.changePassword(user.id, "new-hash", asking.id)).toBe(true);
+          await expectDead(user, email, token);
+        });
+
+        it("disabling the user, which enabling again does not undo", async () => {
+          const { user, email, token } = await pending();
+          expect((await store.changeAccess(user.id, { disabled: true }, false)).status).toBe("changed");
+          expect((await store.changeAccess(user.id, { disabled: false }, false)).status).toBe("changed");
+          await expectDead(user, email, token);
+        });
+
+        it("but not logoutOthers from the session that asked, nor a role change", async () => {
+          const { user, asking, email, token } = await pending();
+          await started(user.id);
+          await store.endOtherSessions(user.id, asking.id);
+          await store.changeAccess(user.id, { roles: ["USER", "ADMIN"] }, false);
+          expect((await store.changeEmail(token)).status).toBe("changed");
+          expect(await store.findUserIdByEmail(email)).toBe(user.id);
+        });
+      });
+
+      describe("cancelEmailChange (\"this was not me\")", () => {
+        async function requested() {
+          const user = await withUser();
+          const asking = await started(user.id);
+          const other = await started(user.id);
+          const email = newUser().email;
+          const change = await put(user, "email_change", { email, sessionId: asking.id });
+          const cancel = await put(user, "email_change_cancel", { email: user.email, changeTo: email });
+          return { user, asking, other, email, change, cancel };
+        }
+
+        it("cancels a pending change and ends every session, once", async () => {
+          const { user, asking, other, email, change, cancel } = await requested();
+          expect(await store.cancelEmailChange({ ...cancel, hash: "wrong" })).toEqual({ status: "invalid" });
+          expect(await store.cancelEmailChange(cancel)).toEqual({ status: "cancelled", user, ended: 2, reverted: false });
+          expect(await store.listSessions(user.id)).toEqual([]);
+          for (const session of [asking, other]) expect((await store.accessState(user.id, session.id, "jti")).cutoff).not.toBeNull();
+          expect(await store.cancelEmailChange(cancel)).toEqual({ status: "invalid" });
+          expect(await store.changeEmail(change)).toEqual({ status: "invalid" });
+          expect(await store.findUserIdByEmail(email)).toBeNull();
+        });
+
+        it("moves a change that went through back, freeing the new address", async () => {
+          const { user, email, change, cancel } = await requested();
+          expect((await store.changeEmail(change)).status).toBe("changed");
+          const result = await store.cancelEmailChange(cancel);
+          expect(result).toEqual({ status: "cancelled", user: { ...user, emailVerified: true }, ended: 1, reverted: true });
+          expect(await store.getUser(user.id)).toEqual({ ...user, emailVerified: true });
+          expect(await store.findUserIdByEmail(user.email)).toBe(user.id);
+          expect(await store.findUserIdByEmail(email)).toBeNull();
+        });
+
+        it("does not move back to an address another account took meanwhile, but still ends every session", async () => {
+          const { user, email, change, cancel } = await requested();
+          expect((await store.changeEmail(change)).status).toBe("changed");
+          const rival = await withUser({ email: user.email });
+          const result = await store.cancelEmailChange(cancel);
+          expect(result).toMatchObject({ status: "cancelled", reverted: false, user: { email } });
+          expect(await store.findUserIdByEmail(user.email)).toBe(rival.id);
+          expect(await store.findUserIdByEmail(email)).toBe(user.id);
+          expect(await store.listSessions(user.id)).toEqual([]);
+        });
+
+        it("an expired token does nothing", async () => {
+          const { user, cancel } = await requested();
+          expect(await store.cancelEmailChange({ ...cancel, now: h.now() + 120_000 })).toEqual({ status: "invalid" });
+          expect(await store.listSessions(user.id)).toHaveLength(2);
+        });
       });
     });
 

@@ -1,21 +1,29 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import {
+  CancelEmailChangeDocument,
+  ChangePasswordDocument,
   ConfirmEmailChangeDocument,
   LoginDocument,
+  LogoutAllDocument,
+  LogoutDocument,
   MeDocument,
   RefreshDocument,
   RegisterDocument,
   RequestEmailChangeDocument,
   RequestPasswordResetDocument,
   ResetPasswordDocument,
+  RevokeUserSessionsDocument,
   SendVerificationEmailDocument,
+  SetUserDisabledDocument,
   VerifyEmailDocument,
+  type AuthPayloadFieldsFragment,
 } from "../../schema/generated/graphql";
 import { loadConfig } from "../../src/config";
 import { startServer, type RunningServer } from "../../src/server";
 import { testEnv } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
+import { closedWithin, openLive } from "../support/live";
 import { linkIn, Mailbox, tokenIn } from "../support/mailbox";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { eventually } from "../support/redis-node";
@@ -57,12 +65,15 @@ async function start(env: Record<string, string>, redisUrl: string | null = redi
 
 let a: RunningServer;
 let b: RunningServer;
+let admin: AuthPayloadFieldsFragment;
+const ADMIN_EMAIL = uniqueEmail("admin");
 
 beforeAll(async () => {
   [redis, mailbox] = await Promise.all([startRedis(), Mailbox.start()]);
   // Two instances on one Redis: what one ends, the other refuses.
-  a = await start({});
+  a = await start({ ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
   b = await start({});
+  admin = await login(a.url, ADMIN_EMAIL);
 });
 afterAll(async () => {
   for (const server of servers) await server.stop();
@@ -287,6 +298,120 @@ describe("email change", () => {
     await resetPassword(a.url, tokenIn(await mailbox.nth(session.user.email, /Reset your password/)));
     expectRefused(await send(a.url, ConfirmEmailChangeDocument, { token: link }), "INVALID_MAIL_TOKEN");
   });
+
+  /** An intruder who knows the password asks, from a session of their own, to move the account. */
+  async function intruderAsks(owner: AuthPayloadFieldsFragment) {
+    const intruder = await login(b.url, owner.user.email, PASSWORD, "intruder");
+    const evil = uniqueEmail("evil");
+    expect((await requestChange(b.url, intruder.accessToken, evil)).data).toEqual({ requestEmailChange: true });
+    const link = tokenIn(await mailbox.nth(evil, /Confirm your new email address/));
+    const notice = await mailbox.nth(owner.user.email, /about to change/);
+    return { intruder, evil, link, notice };
+  }
+
+  /** The takeover did not happen: the link is refused, the account keeps its address and the owner signs in. */
+  async function expectNoTakeover(owner: AuthPayloadFieldsFragment, link: string, evil: string, password = PASSWORD) {
+    expectRefused(await send(a.url, ConfirmEmailChangeDocument, { token: link }), "INVALID_MAIL_TOKEN");
+    expectRefused(await send(b.url, LoginDocument, { input: { email: evil, password } }), "INVALID_CREDENTIALS");
+    expect((await login(a.url, owner.user.email, password)).user.id).toBe(owner.user.id);
+  }
+
+  it("the reported takeover: after the owner changes the password and logs out everywhere, the intruder's link is refused", async () => {
+    const owner = await register(a.url);
+    const { intruder, evil, link } = await intruderAsks(owner);
+    const changed = await send(a.url, ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: owner.accessToken });
+    expect(changed.error).toBeUndefined();
+    await send(a.url, LogoutAllDocument, {}, { token: owner.accessToken });
+    const again = await login(a.url, owner.user.email, NEW_PASSWORD);
+    expectRefused(await me(b.url, intruder.accessToken), "TOKEN_REVOKED");
+    await expectNoTakeover(owner, link, evil, NEW_PASSWORD);
+    expect((await me(b.url, again.accessToken)).data?.me).toMatchObject({ email: owner.user.email });
+  });
+
+  it("a password change made from the very session that asked cancels the change too", async () => {
+    const owner = await register(a.url);
+    const evil = uniqueEmail("evil");
+    await requestChange(a.url, owner.accessToken, evil);
+    const link = tokenIn(await mailbox.nth(evil, /Confirm your new email address/));
+    await send(a.url, ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: owner.accessToken });
+    expect((await me(a.url, owner.accessToken)).data?.me).toBeTruthy();
+    await expectNoTakeover(owner, link, evil, NEW_PASSWORD);
+  });
+
+  it.each([
+    ["logoutAll, from any session", (owner: AuthPayloadFieldsFragment) => send(a.url, LogoutAllDocument, {}, { token: owner.accessToken })],
+    ["the end of the session that asked (logout)", (_owner: AuthPayloadFieldsFragment, intruder: AuthPayloadFieldsFragment) => send(b.url, LogoutDocument, {}, { token: intruder.accessToken })],
+    ["an admin's revokeUserSessions", (owner: AuthPayloadFieldsFragment) => send(a.url, RevokeUserSessionsDocument, { userId: owner.user.id }, { token: admin.accessToken })],
+  ])("%s cancels a pending email change", async (_name, cancel) => {
+    const owner = await register(a.url);
+    const { intruder, evil, link } = await intruderAsks(owner);
+    expect((await cancel(owner, intruder)).error).toBeUndefined();
+    await expectNoTakeover(owner, link, evil);
+  });
+
+  it("disabling the user cancels a pending email change, and enabling it again does not revive it", async () => {
+    const owner = await register(a.url);
+    const { evil, link } = await intruderAsks(owner);
+    const disable = (disabled: boolean) => send(a.url, SetUserDisabledDocument, { userId: owner.user.id, disabled }, { token: admin.accessToken });
+    expect((await disable(true)).error).toBeUndefined();
+    expect((await disable(false)).error).toBeUndefined();
+    await expectNoTakeover(owner, link, evil);
+  });
+
+  it("a request to an address in use replaces a pending link just as one to a free address does", async () => {
+    const owner = await register(a.url);
+    const taken = await register(a.url);
+    const free = uniqueEmail("free");
+    await requestChange(a.url, owner.accessToken, free);
+    const first = tokenIn(await mailbox.nth(free, /Confirm your new email address/));
+    await requestChange(a.url, owner.accessToken, taken.user.email);
+    expectRefused(await send(a.url, ConfirmEmailChangeDocument, { token: first }), "INVALID_MAIL_TOKEN");
+    expect((await me(a.url, owner.accessToken)).data?.me).toMatchObject({ email: owner.user.email });
+  });
+
+  describe("\"this was not me\": the link in the notice to the old address", () => {
+    const cancel = (url: string, token: string) => send(url, CancelEmailChangeDocument, { token });
+
+    it("cancels the pending change and ends every session on both instances, closing their sockets", async () => {
+      const owner = await register(a.url);
+      const { intruder, evil, link, notice } = await intruderAsks(owner);
+      expect(linkIn(notice).startsWith(`${APP_URL}/cancel-email-change#token=`)).toBe(true);
+      const sockets = await Promise.all([openLive(a.url, owner.accessToken), openLive(b.url, intruder.accessToken)]);
+      expect((await cancel(a.url, tokenIn(notice))).data).toEqual({ cancelEmailChange: true });
+      for (const socket of sockets) expect((await closedWithin(socket, 2000)).code).toBe(4401);
+      for (const session of [owner, intruder]) {
+        for (const url of [a.url, b.url]) expectRefused(await me(url, session.accessToken), "TOKEN_REVOKED");
+      }
+      await expectNoTakeover(owner, link, evil);
+      // Works once.
+      expectRefused(await cancel(b.url, tokenIn(notice)), "INVALID_MAIL_TOKEN");
+    });
+
+    it("moves the account back when the intruder confirmed first, and frees the intruder's address", async () => {
+      const owner = await register(a.url);
+      const { intruder, evil, link, notice } = await intruderAsks(owner);
+      expect((await send(b.url, ConfirmEmailChangeDocument, { token: link })).data).toEqual({ confirmEmailChange: true });
+      expect((await me(a.url, intruder.accessToken)).data?.me).toMatchObject({ email: evil });
+      expect((await cancel(b.url, tokenIn(notice))).data).toEqual({ cancelEmailChange: true });
+      expectRefused(await me(a.url, intruder.accessToken), "TOKEN_REVOKED");
+      const back = await login(a.url, owner.user.email);
+      expect(back.user).toMatchObject({ id: owner.user.id, email: owner.user.email });
+      expectRefused(await send(a.url, LoginDocument, { input: { email: evil, password: PASSWORD } }), "INVALID_CREDENTIALS");
+      expect((await register(a.url, { email: evil })).user.email).toBe(evil);
+    });
+
+    it("a made-up, tampered or expired token is refused and changes nothing", async () => {
+      const owner = await register(a.url);
+      const { link, notice } = await intruderAsks(owner);
+      const token = tokenIn(notice);
+      expectRefused(await cancel(a.url, "made-up"), "INVALID_MAIL_TOKEN");
+      expectRefused(await cancel(a.url, `${owner.user.id}.${"A".repeat(43)}`), "INVALID_MAIL_TOKEN");
+      expectRefused(await cancel(a.url, link), "INVALID_MAIL_TOKEN");
+      expect((await me(a.url, owner.accessToken)).data?.me).toBeTruthy();
+      clock.offsetMs = (VERIFY_TTL + 1) * 1000;
+      expectRefused(await cancel(a.url, token), "INVALID_MAIL_TOKEN");
+    });
+  });
 });
 
 describe("recovery throttles", () => {
@@ -356,12 +481,13 @@ describe("mail outages and MAIL_URL=off", () => {
     expect((await send(off.url, VerifyEmailDocument, { token: "x.y" })).error).toMatchObject(disabled);
     expect((await send(off.url, SendVerificationEmailDocument, {}, { token: session.accessToken })).error).toMatchObject(disabled);
     expect((await send(off.url, ConfirmEmailChangeDocument, { token: "x.y" })).error).toMatchObject(disabled);
+    expect((await send(off.url, CancelEmailChangeDocument, { token: "x.y" })).error).toMatchObject(disabled);
   });
 });
 
 describe("the audit trail of the mail flows", () => {
   it("logs each request, reset, verification and change, and no token appears in any log line", () => {
-    for (const event of ["password_reset_requested", "password_reset", "verification_sent", "email_verified", "email_change_requested", "email_changed", "register_existing_address"]) {
+    for (const event of ["password_reset_requested", "password_reset", "verification_sent", "email_verified", "email_change_requested", "email_changed", "email_change_cancelled", "register_existing_address"]) {
       expect(logLines.some((line) => line.includes(`"audit":"${event}"`))).toBe(true);
     }
     const tokens = mailbox.mails.filter((mail) => /#token=/.test(mail.text)).map(tokenIn);

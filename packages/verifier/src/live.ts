@@ -34,6 +34,7 @@ const KINDS: ReadonlySet<string> = new Set<RevocationKind>([
   "passkey_removed",
   "password_reset",
   "email_change",
+  "email_change_cancelled",
 ]);
 
 /** The message published on LIVE_CHANNEL: compact JSON, ids only, never a token. */

@@ -40,7 +40,9 @@ export type RevocationKind =
   /** resetPassword: every session ended, as by "log out everywhere". */
   | "password_reset"
   /** confirmEmailChange: every session but the one that asked ended. */
-  | "email_change";
+  | "email_change"
+  /** cancelEmailChange ("this was not me"): every session ended. */
+  | "email_change_cancelled";
 
 /**
  * One revocation, as the domain reports it the moment its write succeeded. The scope is one of:

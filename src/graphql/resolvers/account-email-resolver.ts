@@ -55,9 +55,17 @@ export class AccountEmailResolver {
 
   @Mutation(() => Boolean, {
     description:
-      "Moves the account to the new address with the token from the confirmation link: the address counts as verified, and every session but the one that asked ends. Works once, needs no session.",
+      "Moves the account to the new address with the token from the confirmation link: the address counts as verified, and every session but the one that asked ends. Works once, needs no session, but the session that asked must still be live and the account enabled: a password change or reset, log out everywhere, revoking the user's sessions or disabling the user cancels the change (INVALID_MAIL_TOKEN).",
   })
   confirmEmailChange(@Args(() => MailTokenArgs) args: MailTokenArgs, @Ctx() context: RequestContext): Promise<boolean> {
     return this.emailChange.confirm(args.token, context);
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      "\"This was not me\", with the token from the notice mailed to the old address: cancels the pending email change and ends every session of the account. If the change went through already, the account moves back to the old address (unless another account took it meanwhile). Works once, needs no session; an unknown, used or expired token answers INVALID_MAIL_TOKEN.",
+  })
+  cancelEmailChange(@Args(() => MailTokenArgs) args: MailTokenArgs, @Ctx() context: RequestContext): Promise<boolean> {
+    return this.emailChange.cancel(args.token, context);
   }
 }

@@ -35,6 +35,7 @@ export const SessionEndReasonEnum = {
   PASSKEY_REMOVED: "PASSKEY_REMOVED",
   PASSWORD_RESET: "PASSWORD_RESET",
   EMAIL_CHANGE: "EMAIL_CHANGE",
+  EMAIL_CHANGE_CANCELLED: "EMAIL_CHANGE_CANCELLED",
 } as const satisfies Record<Reason, Reason>;
 
 registerEnumType(SessionEndReasonEnum, {

@@ -18,6 +18,7 @@ import type {
   AddPasskeyResult,
   CreateSessionResult,
   Credentials,
+  EmailChangeCancelResult,
   EmailChangeResult,
   MailTokenPurpose,
   MailTokenRecord,
@@ -139,7 +140,10 @@ export class MemoryStore implements Store {
     this.users.set(userId, updated);
     if (isAdmin(updated)) this.enabledAdmins.add(userId);
     else this.enabledAdmins.delete(userId);
-    if (updated.disabled) this.endAll(userId);
+    if (updated.disabled) {
+      this.endAll(userId);
+      this.cancelPendingEmailChange(userId);
+    }
     return { status: "changed", user: updated };
   }
 
@@ -223,6 +227,7 @@ export class MemoryStore implements Store {
   }
 
   async endAllSessions(userId: string): Promise<number> {
+    this.cancelPendingEmailChange(userId);
     return this.endAll(userId);
   }
 
@@ -234,6 +239,7 @@ export class MemoryStore implements Store {
     if (!isLiveSession(this.session(userId, keepSessionId), this.cutoff(userId))) return false;
     this.passwords.set(userId, passwordHash);
     this.endOthers(userId, keepSessionId);
+    this.cancelPendingEmailChange(userId);
     return true;
   }
 
@@ -487,7 +493,7 @@ export class MemoryStore implements Store {
     const updated = { ...user, emailVerified: true };
     this.users.set(user.id, updated);
     this.passwords.set(user.id, passwordHash);
-    this.mailTokens.delete(`${user.id}/email_change`);
+    this.cancelPendingEmailChange(user.id);
     this.endAll(user.id);
     return updated;
   }
@@ -505,14 +511,38 @@ export class MemoryStore implements Store {
     const user = this.users.get(token.userId);
     const record = this.takeMailToken(token, "email_change");
     if (!user || !record) return { status: "invalid" };
+    // The change dies with what vouched for it: the session that asked, and the account being enabled.
+    const asking = record.sessionId;
+    if (user.disabled || asking === undefined || !isLiveSession(this.session(user.id, asking), this.cutoff(user.id))) return { status: "invalid" };
     const owner = this.emails.get(record.email);
     if (owner !== undefined && owner !== user.id) return { status: "taken" };
+    const updated = this.moveEmail(user, record.email);
+    const ended = this.endOthers(user.id, asking);
+    return { status: "changed", user: updated, ended, keptSessionId: asking };
+  }
+
+  async cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult> {
+    const user = this.users.get(token.userId);
+    const record = this.takeMailToken(token, "email_change_cancel");
+    if (!user || !record) return { status: "invalid" };
+    this.cancelPendingEmailChange(user.id);
+    const owner = this.emails.get(record.email);
+    const reverted = record.changeTo !== undefined && user.email === record.changeTo && (owner === undefined || owner === user.id);
+    const current = reverted ? this.moveEmail(user, record.email) : user;
+    return { status: "cancelled", user: current, ended: this.endAll(user.id), reverted };
+  }
+
+  /** Claims `email` for the user on the directory, frees the old one, and marks the new one verified. */
+  private moveEmail(user: UserRecord, email: string): UserRecord {
     if (this.emails.get(user.email) === user.id) this.emails.delete(user.email);
-    this.emails.set(record.email, user.id);
-    const updated = { ...user, email: record.email, emailVerified: true };
+    this.emails.set(email, user.id);
+    const updated = { ...user, email, emailVerified: true };
     this.users.set(user.id, updated);
-    const ended = record.sessionId === undefined ? this.endAll(user.id) : this.endOthers(user.id, record.sessionId);
-    return { status: "changed", user: updated, ended, keptSessionId: record.sessionId ?? null };
+    return updated;
+  }
+
+  private cancelPendingEmailChange(userId: string): void {
+    this.mailTokens.delete(`${userId}/email_change`);
   }
 
   /** Removes and returns the token when it matches and is live; a wrong hash leaves it in place. */

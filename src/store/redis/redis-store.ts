@@ -22,6 +22,7 @@ import type {
   AddPasskeyResult,
   CreateSessionResult,
   Credentials,
+  EmailChangeCancelResult,
   EmailChangeResult,
   MailTokenPurpose,
   MailTokenRecord,
@@ -210,7 +211,7 @@ export class RedisStore implements Store {
         [userId, JSON.stringify({ roles: current.roles, disabled: current.disabled }), JSON.stringify(change), keepAnAdmin ? "1" : "0"],
       );
       if (status === "last_admin") return { status };
-      const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.accessVersion(userId)];
+      const userKeys = [keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.accessVersion(userId), keys.mailToken(userId, "email_change")];
       const user = parseJson<UserRecord>(await this.durableScript("applyAccess", userKeys, [state]));
       return user === null ? { status: "user_missing" } : { status: "changed", user };
     });
@@ -282,7 +283,9 @@ export class RedisStore implements Store {
   }
 
   endAllSessions(userId: string): Promise<number> {
-    return this.guard(async () => Number(await this.durableScript("endAllSessions", [keys.sessions(userId), keys.cutoff(userId)], [])));
+    return this.guard(async () =>
+      Number(await this.durableScript("endAllSessions", [keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")], [])),
+    );
   }
 
   endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
@@ -540,9 +543,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Three steps, since the directory and the user live in two slots: read the token and the record,
-   * claim the new address on {directory}, then one script on the user's slot consumes the token and
-   * switches the record. When that script finds the token gone, the claim is given back.
+   * Three steps, since the directory and the user live in two slots: read the token, the record and
+   * the session that asked, claim the new address on {directory}, then one script on the user's
+   * slot checks again, consumes the token and switches the record. When that script does not take
+   * the change, the claim is given back.
    */
   changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
     return this.guard(async () => {
@@ -552,20 +556,57 @@ export class RedisStore implements Store {
       const record = parseJson<MailTokenRecord>(rawToken);
       const user = parseJson<UserRecord>(rawUser);
       if (!record || !user || record.hash !== token.hash || record.expiresAt <= token.now) return { status: "invalid" };
+      const asking = record.sessionId;
+      if (user.disabled || asking === undefined || !(await this.isLive(userId, asking))) {
+        await this.redis.del(tokenKey);
+        return { status: "invalid" };
+      }
       const claimed = await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId]);
       if (claimed !== 1) {
         await this.redis.del(tokenKey);
         return { status: "taken" };
       }
-      const keep = record.sessionId ?? "";
-      const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.session(userId, keep)];
-      const [status, raw, ended] = await this.durableScript("applyEmailChange", scriptKeys, [token.hash, token.now, keep]);
-      if (status === "changed") return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), keptSessionId: record.sessionId ?? null };
-      // Another request consumed the token first: give the claim back unless that one made this very change.
-      const now = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
-      if (now?.email !== record.email) await this.script("moveEmail", [keys.email(user.email), keys.email(record.email)], [userId]);
+      const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.session(userId, asking)];
+      const [status, raw, ended] = await this.durableScript("applyEmailChange", scriptKeys, [token.hash, token.now, asking]);
+      if (status === "changed") return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), keptSessionId: asking };
+      await this.giveBackClaim(userId, record.email, user.email);
       return { status: "invalid" };
     });
+  }
+
+  /** As changeEmail, the other way: a claim on the old address first when the change went through. */
+  cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult> {
+    return this.guard(async () => {
+      const { userId } = token;
+      const tokenKey = keys.mailToken(userId, "email_change_cancel");
+      const [rawToken, rawUser] = await this.redis.mget(tokenKey, keys.user(userId));
+      const record = parseJson<MailTokenRecord>(rawToken);
+      const user = parseJson<UserRecord>(rawUser);
+      if (!record || !user || record.hash !== token.hash || record.expiresAt <= token.now) return { status: "invalid" };
+      const changed = record.changeTo !== undefined && user.email === record.changeTo;
+      const claimed = changed && (await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId])) === 1;
+      const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
+      const [status, raw, ended, reverted] = await this.durableScript("cancelEmailChange", scriptKeys, [
+        token.hash,
+        token.now,
+        claimed ? record.email : "",
+        user.email,
+      ]);
+      if (claimed && reverted !== 1) await this.giveBackClaim(userId, record.email, user.email);
+      if (status !== "cancelled") return { status: "invalid" };
+      return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), reverted: reverted === 1 };
+    });
+  }
+
+  /** `claimed` was taken on the directory for a move away from `from` that did not happen: undo it unless the record holds it now. */
+  private async giveBackClaim(userId: string, claimed: string, from: string): Promise<void> {
+    const now = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
+    if (now?.email !== claimed) await this.script("moveEmail", [keys.email(from), keys.email(claimed)], [userId]);
+  }
+
+  private async isLive(userId: string, sessionId: string): Promise<boolean> {
+    const [session, cutoff] = await this.redis.mget(keys.session(userId, sessionId), keys.cutoff(userId));
+    return isLiveSession(parseJson<SessionRecord>(session), toNumber(cutoff));
   }
 
   /** Ready when Redis answers; for a Cluster, when it says every slot is served (cluster_state:ok). */
@@ -596,6 +637,7 @@ export class RedisStore implements Store {
       keys.cutoff(userId),
       keys.password(userId),
       keys.session(userId, keepSessionId),
+      keys.mailToken(userId, "email_change"),
       ...others.map((id) => keys.session(userId, id)),
     ];
     return Number(await this.durableScript("endOtherSessions", [String(scriptKeys.length), ...scriptKeys], [keepSessionId, passwordHash, ...others]));

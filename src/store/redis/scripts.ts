@@ -165,8 +165,9 @@ return 1
 };
 
 /**
- * KEYS: sessions, cutoff. One write ends every session: the cutoff. It must outlive every session
- * it ends, so its expiry is the later of its current one and the newest session expiry.
+ * KEYS: sessions, cutoff, the pending email change. One write ends every session: the cutoff. It
+ * must outlive every session it ends, so its expiry is the later of its current one and the newest
+ * session expiry. A pending email change dies with the sessions (one of them asked for it).
  */
 const END_ALL = `
 local function end_all(sessions_key, cutoff_key)
@@ -186,8 +187,9 @@ end
 `;
 
 export const endAllSessions = {
-  numberOfKeys: 2,
+  numberOfKeys: 3,
   lua: `${NOW_MS}${END_ALL}
+redis.call('DEL', KEYS[3])
 return end_all(KEYS[1], KEYS[2])
 `,
 };
@@ -230,11 +232,12 @@ return {'changed', encoded}
  * Step two, on the user's slot: copies a decided state into the record unless a later one is
  * there already, so steps arriving out of order (two instances) still leave the latest. A disabling
  * state ends every session even when late: it was decided, and ending sessions is never wrong
- * after it. KEYS: user, sessions, cutoff, access version. ARGV: the state JSON. Returns the record
- * JSON, or false when the user is missing.
+ * after it, and so does cancelling a pending email change. KEYS: user, sessions, cutoff, access
+ * version, the pending email change. ARGV: the state JSON. Returns the record JSON, or false when
+ * the user is missing.
  */
 export const applyAccess = {
-  numberOfKeys: 4,
+  numberOfKeys: 5,
   lua: `${NOW_MS}${END_ALL}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -248,7 +251,10 @@ if state.v > applied then
   redis.call('SET', KEYS[1], raw)
   redis.call('SET', KEYS[4], state.v)
 end
-if state.disabled then end_all(KEYS[2], KEYS[3]) end
+if state.disabled then
+  end_all(KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[5])
+end
 return raw
 `,
 };
@@ -268,10 +274,10 @@ return 1
 };
 
 /**
- * KEYS: sessions, cutoff, password, the kept session, then every other session of the user.
- * ARGV: kept session id, new password hash or '', then the other session ids in KEYS' order.
- * With a hash, nothing changes unless the kept session is live (returns -1), and sessions begun
- * since the ids were read end too. Returns how many of the others were live. The key count varies, so callers pass it first (no numberOfKeys).
+ * KEYS: sessions, cutoff, password, the kept session, the pending email change, then every other
+ * session of the user. ARGV: kept session id, new password hash or '', then the other session ids
+ * in KEYS' order. With a hash, nothing changes unless the kept session is live (returns -1),
+ * sessions begun since the ids were read end too, and a pending email change is cancelled. Returns how many of the others were live. The key count varies, so callers pass it first (no numberOfKeys).
  */
 export const endOtherSessions = {
   lua: `
@@ -283,12 +289,13 @@ end
 if ARGV[2] ~= '' then
   if not live(KEYS[4]) then return -1 end
   redis.call('SET', KEYS[3], ARGV[2])
+  redis.call('DEL', KEYS[5])
 end
 local ended = 0
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   if live(KEYS[i]) then ended = ended + 1 end
   redis.call('DEL', KEYS[i])
-  redis.call('ZREM', KEYS[1], ARGV[i - 2])
+  redis.call('ZREM', KEYS[1], ARGV[i - 3])
 end
 if ARGV[2] ~= '' then
   -- A login that checked the old password may have begun a session after the ids were read; one
@@ -645,24 +652,26 @@ return 1
 
 /**
  * KEYS: email-change token, user, sessions, cutoff, the session that asked. ARGV: token hash, now,
- * the session id that asked ('' for none). Consumes the token, switches the record to the token's
- * address (claimed on the directory just before) and marks it verified, then ends every other
- * session. Returns {'changed', user JSON, ended}, or {'invalid'} when the token no longer matches.
+ * the session id that asked. Consumes the token; unless the session that asked has ended or the
+ * account is disabled (the change dies with what vouched for it), switches the record to the
+ * token's address (claimed on the directory just before), marks it verified and ends every other
+ * session. Returns {'changed', user JSON, ended}, or {'invalid'}.
  */
 export const applyEmailChange = {
   numberOfKeys: 5,
-  lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
+  lua: `${NOW_MS}${TAKE_MAIL_TOKEN}
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
 local user = cjson.decode(raw)
 local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
 if not token then return {'invalid'} end
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+local asking = redis.call('GET', KEYS[5])
+if user.disabled or not asking or cjson.decode(asking).createdAt <= cutoff then return {'invalid'} end
 user.email = token.email
 user.emailVerified = true
 local encoded = cjson.encode(user)
 redis.call('SET', KEYS[2], encoded)
-if ARGV[3] == '' then return {'changed', encoded, end_all(KEYS[3], KEYS[4])} end
-local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
 local prefix = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[3])
 local ended = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
@@ -674,6 +683,35 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   end
 end
 return {'changed', encoded, ended}
+`,
+};
+
+/**
+ * "This was not me", from the link in the notice to the old address. KEYS: the cancel token, user,
+ * sessions, cutoff, the pending email change. ARGV: token hash, now, the address to move back to
+ * ('' for none: claimed on the directory just before), the address the record must still hold for
+ * that. Consumes the token, cancels the pending change, moves the record back when it still holds
+ * the changed address, and ends every session. Returns {'cancelled', user JSON, ended, reverted 0|1},
+ * or {'invalid'}.
+ */
+export const cancelEmailChange = {
+  numberOfKeys: 5,
+  lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'invalid'} end
+local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
+if not token then return {'invalid'} end
+redis.call('DEL', KEYS[5])
+local reverted = 0
+local user = cjson.decode(raw)
+if ARGV[3] ~= '' and user.email == ARGV[4] then
+  user.email = ARGV[3]
+  user.emailVerified = true
+  raw = cjson.encode(user)
+  redis.call('SET', KEYS[2], raw)
+  reverted = 1
+end
+return {'cancelled', raw, end_all(KEYS[3], KEYS[4]), reverted}
 `,
 };
 
@@ -695,6 +733,7 @@ export const scripts = {
   verifyEmail,
   moveEmail,
   applyEmailChange,
+  cancelEmailChange,
   createSession,
   rotateSession,
   stepUpSession,
