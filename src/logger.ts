@@ -35,39 +35,70 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
   );
 }
 
-/** Waits until every buffered line is written. */
+/**
+ * The asynchronous destination's state. pino's own `flush(cb)` does not wait: with `minLength` 0
+ * sonic-boom calls back at once, and the exit hook's blocking flush then skips a write still in
+ * flight (lost under a slow reader) or lands the last lines before it (a crash's fatal line not
+ * last). So the flush here waits for sonic-boom's `drain`, reading the two fields that say whether
+ * a write is under way: sonic-boom 4's, the version pino 10 ships.
+ */
+interface Destination {
+  readonly _writing?: boolean;
+  readonly _len?: number;
+  flush?(): void;
+  flushSync?(): void;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+function destinationOf(logger: Logger): Destination | undefined {
+  return (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
+}
+
+/** Waits until every buffered line is written, in order. */
 export function flushLogs(logger: Logger): Promise<void> {
-  return new Promise((resolve) => logger.flush(() => resolve()));
+  const stream = destinationOf(logger);
+  if (!stream || (!stream._writing && !stream._len)) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once("drain", () => resolve());
+    if (!stream._writing) stream.flush?.();
+  });
 }
 
 /** Writes every buffered line now, blocking: for a process about to die. */
 export function flushLogsSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
   try {
-    stream?.flushSync?.();
+    destinationOf(logger)?.flushSync?.();
   } catch {
     // Best effort: the process is going down either way.
   }
 }
 
-/** How long a crashing process waits for its buffered lines before it writes what is left, blocking. */
-const FATAL_FLUSH_WITHIN_MS = 2_000;
+/**
+ * How long a crashing process waits for its buffered lines (a reader that takes none for this
+ * long is stuck) before it writes what is left, blocking.
+ */
+const FATAL_FLUSH_WITHIN_MS = 5_000;
 
 /**
  * A crash still writes its last lines, in order: the fatal one after whatever was buffered before
- * it. The flush is asynchronous, so a write already in flight lands before the rest (a blocking
- * flush could overtake it); a stuck flush falls back to the blocking one.
+ * it. pino writes a fatal line with a blocking flush, which would overtake a write still in flight
+ * (under load the thread pool may not have run it yet), so the lines before it are flushed first;
+ * only a destination stuck past the bound gets the fatal line regardless.
  */
 export function exitOnFatal(logger: Logger): void {
   process.on("uncaughtException", (error) => {
-    logger.fatal({ err: error }, "fatal error");
-    const fallback = setTimeout(() => {
+    let done = false;
+    const die = () => {
+      if (done) return;
+      done = true;
+      logger.fatal({ err: error }, "fatal error");
       flushLogsSync(logger);
       process.exit(1);
-    }, FATAL_FLUSH_WITHIN_MS);
+    };
+    const fallback = setTimeout(die, FATAL_FLUSH_WITHIN_MS);
     void flushLogs(logger).then(() => {
       clearTimeout(fallback);
-      process.exit(1);
+      die();
     });
   });
 }
