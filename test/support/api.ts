@@ -72,8 +72,12 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, "exit");
   const base = `http://localhost:${port}`;
+  // With WORKERS > 1 one worker answering is not enough: tests spread sockets over every worker.
+  const workers = Number(env.WORKERS ?? "1");
+  const listening = () => output.split('"msg":"worker listening"').length - 1 >= workers;
   try {
     await waitUntilHealthy(base, () => child.exitCode !== null);
+    if (workers > 1) await waitUntil(`${workers} workers listening`, listening, () => child.exitCode !== null);
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`API process did not start: ${(error as Error).message}\n${output}`);
@@ -91,6 +95,15 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
       return code ?? ended;
     },
   };
+}
+
+async function waitUntil(what: string, done: () => boolean, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    if (exited()) throw new Error("it exited");
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function waitUntilHealthy(base: string, exited: () => boolean): Promise<void> {
