@@ -1,21 +1,6 @@
-import type { Origin } from "./accounts";
 import type { MfaNotices } from "./mfa";
 import type { Outbox } from "./outbox";
 import type { PasskeyNotices } from "./passkeys";
-
-/** The most of a User-Agent a notice quotes when the session has no device name. */
-const MAX_DEVICE_CHARS = 120;
-
-/**
- * Which device a credential change came from, as a notice names it: the device name the session
- * was given at sign-in, else the User-Agent of the request that made the change; null when neither.
- */
-export function deviceOf(session: { readonly device: string | null } | null, origin: Pick<Origin, "userAgent">): string | null {
-  const named = session?.device?.trim();
-  if (named) return named;
-  const agent = origin.userAgent?.trim();
-  return agent ? agent.slice(0, MAX_DEVICE_CHARS) : null;
-}
 
 const describeDevice = (device: string | null) => (device === null ? "a device without a name" : `the device "${device}"`);
 

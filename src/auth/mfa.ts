@@ -3,13 +3,12 @@ import type { Clock } from "../clock";
 import { AuthError, mfaRequired, tokenRevoked } from "../errors";
 import type { Store, UserRecord } from "../store/store";
 import type { Accounts, Origin } from "./accounts";
-import { deviceOf } from "./credential-mail";
 import { secondFactor } from "./assurance";
 import type { Audit, MfaMethod } from "./audit";
 import type { Identity } from "./authenticator";
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes";
 import type { SecretBox } from "./secret-box";
-import type { AuthResult, Sessions } from "./sessions";
+import { deviceOf, type AuthResult, type Sessions } from "./sessions";
 import type { Throttle } from "./throttle";
 import { isTotpCode, matchTotpStep, newTotpSecret, totpUri } from "./totp";
 
@@ -37,7 +36,7 @@ export interface TotpConfirmation {
 
 /**
  * Where the second factor's notices leave the domain: mail to the account's address listens here
- * (credential-mail.ts). `device`: the device the change came from (credential-mail.ts deviceOf),
+ * (credential-mail.ts). `device`: the device the change came from (sessions.ts deviceOf),
  * null when nothing names it. Each is called after the change is stored; a listener that throws
  * does not undo it.
  */

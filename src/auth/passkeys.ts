@@ -16,8 +16,7 @@ import type { Origin } from "./accounts";
 import type { Assurance } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
-import { deviceOf } from "./credential-mail";
-import type { AuthResult, Sessions } from "./sessions";
+import { deviceOf, type AuthResult, type Sessions } from "./sessions";
 import type { Throttle } from "./throttle";
 
 /** How long a ceremony's challenge waits for its response; the browser is told the same timeout. */

@@ -32,6 +32,20 @@ export interface SessionPolicy {
 
 const DEFAULT_REAUTH_MAX_AGE_MS = 300_000;
 
+/** The most of a User-Agent a notice quotes when the session has no device name. */
+const MAX_DEVICE_CHARS = 120;
+
+/**
+ * Which device a credential change came from, as a notice names it: the device name the session
+ * was given at sign-in, else the User-Agent of the request that made the change; null when neither.
+ */
+export function deviceOf(session: { readonly device: string | null } | null, origin: { readonly userAgent?: string | null }): string | null {
+  const named = session?.device?.trim();
+  if (named) return named;
+  const agent = origin.userAgent?.trim();
+  return agent ? agent.slice(0, MAX_DEVICE_CHARS) : null;
+}
+
 /**
  * A session is one device's login. It owns exactly one live refresh token, rotated on every
  * refresh; presenting a rotated-out one is taken as theft and ends the session.
