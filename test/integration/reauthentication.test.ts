@@ -161,6 +161,22 @@ describe("an access token of a session that authenticated longer ago than REAUTH
   });
 });
 
+describe("REAUTH_MAX_AGE_SECONDS", () => {
+  it("sets how long a sign-in counts as recent", async () => {
+    const short = await startApi(redis.url, { REAUTH_MAX_AGE_SECONDS: "60", WEBAUTHN_ORIGINS: ORIGIN }, clock);
+    try {
+      const user = await register(short.url);
+      const options = () => send(short.url, PasskeyRegistrationOptionsDocument, {}, as(user.accessToken));
+      clock.advanceSteps(1);
+      expect((await options()).data?.passkeyRegistrationOptions).toBeTruthy();
+      clock.advanceSteps(2);
+      expectReauthenticationRequired(await options());
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
 describe("reauthenticate", () => {
   it("refuses a wrong password like changePassword does, and throttles it alike", async () => {
     const user = await register(api.url);
