@@ -89,6 +89,8 @@ export interface Config {
   readonly passwordResetTtl: number;
   /** Seconds an email verification (or email change confirmation) link works. */
   readonly emailVerificationTtl: number;
+  /** Seconds a sign-in, step-up or reauthenticate counts as recent, for adding a credential. */
+  readonly reauthMaxAgeSeconds: number;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -338,6 +340,7 @@ export function loadConfig(env: Env): Config {
     requireVerifiedEmail: read.oneOf("REQUIRE_VERIFIED_EMAIL", ["on", "off"] as const, "off") === "on",
     passwordResetTtl: read.integer("PASSWORD_RESET_TTL_SECONDS", 1800, 1, DAY),
     emailVerificationTtl: read.integer("EMAIL_VERIFICATION_TTL_SECONDS", DAY, 1, 7 * DAY),
+    reauthMaxAgeSeconds: read.integer("REAUTH_MAX_AGE_SECONDS", 300, 1, DAY),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {

@@ -23,7 +23,7 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED"],
+  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED", "REAUTHENTICATION_REQUIRED"],
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
   TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED", "RECOVERY_THROTTLED"],
@@ -113,6 +113,17 @@ export const emailNotVerified = () =>
 /** MAIL_URL=off: the flows that need mail are turned off on this deployment. */
 export const mailDisabled = () =>
   new AuthError("FORBIDDEN", "MAIL_DISABLED", "Mail is turned off on this server (MAIL_URL=off): this operation is not available");
+/**
+ * Adding a credential (a passkey, TOTP, new recovery codes) needs the session to have proved a
+ * credential within REAUTH_MAX_AGE_SECONDS: a stolen access token alone cannot add one.
+ */
+export const reauthenticationRequired = () =>
+  new AuthError(
+    "FORBIDDEN",
+    "REAUTHENTICATION_REQUIRED",
+    "This needs a recent sign-in: confirm it is you with reauthenticate (your password, or a code from your authenticator app or a recovery code), then try again",
+  );
+
 /** A throttled attempt: the client may try again after `retryAfterSeconds` (the Retry-After header). */
 export class ThrottledError extends AuthError<"TOO_MANY_REQUESTS"> {
   constructor(

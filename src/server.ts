@@ -11,8 +11,9 @@ import { AuditTrail } from "./auth/audit-trail";
 import { Authenticator } from "./auth/authenticator";
 import { HashQueue } from "./auth/hash-queue";
 import { Mfa, type MfaNotices } from "./auth/mfa";
-import { mfaMailNotices } from "./auth/mfa-mail";
-import { Passkeys } from "./auth/passkeys";
+import { credentialMailNotices } from "./auth/credential-mail";
+import { Passkeys, type PasskeyNotices } from "./auth/passkeys";
+import { Reauthentication } from "./auth/reauthentication";
 import { EmailChange } from "./auth/email-change";
 import { EmailVerification } from "./auth/email-verification";
 import type { MailFlowDeps } from "./auth/mail-tokens";
@@ -64,8 +65,10 @@ export interface ServerDeps {
   readonly clock?: Clock;
   /** Started by the entry point before this module loaded; null or absent: off, and nothing is wrapped. */
   readonly tracing?: Tracing | null;
-  /** Listeners for the second factor's notices (recovery code used, TOTP off): where mail plugs in. */
+  /** Listeners for the second factor's notices (recovery code used, TOTP on or off, new codes): where mail plugs in. */
   readonly mfaNotices?: MfaNotices;
+  /** Listeners for passkeys added and removed; mail by default. */
+  readonly passkeyNotices?: PasskeyNotices;
 }
 
 /**
@@ -96,7 +99,7 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
 }
 
 /** Everything on top of a connected store and its live channel. */
-async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
@@ -126,13 +129,17 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     audit,
     onSignedIn,
     clock,
+    reauthMaxAgeMs: config.reauthMaxAgeSeconds * 1000,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
-  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }) : null;
   const outbox = createOutbox(config, logger, metrics);
+  const credentialMail = credentialMailNotices(outbox);
+  const passkeys = config.passkeys
+    ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }, passkeyNotices ?? credentialMail)
+    : null;
   const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
   const emailVerification = new EmailVerification(mailFlows, accounts, { ttlSeconds: config.emailVerificationTtl, required: config.requireVerifiedEmail });
@@ -144,13 +151,14 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     Buffer.from(config.mfa.encryptionKey, "base64"),
     config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
   );
-  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices ?? mfaMailNotices(outbox));
+  const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices ?? credentialMail);
+  const reauthentication = new Reauthentication(accounts, mfa);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
+  const schema = await buildAuthSchema({ accounts, sessions, audit, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),

@@ -242,7 +242,17 @@ export class Accounts {
   }
 
   /**
-   * The one place changePassword, enrollTotp and requestEmailChange check a password, throttled
+   * Reauthentication with the password: the same throttled, audited check as changePassword, then
+   * the caller's session counts as recently authenticated (Sessions.requireRecentAuthentication).
+   */
+  async reauthenticate(identity: Identity, password: string, origin: Origin): Promise<void> {
+    await this.verifyCurrentPassword(identity, password, origin);
+    await this.sessions.markAuthenticated(identity);
+    this.guards?.audit.reauthenticated(identity, "password", origin);
+  }
+
+  /**
+   * The one place changePassword, enrollTotp, reauthenticate and requestEmailChange check a password, throttled
    * and audited like a login: a stolen access token must not become a password oracle. The same
    * argon2 work is spent when the user record is gone. A wrong password is LOGIN_FAILED naming the
    * session it was typed in: in the user's history, where a hijacked session probing for the

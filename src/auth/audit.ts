@@ -115,6 +115,11 @@ export class Audit {
     );
   }
 
+  /** The caller proved a credential again in their session (`via`: password, totp, recovery_code), so it may add one. */
+  reauthenticated(actor: AuditActor, via: "password" | MfaMethod, origin?: AuditOrigin): void {
+    this.record({ type: "REAUTHENTICATED", userId: actor.userId, sessionId: actor.sessionId, origin, details: { via } }, "reauthenticated");
+  }
+
   passwordChanged(actor: AuditActor, origin?: AuditOrigin): void {
     this.record({ type: "PASSWORD_CHANGED", userId: actor.userId, sessionId: actor.sessionId, origin }, "password changed");
   }

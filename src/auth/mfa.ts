@@ -8,7 +8,7 @@ import type { Audit, MfaMethod } from "./audit";
 import type { Identity } from "./authenticator";
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes";
 import type { SecretBox } from "./secret-box";
-import type { AuthResult, Sessions } from "./sessions";
+import { deviceOf, type AuthResult, type Sessions } from "./sessions";
 import type { Throttle } from "./throttle";
 import { isTotpCode, matchTotpStep, newTotpSecret, totpUri } from "./totp";
 
@@ -35,13 +35,17 @@ export interface TotpConfirmation {
 }
 
 /**
- * Where the second factor's notices leave the domain. Mail (issue 16) listens here at merge time:
- * a recovery code used and a factor removed are worth a message to the account's address. Each
- * is called after the change is stored; a listener that throws does not undo it.
+ * Where the second factor's notices leave the domain: mail to the account's address listens here
+ * (credential-mail.ts). `device`: the device the change came from (sessions.ts deviceOf),
+ * null when nothing names it. Each is called after the change is stored; a listener that throws
+ * does not undo it.
  */
 export interface MfaNotices {
   recoveryCodeUsed?(user: UserRecord, remaining: number): void | Promise<void>;
-  totpDisabled?(user: UserRecord, by: "user" | "admin"): void | Promise<void>;
+  /** `device`: absent when an admin turned it off. */
+  totpDisabled?(user: UserRecord, by: "user" | "admin", device?: string | null): void | Promise<void>;
+  totpEnabled?(user: UserRecord, device: string | null): void | Promise<void>;
+  recoveryCodesRegenerated?(user: UserRecord, device: string | null): void | Promise<void>;
 }
 
 export interface MfaSettings {
@@ -80,9 +84,14 @@ export class Mfa {
     private readonly notices: MfaNotices = {},
   ) {}
 
-  /** Starts an enrolment after checking the password (throttled like a login); replaces any earlier one. */
-  async enrollTotp(identity: Identity, currentPassword: string, origin: Origin): Promise<TotpEnrollment> {
-    await this.accounts.verifyCurrentPassword(identity, currentPassword, origin);
+  /**
+   * Starts an enrolment; replaces any earlier one. Needs a recently authenticated session: the
+   * password, when given, is that proof (Accounts.reauthenticate, throttled like a login); without
+   * it, the session's sign-in, step-up or reauthenticate must be recent (REAUTHENTICATION_REQUIRED).
+   */
+  async enrollTotp(identity: Identity, currentPassword: string | null, origin: Origin): Promise<TotpEnrollment> {
+    if (currentPassword === null) await this.sessions.requireRecentAuthentication(identity);
+    else await this.accounts.reauthenticate(identity, currentPassword, origin);
     const user = await this.accounts.getUser(identity.userId);
     if (user.mfaEnabled) throw alreadyEnabled();
     const secret = newTotpSecret();
@@ -115,6 +124,7 @@ export class Mfa {
       const ended = await this.sessions.endOthers(identity);
       const auth = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
       this.guards?.audit.mfaEnrolled(userId, identity.sessionId, origin.clientIp, ended);
+      await this.notify(userId, (user) => this.notices.totpEnabled?.(user, deviceOf(auth.session, origin)));
       return { recoveryCodes, auth };
     });
   }
@@ -130,14 +140,30 @@ export class Mfa {
     return result;
   }
 
-  /** New recovery codes for old, at aal2 and with a current TOTP code. */
+  /**
+   * Reauthentication with a second-factor code: a current TOTP code or an unused recovery code,
+   * checked and throttled as verifyMfa checks them; then the caller's session counts as recently
+   * authenticated. Unlike verifyMfa it raises nothing and keeps the refresh token.
+   */
+  async reauthenticate(identity: Identity, code: string, origin: Origin): Promise<void> {
+    const method = await this.guarded(identity, origin, () => this.checkAnyCode(identity, code, origin));
+    await this.sessions.markAuthenticated(identity);
+    this.guards?.audit.reauthenticated(identity, method, origin);
+  }
+
+  /**
+   * New recovery codes for old, at aal2, in a recently authenticated session, with a current TOTP
+   * code. The recent authentication is checked first, so a refused call spends no code.
+   */
   async regenerateRecoveryCodes(identity: Identity, code: string, origin: Origin): Promise<string[]> {
     requireAal2(identity);
+    const session = await this.sessions.requireRecentAuthentication(identity);
     await this.guarded(identity, origin, () => this.checkTotp(identity, code, origin));
     const codes = newRecoveryCodes();
     const hashes = codes.map((c) => hashRecoveryCode(identity.userId, normalizeRecoveryCode(c)!));
     if (!(await this.store.replaceRecoveryCodes(identity.userId, hashes))) throw notEnabled();
     this.guards?.audit.recoveryCodesRegenerated(identity.userId, identity.sessionId, origin.clientIp);
+    await this.notify(identity.userId, (user) => this.notices.recoveryCodesRegenerated?.(user, deviceOf(session, origin)));
     return codes;
   }
 
@@ -148,7 +174,8 @@ export class Mfa {
     if (!(await this.store.disableMfa(identity.userId))) throw notEnabled();
     const ended = await this.sessions.endOthers(identity);
     this.guards?.audit.mfaDisabled(identity.userId, identity.sessionId, origin.clientIp, ended);
-    await this.notify(identity.userId, (user) => this.notices.totpDisabled?.(user, "user"));
+    const session = await this.sessions.current(identity).catch(() => null);
+    await this.notify(identity.userId, (user) => this.notices.totpDisabled?.(user, "user", deviceOf(session, origin)));
   }
 
   /**

@@ -12,6 +12,10 @@ export const MAIL_TEMPLATES = [
   "account-exists",
   "mfa-recovery-code-used",
   "mfa-disabled",
+  "mfa-enabled",
+  "recovery-codes-regenerated",
+  "passkey-added",
+  "passkey-removed",
 ] as const;
 
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];

@@ -16,7 +16,7 @@ import type { Origin } from "./accounts";
 import type { Assurance } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
-import type { AuthResult, Sessions } from "./sessions";
+import { deviceOf, type AuthResult, type Sessions } from "./sessions";
 import type { Throttle } from "./throttle";
 
 /** How long a ceremony's challenge waits for its response; the browser is told the same timeout. */
@@ -44,6 +44,16 @@ export interface PasskeyGuards {
 }
 
 /**
+ * Where passkey changes leave the domain: mail to the account's address listens here
+ * (credential-mail.ts). `device`: the device the change came from, null when nothing names it.
+ * Called after the change is stored; a listener that throws does not undo it.
+ */
+export interface PasskeyNotices {
+  passkeyAdded?(user: UserRecord, name: string, device: string | null): void | Promise<void>;
+  passkeyRemoved?(user: UserRecord, name: string, device: string | null): void | Promise<void>;
+}
+
+/**
  * Passkeys: WebAuthn registration for a signed-in user, and discoverable sign-in that starts a
  * session at aal2. Every ceremony's challenge is random, kept for CHALLENGE_TTL_MS under the
  * SHA-256 of itself, bound to its ceremony (and, for registration, to the user), and taken once.
@@ -56,11 +66,16 @@ export class Passkeys {
     private readonly clock: Clock,
     private readonly settings: PasskeyConfig,
     private readonly guards: PasskeyGuards | null = null,
+    private readonly notices: PasskeyNotices = {},
   ) {}
 
-  /** Creation options for the caller, ready for PublicKeyCredential.parseCreationOptionsFromJSON. */
+  /**
+   * Creation options for the caller, ready for PublicKeyCredential.parseCreationOptionsFromJSON.
+   * Adding a passkey needs a recently authenticated session (Sessions.requireRecentAuthentication).
+   */
   async registrationOptions(identity: Identity): Promise<object> {
     const user = await this.registeringUser(identity);
+    await this.sessions.requireRecentAuthentication(identity);
     const existing = await this.store.listPasskeys(user.id);
     const options = await generateRegistrationOptions({
       rpName: this.settings.rpName,
@@ -78,10 +93,15 @@ export class Passkeys {
     return options;
   }
 
-  /** Verifies the attestation (format "none" accepted) against the caller's challenge and stores the passkey. */
+  /**
+   * Verifies the attestation (format "none" accepted) against the caller's challenge and stores the
+   * passkey; the account's address is told. The recent authentication is checked before the
+   * challenge is taken, so after reauthenticate the same response may be sent again.
+   */
   async register(identity: Identity, response: unknown, name: string | null | undefined, origin: Origin): Promise<PasskeyRecord> {
     const credential = parseResponse(response, "attestationObject") as unknown as RegistrationResponseJSON;
     const label = passkeyName(name ?? DEFAULT_NAME);
+    const session = await this.sessions.requireRecentAuthentication(identity);
     const challenge = await this.takeChallenge(credential);
     if (!challenge || challenge.ceremony !== "registration" || challenge.userId !== identity.userId) {
       throw notVerified("This registration's challenge is unknown, used, expired or not yours: ask for new options");
@@ -118,6 +138,7 @@ export class Passkeys {
     switch (await this.store.addPasskey(passkey, MAX_PASSKEYS_PER_USER)) {
       case "added":
         this.guards?.audit.passkeyRegistered(user.id, identity.sessionId, passkey.id, origin.clientIp);
+        await notify(() => this.notices.passkeyAdded?.(user, passkey.name, deviceOf(session, origin)));
         return passkey;
       case "taken":
         throw notVerified("This passkey is registered already");
@@ -169,14 +190,22 @@ export class Passkeys {
     return renamed;
   }
 
-  /** Removes one of the caller's passkeys and ends the sessions it started (Sessions.removePasskey). */
+  /**
+   * Removes one of the caller's passkeys and ends the sessions it started (Sessions.removePasskey);
+   * the account's address is told. The passkey's name and the caller's device are read first: the
+   * removal may end the caller's own session.
+   */
   async remove(identity: Identity, id: string, origin: Origin): Promise<void> {
+    const [passkey, session] = await Promise.all([this.store.getPasskey(identity.userId, id), this.sessions.current(identity)]);
+    if (!passkey) throw passkeyNotFound();
     const result = await this.sessions.removePasskey(identity.userId, id);
     if (result.status === "missing") throw passkeyNotFound();
     if (result.status === "last_way_in") {
       throw new AuthError("BAD_USER_INPUT", "LAST_SIGN_IN_METHOD", "This is your last way to sign in: set a password or add another passkey first");
     }
     this.guards?.audit.passkeyRemoved(identity.userId, identity.sessionId, id, result.ended, origin.clientIp);
+    const user = await this.store.getUser(identity.userId).catch(() => null);
+    if (user) await notify(() => this.notices.passkeyRemoved?.(user, passkey.name, deviceOf(session, origin)));
   }
 
   private async checkAssertion(assertion: AuthenticationResponseJSON, device: string | null, origin: Origin): Promise<AuthResult> {
@@ -305,6 +334,15 @@ function parseResponse(value: unknown, field: "attestationObject" | "authenticat
   if (record.type !== "public-key" || typeof record.rawId !== "string") throw invalid();
   if (typeof inner !== "object" || inner === null || typeof inner.clientDataJSON !== "string" || typeof inner[field] !== "string") throw invalid();
   return { ...record, clientExtensionResults: record.clientExtensionResults ?? {} };
+}
+
+/** A notice listener's failure never undoes the change nor fails the request. */
+async function notify(send: () => void | Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch {
+    // the change is stored; a notice is best effort
+  }
 }
 
 const notVerified = (message: string) => new AuthError("BAD_USER_INPUT", "PASSKEY_NOT_VERIFIED", message);

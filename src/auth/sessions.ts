@@ -1,6 +1,6 @@
-import type { RevocationEvent, RevocationListener, SignedInEvent } from "@revocable-auth/verifier";
+import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier";
 import { systemClock, type Clock } from "../clock";
-import { accountDisabled, AuthError, invalidCredentials, unauthenticated } from "../errors";
+import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../errors";
 import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
 import type { Audit, AuditOrigin } from "./audit";
@@ -24,8 +24,26 @@ export interface SessionPolicy {
   readonly audit?: Audit;
   /** A session began (the `sessionEvents` subscription's SIGNED_IN). */
   onSignedIn?(event: SignedInEvent): void;
-  /** Stamps each event's `at`. */
+  /** Stamps each event's `at`, and when a session last authenticated. */
   readonly clock?: Clock;
+  /** REAUTH_MAX_AGE_SECONDS, in ms: how long a sign-in, step-up or reauthenticate counts as recent. 300 s when absent. */
+  readonly reauthMaxAgeMs?: number;
+}
+
+const DEFAULT_REAUTH_MAX_AGE_MS = 300_000;
+
+/** The most of a User-Agent a notice quotes when the session has no device name. */
+const MAX_DEVICE_CHARS = 120;
+
+/**
+ * Which device a credential change came from, as a notice names it: the device name the session
+ * was given at sign-in, else the User-Agent of the request that made the change; null when neither.
+ */
+export function deviceOf(session: { readonly device: string | null } | null, origin: { readonly userAgent?: string | null }): string | null {
+  const named = session?.device?.trim();
+  if (named) return named;
+  const agent = origin.userAgent?.trim();
+  return agent ? agent.slice(0, MAX_DEVICE_CHARS) : null;
 }
 
 /**
@@ -58,6 +76,7 @@ export class Sessions {
       assurance,
       passwordHash,
       ...(passkeyId === undefined ? {} : { passkeyId }),
+      authenticatedAt: this.now(),
     }, this.policy.maxPerUser);
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
@@ -82,6 +101,7 @@ export class Sessions {
       assurance,
       nextJti: refreshToken.jti,
       nextExpiresAt: refreshToken.expiresAt,
+      authenticatedAt: this.now(),
     });
     if (result.status !== "raised") throw unauthenticated("TOKEN_REVOKED", "This session has ended");
     const { session, user } = result;
@@ -130,6 +150,34 @@ export class Sessions {
       case "ended":
         throw unauthenticated("TOKEN_REVOKED", "The session of this refresh token has ended");
     }
+  }
+
+  /**
+   * The caller's session as it stands, read at the time of a sensitive operation (never on the
+   * per-request path); refused like a revoked token when it ended.
+   */
+  async current(identity: Identity): Promise<SessionRecord> {
+    const state = await this.store.accessState(identity.userId, identity.sessionId, identity.jti);
+    if (isRevoked(state)) throw tokenRevoked();
+    return state.session!;
+  }
+
+  /**
+   * The gate of every operation that adds a credential (a passkey, TOTP, recovery codes, a linked
+   * sign-in): the caller's session proved a credential within REAUTH_MAX_AGE_SECONDS (its sign-in,
+   * a step-up, reauthenticate), else REAUTHENTICATION_REQUIRED. A stolen access token alone adds
+   * nothing. Returns the session, for the notice that names its device.
+   */
+  async requireRecentAuthentication(identity: Identity): Promise<SessionRecord> {
+    const session = await this.current(identity);
+    const at = session.authenticatedAt;
+    if (at === undefined || this.now() - at > (this.policy.reauthMaxAgeMs ?? DEFAULT_REAUTH_MAX_AGE_MS)) throw reauthenticationRequired();
+    return session;
+  }
+
+  /** The caller just proved a credential again (reauthenticate): their session counts as recently authenticated. */
+  async markAuthenticated(identity: Identity): Promise<void> {
+    if (!(await this.store.markSessionAuthenticated(identity.userId, identity.sessionId, this.now()))) throw tokenRevoked();
   }
 
   /** Revokes the presented access token by its jti and ends its session. */

@@ -14,11 +14,15 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
-/** Reasons answered with a status of their own rather than their code's: a missing second factor is 403 (docs/mfa.md). */
+/**
+ * Reasons answered with a status of their own rather than their code's: a missing second factor is
+ * 403 (docs/mfa.md), and so is a session that must reauthenticate before adding a credential.
+ */
 const HTTP_STATUS_BY_REASON: Partial<Record<string, number>> = {
   MFA_REQUIRED: 403,
   MFA_ENROLLMENT_REQUIRED: 403,
   MFA_LOCKED: 403,
+  REAUTHENTICATION_REQUIRED: 403,
 };
 
 /**
@@ -94,7 +98,7 @@ export function errorFormatter(logger: Logger) {
 
 /**
  * Resolver errors answer 200 as GraphQL expects, except a store outage (503), a throttled attempt
- * (429, with Retry-After), a missing second factor (403) and an unexpected failure (500, details in the log only).
+ * (429, with Retry-After), a missing second factor or a reauthentication (403) and an unexpected failure (500, details in the log only).
  */
 const httpStatusListener: GraphQLRequestListener<BaseContext> = {
   async willSendResponse({ response, errors }) {
@@ -111,7 +115,7 @@ const httpStatusListener: GraphQLRequestListener<BaseContext> = {
       for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
       return;
     }
-    // A refusal for want of a second factor is a verdict a client acts on (verify, or enrol): 403.
+    // A refusal for want of a second factor or a recent authentication is a verdict a client acts on (verify, enrol, reauthenticate): 403.
     const forbidden = originals.find((original) => original instanceof AuthError && HTTP_STATUS_BY_REASON[original.reason] !== undefined) as AuthError | undefined;
     if (forbidden) {
       response.http.status = HTTP_STATUS_BY_REASON[forbidden.reason]!;

@@ -9,6 +9,8 @@ const CREDENTIAL_FIELDS = new Set([
   "login",
   "refresh",
   "changePassword",
+  // A password check (argon2), or a code check that counts toward throttling and the lock.
+  "reauthenticate",
   // The second factor's: a password check, or a code check that counts toward throttling and the lock.
   "enrollTotp",
   "confirmTotp",

@@ -8,6 +8,7 @@ import type { AuditTrail } from "../auth/audit-trail";
 import type { EmailChange } from "../auth/email-change";
 import type { EmailVerification } from "../auth/email-verification";
 import type { Mfa } from "../auth/mfa";
+import type { Reauthentication } from "../auth/reauthentication";
 import type { Recovery } from "../auth/recovery";
 import type { Sessions } from "../auth/sessions";
 import { authChecker, authCheckerFor, type AssurancePolicy } from "./auth-checker";
@@ -17,6 +18,7 @@ import { AuthResolver } from "./resolvers/auth-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { PasskeyResolver } from "./resolvers/passkey-resolver";
+import { ReauthenticationResolver } from "./resolvers/reauthentication-resolver";
 import { SessionResolver } from "./resolvers/session-resolver";
 import { UserResolver } from "./resolvers/user-resolver";
 
@@ -26,6 +28,7 @@ export interface Services {
   readonly audit?: Audit;
   readonly auditTrail: AuditTrail;
   readonly mfa?: Mfa;
+  readonly reauthentication?: Reauthentication;
   readonly assurance?: AssurancePolicy;
   /** Null or absent when PASSKEYS=off. */
   readonly passkeys?: Passkeys | null;
@@ -34,7 +37,7 @@ export interface Services {
   readonly emailChange: EmailChange;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, PasskeyResolver, AccountEmailResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -63,7 +66,7 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions, emailVerification, audit)],
     [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
@@ -72,6 +75,7 @@ function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, passkey
     [SessionResolver, new SessionResolver(sessions, audit)],
     [AuditResolver, new AuditResolver(auditTrail)],
     [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
+    [ReauthenticationResolver, reauthentication ? new ReauthenticationResolver(reauthentication) : undefined],
     [PasskeyResolver, new PasskeyResolver(passkeys ?? null)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };

@@ -83,6 +83,12 @@ export interface SessionRecord {
   readonly assurance?: Assurance;
   /** The credential id of the passkey that signed this session in; removing the passkey ends it. */
   readonly passkeyId?: string;
+  /**
+   * Epoch ms, by the API's clock: when the session's user last proved a credential in it (the
+   * sign-in, a step-up, reauthenticate). Adding a credential needs it recent (REAUTH_MAX_AGE_SECONDS).
+   * Absent on sessions begun before it was recorded: never recent.
+   */
+  readonly authenticatedAt?: number;
 }
 
 /**
@@ -117,6 +123,8 @@ export interface NewSession {
   readonly passwordHash?: string;
   /** A passkey sign-in: the session starts only while the user still holds this passkey. */
   readonly passkeyId?: string;
+  /** Epoch ms, by the API's clock: the sign-in is the session's first authentication (Sessions.start sets it). */
+  readonly authenticatedAt?: number;
 }
 
 /** What the per-request check needs, read in one round trip. */
@@ -184,6 +192,8 @@ export interface StepUpRequest {
   readonly assurance: Assurance;
   readonly nextJti: string;
   readonly nextExpiresAt: number;
+  /** Epoch ms, by the API's clock: the factor just proved is a fresh authentication. */
+  readonly authenticatedAt: number;
 }
 
 export type StepUpResult =
@@ -391,6 +401,11 @@ export interface Store {
   rotateSession(request: RotateRequest): Promise<RotateResult>;
   /** Raises the session's assurance with a new refresh-token family, in one step (StepUpRequest). */
   stepUpSession(request: StepUpRequest): Promise<StepUpResult>;
+  /**
+   * Records that the session's user just proved a credential (`authenticatedAt`, never moved
+   * back), in one step with the check that the session is live. False, changing nothing, otherwise.
+   */
+  markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean>;
   /**
    * Ends one session and, when given, revokes one access token, in one atomic step.
    * True when a live session was ended.

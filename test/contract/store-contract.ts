@@ -261,7 +261,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
     describe("assurance and step-up", () => {
       const AAL2 = { aal: "aal2", amr: ["pwd", "otp"] } as const;
       const stepUp = (userId: string, sessionId: string, nextJti: string = randomUUID()) =>
-        store.stepUpSession({ userId, sessionId, assurance: AAL2, nextJti, nextExpiresAt: h.now() + 120_000 });
+        store.stepUpSession({ userId, sessionId, assurance: AAL2, nextJti, nextExpiresAt: h.now() + 120_000, authenticatedAt: h.now() });
 
       it("keeps the assurance a session started with, through every rotation", async () => {
         const user = await withUser();
@@ -316,6 +316,66 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         await store.setUserDisabled(user.id, true);
         expect(await stepUp(user.id, live.id)).toEqual({ status: "ended" });
         expect(await stepUp(user.id, "no-such-session")).toEqual({ status: "ended" });
+      });
+    });
+
+    describe("recent authentication", () => {
+      const AAL2 = { aal: "aal2", amr: ["pwd", "otp"] } as const;
+
+      it("keeps the sign-in's authenticatedAt, through every rotation", async () => {
+        const user = await withUser();
+        const created = await started(user.id, { authenticatedAt: 1_000 });
+        expect(created.authenticatedAt).toBe(1_000);
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000 });
+        expect(rotated.status === "rotated" && rotated.session.authenticatedAt).toBe(1_000);
+        expect((await store.accessState(user.id, created.id, "x")).session?.authenticatedAt).toBe(1_000);
+      });
+
+      it("stamps a step-up as an authentication, never moving it back", async () => {
+        const user = await withUser();
+        const created = await started(user.id, { authenticatedAt: 5_000 });
+        const raised = await store.stepUpSession({ userId: user.id, sessionId: created.id, assurance: AAL2, nextJti: "s1", nextExpiresAt: h.now() + 60_000, authenticatedAt: 9_000 });
+        expect(raised.status === "raised" && raised.session.authenticatedAt).toBe(9_000);
+        const again = await store.stepUpSession({ userId: user.id, sessionId: created.id, assurance: AAL2, nextJti: "s2", nextExpiresAt: h.now() + 60_000, authenticatedAt: 7_000 });
+        expect(again.status === "raised" && again.session.authenticatedAt).toBe(9_000);
+      });
+
+      it("marks a live session authenticated, seen by the next access check, keeping everything else", async () => {
+        const user = await withUser();
+        const created = await started(user.id, { authenticatedAt: 1_000 });
+        expect(await store.markSessionAuthenticated(user.id, created.id, 2_000)).toBe(true);
+        const read = (await store.accessState(user.id, created.id, "x")).session;
+        expect(read).toEqual({ ...created, authenticatedAt: 2_000 });
+        // Never moved back: a slower instance's older stamp loses.
+        expect(await store.markSessionAuthenticated(user.id, created.id, 1_500)).toBe(true);
+        expect((await store.accessState(user.id, created.id, "x")).session?.authenticatedAt).toBe(2_000);
+        // The refresh token still rotates: the mark starts no new family.
+        const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 60_000 });
+        expect(rotated.status === "rotated" && rotated.session.authenticatedAt).toBe(2_000);
+      });
+
+      it("marks a session that had no stamp (begun before it was recorded)", async () => {
+        const user = await withUser();
+        const created = await started(user.id);
+        expect(created.authenticatedAt).toBeUndefined();
+        expect(await store.markSessionAuthenticated(user.id, created.id, 3_000)).toBe(true);
+        expect((await store.accessState(user.id, created.id, "x")).session?.authenticatedAt).toBe(3_000);
+      });
+
+      it("marks nothing for an ended session, a cut-off one, a disabled user or an unknown session", async () => {
+        const user = await withUser();
+        const ended = await started(user.id);
+        await store.endSession(user.id, ended.id);
+        expect(await store.markSessionAuthenticated(user.id, ended.id, 1)).toBe(false);
+        expect((await store.accessState(user.id, ended.id, "x")).session).toBeNull();
+        const cut = await started(user.id);
+        await store.endAllSessions(user.id);
+        expect(await store.markSessionAuthenticated(user.id, cut.id, 1)).toBe(false);
+        const live = await started(user.id);
+        await store.setUserDisabled(user.id, true);
+        expect(await store.markSessionAuthenticated(user.id, live.id, 1)).toBe(false);
+        expect(await store.markSessionAuthenticated(user.id, "no-such-session", 1)).toBe(false);
+        expect(await store.markSessionAuthenticated(randomUUID(), "no-such-session", 1)).toBe(false);
       });
     });
 

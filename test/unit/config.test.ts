@@ -45,6 +45,14 @@ describe("configuration", () => {
     ]);
   });
 
+  it("counts a sign-in as recent for 300 s by default (REAUTH_MAX_AGE_SECONDS), from 1 s to a day", () => {
+    expect(loadConfig({}).reauthMaxAgeSeconds).toBe(300);
+    expect(loadConfig({ REAUTH_MAX_AGE_SECONDS: "60" }).reauthMaxAgeSeconds).toBe(60);
+    for (const value of ["0", "86401", "5m"]) {
+      expect(problemsOf({ REAUTH_MAX_AGE_SECONDS: value })).toEqual([expect.stringMatching(/^REAUTH_MAX_AGE_SECONDS must be a whole number/)]);
+    }
+  });
+
   it("turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only, and refuses an endpoint that is not a URL", () => {
     expect(loadConfig({}).tracing).toBeNull();
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toEqual({

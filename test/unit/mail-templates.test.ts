@@ -12,7 +12,7 @@ describe("mail templates", () => {
   it("ships a subject, a text and an HTML body for every template, filling every placeholder", () => {
     const templates = MailTemplates.load(SHIPPED);
     for (const template of MAIL_TEMPLATES) {
-      const mail = templates.render({ to: "ann@example.com", template, values: { email: "ann@example.com", link: "https://app/x#token=t", cancelLink: "https://app/cancel#token=c", ttl: "1 hour", newEmail: "new@example.com", remaining: "9", by: "by an administrator" } });
+      const mail = templates.render({ to: "ann@example.com", template, values: { email: "ann@example.com", link: "https://app/x#token=t", cancelLink: "https://app/cancel#token=c", ttl: "1 hour", newEmail: "new@example.com", remaining: "9", by: "by an administrator", name: "YubiKey", device: '"laptop"' } });
       expect(mail.subject.length).toBeGreaterThan(0);
       for (const part of [mail.subject, mail.text, mail.html]) expect(part).not.toMatch(/\{\{/);
       expect(mail.html).toContain("ann@example.com");

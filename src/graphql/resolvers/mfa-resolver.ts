@@ -14,10 +14,11 @@ export class MfaResolver {
 
   @Authorized()
   @Mutation(() => TotpEnrollment, {
-    description: "Checks the password and starts a TOTP enrolment (15 minutes to confirm); replaces any earlier one. Refused while TOTP is on.",
+    description:
+      "Starts a TOTP enrolment (15 minutes to confirm); replaces any earlier one. Refused while TOTP is on. Needs a recently authenticated session (REAUTH_MAX_AGE_SECONDS): currentPassword, when given, is checked and counts as that; without it, a session that signed in or reauthenticated too long ago gets FORBIDDEN REAUTHENTICATION_REQUIRED.",
   })
   async enrollTotp(@Args(() => EnrollTotpArgs) args: EnrollTotpArgs, @Ctx() context: RequestContext): Promise<TotpEnrollment> {
-    return TotpEnrollment.from(await this.mfa.enrollTotp(signedIn(context), args.currentPassword, context));
+    return TotpEnrollment.from(await this.mfa.enrollTotp(signedIn(context), args.currentPassword ?? null, context));
   }
 
   @Authorized()
@@ -41,7 +42,10 @@ export class MfaResolver {
   }
 
   @Authorized()
-  @Mutation(() => [String], { description: "Replaces every recovery code; needs an aal2 session and a current TOTP code. Shown once." })
+  @Mutation(() => [String], {
+    description:
+      "Replaces every recovery code; needs an aal2 session that signed in, stepped up or reauthenticated within REAUTH_MAX_AGE_SECONDS (else FORBIDDEN REAUTHENTICATION_REQUIRED, and no code is spent), and a current TOTP code. Shown once.",
+  })
   async regenerateRecoveryCodes(@Args(() => MfaCodeArgs) args: MfaCodeArgs, @Ctx() context: RequestContext): Promise<string[]> {
     return this.mfa.regenerateRecoveryCodes(signedIn(context), args.code, context);
   }

@@ -16,14 +16,17 @@ export class PasskeyResolver {
   @Authorized()
   @Mutation(() => GraphQLJSON, {
     description:
-      "WebAuthn creation options for a new passkey of the caller, for PublicKeyCredential.parseCreationOptionsFromJSON. Its challenge is good for one registerPasskey within 5 minutes.",
+      "WebAuthn creation options for a new passkey of the caller, for PublicKeyCredential.parseCreationOptionsFromJSON. Its challenge is good for one registerPasskey within 5 minutes. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED.",
   })
   passkeyRegistrationOptions(@Ctx() context: RequestContext): Promise<object> {
     return this.enabled().registrationOptions(signedIn(context));
   }
 
   @Authorized()
-  @Mutation(() => Passkey, { description: "Verifies a new passkey's attestation and adds it to the caller's passkeys." })
+  @Mutation(() => Passkey, {
+    description:
+      "Verifies a new passkey's attestation and adds it to the caller's passkeys; the account's address is mailed. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED (the challenge is kept: send the response again after reauthenticate).",
+  })
   async registerPasskey(@Args(() => RegisterPasskeyArgs) args: RegisterPasskeyArgs, @Ctx() context: RequestContext): Promise<Passkey> {
     return Passkey.from(await this.enabled().register(signedIn(context), args.response, args.name, context));
   }
@@ -58,7 +61,7 @@ export class PasskeyResolver {
 
   @Authorized()
   @Mutation(() => Boolean, {
-    description: "Removes one of the caller's passkeys and ends the sessions it started. Refused for the last way to sign in.",
+    description: "Removes one of the caller's passkeys and ends the sessions it started; the account's address is mailed. Refused for the last way to sign in.",
   })
   async removePasskey(@Arg("id", () => ID) id: string, @Ctx() context: RequestContext): Promise<boolean> {
     await this.enabled().remove(signedIn(context), id, context);

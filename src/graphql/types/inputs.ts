@@ -121,3 +121,17 @@ export class RequestEmailChangeArgs {
   @Length(8, 128, { message: "currentPassword must be 8 to 128 characters" })
   currentPassword!: string;
 }
+
+@InputType({ description: "What reauthenticate checks: exactly one of the password and a second-factor code." })
+export class ReauthenticateInput {
+  @Field(() => String, { nullable: true, description: "The account's password." })
+  @IsOptional()
+  @WellFormed("password")
+  @Length(8, 128, { message: "password must be 8 to 128 characters" })
+  password?: string | null;
+
+  @Field(() => String, { nullable: true, description: "A current 6-digit TOTP code, or an unused recovery code (which is spent)." })
+  @IsOptional()
+  @MaxLength(64, { message: "code must be at most 64 characters" })
+  code?: string | null;
+}

@@ -1,4 +1,4 @@
-import { Length, MaxLength } from "class-validator";
+import { IsOptional, Length, MaxLength } from "class-validator";
 import { ArgsType, Field, ObjectType } from "type-graphql";
 import type { TotpEnrollment as TotpEnrollmentResult } from "../../auth/mfa";
 import { AuthPayload } from "./auth-payload";
@@ -30,9 +30,13 @@ export class TotpConfirmation {
 
 @ArgsType()
 export class EnrollTotpArgs {
-  @Field(() => String)
+  @Field(() => String, {
+    nullable: true,
+    description: "The password, checked like reauthenticate's: it counts as the recent authentication enrolling needs. Optional in a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS.",
+  })
+  @IsOptional()
   @Length(8, 128, { message: "currentPassword must be 8 to 128 characters" })
-  currentPassword!: string;
+  currentPassword?: string | null;
 }
 
 @ArgsType()

@@ -212,9 +212,18 @@ export class MemoryStore implements Store {
       refreshJti: request.nextJti,
       expiresAt: request.nextExpiresAt,
       lastUsedAt: this.clock.now(),
+      authenticatedAt: Math.max(session.authenticatedAt ?? 0, request.authenticatedAt),
     };
     this.sessionsOf(userId).set(sessionId, raised);
     return { status: "raised", session: raised, user };
+  }
+
+  async markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean> {
+    const session = this.session(userId, sessionId);
+    const user = this.users.get(userId);
+    if (!session || !user || user.disabled || !isLiveSession(session, this.cutoff(userId))) return false;
+    this.sessionsOf(userId).set(sessionId, { ...session, authenticatedAt: Math.max(session.authenticatedAt ?? 0, at) });
+    return true;
   }
 
   async endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {

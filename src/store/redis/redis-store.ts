@@ -256,17 +256,22 @@ export class RedisStore implements Store {
 
   stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
     return this.guard(async () => {
-      const { userId, sessionId, assurance, nextJti, nextExpiresAt } = request;
+      const { userId, sessionId, assurance, nextJti, nextExpiresAt, authenticatedAt } = request;
       // Durable: the step-up retires the refresh tokens issued before it, as a revocation does.
       const [status, session, user] = await this.durableScript("stepUpSession", this.sessionKeys(userId, sessionId), [
         sessionId,
         JSON.stringify(assurance),
         nextJti,
         nextExpiresAt,
+        authenticatedAt,
       ]);
       if (status !== "raised") return { status: "ended" };
       return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
     });
+  }
+
+  markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean> {
+    return this.guard(async () => (await this.script("markSessionAuthenticated", this.sessionKeys(userId, sessionId), [at])) === 1);
   }
 
   endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {

@@ -122,7 +122,7 @@ return {'rotated', cjson.encode(session), user}
 
 /**
  * KEYS: user, session, sessions, cutoff. ARGV: session id, assurance as JSON, next jti, next
- * expiresAt. Raises a live session and starts a new refresh-token family: the rotation record goes,
+ * expiresAt, authenticatedAt (the API's clock; never moved back). Raises a live session and starts a new refresh-token family: the rotation record goes,
  * so neither the current refresh token nor the one before it gets anything from the session again.
  */
 export const stepUpSession = {
@@ -136,6 +136,7 @@ local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
 if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return {'ended'} end
 local now = now_ms()
 session.assurance = cjson.decode(ARGV[2])
+session.authenticatedAt = math.max(tonumber(session.authenticatedAt or 0), tonumber(ARGV[5]))
 session.rotation = nil
 session.refreshJti = ARGV[3]
 session.lastUsedAt = now
@@ -143,6 +144,25 @@ session.expiresAt = tonumber(ARGV[4])
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], ARGV[1], session.expiresAt, now)
 return {'raised', cjson.encode(session), user}
+`,
+};
+
+/**
+ * KEYS: user, session, sessions, cutoff. ARGV: authenticatedAt (the API's clock). Stamps a live
+ * session as recently authenticated, never moving the stamp back; its expiry stays.
+ */
+export const markSessionAuthenticated = {
+  numberOfKeys: 4,
+  lua: `
+local raw = redis.call('GET', KEYS[2])
+if not raw then return 0 end
+local session = cjson.decode(raw)
+local user = redis.call('GET', KEYS[1])
+local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
+if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return 0 end
+session.authenticatedAt = math.max(tonumber(session.authenticatedAt or 0), tonumber(ARGV[1]))
+redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
+return 1
 `,
 };
 
@@ -737,6 +757,7 @@ export const scripts = {
   createSession,
   rotateSession,
   stepUpSession,
+  markSessionAuthenticated,
   endSession,
   endAllSessions,
   decideAccess,
