@@ -136,6 +136,10 @@ export interface MfaConfig {
   readonly issuer: string;
   /** MFA_REQUIRED_FOR_ROLES: holders of these roles must be at aal2 for those roles' operations. */
   readonly requiredForRoles: readonly Role[];
+  /** MFA_PENDING_TTL_SECONDS: how long a password sign-in of an enrolled user waits for verifyMfa. */
+  readonly pendingTtlSeconds: number;
+  /** MFA_PENDING_MAX_PER_USER: sign-ins waiting for their second factor per user; one more ends the oldest of them. */
+  readonly pendingMaxPerUser: number;
 }
 
 /** The WebAuthn relying party: who the passkeys are for, and the pages that may use them. */
@@ -512,6 +516,8 @@ function readMfa(env: Env, read: EnvReader, production: boolean, problems: strin
     keyGenerated: given === undefined,
     issuer: read.text("MFA_ISSUER", "Revocable Auth"),
     requiredForRoles: ROLES.filter((role) => roles.includes(role)),
+    pendingTtlSeconds: read.integer("MFA_PENDING_TTL_SECONDS", 300, 1, 3600),
+    pendingMaxPerUser: read.integer("MFA_PENDING_MAX_PER_USER", 5, 1, 100),
   };
 }
 

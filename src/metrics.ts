@@ -170,7 +170,7 @@ export class Metrics {
 
   readonly mfaEvents = new Counter({
     name: "auth_mfa_events_total",
-    help: "Second-factor events: enrolled, verified, failed, throttled, locked, recovery_code_used, recovery_codes_regenerated, disabled, reset.",
+    help: "Second-factor events: pending (a password sign-in waits for its second factor), enrolled, verified, failed, throttled, locked, recovery_code_used, recovery_codes_regenerated, disabled, reset.",
     labelNames: ["event"] as const,
     registers: [this.registry],
   });

@@ -126,6 +126,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
     maxPerUser: config.maxSessionsPerUser,
+    pending: { ttlMs: config.mfa.pendingTtlSeconds * 1000, maxPerUser: config.mfa.pendingMaxPerUser },
     audit,
     onSignedIn,
     clock,

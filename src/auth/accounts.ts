@@ -139,7 +139,8 @@ export class Accounts {
     const result = await throttle.guardPasswordCheck(email, origin.clientIp, () =>
       this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin), origin.clientIp),
     );
-    audit.signedIn(result.session, "password", origin);
+    if (result.session.pending) audit.signInAwaitingMfa(result.session, origin);
+    else audit.signedIn(result.session, "password", origin);
     return result;
   }
 

@@ -48,11 +48,20 @@ export interface AuditSink {
 
 /**
  * Failed or refused steps of a caller who has not proven to be the user: anyone can cause the
- * first four by naming the user, and the second factor's by holding the password. Kept in the
+ * first four by naming the user, and the rest by holding the password (a sign-in that waits for
+ * its second factor, a wrong or throttled code). Kept in the
  * user's "attempts" stream, so however many there are, they cannot push the user's history (a
  * sign-in, a change, an admin's action) out of securityEvents (store.ts, UserAuditStream).
  */
-const ATTEMPTS = new Set(["LOGIN_FAILED", "PASSKEY_LOGIN_FAILED", "PASSWORD_RESET_REQUESTED", "REGISTER_EXISTING_ADDRESS", "MFA_FAILED", "MFA_THROTTLED"]);
+const ATTEMPTS = new Set([
+  "LOGIN_FAILED",
+  "PASSKEY_LOGIN_FAILED",
+  "PASSWORD_RESET_REQUESTED",
+  "REGISTER_EXISTING_ADDRESS",
+  "SIGN_IN_AWAITING_MFA",
+  "MFA_FAILED",
+  "MFA_THROTTLED",
+]);
 
 /** The user's stream for `entry`; a wrong password typed in a signed-in session is that session's history. */
 function userStreamOf(entry: AuditEntry): UserAuditStream {
@@ -97,9 +106,25 @@ export class Audit {
   /** When each throttled (reason, scope, client) last reached the trail; bounded, oldest dropped first. */
   private readonly throttledWritten = new Map<string, number>();
 
-  /** A session began: by a login with a password, or by registering. */
-  signedIn(session: Pick<SessionRecord, "userId" | "id" | "device">, via: "password" | "register", origin?: AuditOrigin): void {
-    this.record({ type: "SIGNED_IN", userId: session.userId, sessionId: session.id, device: session.device, origin, details: { via } }, "signed in");
+  /**
+   * A session began: by a login with a password, or by registering. `secondFactor`: the code that
+   * completed a sign-in which waited for it (verifyMfa); the event is written then, not at the password.
+   */
+  signedIn(session: Pick<SessionRecord, "userId" | "id" | "device">, via: "password" | "register", origin?: AuditOrigin, secondFactor?: MfaMethod): void {
+    const details = secondFactor === undefined ? { via } : { via, secondFactor };
+    this.record({ type: "SIGNED_IN", userId: session.userId, sessionId: session.id, device: session.device, origin, details }, "signed in");
+  }
+
+  /**
+   * The password was right for a user with a second factor on: the session waits for it (pending).
+   * Anyone holding the password can cause it, so it goes with the attempts; SIGNED_IN follows at verifyMfa.
+   */
+  signInAwaitingMfa(session: Pick<SessionRecord, "userId" | "id" | "device">, origin?: AuditOrigin): void {
+    this.metrics.mfaEvents.inc({ event: "pending" });
+    this.record(
+      { type: "SIGN_IN_AWAITING_MFA", userId: session.userId, sessionId: session.id, device: session.device, origin, details: { via: "password" } },
+      "password accepted: the session waits for its second factor",
+    );
   }
 
   /** `scope`: the caller's own session, every other one, or all of them; `ended`: how many were live. */

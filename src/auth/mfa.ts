@@ -137,6 +137,8 @@ export class Mfa {
     const method = await this.guarded(identity, origin, () => this.checkAnyCode(identity, code, origin));
     const result = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
     this.guards?.audit.mfaVerified(identity.userId, identity.sessionId, origin.clientIp, method);
+    // The sign-in that waited for this code reaches the user's history now (its password step went with the attempts).
+    if (result.upgraded) this.guards?.audit.signedIn(result.session, "password", origin, method);
     return result;
   }
 

@@ -15,12 +15,30 @@ export interface AuthResult {
   readonly user: UserRecord;
 }
 
+/** A step-up's result; `upgraded`: the session was waiting for its second factor, and its sign-in completes now. */
+export interface StepUpOutcome extends AuthResult {
+  readonly upgraded: boolean;
+}
+
+/** MFA_PENDING_TTL_SECONDS and MFA_PENDING_MAX_PER_USER: the sessions that wait for their second factor. */
+export interface PendingPolicy {
+  /** A whole number of seconds, in ms, so the refresh token's `exp` is the session's end exactly. */
+  readonly ttlMs: number;
+  readonly maxPerUser: number;
+}
+
 export interface SessionPolicy {
   /** REFRESH_REUSE_GRACE_SECONDS, in ms; 0 is strict rotation. */
   readonly graceMs?: number;
   onGraceHit?(): void;
   /** Starting one more session ends the user's oldest one (MAX_SESSIONS_PER_USER). */
   readonly maxPerUser?: number;
+  /**
+   * A password sign-in of a user with a second factor on starts a pending session: its own
+   * lifetime and cap, never counted toward `maxPerUser` nor ending a full session. Absent: such a
+   * sign-in starts a full session (the store's contract without PendingLimits).
+   */
+  readonly pending?: PendingPolicy;
   readonly audit?: Audit;
   /** A session began (the `sessionEvents` subscription's SIGNED_IN). */
   onSignedIn?(event: SignedInEvent): void;
@@ -66,25 +84,37 @@ export class Sessions {
    */
   async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
     const sessionId = randomId();
-    const refreshToken = this.tokens.issueRefresh(user.id, sessionId);
-    const result = await this.store.createSession({
-      id: sessionId,
-      userId: user.id,
-      device,
-      expiresAt: refreshToken.expiresAt,
-      refreshJti: refreshToken.jti,
-      assurance,
-      passwordHash,
-      ...(passkeyId === undefined ? {} : { passkeyId }),
-      authenticatedAt: this.now(),
-    }, this.policy.maxPerUser);
+    const stamp = this.tokens.nextRefreshStamp();
+    const pendingPolicy = this.policy.pending;
+    const pending = pendingPolicy && { expiresAt: Math.min(stamp.expiresAt, stamp.issuedAt + pendingPolicy.ttlMs), maxPerUser: pendingPolicy.maxPerUser };
+    const result = await this.store.createSession(
+      {
+        id: sessionId,
+        userId: user.id,
+        device,
+        expiresAt: stamp.expiresAt,
+        refreshJti: stamp.jti,
+        assurance,
+        passwordHash,
+        ...(passkeyId === undefined ? {} : { passkeyId }),
+        authenticatedAt: this.now(),
+      },
+      this.policy.maxPerUser,
+      pending,
+    );
     if (result.status !== "created") {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
-    for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
-    this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
+    const { session } = result;
+    // A pending session's refresh token ends with it; a pending one the cap ended is gone like an
+    // expired one: it never held a socket (connection_init refuses it), so nobody is told.
+    const refreshToken = this.tokens.signRefresh(user.id, sessionId, { ...stamp, expiresAt: session.expiresAt });
+    if (session.pending !== true) {
+      for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
+      this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
+    }
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true);
-    return { accessToken, refreshToken, session: result.session, user };
+    return { accessToken, refreshToken, session, user };
   }
 
   /**
@@ -92,8 +122,10 @@ export class Sessions {
    * out new tokens at that level. The session gets a new refresh-token family: every refresh token
    * issued before (the login's aal1 one included) is refused from now on as reuse, which ends the
    * session, so a token taken before the second factor can never be refreshed into aal2.
+   * A pending session becomes a full one here: it counts toward MAX_SESSIONS_PER_USER from now on
+   * (the oldest full one may end for it), and its sign-in is announced now, not at the password.
    */
-  async stepUp(identity: Identity, assurance: Assurance): Promise<AuthResult> {
+  async stepUp(identity: Identity, assurance: Assurance): Promise<StepUpOutcome> {
     const refreshToken = this.tokens.issueRefresh(identity.userId, identity.sessionId);
     const result = await this.store.stepUpSession({
       userId: identity.userId,
@@ -102,11 +134,14 @@ export class Sessions {
       nextJti: refreshToken.jti,
       nextExpiresAt: refreshToken.expiresAt,
       authenticatedAt: this.now(),
+      ...(this.policy.maxPerUser === undefined ? {} : { maxPerUser: this.policy.maxPerUser }),
     });
     if (result.status !== "raised") throw unauthenticated("TOKEN_REVOKED", "This session has ended");
-    const { session, user } = result;
+    const { session, user, upgraded } = result;
+    for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
+    if (upgraded) this.policy.onSignedIn?.({ userId: user.id, sessionId: session.id, device: session.device, at: this.now() });
     const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance);
-    return { accessToken, refreshToken, session, user };
+    return { accessToken, refreshToken, session, user, upgraded };
   }
 
   /**

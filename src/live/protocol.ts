@@ -12,12 +12,13 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from "graphql";
+import { needsSecondFactor } from "@revocable-auth/verifier";
 import { CloseCode, makeServer, type Context as ProtocolContext, type ServerOptions, type SubscribePayload } from "graphql-ws";
 import type { Authenticator, Identity } from "../auth/authenticator";
 import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
-import { authenticationRequired, isAuthError, type AuthError } from "../errors";
+import { authenticationRequired, isAuthError, mfaRequired, type AuthError } from "../errors";
 import { withoutSuggestions } from "../graphql/limits";
 import type { AuditFeed } from "./audit-feed";
 import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
@@ -117,6 +118,9 @@ export function liveProtocol(options: LiveProtocolOptions) {
       try {
         const token = tokenOf(ctx.connectionParams);
         const identity = await options.authenticator.authenticate(token);
+        // A session still waiting for its second factor holds no socket (4403 MFA_REQUIRED), so it
+        // never counts toward LIVE_MAX_CONNECTIONS_PER_USER nor closes a verified session's socket.
+        if (needsSecondFactor(identity.user, identity.aal)) throw mfaRequired();
         if (extra.socket.closed) return false;
         extra.token = token;
         extra.connection = new LiveConnection(identity, extra.socket, options.clock.now(), { auditFeed: options.auditFeed, maxSubscriptions: options.maxSubscriptions });
@@ -201,7 +205,10 @@ function tokenOf(params: Readonly<Record<string, unknown>> | undefined): string 
   return bearerToken(value);
 }
 
-/** A refused connection_init: revoked for good (4401), authenticate again (4403), or the store is down (1013). */
+/**
+ * A refused connection_init: revoked for good (4401), authenticate again (4403: a bad or expired
+ * token, or MFA_REQUIRED for an aal1 token of a user with a second factor), or the store is down (1013).
+ */
 function refusal(error: AuthError): [number, string] {
   if (error.code === "SERVICE_UNAVAILABLE") return [CLOSE.TRY_AGAIN_LATER, error.reason];
   if (error.reason === "TOKEN_REVOKED" || error.reason === "ACCOUNT_DISABLED") return [CLOSE.REVOKED, error.reason];

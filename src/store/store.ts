@@ -89,6 +89,11 @@ export interface SessionRecord {
    * Absent on sessions begun before it was recorded: never recent.
    */
   readonly authenticatedAt?: number;
+  /**
+   * True while the session waits for its second factor (PendingLimits): it does not count toward
+   * the cap of full sessions, ends at its own short expiry, and stepUpSession makes it a full one.
+   */
+  readonly pending?: true;
 }
 
 /**
@@ -143,8 +148,22 @@ export interface AccessCheck {
   readonly jti: string;
 }
 
+/**
+ * How a sign-in that proved one factor of a user who has a second one on (mfaEnabled, and the new
+ * session's assurance is aal1) starts: as a pending session, with its own lifetime and its own
+ * cap. Pending sessions are capped among themselves (the oldest pending one ends), are never
+ * counted toward `maxPerUser` and never end a full session. The store decides, atomically with its
+ * read of the user record, so a factor turned on meanwhile is seen.
+ */
+export interface PendingLimits {
+  /** Epoch ms: the latest a pending session lives (and its refresh token with it). */
+  readonly expiresAt: number;
+  /** The most pending sessions a user may hold; one more ends the oldest pending one. */
+  readonly maxPerUser: number;
+}
+
 export type CreateSessionResult =
-  /** `evicted`: the ids of the oldest sessions the cap (`maxPerUser`) ended in the same step. */
+  /** `evicted`: the ids of the oldest sessions of the same kind (full or pending) the cap ended in the same step. */
   | { readonly status: "created"; readonly session: SessionRecord; readonly evicted: readonly string[] }
   | { readonly status: "user_missing" | "user_disabled" | "credentials_changed" };
 
@@ -194,10 +213,25 @@ export interface StepUpRequest {
   readonly nextExpiresAt: number;
   /** Epoch ms, by the API's clock: the factor just proved is a fresh authentication. */
   readonly authenticatedAt: number;
+  /**
+   * The cap of full sessions (MAX_SESSIONS_PER_USER): a pending session the step-up makes full
+   * counts toward it from now on, and the oldest full sessions beyond it end in the same step.
+   */
+  readonly maxPerUser?: number;
 }
 
 export type StepUpResult =
-  | { readonly status: "raised"; readonly session: SessionRecord; readonly user: UserRecord }
+  /**
+   * `upgraded`: the session was pending and is now a full one (its sign-in completes here);
+   * `evicted`: the full sessions the cap ended for it.
+   */
+  | {
+      readonly status: "raised";
+      readonly session: SessionRecord;
+      readonly user: UserRecord;
+      readonly upgraded: boolean;
+      readonly evicted: readonly string[];
+    }
   /** No live session: logged out, revoked, expired, cut off, or its user is gone or disabled. */
   | { readonly status: "ended" };
 
@@ -394,10 +428,14 @@ export interface Store {
   /**
    * Starts a session unless the user is missing or disabled, or its password is no longer
    * `session.passwordHash` when that is given, atomically with those checks. With
-   * `maxPerUser`, the user's oldest live sessions beyond it end in the same step.
+   * `maxPerUser`, the user's oldest live full sessions beyond it end in the same step. With
+   * `pending`, an aal1 session of a user who has a second factor on starts pending (PendingLimits).
    */
-  createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult>;
-  /** Rotates the refresh token when `presentedJti` is the current one; ends the session on reuse. */
+  createSession(session: NewSession, maxPerUser?: number, pending?: PendingLimits): Promise<CreateSessionResult>;
+  /**
+   * Rotates the refresh token when `presentedJti` is the current one; ends the session on reuse.
+   * A pending session keeps its own expiry: `nextExpiresAt` never lengthens it.
+   */
   rotateSession(request: RotateRequest): Promise<RotateResult>;
   /** Raises the session's assurance with a new refresh-token family, in one step (StepUpRequest). */
   stepUpSession(request: StepUpRequest): Promise<StepUpResult>;
@@ -434,7 +472,7 @@ export interface Store {
    * setUserRoles are this without the guard.
    */
   changeAccess(userId: string, change: AccessChange, keepAnAdmin: boolean): Promise<AccessChangeResult>;
-  /** Live sessions, newest first. */
+  /** Live full sessions, newest first: a pending one (waiting for its second factor) is not listed. */
   listSessions(userId: string): Promise<SessionRecord[]>;
 
   /** Keeps a TOTP enrolment (its sealed secret) until confirmed or `expiresAt`; replaces any earlier one. */

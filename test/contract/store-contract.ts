@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { compareUserPositions, type AuditEntry, type AuditRetention, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PresentedMailToken, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
+import { compareUserPositions, isLiveSession, type AuditEntry, type AuditRetention, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type NewSession, type PresentedMailToken, type PasskeyRecord, type RotateRequest, type WebAuthnChallenge, type Store, type UserPage, type UserPosition, type UserRecord } from "../../src/store/store";
 
 export interface StoreHarness {
   readonly store: Store;
@@ -754,6 +754,86 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const user = await withUser();
         for (let i = 0; i < 4; i++) await started(user.id);
         expect(await store.listSessions(user.id)).toHaveLength(4);
+      });
+    });
+
+    describe("sessions waiting for a second factor (pending)", () => {
+      const AAL2 = { aal: "aal2", amr: ["pwd", "otp"] } as const;
+      const pendingFor = (ms: number, maxPerUser = 2) => ({ expiresAt: h.now() + ms, maxPerUser });
+      const start = async (userId: string, overrides: Partial<NewSession> = {}, pending = pendingFor(60_000)) => {
+        await h.advance(5); // distinct creation times, so "oldest" is well defined
+        const result = await store.createSession(session(userId, overrides), 2, pending);
+        if (result.status !== "created") throw new Error(result.status);
+        return Object.assign(result.session, { evicted: result.evicted });
+      };
+      const live = async (userId: string, sessionId: string) => {
+        const state = await store.accessState(userId, sessionId, "x");
+        return isLiveSession(state.session, state.cutoff);
+      };
+
+      it("starts an aal1 session of a user with a second factor on as pending, ending at its own expiry", async () => {
+        const user = await withUser({ mfaEnabled: true });
+        const pending = await start(user.id, { expiresAt: h.now() + 60_000 }, pendingFor(400));
+        expect(pending.pending).toBe(true);
+        expect(pending.expiresAt).toBeLessThanOrEqual(h.now() + 400);
+        expect(await live(user.id, pending.id)).toBe(true);
+        expect(await store.listSessions(user.id)).toEqual([]);
+        await h.advance(600);
+        expect(await live(user.id, pending.id)).toBe(false);
+      });
+
+      it("starts a full session at aal2, for a user without a second factor, or without pending limits", async () => {
+        const enrolled = await withUser({ mfaEnabled: true });
+        const plain = await withUser();
+        expect((await start(enrolled.id, { assurance: AAL2 })).pending).toBeUndefined();
+        expect((await start(plain.id)).pending).toBeUndefined();
+        const unlimited = await store.createSession(session(enrolled.id));
+        expect(unlimited.status === "created" && unlimited.session.pending).toBeUndefined();
+      });
+
+      it("caps pending sessions among themselves: they never end a full session, nor count toward its cap", async () => {
+        const user = await withUser({ mfaEnabled: true });
+        const full = [await start(user.id, { assurance: AAL2 }), await start(user.id, { assurance: AAL2 })];
+        const pending = [];
+        for (let i = 0; i < 5; i++) pending.push(await start(user.id));
+        expect(pending.map((p) => p.evicted)).toEqual([[], [], [pending[0]!.id], [pending[1]!.id], [pending[2]!.id]]);
+        for (const kept of full) expect(await live(user.id, kept.id)).toBe(true);
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([full[1]!.id, full[0]!.id]);
+        // A third full session ends the oldest full one, never a pending one.
+        const third = await start(user.id, { assurance: AAL2 });
+        expect(third.evicted).toEqual([full[0]!.id]);
+        for (const waiting of pending.slice(3)) expect(await live(user.id, waiting.id)).toBe(true);
+      });
+
+      it("keeps a pending session's expiry through refreshes", async () => {
+        const user = await withUser({ mfaEnabled: true });
+        const pending = await start(user.id, {}, pendingFor(30_000));
+        const rotated = await rotate({ userId: user.id, sessionId: pending.id, presentedJti: pending.refreshJti, nextJti: "n", nextExpiresAt: h.now() + 600_000 });
+        if (rotated.status !== "rotated") throw new Error(rotated.status);
+        expect(rotated.session).toMatchObject({ pending: true, expiresAt: pending.expiresAt });
+      });
+
+      it("makes a pending session full at the step-up, under the cap of full sessions, which may end the oldest full one", async () => {
+        const user = await withUser({ mfaEnabled: true });
+        const full = [await start(user.id, { assurance: AAL2 }), await start(user.id, { assurance: AAL2 })];
+        const pending = await start(user.id);
+        const raised = await store.stepUpSession({ userId: user.id, sessionId: pending.id, assurance: AAL2, nextJti: "aal2", nextExpiresAt: h.now() + 120_000, maxPerUser: 2, authenticatedAt: h.now() });
+        if (raised.status !== "raised") throw new Error(raised.status);
+        expect(raised.upgraded).toBe(true);
+        expect(raised.evicted).toEqual([full[0]!.id]);
+        expect(raised.session.pending).toBeUndefined();
+        expect(raised.session.expiresAt).toBeGreaterThan(h.now() + 100_000);
+        expect((await store.listSessions(user.id)).map((s) => s.id)).toEqual([pending.id, full[1]!.id]);
+        expect(await live(user.id, full[0]!.id)).toBe(false);
+        const again = await store.stepUpSession({ userId: user.id, sessionId: pending.id, assurance: AAL2, nextJti: "aal2b", nextExpiresAt: h.now() + 120_000, maxPerUser: 1, authenticatedAt: h.now() });
+        expect(again.status === "raised" && [again.upgraded, again.evicted]).toEqual([false, []]);
+      });
+
+      it("ends pending sessions with every session on log out everywhere", async () => {
+        const user = await withUser({ mfaEnabled: true });
+        const pending = await start(user.id);
+        await store.endAllSessions(user.id);
+        expect(await live(user.id, pending.id)).toBe(false);
       });
     });
 

@@ -349,7 +349,7 @@ describe("Redis connection modes", () => {
 describe("the second factor's settings", () => {
   it("has the documented defaults, with a key made for this process outside production", () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
-    expect(config.mfa).toMatchObject({ previousEncryptionKeys: [], keyGenerated: true, issuer: "Revocable Auth", requiredForRoles: [] });
+    expect(config.mfa).toMatchObject({ previousEncryptionKeys: [], keyGenerated: true, issuer: "Revocable Auth", requiredForRoles: [], pendingTtlSeconds: 300, pendingMaxPerUser: 5 });
     expect(Buffer.from(config.mfa.encryptionKey, "base64")).toHaveLength(32);
     expect(config.throttle).toMatchObject({ mfaMaxFailures: 5, mfaFailureWindow: 900 });
   });
@@ -364,8 +364,18 @@ describe("the second factor's settings", () => {
       MFA_REQUIRED_FOR_ROLES: "ADMIN, USER",
       MFA_MAX_FAILURES: "3",
       MFA_FAILURE_WINDOW_SECONDS: "60",
+      MFA_PENDING_TTL_SECONDS: "120",
+      MFA_PENDING_MAX_PER_USER: "2",
     });
-    expect(config.mfa).toEqual({ encryptionKey: MFA_KEY, previousEncryptionKeys: [previous], keyGenerated: false, issuer: "Example", requiredForRoles: ["USER", "ADMIN"] });
+    expect(config.mfa).toEqual({
+      encryptionKey: MFA_KEY,
+      previousEncryptionKeys: [previous],
+      keyGenerated: false,
+      issuer: "Example",
+      requiredForRoles: ["USER", "ADMIN"],
+      pendingTtlSeconds: 120,
+      pendingMaxPerUser: 2,
+    });
     expect(config.throttle).toMatchObject({ mfaMaxFailures: 3, mfaFailureWindow: 60 });
   });
 
@@ -376,6 +386,9 @@ describe("the second factor's settings", () => {
     [{ MFA_PREVIOUS_ENCRYPTION_KEYS: "short" }, "MFA_PREVIOUS_ENCRYPTION_KEYS"],
     [{ MFA_REQUIRED_FOR_ROLES: "ROOT" }, 'MFA_REQUIRED_FOR_ROLES must list roles among USER, ADMIN, got "ROOT"'],
     [{ MFA_MAX_FAILURES: "0" }, "MFA_MAX_FAILURES"],
+    [{ MFA_PENDING_TTL_SECONDS: "0" }, "MFA_PENDING_TTL_SECONDS must be a whole number from 1 to 3600"],
+    [{ MFA_PENDING_TTL_SECONDS: "5m" }, "MFA_PENDING_TTL_SECONDS"],
+    [{ MFA_PENDING_MAX_PER_USER: "0" }, "MFA_PENDING_MAX_PER_USER must be a whole number from 1 to 100"],
   ])("refuses %j with a message naming the variable", (env, message) => {
     expect(problemsOf({ JWT_SECRET: SECRET, ...env })).toEqual([expect.stringContaining(message)]);
   });

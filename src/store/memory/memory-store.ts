@@ -24,6 +24,7 @@ import type {
   MailTokenRecord,
   NewSession,
   PasskeyRecord,
+  PendingLimits,
   RemovePasskeyResult,
   PresentedMailToken,
   RevokedAccessToken,
@@ -147,27 +148,37 @@ export class MemoryStore implements Store {
     return { status: "changed", user: updated };
   }
 
-  async createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
+  async createSession(session: NewSession, maxPerUser?: number, pendingLimits?: PendingLimits): Promise<CreateSessionResult> {
     const user = this.users.get(session.userId);
     if (!user) return { status: "user_missing" };
     if (user.disabled) return { status: "user_disabled" };
     const { passwordHash, ...fields } = session;
     if (passwordHash !== undefined && this.passwords.get(session.userId) !== passwordHash) return { status: "credentials_changed" };
     if (session.passkeyId !== undefined && !this.passkeys.get(session.userId)?.has(session.passkeyId)) return { status: "credentials_changed" };
+    const pending = pendingLimits !== undefined && user.mfaEnabled === true && session.assurance.aal !== "aal2";
     const created = Math.max(this.clock.now(), (this.cutoff(session.userId) ?? 0) + 1);
-    const record: SessionRecord = { ...fields, createdAt: created, lastUsedAt: created };
+    const record: SessionRecord = pending
+      ? { ...fields, expiresAt: Math.min(fields.expiresAt, pendingLimits.expiresAt), pending: true, createdAt: created, lastUsedAt: created }
+      : { ...fields, createdAt: created, lastUsedAt: created };
     this.sessionsOf(session.userId).set(session.id, record);
-    const evicted = maxPerUser === undefined ? [] : this.endOldest(session.userId, session.id, maxPerUser);
+    const evicted = pending
+      ? this.endOldest(session.userId, session.id, pendingLimits.maxPerUser, true)
+      : maxPerUser === undefined
+        ? []
+        : this.endOldest(session.userId, session.id, maxPerUser, false);
     return { status: "created", session: record, evicted };
   }
 
-  /** The same step as the Redis script's end_oldest: ends the oldest live sessions beyond `max`, never `keep`. */
-  private endOldest(userId: string, keep: string, max: number): string[] {
+  /**
+   * The same step as the Redis script's end_oldest: ends the oldest live sessions of one kind (full,
+   * or pending) beyond `max`, never `keep`.
+   */
+  private endOldest(userId: string, keep: string, max: number, pending: boolean): string[] {
     const sessions = this.sessionsOf(userId);
     const cutoff = this.cutoff(userId);
     const others = [...sessions.keys()]
       .map((id) => this.session(userId, id))
-      .filter((s): s is SessionRecord => isLiveSession(s, cutoff) && s.id !== keep)
+      .filter((s): s is SessionRecord => isLiveSession(s, cutoff) && s.id !== keep && (s.pending === true) === pending)
       .sort((a, b) => a.createdAt - b.createdAt);
     const ended = others.slice(0, Math.max(0, others.length + 1 - max)).map((oldest) => oldest.id);
     for (const id of ended) sessions.delete(id);
@@ -193,7 +204,8 @@ export class MemoryStore implements Store {
       ...session,
       refreshJti: request.nextJti,
       lastUsedAt: now,
-      expiresAt: request.nextExpiresAt,
+      // A refresh never lengthens a pending session: only the step-up makes it a full one.
+      expiresAt: session.pending ? Math.min(session.expiresAt, request.nextExpiresAt) : request.nextExpiresAt,
       rotation: { previousJti: request.presentedJti, at: now, issuedAt: request.nextIssuedAt },
     };
     this.sessionsOf(userId).set(sessionId, rotated);
@@ -205,7 +217,7 @@ export class MemoryStore implements Store {
     const session = this.session(userId, sessionId);
     const user = this.users.get(userId);
     if (!session || !user || user.disabled || !isLiveSession(session, this.cutoff(userId))) return { status: "ended" };
-    const { rotation: _forgotten, ...rest } = session;
+    const { rotation: _forgotten, pending, ...rest } = session;
     const raised: SessionRecord = {
       ...rest,
       assurance: request.assurance,
@@ -215,7 +227,9 @@ export class MemoryStore implements Store {
       authenticatedAt: Math.max(session.authenticatedAt ?? 0, request.authenticatedAt),
     };
     this.sessionsOf(userId).set(sessionId, raised);
-    return { status: "raised", session: raised, user };
+    const upgraded = pending === true;
+    const evicted = upgraded && request.maxPerUser !== undefined ? this.endOldest(userId, sessionId, request.maxPerUser, false) : [];
+    return { status: "raised", session: raised, user, upgraded, evicted };
   }
 
   async markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean> {
@@ -261,7 +275,7 @@ export class MemoryStore implements Store {
     const cutoff = this.cutoff(userId);
     return [...this.sessionsOf(userId).keys()]
       .map((id) => this.session(userId, id))
-      .filter((session) => isLiveSession(session, cutoff))
+      .filter((session): session is SessionRecord => isLiveSession(session, cutoff) && session.pending !== true)
       .sort((a, b) => b.createdAt - a.createdAt);
   }
 

@@ -28,6 +28,7 @@ import type {
   MailTokenRecord,
   NewSession,
   PasskeyRecord,
+  PendingLimits,
   RemovePasskeyResult,
   PresentedMailToken,
   RevokedAccessToken,
@@ -217,7 +218,7 @@ export class RedisStore implements Store {
     });
   }
 
-  createSession(session: NewSession, maxPerUser?: number): Promise<CreateSessionResult> {
+  createSession(session: NewSession, maxPerUser?: number, pending?: PendingLimits): Promise<CreateSessionResult> {
     return this.guard(async () => {
       // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
       // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
@@ -228,6 +229,8 @@ export class RedisStore implements Store {
         maxPerUser ?? "",
         passwordHash,
         session.passkeyId ?? "",
+        pending?.expiresAt ?? "",
+        pending?.maxPerUser ?? "",
       ]);
       if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord, evicted: evicted as string[] };
       return { status: status as "user_missing" | "user_disabled" | "credentials_changed" };
@@ -256,17 +259,24 @@ export class RedisStore implements Store {
 
   stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
     return this.guard(async () => {
-      const { userId, sessionId, assurance, nextJti, nextExpiresAt, authenticatedAt } = request;
+      const { userId, sessionId, assurance, nextJti, nextExpiresAt, maxPerUser, authenticatedAt } = request;
       // Durable: the step-up retires the refresh tokens issued before it, as a revocation does.
-      const [status, session, user] = await this.durableScript("stepUpSession", this.sessionKeys(userId, sessionId), [
+      const [status, session, user, upgraded, ...evicted] = await this.durableScript("stepUpSession", this.sessionKeys(userId, sessionId), [
         sessionId,
         JSON.stringify(assurance),
         nextJti,
         nextExpiresAt,
+        maxPerUser ?? "",
         authenticatedAt,
       ]);
       if (status !== "raised") return { status: "ended" };
-      return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
+      return {
+        status,
+        session: JSON.parse(session) as SessionRecord,
+        user: JSON.parse(user) as UserRecord,
+        upgraded: upgraded === "1",
+        evicted: evicted as string[],
+      };
     });
   }
 
@@ -313,7 +323,7 @@ export class RedisStore implements Store {
       const [cutoff, ...raws] = await this.redis.mget(keys.cutoff(userId), ...ids.map((id) => keys.session(userId, id)));
       return raws
         .map((raw) => parseJson<SessionRecord>(raw))
-        .filter((session) => isLiveSession(session, toNumber(cutoff)))
+        .filter((session): session is SessionRecord => isLiveSession(session, toNumber(cutoff)) && session.pending !== true)
         .sort((a, b) => b.createdAt - a.createdAt);
     });
   }

@@ -21,12 +21,13 @@ end
 `;
 
 /**
- * Ends the oldest live sessions (by createdAt) beyond `max`, never `keep`. Session keys share the
- * user's hash tag, so they are built from the one passed in. Reads each tracked session once: the
- * cap keeps that at most max + 1.
+ * Ends the oldest live sessions (by createdAt) of one kind beyond `max`, never `keep`: full ones
+ * (`pending` false) or those waiting for their second factor (`pending` true); the other kind is
+ * neither counted nor ended. Session keys share the user's hash tag, so they are built from the one
+ * passed in. Reads each tracked session once: the two caps keep that at most both maxima + 1.
  */
 const END_OLDEST = `
-local function end_oldest(sessions_key, session_key, keep, cutoff, max)
+local function end_oldest(sessions_key, session_key, keep, cutoff, max, pending)
   local ended = {}
   local ids = redis.call('ZRANGE', sessions_key, 0, -1)
   if #ids <= max then return ended end
@@ -34,10 +35,11 @@ local function end_oldest(sessions_key, session_key, keep, cutoff, max)
   local live = {}
   for _, id in ipairs(ids) do
     local raw = redis.call('GET', prefix .. id)
-    local created = raw and cjson.decode(raw).createdAt
+    local session = raw and cjson.decode(raw)
+    local created = session and session.createdAt
     if not created or created <= cutoff then
       redis.call('ZREM', sessions_key, id)
-    elseif id ~= keep then
+    elseif id ~= keep and (session.pending == true) == pending then
       table.insert(live, {id, created})
     end
   end
@@ -53,20 +55,29 @@ end
 
 /**
  * KEYS: user, session, sessions, cutoff, password, passkeys. ARGV: new session as JSON (without
- * times but expiresAt), the most live sessions a user may hold ('' for no cap), the password hash
- * the login checked ('' for none), the passkey that signed in ('' for none).
+ * times but expiresAt), the most live full sessions a user may hold ('' for no cap), the password
+ * hash the login checked ('' for none), the passkey that signed in ('' for none), then the pending
+ * limits: the latest a pending session lives (epoch ms) and the most pending ones ('' for none).
+ * An aal1 session of a user with a second factor on starts pending: it is capped among the
+ * pending ones only, so it never ends, nor counts against, a full session.
  */
 export const createSession = {
   numberOfKeys: 6,
   lua: `${NOW_MS}${TRACK_SESSION}${END_OLDEST}
 local user = redis.call('GET', KEYS[1])
 if not user then return {'user_missing'} end
-if cjson.decode(user).disabled then return {'user_disabled'} end
+user = cjson.decode(user)
+if user.disabled then return {'user_disabled'} end
 -- A password changed while this login checked the old one: changePassword ended the others already.
 if ARGV[3] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[3] then return {'credentials_changed'} end
 -- A passkey removed while its sign-in was being checked starts nothing.
 if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[4]) == 0 then return {'credentials_changed'} end
 local session = cjson.decode(ARGV[1])
+local pending = ARGV[5] ~= '' and user.mfaEnabled == true and session.assurance.aal ~= 'aal2'
+if pending then
+  session.pending = true
+  session.expiresAt = math.min(session.expiresAt, tonumber(ARGV[5]))
+end
 local now = now_ms()
 local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
 -- A session begun right after "log out everywhere" must outlive that cutoff, even within one ms.
@@ -76,7 +87,11 @@ session.lastUsedAt = created
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], session.id, session.expiresAt, now)
 local evicted = {}
-if ARGV[2] ~= '' then evicted = end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2])) end
+if pending then
+  evicted = end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[6]), true)
+elseif ARGV[2] ~= '' then
+  evicted = end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2]), false)
+end
 return {'created', cjson.encode(session), unpack(evicted)}
 `,
 };
@@ -113,7 +128,12 @@ end
 session.rotation = { previousJti = ARGV[2], at = now, issuedAt = tonumber(ARGV[5]) }
 session.refreshJti = ARGV[3]
 session.lastUsedAt = now
-session.expiresAt = tonumber(ARGV[4])
+-- A refresh never lengthens a pending session: only the step-up makes it a full one.
+if session.pending then
+  session.expiresAt = math.min(session.expiresAt, tonumber(ARGV[4]))
+else
+  session.expiresAt = tonumber(ARGV[4])
+end
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], ARGV[1], session.expiresAt, now)
 return {'rotated', cjson.encode(session), user}
@@ -122,12 +142,15 @@ return {'rotated', cjson.encode(session), user}
 
 /**
  * KEYS: user, session, sessions, cutoff. ARGV: session id, assurance as JSON, next jti, next
- * expiresAt, authenticatedAt (the API's clock; never moved back). Raises a live session and starts a new refresh-token family: the rotation record goes,
- * so neither the current refresh token nor the one before it gets anything from the session again.
+ * expiresAt, the most live full sessions a user may hold ('' for no cap), authenticatedAt (the
+ * API's clock; never moved back). Raises a live session and starts a new refresh-token family: the
+ * rotation record goes, so neither the current refresh token nor the one before it gets anything
+ * from the session again. A pending session becomes a full one, and the cap of full sessions ends
+ * the oldest beyond it. Returns {'raised', session, user, '1' when it was pending else '0', ended ids...}.
  */
 export const stepUpSession = {
   numberOfKeys: 4,
-  lua: `${NOW_MS}${TRACK_SESSION}
+  lua: `${NOW_MS}${TRACK_SESSION}${END_OLDEST}
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'ended'} end
 local session = cjson.decode(raw)
@@ -135,15 +158,19 @@ local user = redis.call('GET', KEYS[1])
 local cutoff = tonumber(redis.call('GET', KEYS[4]) or '0')
 if (not user) or cjson.decode(user).disabled or session.createdAt <= cutoff then return {'ended'} end
 local now = now_ms()
+local upgraded = session.pending == true
+session.pending = nil
 session.assurance = cjson.decode(ARGV[2])
-session.authenticatedAt = math.max(tonumber(session.authenticatedAt or 0), tonumber(ARGV[5]))
+session.authenticatedAt = math.max(tonumber(session.authenticatedAt or 0), tonumber(ARGV[6]))
 session.rotation = nil
 session.refreshJti = ARGV[3]
 session.lastUsedAt = now
 session.expiresAt = tonumber(ARGV[4])
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], ARGV[1], session.expiresAt, now)
-return {'raised', cjson.encode(session), user}
+local evicted = {}
+if upgraded and ARGV[5] ~= '' then evicted = end_oldest(KEYS[3], KEYS[2], ARGV[1], cutoff, tonumber(ARGV[5]), false) end
+return {'raised', cjson.encode(session), user, upgraded and '1' or '0', unpack(evicted)}
 `,
 };
 
