@@ -47,6 +47,7 @@ async function start(env: Record<string, string>, redisUrl: string | null = redi
       PASSWORD_RESET_TTL_SECONDS: String(RESET_TTL),
       EMAIL_VERIFICATION_TTL_SECONDS: String(VERIFY_TTL),
       RECOVERY_MAX_PER_ADDRESS: "1000",
+      RECOVERY_MAX_PER_ADDRESS_AND_IP: "1000",
       ...env,
     }),
   );
@@ -305,6 +306,35 @@ describe("recovery throttles", () => {
     expect({ status: stranger.status, errors: stranger.errors, data: stranger.data }).toEqual({ status: known.status, errors: known.errors, data: known.data });
     expect(Number(known.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(stranger.headers.get("retry-after")).toBe(known.headers.get("retry-after"));
+  });
+
+  it("a stranger's client spends its own RECOVERY_MAX_PER_ADDRESS_AND_IP; the owner's client still gets its reset", async () => {
+    const limited = await start({ TRUST_PROXY: "1", RECOVERY_MAX_PER_ADDRESS_AND_IP: "2", RECOVERY_MAX_PER_ADDRESS: "5" }, null);
+    const { user } = await register(limited.url);
+    const from = (ip: string) => ({ "x-forwarded-for": ip });
+    for (let i = 0; i < 2; i++) expect((await requestReset(limited.url, user.email, from("198.51.100.7"))).data).toEqual({ requestPasswordReset: true });
+    for (let i = 0; i < 10; i++) {
+      const refused = await requestReset(limited.url, user.email, from("198.51.100.7"));
+      expect(refused.status).toBe(429);
+      expect(refused.error).toMatchObject({ code: "TOO_MANY_REQUESTS", reason: "RECOVERY_THROTTLED" });
+    }
+    // The refused ones were given back to the address's count: the owner's client is still under it.
+    expect((await requestReset(limited.url, user.email, from("203.0.113.20"))).data).toEqual({ requestPasswordReset: true });
+    await mailbox.nth(user.email, /Reset your password/, 3);
+  });
+
+  it("RECOVERY_MAX_PER_ADDRESS still bounds the mails one address gets from every client together", async () => {
+    const limited = await start({ TRUST_PROXY: "1", RECOVERY_MAX_PER_ADDRESS_AND_IP: "2", RECOVERY_MAX_PER_ADDRESS: "5" }, null);
+    const { user } = await register(limited.url);
+    const answers: number[] = [];
+    for (let client = 1; client <= 6; client++) {
+      for (let i = 0; i < 3; i++) answers.push((await requestReset(limited.url, user.email, { "x-forwarded-for": `192.0.2.${client}` })).status);
+    }
+    expect(answers.filter((status) => status === 200)).toHaveLength(5);
+    await mailbox.nth(user.email, /Reset your password/, 5);
+    // Give a sixth mail the time to arrive if one had been sent.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(mailbox.to(user.email).filter((mail) => /Reset your password/.test(mail.subject))).toHaveLength(5);
   });
 
   it("refuse past RECOVERY_MAX_PER_IP, and count verification mails too", async () => {
