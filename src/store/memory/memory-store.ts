@@ -480,9 +480,13 @@ export class MemoryStore implements Store {
     return record !== undefined && record.hash === token.hash && record.expiresAt > token.now;
   }
 
+  async takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<MailTokenRecord | null> {
+    return this.takeToken(token, purpose);
+  }
+
   async resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "password_reset");
+    const record = this.takeToken(token, "password_reset");
     if (!user || !record || record.email !== user.email) return null;
     const updated = { ...user, emailVerified: true };
     this.users.set(user.id, updated);
@@ -494,7 +498,7 @@ export class MemoryStore implements Store {
 
   async verifyEmail(token: PresentedMailToken): Promise<UserRecord | null> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "email_verification");
+    const record = this.takeToken(token, "email_verification");
     if (!user || !record || record.email !== user.email) return null;
     const updated = { ...user, emailVerified: true };
     this.users.set(user.id, updated);
@@ -503,7 +507,7 @@ export class MemoryStore implements Store {
 
   async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "email_change");
+    const record = this.takeToken(token, "email_change");
     if (!user || !record) return { status: "invalid" };
     const owner = this.emails.get(record.email);
     if (owner !== undefined && owner !== user.id) return { status: "taken" };
@@ -516,7 +520,7 @@ export class MemoryStore implements Store {
   }
 
   /** Removes and returns the token when it matches and is live; a wrong hash leaves it in place. */
-  private takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): MailTokenRecord | null {
+  private takeToken(token: PresentedMailToken, purpose: MailTokenPurpose): MailTokenRecord | null {
     const key = `${token.userId}/${purpose}`;
     const record = this.mailTokens.get(key);
     if (!record || record.hash !== token.hash) return null;
