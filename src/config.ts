@@ -185,8 +185,12 @@ export interface ThrottleLimits {
   /** passkeyLoginOptions calls per client IP within `passkeyOptionsWindow`: each stores a challenge. */
   readonly passkeyOptionsMaxPerIp: number;
   readonly passkeyOptionsWindow: number;
-  /** Recovery and verification mails asked for one address, and from one client IP, within `recoveryWindow`. */
+  /**
+   * Recovery and verification mails asked within `recoveryWindow`: for one address from every client
+   * (the cap that bounds mail bombing), for one address from one client IP, and from one client IP.
+   */
   readonly recoveryMaxPerAddress: number;
+  readonly recoveryMaxPerAddressAndIp: number;
   readonly recoveryMaxPerIp: number;
   readonly recoveryWindow: number;
 }
@@ -630,7 +634,8 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
     passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
     passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
-    recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 3, 1, 1_000_000),
+    recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 10, 1, 1_000_000),
+    recoveryMaxPerAddressAndIp: read.integer("RECOVERY_MAX_PER_ADDRESS_AND_IP", 3, 1, 1_000_000),
     recoveryMaxPerIp: read.integer("RECOVERY_MAX_PER_IP", 30, 1, 1_000_000),
     recoveryWindow: read.integer("RECOVERY_WINDOW_SECONDS", 3600, 1, DAY),
   };

@@ -55,8 +55,16 @@ export interface AccountPolicy {
   readonly requireVerifiedEmail?: boolean;
 }
 
-/** What createAccount did: a new account, or nothing because the address has one (`ownerId`). */
-export type CreateAccountResult = { readonly status: "created"; readonly user: UserRecord } | { readonly status: "taken"; readonly ownerId: string | null };
+/**
+ * A registration waiting for its link (REQUIRE_VERIFIED_EMAIL=on): the id the account will get, the
+ * normalized address, the chosen password's hash, and who holds the address today (null: nobody).
+ */
+export interface PendingRegistration {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly ownerId: string | null;
+}
 
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
@@ -75,17 +83,29 @@ export class Accounts {
   ) {}
 
   /**
-   * Registration without a session (REQUIRE_VERIFIED_EMAIL=on): the same throttle and argon2 work
-   * whether or not the address is taken, and no error for a taken one, so the caller can answer both alike.
+   * Registration without a session (REQUIRE_VERIFIED_EMAIL=on), first step: the same throttle, argon2
+   * work and one lookup whether or not the address is taken. Nothing is stored: the caller keeps the
+   * registration with its link's token, and no account exists until the link is used, so a login
+   * in between answers INVALID_CREDENTIALS for a new address as for a taken one.
    */
-  async createAccount(input: AccountInput, origin?: Origin): Promise<CreateAccountResult> {
+  async pendingRegistration(input: AccountInput, origin?: Origin): Promise<PendingRegistration> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
-    try {
-      return { status: "created", user: await this.create(input.email, input.password, ["USER"]) };
-    } catch (error) {
-      if (!(error instanceof AuthError && error.reason === "EMAIL_TAKEN")) throw error;
-      return { status: "taken", ownerId: await this.store.findUserIdByEmail(normalizeEmail(input.email)) };
-    }
+    const email = normalizeEmail(input.email);
+    const passwordHash = await this.passwords.hash(input.password, origin?.clientIp);
+    return { id: randomUUID(), email, passwordHash, ownerId: await this.store.findUserIdByEmail(email) };
+  }
+
+  /**
+   * Second step, from the registration's link: consumes the registration's token and creates the
+   * account with the password chosen at register, its address verified (the link proved it). Null
+   * when the token does not match, or the address got an account meanwhile (another registration's
+   * link was used first).
+   */
+  async completeRegistration(token: PresentedMailToken): Promise<UserRecord | null> {
+    const registration = await this.store.takeMailToken(token, "registration");
+    if (!registration?.passwordHash) return null;
+    const user: UserRecord = { id: token.userId, email: registration.email, roles: ["USER"], createdAt: this.clock.now(), disabled: false, emailVerified: true };
+    return (await this.store.createUser(user, registration.passwordHash)) ? user : null;
   }
 
   /**

@@ -1,8 +1,8 @@
 import { emailNotVerified, invalidMailToken } from "../errors";
 import type { UserRecord } from "../store/store";
-import { normalizeEmail, type AccountInput, type Accounts, type Origin } from "./accounts";
+import type { AccountInput, Accounts, Origin } from "./accounts";
 import type { Identity } from "./authenticator";
-import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 import type { AuthResult } from "./sessions";
 
 /**
@@ -23,9 +23,12 @@ export class EmailVerification {
   ) {}
 
   /**
-   * Registers and mails a verification link. With REQUIRE_VERIFIED_EMAIL=on no session starts, and
-   * an address that has an account answers exactly as a new one (EMAIL_NOT_VERIFIED, after the
-   * same work), while its owner is mailed a notice instead of a link.
+   * Registers and mails a verification link. With REQUIRE_VERIFIED_EMAIL=on no session starts and no
+   * account exists yet: the registration waits, with its password's hash, under its link's token,
+   * and the account is created when the link is used. An address that has an account takes the same
+   * path (the argon2 hash, one lookup, one token write) and gets the same answer, EMAIL_NOT_VERIFIED,
+   * while its owner is mailed a notice instead of a link; a login with the password given answers
+   * INVALID_CREDENTIALS in both cases, since neither has an account with that password.
    */
   async register(input: AccountInput, origin: Origin): Promise<AuthResult> {
     if (!this.deps.outbox.enabled) return this.accounts.register(input, origin);
@@ -34,14 +37,17 @@ export class EmailVerification {
       await this.send(result.user, origin);
       return result;
     }
-    const created = await this.accounts.createAccount(input, origin);
-    if (created.status === "created") {
-      await this.send(created.user, origin);
+    const pending = await this.accounts.pendingRegistration(input, origin);
+    const { token, hash } = mintMailToken(pending.id);
+    // Written for a taken address too, so both cost the same; nobody ever gets that one's token.
+    await this.deps.store.putMailToken(pending.id, "registration", { hash, expiresAt: this.expiresAt(), email: pending.email, passwordHash: pending.passwordHash });
+    const email = pending.email;
+    if (pending.ownerId === null) {
+      this.deps.audit?.verificationSent(pending.id, origin.clientIp);
+      const link = mailLink(this.deps.appUrl, "verify-email", token);
+      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) } });
     } else {
-      // The same token write as for a new account, to nobody's account.
-      await this.deps.store.putMailToken(DECOY_USER_ID, "email_verification", { hash: mintMailToken(DECOY_USER_ID).hash, expiresAt: this.expiresAt(), email: "" });
-      if (created.ownerId !== null) this.deps.audit?.registerExistingAddress(created.ownerId, origin.clientIp);
-      const email = normalizeEmail(input.email);
+      this.deps.audit?.registerExistingAddress(pending.ownerId, origin.clientIp);
       this.deps.outbox.post({ to: email, template: "account-exists", values: { email } });
     }
     throw emailNotVerified();
@@ -60,7 +66,8 @@ export class EmailVerification {
   async verify(token: string, origin: Origin): Promise<true> {
     requireMail(this.deps.outbox);
     const presented = presentedMailToken(token, this.deps.clock);
-    const user = presented && (await this.deps.store.verifyEmail(presented));
+    // An account's link, or a waiting registration's (whatever REQUIRE_VERIFIED_EMAIL says now).
+    const user = presented && ((await this.deps.store.verifyEmail(presented)) ?? (await this.accounts.completeRegistration(presented)));
     if (!user) throw invalidMailToken();
     this.deps.audit?.emailVerified(user.id, origin.clientIp);
     return true;

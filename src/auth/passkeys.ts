@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -13,6 +13,8 @@ import type { PasskeyConfig } from "../config";
 import { accountDisabled, AuthError, badInput, tokenRevoked, unauthenticated } from "../errors";
 import type { PasskeyRecord, Store, UserRecord, WebAuthnChallenge } from "../store/store";
 import type { Origin } from "./accounts";
+import { DECOY_USER_ID } from "./mail-tokens";
+import { standInCredentials, type AllowedCredential } from "./passkey-stand-ins";
 import type { Assurance } from "./assurance";
 import type { Audit } from "./audit";
 import type { Identity } from "./authenticator";
@@ -31,6 +33,8 @@ const MAX_CREDENTIAL_ID_CHARS = 1364;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_NAME = "Passkey";
 const PROCESS_DECOY_KEY = randomBytes(32);
+/** Whose passkeys an address without an account lists: a user id no user has, so the list is empty. */
+const NO_ACCOUNT = DECOY_USER_ID;
 
 export interface PasskeyGuards {
   readonly throttle: Throttle;
@@ -261,14 +265,18 @@ export class Passkeys {
     return user;
   }
 
-  private async allowedFor(email: string): Promise<{ id: string; transports?: string[] }[]> {
+  /**
+   * An address with passkeys and one without (or without an account) take the same store reads: the
+   * email lookup, then the passkey list (an empty one for no account), so neither time nor the
+   * store's commands tell them apart; a stand-in of a real answer's shape fills an empty list.
+   */
+  private async allowedFor(email: string): Promise<AllowedCredential[]> {
     const normalized = email.normalize("NFKC").trim().toLowerCase();
     const userId = await this.store.findUserIdByEmail(normalized);
-    const passkeys = userId === null ? [] : await this.store.listPasskeys(userId);
+    const passkeys = await this.store.listPasskeys(userId ?? NO_ACCOUNT);
     if (passkeys.length > 0) return passkeys.map((passkey) => ({ id: passkey.id, transports: [...passkey.transports] }));
     // Without guards (tests of the ceremonies alone), a key of this process.
-    const decoy = createHmac("sha256", this.guards?.decoyKey ?? PROCESS_DECOY_KEY).update(normalized).digest("base64url");
-    return [{ id: decoy, transports: ["internal", "hybrid"] }];
+    return standInCredentials(this.guards?.decoyKey ?? PROCESS_DECOY_KEY, normalized);
   }
 
   private async keepChallenge(challenge: WebAuthnChallenge): Promise<void> {

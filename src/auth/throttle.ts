@@ -26,6 +26,7 @@ export class Throttle {
   private readonly passkeyFailures: Limiter;
   private readonly passkeyIpFailures: Limiter;
   private readonly passkeyOptions: Limiter;
+  private readonly recoveryPairs: Limiter;
   private readonly recoveryAddresses: Limiter;
   private readonly recoveryIps: Limiter;
 
@@ -44,6 +45,7 @@ export class Throttle {
     this.passkeyFailures = limiter({ name: "passkey-credential", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
     this.passkeyIpFailures = limiter({ name: "passkey-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
     this.passkeyOptions = limiter({ name: "passkey-options-ip", points: limits.passkeyOptionsMaxPerIp, windowSeconds: limits.passkeyOptionsWindow });
+    this.recoveryPairs = limiter({ name: "recovery-pair", points: limits.recoveryMaxPerAddressAndIp, windowSeconds: limits.recoveryWindow });
     this.recoveryAddresses = limiter({ name: "recovery-address", points: limits.recoveryMaxPerAddress, windowSeconds: limits.recoveryWindow });
     this.recoveryIps = limiter({ name: "recovery-ip", points: limits.recoveryMaxPerIp, windowSeconds: limits.recoveryWindow });
   }
@@ -76,16 +78,28 @@ export class Throttle {
 
   /**
    * Counts a request that mails `email` (a reset, a verification, an email change's confirmation)
-   * from `clientIp`, and refuses it past either limit. The address is counted whether or not it has
-   * an account, so the refusal is the same for both.
+   * from `clientIp`, and refuses it past any limit: RECOVERY_MAX_PER_ADDRESS_AND_IP for this address
+   * from this client, RECOVERY_MAX_PER_IP for this client, and the higher RECOVERY_MAX_PER_ADDRESS
+   * for the address from every client, which bounds the mails it can be sent. A request the pair
+   * or IP limit refuses is given back to the address's count, so a stranger's client spends at most
+   * its pair's share of it and the owner's own client still gets through. The address is counted
+   * whether or not it has an account, so the refusal is the same for both.
    */
   async checkRecovery(email: string, clientIp: string): Promise<void> {
-    const [address, ip] = await Promise.all([this.recoveryAddresses.hit(addressKey(email)), this.recoveryIps.hit(clientKey(clientIp))]);
+    const client = clientKey(clientIp);
+    const addressId = addressKey(email);
+    const [pair, ip, address] = await Promise.all([
+      this.recoveryPairs.hit(pairKey(email, client)),
+      this.recoveryIps.hit(client),
+      this.recoveryAddresses.hit(addressId),
+    ]);
     const over =
-      address.count > this.limits.recoveryMaxPerAddress ? { scope: "address" as const, state: address }
+      pair.count > this.limits.recoveryMaxPerAddressAndIp ? { scope: "pair" as const, state: pair }
       : ip.count > this.limits.recoveryMaxPerIp ? { scope: "ip" as const, state: ip }
+      : address.count > this.limits.recoveryMaxPerAddress ? { scope: "address" as const, state: address }
       : null;
     if (!over) return;
+    if (over.scope !== "address") await this.recoveryAddresses.refund(addressId);
     this.audit.throttled("RECOVERY_THROTTLED", over.scope, clientIp);
     throw new ThrottledError("RECOVERY_THROTTLED", retryAfter(over.state));
   }

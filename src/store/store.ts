@@ -18,8 +18,12 @@ export interface UserRecord {
   readonly emailVerified?: boolean;
 }
 
-/** What a mailed link's token is for; each user holds at most one live token per purpose. */
-export type MailTokenPurpose = "password_reset" | "email_verification" | "email_change" | "email_change_cancel";
+/**
+ * What a mailed link's token is for; each user holds at most one live token per purpose.
+ * "registration": a registration waiting for its link (REQUIRE_VERIFIED_EMAIL=on), under the user
+ * id the account will get; no account exists until the link is used.
+ */
+export type MailTokenPurpose = "password_reset" | "email_verification" | "email_change" | "email_change_cancel" | "registration";
 
 /** A mailed link's token as stored: only its hash, so no store can leak a working link. */
 export interface MailTokenRecord {
@@ -36,6 +40,8 @@ export interface MailTokenRecord {
   readonly sessionId?: string;
   /** Email change's "this was not me" token (mailed to the old address): the address asked for. */
   readonly changeTo?: string;
+  /** Registration: the argon2 hash of the password chosen, which the account gets when the link is used. */
+  readonly passwordHash?: string;
 }
 
 /** Which token a mailed link presents, and when. */
@@ -531,6 +537,12 @@ export interface Store {
   putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void>;
   /** True when the user's live token for `purpose` has this hash; reads only. */
   mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean>;
+  /**
+   * Consumes the user's token for `purpose` when its hash matches, in one step, and returns it
+   * while live; null otherwise. A wrong hash leaves the token in place; a matching expired one is
+   * consumed anyway, as the other takes do.
+   */
+  takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<MailTokenRecord | null>;
   /**
    * Consumes a live password_reset token mailed to the user's current address and, in the same
    * step, stores the new password hash, marks the address verified and ends every session (the

@@ -1220,6 +1220,19 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect((await store.getCredentials(user.id))!.passwordHash).toBe("hash-of-" + user.id);
       });
 
+      it("takeMailToken returns a matching live token once, with what it was stored with; a wrong hash leaves it in place", async () => {
+        const pending = newUser();
+        const token = await put(pending, "registration", { passwordHash: "hash-of-the-chosen-password" });
+        expect(await store.takeMailToken({ ...token, hash: "wrong" }, "registration")).toBeNull();
+        expect(await store.takeMailToken(token, "email_verification")).toBeNull();
+        expect(await store.takeMailToken(token, "registration")).toEqual({ hash: token.hash, expiresAt: expect.any(Number), email: pending.email, passwordHash: "hash-of-the-chosen-password" });
+        expect(await store.takeMailToken(token, "registration")).toBeNull();
+        const expired = await put(pending, "registration", { expiresAt: h.now() + 1000 });
+        expect(await store.takeMailToken({ ...expired, now: h.now() + 2000 }, "registration")).toBeNull();
+        expect(await store.takeMailToken(expired, "registration")).toBeNull();
+        expect(await store.getUser(pending.id)).toBeNull();
+      });
+
       it("verifyEmail marks the address verified once, and only for the address the token was mailed to", async () => {
         const user = await withUser();
         const token = await put(user, "email_verification");

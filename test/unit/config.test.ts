@@ -485,7 +485,7 @@ describe("mail", () => {
   it("writes mails to the log outside production when MAIL_URL is unset, with links to localhost:3000", () => {
     expect(loadConfig(base).mail).toMatchObject({ transport: "log", url: null, appUrl: "http://localhost:3000", maxAttempts: 4 });
     expect(loadConfig(base)).toMatchObject({ requireVerifiedEmail: false, passwordResetTtl: 1800, emailVerificationTtl: 86400 });
-    expect(loadConfig(base).throttle).toMatchObject({ recoveryMaxPerAddress: 3, recoveryMaxPerIp: 30, recoveryWindow: 3600 });
+    expect(loadConfig(base).throttle).toMatchObject({ recoveryMaxPerAddress: 10, recoveryMaxPerAddressAndIp: 3, recoveryMaxPerIp: 30, recoveryWindow: 3600 });
   });
 
   it("reads every mail variable", () => {
@@ -499,12 +499,13 @@ describe("mail", () => {
       PASSWORD_RESET_TTL_SECONDS: "600",
       EMAIL_VERIFICATION_TTL_SECONDS: "7200",
       RECOVERY_MAX_PER_ADDRESS: "5",
+      RECOVERY_MAX_PER_ADDRESS_AND_IP: "2",
       RECOVERY_MAX_PER_IP: "50",
       RECOVERY_WINDOW_SECONDS: "60",
     });
     expect(config.mail).toMatchObject({ transport: "smtp", url: "smtps://user:pass@smtp.example.com:465", from: "Auth <auth@example.com>", appUrl: "https://app.example.com", maxAttempts: 2 });
     expect(config).toMatchObject({ requireVerifiedEmail: true, passwordResetTtl: 600, emailVerificationTtl: 7200 });
-    expect(config.throttle).toMatchObject({ recoveryMaxPerAddress: 5, recoveryMaxPerIp: 50, recoveryWindow: 60 });
+    expect(config.throttle).toMatchObject({ recoveryMaxPerAddress: 5, recoveryMaxPerAddressAndIp: 2, recoveryMaxPerIp: 50, recoveryWindow: 60 });
   });
 
   it("turns the mail flows off with MAIL_URL=off, which production accepts", () => {
@@ -520,6 +521,7 @@ describe("mail", () => {
     [{ REQUIRE_VERIFIED_EMAIL: "yes" }, ["REQUIRE_VERIFIED_EMAIL"]],
     [{ REQUIRE_VERIFIED_EMAIL: "on", MAIL_URL: "off" }, ["REQUIRE_VERIFIED_EMAIL"]],
     [{ RECOVERY_MAX_PER_ADDRESS: "0" }, ["RECOVERY_MAX_PER_ADDRESS"]],
+    [{ RECOVERY_MAX_PER_ADDRESS_AND_IP: "0" }, ["RECOVERY_MAX_PER_ADDRESS_AND_IP"]],
   ])("refuses %j naming %j", (env, names) => {
     const problems = problemsOf({ ...base, ...env });
     expect(problems).toHaveLength(names.length);

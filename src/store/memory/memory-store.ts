@@ -509,9 +509,13 @@ export class MemoryStore implements Store {
     return record !== undefined && record.hash === token.hash && record.expiresAt > token.now;
   }
 
+  async takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<MailTokenRecord | null> {
+    return this.takeToken(token, purpose);
+  }
+
   async resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "password_reset");
+    const record = this.takeToken(token, "password_reset");
     if (!user || !record || record.email !== user.email) return null;
     const updated = { ...user, emailVerified: true };
     this.users.set(user.id, updated);
@@ -523,7 +527,7 @@ export class MemoryStore implements Store {
 
   async verifyEmail(token: PresentedMailToken): Promise<UserRecord | null> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "email_verification");
+    const record = this.takeToken(token, "email_verification");
     if (!user || !record || record.email !== user.email) return null;
     const updated = { ...user, emailVerified: true };
     this.users.set(user.id, updated);
@@ -532,7 +536,7 @@ export class MemoryStore implements Store {
 
   async changeEmail(token: PresentedMailToken): Promise<EmailChangeResult> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "email_change");
+    const record = this.takeToken(token, "email_change");
     if (!user || !record) return { status: "invalid" };
     // The change dies with what vouched for it: the session that asked, and the account being enabled.
     const asking = record.sessionId;
@@ -546,7 +550,7 @@ export class MemoryStore implements Store {
 
   async cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult> {
     const user = this.users.get(token.userId);
-    const record = this.takeMailToken(token, "email_change_cancel");
+    const record = this.takeToken(token, "email_change_cancel");
     if (!user || !record) return { status: "invalid" };
     this.cancelPendingEmailChange(user.id);
     const owner = this.emails.get(record.email);
@@ -569,7 +573,7 @@ export class MemoryStore implements Store {
   }
 
   /** Removes and returns the token when it matches and is live; a wrong hash leaves it in place. */
-  private takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): MailTokenRecord | null {
+  private takeToken(token: PresentedMailToken, purpose: MailTokenPurpose): MailTokenRecord | null {
     const key = `${token.userId}/${purpose}`;
     const record = this.mailTokens.get(key);
     if (!record || record.hash !== token.hash) return null;

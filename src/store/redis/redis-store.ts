@@ -542,6 +542,10 @@ export class RedisStore implements Store {
     });
   }
 
+  takeMailToken(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<MailTokenRecord | null> {
+    return this.guard(async () => parseJson<MailTokenRecord>(await this.script("takeMailToken", [keys.mailToken(token.userId, purpose)], [token.hash, token.now])));
+  }
+
   resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {
     return this.guard(async () => {
       const { userId } = token;

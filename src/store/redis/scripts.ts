@@ -666,6 +666,16 @@ return encoded
 };
 
 /** KEYS: verification token, user. ARGV: token hash, now. Returns the user JSON, or false. */
+/** KEYS: the token. ARGV: token hash, now. Consumes a matching token; returns it while live, else false. */
+export const takeMailToken = {
+  numberOfKeys: 1,
+  lua: `${TAKE_MAIL_TOKEN}
+local raw = redis.call('GET', KEYS[1])
+if not take_mail_token(KEYS[1], ARGV[1], ARGV[2]) then return false end
+return raw
+`,
+};
+
 export const verifyEmail = {
   numberOfKeys: 2,
   lua: `${TAKE_MAIL_TOKEN}
@@ -777,6 +787,7 @@ export const scripts = {
   releasePasskeyOwner,
   takeChallenge,
   resetPassword,
+  takeMailToken,
   verifyEmail,
   moveEmail,
   applyEmailChange,
