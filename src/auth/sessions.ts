@@ -5,6 +5,7 @@ import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../s
 import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
 import type { Audit, AuditOrigin } from "./audit";
 import type { Identity } from "./authenticator";
+import { clientReported, MAX_DEVICE_LENGTH } from "./client-text";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
 
 /** What login, register and refresh hand back. */
@@ -46,7 +47,8 @@ export class Sessions {
    * `passkeyId`: the passkey a sign-in verified; the session starts only while the user holds it,
    * and removing the passkey ends it (removePasskey).
    */
-  async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
+  async start(user: UserRecord, reportedDevice: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
+    const device = clientReported(reportedDevice, MAX_DEVICE_LENGTH);
     const sessionId = randomId();
     const refreshToken = this.tokens.issueRefresh(user.id, sessionId);
     const result = await this.store.createSession({
@@ -153,10 +155,14 @@ export class Sessions {
     this.revoked({ kind: "session", userId, sessionId });
   }
 
-  /** Ends every session of the caller but the current one; returns how many were live. */
+  /**
+   * Ends every session of the caller but the current one; returns how many were live. When none
+   * was, nothing was revoked and nothing is announced: a session holder can call this as often as
+   * they like, and it must not flood the live channel (or, in the resolver, their history).
+   */
   async endOthers(identity: Identity): Promise<number> {
     const ended = await this.store.endOtherSessions(identity.userId, identity.sessionId);
-    this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
+    if (ended > 0) this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
     return ended;
   }
 
