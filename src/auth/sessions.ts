@@ -136,11 +136,11 @@ export class Sessions {
 
   /** Revokes the presented access token by its jti and ends its session. */
   async logout(identity: Identity): Promise<void> {
-    await this.store.endSession(identity.userId, identity.sessionId, {
+    const ended = await this.store.endSession(identity.userId, identity.sessionId, {
       jti: identity.jti,
       expiresAt: identity.expiresAt,
     });
-    this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId });
+    this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId, ...deviceOf(ended) });
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -149,10 +149,9 @@ export class Sessions {
 
   /** Ends one of the user's own sessions; a session of anyone else is simply not found. */
   async revoke(userId: string, sessionId: string): Promise<void> {
-    if (!(await this.store.endSession(userId, sessionId))) {
-      throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
-    }
-    this.revoked({ kind: "session", userId, sessionId });
+    const ended = await this.store.endSession(userId, sessionId);
+    if (!ended) throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
+    this.revoked({ kind: "session", userId, sessionId, ...deviceOf(ended) });
   }
 
   /**
@@ -192,4 +191,9 @@ export class Sessions {
   private now(): number {
     return (this.policy.clock ?? systemClock).now();
   }
+}
+
+/** The ended session's device name, for the event that tells the user's other sessions. */
+function deviceOf(ended: SessionRecord | null): { device?: string } {
+  return ended?.device ? { device: ended.device } : {};
 }

@@ -380,9 +380,9 @@ export interface Store {
   stepUpSession(request: StepUpRequest): Promise<StepUpResult>;
   /**
    * Ends one session and, when given, revokes one access token, in one atomic step.
-   * True when a live session was ended.
+   * The session as it was when it was live and this ended it; null when it was not.
    */
-  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean>;
+  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null>;
   /** Ends every session of the user with one cutoff write; returns how many were live. */
   endAllSessions(userId: string): Promise<number>;
   /** Ends every session of the user but `keepSessionId`, in one step; returns how many were live. */

@@ -268,7 +268,7 @@ export class RedisStore implements Store {
     });
   }
 
-  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
+  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null> {
     return this.guard(async () => {
       const sessionKeys = [
         keys.session(userId, sessionId),
@@ -277,7 +277,7 @@ export class RedisStore implements Store {
         keys.revokedAccessToken(userId, revoke?.jti ?? ""),
       ];
       const ended = await this.durableScript("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
-      return ended === 1;
+      return typeof ended === "string" ? (JSON.parse(ended) as SessionRecord) : null;
     });
   }
 
