@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics";
 import type { AuditEntry, SessionRecord, UserAuditStream } from "../store/store";
+import { clientReported, MAX_DEVICE_LENGTH } from "./client-text";
 import { clientKey } from "./throttle";
 
 /** A throttled refusal reaches the trail at most this often per reason, scope and client. */
@@ -69,7 +70,7 @@ function userStreamOf(entry: AuditEntry): UserAuditStream {
   return ATTEMPTS.has(entry.type) ? "attempts" : "history";
 }
 
-/** Longer user agents are cut here, so one request cannot make an event big. */
+/** Longer user agents are cut here (client-text.ts), so one request cannot make an event big. */
 export const MAX_USER_AGENT_LENGTH = 256;
 
 const snakeCase = (type: string) => type.toLowerCase();
@@ -212,8 +213,8 @@ export class Audit {
       userId: event.userId,
       sessionId: event.sessionId ?? null,
       clientIp: event.origin?.clientIp ?? null,
-      userAgent: event.origin?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) || null,
-      device: event.device ?? null,
+      userAgent: clientReported(event.origin?.userAgent, MAX_USER_AGENT_LENGTH),
+      device: clientReported(event.device, MAX_DEVICE_LENGTH),
       details: event.details ?? {},
     };
     this.metrics.auditEvents.inc({ type: entry.type });

@@ -5,6 +5,7 @@ import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../s
 import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
 import type { Audit, AuditOrigin } from "./audit";
 import type { Identity } from "./authenticator";
+import { clientReported, MAX_DEVICE_LENGTH } from "./client-text";
 import { randomId, type IssuedToken, type Tokens } from "./tokens";
 
 /** What login, register and refresh hand back. */
@@ -82,7 +83,8 @@ export class Sessions {
    * `passkeyId`: the passkey a sign-in verified; the session starts only while the user holds it,
    * and removing the passkey ends it (removePasskey).
    */
-  async start(user: UserRecord, device: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
+  async start(user: UserRecord, reportedDevice: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
+    const device = clientReported(reportedDevice, MAX_DEVICE_LENGTH);
     const sessionId = randomId();
     const stamp = this.tokens.nextRefreshStamp();
     const pendingPolicy = this.policy.pending;
@@ -217,11 +219,11 @@ export class Sessions {
 
   /** Revokes the presented access token by its jti and ends its session. */
   async logout(identity: Identity): Promise<void> {
-    await this.store.endSession(identity.userId, identity.sessionId, {
+    const ended = await this.store.endSession(identity.userId, identity.sessionId, {
       jti: identity.jti,
       expiresAt: identity.expiresAt,
     });
-    this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId });
+    this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId, ...endedDevice(ended) });
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -230,16 +232,19 @@ export class Sessions {
 
   /** Ends one of the user's own sessions; a session of anyone else is simply not found. */
   async revoke(userId: string, sessionId: string): Promise<void> {
-    if (!(await this.store.endSession(userId, sessionId))) {
-      throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
-    }
-    this.revoked({ kind: "session", userId, sessionId });
+    const ended = await this.store.endSession(userId, sessionId);
+    if (!ended) throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
+    this.revoked({ kind: "session", userId, sessionId, ...endedDevice(ended) });
   }
 
-  /** Ends every session of the caller but the current one; returns how many were live. */
+  /**
+   * Ends every session of the caller but the current one; returns how many were live. When none
+   * was, nothing was revoked and nothing is announced: a session holder can call this as often as
+   * they like, and it must not flood the live channel (or, in the resolver, their history).
+   */
   async endOthers(identity: Identity): Promise<number> {
     const ended = await this.store.endOtherSessions(identity.userId, identity.sessionId);
-    this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
+    if (ended > 0) this.revoked({ kind: "other_sessions", userId: identity.userId, keepSessionId: identity.sessionId });
     return ended;
   }
 
@@ -269,4 +274,9 @@ export class Sessions {
   private now(): number {
     return (this.policy.clock ?? systemClock).now();
   }
+}
+
+/** The ended session's device name, for the event that tells the user's other sessions. */
+function endedDevice(ended: SessionRecord | null): { device?: string } {
+  return ended?.device ? { device: ended.device } : {};
 }

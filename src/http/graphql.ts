@@ -4,6 +4,7 @@ import fastifyCookie from "@fastify/cookie";
 import type { FastifyPluginAsync, FastifyReply, RouteHandlerMethod } from "fastify";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { MAX_USER_AGENT_LENGTH } from "../auth/audit";
+import { clientReported } from "../auth/client-text";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
 import { prefersHtml } from "./explorer";
@@ -38,7 +39,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply), clientIp: clientIpOf(request.ip), userAgent: request.headers["user-agent"]?.slice(0, MAX_USER_AGENT_LENGTH) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {

@@ -7,7 +7,7 @@ export interface SessionEventRecord {
   readonly type: SessionEventType;
   /** The session that began or ended; null when the event is about the user, or about several sessions. */
   readonly sessionId: string | null;
-  /** SIGNED_IN: the new session's device name. */
+  /** SIGNED_IN: the new session's device name; SESSION_ENDED: the ended one's, when the event names one session. */
   readonly device: string | null;
   /** Epoch ms, from the event. */
   readonly at: number;
@@ -29,6 +29,6 @@ export function noticeOf(event: RevocationEvent): SessionEventRecord | null {
     case "user_disabled":
       return null;
     default:
-      return { ...base, type: "SESSION_ENDED", sessionId: event.sessionId ?? null, reason: event.kind };
+      return { ...base, type: "SESSION_ENDED", sessionId: event.sessionId ?? null, device: event.device ?? null, reason: event.kind };
   }
 }

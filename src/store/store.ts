@@ -452,9 +452,9 @@ export interface Store {
   markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean>;
   /**
    * Ends one session and, when given, revokes one access token, in one atomic step.
-   * True when a live session was ended.
+   * The session as it was when it was live and this ended it; null when it was not.
    */
-  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean>;
+  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null>;
   /**
    * Ends every session of the user with one cutoff write, and cancels a pending email change in
    * the same step; returns how many were live.

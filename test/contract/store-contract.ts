@@ -214,14 +214,14 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         expect(results.filter((r) => r.status === "rotated")).toHaveLength(1);
       });
 
-      it("ends a session and revokes the given access token until it would have expired", async () => {
+      it("ends a session and revokes the given access token until it would have expired; answers with the session it ended", async () => {
         const user = await withUser();
-        const created = await started(user.id);
-        expect(await store.endSession(user.id, created.id, { jti: "access-1", expiresAt: h.now() + 800 })).toBe(true);
+        const created = await started(user.id, { device: "work laptop" });
+        expect(await store.endSession(user.id, created.id, { jti: "access-1", expiresAt: h.now() + 800 })).toEqual(created);
         const state = await store.accessState(user.id, created.id, "access-1");
         expect(state.session).toBeNull();
         expect(state.accessTokenRevoked).toBe(true);
-        expect(await store.endSession(user.id, created.id)).toBe(false);
+        expect(await store.endSession(user.id, created.id)).toBeNull();
         await h.advance(1_000);
         expect((await store.accessState(user.id, created.id, "access-1")).accessTokenRevoked).toBe(false);
       });
@@ -230,7 +230,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
         const owner = await withUser();
         const other = await withUser();
         const created = await started(owner.id);
-        expect(await store.endSession(other.id, created.id)).toBe(false);
+        expect(await store.endSession(other.id, created.id)).toBeNull();
         expect((await store.accessState(owner.id, created.id, "x")).session).not.toBeNull();
       });
 

@@ -92,20 +92,20 @@ describe("connecting", () => {
 });
 
 describe("closing on revocation, from the other instance", () => {
-  it("logout closes that session's socket with 4401 and tells the user's other socket SESSION_ENDED", async () => {
+  it("logout closes that session's socket with 4401 and tells the user's other socket SESSION_ENDED, naming its device", async () => {
     const { sessions, sockets, userId } = await userWithSockets(2);
     await send(b.url, LogoutDocument, {}, { token: sessions[0]!.accessToken });
     expect(await closedWithin(sockets[0]!, WITHIN_MS)).toEqual(REVOKED);
     const [event] = await sockets[1]!.eventsAtLeast(1);
-    expect(event).toMatchObject({ type: "SESSION_ENDED", sessionId: sessions[0]!.sessionId, reason: "LOGOUT" });
+    expect(event).toMatchObject({ type: "SESSION_ENDED", sessionId: sessions[0]!.sessionId, device: "device-0", reason: "LOGOUT" });
     await stillOpen(sockets[1]!, userId);
   });
 
-  it("revokeSession closes exactly the revoked session's socket", async () => {
+  it("revokeSession closes exactly the revoked session's socket; the others hear SESSION_ENDED with its device", async () => {
     const { sessions, sockets, userId } = await userWithSockets(2);
     await send(b.url, RevokeSessionDocument, { id: sessions[1]!.sessionId }, { token: sessions[0]!.accessToken });
     expect(await closedWithin(sockets[1]!, WITHIN_MS)).toEqual(REVOKED);
-    expect((await sockets[0]!.eventsAtLeast(1))[0]).toMatchObject({ type: "SESSION_ENDED", sessionId: sessions[1]!.sessionId, reason: "SESSION" });
+    expect((await sockets[0]!.eventsAtLeast(1))[0]).toMatchObject({ type: "SESSION_ENDED", sessionId: sessions[1]!.sessionId, device: "device-1", reason: "SESSION" });
     await stillOpen(sockets[0]!, userId);
   });
 

@@ -9,8 +9,9 @@ import { freePort } from "../support/redis";
 /**
  * The README's quick start and curl walkthrough, run as written: the server is started with the
  * quick-start command (`npm start` is `node dist/index.js` once compiled; the global setup compiled
- * it), and each walkthrough block runs in bash against it. Only the port differs, and the log file:
- * the quick start tees the server's log into api.log, which the test writes to a file of its own.
+ * it), and each walkthrough block runs in bash against it, five times over, as a reader trying
+ * things would. Only the port differs, and the log file: the quick start tees the server's log
+ * into api.log, which the test writes to a file of its own.
  */
 const README_URL = "API=http://localhost:4000/graphql";
 const README_LOG = "LOG=api.log";
@@ -20,56 +21,83 @@ const logFile = join(logDir, "api.log");
 const blocks = markedBlocks();
 const serverBlock = blocks.find((block) => block.role === "server");
 const walkthrough = blocks.filter((block) => block.role === "run");
+/** How often the whole walkthrough runs against the one server. */
+const PASSES = 5;
 
-let server: ChildProcess;
-let serverErrors = "";
-/** The server writes its log straight into the file (the walkthrough reads it while this process waits), errors to a pipe. */
-const serverOutput = () => readFileSync(logFile, "utf8") + serverErrors;
-let port: number;
-
-async function waitUntilHealthy(base: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${serverOutput()}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the server did not answer within 20 s:\n${serverOutput()}`);
+/** A server started by the quick-start command, writing its log into `logFile`. */
+interface ReadmeServer {
+  readonly process: ChildProcess;
+  readonly port: number;
+  readonly logFile: string;
+  /** The log (the server writes it straight into the file, which the walkthrough reads) and the errors. */
+  output(): string;
 }
 
-beforeAll(async () => {
-  const [install, start, ...rest] = serverBlock!.code.trimEnd().split("\n");
-  expect({ install, rest }).toEqual({ install: "npm ci", rest: [] });
-  expect(start).toMatch(/ npm start \| tee api\.log$/);
-  port = await freePort();
-  const log = openSync(logFile, "w");
+const servers: ReadmeServer[] = [];
+
+async function startServer(command: string, serverLog: string): Promise<ReadmeServer> {
+  const port = await freePort();
+  const log = openSync(serverLog, "w");
   // Only what a fresh shell has: no NODE_ENV, no REDIS_URL, no JWT_SECRET.
-  server = spawn("bash", ["-c", start.slice(0, -TEE.length).replace(/npm start$/, "exec node dist/index.js")], {
+  const child = spawn("bash", ["-c", command.slice(0, -TEE.length).replace(/npm start$/, "exec node dist/index.js")], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port) },
     stdio: ["ignore", log, "pipe"],
   });
   closeSync(log);
-  server.stderr!.on("data", (chunk: Buffer) => (serverErrors += chunk.toString()));
-  await waitUntilHealthy(`http://localhost:${port}`);
+  let errors = "";
+  child.stderr!.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+  const started: ReadmeServer = { process: child, port, logFile: serverLog, output: () => readFileSync(serverLog, "utf8") + errors };
+  servers.push(started);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}:\n${started.output()}`);
+    try {
+      if ((await fetch(`http://localhost:${port}/healthz`)).ok) return started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the server did not answer within 20 s:\n${started.output()}`);
+}
+
+/** Runs a walkthrough block as written against `target`, in bash -eo pipefail, as a reader's shell would stop. */
+function runBlock(code: string, target: ReadmeServer) {
+  const script = code.replace(README_URL, `API=http://localhost:${target.port}/graphql`).replace(README_LOG, `LOG=${target.logFile}`);
+  const run = spawnSync("bash", ["-eo", "pipefail", "-c", script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { ...run, report: `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}` };
+}
+
+const [install, start, ...rest] = serverBlock!.code.trimEnd().split("\n");
+let server: ReadmeServer;
+const serverOutput = () => server.output();
+
+beforeAll(async () => {
+  expect({ install, rest }).toEqual({ install: "npm ci", rest: [] });
+  expect(start).toMatch(/ npm start \| tee api\.log$/);
+  server = await startServer(start, logFile);
 });
 
 afterAll(async () => {
-  if (server.exitCode === null) {
-    server.kill("SIGTERM");
-    await once(server, "exit");
+  for (const { process: child } of servers) {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    }
   }
   rmSync(logDir, { recursive: true, force: true });
 });
 
 describe("the README", () => {
-  it("marks the quick-start server block and four walkthrough blocks, each stating its outcomes", () => {
+  it("marks the quick-start server block and six walkthrough blocks, each stating its outcomes", () => {
     expect(serverBlock).toBeDefined();
-    expect(walkthrough).toHaveLength(4);
+    expect(walkthrough).toHaveLength(6);
     for (const block of walkthrough) {
       expect(block.code.split(README_URL)).toHaveLength(2);
       expect(statedOutcomes(block.code).length).toBeGreaterThan(0);
@@ -89,20 +117,25 @@ describe("the README", () => {
     expect({ status: curl.status, hint: "install curl (.ci/run does)" }).toEqual({ status: 0, hint: expect.any(String) });
   });
 
-  it.each([...walkthrough, ...walkthrough].map((block, index) => [(index % walkthrough.length) + 1, index < walkthrough.length ? "" : ", again", block.code] as const))(
-    "runs walkthrough block %d%s as written, with the outcomes it states (a reader may repeat it against the same server)",
-    (_, _again, code) => {
-      const script = code.replace(README_URL, `API=http://localhost:${port}/graphql`).replace(README_LOG, `LOG=${logFile}`);
-      const run = spawnSync("bash", ["-eo", "pipefail", "-c", script], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      const report = `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
-      expect({ status: run.status, stderr: run.stderr, report }).toEqual({ status: 0, stderr: "", report: expect.any(String) });
-      expect({ missing: missingFragment(run.stdout, statedOutcomes(code)), report }).toEqual({ missing: null, report: expect.any(String) });
+  const passes = Array.from({ length: PASSES }, (_, pass) => walkthrough.map((block, index) => [pass + 1, index + 1, block.code] as const)).flat();
+  it.each(passes)(
+    "pass %d: runs walkthrough block %d as written, with the outcomes it states (a reader may repeat it against the same server, without limit)",
+    (_pass, _block, code) => {
+      const run = runBlock(code, server);
+      expect({ status: run.status, stderr: run.stderr, report: run.report }).toEqual({ status: 0, stderr: "", report: expect.any(String) });
+      expect({ missing: missingFragment(run.stdout, statedOutcomes(code)), report: run.report }).toEqual({ missing: null, report: expect.any(String) });
     },
     60_000,
   );
+
+  it("has every block that meets an API error print the error's code, reason and message, never a JavaScript stack trace", async () => {
+    // The same quick start, but one registration an hour: the blocks after the first meet REGISTER_THROTTLED.
+    const strict = await startServer(start.replace(/REGISTER_MAX_PER_IP=\d+/, "REGISTER_MAX_PER_IP=1"), join(logDir, "strict.log"));
+    const runs = walkthrough.map((block) => runBlock(block.code, strict));
+    for (const run of runs) {
+      expect({ stackTrace: /\bTypeError\b|^\s+at \S.*:\d+:\d+\)?$/m.test(run.stdout + run.stderr), report: run.report }).toEqual({ stackTrace: false, report: expect.any(String) });
+      if (run.status !== 0) expect({ stderr: run.stderr, report: run.report }).toEqual({ stderr: expect.stringMatching(/^TOO_MANY_REQUESTS REGISTER_THROTTLED \S/m), report: expect.any(String) });
+    }
+    expect(runs.filter((run) => run.status !== 0).length).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 });

@@ -2,9 +2,10 @@ import { AuthClientError, createAuthClient, type SessionEvent } from "@revocable
 
 // Same origin as the page: the proxy in ../server.ts forwards /graphql (HTTP and WebSocket) to the
 // API, so the API's SameSite=Strict, Path=/graphql refresh cookie is first-party here.
-const auth = createAuthClient({ url: "/graphql", device: "web example" });
-// For the browser console and the end-to-end test.
-(globalThis as { auth?: typeof auth }).auth = auth;
+// Not put on window, where every script of the page, and every extension's, would find a ready
+// getAccessToken(). The module export is for the end-to-end test; it hides nothing from script of
+// this origin, which can import it too (docs/security.md: what the refresh cookie protects).
+export const auth = createAuthClient({ url: "/graphql", device: "web example" });
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>("sign-in");

@@ -54,7 +54,7 @@ export function parseLiveEvent(message: string): LiveEvent | null {
   const { type, userId, sessionId, keepSessionId, at } = raw;
   if (typeof userId !== "string" || typeof at !== "number" || !optionalString(sessionId) || !optionalString(keepSessionId)) return null;
   if (type === "revoked") {
-    if (typeof raw.kind !== "string" || !KINDS.has(raw.kind)) return null;
+    if (typeof raw.kind !== "string" || !KINDS.has(raw.kind) || !optionalString(raw.device)) return null;
     return {
       type,
       kind: raw.kind as RevocationKind,
@@ -62,6 +62,7 @@ export function parseLiveEvent(message: string): LiveEvent | null {
       at,
       ...(sessionId === undefined ? {} : { sessionId }),
       ...(keepSessionId === undefined ? {} : { keepSessionId }),
+      ...(raw.device === undefined ? {} : { device: raw.device }),
     };
   }
   if (type === "signed_in" && typeof sessionId === "string" && (raw.device === null || typeof raw.device === "string")) {

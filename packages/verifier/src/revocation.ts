@@ -54,6 +54,8 @@ export interface RevocationEvent {
   readonly userId: string;
   /** Only this session ended. */
   readonly sessionId?: string;
+  /** The device name of the session that ended, when it had one (as its client reported it). */
+  readonly device?: string;
   /** Every session of the user ended except this one (logoutOthers, changePassword). */
   readonly keepSessionId?: string;
   /** Epoch ms when the revoking write completed; revocation-to-close latency is measured from it. */

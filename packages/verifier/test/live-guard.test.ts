@@ -80,4 +80,10 @@ describe("LiveGuard", () => {
     expect(parseLiveEvent(JSON.stringify({ ...event, v: 1, kind: "bogus" }))).toBeNull();
     expect(LIVE_CHANNEL).toBe("auth:{live}:events");
   });
+
+  it("reads the ended session's device name when a revocation carries one", () => {
+    const event = { type: "revoked", kind: "session", userId: "u", sessionId: "s", device: "phone", at: 1 } as const;
+    expect(parseLiveEvent(encodeLiveEvent(event))).toEqual(event);
+    expect(parseLiveEvent(JSON.stringify({ ...event, v: 1, device: 7 }))).toBeNull();
+  });
 });

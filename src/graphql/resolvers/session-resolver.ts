@@ -39,7 +39,8 @@ export class SessionResolver {
   async logoutOthers(@Ctx() context: RequestContext): Promise<number> {
     const identity = signedIn(context);
     const ended = await this.sessionService.endOthers(identity);
-    this.audit?.signedOut(identity, "others", ended, context);
+    // Ending nothing changes nothing, so it is no event of the user's history.
+    if (ended > 0) this.audit?.signedOut(identity, "others", ended, context);
     return ended;
   }
 

@@ -25,13 +25,21 @@ export class SecurityEvent {
   @Field(() => Boolean, { description: "True when sessionId is the session whose access token made this request." })
   current!: boolean;
 
-  @Field(() => String, { nullable: true, description: "The device name given at login or register." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The device name given at login or register, as reported by the client: not checked by the API. Control characters are replaced by U+FFFD.",
+  })
   device!: string | null;
 
   @Field(() => String, { nullable: true, description: "The client's IP address as the API saw it (TRUST_PROXY)." })
   ip!: string | null;
 
-  @Field(() => String, { nullable: true, description: "The client's User-Agent header, cut to 256 characters." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The User-Agent header as reported by the client, which chose it (for LOGIN_FAILED, whoever tried the password): not checked by the API. Cut to 256 characters (the last one then …); control characters are replaced by U+FFFD.",
+  })
   userAgent!: string | null;
 
   static fill<T extends SecurityEvent>(target: T, record: AuditRecord, currentSessionId: string | null): T {

@@ -51,7 +51,11 @@ export class SessionEvent {
   @Field(() => ID, { nullable: true, description: "The session that began or ended; null when the event is about several, or the user." })
   sessionId!: string | null;
 
-  @Field(() => String, { nullable: true, description: "SIGNED_IN: the new session's device name." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "SIGNED_IN: the new session's device name; SESSION_ENDED: the ended session's, after logout or revokeSession (null when several ended). As reported by the client that signed in.",
+  })
   device!: string | null;
 
   @Field(() => Date)

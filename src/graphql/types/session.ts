@@ -6,7 +6,10 @@ export class Session {
   @Field(() => ID)
   id!: string;
 
-  @Field(() => String, { nullable: true, description: "The device name given at login or register." })
+  @Field(() => String, {
+    nullable: true,
+    description: "The device name given at login or register, as reported by the client: not checked by the API. Control characters are replaced by U+FFFD.",
+  })
   device!: string | null;
 
   @Field(() => Date)

@@ -240,13 +240,13 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
+  async endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null> {
     if (revoke && revoke.expiresAt > this.clock.now()) {
       this.revoked.set(`${userId}/${revoke.jti}`, revoke.expiresAt);
     }
     const session = this.session(userId, sessionId);
     this.sessionsOf(userId).delete(sessionId);
-    return isLiveSession(session, this.cutoff(userId));
+    return session && isLiveSession(session, this.cutoff(userId)) ? session : null;
   }
 
   async endAllSessions(userId: string): Promise<number> {

@@ -284,7 +284,7 @@ export class RedisStore implements Store {
     return this.guard(async () => (await this.script("markSessionAuthenticated", this.sessionKeys(userId, sessionId), [at])) === 1);
   }
 
-  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<boolean> {
+  endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null> {
     return this.guard(async () => {
       const sessionKeys = [
         keys.session(userId, sessionId),
@@ -293,7 +293,7 @@ export class RedisStore implements Store {
         keys.revokedAccessToken(userId, revoke?.jti ?? ""),
       ];
       const ended = await this.durableScript("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
-      return ended === 1;
+      return typeof ended === "string" ? (JSON.parse(ended) as SessionRecord) : null;
     });
   }
 

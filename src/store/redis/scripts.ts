@@ -193,7 +193,10 @@ return 1
 `,
 };
 
-/** KEYS: session, sessions, cutoff, revoked jti. ARGV: session id, revoked jti's expiresAt or ''. */
+/**
+ * KEYS: session, sessions, cutoff, revoked jti. ARGV: session id, revoked jti's expiresAt or ''.
+ * Returns the session's JSON when it was live (its device names it in the ended event), else nil.
+ */
 export const endSession = {
   numberOfKeys: 4,
   lua: `${NOW_MS}
@@ -204,10 +207,10 @@ end
 local raw = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if not raw then return 0 end
+if not raw then return false end
 local cutoff = tonumber(redis.call('GET', KEYS[3]) or '0')
-if cjson.decode(raw).createdAt <= cutoff then return 0 end
-return 1
+if cjson.decode(raw).createdAt <= cutoff then return false end
+return raw
 `,
 };
 
