@@ -6,19 +6,20 @@ import { GraphQLInstrumentation } from "@opentelemetry/instrumentation-graphql";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
-import type { TracingConfig } from "../config";
+import type { TraceSampler, TracingConfig } from "../config";
 import type { Tracing } from "./tracing";
 
 /**
  * The official SDK: spans batched and sent over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (the
  * exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself), W3C trace context taken from
- * an incoming `traceparent`.
+ * an incoming `traceparent`, traces kept as OTEL_TRACES_SAMPLER says.
  */
 export function startOpenTelemetry(config: TracingConfig, logger: Logger): Tracing {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": config.serviceName }),
+    sampler: sampler(config.sampler),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
   // The global provider, AsyncLocalStorage context and the W3C traceparent/baggage propagators.
@@ -79,4 +80,9 @@ export function startOpenTelemetry(config: TracingConfig, logger: Logger): Traci
     },
     shutdown: () => provider.shutdown(),
   };
+}
+
+function sampler({ name, ratio }: TraceSampler) {
+  const root = name.endsWith("always_on") ? new AlwaysOnSampler() : name.endsWith("always_off") ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio);
+  return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
 }
