@@ -8,7 +8,8 @@
  *     least a revocation-aware request can do; (d)/(m) is the headline ratio;
  *   - Redis bytes per session and per revoked access token (INFO memory around N of each);
  *   - logins/s at the argon2id parameters in use, and the p99 of `me` while 20 logins run at once;
- *   - row (g): row (d) with OpenTelemetry tracing on, exporting to a local sink, and what that costs.
+ *   - row (g): row (d) with OpenTelemetry tracing on (every trace kept), exporting to a local sink, and
+ *     what that costs; row (h): the same at OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.1.
  *   - fair hashing: a bystander's login p50 while one client IP keeps 50 logins in flight.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
  *
@@ -161,7 +162,8 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   const workers = await spawnApi(redis.url, { WORKERS: "2" }, quiet);
   const sink = await otlpSink();
   const traced = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, quiet);
-  servers.push(reference, onFastify, minimal, tutorial, onRedis, inMemory, workers, traced, sink);
+  const sampled = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" }, quiet);
+  servers.push(reference, onFastify, minimal, tutorial, onRedis, inMemory, workers, traced, sampled, sink);
 
   const tutorialToken = jwt.sign({ sub: "bench-user", email: "bench@example.com" }, TEST_SECRET, { expiresIn: 3600 });
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -176,7 +178,8 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
     { row: "d", label: "this API, bearer + Redis", url: onRedis.url, pid: onRedis.process.pid, body: ME, headers: bearer(apiToken) },
     { row: "e", label: "this API, bearer + embedded store", url: inMemory.url, pid: inMemory.process.pid, body: ME, headers: bearer((await registerUser(inMemory.url)).accessToken) },
     { row: "f", label: "this API, WORKERS=2, bearer + Redis", url: workers.url, pid: workers.process.pid, body: ME, headers: bearer((await registerUser(workers.url)).accessToken) },
-    { row: "g", label: "(d) with OpenTelemetry tracing on (OTLP to a local sink)", url: traced.url, pid: traced.process.pid, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
+    { row: "g", label: "(d) with OpenTelemetry tracing on, every trace kept (OTLP to a local sink)", url: traced.url, pid: traced.process.pid, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
+    { row: "h", label: "(g) keeping 1 trace in 10 (`parentbased_traceidratio`, 0.1)", url: sampled.url, pid: sampled.process.pid, body: ME, headers: bearer((await registerUser(sampled.url)).accessToken) },
   ].filter((target) => ROWS === null || ROWS.has(target.row));
 
   process.stderr.write(`warm-up: ${WARMUP_SECONDS} s each\n`);
@@ -204,7 +207,9 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   }
   if (samples.has("c") && samples.has("n")) console.log(`(c) = ${ratio("c", "n")}× (n) (target ≥ 1).`);
   if (samples.has("d") && samples.has("e")) console.log(`(e) = ${ratio("e", "d")}× (d) (target ≥ 1).`);
-  if (samples.has("d") && samples.has("g")) console.log(`\nTracing on costs ${((1 - rps("g") / rps("d")) * 100).toFixed(0)}% of row (d)'s throughput.`);
+  const cost = (row: string) => `${((1 - rps(row) / rps("d")) * 100).toFixed(0)}%`;
+  if (samples.has("d") && samples.has("g")) console.log(`\nTracing: (g) = ${ratio("g", "d")}× (d) (target ≥ 0.75), every trace kept costs ${cost("g")} of (d)'s throughput.`);
+  if (samples.has("d") && samples.has("h")) console.log(`(h) = ${ratio("h", "d")}× (d): keeping 1 trace in 10 costs ${cost("h")}.`);
 }
 
 /** A stand-in OTLP/HTTP collector: takes every export and answers 200, so the bench measures the API's side only. */

@@ -114,6 +114,16 @@ export interface LiveLimits {
 export interface TracingConfig {
   readonly endpoint: string;
   readonly serviceName: string;
+  readonly sampler: TraceSampler;
+}
+
+/** OTEL_TRACES_SAMPLER's values that need no remote service. */
+export const TRACE_SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
+
+/** Which traces are recorded and exported; `ratio` is OTEL_TRACES_SAMPLER_ARG, for the two `traceidratio` samplers. */
+export interface TraceSampler {
+  readonly name: (typeof TRACE_SAMPLERS)[number];
+  readonly ratio: number;
 }
 
 /** How much of the audit trail Redis keeps (docs/operations.md#the-audit-trail). */
@@ -399,6 +409,7 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
   const name = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT";
   const endpoint = env[name]?.trim();
   if (!endpoint || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return null;
+  const sampler = readSampler(env, problems);
   try {
     const url = new URL(endpoint);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
@@ -406,7 +417,33 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
     problems.push(`${name} must be an http:// or https:// URL (an OTLP/HTTP collector), got "${endpoint}"`);
     return null;
   }
-  return { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api" };
+  return sampler === null ? null : { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api", sampler };
+}
+
+/**
+ * OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as the OpenTelemetry spec names them. Where the
+ * SDK would log a bad value and trace everything, this refuses to start: a ratio that silently
+ * became 1.0 is a surprise on the bill, and one that became "always on" is a surprise in the CPU.
+ */
+function readSampler(env: Env, problems: string[]): TraceSampler | null {
+  const raw = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || "parentbased_always_on";
+  const name = TRACE_SAMPLERS.find((candidate) => candidate === raw);
+  if (name === undefined) {
+    problems.push(`OTEL_TRACES_SAMPLER must be one of ${TRACE_SAMPLERS.join(", ")}, got "${env.OTEL_TRACES_SAMPLER}"`);
+    return null;
+  }
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  if (!name.endsWith("traceidratio")) {
+    if (!arg) return { name, ratio: 1 };
+    problems.push(`OTEL_TRACES_SAMPLER_ARG is the ratio of traceidratio and parentbased_traceidratio; OTEL_TRACES_SAMPLER=${name} takes none`);
+    return null;
+  }
+  const ratio = arg ? Number(arg) : 1;
+  if (arg && (!/^(\d+(\.\d*)?|\.\d+)$/.test(arg) || ratio > 1)) {
+    problems.push(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept), got "${arg}"`);
+    return null;
+  }
+  return { name, ratio };
 }
 
 function readSecret(env: Env, required: boolean, problems: string[]): string | null {

@@ -3,22 +3,22 @@ import { SpanStatusCode, type Span } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { GraphQLInstrumentation } from "@opentelemetry/instrumentation-graphql";
-import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
-import type { TracingConfig } from "../config";
+import type { TraceSampler, TracingConfig } from "../config";
 import type { Tracing } from "./tracing";
 
 /**
  * The official SDK: spans batched and sent over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (the
  * exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself), W3C trace context taken from
- * an incoming `traceparent`.
+ * an incoming `traceparent`, traces kept as OTEL_TRACES_SAMPLER says.
  */
 export function startOpenTelemetry(config: TracingConfig, logger: Logger): Tracing {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": config.serviceName }),
+    sampler: sampler(config.sampler),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
   // The global provider, AsyncLocalStorage context and the W3C traceparent/baggage propagators.
@@ -26,8 +26,15 @@ export function startOpenTelemetry(config: TracingConfig, logger: Logger): Traci
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation(),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+      // The server span is @fastify/otel's: with no http instrumentation under it, it takes the
+      // incoming traceparent itself and is of kind SERVER. http's span was a second one around the
+      // same request, and with the hook spans it cost more than all the other spans together
+      // (README, "Tracing"). It is named as http's was: method and route.
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        instrumentHooks: false,
+        requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? ""}`.trim()),
+      }),
       // A span per resolver would be one per field of every list: only the non-trivial ones.
       new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
       // The command name only: by default every argument of EVALSHA went into db.statement, and our
@@ -79,4 +86,9 @@ export function startOpenTelemetry(config: TracingConfig, logger: Logger): Traci
     },
     shutdown: () => provider.shutdown(),
   };
+}
+
+function sampler({ name, ratio }: TraceSampler) {
+  const root = name.endsWith("always_on") ? new AlwaysOnSampler() : name.endsWith("always_off") ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio);
+  return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
 }

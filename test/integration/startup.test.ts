@@ -28,6 +28,16 @@ describe("starting the service", () => {
     expect(output).toContain("ACCESS_TOKEN_TTL");
   });
 
+  it("refuses a trace sampler it does not know, or a ratio outside 0..1, with exit 2 rather than tracing everything", () => {
+    const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" };
+    const unknown = refusedStart(testEnv(null, { ...traced, OTEL_TRACES_SAMPLER: "parentbased_sometimes" }));
+    expect(unknown.status).toBe(2);
+    expect(unknown.output).toContain('OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, got "parentbased_sometimes"');
+    const ratio = refusedStart(testEnv(null, { ...traced, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "10" }));
+    expect(ratio.status).toBe(2);
+    expect(ratio.output).toContain('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept), got "10"');
+  });
+
   it("reports every configuration problem at once, each naming its variable, and exits 2", () => {
     const env = testEnv(redis.url, {
       NODE_ENV: "production",

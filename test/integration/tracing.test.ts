@@ -126,6 +126,71 @@ describe("OpenTelemetry tracing, on", () => {
   });
 });
 
+describe("OpenTelemetry tracing, sampled (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)", () => {
+  let redis: TestRedis;
+  const started: { api: ApiProcess; receiver: Awaited<ReturnType<typeof startReceiver>> }[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  }, 60_000);
+  afterAll(async () => {
+    for (const { api, receiver } of started) {
+      await api.stop();
+      receiver.server.close();
+    }
+    await redis?.destroy();
+  });
+
+  /** An API with its own collector, under `sampler`, and a user's token. */
+  const start = async (sampler: Record<string, string>) => {
+    const receiver = await startReceiver();
+    const api = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", ...sampler });
+    started.push({ api, receiver });
+    const registered = await send(api.url, RegisterDocument, { input: { email: uniqueEmail(), password: PASSWORD } });
+    return { api, receiver, token: registered.data!.register.accessToken };
+  };
+  /** `me` as part of the caller's trace `traceId`, sampled by the caller or not; answers once its spans could have been exported. */
+  const me = async ({ api, token }: { api: ApiProcess; token: string }, traceId: string, sampled: boolean) => {
+    const result = await send(api.url, MeDocument, {}, { token, headers: { traceparent: `00-${traceId}-${randomHex(8)}-0${sampled ? 1 : 0}` } });
+    expect(result.data?.me.id).toBeDefined();
+  };
+  const arrived = async (receiver: { spans: ReceivedSpan[] }, traceId: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!receiver.spans.some((span) => span.traceId === traceId && span.name === "auth.revocation_check") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return receiver.spans.filter((span) => span.traceId === traceId);
+  };
+
+  it("at parentbased_traceidratio 0, exports no trace of its own, and every trace the caller sampled, in full", async () => {
+    const server = await start({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" });
+    const unsampled = randomHex(16);
+    await me(server, unsampled, false);
+    await send(server.api.url, MeDocument, {}, { token: server.token });
+    const sampled = randomHex(16);
+    await me(server, sampled, true);
+    // Batches leave in order: once the sampled trace is in, anything before it would be too.
+    const spans = await arrived(server.receiver, sampled);
+    expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(["auth.verify_token", "auth.revocation_check", "mget"]));
+    expect(spans.find((span) => span.kind === 2)).toBeDefined();
+    expect(new Set(server.receiver.spans.map((span) => span.traceId))).toEqual(new Set([sampled]));
+  });
+
+  it("at traceidratio 0, exports nothing, even for a caller that sampled its trace", async () => {
+    const server = await start({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" });
+    await me(server, randomHex(16), true);
+    await me(server, randomHex(16), false);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(server.receiver.spans).toEqual([]);
+  });
+
+  it("at always_on, exports a trace the caller did not sample", async () => {
+    const server = await start({ OTEL_TRACES_SAMPLER: "always_on" });
+    const traceId = randomHex(16);
+    await me(server, traceId, false);
+    expect((await arrived(server.receiver, traceId)).map((span) => span.name)).toEqual(expect.arrayContaining(["auth.verify_token", "auth.revocation_check", "mget"]));
+  });
+});
+
 /** Starts dist/index.js in a child and answers which OpenTelemetry modules it loaded once it serves (the no-op API aside). */
 async function loadedTracingModules(env: Record<string, string>): Promise<string[]> {
   const port = await freePort();

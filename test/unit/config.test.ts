@@ -58,13 +58,34 @@ describe("configuration", () => {
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing).toEqual({
       endpoint: "http://collector:4318",
       serviceName: "revocable-auth-api",
+      sampler: { name: "parentbased_always_on", ratio: 1 },
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://c/v1/traces", OTEL_SERVICE_NAME: "auth" }).tracing).toEqual({
       endpoint: "https://c/v1/traces",
       serviceName: "auth",
+      sampler: { name: "parentbased_always_on", ratio: 1 },
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeNull();
     expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4317" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http/)]);
+  });
+
+  it("reads OTEL_TRACES_SAMPLER and its ratio, OTEL_TRACES_SAMPLER_ARG, when tracing is on", () => {
+    const sampler = (env: Record<string, string>) => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", ...env }).tracing?.sampler;
+    expect(sampler({ OTEL_TRACES_SAMPLER: "always_off" })).toEqual({ name: "always_off", ratio: 1 });
+    expect(sampler({ OTEL_TRACES_SAMPLER: " ParentBased_TraceIdRatio ", OTEL_TRACES_SAMPLER_ARG: "0.1" })).toEqual({ name: "parentbased_traceidratio", ratio: 0.1 });
+    expect(sampler({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" })).toEqual({ name: "traceidratio", ratio: 0 });
+    expect(sampler({ OTEL_TRACES_SAMPLER: "traceidratio" })).toEqual({ name: "traceidratio", ratio: 1 });
+    // Off, they are not read.
+    expect(loadConfig({ OTEL_TRACES_SAMPLER: "sometimes" }).tracing).toBeNull();
+  });
+
+  it("refuses an unknown sampler, a ratio outside 0..1, and a ratio for a sampler that takes none", () => {
+    const problems = (env: Record<string, string>) => problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", ...env });
+    expect(problems({ OTEL_TRACES_SAMPLER: "jaeger_remote" })).toEqual([expect.stringMatching(/^OTEL_TRACES_SAMPLER must be one of always_on, .*parentbased_traceidratio, got "jaeger_remote"/)]);
+    for (const arg of ["1.5", "-0.1", "ten percent", "0x1", "NaN"]) {
+      expect(problems({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: arg })).toEqual([`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept), got "${arg}"`]);
+    }
+    expect(problems({ OTEL_TRACES_SAMPLER_ARG: "0.1" })).toEqual([expect.stringMatching(/^OTEL_TRACES_SAMPLER_ARG is the ratio of traceidratio and parentbased_traceidratio; OTEL_TRACES_SAMPLER=parentbased_always_on takes none/)]);
   });
 
   it("is frozen", () => {
