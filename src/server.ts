@@ -295,6 +295,7 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
       redis: config.redis,
       timeoutMs: config.storeTimeoutMs,
       connectWithinMs: REDIS_CONNECT_WITHIN_MS,
+      requireAof: config.redisRequireAof,
       logger,
     });
   }
