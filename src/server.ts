@@ -131,7 +131,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
-  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }) : null;
+  const passkeys = config.passkeys ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }, !config.production) : null;
   const outbox = createOutbox(config, logger, metrics);
   const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
