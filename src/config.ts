@@ -37,6 +37,11 @@ export interface Config {
   readonly redisUrl: string | null;
   /** Where Redis is, in one of the three modes; null: the embedded in-memory store. */
   readonly redis: RedisConfig | null;
+  /**
+   * REDIS_REQUIRE_AOF: refuse to start on a Redis without append-only persistence (or whose
+   * persistence cannot be read); on by default in production. Off: a warning only.
+   */
+  readonly redisRequireAof: boolean;
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a random one was made for this process. */
@@ -308,6 +313,7 @@ export function loadConfig(env: Env): Config {
     production,
     redisUrl: redis?.mode === "single" ? redis.url : null,
     redis,
+    redisRequireAof: read.oneOf("REDIS_REQUIRE_AOF", ["on", "off"] as const, production ? "on" : "off") === "on",
     jwt: {
       secret: secret ?? "",
       secretGenerated: !env.JWT_SECRET && !isAsymmetric(algorithm),
@@ -384,7 +390,7 @@ function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig |
   if (env.REDIS_SENTINEL_MASTER && !env.REDIS_SENTINELS) problems.push("REDIS_SENTINEL_MASTER needs REDIS_SENTINELS");
   if (given.length !== 1) {
     if (given.length === 0) {
-      for (const name of ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS", "REDIS_MIN_REPLICAS"]) {
+      for (const name of ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS", "REDIS_MIN_REPLICAS", "REDIS_REQUIRE_AOF"]) {
         if (env[name]) problems.push(`${name} needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS`);
       }
     }

@@ -38,6 +38,8 @@ export class AuthError<C extends ErrorCode = ErrorCode> extends Error {
     readonly code: C,
     readonly reason: ReasonOf<C>,
     message: string,
+    /** More for the client, beside code and reason (a development hint); never a secret. */
+    readonly extensions?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = "AuthError";

@@ -139,7 +139,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const outbox = createOutbox(config, logger, metrics);
   const credentialMail = credentialMailNotices(outbox);
   const passkeys = config.passkeys
-    ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }, passkeyNotices ?? credentialMail)
+    ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }, passkeyNotices ?? credentialMail, !config.production)
     : null;
   const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
@@ -304,6 +304,7 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
       redis: config.redis,
       timeoutMs: config.storeTimeoutMs,
       connectWithinMs: REDIS_CONNECT_WITHIN_MS,
+      requireAof: config.redisRequireAof,
       logger,
     });
   }
@@ -320,11 +321,31 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
 /** The mail transport, chosen like the store: SMTP with MAIL_URL, else the log (MAIL_URL=off: nothing is sent). */
 function createOutbox(config: Config, logger: Logger, metrics: Metrics): MailQueue {
   const { transport, url, from, templatesDir, maxAttempts } = config.mail;
-  const mailer: Mailer = transport === "smtp" ? new SmtpMailer(url!, from) : new LogMailer(logger);
+  const smtp = transport === "smtp" ? new SmtpMailer(url!, from) : null;
+  const mailer: Mailer = smtp ?? new LogMailer(logger);
+  if (smtp) void checkSmtpServer(smtp, logger);
   if (transport === "log") logger.warn("MAIL_URL is not set: mails, with their links, are written to the log (set MAIL_URL=smtp://… to send them)");
   if (transport === "off") logger.warn("MAIL_URL=off: password reset, email verification and email change are turned off");
   const templates = MailTemplates.load(templatesDir);
   return new MailQueue(mailer, templates, logger, metrics, { maxAttempts, enabled: transport !== "off" });
+}
+
+/**
+ * An SMTP server that cannot be reached (or refuses the login) would otherwise show only at the
+ * first mail. Checked in the background, never holding up the start: the service runs without mail
+ * (each mail is retried, then counted as failed), so this warns rather than refusing.
+ */
+async function checkSmtpServer(smtp: SmtpMailer, logger: Logger): Promise<void> {
+  try {
+    await smtp.verify();
+    logger.info({ smtp: smtp.server }, "the SMTP server (MAIL_URL) answered");
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    logger.warn(
+      { smtp: smtp.server, cause: smtp.redact(message ?? String(error)), code },
+      `cannot reach the SMTP server at ${smtp.server.host}:${smtp.server.port} (MAIL_URL): mails will fail until it answers`,
+    );
+  }
 }
 
 function warnAboutDevelopmentDefaults(config: Config, logger: Logger): void {

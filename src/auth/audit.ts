@@ -312,6 +312,14 @@ export class Audit {
     );
   }
 
+  /**
+   * A passkey registration refused: `cause` says which check (origin, rp_id, user_verification,
+   * challenge, attestation, ...), `details` what it saw (the page's origin); never the credential.
+   */
+  passkeyRegistrationFailed(userId: string, sessionId: string, cause: string, details: Record<string, string>, clientIp: string): void {
+    this.recordFields("passkey_registration_failed", { userId, sessionId, cause, ...details, clientIp }, `passkey registration refused: ${cause}`);
+  }
+
   passkeyRegistered(userId: string, sessionId: string, passkeyId: string, clientIp: string): void {
     this.metrics.passkeyChanges.inc({ change: "registered" });
     this.recordFields("passkey_registered", { userId, sessionId, passkeyId, clientIp }, "passkey registered");

@@ -71,6 +71,8 @@ export class Passkeys {
     private readonly settings: PasskeyConfig,
     private readonly guards: PasskeyGuards | null = null,
     private readonly notices: PasskeyNotices = {},
+    /** Outside production: a refused registration's error names its cause and the accepted origins and RP ID. */
+    private readonly explainFailures = false,
   ) {}
 
   /**
@@ -106,9 +108,14 @@ export class Passkeys {
     const credential = parseResponse(response, "attestationObject") as unknown as RegistrationResponseJSON;
     const label = passkeyName(name ?? DEFAULT_NAME);
     const session = await this.sessions.requireRecentAuthentication(identity);
+    const refuse = (failure: RegistrationFailure, message: string): never => {
+      this.guards?.audit.passkeyRegistrationFailed(identity.userId, identity.sessionId, failure.cause, failure.details, origin.clientIp);
+      const explained = this.explainFailures ? { cause: failure.cause, acceptedOrigins: [...this.settings.origins], rpId: this.settings.rpId } : undefined;
+      throw notVerified(message, explained);
+    };
     const challenge = await this.takeChallenge(credential);
     if (!challenge || challenge.ceremony !== "registration" || challenge.userId !== identity.userId) {
-      throw notVerified("This registration's challenge is unknown, used, expired or not yours: ask for new options");
+      return refuse({ cause: "challenge", details: {} }, "This registration's challenge is unknown, used, expired or not yours: ask for new options");
     }
     const user = await this.registeringUser(identity);
     let verified;
@@ -121,12 +128,12 @@ export class Passkeys {
         requireUserPresence: true,
         requireUserVerification: true,
       });
-    } catch {
-      verified = null;
+    } catch (error) {
+      return refuse(registrationFailure(error), "The passkey could not be verified: origin, RP ID, user verification or attestation");
     }
-    if (!verified?.verified) throw notVerified("The passkey could not be verified: origin, RP ID, user verification or attestation");
+    if (!verified.verified) return refuse({ cause: "attestation", details: {} }, "The passkey could not be verified: origin, RP ID, user verification or attestation");
     const info = verified.registrationInfo;
-    if (info.credential.id.length > MAX_CREDENTIAL_ID_CHARS) throw notVerified("The credential id is longer than WebAuthn allows");
+    if (info.credential.id.length > MAX_CREDENTIAL_ID_CHARS) return refuse({ cause: "credential_id", details: {} }, "The credential id is longer than WebAuthn allows");
     const passkey: PasskeyRecord = {
       id: info.credential.id,
       userId: user.id,
@@ -145,7 +152,7 @@ export class Passkeys {
         await notify(() => this.notices.passkeyAdded?.(user, passkey.name, deviceOf(session, origin)));
         return passkey;
       case "taken":
-        throw notVerified("This passkey is registered already");
+        return refuse({ cause: "taken", details: {} }, "This passkey is registered already");
       case "limit":
         throw badInput(`An account may hold at most ${MAX_PASSKEYS_PER_USER} passkeys: remove one first`);
       case "user_missing":
@@ -353,7 +360,33 @@ async function notify(send: () => void | Promise<void>): Promise<void> {
   }
 }
 
-const notVerified = (message: string) => new AuthError("BAD_USER_INPUT", "PASSKEY_NOT_VERIFIED", message);
+const notVerified = (message: string, extensions?: Record<string, unknown>) => new AuthError("BAD_USER_INPUT", "PASSKEY_NOT_VERIFIED", message, extensions);
+
+/** Why a registration was refused, for the audit line: a cause, and what it is about (never the challenge or the credential). */
+interface RegistrationFailure {
+  readonly cause: "challenge" | "origin" | "rp_id" | "user_verification" | "user_presence" | "type" | "attestation" | "credential_id" | "taken";
+  readonly details: Record<string, string>;
+}
+
+/** Longest piece of a refused response (the origin it names) kept in a log line. */
+const MAX_LOGGED_CHARS = 200;
+
+/**
+ * SimpleWebAuthn says why it refused in its error's message only. The origin the browser reported
+ * is kept (the usual misconfiguration: WEBAUTHN_ORIGINS lacks the page's origin); a message that
+ * names the challenge is never kept, and any other only as the library's words, cut short.
+ */
+function registrationFailure(error: unknown): RegistrationFailure {
+  const message = String((error as Error)?.message ?? error);
+  const origin = /registration response origin "([^"]*)"/.exec(message);
+  if (origin) return { cause: "origin", details: { origin: origin[1]!.slice(0, MAX_LOGGED_CHARS) } };
+  if (/challenge/i.test(message)) return { cause: "challenge", details: {} };
+  if (/RP ID/.test(message)) return { cause: "rp_id", details: {} };
+  if (/user could not be verified/i.test(message)) return { cause: "user_verification", details: {} };
+  if (/user was not present/i.test(message)) return { cause: "user_presence", details: {} };
+  if (/response type/i.test(message)) return { cause: "type", details: {} };
+  return { cause: "attestation", details: { error: message.slice(0, MAX_LOGGED_CHARS) } };
+}
 
 const passkeyNotFound = () => new AuthError("NOT_FOUND", "PASSKEY_NOT_FOUND", "No such passkey");
 

@@ -47,6 +47,7 @@ function fromAuthError(error: AuthError): GraphQLError {
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
+      ...error.extensions,
       code: error.code,
       reason: error.reason,
       http: { status: HTTP_STATUS_BY_REASON[error.reason] ?? HTTP_STATUS[error.code] ?? 400, headers },
@@ -74,7 +75,7 @@ export function errorFormatter(logger: Logger) {
     const original = unwrapResolverError(error);
     const where = { locations: formatted.locations, path: formatted.path };
     if (original instanceof AuthError) {
-      return { message: original.message, ...where, extensions: { code: original.code, reason: original.reason } };
+      return { message: original.message, ...where, extensions: { ...original.extensions, code: original.code, reason: original.reason } };
     }
     if (original instanceof ArgumentValidationError) {
       return {

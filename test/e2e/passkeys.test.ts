@@ -41,7 +41,7 @@ describeWithChromium("passkeys in Chromium with the virtual authenticator", (CHR
 
   interface GraphQLBody {
     data?: Record<string, unknown> | null;
-    errors?: { message: string; extensions?: { code?: string; reason?: string } }[];
+    errors?: { message: string; extensions?: { code?: string; reason?: string } & Record<string, unknown> }[];
   }
 
   let redis: TestRedis;
@@ -254,6 +254,49 @@ describeWithChromium("passkeys in Chromium with the virtual authenticator", (CHR
       const account = await register(`${elsewhereOrigin}/graphql`);
       const registration = await registerInPage(page, account.accessToken);
       expect(reasonOf(registration.result)).toBe("PASSKEY_NOT_VERIFIED");
+    });
+
+    it("says why a registration from another origin was refused: in the log and audit trail, and outside production in the error", async () => {
+      await page.goto(`${elsewhereOrigin}/healthz`);
+      const account = await register(`${elsewhereOrigin}/graphql`);
+      const registration = await registerInPage(page, account.accessToken);
+      expect(registration.result.errors?.[0]?.extensions).toEqual({
+        code: "BAD_USER_INPUT",
+        reason: "PASSKEY_NOT_VERIFIED",
+        cause: "origin",
+        acceptedOrigins: ["http://localhost:1"],
+        rpId: "localhost",
+      });
+      const line = lines.find((entry) => entry.audit === "passkey_registration_failed" && entry.userId === account.user.id);
+      expect(line).toMatchObject({ cause: "origin", origin: elsewhereOrigin, sessionId: account.sessionId, msg: "passkey registration refused: origin" });
+      // Never the challenge nor the credential itself.
+      const logged = JSON.stringify(lines);
+      expect(logged).not.toContain(registration.options.challenge);
+      expect(logged).not.toContain(registration.response.response.clientDataJSON);
+      expect(logged).not.toContain(registration.response.response.attestationObject);
+      const history = await post(`${elsewhereOrigin}/graphql`, { query: "{ securityEvents(first: 5) { nodes { type sessionId } } }" }, { token: account.accessToken });
+      expect((history.data as any).securityEvents.nodes).toContainEqual({ type: "PASSKEY_REGISTRATION_FAILED", sessionId: account.sessionId });
+    });
+
+    it("names no accepted origin in a refused registration's error in production", async () => {
+      const [production, productionOrigin] = await startOn({
+        NODE_ENV: "production",
+        HOST: "localhost",
+        MFA_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString("base64"),
+        MAIL_URL: "off",
+        PASSKEYS: "on",
+        WEBAUTHN_RP_ID: "localhost",
+        WEBAUTHN_ORIGINS: "https://localhost:1",
+      });
+      try {
+        await page.goto(`${productionOrigin}/healthz`);
+        const account = await register(`${productionOrigin}/graphql`);
+        const registration = await registerInPage(page, account.accessToken);
+        expect(registration.result.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", reason: "PASSKEY_NOT_VERIFIED" });
+        expect(JSON.stringify(registration.result)).not.toContain("https://localhost:1");
+      } finally {
+        await production.stop();
+      }
     });
 
     it("refuses a signature counter that goes backwards, and audits a possible clone", async () => {

@@ -56,6 +56,119 @@ describe("the Redis the service accepts", () => {
   });
 });
 
+describe("append-only persistence (REDIS_REQUIRE_AOF)", () => {
+  /** What production needs besides Redis, on this machine. */
+  const PRODUCTION = { NODE_ENV: "production", MFA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"), MAIL_URL: "off", HOST: "localhost" };
+  const startProcess = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH ?? "", ...testEnv(redis.url, env) }, encoding: "utf8", timeout: 15_000 });
+
+  async function withoutAof(run: () => Promise<void>): Promise<void> {
+    await redis.client.config("SET", "appendonly", "no");
+    try {
+      await run();
+    } finally {
+      await redis.client.config("SET", "appendonly", "yes");
+    }
+  }
+
+  it("refuses to start in production on a Redis with appendonly no, saying what to set", async () => {
+    await withoutAof(async () => {
+      const result = startProcess(PRODUCTION);
+      expect(result.status).toBe(1);
+      const url = new URL(redis.url);
+      expect(result.stderr).toContain(`Redis at ${url.hostname}:${url.port} has appendonly no`);
+      expect(result.stderr).toContain("Set appendonly yes");
+      expect(result.stderr).toContain("REDIS_REQUIRE_AOF=off");
+    });
+  });
+
+  it("starts with REDIS_REQUIRE_AOF=off, and outside production, warning about appendonly no", async () => {
+    await withoutAof(async () => {
+      for (const env of [{ ...PRODUCTION, REDIS_REQUIRE_AOF: "off" }, {}]) {
+        const api = await spawnApi(redis.url, env);
+        try {
+          expect(api.output()).toMatch(/"appendonly":"no".*has appendonly no/);
+          expect((await register(api.url)).user.id).toEqual(expect.any(String));
+        } finally {
+          await api.stop();
+        }
+      }
+    });
+    // And REDIS_REQUIRE_AOF=on refuses outside production too.
+    await withoutAof(async () => expect(startProcess({ REDIS_REQUIRE_AOF: "on" }).status).toBe(1));
+  });
+
+  it("starts in production on appendonly yes, with no persistence warning", async () => {
+    const api = await spawnApi(redis.url, PRODUCTION);
+    try {
+      expect(api.output()).not.toMatch(/appendonly/);
+      expect(api.output()).toContain("auth API ready");
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it("reads it with INFO where CONFIG is not allowed, and fails closed when neither may be read", async () => {
+    await redis.client.call("ACL", "SETUSER", "noconfig", "on", ">api-password-123", "~*", "&auth:{live}:events", "+@all", "-config");
+    await redis.client.call("ACL", "SETUSER", "blind", "on", ">api-password-123", "~*", "&auth:{live}:events", "+@all", "-config", "-info");
+    const as = (user: string, env: Record<string, string> = {}) => ({ ...PRODUCTION, REDIS_USERNAME: user, REDIS_PASSWORD: "api-password-123", ...env });
+    const api = await spawnApi(redis.url, as("noconfig"));
+    try {
+      expect(api.output()).not.toMatch(/appendonly|append-only/);
+    } finally {
+      await api.stop();
+    }
+    await withoutAof(async () => {
+      const result = startProcess(as("noconfig"));
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("has appendonly no");
+    });
+    const blind = startProcess(as("blind"));
+    expect(blind.status).toBe(1);
+    expect(blind.stderr).toMatch(/Cannot read whether Redis at .* uses append-only persistence.*REDIS_REQUIRE_AOF=off/);
+    const allowed = await spawnApi(redis.url, as("blind", { REDIS_REQUIRE_AOF: "off" }));
+    try {
+      expect(allowed.output()).toMatch(/"appendonly":"unknown".*Cannot read whether Redis/);
+      expect(allowed.output()).not.toContain("api-password-123");
+    } finally {
+      await allowed.stop();
+    }
+  });
+});
+
+describe("a password Redis does not need", () => {
+  const warning = /needs no password, but REDIS_(URL|PASSWORD) gives one/;
+
+  it("warns, naming the node but not the password, when REDIS_URL carries a password and Redis has none", async () => {
+    const url = new URL(redis.url);
+    const api = await spawnApi(`redis://:unneeded-hunter2@${url.host}`);
+    try {
+      expect(api.output()).toMatch(warning);
+      expect(api.output()).toContain(`Redis at ${url.hostname}:${url.port} needs no password`);
+      expect(api.output()).not.toContain("unneeded-hunter2");
+      expect((await register(api.url)).user.id).toEqual(expect.any(String));
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it("does not warn when Redis requires that password", async () => {
+    await redis.client.config("SET", "requirepass", "needed-hunter2");
+    try {
+      const url = new URL(redis.url);
+      const api = await spawnApi(`redis://:needed-hunter2@${url.host}`);
+      try {
+        expect(api.output()).toContain("auth API ready");
+        expect(api.output()).not.toMatch(warning);
+      } finally {
+        await api.stop();
+      }
+    } finally {
+      await redis.client.config("SET", "requirepass", "");
+    }
+  });
+});
+
 describe("the live channel's ACL", () => {
   it("refuses to start, naming the channel and the ACL rule, when the Redis user may not use the live channel", async () => {
     await redis.client.call("ACL", "SETUSER", "nochannel", "on", ">api-password-123", "~*", "resetchannels", "+@all", "-config");

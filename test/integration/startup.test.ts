@@ -5,7 +5,9 @@ import { resolve } from "node:path";
 import { UsersDocument } from "../../schema/generated/graphql";
 import { spawnApi, startApi, testEnv } from "../support/api";
 import { login, PASSWORD, send, uniqueEmail } from "../support/client";
+import { Mailbox } from "../support/mailbox";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { eventually } from "../support/redis-node";
 
 const ENTRY = resolve(__dirname, "../../dist/index.js");
 
@@ -177,6 +179,61 @@ describe("starting the service", () => {
     } finally {
       await second.stop();
       await third.stop();
+    }
+  });
+});
+
+describe("checking the SMTP server at start", () => {
+  const lineOf = (api: { output(): string }, message: RegExp) =>
+    api
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => message.test(String(line.msg)));
+
+  it("starts and is ready with an SMTP host that refuses connections, and warns naming host and cause, never the password", async () => {
+    const port = await freePort();
+    const api = await spawnApi(null, { MAIL_URL: `smtp://mailer:smtp-hunter2@127.0.0.1:${port}` });
+    try {
+      expect((await fetch(api.url.replace(/graphql$/, "readyz"))).status).toBe(200);
+      await eventually("the SMTP warning", async () => lineOf(api, /cannot reach the SMTP server/) !== undefined, 15_000);
+      const warning = lineOf(api, /cannot reach the SMTP server/)!;
+      expect(warning).toMatchObject({ level: 40, smtp: { host: "127.0.0.1", port } });
+      expect(warning.msg).toContain(`127.0.0.1:${port}`);
+      expect(String(warning.cause)).toContain("ECONNREFUSED");
+      expect(api.output()).not.toContain("smtp-hunter2");
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+
+  it("does not wait for an SMTP server that never answers: ready before the check ends", async () => {
+    const silent = createServer(() => undefined);
+    silent.listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    const port = (silent.address() as AddressInfo).port;
+    const api = await spawnApi(null, { MAIL_URL: `smtp://127.0.0.1:${port}` });
+    try {
+      expect((await fetch(api.url.replace(/graphql$/, "readyz"))).status).toBe(200);
+      // The check is still waiting for the greeting (10 s): neither outcome is logged yet.
+      expect(lineOf(api, /SMTP server/)).toBeUndefined();
+    } finally {
+      expect(await api.stop()).toBe(0);
+      silent.close();
+    }
+  });
+
+  it("logs no warning when the SMTP server answers", async () => {
+    const mailbox = await Mailbox.start();
+    const api = await spawnApi(null, { MAIL_URL: mailbox.url });
+    try {
+      await eventually("the SMTP check", async () => lineOf(api, /SMTP server/) !== undefined, 15_000);
+      expect(lineOf(api, /SMTP server/)).toMatchObject({ level: 30, msg: "the SMTP server (MAIL_URL) answered" });
+      expect(lineOf(api, /cannot reach the SMTP server/)).toBeUndefined();
+    } finally {
+      expect(await api.stop()).toBe(0);
+      await mailbox.stop();
     }
   });
 });

@@ -88,6 +88,16 @@ describe("configuration", () => {
     expect(problems({ OTEL_TRACES_SAMPLER_ARG: "0.1" })).toEqual([expect.stringMatching(/^OTEL_TRACES_SAMPLER_ARG is the ratio of traceidratio and parentbased_traceidratio; OTEL_TRACES_SAMPLER=parentbased_always_on takes none/)]);
   });
 
+  it("requires append-only Redis (REDIS_REQUIRE_AOF) by default in production only, and reads on/off", () => {
+    const production = { NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, JWT_SECRET: SECRET, REDIS_URL: "redis://cache:6379" };
+    expect(loadConfig(production).redisRequireAof).toBe(true);
+    expect(loadConfig({ ...production, REDIS_REQUIRE_AOF: "off" }).redisRequireAof).toBe(false);
+    expect(loadConfig({ REDIS_URL: "redis://cache:6379" }).redisRequireAof).toBe(false);
+    expect(loadConfig({ REDIS_URL: "redis://cache:6379", REDIS_REQUIRE_AOF: "on" }).redisRequireAof).toBe(true);
+    expect(problemsOf({ REDIS_URL: "redis://cache:6379", REDIS_REQUIRE_AOF: "yes" })).toEqual([expect.stringMatching(/^REDIS_REQUIRE_AOF/)]);
+    expect(problemsOf({ REDIS_REQUIRE_AOF: "on" })).toEqual([expect.stringMatching(/^REDIS_REQUIRE_AOF needs REDIS_URL/)]);
+  });
+
   it("is frozen", () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
     expect(Object.isFrozen(config)).toBe(true);

@@ -259,3 +259,77 @@ export async function checkEvictionPolicy(client: RedisClient, logger: Logger): 
     }
   }
 }
+
+class NonDurableRedisError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NonDurableRedisError";
+  }
+}
+
+/** How a master keeps its data: append-only or not, or null when neither CONFIG nor INFO may be read. */
+async function appendOnly(master: Redis): Promise<boolean | null> {
+  try {
+    const reply = (await master.call("CONFIG", "GET", "appendonly")) as string[];
+    if (reply[1] === "yes" || reply[1] === "no") return reply[1] === "yes";
+  } catch {
+    // CONFIG renamed or not granted (managed Redis): INFO persistence says the same.
+  }
+  try {
+    const info = String(await master.call("INFO", "persistence"));
+    const enabled = /^aof_enabled:(\d)/m.exec(info)?.[1];
+    if (enabled !== undefined) return enabled === "1";
+  } catch {
+    // Neither may be read.
+  }
+  return null;
+}
+
+/**
+ * Without append-only persistence a Redis restart forgets every revocation since the last
+ * snapshot, and those tokens work again. `required` (REDIS_REQUIRE_AOF, on in production): refuse
+ * to start on such a Redis, and, failing closed, on one whose persistence can be read neither with
+ * CONFIG nor with INFO. Otherwise, a warning for either. Every master of a Cluster is checked.
+ */
+export async function checkPersistence(client: RedisClient, required: boolean, logger: Logger): Promise<void> {
+  const masters = client instanceof Cluster ? client.nodes("master") : [client];
+  for (const master of masters) {
+    const where = `${master.options.host}:${master.options.port}`;
+    const aof = await appendOnly(master);
+    if (aof === true) continue;
+    const problem =
+      aof === false
+        ? `Redis at ${where} has appendonly no: a Redis restart would forget the revocations since its last snapshot, and those tokens would work again. Set appendonly yes (see docs/operations.md)`
+        : `Cannot read whether Redis at ${where} uses append-only persistence (CONFIG GET appendonly and INFO persistence are both refused). Grant one of them, or check it in your provider's settings`;
+    if (required) throw new NonDurableRedisError(`${problem}, or set REDIS_REQUIRE_AOF=off to start anyway`);
+    logger.warn({ redis: where, appendonly: aof === false ? "no" : "unknown" }, `${problem} (REDIS_REQUIRE_AOF=on refuses to start on it)`);
+  }
+}
+
+/** What Redis 6+ (and before it, Redis 5) answers AUTH with when no password is set. */
+const NO_PASSWORD_SET = /without any password configured|no password is set/i;
+
+/**
+ * A password Redis does not need: ioredis sends it, Redis ignores it with an error, and the
+ * connection works, so a Redis that was meant to require one (requirepass lost in a restart or a
+ * new deployment) would go unnoticed. Asks once more with the same password on every master and
+ * warns, naming the node, never the password (Redis echoes it in the error, which is not logged).
+ */
+export async function checkPasswordNeeded(client: RedisClient, config: RedisConfig, logger: Logger): Promise<void> {
+  const password = config.password ?? (config.mode === "single" ? decodeURIComponent(new URL(config.url).password) : "");
+  const username = config.username ?? (config.mode === "single" ? decodeURIComponent(new URL(config.url).username) : "");
+  if (!password || (username && username !== "default")) return;
+  const masters = client instanceof Cluster ? client.nodes("master") : [client];
+  for (const master of masters) {
+    const unneeded = await master.call("AUTH", password).then(
+      () => false,
+      (error: Error) => NO_PASSWORD_SET.test(error.message),
+    );
+    if (!unneeded) continue;
+    const where = `${master.options.host}:${master.options.port}`;
+    logger.warn(
+      { redis: where },
+      `Redis at ${where} needs no password, but ${config.password ? "REDIS_PASSWORD" : "REDIS_URL"} gives one: anyone who reaches it can read and change every session. Set requirepass (or an ACL user) on it, or remove the password from the configuration`,
+    );
+  }
+}

@@ -47,7 +47,7 @@ import type {
   WebAuthnChallenge,
 } from "../store";
 import { compareAuditIds, isLiveSession, newestFirst } from "../store";
-import { checkEvictionPolicy, connectWithin, createRedisClient, disconnectOnce, waitUntilConnected, type RedisClient } from "./connection";
+import { checkEvictionPolicy, checkPasswordNeeded, checkPersistence, connectWithin, createRedisClient, disconnectOnce, waitUntilConnected, type RedisClient } from "./connection";
 import { scripts } from "./scripts";
 
 export { CONNECTION_NAME } from "./connection";
@@ -87,17 +87,22 @@ export interface RedisStoreOptions {
   /** Bound on connecting and on every call: past it the call fails instead of hanging. */
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /** REDIS_REQUIRE_AOF: refuse a Redis without append-only persistence (else warn). */
+  readonly requireAof?: boolean;
 }
 
 /**
  * Opens a connection and waits until Redis answers (retrying, logging each failed attempt), then
- * refuses an evicting Redis, so start-up fails loudly.
+ * refuses an evicting Redis, and one without append-only persistence when required, so start-up
+ * fails loudly; warns about a password Redis does not need.
  */
 export async function connectRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const store = new RedisStore(options);
   await waitUntilConnected(store.client, options.redis, options.connectWithinMs, options.logger);
   try {
     await checkEvictionPolicy(store.client, options.logger);
+    await checkPersistence(store.client, options.requireAof ?? false, options.logger);
+    await checkPasswordNeeded(store.client, options.redis, options.logger);
   } catch (error) {
     await store.close();
     throw error;
