@@ -187,7 +187,8 @@ function keyProblem(entry: unknown, algorithm: AsymmetricAlgorithm): string | nu
   try {
     key = createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" });
   } catch {
-    return `${named} is not a valid private JWK`;
+    // Node 24 refuses at import a "d" that does not belong to the public part; Node 20 imported it (the probe below).
+    return isPublicJwk(jwk) ? `${named} has a private part that does not match its public part` : `${named} is not a valid private JWK`;
   }
   if (algorithm === "ES256" && key.asymmetricKeyDetails?.namedCurve !== "prime256v1") return `${named} must be an EC P-256 key for ES256`;
   if (algorithm === "RS256" && (key.asymmetricKeyType !== "rsa" || (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)) {
@@ -197,4 +198,15 @@ function keyProblem(entry: unknown, algorithm: AsymmetricAlgorithm): string | nu
   const probe = Buffer.from("revocable-auth-api key check");
   if (!verify("sha256", probe, createPublicKey(key), sign("sha256", probe, key))) return `${named} has a private part that does not match its public part`;
   return null;
+}
+
+/** Whether the key's public members alone make a valid public key. */
+function isPublicJwk(jwk: Record<string, unknown>): boolean {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicPart } = jwk;
+  try {
+    createPublicKey({ key: publicPart as JsonWebKey, format: "jwk" });
+    return true;
+  } catch {
+    return false;
+  }
 }
