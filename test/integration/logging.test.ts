@@ -29,26 +29,24 @@ function runWithBusyThreadPool(script: string): { status: number | null; lines: 
   return run(`${busy}\n${script}`, { UV_THREADPOOL_SIZE: "1" });
 }
 
+/** A burst of lines, then an uncaught exception. */
+const CRASH = `
+  const logger = log.createLogger("info");
+  log.exitOnFatal(logger);
+  for (let i = 0; i < ${BURST}; i++) logger.info({ i }, "request");
+  setImmediate(() => { throw new Error("boom"); });
+`;
+
 describe("the asynchronous log", () => {
   it("loses no line on a fatal error: the lines buffered before it and the fatal one are written", () => {
-    const { status, lines } = run(`
-      const logger = log.createLogger("info");
-      log.exitOnFatal(logger);
-      for (let i = 0; i < ${BURST}; i++) logger.info({ i }, "request");
-      setImmediate(() => { throw new Error("boom"); });
-    `);
+    const { status, lines } = run(CRASH);
     expect(status).toBe(1);
     expect(lines.filter((line) => line.msg === "request")).toHaveLength(BURST);
     expect(lines.at(-1)).toMatchObject({ level: 60, msg: "fatal error", err: { message: "boom" } });
   });
 
   it("writes the fatal line last even when the thread pool is slow to write it (as under load)", () => {
-    const { status, lines } = runWithBusyThreadPool(`
-      const logger = log.createLogger("info");
-      log.exitOnFatal(logger);
-      for (let i = 0; i < ${BURST}; i++) logger.info({ i }, "request");
-      setImmediate(() => { throw new Error("boom"); });
-    `);
+    const { status, lines } = runWithBusyThreadPool(CRASH);
     expect(status).toBe(1);
     expect(lines.filter((line) => line.msg === "request").map((line) => line.i)).toEqual(Array.from({ length: BURST }, (_, i) => i));
     expect(lines.at(-1)).toMatchObject({ level: 60, msg: "fatal error" });

@@ -576,10 +576,9 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const { userId } = token;
       const tokenKey = keys.mailToken(userId, "email_change");
-      const [rawToken, rawUser] = await this.redis.mget(tokenKey, keys.user(userId));
-      const record = parseJson<MailTokenRecord>(rawToken);
-      const user = parseJson<UserRecord>(rawUser);
-      if (!record || !user || record.hash !== token.hash || record.expiresAt <= token.now) return { status: "invalid" };
+      const read = await this.readLiveMailToken(token, tokenKey);
+      if (!read) return { status: "invalid" };
+      const { record, user } = read;
       const asking = record.sessionId;
       if (user.disabled || asking === undefined || !(await this.isLive(userId, asking))) {
         await this.redis.del(tokenKey);
@@ -603,10 +602,9 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const { userId } = token;
       const tokenKey = keys.mailToken(userId, "email_change_cancel");
-      const [rawToken, rawUser] = await this.redis.mget(tokenKey, keys.user(userId));
-      const record = parseJson<MailTokenRecord>(rawToken);
-      const user = parseJson<UserRecord>(rawUser);
-      if (!record || !user || record.hash !== token.hash || record.expiresAt <= token.now) return { status: "invalid" };
+      const read = await this.readLiveMailToken(token, tokenKey);
+      if (!read) return { status: "invalid" };
+      const { record, user } = read;
       const changed = record.changeTo !== undefined && user.email === record.changeTo;
       const claimed = changed && (await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId])) === 1;
       const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
@@ -620,6 +618,14 @@ export class RedisStore implements Store {
       if (status !== "cancelled") return { status: "invalid" };
       return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), reverted: reverted === 1 };
     });
+  }
+
+  /** The token at `tokenKey` and its user, read in one MGET, when the token matches and is live; reads only. */
+  private async readLiveMailToken(token: PresentedMailToken, tokenKey: string): Promise<{ record: MailTokenRecord; user: UserRecord } | null> {
+    const [rawToken, rawUser] = await this.redis.mget(tokenKey, keys.user(token.userId));
+    const record = parseJson<MailTokenRecord>(rawToken);
+    const user = parseJson<UserRecord>(rawUser);
+    return record && user && record.hash === token.hash && record.expiresAt > token.now ? { record, user } : null;
   }
 
   /** `claimed` was taken on the directory for a move away from `from` that did not happen: undo it unless the record holds it now. */
