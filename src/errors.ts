@@ -23,7 +23,7 @@ export const REASONS = {
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
   ],
-  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED", "REAUTHENTICATION_REQUIRED"],
+  FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED", "REAUTHENTICATION_REQUIRED", "EMAIL_CHANGE_TOO_SOON"],
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
   TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED", "RECOVERY_THROTTLED"],
@@ -107,6 +107,17 @@ export const mfaEnrollmentRequired = () => new AuthError("FORBIDDEN", "MFA_ENROL
 /** A mailed link's token that is unknown, used, expired or superseded: one answer for all four. */
 export const invalidMailToken = () =>
   new AuthError("BAD_USER_INPUT", "INVALID_MAIL_TOKEN", "This link is invalid, expired or already used; ask for a new one");
+
+/**
+ * requestEmailChange while the last confirmed change can still be undone from the previous address:
+ * a new request would replace that address's "this was not me" link.
+ */
+export const emailChangeTooSoon = (until: number) =>
+  new AuthError(
+    "FORBIDDEN",
+    "EMAIL_CHANGE_TOO_SOON",
+    `The address changed recently, and the previous one can undo that until ${new Date(until).toISOString()}; ask for another change after that`,
+  );
 
 /** REQUIRE_VERIFIED_EMAIL=on and the address is not verified yet: no session starts. */
 export const emailNotVerified = () =>

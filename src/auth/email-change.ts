@@ -1,4 +1,4 @@
-import { AuthError, badInput, invalidMailToken } from "../errors";
+import { AuthError, badInput, emailChangeTooSoon, invalidMailToken } from "../errors";
 import type { Accounts, Origin } from "./accounts";
 import { normalizeEmail } from "./accounts";
 import type { Identity } from "./authenticator";
@@ -24,6 +24,10 @@ export class EmailChange {
     const user = await this.accounts.getUser(identity.userId);
     const address = normalizeEmail(newEmail);
     if (address === user.email) throw badInput("newEmail is this account's address already");
+    // A confirmed change stays undoable from the previous address until its link expires; a new
+    // request would replace that link (mailed to the current address), so none is taken until then.
+    const undo = await store.readMailToken(user.id, "email_change_cancel", clock.now());
+    if (undo && undo.email !== user.email) throw emailChangeTooSoon(undo.expiresAt);
     await throttle?.checkRecovery(address, origin.clientIp);
     const taken = (await store.findUserIdByEmail(address)) !== null;
     // Taken or not, the same writes replace any earlier pending change: for a taken address the
@@ -32,7 +36,7 @@ export class EmailChange {
     const cancel = mintMailToken(user.id);
     const expiresAt = clock.now() + this.ttlSeconds * 1000;
     await store.putMailToken(user.id, "email_change", { hash: change.hash, expiresAt, email: address, sessionId: identity.sessionId });
-    await store.putMailToken(user.id, "email_change_cancel", { hash: cancel.hash, expiresAt, email: user.email, changeTo: address });
+    await store.putMailToken(user.id, "email_change_cancel", { hash: cancel.hash, expiresAt, email: user.email });
     audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
     const ttl = describeTtl(this.ttlSeconds);
     if (!taken) {

@@ -38,8 +38,6 @@ export interface MailTokenRecord {
    * dies with it: confirming needs this session still live (and the account enabled).
    */
   readonly sessionId?: string;
-  /** Email change's "this was not me" token (mailed to the old address): the address asked for. */
-  readonly changeTo?: string;
   /** Registration: the argon2 hash of the password chosen, which the account gets when the link is used. */
   readonly passwordHash?: string;
 }
@@ -537,6 +535,8 @@ export interface Store {
   putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void>;
   /** True when the user's live token for `purpose` has this hash; reads only. */
   mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean>;
+  /** The user's token for `purpose` as stored (a hash, never a working link) while live at `now`; reads only. */
+  readMailToken(userId: string, purpose: MailTokenPurpose, now: number): Promise<MailTokenRecord | null>;
   /**
    * Consumes the user's token for `purpose` when its hash matches, in one step, and returns it
    * while live; null otherwise. A wrong hash leaves the token in place; a matching expired one is
@@ -564,8 +564,8 @@ export interface Store {
   changeEmail(token: PresentedMailToken): Promise<EmailChangeResult>;
   /**
    * Consumes a live email_change_cancel token ("this was not me", mailed to the old address): the
-   * pending change is cancelled and every session ends, in one step. When the change went through
-   * already (the account holds the token's `changeTo`), the account moves back to the token's
+   * pending change is cancelled and every session ends, in one step. When the account is on another
+   * address than the one the token was mailed to (a change went through), it moves back to that
    * address, unless another account claimed it meanwhile. Redis: as changeEmail, a claim on
    * {directory} first, given back when the user's script does not take it.
    */

@@ -1348,7 +1348,7 @@ export function storeContract(name: string, harness: () => StoreHarness) {
           const other = await started(user.id);
           const email = newUser().email;
           const change = await put(user, "email_change", { email, sessionId: asking.id });
-          const cancel = await put(user, "email_change_cancel", { email: user.email, changeTo: email });
+          const cancel = await put(user, "email_change_cancel", { email: user.email });
           return { user, asking, other, email, change, cancel };
         }
 
@@ -1382,6 +1382,24 @@ export function storeContract(name: string, harness: () => StoreHarness) {
           expect(await store.findUserIdByEmail(user.email)).toBe(rival.id);
           expect(await store.findUserIdByEmail(email)).toBe(user.id);
           expect(await store.listSessions(user.id)).toEqual([]);
+        });
+
+        it("moves the account back from wherever later changes took it", async () => {
+          const { user, asking, email, change, cancel } = await requested();
+          expect((await store.changeEmail(change)).status).toBe("changed");
+          const further = newUser().email;
+          expect((await store.changeEmail(await put({ ...user, email }, "email_change", { email: further, sessionId: asking.id }))).status).toBe("changed");
+          expect(await store.cancelEmailChange(cancel)).toMatchObject({ status: "cancelled", reverted: true, user: { email: user.email } });
+          for (const address of [email, further]) expect(await store.findUserIdByEmail(address)).toBeNull();
+          expect(await store.findUserIdByEmail(user.email)).toBe(user.id);
+        });
+
+        it("readMailToken shows the stored record while it is live, and reads only", async () => {
+          const { user, cancel } = await requested();
+          expect(await store.readMailToken(user.id, "email_change_cancel", h.now())).toMatchObject({ email: user.email, hash: cancel.hash });
+          expect(await store.readMailToken(user.id, "email_change_cancel", h.now() + 120_000)).toBeNull();
+          expect(await store.readMailToken(user.id, "password_reset", h.now())).toBeNull();
+          expect((await store.cancelEmailChange(cancel)).status).toBe("cancelled");
         });
 
         it("an expired token does nothing", async () => {

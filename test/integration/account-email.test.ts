@@ -443,6 +443,28 @@ describe("email change", () => {
       expect((await register(a.url, { email: evil })).user.email).toBe(evil);
     });
 
+    it("cannot be taken from the owner by a second change: none is taken while the first can be undone", async () => {
+      const owner = await register(a.url);
+      const { intruder, evil, link, notice } = await intruderAsks(owner);
+      expect((await send(b.url, ConfirmEmailChangeDocument, { token: link })).data).toEqual({ confirmEmailChange: true });
+      const again = await requestChange(b.url, intruder.accessToken, uniqueEmail("evil-again"));
+      expect(again.error).toMatchObject({ code: "FORBIDDEN", reason: "EMAIL_CHANGE_TOO_SOON" });
+      expect((await cancel(a.url, tokenIn(notice))).data).toEqual({ cancelEmailChange: true });
+      expect((await login(a.url, owner.user.email)).user.id).toBe(owner.user.id);
+      expectRefused(await send(a.url, LoginDocument, { input: { email: evil, password: PASSWORD } }), "INVALID_CREDENTIALS");
+    });
+
+    it("a second change is taken once the first can no longer be undone", async () => {
+      const owner = await register(a.url);
+      const moved = uniqueEmail("moved");
+      await requestChange(a.url, owner.accessToken, moved);
+      await send(a.url, ConfirmEmailChangeDocument, { token: tokenIn(await mailbox.nth(moved, /Confirm your new email address/)) });
+      expect((await requestChange(a.url, owner.accessToken, uniqueEmail("later"))).error).toMatchObject({ reason: "EMAIL_CHANGE_TOO_SOON" });
+      clock.offsetMs = (VERIFY_TTL + 1) * 1000;
+      const later = await login(a.url, moved);
+      expect((await requestChange(a.url, later.accessToken, uniqueEmail("later"))).data).toEqual({ requestEmailChange: true });
+    });
+
     it("a made-up, tampered or expired token is refused and changes nothing", async () => {
       const owner = await register(a.url);
       const { link, notice } = await intruderAsks(owner);

@@ -73,11 +73,14 @@ export async function spawnApi(redisUrl: string | null, env: Record<string, stri
   const exited = once(child, "exit");
   const base = `http://localhost:${port}`;
   // With WORKERS > 1 one worker answering is not enough: tests spread sockets over every worker.
+  // The primary's "worker listening" lines say when all do; without stdout (the benchmark) or below
+  // info, nothing does, and one worker answering is taken as started.
   const workers = Number(env.WORKERS ?? "1");
+  const logsListening = options.stdout !== "discard" && ["info", "debug", "trace"].includes(env.LOG_LEVEL ?? "info");
   const listening = () => output.split('"msg":"worker listening"').length - 1 >= workers;
   try {
     await waitUntilHealthy(base, () => child.exitCode !== null);
-    if (workers > 1) await waitUntil(`${workers} workers listening`, listening, () => child.exitCode !== null);
+    if (workers > 1 && logsListening) await waitUntil(`${workers} workers listening`, listening, () => child.exitCode !== null);
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`API process did not start: ${(error as Error).message}\n${output}`);

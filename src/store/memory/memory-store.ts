@@ -504,6 +504,11 @@ export class MemoryStore implements Store {
     this.mailTokens.set(`${userId}/${purpose}`, token);
   }
 
+  async readMailToken(userId: string, purpose: MailTokenPurpose, now: number): Promise<MailTokenRecord | null> {
+    const record = this.mailTokens.get(`${userId}/${purpose}`);
+    return record && record.expiresAt > now ? record : null;
+  }
+
   async mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean> {
     const record = this.mailTokens.get(`${token.userId}/${purpose}`);
     return record !== undefined && record.hash === token.hash && record.expiresAt > token.now;
@@ -554,7 +559,7 @@ export class MemoryStore implements Store {
     if (!user || !record) return { status: "invalid" };
     this.cancelPendingEmailChange(user.id);
     const owner = this.emails.get(record.email);
-    const reverted = record.changeTo !== undefined && user.email === record.changeTo && (owner === undefined || owner === user.id);
+    const reverted = user.email !== record.email && (owner === undefined || owner === user.id);
     const current = reverted ? this.moveEmail(user, record.email) : user;
     return { status: "cancelled", user: current, ended: this.endAll(user.id), reverted };
   }

@@ -540,6 +540,13 @@ export class RedisStore implements Store {
     await this.guard(() => this.redis.set(keys.mailToken(userId, purpose), JSON.stringify(token), "PXAT", Math.max(token.expiresAt, Date.now() + 1000)));
   }
 
+  readMailToken(userId: string, purpose: MailTokenPurpose, now: number): Promise<MailTokenRecord | null> {
+    return this.guard(async () => {
+      const record = parseJson<MailTokenRecord>(await this.redis.get(keys.mailToken(userId, purpose)));
+      return record && record.expiresAt > now ? record : null;
+    });
+  }
+
   mailTokenMatches(token: PresentedMailToken, purpose: MailTokenPurpose): Promise<boolean> {
     return this.guard(async () => {
       const record = parseJson<MailTokenRecord>(await this.redis.get(keys.mailToken(token.userId, purpose)));
@@ -584,39 +591,47 @@ export class RedisStore implements Store {
         await this.redis.del(tokenKey);
         return { status: "invalid" };
       }
-      const claimed = await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId]);
-      if (claimed !== 1) {
+      if (!(await this.claimAddress(userId, record.email))) {
         await this.redis.del(tokenKey);
         return { status: "taken" };
       }
       const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.session(userId, asking)];
       const [status, raw, ended] = await this.durableScript("applyEmailChange", scriptKeys, [token.hash, token.now, asking]);
+      // Either way one of the two claims is now held for nothing: the old address after the move,
+      // the new one when the script did not take it (the token is spent then, so no later call can).
+      await this.releaseUnheldClaim(userId, status === "changed" ? user.email : record.email);
       if (status === "changed") return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), keptSessionId: asking };
-      await this.giveBackClaim(userId, record.email, user.email);
       return { status: "invalid" };
     });
   }
 
-  /** As changeEmail, the other way: a claim on the old address first when the change went through. */
+  /**
+   * As changeEmail, the other way. Decided on the address read first; the script answers 'retry'
+   * (spending nothing) when a confirmation moved the account in between, and it is decided again.
+   */
   cancelEmailChange(token: PresentedMailToken): Promise<EmailChangeCancelResult> {
     return this.guard(async () => {
       const { userId } = token;
       const tokenKey = keys.mailToken(userId, "email_change_cancel");
-      const read = await this.readLiveMailToken(token, tokenKey);
-      if (!read) return { status: "invalid" };
-      const { record, user } = read;
-      const changed = record.changeTo !== undefined && user.email === record.changeTo;
-      const claimed = changed && (await this.script("moveEmail", [keys.email(record.email), keys.email(user.email)], [userId])) === 1;
-      const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
-      const [status, raw, ended, reverted] = await this.durableScript("cancelEmailChange", scriptKeys, [
-        token.hash,
-        token.now,
-        claimed ? record.email : "",
-        user.email,
-      ]);
-      if (claimed && reverted !== 1) await this.giveBackClaim(userId, record.email, user.email);
-      if (status !== "cancelled") return { status: "invalid" };
-      return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), reverted: reverted === 1 };
+      for (let attempt = 0; attempt < CANCEL_ATTEMPTS; attempt++) {
+        const read = await this.readLiveMailToken(token, tokenKey);
+        if (!read) return { status: "invalid" };
+        const { record, user } = read;
+        const moveBack = user.email !== record.email && (await this.claimAddress(userId, record.email));
+        const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
+        const [status, raw, ended, reverted] = await this.durableScript("cancelEmailChange", scriptKeys, [
+          token.hash,
+          token.now,
+          moveBack ? record.email : "",
+          user.email,
+        ]);
+        if (moveBack) await this.releaseUnheldClaim(userId, reverted === 1 ? user.email : record.email);
+        if (status === "retry") continue;
+        if (status !== "cancelled") return { status: "invalid" };
+        return { status, user: JSON.parse(raw) as UserRecord, ended: Number(ended), reverted: reverted === 1 };
+      }
+      // Confirmations kept moving the account under it: refuse this one, its link still works.
+      throw storeUnavailable();
     });
   }
 
@@ -628,10 +643,18 @@ export class RedisStore implements Store {
     return record && user && record.hash === token.hash && record.expiresAt > token.now ? { record, user } : null;
   }
 
-  /** `claimed` was taken on the directory for a move away from `from` that did not happen: undo it unless the record holds it now. */
-  private async giveBackClaim(userId: string, claimed: string, from: string): Promise<void> {
+  /** Claims `email` on the directory for the user, freeing nothing; false when another account holds it. */
+  private async claimAddress(userId: string, email: string): Promise<boolean> {
+    return (await this.script("claimAddress", [keys.email(email)], [userId])) === 1;
+  }
+
+  /**
+   * Frees the user's claim on `email` unless the record holds that address. Called after the
+   * user's script has run, so a move between the read and the release is one that script made.
+   */
+  private async releaseUnheldClaim(userId: string, email: string): Promise<void> {
     const now = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
-    if (now?.email !== claimed) await this.script("moveEmail", [keys.email(from), keys.email(claimed)], [userId]);
+    if (now?.email !== email) await this.script("releaseAddress", [keys.email(email)], [userId]);
   }
 
   private async isLive(userId: string, sessionId: string): Promise<boolean> {
@@ -868,6 +891,9 @@ class RedisAuditTail implements AuditTail {
     disconnectOnce(this.client);
   }
 }
+
+/** How often a "this was not me" is decided again when confirmations keep moving the account meanwhile. */
+const CANCEL_ATTEMPTS = 3;
 
 function toNumber(raw: string | null): number | null {
   return raw === null ? null : Number(raw);

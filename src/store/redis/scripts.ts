@@ -695,17 +695,26 @@ return encoded
 };
 
 /**
- * KEYS: the new address's claim, the old address's claim (both {directory}). ARGV: user id.
- * Claims the new address for the user unless another account holds it (0), and frees the old one
- * if it is the user's. Run again with the two swapped, it gives the change back.
+ * KEYS: an address's claim ({directory}). ARGV: user id. Claims the address for the user unless
+ * another account holds it (0). Frees nothing: an email change frees the old address only once the
+ * record has moved (releaseAddress), so no moment leaves both addresses free or one with two owners.
  */
-export const moveEmail = {
-  numberOfKeys: 2,
+export const claimAddress = {
+  numberOfKeys: 1,
   lua: `
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`,
+};
+
+/** KEYS: an address's claim. ARGV: user id. Frees the claim if it is that user's. */
+export const releaseAddress = {
+  numberOfKeys: 1,
+  lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
 return 1
 `,
 };
@@ -749,22 +758,23 @@ return {'changed', encoded, ended}
 /**
  * "This was not me", from the link in the notice to the old address. KEYS: the cancel token, user,
  * sessions, cutoff, the pending email change. ARGV: token hash, now, the address to move back to
- * ('' for none: claimed on the directory just before), the address the record must still hold for
- * that. Consumes the token, cancels the pending change, moves the record back when it still holds
- * the changed address, and ends every session. Returns {'cancelled', user JSON, ended, reverted 0|1},
- * or {'invalid'}.
+ * ('' for none: claimed on the directory just before), the address the caller read on the record.
+ * When the record holds another address now, returns {'retry'} and spends nothing. Otherwise
+ * consumes the token, cancels the pending change, moves the record back when told to, and ends
+ * every session. Returns {'cancelled', user JSON, ended, reverted 0|1}, or {'invalid'}.
  */
 export const cancelEmailChange = {
   numberOfKeys: 5,
   lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
+local user = cjson.decode(raw)
+if user.email ~= ARGV[4] then return {'retry'} end
 local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
 if not token then return {'invalid'} end
 redis.call('DEL', KEYS[5])
 local reverted = 0
-local user = cjson.decode(raw)
-if ARGV[3] ~= '' and user.email == ARGV[4] then
+if ARGV[3] ~= '' then
   user.email = ARGV[3]
   user.emailVerified = true
   raw = cjson.encode(user)
@@ -792,7 +802,8 @@ export const scripts = {
   resetPassword,
   takeMailToken,
   verifyEmail,
-  moveEmail,
+  claimAddress,
+  releaseAddress,
   applyEmailChange,
   cancelEmailChange,
   createSession,
