@@ -144,7 +144,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
   const emailVerification = new EmailVerification(mailFlows, accounts, { ttlSeconds: config.emailVerificationTtl, required: config.requireVerifiedEmail });
-  const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl);
+  const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl, recovery);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
   });

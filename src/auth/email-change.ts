@@ -2,6 +2,7 @@ import { AuthError, badInput, emailChangeTooSoon, invalidMailToken } from "../er
 import type { Accounts, Origin } from "./accounts";
 import { normalizeEmail } from "./accounts";
 import type { Identity } from "./authenticator";
+import type { Recovery } from "./recovery";
 import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 
 /**
@@ -15,6 +16,8 @@ export class EmailChange {
     private readonly accounts: Accounts,
     /** EMAIL_VERIFICATION_TTL_SECONDS: confirming the new address is verifying it. */
     private readonly ttlSeconds: number,
+    /** Mails the reset link that "this was not me" calls for: the password it removed was known to whoever asked. */
+    private readonly recovery: Pick<Recovery, "sendResetLink">,
   ) {}
 
   async request(identity: Identity, newEmail: string, currentPassword: string, origin: Origin): Promise<true> {
@@ -66,7 +69,8 @@ export class EmailChange {
 
   /**
    * "This was not me", from the notice mailed to the old address; needs no session. Cancels the
-   * change, or moves the account back when it went through already, and ends every session.
+   * change, or moves the account back when it went through already, ends every session and removes
+   * the password, which whoever asked knew: a reset link goes to the address at once.
    */
   async cancel(token: string, origin: Origin): Promise<true> {
     requireMail(this.deps.outbox);
@@ -74,6 +78,7 @@ export class EmailChange {
     const result = presented ? await this.accounts.cancelEmailChange(presented) : { status: "invalid" as const };
     if (result.status === "invalid") throw invalidMailToken();
     this.deps.audit?.emailChangeCancelled(result.user.id, origin.clientIp, result.ended, result.reverted);
+    await this.recovery.sendResetLink(result.user.id, result.user.email);
     return true;
   }
 }

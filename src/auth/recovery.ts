@@ -27,14 +27,29 @@ export class Recovery {
     const address = normalizeEmail(email);
     await throttle?.checkRecovery(address, origin.clientIp);
     const userId = await store.findUserIdByEmail(address);
-    const { token, hash } = mintMailToken(userId ?? DECOY_USER_ID);
-    await store.putMailToken(userId ?? DECOY_USER_ID, "password_reset", { hash, expiresAt: clock.now() + this.ttlSeconds * 1000, email: address });
+    const token = await this.storeToken(userId ?? DECOY_USER_ID, address);
     audit?.passwordResetRequested(userId, origin.clientIp);
-    if (userId !== null) {
-      const link = mailLink(this.deps.appUrl, "reset-password", token);
-      outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
-    }
+    if (userId !== null) this.mail(address, token);
     return true;
+  }
+
+  /**
+   * Mails the account a reset link without a request or its throttle: for a flow that has just
+   * removed the password ("this was not me" on an email change), from a link its mailbox proved.
+   */
+  async sendResetLink(userId: string, address: string): Promise<void> {
+    this.mail(address, await this.storeToken(userId, address));
+  }
+
+  private async storeToken(userId: string, address: string): Promise<string> {
+    const { token, hash } = mintMailToken(userId);
+    await this.deps.store.putMailToken(userId, "password_reset", { hash, expiresAt: this.deps.clock.now() + this.ttlSeconds * 1000, email: address });
+    return token;
+  }
+
+  private mail(address: string, token: string): void {
+    const link = mailLink(this.deps.appUrl, "reset-password", token);
+    this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
   }
 
   /** Unknown, used, superseded and expired tokens get one answer: INVALID_MAIL_TOKEN. */

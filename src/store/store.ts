@@ -564,7 +564,8 @@ export interface Store {
   changeEmail(token: PresentedMailToken): Promise<EmailChangeResult>;
   /**
    * Consumes a live email_change_cancel token ("this was not me", mailed to the old address): the
-   * pending change is cancelled and every session ends, in one step. When the account is on another
+   * pending change is cancelled, every session ends and the password is removed (whoever asked knew
+   * it; a reset sets a new one), in one step. When the account is on another
    * address than the one the token was mailed to (a change went through), it moves back to that
    * address, unless another account claimed it meanwhile. Redis: as changeEmail, a claim on
    * {directory} first, given back when the user's script does not take it.

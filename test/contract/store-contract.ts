@@ -1352,10 +1352,12 @@ export function storeContract(name: string, harness: () => StoreHarness) {
           return { user, asking, other, email, change, cancel };
         }
 
-        it("cancels a pending change and ends every session, once", async () => {
+        it("cancels a pending change, ends every session and removes the password, once", async () => {
           const { user, asking, other, email, change, cancel } = await requested();
           expect(await store.cancelEmailChange({ ...cancel, hash: "wrong" })).toEqual({ status: "invalid" });
+          expect((await store.getCredentials(user.id))!.passwordHash).toBe("hash-of-" + user.id);
           expect(await store.cancelEmailChange(cancel)).toEqual({ status: "cancelled", user, ended: 2, reverted: false });
+          expect(await store.getCredentials(user.id)).toBeNull();
           expect(await store.listSessions(user.id)).toEqual([]);
           for (const session of [asking, other]) expect((await store.accessState(user.id, session.id, "jti")).cutoff).not.toBeNull();
           expect(await store.cancelEmailChange(cancel)).toEqual({ status: "invalid" });

@@ -558,6 +558,7 @@ export class MemoryStore implements Store {
     const record = this.takeToken(token, "email_change_cancel");
     if (!user || !record) return { status: "invalid" };
     this.cancelPendingEmailChange(user.id);
+    this.passwords.delete(user.id);
     const owner = this.emails.get(record.email);
     const reverted = user.email !== record.email && (owner === undefined || owner === user.id);
     const current = reverted ? this.moveEmail(user, record.email) : user;

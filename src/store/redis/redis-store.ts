@@ -618,7 +618,7 @@ export class RedisStore implements Store {
         if (!read) return { status: "invalid" };
         const { record, user } = read;
         const moveBack = user.email !== record.email && (await this.claimAddress(userId, record.email));
-        const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")];
+        const scriptKeys = [tokenKey, keys.user(userId), keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change"), keys.password(userId)];
         const [status, raw, ended, reverted] = await this.durableScript("cancelEmailChange", scriptKeys, [
           token.hash,
           token.now,

@@ -757,14 +757,14 @@ return {'changed', encoded, ended}
 
 /**
  * "This was not me", from the link in the notice to the old address. KEYS: the cancel token, user,
- * sessions, cutoff, the pending email change. ARGV: token hash, now, the address to move back to
+ * sessions, cutoff, the pending email change, the password. ARGV: token hash, now, the address to move back to
  * ('' for none: claimed on the directory just before), the address the caller read on the record.
  * When the record holds another address now, returns {'retry'} and spends nothing. Otherwise
- * consumes the token, cancels the pending change, moves the record back when told to, and ends
- * every session. Returns {'cancelled', user JSON, ended, reverted 0|1}, or {'invalid'}.
+ * consumes the token, cancels the pending change, removes the password (whoever asked knew it),
+ * moves the record back when told to, and ends every session. Returns {'cancelled', user JSON, ended, reverted 0|1}, or {'invalid'}.
  */
 export const cancelEmailChange = {
-  numberOfKeys: 5,
+  numberOfKeys: 6,
   lua: `${NOW_MS}${END_ALL}${TAKE_MAIL_TOKEN}
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
@@ -772,7 +772,7 @@ local user = cjson.decode(raw)
 if user.email ~= ARGV[4] then return {'retry'} end
 local token = take_mail_token(KEYS[1], ARGV[1], ARGV[2])
 if not token then return {'invalid'} end
-redis.call('DEL', KEYS[5])
+redis.call('DEL', KEYS[5], KEYS[6])
 local reverted = 0
 if ARGV[3] ~= '' then
   user.email = ARGV[3]
