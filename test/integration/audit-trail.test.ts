@@ -22,6 +22,7 @@ import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { startRedis, type TestRedis } from "../support/redis";
 import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
+import { settled } from "../support/settled";
 
 type SecurityEvent = SecurityEventsQuery["securityEvents"]["edges"][number]["node"];
 type AuditEvent = AuditEventsQuery["auditEvents"]["nodes"][number];
@@ -30,15 +31,6 @@ const UA = "Mozilla/5.0 (X11; Linux x86_64) audit-trail-test";
 /** With TRUST_PROXY=1 the client's address is the one X-Forwarded-For names. */
 const from = (ip: string, token?: string) => ({ token, headers: { "x-forwarded-for": ip, "user-agent": UA } });
 
-/** Trail writes do not hold up the operation they record: wait for them to land. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trail on the %s store", (mode) => {
   let backend: StoreBackend;
@@ -64,7 +56,7 @@ describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trai
     return result.data.securityEvents;
   };
   const mine = (token: string, count: number) =>
-    eventually(
+    settled(
       async () => (await securityEvents(token, { first: 100 })).edges.map((edge) => edge.node),
       (events) => events.length >= count,
     );
@@ -74,7 +66,7 @@ describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("the audit trai
     return result.data.auditEvents;
   };
   const about = (userId: string, count: number, filter: AuditEventsQueryVariables["filter"] = {}) =>
-    eventually(
+    settled(
       async () => (await auditEvents({ first: 100, filter: { userId, ...filter } })).nodes,
       (events) => events.length >= count,
     );
@@ -280,7 +272,7 @@ describe("event ids, in the log and in a Redis written to before", () => {
   it("reads an entry written before events had ids, named by its place in the stream", async () => {
     const user = await register(api.url);
     const stream = `auth:{u:${user.user.id}}:audit`;
-    await eventually(() => redis.client.xlen(stream), (length) => length === 1);
+    await settled(() => redis.client.xlen(stream), (length) => length === 1);
     const legacy = await redis.client.xadd(stream, "*", "t", "PASSWORD_CHANGED", "u", user.user.id, "ip", "198.51.100.12");
     const events = (await send(api.url, SecurityEventsDocument, { first: 10 }, { token: user.accessToken })).data!.securityEvents.edges.map((edge) => edge.node);
     expect(events.map((event) => [event.type, event.ip])).toEqual([
@@ -324,7 +316,7 @@ describe("a trail write that fails", () => {
     await redis.client.set(`auth:{u:${user.user.id}}:audit`, "not a stream");
     const again = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } });
     expect(again.data?.login.user.id).toBe(user.user.id);
-    const failures = await eventually(
+    const failures = await settled(
       async () => {
         const text = await (await fetch(api.url.replace(/graphql$/, "metrics"))).text();
         return Number(/^auth_audit_write_failures_total (\d+)/m.exec(text)?.[1] ?? 0);

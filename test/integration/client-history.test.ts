@@ -3,6 +3,7 @@ import { print } from "graphql";
 import { LoginDocument, LogoutOthersDocument, SecurityEventsDocument, SessionsDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, register, send, uniqueEmail } from "../support/client";
+import { settled } from "../support/settled";
 
 /**
  * What lands in a user's history and session list although the user did not write it: a
@@ -30,15 +31,6 @@ function postWithUserAgent(url: string, body: unknown, userAgent: string): Promi
   });
 }
 
-/** Trail writes do not hold up the operation they record: wait for them to land. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Control characters (C0, DEL, C1), line separators, bidirectional overrides. */
 const UNPRINTABLE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u;
@@ -69,7 +61,7 @@ describe("history that others write", () => {
     const refused = await postWithUserAgent(api.url, { query: print(LoginDocument), variables: { input: { email, password: "not the password at all" } } }, attack);
     expect(refused).toEqual({ status: 200, text: expect.stringContaining(`"reason":"INVALID_CREDENTIALS"`) });
 
-    const events = await eventually(() => history(victim.accessToken), (events) => events.some((event) => event.type === "LOGIN_FAILED"));
+    const events = await settled(() => history(victim.accessToken), (events) => events.some((event) => event.type === "LOGIN_FAILED"));
     const failed = events.find((event) => event.type === "LOGIN_FAILED");
     expect(failed?.userAgent).toBeDefined();
     const shown = failed!.userAgent!;
@@ -83,7 +75,7 @@ describe("history that others write", () => {
     const user = await register(api.url, { device: "phone\u0007\u001b[31m\u202e red" });
     const sessions = await send(api.url, SessionsDocument, {}, { token: user.accessToken });
     expect(sessions.data?.sessions.map((session) => session.device)).toEqual(["phone\uFFFD\uFFFD[31m\uFFFD red"]);
-    const events = await eventually(() => history(user.accessToken), (events) => events.some((event) => event.type === "SIGNED_IN"));
+    const events = await settled(() => history(user.accessToken), (events) => events.some((event) => event.type === "SIGNED_IN"));
     expect(events.find((event) => event.type === "SIGNED_IN")?.device).toBe("phone\uFFFD\uFFFD[31m\uFFFD red");
   });
 
@@ -96,7 +88,7 @@ describe("history that others write", () => {
     await login(api.url, email, undefined, "tablet");
     expect((await send(api.url, LogoutOthersDocument, {}, { token: holder.accessToken })).data?.logoutOthers).toBe(1);
 
-    const events = await eventually(() => history(holder.accessToken), (events) => events.some((event) => event.type === "SIGNED_OUT"));
+    const events = await settled(() => history(holder.accessToken), (events) => events.some((event) => event.type === "SIGNED_OUT"));
     expect(events.map((event) => event.type)).toEqual(["SIGNED_OUT", "SIGNED_IN", "SIGNED_IN"]);
   });
 });
