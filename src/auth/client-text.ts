@@ -8,6 +8,8 @@
  * cut, with "…" in its last place.
  */
 const UNPRINTABLE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]|\p{Surrogate}/gu;
+/** The same test without the global flag's state: for the fast path. */
+const HAS_UNPRINTABLE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]|\p{Surrogate}/u;
 /** The longest device name register, login and loginWithPasskey accept. */
 export const MAX_DEVICE_LENGTH = 100;
 
@@ -17,6 +19,9 @@ const CUT = "…";
 /** `text` bounded to `maxLength` characters (code points) and cleaned as above; null when nothing is left. */
 export function clientReported(text: string | null | undefined, maxLength: number): string | null {
   if (text === null || text === undefined) return null;
+  // Every request's User-Agent comes through here: a short, clean text (the usual one) is kept as
+  // it is, without the per-code-point work below (no more code points than UTF-16 units).
+  if (text.length <= maxLength && !HAS_UNPRINTABLE.test(text)) return text.trim() || null;
   // Enough of the head for maxLength code points whatever they are; the rest is never looked at.
   const head = text.slice(0, 2 * maxLength + 2);
   const characters = Array.from(head.replace(UNPRINTABLE, REPLACEMENT).trim());
