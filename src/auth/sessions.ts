@@ -61,8 +61,7 @@ const MAX_DEVICE_CHARS = 120;
 export function deviceOf(session: { readonly device: string | null } | null, origin: { readonly userAgent?: string | null }): string | null {
   const named = session?.device?.trim();
   if (named) return named;
-  const agent = origin.userAgent?.trim();
-  return agent ? agent.slice(0, MAX_DEVICE_CHARS) : null;
+  return clientReported(origin.userAgent, MAX_DEVICE_CHARS);
 }
 
 /**
