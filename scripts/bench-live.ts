@@ -11,9 +11,9 @@
 import { readFileSync } from "node:fs";
 import pino from "pino";
 import WebSocket from "ws";
-import { PASSWORD } from "../src/auth/assurance";
-import { KeySet } from "../src/auth/signing-keys";
-import { randomId, Tokens } from "../src/auth/tokens";
+import { PASSWORD } from "../src/auth/tokens/assurance";
+import { KeySet } from "../src/auth/tokens/signing-keys";
+import { randomId, Tokens } from "../src/auth/tokens/tokens";
 import { systemClock } from "../src/clock";
 import { keyMaterial, loadConfig } from "../src/config";
 import { singleNode } from "../src/store/redis/connection";

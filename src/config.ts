@@ -14,10 +14,10 @@ import {
   type AsymmetricAlgorithm,
   type KeyMaterial,
   type PrivateJwk,
-} from "./auth/signing-keys";
+} from "./auth/tokens/signing-keys";
+import type { FailureMode } from "./auth/tokens/authenticator";
 
 export type { Algorithm };
-export type FailureMode = "closed" | "open";
 
 export interface Config {
   readonly port: number;

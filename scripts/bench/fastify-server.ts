@@ -17,7 +17,7 @@ import { GraphQLError } from "graphql";
 import { Redis } from "ioredis";
 import jwt from "jsonwebtoken";
 import { keys } from "@revocable-auth/verifier";
-import type { Identity } from "../../src/auth/authenticator";
+import type { Identity } from "../../src/auth/tokens/authenticator";
 import type { RequestContext } from "../../src/context/context";
 import { buildAuthSchema } from "../../src/graphql/schema";
 import { FIXED_IDENTITY, unusedCookie } from "./fixed-identity";

@@ -1,5 +1,5 @@
 /** What the bench's reference servers (rows a, n, m) put in their context instead of checking anything. */
-import type { Identity } from "../../src/auth/authenticator";
+import type { Identity } from "../../src/auth/tokens/authenticator";
 
 export const FIXED_IDENTITY: Identity = {
   userId: "bench-user",

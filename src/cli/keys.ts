@@ -1,4 +1,4 @@
-import { ASYMMETRIC_ALGORITHMS, generatePrivateJwk, type AsymmetricAlgorithm } from "../auth/signing-keys";
+import { ASYMMETRIC_ALGORITHMS, generatePrivateJwk, type AsymmetricAlgorithm } from "../auth/tokens/signing-keys";
 
 const USAGE = `Usage: npm run keys -- generate <${ASYMMETRIC_ALGORITHMS.join("|")}>
 Prints a new private JWK (with kid and alg) to add to the "keys" array of JWT_KEYS_FILE.`;

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { Authenticator, Identity } from "../auth/authenticator";
-import type { AuditFilter } from "../auth/audit-trail";
+import type { Authenticator, Identity } from "../auth/tokens/authenticator";
+import type { AuditFilter } from "../auth/audit/audit-trail";
 import type { AuditFeedItem } from "../live/audit-feed";
 import type { SessionEventRecord } from "../live/session-events";
 import { bearerToken } from "./bearer";

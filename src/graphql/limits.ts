@@ -20,7 +20,7 @@ const CREDENTIAL_FIELDS = new Set([
   // Passkeys: a signature check that counts toward throttling.
   "loginWithPasskey",
   "registerPasskey",
-  // Each hashes a password or sends mail (the mail flows, src/auth/recovery.ts and beside it).
+  // Each hashes a password or sends mail (the mail flows, src/auth/mail-links/recovery.ts and beside it).
   "resetPassword",
   "requestEmailChange",
   "requestPasswordReset",
@@ -76,7 +76,7 @@ const hideSuggestions: ApolloServerPlugin = {
   requestDidStart: () => Promise.resolve(suggestionsHidden),
 };
 
-/** The message without its "Did you mean …?"; the WebSocket transport (src/live/protocol.ts) applies it too. */
+/** The message without its "Did you mean …?"; the WebSocket transport (src/http/live-protocol.ts) applies it too. */
 export const withoutSuggestions = (message: string) => message.replace(SUGGESTION, "");
 
 /** Reports armor's refusal as a validation error whose message names the variable that sets the limit. */

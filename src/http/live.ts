@@ -5,9 +5,9 @@ import type { FastifyPluginAsync } from "fastify";
 import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { clientKey } from "../auth/throttle";
+import { clientKey } from "../auth/shared/client-key";
 import type { LiveConnections } from "../live/connections";
-import type { SocketExtra } from "../live/protocol";
+import type { SocketExtra } from "./live-protocol";
 
 export interface LiveRouteOptions {
   readonly protocol: ReturnType<typeof makeServer<Record<string, unknown>, SocketExtra>>;
@@ -34,7 +34,7 @@ const CLOSE_GRACE_MS = 500;
 
 /**
  * WebSocket on the HTTP port and path: an upgrade of GET /graphql with the graphql-transport-ws
- * subprotocol goes to the protocol (src/live/protocol.ts); everything else about a socket (origin,
+ * subprotocol goes to the protocol (src/http/live-protocol.ts); everything else about a socket (origin,
  * message size, keep-alive, shutdown) is decided here.
  */
 export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, options) => {

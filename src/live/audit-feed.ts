@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { auditFilterMatcher, checkAuditFilter, type AuditFilter } from "../auth/audit-trail";
+import { auditFilterMatcher, checkAuditFilter, type AuditFilter } from "../auth/audit/audit-trail";
 import { storeUnavailable } from "../errors";
 import type { Metrics } from "../metrics";
 import type { AuditRecord, AuditTail } from "../store/store";

@@ -1,10 +1,10 @@
 import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier";
 import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
-import type { AuditFilter } from "../auth/audit-trail";
-import type { Identity } from "../auth/authenticator";
+import type { AuditFilter } from "../auth/audit/audit-trail";
+import type { Identity } from "../auth/tokens/authenticator";
 import type { Clock } from "../clock";
-import type { FailureMode } from "../config";
+import type { FailureMode } from "../auth/tokens/authenticator";
 import type { Metrics } from "../metrics";
 import type { AccessState, Store } from "../store/store";
 import type { AuditFeed, AuditFeedItem } from "./audit-feed";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Mail, Outbox } from "../auth/outbox";
+import type { Mail, Outbox } from "../auth/mail-links/outbox";
 import type { Metrics } from "../metrics";
 import type { Mailer } from "./mailer";
 import type { MailTemplates } from "./templates";

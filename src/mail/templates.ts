@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MAIL_TEMPLATES, type Mail, type MailTemplate } from "../auth/outbox";
+import { MAIL_TEMPLATES, type Mail, type MailTemplate } from "../auth/mail-links/outbox";
 import type { MailMessage } from "./mailer";
 
 interface Template {

@@ -80,7 +80,7 @@ export interface SessionRecord {
   /** Set by the last rotation; absent before the first, and cleared by a step-up. */
   readonly rotation?: SessionRotation;
   /**
-   * How the session's user was authenticated (src/auth/assurance.ts): what every access token of
+   * How the session's user was authenticated (src/auth/tokens/assurance.ts): what every access token of
    * the session claims. Only stepUpSession raises it. Absent on sessions begun before it was
    * recorded, which count as aal1 ["pwd"].
    */
@@ -245,7 +245,7 @@ export interface RevokedAccessToken {
   readonly expiresAt: number;
 }
 
-/** A user's TOTP factor as stored: the secret sealed (src/auth/secret-box.ts), never plain. */
+/** A user's TOTP factor as stored: the secret sealed (src/auth/mfa/secret-box.ts), never plain. */
 export interface TotpRecord {
   readonly sealedSecret: string;
   /** The last time step whose code was accepted: no code of it or an earlier step is accepted again. */
@@ -268,7 +268,7 @@ export type EnableTotpResult = "enabled" | "no_enrolment" | "already_enabled" | 
 export type AcceptStepResult = "accepted" | "replayed" | "locked" | "not_enabled";
 
 /**
- * A WebAuthn credential of a user (src/auth/passkeys.ts). Only public material: the private key
+ * A WebAuthn credential of a user (src/auth/passkeys/passkeys.ts). Only public material: the private key
  * never leaves the authenticator.
  */
 export interface PasskeyRecord {

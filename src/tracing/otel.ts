@@ -8,7 +8,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
 import type { TraceSampler, TracingConfig } from "../config";
-import type { Tracing } from "./tracing";
+import type { Tracing } from "./port";
 
 /**
  * The official SDK: spans batched and sent over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (the

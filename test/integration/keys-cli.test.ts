@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
-import { parseKeySet } from "../../src/auth/signing-keys";
+import { parseKeySet } from "../../src/auth/tokens/signing-keys";
 
 const CLI = resolve(__dirname, "../../dist/cli/keys.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 15_000 });

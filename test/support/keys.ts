@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generatePrivateJwk, type AsymmetricAlgorithm, type PrivateJwk } from "../../src/auth/signing-keys";
+import { generatePrivateJwk, type AsymmetricAlgorithm, type PrivateJwk } from "../../src/auth/tokens/signing-keys";
 
 export const newKey = (algorithm: AsymmetricAlgorithm = "ES256"): PrivateJwk => generatePrivateJwk(algorithm);
 

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "../../src/config";
-import { generatePrivateJwk } from "../../src/auth/signing-keys";
+import { generatePrivateJwk } from "../../src/auth/tokens/signing-keys";
 import { keysFile } from "../support/keys";
 import { availableParallelism } from "node:os";
 

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describeTtl, mailLink, mintMailToken, presentedMailToken } from "../../src/auth/mail-tokens";
-import { MAIL_TEMPLATES } from "../../src/auth/outbox";
+import { describeTtl, mailLink, mintMailToken, presentedMailToken } from "../../src/auth/mail-links/mail-tokens";
+import { MAIL_TEMPLATES } from "../../src/auth/mail-links/outbox";
 import { MailTemplates } from "../../src/mail/templates";
 
 const SHIPPED = resolve(__dirname, "../../templates/mail");

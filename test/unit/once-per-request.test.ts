@@ -1,4 +1,4 @@
-import { oncePerRequest } from "../../src/graphql/once-per-request";
+import { oncePerRequest } from "../../src/graphql/rules/once-per-request";
 
 describe("oncePerRequest", () => {
   it("reads once per request and key, sharing the result; other requests read again", async () => {

@@ -1,5 +1,5 @@
-import { generatePrivateJwk, KeySet, type KeyMaterial } from "../../src/auth/signing-keys";
-import { Tokens } from "../../src/auth/tokens";
+import { generatePrivateJwk, KeySet, type KeyMaterial } from "../../src/auth/tokens/signing-keys";
+import { Tokens } from "../../src/auth/tokens/tokens";
 
 const SECRET = "a-secret-that-is-long-enough-for-hs256-0123456789";
 const es256 = generatePrivateJwk("ES256");

@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { generatePrivateJwk, KeySet, parseKeySet } from "../../src/auth/signing-keys";
+import { generatePrivateJwk, KeySet, parseKeySet } from "../../src/auth/tokens/signing-keys";
 
 const PRIVATE_FIELDS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 const SECRET = "a-secret-that-is-long-enough-for-hs256-0123456789";

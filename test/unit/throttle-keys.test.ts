@@ -1,4 +1,4 @@
-import { clientKey } from "../../src/auth/throttle";
+import { clientKey } from "../../src/auth/shared/client-key";
 
 describe("clientKey: who a throttling counter counts", () => {
   it("counts an IPv4 address by itself", () => {

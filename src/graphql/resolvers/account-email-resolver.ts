@@ -1,7 +1,7 @@
 import { Args, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
-import type { EmailChange } from "../../auth/email-change";
-import type { EmailVerification } from "../../auth/email-verification";
-import type { Recovery } from "../../auth/recovery";
+import type { EmailChange } from "../../auth/mail-links/email-change";
+import type { EmailVerification } from "../../auth/mail-links/email-verification";
+import type { Recovery } from "../../auth/mail-links/recovery";
 import type { RequestContext } from "../../context/context";
 import { MailTokenArgs, RequestEmailChangeArgs, RequestPasswordResetArgs, ResetPasswordArgs } from "../types/inputs";
 import { signedIn } from "./identity";

@@ -1,9 +1,9 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from "type-graphql";
-import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, type AuditFilter, type AuditTrail } from "../../auth/audit-trail";
+import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, type AuditFilter, type AuditTrail } from "../../auth/audit/audit-trail";
 import type { RequestContext } from "../../context/context";
 import { authenticationRequired, rolesUnconfirmed, subscriberTooSlow } from "../../errors";
 import { isOverflow, type AuditFeedItem } from "../../live/audit-feed";
-import { oncePerRequest } from "../once-per-request";
+import { oncePerRequest } from "../rules/once-per-request";
 import { AuditEvent, AuditEventConnection, AuditEventFilter, SecurityEventConnection } from "../types/security-event";
 import { signedIn } from "./identity";
 

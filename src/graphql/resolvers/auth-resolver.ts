@@ -1,11 +1,11 @@
 import { Arg, Args, Authorized, Ctx, Extensions, Mutation, Resolver } from "type-graphql";
-import type { Accounts } from "../../auth/accounts";
-import type { Audit } from "../../auth/audit";
-import type { EmailVerification } from "../../auth/email-verification";
-import type { AuthResult, Sessions } from "../../auth/sessions";
+import type { Accounts } from "../../auth/accounts/accounts";
+import type { Audit } from "../../auth/audit/audit";
+import type { EmailVerification } from "../../auth/mail-links/email-verification";
+import type { AuthResult, Sessions } from "../../auth/sessions/sessions";
 import type { RequestContext } from "../../context/context";
 import { isAuthError, unauthenticated } from "../../errors";
-import { AAL1_ALLOWED } from "../auth-checker";
+import { AAL1_ALLOWED } from "../rules/auth-checker";
 import { AuthPayload } from "../types/auth-payload";
 import { ChangePasswordArgs, LoginInput, RegisterInput } from "../types/inputs";
 import { signedIn } from "./identity";

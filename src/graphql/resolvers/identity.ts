@@ -1,4 +1,4 @@
-import type { Identity } from "../../auth/authenticator";
+import type { Identity } from "../../auth/tokens/authenticator";
 import type { RequestContext } from "../../context/context";
 import { authenticationRequired } from "../../errors";
 

@@ -1,13 +1,13 @@
 import { Arg, Args, Authorized, Ctx, Extensions, ID, Mutation, Resolver } from "type-graphql";
-import type { Mfa } from "../../auth/mfa";
+import type { Mfa } from "../../auth/mfa/mfa";
 import type { RequestContext } from "../../context/context";
-import { AAL1_ALLOWED } from "../auth-checker";
+import { AAL1_ALLOWED } from "../rules/auth-checker";
 import { AuthPayload } from "../types/auth-payload";
 import { EnrollTotpArgs, MfaCodeArgs, TotpConfirmation, TotpEnrollment } from "../types/mfa";
 import { deliver } from "./auth-resolver";
 import { signedIn } from "./identity";
 
-/** The second factor (docs/mfa.md); the rules live in auth/mfa.ts. */
+/** The second factor (docs/mfa.md); the rules live in auth/mfa/mfa.ts. */
 @Resolver()
 export class MfaResolver {
   constructor(private readonly mfa: Mfa) {}

@@ -1,6 +1,6 @@
 import { JSONScalar as GraphQLJSON } from "../types/json";
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
-import type { Passkeys } from "../../auth/passkeys";
+import type { Passkeys } from "../../auth/passkeys/passkeys";
 import type { RequestContext } from "../../context/context";
 import { AuthError } from "../../errors";
 import { AuthPayload } from "../types/auth-payload";

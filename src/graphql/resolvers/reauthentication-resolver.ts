@@ -1,10 +1,10 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
-import type { Reauthentication } from "../../auth/reauthentication";
+import type { Reauthentication } from "../../auth/mfa/reauthentication";
 import type { RequestContext } from "../../context/context";
 import { ReauthenticateInput } from "../types/inputs";
 import { signedIn } from "./identity";
 
-/** Proving a credential again before adding one (docs/security.md#recent-authentication); the rules live in auth/reauthentication.ts. */
+/** Proving a credential again before adding one (docs/security.md#recent-authentication); the rules live in auth/mfa/reauthentication.ts. */
 @Resolver()
 export class ReauthenticationResolver {
   constructor(private readonly reauthentication: Reauthentication) {}

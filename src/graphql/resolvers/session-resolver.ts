@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import type { Audit } from "../../auth/audit";
-import type { Sessions } from "../../auth/sessions";
+import type { Audit } from "../../auth/audit/audit";
+import type { Sessions } from "../../auth/sessions/sessions";
 import type { RequestContext } from "../../context/context";
-import { oncePerRequest } from "../once-per-request";
+import { oncePerRequest } from "../rules/once-per-request";
 import { Session } from "../types/session";
 import { signedIn } from "./identity";
 

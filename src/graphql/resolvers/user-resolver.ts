@@ -1,11 +1,11 @@
 import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts";
-import type { Audit } from "../../auth/audit";
+import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts/accounts";
+import type { Audit } from "../../auth/audit/audit";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
-import { AAL1_ALLOWED } from "../auth-checker";
+import { AAL1_ALLOWED } from "../rules/auth-checker";
 import { RoleEnum } from "../types/role";
-import { oncePerRequest } from "../once-per-request";
+import { oncePerRequest } from "../rules/once-per-request";
 import { User } from "../types/user";
 import { UserConnection } from "../types/user-connection";
 import { signedIn } from "./identity";

@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from "type-graphql";
-import type { AuthResult } from "../../auth/sessions";
+import type { AuthResult } from "../../auth/sessions/sessions";
 import { User } from "./user";
 
 @ObjectType({ description: "Tokens for a session, returned by register, login and refresh." })

@@ -1,6 +1,6 @@
 import { IsOptional, Length, MaxLength } from "class-validator";
 import { ArgsType, Field, ObjectType } from "type-graphql";
-import type { TotpEnrollment as TotpEnrollmentResult } from "../../auth/mfa";
+import type { TotpEnrollment as TotpEnrollmentResult } from "../../auth/mfa/mfa";
 import { AuthPayload } from "./auth-payload";
 
 @ObjectType({ description: "A TOTP enrolment waiting for confirmTotp: put the secret into an authenticator app." })

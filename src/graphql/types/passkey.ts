@@ -1,7 +1,7 @@
 import { IsOptional, MaxLength } from "class-validator";
 import { JSONScalar as GraphQLJSON } from "./json";
 import { ArgsType, Field, ID, ObjectType } from "type-graphql";
-import { MAX_PASSKEY_NAME } from "../../auth/passkeys";
+import { MAX_PASSKEY_NAME } from "../../auth/passkeys/passkeys";
 import type { PasskeyRecord } from "../../store/store";
 import { WellFormed } from "./inputs";
 

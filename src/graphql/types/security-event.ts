@@ -1,6 +1,6 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
-import type { EventsPage } from "../../auth/audit-trail";
-import { encodeEventCursor } from "../../auth/cursors";
+import type { EventsPage } from "../../auth/audit/audit-trail";
+import { encodeEventCursor } from "../../auth/shared/cursors";
 import type { AuditRecord } from "../../store/store";
 import { JSONScalar } from "./json";
 import { PageInfo } from "./user-connection";

@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType } from "type-graphql";
-import type { UsersPage } from "../../auth/accounts";
+import type { UsersPage } from "../../auth/accounts/accounts";
 import { User } from "./user";
 
 @ObjectType({ description: "Relay-style page information." })

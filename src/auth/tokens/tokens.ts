@@ -14,9 +14,9 @@ import {
   REFRESH_TOKEN_TYPE,
 } from "@revocable-auth/verifier";
 import jwt from "jsonwebtoken";
-import type { Clock } from "../clock";
-import { invalidToken, unauthenticated } from "../errors";
-import type { Role } from "../store/store";
+import type { Clock } from "../../clock";
+import { invalidToken, unauthenticated } from "../../errors";
+import type { Role } from "../../store/store";
 import type { Aal, Assurance } from "./assurance";
 import type { KeySet, SigningKey } from "./signing-keys";
 

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { isId } from "@revocable-auth/verifier";
-import type { Clock } from "../clock";
-import { mailDisabled } from "../errors";
-import type { PresentedMailToken, Store } from "../store/store";
-import type { Audit } from "./audit";
+import type { Clock } from "../../clock";
+import { mailDisabled } from "../../errors";
+import type { PresentedMailToken, Store } from "../../store/store";
+import type { Audit } from "../audit/audit";
 import type { Outbox } from "./outbox";
-import type { Throttle } from "./throttle";
+import type { Throttle } from "../abuse/throttle";
 
 /** 256 random bits: far past OWASP's and NIST's floor, so a plain SHA-256 is a safe stored form. */
 const SECRET_BYTES = 32;

@@ -1,7 +1,7 @@
-import { badInput } from "../errors";
-import type { AuditEntry, AuditRecord, AuditRetention, Store, UserAuditStream } from "../store/store";
+import { badInput } from "../../errors";
+import type { AuditEntry, AuditRecord, AuditRetention, Store, UserAuditStream } from "../../store/store";
 import type { AuditSink } from "./audit";
-import { decodeEventCursor, encodeEventCursor } from "./cursors";
+import { decodeEventCursor, encodeEventCursor } from "../shared/cursors";
 
 /** The page size of securityEvents and auditEvents when none is asked for, and the most one page may hold. */
 export const EVENTS_PAGE_DEFAULT = 20;

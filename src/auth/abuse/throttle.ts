@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { isIPv6 } from "node:net";
-import type { ThrottleLimits } from "../config";
-import { AuthError, ThrottledError } from "../errors";
-import type { Limiter, LimiterSpec, LimiterState } from "../store/limiter";
-import type { Audit } from "./audit";
+import type { ThrottleLimits } from "../../config";
+import { AuthError, ThrottledError } from "../../errors";
+import type { Limiter, LimiterSpec, LimiterState } from "../../store/limiter";
+import type { Audit } from "../audit/audit";
+import { clientKey } from "../shared/client-key";
 
 /** How long a pair's count of blocks is kept, so each block doubles the last within a day. */
 const BLOCK_COUNT_WINDOW_SECONDS = 24 * 3600;
@@ -208,21 +208,6 @@ export class Throttle {
     const seconds = Math.min(this.limits.loginBlock * 2 ** Math.min(blocks.count - 1, 30), this.limits.loginMaxBlock);
     await this.pairFailures.block(pair, seconds);
   }
-}
-
-/**
- * Who a counter counts: an IPv4 address, or an IPv6 address's /64. One subscriber or host usually
- * holds a whole /64, so counting single IPv6 addresses would hand an attacker 2^64 fresh counters.
- */
-export function clientKey(clientIp: string): string {
-  const address = clientIp.split("%")[0]!;
-  if (!isIPv6(address)) return clientIp;
-  const [head = "", tail] = address.split("::");
-  const groups = (part: string) => (part === "" ? [] : part.split(":").flatMap((g) => (g.includes(".") ? ["0", "0"] : [g])));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const all = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
 }
 
 /** Hashed: the store's keys stay short and hold no email address. */

@@ -1,5 +1,5 @@
-import { badInput } from "../errors";
-import type { UserPosition } from "../store/store";
+import { badInput } from "../../errors";
+import type { UserPosition } from "../../store/store";
 
 /**
  * Opaque page cursors: a user's place in the (createdAt, id) order, base64url-encoded. Clients

@@ -1,6 +1,6 @@
-import { invalidMailToken } from "../errors";
-import type { Accounts, Origin } from "./accounts";
-import { normalizeEmail } from "./accounts";
+import { invalidMailToken } from "../../errors";
+import type { Accounts, Origin } from "../accounts/accounts";
+import { normalizeEmail } from "../accounts/accounts";
 import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 
 /**

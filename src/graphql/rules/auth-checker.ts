@@ -1,8 +1,8 @@
 import { MESSAGES, needsSecondFactor } from "@revocable-auth/verifier";
 import type { AuthChecker } from "type-graphql";
-import type { RequestContext } from "../context/context";
-import { AuthError, authenticationRequired, mfaEnrollmentRequired, mfaRequired } from "../errors";
-import type { Role } from "../store/store";
+import type { RequestContext } from "../../context/context";
+import { AuthError, authenticationRequired, mfaEnrollmentRequired, mfaRequired } from "../../errors";
+import type { Role } from "../../store/store";
 
 /** Marks, with `@Extensions({ [AAL1_ALLOWED]: true })`, the few operations an aal1 token of a user with a second factor may use. */
 export const AAL1_ALLOWED = "aal1Allowed";

@@ -1,6 +1,6 @@
-import { badInput } from "../errors";
-import type { Accounts, Origin } from "./accounts";
-import type { Identity } from "./authenticator";
+import { badInput } from "../../errors";
+import type { Accounts, Origin } from "../accounts/accounts";
+import type { Identity } from "../tokens/authenticator";
 import type { Mfa } from "./mfa";
 
 /** What the caller proves again: exactly one of the two. */

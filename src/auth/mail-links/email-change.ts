@@ -1,7 +1,7 @@
-import { AuthError, badInput, emailChangeTooSoon, invalidMailToken } from "../errors";
-import type { Accounts, Origin } from "./accounts";
-import { normalizeEmail } from "./accounts";
-import type { Identity } from "./authenticator";
+import { AuthError, badInput, emailChangeTooSoon, invalidMailToken } from "../../errors";
+import type { Accounts, Origin } from "../accounts/accounts";
+import { normalizeEmail } from "../accounts/accounts";
+import type { Identity } from "../tokens/authenticator";
 import type { Recovery } from "./recovery";
 import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 

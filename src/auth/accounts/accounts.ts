@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier";
-import type { Clock } from "../clock";
-import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../errors";
-import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../store/store";
-import { PASSWORD } from "./assurance";
-import type { Audit, AuditActor } from "./audit";
-import type { Identity } from "./authenticator";
-import { decodeCursor, encodeCursor } from "./cursors";
+import type { Clock } from "../../clock";
+import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../../errors";
+import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../../store/store";
+import { PASSWORD } from "../tokens/assurance";
+import type { Audit, AuditActor } from "../audit/audit";
+import type { Identity } from "../tokens/authenticator";
+import { decodeCursor, encodeCursor } from "../shared/cursors";
 import type { Passwords } from "./passwords";
-import type { AuthResult, Sessions } from "./sessions";
-import type { Throttle } from "./throttle";
+import type { AuthResult, Sessions } from "../sessions/sessions";
+import type { Throttle } from "../abuse/throttle";
 
 export interface AccountInput {
   readonly email: string;

@@ -1,9 +1,9 @@
-import { emailNotVerified, invalidMailToken } from "../errors";
-import type { UserRecord } from "../store/store";
-import type { AccountInput, Accounts, Origin } from "./accounts";
-import type { Identity } from "./authenticator";
+import { emailNotVerified, invalidMailToken } from "../../errors";
+import type { UserRecord } from "../../store/store";
+import type { AccountInput, Accounts, Origin } from "../accounts/accounts";
+import type { Identity } from "../tokens/authenticator";
 import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
-import type { AuthResult } from "./sessions";
+import type { AuthResult } from "../sessions/sessions";
 
 /**
  * Proving an address: register mails a link, a signed-in user can ask for it again, and the link

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { Metrics } from "../metrics";
-import type { AuditEntry, SessionRecord, UserAuditStream } from "../store/store";
-import { clientReported, MAX_DEVICE_LENGTH } from "./client-text";
-import { clientKey } from "./throttle";
+import type { Metrics } from "../../metrics";
+import type { AuditEntry, SessionRecord, UserAuditStream } from "../../store/store";
+import { clientReported, MAX_DEVICE_LENGTH } from "../shared/client-text";
+import { clientKey } from "../shared/client-key";
 
 /** A throttled refusal reaches the trail at most this often per reason, scope and client. */
 const THROTTLED_TRAIL_EVERY_MS = 60_000;
@@ -42,7 +42,7 @@ export interface AuditEvent {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
-/** The durable trail (auth/audit-trail.ts); a rejected append is logged and counted, never thrown. */
+/** The durable trail (audit-trail.ts); a rejected append is logged and counted, never thrown. */
 export interface AuditSink {
   append(entry: AuditEntry, userStream: UserAuditStream): Promise<void>;
 }

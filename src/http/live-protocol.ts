@@ -14,14 +14,14 @@ import {
 } from "graphql";
 import { needsSecondFactor } from "@revocable-auth/verifier";
 import { CloseCode, makeServer, type Context as ProtocolContext, type ServerOptions, type SubscribePayload } from "graphql-ws";
-import type { Authenticator, Identity } from "../auth/authenticator";
+import type { Authenticator, Identity } from "../auth/tokens/authenticator";
 import type { Clock } from "../clock";
 import { bearerToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
 import { authenticationRequired, isAuthError, mfaRequired, type AuthError } from "../errors";
 import { withoutSuggestions } from "../graphql/limits";
-import type { AuditFeed } from "./audit-feed";
-import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "./connections";
+import type { AuditFeed } from "../live/audit-feed";
+import { CLOSE, LiveConnection, type LiveConnections, type LiveSocket } from "../live/connections";
 
 /** What the transport knows of one socket. */
 export interface SocketExtra {

@@ -1,6 +1,6 @@
-import type { MfaNotices } from "./mfa";
-import type { Outbox } from "./outbox";
-import type { PasskeyNotices } from "./passkeys";
+import type { MfaNotices } from "../auth/mfa/mfa";
+import type { Outbox } from "../auth/mail-links/outbox";
+import type { PasskeyNotices } from "../auth/passkeys/passkeys";
 
 const describeDevice = (device: string | null) => (device === null ? "a device without a name" : `the device "${device}"`);
 

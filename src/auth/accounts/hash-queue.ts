@@ -1,6 +1,6 @@
-import type { HashingLimits } from "../config";
-import { ThrottledError } from "../errors";
-import { clientKey } from "./throttle";
+import type { HashingLimits } from "../../config";
+import { ThrottledError } from "../../errors";
+import { clientKey } from "../shared/client-key";
 
 interface ClientQueue {
   inFlight: number;

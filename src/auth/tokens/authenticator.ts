@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
 import { identityOf, isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
-import type { FailureMode } from "../config";
-import { isAuthError, tokenRevoked } from "../errors";
-import type { AccessState, Store, UserRecord } from "../store/store";
+import { isAuthError, tokenRevoked } from "../../errors";
+import type { AccessState, Store, UserRecord } from "../../store/store";
 import type { Tokens } from "./tokens";
+
+/** REVOCATION_FAILURE_MODE: what a request gets while the store cannot answer (docs/operations.md). */
+export type FailureMode = "closed" | "open";
 
 /** The verifier package's Identity, carrying this API's full user record. */
 export type Identity = VerifiedIdentity<UserRecord>;

@@ -1,15 +1,15 @@
 import QRCode from "qrcode";
-import type { Clock } from "../clock";
-import { AuthError, mfaRequired, tokenRevoked } from "../errors";
-import type { Store, UserRecord } from "../store/store";
-import type { Accounts, Origin } from "./accounts";
-import { secondFactor } from "./assurance";
-import type { Audit, MfaMethod } from "./audit";
-import type { Identity } from "./authenticator";
+import type { Clock } from "../../clock";
+import { AuthError, mfaRequired, tokenRevoked } from "../../errors";
+import type { Store, UserRecord } from "../../store/store";
+import type { Accounts, Origin } from "../accounts/accounts";
+import { secondFactor } from "../tokens/assurance";
+import type { Audit, MfaMethod } from "../audit/audit";
+import type { Identity } from "../tokens/authenticator";
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes";
 import type { SecretBox } from "./secret-box";
-import { deviceOf, type AuthResult, type Sessions } from "./sessions";
-import type { Throttle } from "./throttle";
+import { deviceOf, type AuthResult, type Sessions } from "../sessions/sessions";
+import type { Throttle } from "../abuse/throttle";
 import { isTotpCode, matchTotpStep, newTotpSecret, totpUri } from "./totp";
 
 /** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts before the factor is locked. */

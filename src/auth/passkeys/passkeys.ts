@@ -8,18 +8,18 @@ import {
   type RegistrationResponseJSON,
 } from "@simplewebauthn/server";
 import { meetsAal } from "@revocable-auth/verifier";
-import type { Clock } from "../clock";
-import type { PasskeyConfig } from "../config";
-import { accountDisabled, AuthError, badInput, tokenRevoked, unauthenticated } from "../errors";
-import type { PasskeyRecord, Store, UserRecord, WebAuthnChallenge } from "../store/store";
-import type { Origin } from "./accounts";
-import { DECOY_USER_ID } from "./mail-tokens";
-import { standInCredentials, type AllowedCredential } from "./passkey-stand-ins";
-import type { Assurance } from "./assurance";
-import type { Audit } from "./audit";
-import type { Identity } from "./authenticator";
-import { deviceOf, type AuthResult, type Sessions } from "./sessions";
-import type { Throttle } from "./throttle";
+import type { Clock } from "../../clock";
+import type { PasskeyConfig } from "../../config";
+import { accountDisabled, AuthError, badInput, tokenRevoked, unauthenticated } from "../../errors";
+import type { PasskeyRecord, Store, UserRecord, WebAuthnChallenge } from "../../store/store";
+import type { Origin } from "../accounts/accounts";
+import { DECOY_USER_ID } from "../mail-links/mail-tokens";
+import { standInCredentials, type AllowedCredential } from "./stand-ins";
+import type { Assurance } from "../tokens/assurance";
+import type { Audit } from "../audit/audit";
+import type { Identity } from "../tokens/authenticator";
+import { deviceOf, type AuthResult, type Sessions } from "../sessions/sessions";
+import type { Throttle } from "../abuse/throttle";
 
 /** How long a ceremony's challenge waits for its response; the browser is told the same timeout. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -304,10 +304,7 @@ export class Passkeys {
   }
 }
 
-/**
- * The seam issue 17 fills: the user's second factor (TOTP) is on. Until its branch lands, the user
- * record's `mfaEnabled` flag (set by that issue's enrolment) is the one signal there is.
- */
+/** The user's second factor (TOTP) is on: the user record's `mfaEnabled` flag, set by enrolment. */
 export function hasSecondFactor(user: UserRecord): boolean {
   return user.mfaEnabled === true;
 }

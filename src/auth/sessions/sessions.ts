@@ -1,12 +1,12 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier";
-import { systemClock, type Clock } from "../clock";
-import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../errors";
-import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../store/store";
-import { UNKNOWN_ASSURANCE, type Assurance } from "./assurance";
-import type { Audit, AuditOrigin } from "./audit";
-import type { Identity } from "./authenticator";
-import { clientReported, MAX_DEVICE_LENGTH } from "./client-text";
-import { randomId, type IssuedToken, type Tokens } from "./tokens";
+import { systemClock, type Clock } from "../../clock";
+import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
+import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../../store/store";
+import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
+import type { Audit, AuditOrigin } from "../audit/audit";
+import type { Identity } from "../tokens/authenticator";
+import { clientReported, MAX_DEVICE_LENGTH } from "../shared/client-text";
+import { randomId, type IssuedToken, type Tokens } from "../tokens/tokens";
 
 /** What login, register and refresh hand back. */
 export interface AuthResult {
