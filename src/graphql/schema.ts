@@ -3,7 +3,6 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphq
 import { buildSchema, type ContainerType, type PubSub } from "type-graphql";
 import type { Accounts } from "../auth/accounts/accounts";
 import type { Passkeys } from "../auth/passkeys/passkeys";
-import type { Audit } from "../auth/audit/audit";
 import type { AuditTrail } from "../auth/audit/audit-trail";
 import type { EmailChange } from "../auth/mail-links/email-change";
 import type { EmailVerification } from "../auth/mail-links/email-verification";
@@ -25,7 +24,6 @@ import { UserResolver } from "./resolvers/user-resolver";
 export interface Services {
   readonly accounts: Accounts;
   readonly sessions: Sessions;
-  readonly audit?: Audit;
   readonly auditTrail: AuditTrail;
   readonly mfa?: Mfa;
   readonly reauthentication?: Reauthentication;
@@ -66,13 +64,13 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, audit, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
-    [AuthResolver, new AuthResolver(accounts, sessions, emailVerification, audit)],
+    [AuthResolver, new AuthResolver(accounts, sessions, emailVerification)],
     [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
-    [UserResolver, new UserResolver(accounts, audit)],
+    [UserResolver, new UserResolver(accounts)],
     [SessionEventsResolver, new SessionEventsResolver()],
-    [SessionResolver, new SessionResolver(sessions, audit)],
+    [SessionResolver, new SessionResolver(sessions)],
     [AuditResolver, new AuditResolver(auditTrail)],
     [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
     [ReauthenticationResolver, reauthentication ? new ReauthenticationResolver(reauthentication) : undefined],

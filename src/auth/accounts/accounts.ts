@@ -236,11 +236,12 @@ export class Accounts {
     return { edges, hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null, totalCount: page.totalCount };
   }
 
-  /** Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */
-  async setDisabled(actorId: string, userId: string, disabled: boolean): Promise<UserRecord> {
-    if (disabled && actorId === userId) throw lastAdmin("You cannot disable yourself");
+  /** `setUserDisabled`, by an admin. Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */
+  async setDisabled(actor: AuditActor, userId: string, disabled: boolean, origin?: Origin): Promise<UserRecord> {
+    if (disabled && actor.userId === userId) throw lastAdmin("You cannot disable yourself");
     const user = await this.changeAccess(userId, { disabled });
     if (disabled) this.onRevoked({ kind: "user_disabled", userId, at: this.clock.now() });
+    this.guards?.audit.adminAction(actor, "setUserDisabled", userId, { disabled }, origin);
     return user;
   }
 
@@ -249,17 +250,25 @@ export class Accounts {
    * roles are read with the per-request revocation check. Taking ADMIN from the last enabled
    * admin is refused with LAST_ADMIN.
    */
-  async setRoles(userId: string, roles: readonly Role[]): Promise<UserRecord> {
+  async setRoles(actor: AuditActor, userId: string, roles: readonly Role[], origin?: Origin): Promise<UserRecord> {
     if (roles.length === 0) throw badInput("roles must name at least one role");
     const user = await this.changeAccess(userId, { roles: ROLES.filter((role) => roles.includes(role)) });
     this.onRevoked({ kind: "roles_changed", userId, at: this.clock.now() });
+    this.guards?.audit.adminAction(actor, "setUserRoles", userId, { roles: user.roles }, origin);
     return user;
   }
 
-  /** "Log out everywhere" for another user, by an admin. */
+  /** "Log out everywhere" for another user. */
   async endSessionsOf(userId: string): Promise<number> {
     await this.getUser(userId);
     return this.sessions.endAll(userId);
+  }
+
+  /** `revokeUserSessions`: endSessionsOf, by an admin, in the audit trail. */
+  async revokeSessionsOf(actor: AuditActor, userId: string, origin?: Origin): Promise<number> {
+    const ended = await this.endSessionsOf(userId);
+    this.guards?.audit.adminAction(actor, "revokeUserSessions", userId, { ended }, origin);
+    return ended;
   }
 
   /**

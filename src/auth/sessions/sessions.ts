@@ -216,24 +216,43 @@ export class Sessions {
     if (!(await this.store.markSessionAuthenticated(identity.userId, identity.sessionId, this.now()))) throw tokenRevoked();
   }
 
-  /** Revokes the presented access token by its jti and ends its session. */
-  async logout(identity: Identity): Promise<void> {
+  /** `logout`: revokes the presented access token by its jti and ends its session. */
+  async logout(identity: Identity, origin?: AuditOrigin): Promise<void> {
     const ended = await this.store.endSession(identity.userId, identity.sessionId, {
       jti: identity.jti,
       expiresAt: identity.expiresAt,
     });
     this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId, ...endedDevice(ended) });
+    this.policy.audit?.signedOut(identity, "session", 1, origin);
   }
 
   list(userId: string): Promise<SessionRecord[]> {
     return this.store.listSessions(userId);
   }
 
-  /** Ends one of the user's own sessions; a session of anyone else is simply not found. */
-  async revoke(userId: string, sessionId: string): Promise<void> {
-    const ended = await this.store.endSession(userId, sessionId);
+  /** `revokeSession`: ends one of the caller's own sessions; a session of anyone else is simply not found. */
+  async revoke(identity: Identity, sessionId: string, origin?: AuditOrigin): Promise<void> {
+    const ended = await this.store.endSession(identity.userId, sessionId);
     if (!ended) throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
-    this.revoked({ kind: "session", userId, sessionId, ...endedDevice(ended) });
+    this.revoked({ kind: "session", userId: identity.userId, sessionId, ...endedDevice(ended) });
+    this.policy.audit?.sessionRevoked(identity, sessionId, origin);
+  }
+
+  /**
+   * `logoutOthers`: endOthers, recorded in the caller's history. Ending nothing changes nothing,
+   * so it is no event of the history either.
+   */
+  async signOutOthers(identity: Identity, origin?: AuditOrigin): Promise<number> {
+    const ended = await this.endOthers(identity);
+    if (ended > 0) this.policy.audit?.signedOut(identity, "others", ended, origin);
+    return ended;
+  }
+
+  /** `logoutAll`: endAll from one of the user's own sessions, recorded in their history. */
+  async signOutEverywhere(identity: Identity, origin?: AuditOrigin): Promise<number> {
+    const ended = await this.endAll(identity.userId);
+    this.policy.audit?.signedOut(identity, "all", ended, origin);
+    return ended;
   }
 
   /**

@@ -1,6 +1,5 @@
 import { Arg, Args, Authorized, Ctx, Extensions, Mutation, Resolver } from "type-graphql";
 import type { Accounts } from "../../auth/accounts/accounts";
-import type { Audit } from "../../auth/audit/audit";
 import type { EmailVerification } from "../../auth/mail-links/email-verification";
 import type { AuthResult, Sessions } from "../../auth/sessions/sessions";
 import type { RequestContext } from "../../context/context";
@@ -16,7 +15,6 @@ export class AuthResolver {
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
     private readonly verification: EmailVerification,
-    private readonly audit?: Audit,
   ) {}
 
   @Mutation(() => AuthPayload, {
@@ -73,10 +71,8 @@ export class AuthResolver {
     description: "Revokes the access token that made this request and ends its session (with its refresh token).",
   })
   async logout(@Ctx() context: RequestContext): Promise<boolean> {
-    const identity = signedIn(context);
-    await this.sessions.logout(identity);
+    await this.sessions.logout(signedIn(context), context);
     context.refreshCookie.clear();
-    this.audit?.signedOut(identity, "session", 1, context);
     return true;
   }
 }

@@ -1,5 +1,4 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import type { Audit } from "../../auth/audit/audit";
 import type { Sessions } from "../../auth/sessions/sessions";
 import type { RequestContext } from "../../context/context";
 import { oncePerRequest } from "../rules/once-per-request";
@@ -8,10 +7,7 @@ import { signedIn } from "./identity";
 
 @Resolver(() => Session)
 export class SessionResolver {
-  constructor(
-    private readonly sessionService: Sessions,
-    private readonly audit?: Audit,
-  ) {}
+  constructor(private readonly sessionService: Sessions) {}
 
   @Authorized()
   @Query(() => [Session], { description: "The caller's live sessions, newest first." })
@@ -26,9 +22,7 @@ export class SessionResolver {
     description: "Ends one of the caller's sessions: its refresh token and access tokens are refused at once.",
   })
   async revokeSession(@Ctx() context: RequestContext, @Arg("id", () => ID) id: string): Promise<boolean> {
-    const identity = signedIn(context);
-    await this.sessionService.revoke(identity.userId, id);
-    this.audit?.sessionRevoked(identity, id, context);
+    await this.sessionService.revoke(signedIn(context), id, context);
     return true;
   }
 
@@ -37,11 +31,7 @@ export class SessionResolver {
     description: "Ends every session of the caller except this one: their tokens are refused at once. Returns how many were live.",
   })
   async logoutOthers(@Ctx() context: RequestContext): Promise<number> {
-    const identity = signedIn(context);
-    const ended = await this.sessionService.endOthers(identity);
-    // Ending nothing changes nothing, so it is no event of the user's history.
-    if (ended > 0) this.audit?.signedOut(identity, "others", ended, context);
-    return ended;
+    return this.sessionService.signOutOthers(signedIn(context), context);
   }
 
   @Authorized()
@@ -49,10 +39,8 @@ export class SessionResolver {
     description: "Ends every session of the caller, this one included; returns how many were live.",
   })
   async logoutAll(@Ctx() context: RequestContext): Promise<number> {
-    const identity = signedIn(context);
-    const ended = await this.sessionService.endAll(identity.userId);
+    const ended = await this.sessionService.signOutEverywhere(signedIn(context), context);
     context.refreshCookie.clear();
-    this.audit?.signedOut(identity, "all", ended, context);
     return ended;
   }
 }

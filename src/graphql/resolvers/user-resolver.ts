@@ -1,6 +1,5 @@
 import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts/accounts";
-import type { Audit } from "../../auth/audit/audit";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
 import { AAL1_ALLOWED } from "../rules/auth-checker";
@@ -12,10 +11,7 @@ import { signedIn } from "./identity";
 
 @Resolver(() => User)
 export class UserResolver {
-  constructor(
-    private readonly accounts: Accounts,
-    private readonly audit?: Audit,
-  ) {}
+  constructor(private readonly accounts: Accounts) {}
 
   @Authorized()
   @Extensions({ [AAL1_ALLOWED]: true })
@@ -49,9 +45,7 @@ export class UserResolver {
     @Arg("disabled", () => Boolean) disabled: boolean,
     @Ctx() context: RequestContext,
   ): Promise<User> {
-    const user = User.from(await this.accounts.setDisabled(signedIn(context).userId, userId, disabled));
-    this.audit?.adminAction(signedIn(context), "setUserDisabled", userId, { disabled }, context);
-    return user;
+    return User.from(await this.accounts.setDisabled(signedIn(context), userId, disabled, context));
   }
 
   @Authorized("ADMIN")
@@ -64,16 +58,12 @@ export class UserResolver {
     @Arg("roles", () => [RoleEnum]) roles: Role[],
     @Ctx() context: RequestContext,
   ): Promise<User> {
-    const user = User.from(await this.accounts.setRoles(userId, roles));
-    this.audit?.adminAction(signedIn(context), "setUserRoles", userId, { roles: user.roles }, context);
-    return user;
+    return User.from(await this.accounts.setRoles(signedIn(context), userId, roles, context));
   }
 
   @Authorized("ADMIN")
   @Mutation(() => Int, { description: "Ends every session of a user; returns how many were live. ADMIN only." })
   async revokeUserSessions(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<number> {
-    const ended = await this.accounts.endSessionsOf(userId);
-    this.audit?.adminAction(signedIn(context), "revokeUserSessions", userId, { ended }, context);
-    return ended;
+    return this.accounts.revokeSessionsOf(signedIn(context), userId, context);
   }
 }
