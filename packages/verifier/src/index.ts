@@ -27,3 +27,4 @@ export { LiveGuard, type CloseLive, type LiveGuardOptions, type LiveSubscriber }
 export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent } from "./live";
 export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
 export * from "./token-shape";
+export * from "./token-checks";
