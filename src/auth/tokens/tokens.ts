@@ -8,7 +8,7 @@ import {
   TokenChecks,
   type AccessTokenClaims,
   type RefreshTokenClaims,
-} from "@revocable-auth/verifier";
+} from "@revocable-auth/verifier/internal";
 import jwt from "jsonwebtoken";
 import type { Clock } from "../../clock";
 import { invalidToken, unauthenticated } from "../../errors";
