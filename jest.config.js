@@ -5,6 +5,7 @@ module.exports = {
   // Workspace packages run from their source in tests; `npm run build` compiles them to dist/.
   moduleNameMapper: {
     "^@revocable-auth/verifier$": "<rootDir>/packages/verifier/src/index.ts",
+    "^@revocable-auth/verifier/internal$": "<rootDir>/packages/verifier/src/internal.ts",
     "^@revocable-auth/client$": "<rootDir>/packages/client/src/index.ts",
     "^@revocable-auth/client/(urql|apollo|graphql-ws)$": "<rootDir>/packages/client/src/$1.ts",
     // The client package is ESM, whose relative imports name the compiled file: ./api.js is ./api.ts here.

@@ -13,7 +13,7 @@ import autocannon from "autocannon";
 import pino from "pino";
 import { print } from "graphql";
 import { LoginDocument, LogoutDocument, MeDocument, RefreshDocument, RegisterDocument } from "../schema/generated/graphql";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
 import { spawnApi } from "../test/support/api";

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
-import { ROLES, type Role } from "@revocable-auth/verifier";
+import type { Role } from "@revocable-auth/verifier";
+import { ROLES } from "@revocable-auth/verifier/internal";
 import { resolve } from "node:path";
 import {
   ASYMMETRIC_ALGORITHMS,

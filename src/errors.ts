@@ -1,4 +1,4 @@
-import { MESSAGES } from "@revocable-auth/verifier";
+import { MESSAGES } from "@revocable-auth/verifier/internal";
 
 /**
  * Every failure a client can see is an AuthError: a stable `code` (GraphQL's extensions.code),

@@ -16,7 +16,7 @@ import fastify from "fastify";
 import { GraphQLError } from "graphql";
 import { Redis } from "ioredis";
 import jwt from "jsonwebtoken";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import type { Identity } from "../../src/auth/tokens/authenticator";
 import type { RequestContext } from "../../src/context/context";
 import { buildAuthSchema } from "../../src/graphql/schema";

@@ -1,4 +1,4 @@
-import { BEARER_HEADER, JWT_SHAPE, MESSAGES } from "@revocable-auth/verifier";
+import { BEARER_HEADER, JWT_SHAPE, MESSAGES } from "@revocable-auth/verifier/internal";
 import { invalidToken } from "../errors";
 
 /** The token of an `Authorization: Bearer <jwt>` header; anything else is INVALID_TOKEN. */

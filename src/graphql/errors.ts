@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier";
+import { INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier/internal";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";

@@ -12,7 +12,7 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from "graphql";
-import { needsSecondFactor } from "@revocable-auth/verifier";
+import { needsSecondFactor } from "@revocable-auth/verifier/internal";
 import { CloseCode, makeServer, type Context as ProtocolContext, type ServerOptions, type SubscribePayload } from "graphql-ws";
 import type { Authenticator, Identity } from "../auth/tokens/authenticator";
 import type { Clock } from "../clock";

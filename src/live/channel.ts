@@ -1,4 +1,4 @@
-import { encodeLiveEvent, parseLiveEvent, type LiveEvent } from "@revocable-auth/verifier";
+import { encodeLiveEvent, parseLiveEvent, type LiveEvent } from "@revocable-auth/verifier/internal";
 
 /** What a channel hands its one listener. */
 export interface LiveListener {

@@ -1,4 +1,4 @@
-import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier";
+import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier/internal";
 import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
 import type { AuditFilter } from "../auth/audit/audit-trail";

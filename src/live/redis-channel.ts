@@ -1,6 +1,6 @@
 import { Cluster } from "ioredis";
 import type { Logger } from "pino";
-import { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent } from "@revocable-auth/verifier";
+import { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent } from "@revocable-auth/verifier/internal";
 import type { RedisConfig } from "../config";
 import { createRedisClient, disconnectOnce, type RedisClient } from "../store/redis/connection";
 import type { LiveChannel, LiveListener } from "./channel";

@@ -1,4 +1,4 @@
-import type { RevocationEvent, RevocationKind } from "@revocable-auth/verifier";
+import type { RevocationEvent, RevocationKind } from "@revocable-auth/verifier/internal";
 
 export type SessionEventType = "SIGNED_IN" | "SESSION_ENDED" | "PASSWORD_CHANGED" | "ROLES_CHANGED";
 

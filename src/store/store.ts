@@ -1,8 +1,10 @@
-import type { Assurance, Role } from "@revocable-auth/verifier";
+import type { Role } from "@revocable-auth/verifier";
+import type { Assurance } from "@revocable-auth/verifier/internal";
 import type { Limiter, LimiterSpec } from "./limiter";
 
 /** The roles, and the rule at the end, are shared with every verifier through the package. */
-export { ROLES, type Role } from "@revocable-auth/verifier";
+export type { Role } from "@revocable-auth/verifier";
+export { ROLES } from "@revocable-auth/verifier/internal";
 
 export interface UserRecord {
   readonly id: string;
@@ -619,7 +621,7 @@ export function compareUserPositions(a: UserPosition, b: UserPosition): number {
 }
 
 /** The rule lives in the verifier package, shared with every service that checks revocation. */
-export { isLiveSession } from "@revocable-auth/verifier";
+export { isLiveSession } from "@revocable-auth/verifier/internal";
 
 /** The order of audit stream ids, "<ms>-<seq>": by time, then sequence. */
 export function compareAuditIds(a: string, b: string): number {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pino from "pino";
-import { keys as keyOf } from "@revocable-auth/verifier";
+import { keys as keyOf } from "@revocable-auth/verifier/internal";
 import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, PENDING_USER_TTL_MS, type RedisStore } from "../../src/store/redis/redis-store";
 import { startRedis, type TestRedis } from "../support/redis";

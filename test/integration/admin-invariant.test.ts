@@ -1,5 +1,5 @@
 import { Cluster, Redis } from "ioredis";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { SetUserDisabledDocument, SetUserRolesDocument, UsersDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";

@@ -1,5 +1,5 @@
 import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { startApi, type TestApi } from "../support/api";
 import { register, send } from "../support/client";
 import { startCluster, type TestCluster } from "../support/cluster";

@@ -1,4 +1,4 @@
-import { LIVE_CHANNEL } from "@revocable-auth/verifier";
+import { LIVE_CHANNEL } from "@revocable-auth/verifier/internal";
 import { LoginDocument, LogoutDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { register, send } from "../support/client";

@@ -11,7 +11,7 @@ import {
   ResetPasswordDocument,
   RevokeSessionDocument,
 } from "../../schema/generated/graphql";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { spawnApi, type ApiProcess } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { Mailbox, tokenIn } from "../support/mailbox";

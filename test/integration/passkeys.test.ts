@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { startApi, type TestApi } from "../support/api";
 import { PasskeyLoginOptionsDocument, PasskeysDocument, RemovePasskeyDocument, RenamePasskeyDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";

@@ -1,4 +1,4 @@
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import {
   ConfirmTotpDocument,
   DisableTotpDocument,

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { LoginDocument, SessionsDocument } from "../../schema/generated/graphql";
 import { loadConfig } from "../../src/config";
-import { keys } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { startServer, type RunningServer } from "../../src/server";
 import { testEnv } from "../support/api";
 import { PASSWORD, register, send } from "../support/client";

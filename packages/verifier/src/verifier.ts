@@ -1,25 +1,11 @@
-import jwt from "jsonwebtoken";
 import { accessStateKeys, parseAccessState } from "./access-state";
 import { keys as keyLayout } from "./keys";
 import { meetsAal, needsSecondFactor, type Aal } from "./assurance";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
-import { failures, identityOf, type Failure, type Identity, type Outcome, type Role, type VerifiedUser } from "./outcomes";
+import { failures, identityOf, type Failure, type Identity, type Outcome, type VerifiedUser } from "./outcomes";
 import { revocationCause, type RevocationCause } from "./revocation";
-import {
-  ACCESS_TOKEN_TYPE,
-  BEARER_HEADER,
-  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
-  hasCriticalExtensions,
-  isAal,
-  isAmr,
-  isId,
-  isNumber,
-  isRoleList,
-  JWT_SHAPE,
-  KidReader,
-  LIFETIME_LEEWAY_SECONDS,
-  MAX_TOKEN_LENGTH,
-} from "./token-shape";
+import { accessClaimsOf, TokenChecks, type AccessTokenClaims } from "./token-checks";
+import { ACCESS_TOKEN_TYPE, BEARER_HEADER, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, JWT_SHAPE } from "./token-shape";
 
 /**
  * The one Redis command a verifier sends. An ioredis `Redis` (single node or Sentinel) or `Cluster`
@@ -74,18 +60,6 @@ export interface Verifier {
   readonly keys: KeySource;
 }
 
-interface Claims {
-  readonly sub: string;
-  readonly sid: string;
-  readonly jti: string;
-  readonly roles: readonly Role[];
-  readonly emailVerified: boolean;
-  readonly exp: number;
-  readonly iat: number;
-  readonly aal: Aal;
-  readonly amr: readonly string[];
-}
-
 /** A verifier that answers exactly as the auth API does, for tokens it issued. */
 export function createVerifier(options: VerifierOptions): Verifier {
   const keys: KeySource = "jwks" in options.keys ? new StaticKeys(options.keys.jwks) : new RemoteKeys({ now: options.now, ...options.keys });
@@ -93,7 +67,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
   const maxLifetime = () => options.accessTokenTtl ?? (keys instanceof RemoteKeys ? keys.accessTokenTtl : undefined) ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   let keySetReadAt = Number.NEGATIVE_INFINITY;
-  const kids = new KidReader();
+  const checks = new TokenChecks({ issuer: options.issuer, audience: options.audience, now });
 
   /**
    * At most once a second, beside the revocation MGET and not waited for: the auth API's key-set
@@ -135,35 +109,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { ok: true, identity: identityOf(claims, state.user!.roles, state.user!.emailVerified === true, state.user) };
   }
 
-  /** Signature (the key the kid names, pinned to its algorithm), iss, aud, exp, typ at+jwt, then the claims. */
-  async function verifySignedClaims(token: string): Promise<Claims | Failure> {
-    if (token.length > MAX_TOKEN_LENGTH) return failures.malformed();
-    const kid = kids.read(token);
-    if (kid === undefined) return failures.malformed();
+  /** The auth API's checks (token-checks.ts), with the key fetched from its JWKS. */
+  async function verifySignedClaims(token: string): Promise<AccessTokenClaims | Failure> {
+    const kid = checks.kidOf(token);
+    if (kid == null) return failures.malformed();
     const key = await keys.find(kid);
     if (key === "unavailable") return failures.keysUnavailable();
-    if (key === undefined) return failures.malformed();
-    let decoded: jwt.Jwt;
-    try {
-      decoded = jwt.verify(token, key.key, {
-        algorithms: [key.algorithm],
-        issuer: options.issuer,
-        audience: options.audience,
-        clockTimestamp: Math.floor(now() / 1000),
-        complete: true,
-      });
-    } catch (error) {
-      return error instanceof jwt.TokenExpiredError ? failures.expired() : failures.malformed();
-    }
-    kids.remember(token, kid);
-    if (hasCriticalExtensions(decoded.header)) return failures.malformed();
-    if (decoded.header.typ !== ACCESS_TOKEN_TYPE || typeof decoded.payload !== "object") return failures.wrongType(ACCESS_TOKEN_TYPE);
-    const claims = claimsOf(decoded.payload);
-    if (claims === null) return failures.malformed();
-    if (claims.exp - claims.iat > maxLifetime() + LIFETIME_LEEWAY_SECONDS) {
-      return failures.malformed();
-    }
-    return claims;
+    const payload = checks.verify(token, kid, key, ACCESS_TOKEN_TYPE);
+    if (payload === "wrongType") return failures.wrongType(ACCESS_TOKEN_TYPE);
+    if (typeof payload === "string") return failures[payload]();
+    return accessClaimsOf(payload, maxLifetime()) ?? failures.malformed();
   }
 
   return {
@@ -177,16 +132,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return verify(match[1]!);
     },
   };
-}
-
-function claimsOf(payload: jwt.JwtPayload): Claims | null {
-  const { sub, sid, jti, roles, exp, iat, aal, amr } = payload;
-  if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
-  if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) return null;
-  // Tokens issued before the claim existed have none: not verified.
-  const emailVerified = payload.email_verified ?? false;
-  if (typeof emailVerified !== "boolean") return null;
-  return { sub, sid, jti, roles, emailVerified, exp, iat, aal, amr };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -6,7 +6,8 @@ import jwt from "jsonwebtoken";
 import { Redis } from "ioredis";
 import { newKey } from "../../../test/support/keys";
 import { startRedis, type TestRedis } from "../../../test/support/redis";
-import { createVerifier, keys as keyLayout, RemoteKeys, type JsonWebKeySet, type VerifierOptions } from "../src";
+import { createVerifier, RemoteKeys, type JsonWebKeySet, type VerifierOptions } from "../src";
+import { keys as keyLayout } from "../src/internal";
 import type { PrivateJwk } from "../../../src/auth/tokens/signing-keys";
 
 /** A stand-in for the auth API's JWKS endpoint that counts its requests and serves what the test sets. */

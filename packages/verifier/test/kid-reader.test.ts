@@ -1,5 +1,5 @@
 import jwt from "jsonwebtoken";
-import { KidReader, kidOf } from "../src";
+import { KidReader, kidOf } from "../src/internal";
 
 const SECRET = "kid-reader-test-secret-long-enough-for-hs256";
 const sign = (header: Record<string, unknown>) => jwt.sign({ sub: "u" }, SECRET, { algorithm: "HS256", header: { alg: "HS256", ...header } });

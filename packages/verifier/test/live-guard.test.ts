@@ -3,7 +3,8 @@ import { LogoutDocument, LogoutOthersDocument } from "../../../schema/generated/
 import { startApi, type TestApi } from "../../../test/support/api";
 import { login, register, send } from "../../../test/support/client";
 import { startRedis, type TestRedis } from "../../../test/support/redis";
-import { encodeLiveEvent, LIVE_CHANNEL, LiveGuard, parseLiveEvent, type Identity } from "../src";
+import { LiveGuard, type Identity } from "../src";
+import { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent } from "../src/internal";
 
 /** The guard another service puts on its own live connections, fed by the auth API's real channel. */
 let redis: TestRedis;

@@ -7,7 +7,8 @@ import { PASSWORD, register, send } from "../../../test/support/client";
 import { stepAt, totpCode } from "../../../test/support/totp";
 import { asymmetricEnv, claimsOf, newKey } from "../../../test/support/keys";
 import { commandsSentBy, startRedis, type TestRedis } from "../../../test/support/redis";
-import { createVerifier, keys as keyLayout, type VerifierOptions } from "../src";
+import { createVerifier, type VerifierOptions } from "../src";
+import { keys as keyLayout } from "../src/internal";
 
 const signingKey = newKey("ES256");
 const publicJwks = { keys: [{ ...createPublicKey(createPrivateKey({ key: signingKey, format: "jwk" })).export({ format: "jwk" }), kid: signingKey.kid, alg: "ES256" }] };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { RevocationListener } from "@revocable-auth/verifier";
+import type { RevocationListener } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../../errors";
 import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../../store/store";

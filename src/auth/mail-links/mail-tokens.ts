@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { isId } from "@revocable-auth/verifier";
+import { isId } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { mailDisabled } from "../../errors";
 import type { PresentedMailToken, Store } from "../../store/store";

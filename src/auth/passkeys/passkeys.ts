@@ -7,7 +7,7 @@ import {
   type AuthenticationResponseJSON,
   type RegistrationResponseJSON,
 } from "@simplewebauthn/server";
-import { meetsAal } from "@revocable-auth/verifier";
+import { meetsAal } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import type { PasskeyConfig } from "../../config";
 import { accountDisabled, AuthError, badInput, tokenRevoked, unauthenticated } from "../../errors";

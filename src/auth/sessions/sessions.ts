@@ -1,4 +1,4 @@
-import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier";
+import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
 import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
 import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../../store/store";

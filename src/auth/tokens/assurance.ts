@@ -1,4 +1,5 @@
-import type { Aal, Assurance, AuthMethod } from "@revocable-auth/verifier";
+import type { Aal } from "@revocable-auth/verifier";
+import type { Assurance, AuthMethod } from "@revocable-auth/verifier/internal";
 
 /**
  * Assurance levels in this API's domain. The types and the rule other services apply live in the

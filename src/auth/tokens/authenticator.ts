@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { identityOf, isRevoked, type Identity as VerifiedIdentity } from "@revocable-auth/verifier";
+import type { Identity as VerifiedIdentity } from "@revocable-auth/verifier";
+import { identityOf, isRevoked } from "@revocable-auth/verifier/internal";
 import { isAuthError, tokenRevoked } from "../../errors";
 import type { AccessState, Store, UserRecord } from "../../store/store";
 import type { Tokens } from "./tokens";

@@ -1,4 +1,4 @@
-import { MESSAGES, needsSecondFactor } from "@revocable-auth/verifier";
+import { MESSAGES, needsSecondFactor } from "@revocable-auth/verifier/internal";
 import type { AuthChecker } from "type-graphql";
 import type { RequestContext } from "../../context/context";
 import { AuthError, authenticationRequired, mfaEnrollmentRequired, mfaRequired } from "../../errors";

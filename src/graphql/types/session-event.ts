@@ -1,4 +1,4 @@
-import type { RevocationKind } from "@revocable-auth/verifier";
+import type { RevocationKind } from "@revocable-auth/verifier/internal";
 import { Field, ID, ObjectType, registerEnumType } from "type-graphql";
 import type { SessionEventRecord, SessionEventType } from "../../live/session-events";
 

@@ -1,7 +1,7 @@
 import { Cluster, ReplyError } from "ioredis";
 import type { Logger } from "pino";
 import { RateLimiterRedis } from "rate-limiter-flexible";
-import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier";
+import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier/internal";
 import type { RedisConfig } from "../../config";
 import { storeRefused, storeUnavailable } from "../../errors";
 import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";

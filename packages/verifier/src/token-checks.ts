@@ -1,0 +1,111 @@
+import type { KeyObject } from "node:crypto";
+import jwt from "jsonwebtoken";
+import type { Aal } from "./assurance";
+import type { Role } from "./outcomes";
+import { hasCriticalExtensions, isAal, isAmr, isId, isNumber, isRoleList, KidReader, LIFETIME_LEEWAY_SECONDS, MAX_TOKEN_LENGTH } from "./token-shape";
+
+/**
+ * The checks a presented token goes through, in order, at the auth API and in every verifier: one
+ * implementation, so the two refuse exactly the same tokens. Only the key lookup differs (the auth
+ * API holds its keys, a verifier may have to fetch them), so it sits between the two steps here.
+ */
+
+/** Why a token is refused; each side maps it to its own error, with the same code and reason. */
+export type TokenFault = "malformed" | "expired" | "wrongType";
+
+/** A key that verifies a token, pinned to one algorithm: the token's own `alg` header is never read. */
+export interface TokenKey {
+  readonly algorithm: jwt.Algorithm;
+  readonly key: KeyObject;
+}
+
+export interface TokenChecksOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Epoch ms. */
+  readonly now: () => number;
+}
+
+/** What an access token claims, once checked. */
+export interface AccessTokenClaims {
+  readonly sub: string;
+  readonly sid: string;
+  readonly jti: string;
+  readonly roles: readonly Role[];
+  /** `email_verified`; absent on tokens issued before the claim existed: false. */
+  readonly emailVerified: boolean;
+  /** Epoch seconds. */
+  readonly iat: number;
+  readonly exp: number;
+  readonly aal: Aal;
+  readonly amr: readonly string[];
+}
+
+/** What a refresh token claims, once checked. */
+export interface RefreshTokenClaims {
+  readonly sub: string;
+  readonly sid: string;
+  readonly jti: string;
+  /** Epoch seconds. */
+  readonly exp: number;
+}
+
+export class TokenChecks {
+  private readonly kids = new KidReader();
+
+  constructor(private readonly options: TokenChecksOptions) {}
+
+  /**
+   * Step 1, before any key is looked up: the kid that names the key, or undefined when the header
+   * has none; null for a token longer than MAX_TOKEN_LENGTH, refused before anything is parsed.
+   */
+  kidOf(token: string): string | undefined | null {
+    return token.length > MAX_TOKEN_LENGTH ? null : this.kids.read(token);
+  }
+
+  /**
+   * Step 2, with the key the kid named (undefined: none, refused): the signature, pinned to the
+   * key's algorithm, `iss`, `aud` and `exp`, then no `crit` header and the expected `typ`.
+   */
+  verify(token: string, kid: string | undefined, key: TokenKey | undefined, type: string): jwt.JwtPayload | TokenFault {
+    if (key === undefined) return "malformed";
+    let decoded: jwt.Jwt;
+    try {
+      decoded = jwt.verify(token, key.key, {
+        algorithms: [key.algorithm],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockTimestamp: Math.floor(this.options.now() / 1000),
+        complete: true,
+      });
+    } catch (error) {
+      return error instanceof jwt.TokenExpiredError ? "expired" : "malformed";
+    }
+    this.kids.remember(token, kid);
+    if (hasCriticalExtensions(decoded.header)) return "malformed";
+    if (decoded.header.typ !== type || typeof decoded.payload !== "object") return "wrongType";
+    return decoded.payload;
+  }
+}
+
+/**
+ * Step 3 for an access token: the claims, and a lifetime (exp - iat) of at most `maxLifetimeSeconds`
+ * plus a minute's slack: a longer-lived token was not issued under that ACCESS_TOKEN_TTL. Null: malformed.
+ */
+export function accessClaimsOf(payload: jwt.JwtPayload, maxLifetimeSeconds: number): AccessTokenClaims | null {
+  const { sub, sid, jti, roles, exp, iat, aal, amr } = payload;
+  if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp) || !isNumber(iat)) return null;
+  if (!isRoleList(roles) || !isAal(aal) || !isAmr(amr)) return null;
+  const emailVerified = payload.email_verified ?? false;
+  if (typeof emailVerified !== "boolean") return null;
+  if (exp - iat > maxLifetimeSeconds + LIFETIME_LEEWAY_SECONDS) return null;
+  // Built field by field: V8 copies `{ ...object, more }` on a slow path (5 µs here, per request).
+  return { sub, sid, jti, roles, emailVerified, iat, exp, aal, amr };
+}
+
+/** Step 3 for a refresh token (the auth API's only): its session, its id and its expiry. Null: malformed. */
+export function refreshClaimsOf(payload: jwt.JwtPayload): RefreshTokenClaims | null {
+  const { sub, sid, jti, exp } = payload;
+  if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp)) return null;
+  return { sub, sid, jti, exp };
+}
