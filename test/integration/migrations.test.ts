@@ -193,6 +193,37 @@ describe("the directory schema (migrations/)", () => {
   });
 });
 
+describe("an owner that migrates and a role that only reads and writes rows (docs/operations.md#roles-no-superuser)", () => {
+  it("lets the narrower role use every table the owner's migrations create, and nothing more", async () => {
+    for (const sql of [
+      "CREATE ROLE split_owner LOGIN",
+      "CREATE ROLE split_api LOGIN",
+      "CREATE DATABASE split OWNER split_owner",
+      "GRANT CONNECT ON DATABASE split TO split_api",
+    ]) {
+      await postgres.query(sql);
+    }
+    await postgres.query("ALTER SCHEMA public OWNER TO split_owner", [], "split");
+    const owner = await freshPool(postgres.urlOf("split", "split_owner"));
+    for (const sql of [
+      "GRANT USAGE ON SCHEMA public TO split_api",
+      "ALTER DEFAULT PRIVILEGES FOR ROLE split_owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO split_api",
+      "ALTER DEFAULT PRIVILEGES FOR ROLE split_owner IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO split_api",
+    ]) {
+      await owner.query(sql);
+    }
+    await migrate(owner, readMigrations());
+
+    const api = await freshPool(postgres.urlOf("split", "split_api"));
+    expect(await migrationStatus(api, readMigrations())).toMatchObject({ pending: [], unknown: [] });
+    const { rows } = await api.query("INSERT INTO users (id, email) VALUES ($1, 'split@example.com') RETURNING email", [randomUUID()]);
+    expect(rows).toEqual([{ email: "split@example.com" }]);
+    await api.query("INSERT INTO directory_outbox (user_id, access_version, kind) VALUES ($1, 1, 'access')", [randomUUID()]);
+    await expect(api.query("DROP TABLE directory_outbox")).rejects.toMatchObject({ code: "42501" });
+    await expect(migrate(api, readMigrations(folder({ "002_more.sql": "CREATE TABLE more (id integer);" })))).rejects.toThrow(/permission denied/);
+  });
+});
+
 describe("npm run migrate", () => {
   /** dist/cli/migrate.js as `npm run migrate` runs it once built, with only these variables. */
   function run(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
