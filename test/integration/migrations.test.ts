@@ -7,7 +7,8 @@ import { Pool } from "pg";
 import { migrate, MigrationError, migrationStatus, readMigrations, type Migration } from "../../src/store/postgres/migrations";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 
-const CLI = resolve(__dirname, "../../dist/cli/migrate.js");
+const ROOT = resolve(__dirname, "../..");
+const CLI = resolve(ROOT, "dist/cli/migrate.js");
 
 let postgres: TestPostgres;
 const pools: Pool[] = [];
@@ -105,8 +106,8 @@ describe("migrations", () => {
     const pool = await freshPool();
     await migrate(pool, readMigrations(folder({ "001_accounts.sql": TWO["001_accounts.sql"] })));
     const changed = readMigrations(folder({ "001_accounts.sql": "CREATE TABLE accounts (id bigint PRIMARY KEY);\n", "002_notes.sql": TWO["002_notes.sql"] }));
-    for (const attempt of [migrate(pool, changed), migrationStatus(pool, changed)]) {
-      const error = await failure(attempt);
+    for (const attempt of [() => migrate(pool, changed), () => migrationStatus(pool, changed)]) {
+      const error = await failure(attempt());
       expect(error).toMatchObject({ code: "CHANGED" });
       expect(error?.message).toMatch(/^migration 001_accounts\.sql was changed after it was applied \(as 001_accounts, checksum [0-9a-f]{12}…, now [0-9a-f]{12}…\): restore the file/);
     }
@@ -225,28 +226,32 @@ describe("an owner that migrates and a role that only reads and writes rows (doc
 });
 
 describe("npm run migrate", () => {
-  /** dist/cli/migrate.js as `npm run migrate` runs it once built, with only these variables. */
-  function run(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [CLI], { env: { PATH: process.env.PATH ?? "", ...env } });
+  /** `command` with only these variables (and PATH, HOME), collecting its output. */
+  function exec(command: string, args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, cwd: ROOT });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     return new Promise((done) => child.on("close", (status) => done({ status, stdout, stderr })));
   }
+  /** dist/cli/migrate.js, which `npm run migrate` runs once built. */
+  const run = (env: Record<string, string>) => exec(process.execPath, [CLI], env);
+  const at = (url: string) => `127.0.0.1:${postgres.port}/${url.split("/").at(-1)}`;
 
-  it("is the script package.json names", () => {
-    expect(require("../../package.json").scripts.migrate).toBe("npm run build --silent && node dist/cli/migrate.js");
+  it("applies the migrations to DATABASE_URL as written, needing no other variable, even in production", async () => {
+    const url = await postgres.createDatabase("npm");
+    const npm = await exec("npm", ["run", "--silent", "migrate"], { DATABASE_URL: url, NODE_ENV: "production" });
+    expect(npm).toEqual({ status: 0, stdout: `applied 001_directory\n${at(url)} is at 001_directory\n`, stderr: "" });
+    expect(await run({ DATABASE_URL: url })).toEqual({ status: 0, stdout: `nothing to apply: ${at(url)} is at 001_directory\n`, stderr: "" });
   });
 
-  it("applies the migrations to DATABASE_URL once, even run twice at the same moment, and needs no other variable", async () => {
+  it("applies each migration once when run twice at the same moment", async () => {
     const url = await postgres.createDatabase("cli");
-    const [first, second] = await Promise.all([run({ DATABASE_URL: url, NODE_ENV: "production" }), run({ DATABASE_URL: url, NODE_ENV: "production" })]);
+    const [first, second] = await Promise.all([run({ DATABASE_URL: url }), run({ DATABASE_URL: url })]);
     expect([first.status, second.status, first.stderr + second.stderr]).toEqual([0, 0, ""]);
     expect((first.stdout + second.stdout).match(/^applied 001_directory$/gm)).toHaveLength(1);
-    const database = url.split("/").at(-1);
-    expect(first.stdout + second.stdout).toContain(`127.0.0.1:${postgres.port}/${database} is at 001_directory`);
-    expect(await run({ DATABASE_URL: url })).toEqual({ status: 0, stdout: `nothing to apply: 127.0.0.1:${postgres.port}/${database} is at 001_directory\n`, stderr: "" });
+    expect(await postgres.query("SELECT name FROM schema_migrations", [], url.split("/").at(-1))).toEqual([{ name: "001_directory" }]);
   });
 
   it("exits 2 without a DATABASE_URL, or with one that is not Postgres, and 1 when the database refuses, never printing the password", async () => {
