@@ -6,8 +6,8 @@ import { join, resolve } from "node:path";
 import { Pool } from "pg";
 import { migrate, MigrationError, migrationStatus, readMigrations, type Migration } from "../../src/store/postgres/migrations";
 import { startPostgres, type TestPostgres } from "../support/postgres";
+import { ROOT } from "../support/readme";
 
-const ROOT = resolve(__dirname, "../..");
 const CLI = resolve(ROOT, "dist/cli/migrate.js");
 
 let postgres: TestPostgres;
