@@ -23,6 +23,8 @@ COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
 # The mail templates, read at start (MAIL_TEMPLATES_DIR to use your own).
 COPY templates ./templates
+# The Postgres schema's migrations: applied at start with MIGRATE=on, or by node dist/cli/migrate.js.
+COPY migrations ./migrations
 COPY package.json ./
 USER node
 EXPOSE 4000

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import type { Role } from "@revocable-auth/verifier";
@@ -43,6 +43,8 @@ export interface Config {
    * persistence cannot be read); on by default in production. Off: a warning only.
    */
   readonly redisRequireAof: boolean;
+  /** DATABASE_URL and MIGRATE; null: no Postgres, and the directory stays in Redis or the embedded store. */
+  readonly database: DatabaseConfig | null;
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a random one was made for this process. */
@@ -254,6 +256,17 @@ export type RedisConfig = RedisTarget & {
   readonly minReplicas: number;
 };
 
+/**
+ * Postgres (issue 32: the directory moves there). Today only the schema's migrations run on it;
+ * users and credentials are still in Redis or the embedded store.
+ */
+export interface DatabaseConfig {
+  /** A postgres:// or postgresql:// URL, credentials included; TLS through its sslmode, as pg reads it. */
+  readonly url: string;
+  /** MIGRATE=on: apply pending migrations at start. off: refuse to start while any is pending, naming them. */
+  readonly migrate: boolean;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  ${problems.join("\n  ")}`);
@@ -273,6 +286,8 @@ const MAX_MIN_REPLICAS = 16;
 const DAY = 24 * 3600;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** The sslmode values pg (node-postgres 8) reads; it takes prefer, require and verify-ca as verify-full. */
+const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"] as const;
 
 /**
  * Reads and validates the environment once; every problem is reported, each naming its variable.
@@ -315,6 +330,7 @@ export function loadConfig(env: Env): Config {
     redisUrl: redis?.mode === "single" ? redis.url : null,
     redis,
     redisRequireAof: read.oneOf("REDIS_REQUIRE_AOF", ["on", "off"] as const, production ? "on" : "off") === "on",
+    database: readDatabase(env, read, production, problems),
     jwt: {
       secret: secret ?? "",
       secretGenerated: !env.JWT_SECRET && !isAsymmetric(algorithm),
@@ -409,6 +425,30 @@ function readRedis(env: Env, read: EnvReader, problems: string[]): RedisConfig |
   const masterName = env.REDIS_SENTINEL_MASTER?.trim() || null;
   if (masterName === null) problems.push("REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS: the name the sentinels monitor");
   return sentinels === null || masterName === null ? null : { mode: "sentinel", sentinels, masterName, ...common };
+}
+
+/**
+ * DATABASE_URL and MIGRATE. MIGRATE is on by default outside production, where a first start should
+ * just work; in production a schema change is a step of the deployment, so a pending migration
+ * stops the start instead.
+ */
+function readDatabase(env: Env, read: EnvReader, production: boolean, problems: string[]): DatabaseConfig | null {
+  const url = read.postgresUrl("DATABASE_URL");
+  const migrate = read.oneOf("MIGRATE", ["on", "off"] as const, production ? "off" : "on") === "on";
+  if (!env.DATABASE_URL) {
+    if (env.MIGRATE) problems.push("MIGRATE needs DATABASE_URL");
+    return null;
+  }
+  return url === null ? null : { url, migrate };
+}
+
+/** For `npm run migrate`, which needs DATABASE_URL and none of the API's other variables. */
+export function loadDatabaseConfig(env: Env): DatabaseConfig {
+  const problems: string[] = [];
+  const database = readDatabase(env, new EnvReader(env, problems), env.NODE_ENV === "production", problems);
+  if (database === null && problems.length === 0) problems.push("DATABASE_URL is required: the Postgres database to migrate (postgres://user:password@host:5432/database)");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(database!);
 }
 
 /** The standard OpenTelemetry variables: the endpoint turns tracing on, OTEL_SDK_DISABLED=true keeps it off. */
@@ -764,6 +804,44 @@ class EnvReader {
     return null;
   }
 
+  /**
+   * A postgres:// or postgresql:// URL with a host. Its sslmode must be one pg knows: pg reads an
+   * unknown one as "TLS on, verify the certificate" without a word. Problems never quote the URL,
+   * which holds the password.
+   */
+  postgresUrl(name: string): string | null {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === "") return null;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      this.problems.push(`${name} must be a postgres:// or postgresql:// URL (postgres://user:password@host:5432/database)`);
+      return null;
+    }
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+      this.problems.push(`${name} must be a postgres:// or postgresql:// URL, got a ${url.protocol}// URL`);
+      return null;
+    }
+    if (url.hostname === "") {
+      this.problems.push(`${name} must name the database server's host (postgres://user:password@host:5432/database)`);
+      return null;
+    }
+    const sslmode = url.searchParams.get("sslmode");
+    if (sslmode !== null && !(SSL_MODES as readonly string[]).includes(sslmode)) {
+      this.problems.push(`${name}: sslmode must be one of ${SSL_MODES.join(", ")}, got "${sslmode}"`);
+      return null;
+    }
+    for (const file of ["sslrootcert", "sslcert", "sslkey"]) {
+      const path = url.searchParams.get(file);
+      if (path !== null && !readable(path)) {
+        this.problems.push(`${name}: cannot read the ${file} file ${path}`);
+        return null;
+      }
+    }
+    return raw;
+  }
+
   /** A comma-separated list of origins (`https://app.example.com`); unset: null. */
   origins(name: string): string[] | null {
     const raw = this.env[name]?.trim();
@@ -811,6 +889,15 @@ function isAddressOrCidr(entry: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (prefix === undefined) return true;
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -47,6 +47,7 @@ import { Metrics, metricsExposition } from "./metrics";
 import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore, RedisStore } from "./store/redis/redis-store";
+import { prepareDatabase } from "./store/postgres/database";
 import type { Store } from "./store/store";
 import type { Tracing } from "./tracing/tracing";
 
@@ -88,6 +89,8 @@ function publishedKeySet(keySet: KeySet, accessTokenTtl: number): JsonWebKeySet 
  */
 export async function startServer(config: Config, deps: ServerDeps): Promise<RunningServer> {
   warnAboutDevelopmentDefaults(config, deps.logger);
+  // Before anything connects: a schema older than this code (or a changed migration) stops the start here.
+  if (config.database) await prepareDatabase(config.database, deps.logger);
   const rawStore = await createStore(config, deps.logger, deps.clock ?? systemClock);
   const channel: LiveChannel =
     rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, deps.logger) : new InProcessChannel();

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parse } from "yaml";
 import { ConfigError, loadConfig } from "../../src/config";
 import { markedBlocks, ROOT } from "../support/readme";
 
@@ -97,16 +98,41 @@ describe("docker-compose.yml and .env.example", () => {
       const dotEnv = parseEnvFile(readFileSync(join(dir, ".env"), "utf8"));
       expect(dotEnv.JWT_SECRET).toMatch(/^[0-9a-f]{64}$/);
       expect(Buffer.from(dotEnv.MFA_ENCRYPTION_KEY!, "base64")).toHaveLength(32);
-      expect({ ...dotEnv, JWT_SECRET: "", MFA_ENCRYPTION_KEY: "" }).toEqual(parseEnvFile(envExample));
+      expect(dotEnv.POSTGRES_PASSWORD).toMatch(/^[0-9a-f]{48}$/);
+      expect({ ...dotEnv, JWT_SECRET: "", MFA_ENCRYPTION_KEY: "", POSTGRES_PASSWORD: "" }).toEqual(parseEnvFile(envExample));
 
       const config = configFrom(dotEnv);
       expect(config.production).toBe(true);
       expect(config.jwt.secret).toBe(dotEnv.JWT_SECRET);
       expect(config.mfa).toMatchObject({ encryptionKey: dotEnv.MFA_ENCRYPTION_KEY, keyGenerated: false });
       expect(config.explorer).toBe(false); // as the README says: off in compose until EXPLORER=on
+      expect(config.database).toEqual({ url: `postgres://auth:${dotEnv.POSTGRES_PASSWORD}@postgres:5432/auth`, migrate: true });
       expect(configFrom({ ...dotEnv, EXPLORER: "on" }).explorer).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("runs Postgres 16 with its data in a volume and a pg_isready health check, and starts the API once it is healthy", () => {
+    const services = parse(composeFile).services;
+    expect(services.postgres).toMatchObject({
+      image: "postgres:16",
+      environment: { POSTGRES_USER: "auth", POSTGRES_DB: "auth", POSTGRES_PASSWORD: "${POSTGRES_PASSWORD:-}" },
+      volumes: ["postgres-data:/var/lib/postgresql/data"],
+      healthcheck: { test: ["CMD", "pg_isready", "-U", "auth", "-d", "auth"] },
+    });
+    expect(services.postgres.ports).toBeUndefined();
+    expect(parse(composeFile).volumes).toHaveProperty("postgres-data");
+    expect(services.api.depends_on.postgres).toEqual({ condition: "service_healthy" });
+  });
+
+  it("points the API at that Postgres, as its user and with its password, migrating at start unless MIGRATE=off", () => {
+    const dotEnv = { ...parseEnvFile(envExample), JWT_SECRET: "s".repeat(64), MFA_ENCRYPTION_KEY: Buffer.alloc(32).toString("base64"), POSTGRES_PASSWORD: "0a1b2c" };
+    expect(configFrom(dotEnv).database).toEqual({ url: "postgres://auth:0a1b2c@postgres:5432/auth", migrate: true });
+    expect(configFrom({ ...dotEnv, MIGRATE: "off" }).database?.migrate).toBe(false);
+  });
+
+  it("ships the migrations in the image, where the API reads them at start", () => {
+    expect(readFileSync(resolve(ROOT, "Dockerfile"), "utf8")).toMatch(/\nCOPY migrations \.\/migrations\n/);
   });
 });

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from "../../src/config";
+import { ConfigError, loadConfig, loadDatabaseConfig } from "../../src/config";
 import { generatePrivateJwk } from "../../src/auth/tokens/signing-keys";
 import { keysFile } from "../support/keys";
 import { availableParallelism } from "node:os";
@@ -374,6 +374,61 @@ describe("Redis connection modes", () => {
 
   it("accepts production with a cluster", () => {
     expect(loadConfig({ ...base, NODE_ENV: "production", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY, REDIS_CLUSTER_NODES: "a:7000" }).production).toBe(true);
+  });
+});
+
+describe("Postgres (DATABASE_URL, MIGRATE)", () => {
+  const production = { NODE_ENV: "production", JWT_SECRET: SECRET, REDIS_URL: "redis://cache:6379", MAIL_URL: "off", MFA_ENCRYPTION_KEY: MFA_KEY };
+
+  it("has no database unless DATABASE_URL is set, and refuses MIGRATE without one", () => {
+    expect(loadConfig({}).database).toBeNull();
+    expect(problemsOf({ MIGRATE: "on" })).toEqual(["MIGRATE needs DATABASE_URL"]);
+  });
+
+  it("takes postgres:// and postgresql:// URLs as given, credentials and parameters included", () => {
+    for (const url of ["postgres://auth:secret@db.internal:5432/auth", "postgresql://auth@[::1]/auth?sslmode=verify-full&application_name=api"]) {
+      expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ url, migrate: true });
+    }
+  });
+
+  it("migrates at start by default outside production only, and reads on/off", () => {
+    const url = "postgres://auth@db/auth";
+    expect(loadConfig({ DATABASE_URL: url }).database?.migrate).toBe(true);
+    expect(loadConfig({ DATABASE_URL: url, MIGRATE: "off" }).database?.migrate).toBe(false);
+    expect(loadConfig({ ...production, DATABASE_URL: url }).database?.migrate).toBe(false);
+    expect(loadConfig({ ...production, DATABASE_URL: url, MIGRATE: "on" }).database?.migrate).toBe(true);
+    expect(problemsOf({ DATABASE_URL: url, MIGRATE: "yes" })).toEqual(['MIGRATE must be one of on, off, got "yes"']);
+  });
+
+  it("refuses another scheme, a URL without a host, and garbage, never quoting the URL (it holds the password)", () => {
+    expect(problemsOf({ DATABASE_URL: "mysql://root:hunter2@db/auth" })).toEqual(["DATABASE_URL must be a postgres:// or postgresql:// URL, got a mysql:// URL"]);
+    expect(problemsOf({ DATABASE_URL: "postgres:///auth" })).toEqual([expect.stringMatching(/^DATABASE_URL must name the database server's host/)]);
+    expect(problemsOf({ DATABASE_URL: "hunter2 db auth" })).toEqual([expect.stringMatching(/^DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/)]);
+    for (const problem of [...problemsOf({ DATABASE_URL: "mysql://root:hunter2@db/auth" }), ...problemsOf({ DATABASE_URL: "postgres://a:hunter2@db/x?sslmode=on" })]) {
+      expect(problem).not.toContain("hunter2");
+    }
+  });
+
+  it("honours sslmode as pg reads it, and refuses one pg does not know rather than guess", () => {
+    for (const mode of ["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"]) {
+      expect(loadConfig({ DATABASE_URL: `postgres://db/auth?sslmode=${mode}` }).database).not.toBeNull();
+    }
+    expect(problemsOf({ DATABASE_URL: "postgres://db/auth?sslmode=allow" })).toEqual([
+      'DATABASE_URL: sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify, got "allow"',
+    ]);
+  });
+
+  it("refuses an sslrootcert, sslcert or sslkey file it cannot read, at start rather than at the first query", () => {
+    expect(problemsOf({ DATABASE_URL: "postgres://db/auth?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem" })).toEqual([
+      "DATABASE_URL: cannot read the sslrootcert file /nonexistent/ca.pem",
+    ]);
+    expect(loadConfig({ DATABASE_URL: `postgres://db/auth?sslmode=verify-full&sslrootcert=${__filename}` }).database).not.toBeNull();
+  });
+
+  it("is read alone for npm run migrate, which needs DATABASE_URL and nothing else, even in production", () => {
+    expect(loadDatabaseConfig({ NODE_ENV: "production", DATABASE_URL: "postgres://db/auth" })).toEqual({ url: "postgres://db/auth", migrate: false });
+    expect(() => loadDatabaseConfig({})).toThrow(/DATABASE_URL is required/);
+    expect(() => loadDatabaseConfig({ DATABASE_URL: "redis://db" })).toThrow(ConfigError);
   });
 });
 
