@@ -394,7 +394,7 @@ export class RedisStore implements Store {
         JSON.stringify(passkey),
         max,
       ])) as AddPasskeyResult;
-      if (result !== "added" && claimed) await this.script("releasePasskeyOwner", [owner], [passkey.userId]);
+      if (result !== "added" && claimed) await this.script("releaseClaim", [owner], [passkey.userId]);
       return result;
     });
   }
@@ -432,7 +432,7 @@ export class RedisStore implements Store {
       // Durable: it ends sessions, as any revocation.
       const [status, ...sessionIds] = (await this.durableScript("removePasskey", scriptKeys, [credentialId])) as [string, ...string[]];
       if (status !== "removed") return { status: status as "missing" | "last_way_in" };
-      await this.script("releasePasskeyOwner", [keys.passkeyOwner(credentialId)], [userId]);
+      await this.script("releaseClaim", [keys.passkeyOwner(credentialId)], [userId]);
       return { status, ended: sessionIds.length, sessionIds };
     });
   }
@@ -654,7 +654,7 @@ export class RedisStore implements Store {
    */
   private async releaseUnheldClaim(userId: string, email: string): Promise<void> {
     const now = parseJson<UserRecord>(await this.redis.get(keys.user(userId)));
-    if (now?.email !== email) await this.script("releaseAddress", [keys.email(email)], [userId]);
+    if (now?.email !== email) await this.script("releaseClaim", [keys.email(email)], [userId]);
   }
 
   private async isLive(userId: string, sessionId: string): Promise<boolean> {
