@@ -31,14 +31,8 @@ export class MemoryStore {
   constructor(clock: Clock) {
     const core = (this.core = new MemoryCore(clock));
     const ports: Omit<Store, "limiter" | "ping" | "close"> = {
-      ...memoryUsers(core),
-      ...memorySessions(core),
-      ...memoryMfa(core),
-      ...memoryPasskeys(core),
-      ...memoryMailTokens(core),
-      ...memoryTransitions(core),
-      ...memoryAudit(core),
-      ...memoryKeySet(core),
+      ...memoryUsers(core), ...memorySessions(core), ...memoryMfa(core), ...memoryPasskeys(core),
+      ...memoryMailTokens(core), ...memoryTransitions(core), ...memoryAudit(core), ...memoryKeySet(core),
     };
     Object.assign(this, ports);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);

@@ -1,4 +1,4 @@
-import { isLiveSession, type AccessChange, type AccessChangeResult, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type RemovePasskeyResult, type Role, type TransitionStore, type UserRecord } from "../store";
+import { isLiveSession, unguardedAccessChanges, type AccessChange, type AccessChangeResult, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type RemovePasskeyResult, type TransitionStore, type UserRecord } from "../store";
 import type { MemoryCore } from "./core";
 
 /** The steps that span concerns, each one synchronous function over the maps of all it touches. */
@@ -33,6 +33,7 @@ export function memoryTransitions(core: MemoryCore): TransitionStore {
 
   return {
     changeAccess,
+    ...unguardedAccessChanges(changeAccess),
 
     async changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean> {
       if (!isLiveSession(core.session(userId, keepSessionId), core.cutoff(userId))) return false;
@@ -40,16 +41,6 @@ export function memoryTransitions(core: MemoryCore): TransitionStore {
       core.endOthers(userId, keepSessionId);
       core.cancelPendingEmailChange(userId);
       return true;
-    },
-
-    async setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
-      const result = await changeAccess(userId, { disabled }, false);
-      return result.status === "changed" ? result.user : null;
-    },
-
-    async setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
-      const result = await changeAccess(userId, { roles }, false);
-      return result.status === "changed" ? result.user : null;
     },
 
     async resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {

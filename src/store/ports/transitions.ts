@@ -98,3 +98,15 @@ export interface TransitionStore {
    */
   removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult>;
 }
+
+/** setUserDisabled and setUserRoles as every backend has them: changeAccess without the guard. */
+export function unguardedAccessChanges(changeAccess: TransitionStore["changeAccess"]): Pick<TransitionStore, "setUserDisabled" | "setUserRoles"> {
+  const changed = async (userId: string, change: AccessChange) => {
+    const result = await changeAccess(userId, change, false);
+    return result.status === "changed" ? result.user : null;
+  };
+  return {
+    setUserDisabled: (userId, disabled) => changed(userId, { disabled }),
+    setUserRoles: (userId, roles) => changed(userId, { roles }),
+  };
+}

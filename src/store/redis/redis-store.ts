@@ -55,14 +55,8 @@ export class RedisStore {
     const core = (this.core = new RedisCore(options));
     this.client = core.client;
     const ports: Omit<Store, "ping" | "close"> = {
-      ...redisUsers(core),
-      ...redisSessions(core),
-      ...redisMfa(core),
-      ...redisPasskeys(core),
-      ...redisMailTokens(core),
-      ...redisTransitions(core),
-      ...redisAudit(core),
-      ...redisKeySet(core),
+      ...redisUsers(core), ...redisSessions(core), ...redisMfa(core), ...redisPasskeys(core),
+      ...redisMailTokens(core), ...redisTransitions(core), ...redisAudit(core), ...redisKeySet(core),
       /** Counters for throttling, on this same connection; each counter is one key. */
       limiter: (spec) => redisLimiter(core.client, spec, (operation) => core.guard(operation)),
     };

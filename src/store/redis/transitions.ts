@@ -1,6 +1,6 @@
 import { isLiveSession, keys } from "@revocable-auth/verifier";
 import { storeUnavailable } from "../../errors";
-import type { AccessChange, AccessChangeResult, EmailChangeCancelResult, EmailChangeResult, MailTokenRecord, PresentedMailToken, RemovePasskeyResult, Role, SessionRecord, TransitionStore, UserRecord } from "../store";
+import { unguardedAccessChanges, type AccessChange, type AccessChangeResult, type EmailChangeCancelResult, type EmailChangeResult, type MailTokenRecord, type PresentedMailToken, type RemovePasskeyResult, type SessionRecord, type TransitionStore, type UserRecord } from "../store";
 import { parseJson, toNumber, type RedisCore } from "./core";
 
 /**
@@ -60,19 +60,10 @@ export function redisTransitions(core: RedisCore): TransitionStore {
 
   return {
     changeAccess,
+    ...unguardedAccessChanges(changeAccess),
 
     changePassword(userId: string, passwordHash: string, keepSessionId: string): Promise<boolean> {
       return core.guard(async () => (await core.endOthers(userId, keepSessionId, passwordHash)) >= 0);
-    },
-
-    async setUserDisabled(userId: string, disabled: boolean): Promise<UserRecord | null> {
-      const result = await changeAccess(userId, { disabled }, false);
-      return result.status === "changed" ? result.user : null;
-    },
-
-    async setUserRoles(userId: string, roles: readonly Role[]): Promise<UserRecord | null> {
-      const result = await changeAccess(userId, { roles }, false);
-      return result.status === "changed" ? result.user : null;
     },
 
     resetPassword(token: PresentedMailToken, passwordHash: string): Promise<UserRecord | null> {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEntry, AuditRetention, AuditStore, AuditTail } from "../../../src/store/store";
-import { type ContractHarness } from "./harness";
+import type { ContractHarness } from "./harness";
 
 /** The audit trail and its live tail (AuditStore). */
 export function auditContract(harness: () => ContractHarness<AuditStore>) {

@@ -1,5 +1,5 @@
 import type { KeySetStore } from "../../../src/store/store";
-import { type ContractHarness } from "./harness";
+import type { ContractHarness } from "./harness";
 
 /** The key set's version (KeySetStore). */
 export function keySetContract(harness: () => ContractHarness<KeySetStore>) {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { LimiterStore } from "../../../src/store/store";
-import { type ContractHarness } from "./harness";
+import type { ContractHarness } from "./harness";
 
 /** Throttling counters (LimiterStore). */
 export function limiterContract(harness: () => ContractHarness<LimiterStore>) {

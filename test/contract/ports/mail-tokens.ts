@@ -1,5 +1,5 @@
 import type { MailTokenStore, UserStore } from "../../../src/store/store";
-import { newUser, mailFixtures, type ContractHarness } from "./harness";
+import { mailFixtures, newUser, type ContractHarness } from "./harness";
 
 /** Tokens, and the directory they must leave untouched. */
 export type MailTokensContractStore = MailTokenStore & Pick<UserStore, "getUser">;

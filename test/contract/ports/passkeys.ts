@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PasskeyRecord, PasskeyStore, SessionStore, TransitionStore, UserStore, WebAuthnChallenge, WebAuthnChallengeStore } from "../../../src/store/store";
-import { newUser, userFixtures, sessionFixtures, type ContractHarness } from "./harness";
+import { newUser, sessionFixtures, userFixtures, type ContractHarness } from "./harness";
 
 /** Passkeys of directory users, the sessions they start, and the transition that removes one. */
 export type PasskeysContractStore = UserStore & PasskeyStore & SessionStore & Pick<TransitionStore, "removePasskey">;

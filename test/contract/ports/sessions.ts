@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { isLiveSession, type NewSession, type SessionStore, type TransitionStore, type UserStore } from "../../../src/store/store";
-import { userFixtures, sessionFixtures, type ContractHarness } from "./harness";
+import { sessionFixtures, userFixtures, type ContractHarness } from "./harness";
 
 /** Sessions started for users of the directory; a few cases end them through a transition. */
 export type SessionsContractStore = UserStore & SessionStore & Pick<TransitionStore, "changePassword" | "setUserDisabled">;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { MailTokenStore, PresentedMailToken, SessionStore, TransitionStore, UserRecord, UserStore } from "../../../src/store/store";
-import { newUser, userFixtures, sessionFixtures, mailFixtures, type ContractHarness } from "./harness";
+import { mailFixtures, newUser, sessionFixtures, userFixtures, type ContractHarness } from "./harness";
 
 /** Every port a transition spans. */
 export type TransitionsContractStore = UserStore & SessionStore & MailTokenStore & TransitionStore;

@@ -1,4 +1,4 @@
-import { fragment, lua, NOW_MS } from "./fragments";
+import { fragment, NOW_MS, script } from "./fragments";
 
 /** The audit trail: the global stream, and the user's two on the user's slot. */
 
@@ -21,26 +21,16 @@ end
 );
 
 /** Appends one audit entry to KEYS[1], the global stream, under an id Redis makes. */
-export const appendAuditEvent = {
-  numberOfKeys: 1,
-  lua: lua(
-    [APPEND_AUDIT],
-    `
+export const appendAuditEvent = script(1, [APPEND_AUDIT], `
 return append_audit(KEYS[1], '*')
-`,
-  ),
-};
+`);
 
 /**
  * Appends one audit entry to a user's stream KEYS[1] (ARGV as appendAuditEvent's), under an id
  * above the last one either of the user's streams (KEYS[1], KEYS[2]) ever made: ids are unique
  * across the two, so a page of both is ordered, and resumed, by id alone.
  */
-export const appendUserAuditEvent = {
-  numberOfKeys: 2,
-  lua: lua(
-    [APPEND_AUDIT],
-    `
+export const appendUserAuditEvent = script(2, [APPEND_AUDIT], `
 local function last_made(key)
   if redis.call('EXISTS', key) == 0 then return 0, -1 end
   local info = redis.call('XINFO', 'STREAM', key)
@@ -58,6 +48,4 @@ for _, key in ipairs(KEYS) do
   if last_ms > ms or (last_ms == ms and last_seq >= seq) then ms, seq = last_ms, last_seq + 1 end
 end
 return append_audit(KEYS[1], string.format('%.0f-%.0f', ms, seq))
-`,
-  ),
-};
+`);

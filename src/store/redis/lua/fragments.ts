@@ -27,6 +27,19 @@ export function lua(uses: readonly Fragment[], body: string): string {
   return parts.join("") + body;
 }
 
+/** A script as ioredis defines it; no numberOfKeys: the caller passes the key count first. */
+export interface Script {
+  readonly lua: string;
+  readonly numberOfKeys?: number;
+  readonly readOnly?: boolean;
+}
+
+/** A script over `numberOfKeys` keys (null: a count the caller passes first), of its fragments and body. */
+export function script(numberOfKeys: number | null, uses: readonly Fragment[], body: string): Script {
+  const source = lua(uses, body);
+  return numberOfKeys === null ? { lua: source } : { numberOfKeys, lua: source };
+}
+
 export const NOW_MS = fragment(`
 local function now_ms()
   local t = redis.call('TIME')

@@ -1,4 +1,4 @@
-import { CUTOFF, END_ALL, END_SESSIONS, fragment, lua, NOW_MS, SESSION_PREFIX } from "./fragments";
+import { CUTOFF, END_ALL, END_SESSIONS, fragment, NOW_MS, script, SESSION_PREFIX } from "./fragments";
 
 /** Sessions and revocation: each script on the user's slot (KEYS share the user's hash tag). */
 
@@ -75,11 +75,7 @@ end
  * An aal1 session of a user with a second factor on starts pending: it is capped among the
  * pending ones only, so it never ends, nor counts against, a full session.
  */
-export const createSession = {
-  numberOfKeys: 6,
-  lua: lua(
-    [NOW_MS, CUTOFF, TRACK_SESSION, END_OLDEST],
-    `
+export const createSession = script(6, [NOW_MS, CUTOFF, TRACK_SESSION, END_OLDEST], `
 local user = redis.call('GET', KEYS[1])
 if not user then return {'user_missing'} end
 user = cjson.decode(user)
@@ -109,20 +105,14 @@ elseif ARGV[2] ~= '' then
   evicted = end_oldest(KEYS[3], KEYS[2], session.id, cutoff, tonumber(ARGV[2]), false)
 end
 return {'created', cjson.encode(session), unpack(evicted)}
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: user, session, sessions, cutoff. ARGV: session id, presented jti, next jti, next expiresAt,
  * next issuedAt, grace ms. The jti the last rotation replaced, presented again less than grace ms
  * later, gets that rotation's outcome again and changes nothing; any other stale jti is reuse.
  */
-export const rotateSession = {
-  numberOfKeys: 4,
-  lua: lua(
-    [NOW_MS, TRACK_SESSION, READ_SESSION],
-    `
+export const rotateSession = script(4, [NOW_MS, TRACK_SESSION, READ_SESSION], `
 local raw, session, user, _, live = read_session()
 if not raw then return {'ended'} end
 local function finish(status)
@@ -153,9 +143,7 @@ end
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 track_session(KEYS[3], ARGV[1], session.expiresAt, now)
 return {'rotated', cjson.encode(session), user}
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: user, session, sessions, cutoff. ARGV: session id, assurance as JSON, next jti, next
@@ -165,11 +153,7 @@ return {'rotated', cjson.encode(session), user}
  * from the session again. A pending session becomes a full one, and the cap of full sessions ends
  * the oldest beyond it. Returns {'raised', session, user, '1' when it was pending else '0', ended ids...}.
  */
-export const stepUpSession = {
-  numberOfKeys: 4,
-  lua: lua(
-    [NOW_MS, TRACK_SESSION, END_OLDEST, READ_SESSION],
-    `
+export const stepUpSession = script(4, [NOW_MS, TRACK_SESSION, END_OLDEST, READ_SESSION], `
 local raw, session, user, cutoff, live = read_session()
 if not raw or not live then return {'ended'} end
 local now = now_ms()
@@ -186,37 +170,25 @@ track_session(KEYS[3], ARGV[1], session.expiresAt, now)
 local evicted = {}
 if upgraded and ARGV[5] ~= '' then evicted = end_oldest(KEYS[3], KEYS[2], ARGV[1], cutoff, tonumber(ARGV[5]), false) end
 return {'raised', cjson.encode(session), user, upgraded and '1' or '0', unpack(evicted)}
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: user, session, sessions, cutoff. ARGV: authenticatedAt (the API's clock). Stamps a live
  * session as recently authenticated, never moving the stamp back; its expiry stays.
  */
-export const markSessionAuthenticated = {
-  numberOfKeys: 4,
-  lua: lua(
-    [READ_SESSION],
-    `
+export const markSessionAuthenticated = script(4, [READ_SESSION], `
 local raw, session, _, _, live = read_session()
 if not raw or not live then return 0 end
 session.authenticatedAt = math.max(tonumber(session.authenticatedAt or 0), tonumber(ARGV[1]))
 redis.call('SET', KEYS[2], cjson.encode(session), 'PXAT', session.expiresAt)
 return 1
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: session, sessions, cutoff, revoked jti. ARGV: session id, revoked jti's expiresAt or ''.
  * Returns the session's JSON when it was live (its device names it in the ended event), else nil.
  */
-export const endSession = {
-  numberOfKeys: 4,
-  lua: lua(
-    [NOW_MS, CUTOFF],
-    `
+export const endSession = script(4, [NOW_MS, CUTOFF], `
 local now = now_ms()
 if ARGV[2] ~= '' and tonumber(ARGV[2]) > now then
   redis.call('SET', KEYS[4], '1', 'PXAT', ARGV[2])
@@ -227,21 +199,13 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 if not raw then return false end
 if cjson.decode(raw).createdAt <= cutoff_at(KEYS[3]) then return false end
 return raw
-`,
-  ),
-};
+`);
 
 /** KEYS: sessions, cutoff, the pending email change, which dies with the sessions (one of them asked for it). */
-export const endAllSessions = {
-  numberOfKeys: 3,
-  lua: lua(
-    [END_ALL],
-    `
+export const endAllSessions = script(3, [END_ALL], `
 redis.call('DEL', KEYS[3])
 return end_all(KEYS[1], KEYS[2])
-`,
-  ),
-};
+`);
 
 /**
  * Serves endOtherSessions and, with a hash, the changePassword transition. KEYS: sessions, cutoff,
@@ -251,10 +215,7 @@ return end_all(KEYS[1], KEYS[2])
  * ids were read end too, and a pending email change is cancelled. Returns how many of the others
  * were live. The key count varies, so callers pass it first (no numberOfKeys).
  */
-export const endOtherSessions = {
-  lua: lua(
-    [CUTOFF, SESSION_PREFIX, END_SESSIONS],
-    `
+export const endOtherSessions = script(null, [CUTOFF, SESSION_PREFIX, END_SESSIONS], `
 local cutoff = cutoff_at(KEYS[2])
 local function live(key)
   local raw = redis.call('GET', key)
@@ -278,6 +239,4 @@ if ARGV[2] ~= '' then
   ended = ended + #others
 end
 return ended
-`,
-  ),
-};
+`);

@@ -1,4 +1,4 @@
-import { CUTOFF, END_ALL, END_SESSIONS, fragment, lua, NOW_MS, SESSION_PREFIX, TAKE_MAIL_TOKEN } from "./fragments";
+import { CUTOFF, END_ALL, END_SESSIONS, fragment, NOW_MS, script, SESSION_PREFIX, TAKE_MAIL_TOKEN } from "./fragments";
 
 /**
  * The steps that span concerns, each one script on the user's slot (an access change, or an email
@@ -33,9 +33,7 @@ end
  * (`roles` and/or `disabled`), '1' to refuse leaving no enabled admin. Returns {'last_admin'} or
  * {'changed', state JSON with its version `v`}. The index follows the state in the same step.
  */
-export const decideAccess = {
-  numberOfKeys: 2,
-  lua: `
+export const decideAccess = script(2, [], `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local state = cjson.decode(raw or ARGV[2])
 state.v = tonumber(state.v or 0)
@@ -57,8 +55,7 @@ state.v = state.v + 1
 local encoded = cjson.encode(state)
 redis.call('HSET', KEYS[1], ARGV[1], encoded)
 return {'changed', encoded}
-`,
-};
+`);
 
 /**
  * Step two, on the user's slot: copies a decided state into the record unless a later one is
@@ -68,11 +65,7 @@ return {'changed', encoded}
  * version, the pending email change. ARGV: the state JSON. Returns the record JSON, or false when
  * the user is missing.
  */
-export const applyAccess = {
-  numberOfKeys: 5,
-  lua: lua(
-    [NOW_MS, END_ALL],
-    `
+export const applyAccess = script(5, [NOW_MS, END_ALL], `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local state = cjson.decode(ARGV[1])
@@ -90,29 +83,21 @@ if state.disabled then
   redis.call('DEL', KEYS[5])
 end
 return raw
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: passkeys, sessions, cutoff, password, the session key prefix (a session key without its id).
  * ARGV: credential id. Removes the passkey and ends every session it started, in one step, unless
  * the user has no password (none, or an empty hash) and no other passkey. Session keys share the user's hash tag, as in end_oldest.
  */
-export const removePasskey = {
-  numberOfKeys: 5,
-  lua: lua(
-    [CUTOFF, END_SESSIONS],
-    `
+export const removePasskey = script(5, [CUTOFF, END_SESSIONS], `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'missing'} end
 local password = redis.call('GET', KEYS[4])
 if (not password or password == '') and redis.call('HLEN', KEYS[1]) <= 1 then return {'last_way_in'} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local ended = end_sessions(KEYS[2], KEYS[5], cutoff_at(KEYS[3]), function(_, session) return session and session.passkeyId == ARGV[1] end)
 return {'removed', unpack(ended)}
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: reset token, password, user, sessions, cutoff, email-change token. ARGV: token hash, now,
@@ -120,46 +105,31 @@ return {'removed', unpack(ended)}
  * proved it), ends every session and cancels a pending email change (it may be the intruder's);
  * returns the user JSON, or false when the token does not match.
  */
-export const resetPassword = {
-  numberOfKeys: 6,
-  lua: lua(
-    [END_ALL, VERIFY_ADDRESS],
-    `
+export const resetPassword = script(6, [END_ALL, VERIFY_ADDRESS], `
 local encoded = verify_address(KEYS[3], KEYS[1], ARGV[1], ARGV[2])
 if not encoded then return false end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('DEL', KEYS[6])
 end_all(KEYS[4], KEYS[5])
 return encoded
-`,
-  ),
-};
+`);
 
 /** KEYS: verification token, user. ARGV: token hash, now. Returns the user JSON, or false. */
-export const verifyEmail = {
-  numberOfKeys: 2,
-  lua: lua(
-    [VERIFY_ADDRESS],
-    `
+export const verifyEmail = script(2, [VERIFY_ADDRESS], `
 return verify_address(KEYS[2], KEYS[1], ARGV[1], ARGV[2]) or false
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: an address's claim ({directory}). ARGV: user id. Claims the address for the user unless
  * another account holds it (0). Frees nothing: an email change frees the old address only once the
  * record has moved (releaseClaim), so no moment leaves both addresses free or one with two owners.
  */
-export const claimAddress = {
-  numberOfKeys: 1,
-  lua: `
+export const claimAddress = script(1, [], `
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
-`,
-};
+`);
 
 /**
  * KEYS: email-change token, user, sessions, cutoff, the session that asked. ARGV: token hash, now,
@@ -168,11 +138,7 @@ return 1
  * token's address (claimed on the directory just before), marks it verified and ends every other
  * session. Returns {'changed', user JSON, ended}, or {'invalid'}.
  */
-export const applyEmailChange = {
-  numberOfKeys: 5,
-  lua: lua(
-    [CUTOFF, SESSION_PREFIX, END_SESSIONS, TAKE_MAIL_TOKEN],
-    `
+export const applyEmailChange = script(5, [CUTOFF, SESSION_PREFIX, END_SESSIONS, TAKE_MAIL_TOKEN], `
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
 local user = cjson.decode(raw)
@@ -187,9 +153,7 @@ local encoded = cjson.encode(user)
 redis.call('SET', KEYS[2], encoded)
 local ended = end_sessions(KEYS[3], session_prefix(KEYS[5], ARGV[3]), cutoff, function(id) return id ~= ARGV[3] end)
 return {'changed', encoded, #ended}
-`,
-  ),
-};
+`);
 
 /**
  * "This was not me", from the link in the notice to the old address. KEYS: the cancel token, user,
@@ -199,11 +163,7 @@ return {'changed', encoded, #ended}
  * consumes the token, cancels the pending change, removes the password (whoever asked knew it),
  * moves the record back when told to, and ends every session. Returns {'cancelled', user JSON, ended, reverted 0|1}, or {'invalid'}.
  */
-export const cancelEmailChange = {
-  numberOfKeys: 6,
-  lua: lua(
-    [NOW_MS, END_ALL, TAKE_MAIL_TOKEN],
-    `
+export const cancelEmailChange = script(6, [NOW_MS, END_ALL, TAKE_MAIL_TOKEN], `
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
 local user = cjson.decode(raw)
@@ -220,6 +180,4 @@ if ARGV[3] ~= '' then
   reverted = 1
 end
 return {'cancelled', raw, end_all(KEYS[3], KEYS[4]), reverted}
-`,
-  ),
-};
+`);

@@ -1,4 +1,4 @@
-import { lua, RELEASE_CLAIM } from "./fragments";
+import { RELEASE_CLAIM, script } from "./fragments";
 
 /** The user directory: the address claims and the list of users, on the {directory} slot. */
 
@@ -6,45 +6,30 @@ import { lua, RELEASE_CLAIM } from "./fragments";
  * KEYS: email, users. ARGV: user id, createdAt. Claims the email; 0 when taken. The write that can
  * fail on a wrong type (ZADD) goes first, so a failed claim writes nothing.
  */
-export const claimEmail = {
-  numberOfKeys: 2,
-  lua: `
+export const claimEmail = script(2, [], `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
-`,
-};
+`);
 
 /**
  * KEYS: email, users. ARGV: the user id the claim must still name. Frees a claim whose user record
  * expired before it was kept (a register that failed between its two steps).
  */
-export const releaseEmail = {
-  numberOfKeys: 2,
-  lua: lua(
-    [RELEASE_CLAIM],
-    `
+export const releaseEmail = script(2, [RELEASE_CLAIM], `
 if release_claim(KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: a claim on the directory: an address (an email change's), or a passkey's owner entry.
  * ARGV: the user id it must still name. Frees the claim if it is that user's.
  */
-export const releaseClaim = {
-  numberOfKeys: 1,
-  lua: lua(
-    [RELEASE_CLAIM],
-    `
+export const releaseClaim = script(1, [RELEASE_CLAIM], `
 return release_claim(KEYS[1], ARGV[1])
-`,
-  ),
-};
+`);
 
 /**
  * KEYS: users (scored by createdAt). ARGV: how many, the cursor's createdAt or '', its id.
@@ -54,10 +39,7 @@ return release_claim(KEYS[1], ARGV[1])
  * follows the server's locale, so it is not used.) Users are never deleted; were the cursor's user
  * gone, the page would start after every user of its millisecond.
  */
-export const pageUsers = {
-  numberOfKeys: 1,
-  readOnly: true,
-  lua: `
+export const pageUsers = { ...script(1, [], `
 local start = 0
 if ARGV[2] ~= '' then
   local score = redis.call('ZSCORE', KEYS[1], ARGV[3])
@@ -69,5 +51,4 @@ if ARGV[2] ~= '' then
 end
 local ids = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[1]))
 return {redis.call('ZCARD', KEYS[1]), ids}
-`,
-};
+`), readOnly: true };
