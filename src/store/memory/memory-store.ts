@@ -14,7 +14,10 @@ import { memoryUsers } from "./users";
 
 const SWEEP_EVERY_MS = 60_000;
 
-/** Every port, assembled onto the class below: its methods are the concern files' (see the constructor). */
+/**
+ * Every port, assembled onto the class below: its methods are the concern files', copied on in the
+ * constructor from objects typed as Store's ports (so none is missing, and none has an extra key).
+ */
 export interface MemoryStore extends Store {}
 
 /**
@@ -23,7 +26,6 @@ export interface MemoryStore extends Store {}
  * swept out periodically, so memory does not grow with past tokens. The maps live in one core
  * (core.ts); each concern's methods in a file of their own, assembled here.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the ports are assembled in the constructor, checked against Store there
 export class MemoryStore {
   private readonly core: MemoryCore;
   private readonly sweeper: NodeJS.Timeout;

@@ -37,7 +37,10 @@ export async function connectRedisStore(options: RedisStoreOptions): Promise<Red
   return store;
 }
 
-/** Every port, assembled onto the class below: its methods are the concern files' (see the constructor). */
+/**
+ * Every port, assembled onto the class below: its methods are the concern files', copied on in the
+ * constructor from objects typed as Store's ports (so none is missing, and none has an extra key).
+ */
 export interface RedisStore extends Store {}
 
 /**
@@ -45,7 +48,6 @@ export interface RedisStore extends Store {}
  * one file per concern, each building its port over the core; assembled here, and checked against
  * Store, so a call on any port is the same guarded call on the same connection.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the ports are assembled in the constructor, checked against Store there
 export class RedisStore {
   /** Redis, Redis through Sentinel, or a Cluster: every call works on any of them. */
   readonly client: RedisClient;
