@@ -25,20 +25,11 @@ export * from "./ports/users";
  * key layout in the verifier package's keys.ts); in memory a synchronous function. The listings
  * read in two steps. The per-port contract suites in test/contract/ports hold every backend to it.
  *
- * The ports, by owner (src/store/ports/, one interface each; a service asks for the ones it uses):
- *
- * - Directory: UserStore (users, addresses, password hashes, roles), MfaStore (the TOTP factor and
- *   recovery codes), PasskeyStore. A Postgres directory implements these alone.
- * - Hot state, in Redis whatever holds the directory: SessionStore (sessions, the cutoff, revoked
- *   access tokens, the per-request read), MailTokenStore, AuditStore, KeySetStore, LimiterStore,
- *   WebAuthnChallengeStore, and MfaStore's pending enrolment and failure count.
- * - Both: TransitionStore, the atomic steps that change the directory and end sessions or consume
- *   a mail token together (a password change, a reset, disabling a user, an email change, removing
- *   a passkey). The per-request read also sees the directory: whether the user exists, is disabled,
- *   has mfaEnabled, and createSession checks the password hash or passkey it was given. Split
- *   across two stores, those facts reach Redis as a compact access record that every directory
- *   write which changes them (createUser, changeAccess, enableTotp, disableMfa, the transitions)
- *   refreshes after its Postgres write.
+ * The ports, by owner (ports/README.md has each port's methods and each transition's writes):
+ * directory state (UserStore, MfaStore, PasskeyStore), which a Postgres directory can implement
+ * alone; hot state, in Redis whatever holds the directory (SessionStore, MailTokenStore, AuditStore,
+ * KeySetStore, LimiterStore, WebAuthnChallengeStore); and TransitionStore, the atomic steps that
+ * change the directory and end sessions or consume a mail token together.
  */
 export interface Store
   extends UserStore,
