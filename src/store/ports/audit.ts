@@ -93,7 +93,7 @@ export function newestFirst(a: readonly AuditRecord[], b: readonly AuditRecord[]
   return merged;
 }
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface AuditStore {
   /**
    * Appends one audit event to the global stream and, when it names a user, to that user's

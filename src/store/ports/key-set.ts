@@ -1,6 +1,6 @@
 /** The signing key set's version, read by every verifier: hot state, in Redis. */
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface KeySetStore {
   /**
    * Announces the API's key set (keySetVersion of its kids) to verifiers, which read it at most

@@ -34,7 +34,7 @@ export interface Limiter {
   reset(key: string): Promise<void>;
 }
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface LimiterStore {
   /** Throttling counters kept by this store (not instrumented: each call is its own store call). */
   limiter(spec: LimiterSpec): Limiter;

@@ -36,7 +36,7 @@ export interface PresentedMailToken {
   readonly now: number;
 }
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface MailTokenStore {
   /** Stores the user's token for `purpose`, replacing (so invalidating) any earlier one. */
   putMailToken(userId: string, purpose: MailTokenPurpose, token: MailTokenRecord): Promise<void>;

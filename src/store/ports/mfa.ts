@@ -27,7 +27,7 @@ export type EnableTotpResult = "enabled" | "no_enrolment" | "already_enabled" | 
 
 export type AcceptStepResult = "accepted" | "replayed" | "locked" | "not_enabled";
 
-/** Directory (the enrolment and failures: hot state). */
+/** Directory state, but for the enrolment and the failures (README.md). */
 export interface MfaStore {
   /** Keeps a TOTP enrolment (its sealed secret) until confirmed or `expiresAt`; replaces any earlier one. */
   saveTotpEnrolment(userId: string, sealedSecret: string, expiresAt: number): Promise<void>;

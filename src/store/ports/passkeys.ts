@@ -44,7 +44,7 @@ export interface WebAuthnChallenge {
   readonly userId: string | null;
 }
 
-/** Directory. */
+/** Directory state (README.md). */
 export interface PasskeyStore {
   /**
    * Stores a new passkey for its user: claims the credential id on the directory, then adds it to
@@ -66,7 +66,7 @@ export interface PasskeyStore {
   usePasskey(userId: string, credentialId: string, counter: number): Promise<UsePasskeyResult>;
 }
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface WebAuthnChallengeStore {
   /** Keeps a challenge under `id` for `ttlMs`. */
   saveChallenge(id: string, challenge: WebAuthnChallenge, ttlMs: number): Promise<void>;

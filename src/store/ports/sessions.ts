@@ -177,7 +177,7 @@ export interface RevokedAccessToken {
   readonly expiresAt: number;
 }
 
-/** Hot state. */
+/** Hot state, in Redis whatever holds the directory (README.md). */
 export interface SessionStore {
   /**
    * Starts a session unless the user is missing or disabled, or its password is no longer

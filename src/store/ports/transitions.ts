@@ -44,7 +44,7 @@ export type RemovePasskeyResult =
   /** No password and no other passkey: the user would have no way in. Nothing changed. */
   | { readonly status: "last_way_in" };
 
-/** Spans the directory and the hot state. */
+/** Spans the directory and the hot state: each method one atomic step (README.md). */
 export interface TransitionStore {
   /**
    * Stores a new password hash, ends every session but `keepSessionId` and cancels a pending email

@@ -2,8 +2,9 @@ import type { Role } from "@revocable-auth/verifier";
 
 /**
  * The user directory: who exists, under which address, with which password hash and roles.
- * Directory state: a Postgres directory implements this port alone. The writes that change what
- * the per-request read sees (a new user, roles, disabled) are transitions (transitions.ts).
+ * Directory state: a Postgres directory implements this port alone. The per-request read sees the
+ * record too (exists, disabled, mfaEnabled): roles and disabled change through transitions
+ * (transitions.ts), and a separate directory's createUser also writes the access record.
  */
 
 /** The roles are shared with every verifier through the package. */
@@ -53,7 +54,7 @@ export function compareUserPositions(a: UserPosition, b: UserPosition): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Directory. */
+/** Directory state (README.md). */
 export interface UserStore {
   /** Stores a new user and claims its email. False when the email is taken. */
   createUser(user: UserRecord, passwordHash: string): Promise<boolean>;
