@@ -1,6 +1,4 @@
-/** The signing key set's version, read by every verifier: hot state, in Redis. */
-
-/** Hot state, in Redis whatever holds the directory (README.md). */
+/** The signing key set's version, read by every verifier. Hot state, in Redis whatever holds the directory (README.md). */
 export interface KeySetStore {
   /**
    * Announces the API's key set (keySetVersion of its kids) to verifiers, which read it at most
