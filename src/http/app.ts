@@ -30,7 +30,7 @@ export interface AppParts {
   readonly apollo: ApolloServer<RequestContext>;
   readonly buildContext: ContextBuilder;
   readonly contextError: (error: unknown) => Error;
-  readonly store: Store;
+  readonly store: Pick<Store, "ping">;
   readonly metrics: Metrics;
   readonly metricsExposition: MetricsExposition;
   readonly logger: Logger;

@@ -2,7 +2,7 @@ import type { FastifyPluginCallback } from "fastify";
 import type { Store } from "../store/store";
 
 export interface HealthOptions {
-  readonly store: Store;
+  readonly store: Pick<Store, "ping">;
 }
 
 /** Liveness at /healthz (the process answers) and readiness at /readyz (and so does the store). */

@@ -6,7 +6,7 @@ import type { Identity } from "../auth/tokens/authenticator";
 import type { Clock } from "../clock";
 import type { FailureMode } from "../auth/tokens/authenticator";
 import type { Metrics } from "../metrics";
-import type { AccessState, Store } from "../store/store";
+import type { AccessState, SessionStore } from "../store/store";
 import type { AuditFeed, AuditFeedItem } from "./audit-feed";
 import type { LiveListener } from "./channel";
 import { eventQueue } from "./event-queue";
@@ -139,7 +139,7 @@ export class LiveConnection {
 }
 
 export interface LiveConnectionsOptions {
-  readonly store: Store;
+  readonly store: Pick<SessionStore, "accessStates">;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../../errors";
-import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type PresentedMailToken, type Role, type Store, type UserRecord } from "../../store/store";
+import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type MailTokenStore, type PresentedMailToken, type Role, type TransitionStore, type UserRecord, type UserStore } from "../../store/store";
 import { PASSWORD } from "../tokens/assurance";
 import type { Audit, AuditActor } from "../audit/audit";
 import type { Identity } from "../tokens/authenticator";
@@ -68,12 +68,17 @@ export interface PendingRegistration {
 
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
+/** The directory, the mail tokens registration and recovery check, and the transitions accounts go through. */
+export type AccountsStore = UserStore &
+  Pick<MailTokenStore, "mailTokenMatches" | "takeMailToken"> &
+  Pick<TransitionStore, "changeAccess" | "changePassword" | "resetPassword" | "changeEmail" | "cancelEmailChange">;
+
 const userNotFound = () => new AuthError("NOT_FOUND", "USER_NOT_FOUND", "No such user");
 
 /** Users: registration, login, and what admins do to them. */
 export class Accounts {
   constructor(
-    private readonly store: Store,
+    private readonly store: AccountsStore,
     private readonly passwords: Passwords,
     private readonly sessions: Sessions,
     private readonly clock: Clock,

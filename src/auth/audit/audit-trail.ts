@@ -1,5 +1,5 @@
 import { badInput } from "../../errors";
-import type { AuditEntry, AuditRecord, AuditRetention, Store, UserAuditStream } from "../../store/store";
+import type { AuditEntry, AuditRecord, AuditRetention, AuditStore, UserAuditStream } from "../../store/store";
 import type { AuditSink } from "./audit";
 import { decodeEventCursor, encodeEventCursor } from "../shared/cursors";
 
@@ -36,7 +36,7 @@ export interface EventsPage {
  */
 export class AuditTrail implements AuditSink {
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<AuditStore, "appendAuditEvent" | "readAuditEvents">,
     private readonly retention: AuditRetention,
   ) {}
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { isId } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { mailDisabled } from "../../errors";
-import type { PresentedMailToken, Store } from "../../store/store";
+import type { MailTokenStore, PresentedMailToken, TransitionStore, UserStore } from "../../store/store";
 import type { Audit } from "../audit/audit";
 import type { Outbox } from "./outbox";
 import type { Throttle } from "../abuse/throttle";
@@ -51,7 +51,7 @@ export function describeTtl(seconds: number): string {
 
 /** What every mailed-link flow is built from, at the composition root. */
 export interface MailFlowDeps {
-  readonly store: Store;
+  readonly store: Pick<MailTokenStore, "putMailToken" | "readMailToken"> & Pick<UserStore, "findUserIdByEmail"> & Pick<TransitionStore, "verifyEmail">;
   readonly outbox: Outbox;
   readonly clock: Clock;
   /** APP_URL: links are built from it alone, never from a request's Host or X-Forwarded-Host. */

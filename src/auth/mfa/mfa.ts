@@ -1,7 +1,7 @@
 import QRCode from "qrcode";
 import type { Clock } from "../../clock";
 import { AuthError, mfaRequired, tokenRevoked } from "../../errors";
-import type { Store, UserRecord } from "../../store/store";
+import type { MfaStore, UserRecord, UserStore } from "../../store/store";
 import type { Accounts, Origin } from "../accounts/accounts";
 import { secondFactor } from "../tokens/assurance";
 import type { Audit, MfaMethod } from "../audit/audit";
@@ -74,7 +74,7 @@ const locked = () =>
  */
 export class Mfa {
   constructor(
-    private readonly store: Store,
+    private readonly store: MfaStore & Pick<UserStore, "getUser">,
     private readonly box: SecretBox,
     private readonly sessions: Sessions,
     private readonly accounts: Accounts,

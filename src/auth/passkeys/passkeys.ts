@@ -11,7 +11,7 @@ import { meetsAal } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import type { PasskeyConfig } from "../../config";
 import { accountDisabled, AuthError, badInput, tokenRevoked, unauthenticated } from "../../errors";
-import type { PasskeyRecord, Store, UserRecord, WebAuthnChallenge } from "../../store/store";
+import type { PasskeyRecord, PasskeyStore, UserRecord, UserStore, WebAuthnChallenge, WebAuthnChallengeStore } from "../../store/store";
 import type { Origin } from "../accounts/accounts";
 import { DECOY_USER_ID } from "../mail-links/mail-tokens";
 import { standInCredentials, type AllowedCredential } from "./stand-ins";
@@ -65,7 +65,7 @@ export interface PasskeyNotices {
  */
 export class Passkeys {
   constructor(
-    private readonly store: Store,
+    private readonly store: PasskeyStore & WebAuthnChallengeStore & Pick<UserStore, "getUser" | "findUserIdByEmail">,
     private readonly sessions: Sessions,
     private readonly clock: Clock,
     private readonly settings: PasskeyConfig,

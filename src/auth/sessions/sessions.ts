@@ -1,7 +1,7 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
 import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
-import type { RemovePasskeyResult, SessionRecord, Store, UserRecord } from "../../store/store";
+import type { RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
 import type { Identity } from "../tokens/authenticator";
@@ -70,7 +70,7 @@ export function deviceOf(session: { readonly device: string | null } | null, ori
  */
 export class Sessions {
   constructor(
-    private readonly store: Store,
+    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey">,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly policy: SessionPolicy = {},

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import { identityOf, isRevoked } from "@revocable-auth/verifier/internal";
 import { isAuthError, tokenRevoked } from "../../errors";
-import type { AccessState, Store, UserRecord } from "../../store/store";
+import type { AccessState, SessionStore, UserRecord } from "../../store/store";
 import type { Tokens } from "./tokens";
 
 /** REVOCATION_FAILURE_MODE: what a request gets while the store cannot answer (docs/operations.md). */
@@ -20,7 +20,7 @@ export interface AuthenticatorHooks {
 export class Authenticator {
   constructor(
     private readonly tokens: Tokens,
-    private readonly store: Store,
+    private readonly store: Pick<SessionStore, "accessState">,
     private readonly failureMode: FailureMode,
     private readonly logger: Logger,
     private readonly hooks: AuthenticatorHooks = {},

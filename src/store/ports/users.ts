@@ -1,0 +1,71 @@
+import type { Role } from "@revocable-auth/verifier";
+
+/**
+ * The user directory: who exists, under which address, with which password hash and roles.
+ * Directory state: a Postgres directory implements this port alone. The per-request read sees the
+ * record too (exists, disabled, mfaEnabled): roles and disabled change through transitions
+ * (transitions.ts), and a separate directory's createUser also writes the access record.
+ */
+
+/** The roles are shared with every verifier through the package. */
+export { type Role } from "@revocable-auth/verifier";
+export { ROLES } from "@revocable-auth/verifier/internal";
+
+export interface UserRecord {
+  readonly id: string;
+  /** Lower-cased; unique. */
+  readonly email: string;
+  readonly roles: readonly Role[];
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  readonly disabled: boolean;
+  /** True while the user has a second factor on: their aal1 tokens are refused (MFA_REQUIRED). Absent: false. */
+  readonly mfaEnabled?: boolean;
+  /** Proven by a mailed link (verification, reset or email change); absent on older records: false. */
+  readonly emailVerified?: boolean;
+}
+
+export interface Credentials {
+  readonly user: UserRecord;
+  readonly passwordHash: string;
+}
+
+/** Where a page of users starts: right after this user, in (createdAt, id) order. */
+export interface UserPosition {
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+export interface UserPageRequest {
+  readonly first: number;
+  readonly after: UserPosition | null;
+}
+
+export interface UserPage {
+  /** At most `first` users, oldest first, ties broken by id. */
+  readonly users: readonly UserRecord[];
+  readonly hasNextPage: boolean;
+  readonly totalCount: number;
+}
+
+/** The order of listUsers: oldest first, ties broken by id. */
+export function compareUserPositions(a: UserPosition, b: UserPosition): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Directory state (README.md). */
+export interface UserStore {
+  /** Stores a new user and claims its email. False when the email is taken. */
+  createUser(user: UserRecord, passwordHash: string): Promise<boolean>;
+  findUserIdByEmail(email: string): Promise<string | null>;
+  getUser(userId: string): Promise<UserRecord | null>;
+  /** The user and their password hash, read together. */
+  getCredentials(userId: string): Promise<Credentials | null>;
+  /**
+   * One page of users in (createdAt, id) order, after a position: a page boundary stays put while
+   * users are added, since a new user sorts after every existing one (or, within the same ms, by id).
+   */
+  listUsers(page: UserPageRequest): Promise<UserPage>;
+}

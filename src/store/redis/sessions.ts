@@ -1,0 +1,134 @@
+import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier/internal";
+import { Cluster } from "ioredis";
+import { isLiveSession, type AccessCheck, type AccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult, type UserRecord } from "../store";
+import { parseJson, toNumber, type RedisCore } from "./core";
+
+/** Sessions and revocation, and the per-request read: all on the user's slot. */
+export function redisSessions(core: RedisCore): SessionStore {
+  return {
+    createSession(session: NewSession, maxPerUser?: number, pending?: PendingLimits): Promise<CreateSessionResult> {
+      return core.guard(async () => {
+        // Not waited on: the cap's ending of the oldest session is housekeeping, not a revocation
+        // anyone relies on, and logins stay free of replica round trips (docs/operations.md).
+        const { passwordHash = "", ...record } = session;
+        const sessionKeys = [...core.sessionKeys(session.userId, session.id), keys.password(session.userId), keys.passkeys(session.userId)];
+        const [status, raw, ...evicted] = await core.script("createSession", sessionKeys, [
+          JSON.stringify(record),
+          maxPerUser ?? "",
+          passwordHash,
+          session.passkeyId ?? "",
+          pending?.expiresAt ?? "",
+          pending?.maxPerUser ?? "",
+        ]);
+        if (status === "created") return { status, session: JSON.parse(raw) as SessionRecord, evicted: evicted as string[] };
+        return { status: status as "user_missing" | "user_disabled" | "credentials_changed" };
+      });
+    },
+
+    rotateSession(request: RotateRequest): Promise<RotateResult> {
+      return core.guard(async () => {
+        const { userId, sessionId, presentedJti, nextJti, nextExpiresAt, nextIssuedAt, graceMs } = request;
+        const [status, session, user] = await core.script("rotateSession", core.sessionKeys(userId, sessionId), [
+          sessionId,
+          presentedJti,
+          nextJti,
+          nextExpiresAt,
+          nextIssuedAt,
+          graceMs,
+        ]);
+        if (status === "rotated" || status === "grace") {
+          return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
+        }
+        // Reuse ended the session: that end must survive a failover like any other.
+        if (status === "reused") await core.confirmReplicated(keys.session(userId, sessionId));
+        return { status: status as "reused" | "ended" };
+      });
+    },
+
+    stepUpSession(request: StepUpRequest): Promise<StepUpResult> {
+      return core.guard(async () => {
+        const { userId, sessionId, assurance, nextJti, nextExpiresAt, maxPerUser, authenticatedAt } = request;
+        // Durable: the step-up retires the refresh tokens issued before it, as a revocation does.
+        const [status, session, user, upgraded, ...evicted] = await core.durableScript("stepUpSession", core.sessionKeys(userId, sessionId), [
+          sessionId,
+          JSON.stringify(assurance),
+          nextJti,
+          nextExpiresAt,
+          maxPerUser ?? "",
+          authenticatedAt,
+        ]);
+        if (status !== "raised") return { status: "ended" };
+        return {
+          status,
+          session: JSON.parse(session) as SessionRecord,
+          user: JSON.parse(user) as UserRecord,
+          upgraded: upgraded === "1",
+          evicted: evicted as string[],
+        };
+      });
+    },
+
+    markSessionAuthenticated(userId: string, sessionId: string, at: number): Promise<boolean> {
+      return core.guard(async () => (await core.script("markSessionAuthenticated", core.sessionKeys(userId, sessionId), [at])) === 1);
+    },
+
+    endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null> {
+      return core.guard(async () => {
+        const sessionKeys = [
+          keys.session(userId, sessionId),
+          keys.sessions(userId),
+          keys.cutoff(userId),
+          keys.revokedAccessToken(userId, revoke?.jti ?? ""),
+        ];
+        const ended = await core.durableScript("endSession", sessionKeys, [sessionId, revoke?.expiresAt ?? ""]);
+        return typeof ended === "string" ? (JSON.parse(ended) as SessionRecord) : null;
+      });
+    },
+
+    endAllSessions(userId: string): Promise<number> {
+      return core.guard(async () =>
+        Number(await core.durableScript("endAllSessions", [keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")], [])),
+      );
+    },
+
+    endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
+      return core.guard(async () => core.endOthers(userId, keepSessionId, ""));
+    },
+
+    listSessions(userId: string): Promise<SessionRecord[]> {
+      return core.guard(async () => {
+        const ids = await core.client.zrangebyscore(keys.sessions(userId), `(${Date.now()}`, "+inf");
+        if (ids.length === 0) return [];
+        const [cutoff, ...raws] = await core.client.mget(keys.cutoff(userId), ...ids.map((id) => keys.session(userId, id)));
+        return raws
+          .map((raw) => parseJson<SessionRecord>(raw))
+          .filter((session): session is SessionRecord => isLiveSession(session, toNumber(cutoff)) && session.pending !== true)
+          .sort((a, b) => b.createdAt - a.createdAt);
+      });
+    },
+
+    accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
+      return core.guard(async () => {
+        // The same read as every verifier's, from the package: one MGET, one hash slot.
+        return parseAccessState<UserRecord, SessionRecord>(await core.client.mget(...accessStateKeys(userId, sessionId, jti)));
+      });
+    },
+
+    accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]> {
+      return core.guard(async () => {
+        if (checks.length === 0) return [];
+        const reads = checks.map(({ userId, sessionId, jti }) => accessStateKeys(userId, sessionId, jti));
+        let replies: (string | null)[][];
+        if (core.client instanceof Cluster) {
+          // A cluster pipeline must stay on one node; sent together, the MGETs still cost one round trip in time.
+          replies = await Promise.all(reads.map((keyList) => core.client.mget(...keyList)));
+        } else {
+          const pipeline = core.client.pipeline();
+          for (const keyList of reads) pipeline.mget(...keyList);
+          replies = (await core.execPipeline(pipeline)) as (string | null)[][];
+        }
+        return replies.map((reply) => parseAccessState<UserRecord, SessionRecord>(reply));
+      });
+    },
+  };
+}
