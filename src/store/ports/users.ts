@@ -37,9 +37,24 @@ export interface UserPosition {
   readonly id: string;
 }
 
+/**
+ * The admin `users(filter:)` query's conditions, all of which a listed user meets. Absent or null:
+ * no condition. Every backend answers it; only Postgres answers it from an index.
+ */
+export interface UserFilter {
+  /** A case-insensitive substring of the address. */
+  readonly emailContains?: string | null;
+  readonly role?: Role | null;
+  readonly disabled?: boolean | null;
+  /** Epoch ms: users created strictly after it. */
+  readonly createdAfter?: number | null;
+}
+
 export interface UserPageRequest {
   readonly first: number;
   readonly after: UserPosition | null;
+  /** Only the users that meet it; the page's totalCount counts those too. */
+  readonly filter?: UserFilter | null;
 }
 
 export interface UserPage {
