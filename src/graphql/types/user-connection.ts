@@ -12,7 +12,7 @@ export class PageInfo {
   @Field(() => String, {
     nullable: true,
     description:
-      "Where the next page starts: the cursor of the last item on this page, or, when a filtered page stopped reading before it filled (users on Redis), a place past it; null when the page is empty and last.",
+      "Where the next page starts: the cursor of the last item on this page, or a place past it when a filtered page stopped reading before it filled; null when the page is empty and last.",
   })
   endCursor!: string | null;
 }
