@@ -123,7 +123,13 @@ export interface TracingConfig {
   readonly endpoint: string;
   readonly serviceName: string;
   readonly sampler: TraceSampler;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; the spec's default, http/protobuf. */
+  readonly protocol: OtlpProtocol;
 }
+
+/** The OTLP/HTTP encodings the SDK's exporters speak; grpc, the spec's third, is not shipped. */
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 /** OTEL_TRACES_SAMPLER's values that need no remote service. */
 export const TRACE_SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
@@ -457,6 +463,7 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
   const endpoint = env[name]?.trim();
   if (!endpoint || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return null;
   const sampler = readSampler(env, problems);
+  const protocol = readProtocol(env, problems);
   try {
     const url = new URL(endpoint);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
@@ -464,7 +471,19 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
     problems.push(`${name} must be an http:// or https:// URL (an OTLP/HTTP collector), got "${endpoint}"`);
     return null;
   }
-  return sampler === null ? null : { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api", sampler };
+  return sampler === null || protocol === null ? null : { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api", sampler, protocol };
+}
+
+/**
+ * The signal's own variable first, as the spec orders them. An encoding the exporters do not speak
+ * (grpc) refuses the start: spans sent in one a collector does not expect are lost without a word.
+ */
+function readProtocol(env: Env, problems: string[]): OtlpProtocol | null {
+  const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const raw = env[name]?.trim().toLowerCase() || "http/protobuf";
+  const protocol = OTLP_PROTOCOLS.find((candidate) => candidate === raw);
+  if (protocol === undefined) problems.push(`${name} must be http/protobuf or http/json (OTLP over HTTP, port 4318), got "${env[name]}"`);
+  return protocol ?? null;
 }
 
 /**

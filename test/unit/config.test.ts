@@ -59,11 +59,13 @@ describe("configuration", () => {
       endpoint: "http://collector:4318",
       serviceName: "revocable-auth-api",
       sampler: { name: "parentbased_always_on", ratio: 1 },
+      protocol: "http/protobuf",
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://c/v1/traces", OTEL_SERVICE_NAME: "auth" }).tracing).toEqual({
       endpoint: "https://c/v1/traces",
       serviceName: "auth",
       sampler: { name: "parentbased_always_on", ratio: 1 },
+      protocol: "http/protobuf",
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeNull();
     expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4317" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http/)]);
@@ -77,6 +79,19 @@ describe("configuration", () => {
     expect(sampler({ OTEL_TRACES_SAMPLER: "traceidratio" })).toEqual({ name: "traceidratio", ratio: 1 });
     // Off, they are not read.
     expect(loadConfig({ OTEL_TRACES_SAMPLER: "sometimes" }).tracing).toBeNull();
+  });
+
+  it("reads OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL, http/protobuf by default, and refuses grpc", () => {
+    const protocol = (env: Record<string, string>) => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", ...env }).tracing?.protocol;
+    expect(protocol({})).toBe("http/protobuf");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: " HTTP/JSON " })).toBe("http/json");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })).toBe("http/protobuf");
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (OTLP over HTTP, port 4318), got "grpc"',
+    ]);
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "json" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be/)]);
+    // Off, it is not read.
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }).tracing).toBeNull();
   });
 
   it("refuses an unknown sampler, a ratio outside 0..1, and a ratio for a sampler that takes none", () => {
