@@ -4,9 +4,11 @@ import { createPool } from "../../src/store/postgres/database";
 import { connectDirectoryStore, type DirectoryStore } from "../../src/store/postgres/directory-store";
 import { migrate, readMigrations } from "../../src/store/postgres/migrations";
 import { singleNode } from "../../src/store/redis/connection";
+import { redisDirectoryHotState } from "../../src/store/redis/access-record";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startRedis, type TestRedis } from "../support/redis";
+import { newUser } from "./ports/harness";
 import { storeContract } from "./store-contract";
 
 /** The directory in a real Postgres, the hot state in a real Redis: the same contract as every other store. */
@@ -14,11 +16,13 @@ let postgres: TestPostgres;
 let redis: TestRedis;
 let redisStore: RedisStore;
 let store: DirectoryStore;
+let databaseUrl: string;
 const logger = pino({ level: "silent" });
 
 beforeAll(async () => {
   [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const database: DatabaseConfig = { url: await postgres.createDatabase("contract"), migrate: true };
+  databaseUrl = await postgres.createDatabase("contract");
+  const database: DatabaseConfig = { url: databaseUrl, migrate: true };
   const pool = createPool(database, { max: 1 });
   await migrate(pool, readMigrations());
   await pool.end();
@@ -35,3 +39,74 @@ storeContract("Postgres directory + Redis", () => ({
   now: () => Date.now(),
   advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 }));
+
+describe("between Postgres and Redis", () => {
+  const user = () => newUser();
+  const sql = (text: string, params: unknown[] = []) => postgres.query(text, params, databaseUrl.split("/").at(-1));
+
+  it("replays at start a change a crash left between the commit and Redis, once", async () => {
+    const u = user();
+    await store.createUser(u, "hash");
+    await store.createSession({ id: "s1", userId: u.id, device: null, expiresAt: Date.now() + 60_000, refreshJti: "r1", assurance: { aal: "aal1", amr: ["pwd"] } });
+    // What a crash right after the commit leaves: Postgres changed, with its outbox row; Redis not.
+    await sql(
+      `WITH changed AS (UPDATE users SET disabled = true, access_version = access_version + 1 WHERE id = $1 RETURNING access_version)
+       INSERT INTO directory_outbox (user_id, access_version, kind, payload) SELECT $1, access_version, 'end_all', '{"kind":"end_all"}' FROM changed`,
+      [u.id],
+    );
+    expect((await store.accessState(u.id, "s1", "j")).user!.disabled).toBe(false);
+    const restarted = await connectDirectoryStore(redisStore, { url: databaseUrl, migrate: false }, logger);
+    try {
+      const state = await restarted.accessState(u.id, "s1", "j");
+      expect(state.user!.disabled).toBe(true);
+      expect(state.cutoff).not.toBeNull();
+      expect(await sql("SELECT * FROM directory_outbox")).toEqual([]);
+      expect(await restarted.replayPending()).toBe(0);
+    } finally {
+      await restarted.pool.end();
+    }
+  });
+
+  it("never writes an older access record over a newer one", async () => {
+    const u = user();
+    await store.createUser(u, "hash");
+    await store.setUserRoles(u.id, ["USER", "ADMIN"]);
+    const hot = redisDirectoryHotState(redisStore.core);
+    expect(await hot.putAccessRecord({ user: u, version: 1, passwordFingerprint: "", passkeyIds: [] })).toBe(false);
+    expect((await store.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+  });
+
+  it("keeps a fingerprint of the password in Redis, never the hash", async () => {
+    const u = user();
+    await store.createUser(u, "$argon2id$secret-hash");
+    for (const key of await redis.client.keys(`*${u.id}*`)) {
+      if ((await redis.client.type(key)) === "string") expect(await redis.client.get(key)).not.toContain("secret-hash");
+    }
+  });
+});
+
+describe("users(filter:) in SQL", () => {
+  it("filters by address substring, role, disabled and creation time, paging by (createdAt, id) and counting the matches", async () => {
+    const tag = `filter-${Date.now()}`;
+    const base = Date.now() + 10 * 60_000;
+    const made = [];
+    for (let i = 0; i < 5; i++) {
+      const u = newUser({ email: `${tag}-${i}@example.com`, createdAt: base + i, roles: i % 2 === 0 ? ["USER", "ADMIN"] : ["USER"] });
+      await store.createUser(u, "hash");
+      made.push(u);
+    }
+    await store.setUserDisabled(made[2]!.id, true);
+    const ids = async (filter: object, first = 10, after: { createdAt: number; id: string } | null = null) => {
+      const page = await store.listUsers({ first, after, filter });
+      return { ids: page.users.map((u) => u.id), total: page.totalCount, more: page.hasNextPage };
+    };
+    const all = made.map((u) => u.id);
+    expect(await ids({ emailContains: tag.toUpperCase() })).toEqual({ ids: all, total: 5, more: false });
+    expect(await ids({ emailContains: tag, role: "ADMIN" })).toEqual({ ids: [all[0], all[2], all[4]], total: 3, more: false });
+    expect(await ids({ emailContains: tag, disabled: true })).toEqual({ ids: [all[2]], total: 1, more: false });
+    expect(await ids({ emailContains: tag, createdAfter: base + 2 })).toEqual({ ids: [all[3], all[4]], total: 2, more: false });
+    expect(await ids({ emailContains: tag, role: "ADMIN" }, 2)).toEqual({ ids: [all[0], all[2]], total: 3, more: true });
+    expect(await ids({ emailContains: tag, role: "ADMIN" }, 2, { createdAt: made[2]!.createdAt, id: made[2]!.id })).toEqual({ ids: [all[4]], total: 3, more: false });
+    expect(await ids({ emailContains: "%" })).toMatchObject({ ids: [], total: 0 });
+  });
+});
