@@ -1,4 +1,4 @@
-import { LoginDocument, MeDocument, RegisterDocument, SetUserDisabledDocument } from "../../schema/generated/graphql";
+import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument, SetUserDisabledDocument } from "../../schema/generated/graphql";
 import { DIRECTORY_CONNECT_TIMEOUT_MS, DIRECTORY_STATEMENT_TIMEOUT_MS } from "../../src/store/postgres/core";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
@@ -85,12 +85,13 @@ describe("the directory in Postgres: the request path", () => {
 });
 
 describe("the directory in Postgres: Postgres down", () => {
-  it("keeps valid tokens working, answers 503 DIRECTORY_UNAVAILABLE in bounded time to what needs the directory, and recovers by itself", async () => {
+  it("keeps valid tokens and refreshes working, answers 503 DIRECTORY_UNAVAILABLE in bounded time to what needs the directory, and recovers by itself", async () => {
     const user = await register(api.url);
     const root = await login(api.url, rootEmail);
     await postgres.stop();
     try {
       expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me.id).toBe(user.user.id);
+      expect((await send(api.url, RefreshDocument, { refreshToken: user.refreshToken! })).data?.refresh.accessToken).toEqual(expect.any(String));
       const [signIn, signInMs] = await timed(() => send(api.url, LoginDocument, { input: { email: user.user.email, password: PASSWORD } }));
       expect({ status: signIn.status, code: signIn.error?.code, reason: signIn.error?.reason }).toEqual({ status: 503, code: "SERVICE_UNAVAILABLE", reason: "DIRECTORY_UNAVAILABLE" });
       expect(signInMs).toBeLessThan(BOUND_MS);
