@@ -16,14 +16,14 @@ CREATE TABLE users (
   id uuid PRIMARY KEY,
   -- As the API normalises it (NFKC, trimmed, lower-cased): one string for each address.
   email text NOT NULL,
-  -- Proven by a mailed link. NULL: never set, read as false (the API's record leaves it out).
-  email_verified boolean,
+  email_verified boolean NOT NULL DEFAULT false,
   -- argon2id, PHC string. NULL: no password (an account with passkeys only).
   password_hash text,
   -- Checked against the roles the API knows: a role the code does not know must not grant anything.
   roles text[] NOT NULL DEFAULT ARRAY['USER'],
   disabled boolean NOT NULL DEFAULT false,
-  -- A second factor is on: aal1 tokens are refused. NULL as for email_verified.
+  -- A second factor is on: aal1 tokens are refused. NULL: never set, read as false (the API's
+  -- record then leaves it out, where a factor turned off says false).
   mfa_enabled boolean,
   created_at timestamptz NOT NULL DEFAULT now(),
   -- Bumped by every change the request path must see (roles, disabled, password, credentials); the

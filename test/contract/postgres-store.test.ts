@@ -1,7 +1,7 @@
 import pino from "pino";
 import type { DatabaseConfig } from "../../src/config";
 import { createPool } from "../../src/store/postgres/database";
-import { connectDirectoryStore, type DirectoryStore } from "../../src/store/postgres/directory-store";
+import { connectDirectoryStore, DirectoryStore } from "../../src/store/postgres/directory-store";
 import { migrate, readMigrations } from "../../src/store/postgres/migrations";
 import { singleNode } from "../../src/store/redis/connection";
 import { redisDirectoryHotState } from "../../src/store/redis/access-record";
@@ -63,7 +63,27 @@ describe("between Postgres and Redis", () => {
       expect(await sql("SELECT * FROM directory_outbox")).toEqual([]);
       expect(await restarted.replayPending()).toBe(0);
     } finally {
+      restarted.stopReplaying();
       await restarted.pool.end();
+    }
+  });
+
+  it("replays, while serving, a change an outage left half done", async () => {
+    const u = user();
+    await store.createUser(u, "hash");
+    const serving = new DirectoryStore(redisStore, createPool({ url: databaseUrl, migrate: false }, { max: 2 }), logger, { everyMs: 100, afterMs: 0 });
+    try {
+      await sql(
+        `WITH changed AS (UPDATE users SET roles = ARRAY['USER', 'ADMIN'], access_version = access_version + 1 WHERE id = $1 RETURNING access_version)
+         INSERT INTO directory_outbox (user_id, access_version, kind, payload) SELECT $1, access_version, 'record', '{"kind":"record"}' FROM changed`,
+        [u.id],
+      );
+      const deadline = Date.now() + 5_000;
+      while ((await serving.accessState(u.id, "s", "j")).user!.roles.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await serving.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+    } finally {
+      serving.stopReplaying();
+      await serving.pool.end();
     }
   });
 

@@ -14,7 +14,7 @@ import { DIRECTORY_CONNECT_TIMEOUT_MS, DIRECTORY_STATEMENT_TIMEOUT_MS, PostgresC
 import { createPool } from "./database";
 import type { DatabaseConfig } from "../../config";
 import { postgresMfa } from "./mfa";
-import { AccessSync, passwordFingerprint } from "./outbox";
+import { AccessSync, passwordFingerprint, REPLAY_AFTER_MS, REPLAY_EVERY_MS } from "./outbox";
 import { postgresPasskeys } from "./passkeys";
 import { postgresTransitions } from "./transitions";
 import { postgresUsers } from "./users";
@@ -33,13 +33,11 @@ export async function connectDirectoryStore(redis: RedisStore, database: Databas
     statementTimeoutMillis: DIRECTORY_STATEMENT_TIMEOUT_MS,
   });
   const store = new DirectoryStore(redis, pool, logger);
-  try {
-    const replayed = await store.replayPending();
-    if (replayed > 0) logger.info({ replayed }, "replayed directory changes the last run had not yet copied to Redis");
-  } catch (error) {
+  const replayed = await store.replayPending().catch(async (error: unknown) => {
     await pool.end().catch(() => undefined);
     throw error;
-  }
+  });
+  if (replayed > 0) logger.info({ replayed }, "replayed directory changes the last run had not yet copied to Redis");
   return store;
 }
 
@@ -54,8 +52,9 @@ export class DirectoryStore {
   readonly pool: Pool;
   readonly redis: RedisStore;
   private readonly sync: AccessSync;
+  private readonly replayer: NodeJS.Timeout;
 
-  constructor(redis: RedisStore, pool: Pool, logger: Logger) {
+  constructor(redis: RedisStore, pool: Pool, logger: Logger, replay = { everyMs: REPLAY_EVERY_MS, afterMs: REPLAY_AFTER_MS }) {
     this.redis = redis;
     this.pool = pool;
     const core = redis.core;
@@ -78,6 +77,13 @@ export class DirectoryStore {
       ...postgresTransitions(pg, sync, { takeMailToken: mailTokens.takeMailToken, accessState: sessions.accessState }),
     };
     Object.assign(this, ports);
+    this.replayer = setInterval(() => {
+      sync.replayPending(replay.afterMs).then(
+        (replayed) => replayed > 0 && logger.info({ replayed }, "replayed directory changes an outage had left half done"),
+        (error: Error) => logger.warn({ err: { name: error.name, message: error.message } }, "could not replay the directory outbox; trying again later"),
+      );
+    }, replay.everyMs);
+    this.replayer.unref();
   }
 
   /** Replays what a crash or an outage left between the two stores (outbox.ts); before serving. */
@@ -94,7 +100,14 @@ export class DirectoryStore {
     await this.pool.query("SELECT 1");
   }
 
+  /** Stops the periodic replay; close() does it too. */
+  stopReplaying(): void {
+    clearInterval(this.replayer);
+  }
+
   async close(): Promise<void> {
+    // Not through stopReplaying: the instrumented store wraps every method call as a promise.
+    clearInterval(this.replayer);
     await this.redis.close();
     await this.pool.end().catch(() => undefined);
   }

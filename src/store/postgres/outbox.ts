@@ -10,7 +10,12 @@ import { toUserRecord, USER_COLUMNS, type UserRow } from "./rows";
  * hot-state effect; then the row goes. A crash or a Redis outage between the steps leaves the row,
  * replayed at the next start: the record is read afresh, so a replay is idempotent and late ones
  * write nothing; ending sessions again ends only what the change had to end, or what began since.
+ * A running API also replays, every REPLAY_EVERY_MS, rows older than REPLAY_AFTER_MS: what a Redis
+ * outage left while it served is repaired without a restart.
  */
+export const REPLAY_EVERY_MS = 30_000;
+export const REPLAY_AFTER_MS = 10_000;
+
 export type HotEffect =
   | { readonly kind: "record" }
   | { readonly kind: "end_all" }
@@ -55,10 +60,15 @@ export class AccessSync {
     return result;
   }
 
-  /** At start: every change a crash or an outage left half done, oldest first. Returns how many. */
-  async replayPending(): Promise<number> {
+  /**
+   * Every change a crash or an outage left half done, oldest first: at start all of them; while
+   * serving, those older than `olderThanMs` (a younger row is most likely a call still applying it).
+   * Returns how many.
+   */
+  async replayPending(olderThanMs = 0): Promise<number> {
     const { rows } = await this.pg.pool.query<{ id: string; user_id: string; payload: HotEffect }>(
-      "SELECT id::text, user_id::text, payload FROM directory_outbox ORDER BY id",
+      "SELECT id::text, user_id::text, payload FROM directory_outbox WHERE created_at <= now() - $1 * interval '1 millisecond' ORDER BY id",
+      [olderThanMs],
     );
     for (const row of rows) await this.apply(row.id, row.user_id, row.payload);
     return rows.length;

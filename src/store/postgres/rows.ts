@@ -10,13 +10,16 @@ export interface UserRow {
   roles: Role[];
   disabled: boolean;
   mfa_enabled: boolean | null;
-  email_verified: boolean | null;
+  email_verified: boolean;
   created_at: string;
   password_hash: string | null;
   access_version: string;
 }
 
-/** The record as the other stores hold it: the two flags only once set (absent reads as false). */
+/**
+ * The record as the other stores hold it: `emailVerified` only once true, `mfaEnabled` once set
+ * (a factor turned off leaves false); absent reads as false.
+ */
 export function toUserRecord(row: UserRow): UserRecord {
   return {
     id: row.id,
@@ -25,7 +28,7 @@ export function toUserRecord(row: UserRow): UserRecord {
     createdAt: Number(row.created_at),
     disabled: row.disabled,
     ...(row.mfa_enabled === null ? {} : { mfaEnabled: row.mfa_enabled }),
-    ...(row.email_verified === null ? {} : { emailVerified: row.email_verified }),
+    ...(row.email_verified ? { emailVerified: true } : {}),
   };
 }
 

@@ -20,7 +20,7 @@ export function postgresUsers(pg: PostgresCore, sync: AccessSync): UserStore {
             `INSERT INTO users (id, email, password_hash, roles, disabled, mfa_enabled, email_verified, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, ${MS_TO_TIMESTAMP("$8")})
              ON CONFLICT DO NOTHING`,
-            [user.id, user.email, passwordHash, user.roles, user.disabled, user.mfaEnabled ?? null, user.emailVerified ?? null, user.createdAt],
+            [user.id, user.email, passwordHash, user.roles, user.disabled, user.mfaEnabled ?? null, user.emailVerified ?? false, user.createdAt],
           );
           return rowCount === 1 ? recordChange(client, user.id, { kind: "record" }) : null;
         });
