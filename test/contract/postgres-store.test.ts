@@ -43,48 +43,49 @@ storeContract("Postgres directory + Redis", () => ({
 describe("between Postgres and Redis", () => {
   const user = () => newUser();
   const sql = (text: string, params: unknown[] = []) => postgres.query(text, params, databaseUrl.split("/").at(-1));
+  /** What a crash right after a commit leaves: Postgres changed (`set`), with its outbox row; Redis not. */
+  const leaveHalfDone = (userId: string, set: string, kind: string) =>
+    sql(
+      `WITH changed AS (UPDATE users SET ${set}, access_version = access_version + 1 WHERE id = $1 RETURNING access_version)
+       INSERT INTO directory_outbox (user_id, access_version, kind, payload) SELECT $1, access_version, $2, jsonb_build_object('kind', $2::text) FROM changed`,
+      [userId, kind],
+    );
+  /** Another instance on the same stores; its pool and replay timer end with the test. */
+  async function otherInstance(use: (instance: DirectoryStore) => Promise<void>, make: () => Promise<DirectoryStore>): Promise<void> {
+    const instance = await make();
+    try {
+      await use(instance);
+    } finally {
+      instance.stopReplaying();
+      await instance.pool.end();
+    }
+  }
 
   it("replays at start a change a crash left between the commit and Redis, once", async () => {
     const u = user();
     await store.createUser(u, "hash");
     await store.createSession({ id: "s1", userId: u.id, device: null, expiresAt: Date.now() + 60_000, refreshJti: "r1", assurance: { aal: "aal1", amr: ["pwd"] } });
-    // What a crash right after the commit leaves: Postgres changed, with its outbox row; Redis not.
-    await sql(
-      `WITH changed AS (UPDATE users SET disabled = true, access_version = access_version + 1 WHERE id = $1 RETURNING access_version)
-       INSERT INTO directory_outbox (user_id, access_version, kind, payload) SELECT $1, access_version, 'end_all', '{"kind":"end_all"}' FROM changed`,
-      [u.id],
-    );
+    await leaveHalfDone(u.id, "disabled = true", "end_all");
     expect((await store.accessState(u.id, "s1", "j")).user!.disabled).toBe(false);
-    const restarted = await connectDirectoryStore(redisStore, { url: databaseUrl, migrate: false }, logger);
-    try {
+    await otherInstance(async (restarted) => {
       const state = await restarted.accessState(u.id, "s1", "j");
       expect(state.user!.disabled).toBe(true);
       expect(state.cutoff).not.toBeNull();
       expect(await sql("SELECT * FROM directory_outbox")).toEqual([]);
       expect(await restarted.replayPending()).toBe(0);
-    } finally {
-      restarted.stopReplaying();
-      await restarted.pool.end();
-    }
+    }, () => connectDirectoryStore(redisStore, { url: databaseUrl, migrate: false }, logger));
   });
 
   it("replays, while serving, a change an outage left half done", async () => {
     const u = user();
     await store.createUser(u, "hash");
-    const serving = new DirectoryStore(redisStore, createPool({ url: databaseUrl, migrate: false }, { max: 2 }), logger, { everyMs: 100, afterMs: 0 });
-    try {
-      await sql(
-        `WITH changed AS (UPDATE users SET roles = ARRAY['USER', 'ADMIN'], access_version = access_version + 1 WHERE id = $1 RETURNING access_version)
-         INSERT INTO directory_outbox (user_id, access_version, kind, payload) SELECT $1, access_version, 'record', '{"kind":"record"}' FROM changed`,
-        [u.id],
-      );
+    const serving = async () => new DirectoryStore(redisStore, createPool({ url: databaseUrl, migrate: false }, { max: 2 }), logger, { everyMs: 100, afterMs: 0 });
+    await otherInstance(async (instance) => {
+      await leaveHalfDone(u.id, "roles = ARRAY['USER', 'ADMIN']", "record");
       const deadline = Date.now() + 5_000;
-      while ((await serving.accessState(u.id, "s", "j")).user!.roles.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect((await serving.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
-    } finally {
-      serving.stopReplaying();
-      await serving.pool.end();
-    }
+      while ((await instance.accessState(u.id, "s", "j")).user!.roles.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await instance.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+    }, serving);
   });
 
   it("never writes an older access record over a newer one", async () => {
