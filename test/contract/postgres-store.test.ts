@@ -11,7 +11,11 @@ import { startRedis, type TestRedis } from "../support/redis";
 import { newUser } from "./ports/harness";
 import { storeContract } from "./store-contract";
 
-/** The directory in a real Postgres, the hot state in a real Redis: the same contract as every other store. */
+/**
+ * The directory in a real Postgres, the hot state in a real Redis: the same contract as every other
+ * store. The Redis runs in cluster mode, where keys of two slots in one command fail (CROSSSLOT): the
+ * access record and every hot-state step of a directory change stay on the user's slot.
+ */
 let postgres: TestPostgres;
 let redis: TestRedis;
 let redisStore: RedisStore;
@@ -20,7 +24,7 @@ let databaseUrl: string;
 const logger = pino({ level: "silent" });
 
 beforeAll(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+  [postgres, redis] = await Promise.all([startPostgres(), startRedis({ cluster: true })]);
   databaseUrl = await postgres.createDatabase("contract");
   const database: DatabaseConfig = { url: databaseUrl, migrate: true };
   const pool = createPool(database, { max: 1 });
