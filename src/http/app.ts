@@ -9,7 +9,7 @@ import type { Store } from "../store/store";
 import { notFound, transportErrors } from "./errors";
 import { browserPage, explorerAssets } from "./explorer";
 import { graphqlRoute } from "./graphql";
-import { health } from "./health";
+import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
@@ -31,6 +31,8 @@ export interface AppParts {
   readonly buildContext: ContextBuilder;
   readonly contextError: (error: unknown) => Error;
   readonly store: Pick<Store, "ping">;
+  /** The directory, when it is apart from the store (Postgres): /readyz reports it on its own. */
+  readonly directory?: DirectoryProbe | null;
   readonly metrics: Metrics;
   readonly metricsExposition: MetricsExposition;
   readonly logger: Logger;
@@ -67,7 +69,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
   app.setErrorHandler(transportErrors(parts.logger, MAX_BODY_BYTES));
 
   await app.register(requestLog, { logger: parts.logger, metrics: parts.metrics });
-  await app.register(health, { store: parts.store });
+  await app.register(health, { store: parts.store, directory: parts.directory ?? null });
   await app.register(metricsRoute, { exposition: parts.metricsExposition });
   await app.register(jwksRoute, { jwks: parts.jwks });
   if (parts.explorer) await app.register(explorerAssets);

@@ -51,7 +51,8 @@ export interface RedisStore extends Store {}
 export class RedisStore {
   /** Redis, Redis through Sentinel, or a Cluster: every call works on any of them. */
   readonly client: RedisClient;
-  private readonly core: RedisCore;
+  /** For a directory kept elsewhere (src/store/postgres), which builds its hot-state half on it. */
+  readonly core: RedisCore;
 
   constructor(options: RedisStoreOptions) {
     const core = (this.core = new RedisCore(options));
