@@ -97,7 +97,7 @@ describe("an actual request", () => {
     for (const url of [api.url, bare.url]) {
       const user = await register(url);
       const own = new URL(url).origin;
-      for (const headers of [{}, { origin: own }]) {
+      for (const headers of [{}, { origin: own }] as Record<string, string>[]) {
         const response = await send(url, MeDocument, {}, { token: user.accessToken, headers });
         expect(response.data!.me!.id).toBe(user.user.id);
         expect(response.headers.get("access-control-allow-origin")).toBeNull();
