@@ -85,6 +85,16 @@ describe("an actual request", () => {
     expect(response.headers.get("vary")).toMatch(/\bOrigin\b/);
   });
 
+  it("from a listed origin carries the headers on refusals too, so the page can read why (401 for a bad token, 400 for bad JSON)", async () => {
+    const refused = await send(api.url, MeDocument, {}, { token: "not-a-token", headers: { origin: APP } });
+    expect(refused.status).toBe(401);
+    expect(refused.error?.reason).toEqual(expect.any(String));
+    expect(refused.headers.get("access-control-allow-origin")).toBe(APP);
+    const malformed = await fetch(api.url, { method: "POST", headers: { origin: APP, "content-type": "application/json" }, body: "{" });
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get("access-control-allow-origin")).toBe(APP);
+  });
+
   it("from a foreign origin gets 403 ORIGIN_NOT_ALLOWED, even one Apollo's CSRF prevention would have answered 400", async () => {
     const simple = await fetch(`${api.url}?query=${encodeURIComponent("{ __typename }")}`, { headers: { origin: EVIL } });
     expect(simple.status).toBe(403);
