@@ -224,6 +224,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     explorer: config.explorer,
     jwks,
     trustProxy: config.trustProxy,
+    browsers: config.browsers,
     live: {
       protocol,
       connections,
