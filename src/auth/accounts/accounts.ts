@@ -83,6 +83,9 @@ export interface PendingRegistration {
   readonly ownerId: string | null;
 }
 
+/** The nil UUID: no user has it (ids are random v4 UUIDs). */
+const NO_USER = "00000000-0000-0000-0000-000000000000";
+
 const isEnabledAdmin = (user: UserRecord) => !user.disabled && user.roles.includes("ADMIN");
 
 /** The directory, the mail tokens registration and recovery check, and the transitions accounts go through. */
@@ -193,7 +196,9 @@ export class Accounts {
     clientIp?: string,
   ): Promise<AuthResult> {
     const userId = await this.store.findUserIdByEmail(email);
-    const credentials = userId === null ? null : await this.store.getCredentials(userId);
+    // An unknown address reads too (an id no user has), so both answers take the same store trips:
+    // with the directory in Postgres a skipped read would be a query's time to tell them apart.
+    const credentials = await this.store.getCredentials(userId ?? NO_USER);
     const valid = credentials
       ? await this.passwords.verify(credentials.passwordHash, input.password, clientIp)
       : await this.passwords.verifyAgainstNothing(input.password, clientIp);
