@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import pino from "pino";
+import type { PasswordHashing } from "../../src/auth/accounts/passwords";
 import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
@@ -34,13 +35,22 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
 }
 
 /**
+ * argon2id at a fraction of OWASP's cost (1 MiB, one pass: about 1 ms against 84): every register
+ * and login in the in-process suites pays it. Suites that measure how long hashing takes (fair
+ * hashing, the unknown-email timing) pass `passwordHashing: OWASP_HASHING` to startApi, and
+ * spawned processes (spawnApi) always hash at OWASP's cost: the environment cannot lower it.
+ */
+export const TEST_HASHING: PasswordHashing = { memoryCost: 1024, timeCost: 1 };
+
+/**
  * The real server in this process, on a free port, with Redis when a URL is given; the third
- * argument is a test clock, or server deps (a clock, listeners).
+ * argument is a test clock, or server deps (a clock, listeners, the cost of hashing: TEST_HASHING
+ * unless given).
  */
 export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> | Clock = {}): Promise<TestApi> {
   const config = loadConfig(testEnv(redisUrl, env));
   const serverDeps: Partial<ServerDeps> = "now" in deps && typeof deps.now === "function" ? { clock: deps as Clock } : (deps as Partial<ServerDeps>);
-  const server = await startServer(config, { logger: pino({ level: "silent" }), ...serverDeps });
+  const server = await startServer(config, { logger: pino({ level: "silent" }), passwordHashing: TEST_HASHING, ...serverDeps });
   return { ...server, config };
 }
 
