@@ -4,11 +4,10 @@ import { OWASP_HASHING, Passwords } from "../../src/auth/accounts/passwords";
 import { PASSWORD as PASSWORD_ASSURANCE } from "../../src/auth/tokens/assurance";
 import { TEST_HASHING } from "../support/api";
 import { PASSWORD, uniqueEmail } from "../support/client";
+import { costOf } from "../support/passwords";
 import { composeDomain, ORIGIN, type Domain } from "../support/domain";
 
 const NEW_PASSWORD = "a brand new passphrase";
-/** The cost a PHC-format argon2 hash says it was made with. */
-const costOf = (hash: string) => ({ memoryCost: Number(/[$,]m=(\d+)/.exec(hash)?.[1]), timeCost: Number(/[$,]t=(\d+)/.exec(hash)?.[1]) });
 const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
 
 describe("accounts, on the domain alone", () => {
