@@ -1,5 +1,22 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/**
+ * Three lanes, each a Jest project (`npm test` runs all three; `npx jest --selectProjects <name>` one):
+ * - fast: pure functions, the store contract on the memory store, and the domain services composed
+ *   on it (test/domain). No redis-server, no HTTP, no build: `npm run test:fast`, seconds.
+ * - integration: the real server over HTTP on a single redis-server (and the embedded store).
+ * - topology: what needs several processes: Redis Cluster, Sentinel, failover, WORKERS, browsers.
+ */
+
+// Paths as regular expressions on the file's absolute path.
+/** The store contract's memory suites, however the contract is split: test/contract/memory-store.test.ts, test/contract/<port>/memory….test.ts. */
+const CONTRACT_ON_MEMORY = "/test/contract/(.*/)?[^/]*memory[^/]*\\.test\\.ts$";
+const FAST = ["/test/unit/.*\\.test\\.ts$", "/test/domain/.*\\.test\\.ts$", CONTRACT_ON_MEMORY];
+const TOPOLOGY = [
+  "/test/e2e/.*\\.test\\.ts$",
+  "/test/integration/(cluster-failover|sentinel-failover|live-cluster|live-sentinel|live-workers|workers|multi-instance)\\.test\\.ts$",
+];
+
+/** What every lane shares. */
+const common = {
   testEnvironment: "node",
   roots: ["<rootDir>/test", "<rootDir>/packages", "<rootDir>/examples"],
   // Workspace packages run from their source in tests; `npm run build` compiles them to dist/.
@@ -10,11 +27,31 @@ module.exports = {
     // The client package is ESM, whose relative imports name the compiled file: ./api.js is ./api.ts here.
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
-  testMatch: ["**/*.test.ts"],
   transform: {
     "^.+/packages/client/.+\\.ts$": "<rootDir>/packages/client/test/transform.cjs",
     "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }],
   },
+};
+
+/** The lanes that run dist/ and the example service in their own processes build them first (once, however many lanes run). */
+const BUILDS = "<rootDir>/test/support/global-setup-builds.ts";
+
+/** @type {import('jest').Config} */
+module.exports = {
+  // Jest runs the projects' files in one pool, longest first (by the last run's timings); topology
+  // comes first so that, on a first run without timings, its slow suites still start early.
+  projects: [
+    { ...common, displayName: "topology", roots: ["<rootDir>/test"], testRegex: TOPOLOGY, globalSetup: BUILDS },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["**/*.test.ts"],
+      testPathIgnorePatterns: ["/node_modules/", ...FAST, ...TOPOLOGY],
+      globalSetup: BUILDS,
+    },
+    { ...common, displayName: "fast", roots: ["<rootDir>/test"], testRegex: FAST },
+  ],
+  // Made once for every lane: the folder where each worker keeps its place among its ports.
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   globalTeardown: "<rootDir>/test/support/global-teardown.ts",
   testTimeout: 30_000,
