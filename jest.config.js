@@ -38,8 +38,7 @@ const BUILDS = "<rootDir>/test/support/global-setup-builds.ts";
 
 /** @type {import('jest').Config} */
 module.exports = {
-  // Jest runs the projects' files in one pool, longest first (by the last run's timings); topology
-  // comes first so that, on a first run without timings, its slow suites still start early.
+  // The lanes' files run in one pool of workers, the longest first (test/support/sequencer.js).
   projects: [
     { ...common, displayName: "topology", roots: ["<rootDir>/test"], testRegex: TOPOLOGY, globalSetup: BUILDS },
     {
@@ -54,6 +53,7 @@ module.exports = {
   // Made once for every lane: the folder where each worker keeps its place among its ports.
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   globalTeardown: "<rootDir>/test/support/global-teardown.ts",
+  testSequencer: "<rootDir>/test/support/sequencer.js",
   testTimeout: 30_000,
   // Two cores: one worker per core; each test file starts its own redis-server.
   maxWorkers: 2,

@@ -7,7 +7,7 @@ import type { PasswordHashing } from "../../src/auth/accounts/passwords";
 import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
-import { freePort } from "./ports";
+import { COMPILE_CACHE_VARIABLE, freePort } from "./ports";
 
 /** The secret every test server signs with, so tests can forge tokens the way an attacker would try. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -74,7 +74,12 @@ export interface SpawnOptions {
 export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repositoryRoot(), "dist/index.js")], {
-    env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      // The run's bytecode cache: no setting of the API's, it only spares each process compiling the same modules.
+      ...(process.env[COMPILE_CACHE_VARIABLE] ? { [COMPILE_CACHE_VARIABLE]: process.env[COMPILE_CACHE_VARIABLE] } : {}),
+      ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }),
+    },
     stdio: ["ignore", options.stdout === "discard" ? "ignore" : "pipe", "pipe"],
   });
   let output = "";
