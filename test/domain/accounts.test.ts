@@ -5,10 +5,7 @@ import { PASSWORD as PASSWORD_ASSURANCE } from "../../src/auth/tokens/assurance"
 import { TEST_HASHING } from "../support/api";
 import { PASSWORD, uniqueEmail } from "../support/client";
 import { costOf } from "../support/passwords";
-import { composeDomain, ORIGIN, type Domain } from "../support/domain";
-
-const NEW_PASSWORD = "a brand new passphrase";
-const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
+import { composeDomain, NEW_PASSWORD, ORIGIN, refusal, type Domain } from "../support/domain";
 
 describe("accounts, on the domain alone", () => {
   let domain: Domain;

@@ -1,8 +1,5 @@
 import { PASSWORD, uniqueEmail } from "../support/client";
-import { composeDomain, ORIGIN, type Domain } from "../support/domain";
-
-const NEW_PASSWORD = "a brand new passphrase";
-const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
+import { composeDomain, NEW_PASSWORD, ORIGIN, refusal, type Domain } from "../support/domain";
 
 describe("mailed links, on the domain alone", () => {
   let domain: Domain;

@@ -1,8 +1,7 @@
 import { PASSWORD, uniqueEmail } from "../support/client";
-import { composeDomain, ORIGIN, type Domain } from "../support/domain";
+import { composeDomain, ORIGIN, refusal, type Domain } from "../support/domain";
 import { STEP_MS, stepAt, totpCode } from "../support/totp";
 
-const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
 
 describe("the second factor, on the domain alone", () => {
   let domain: Domain;

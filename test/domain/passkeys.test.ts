@@ -1,8 +1,7 @@
 import { PASSWORD, uniqueEmail } from "../support/client";
-import { composeDomain, ORIGIN, type Domain } from "../support/domain";
+import { composeDomain, ORIGIN, refusal, type Domain } from "../support/domain";
 import { attest, type CreationOptions } from "../support/webauthn";
 
-const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
 
 describe("passkeys, on the domain alone", () => {
   let domain: Domain;

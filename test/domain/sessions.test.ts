@@ -1,8 +1,6 @@
-import { composeDomain, ORIGIN, type Domain } from "../support/domain";
+import { composeDomain, ORIGIN, refusal, type Domain } from "../support/domain";
 import { PASSWORD, uniqueEmail } from "../support/client";
 
-/** The reason a refused call gave. */
-const refusal = (promise: Promise<unknown>) => promise.then(() => "accepted", (error: { reason?: string }) => error.reason ?? String(error));
 
 describe("sessions, on the domain alone", () => {
   let domain: Domain;

@@ -54,6 +54,17 @@ export interface Domain {
   close(): void;
 }
 
+/** What a call's refusal said: its reason (TOKEN_REVOKED…), or "accepted" when it was not refused. */
+export function refusal(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => "accepted",
+    (error: { reason?: string }) => error.reason ?? String(error),
+  );
+}
+
+/** The password a domain test changes to (support/client's PASSWORD is the first). */
+export const NEW_PASSWORD = "a brand new passphrase";
+
 /** Where every domain test's requests come from. */
 export const ORIGIN: Origin = { clientIp: "192.0.2.10", userAgent: "domain-test" };
 
