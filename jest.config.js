@@ -6,8 +6,11 @@
  * - topology: what needs several processes: Redis Cluster, Sentinel, failover, WORKERS, browsers.
  */
 
-// Paths as regular expressions on the file's absolute path.
-/** The store contract's memory suites, however the contract is split: test/contract/memory-store.test.ts, test/contract/<port>/memory….test.ts. */
+// Lanes are paths, as regular expressions on a test file's absolute path.
+/**
+ * The store contract's suites on the memory store, however the contract is split:
+ * test/contract/memory-store.test.ts today, test/contract/<port>/memory….test.ts and the like.
+ */
 const CONTRACT_ON_MEMORY = "/test/contract/(.*/)?[^/]*memory[^/]*\\.test\\.ts$";
 const FAST = ["/test/unit/.*\\.test\\.ts$", "/test/domain/.*\\.test\\.ts$", CONTRACT_ON_MEMORY];
 const TOPOLOGY = [
@@ -50,7 +53,7 @@ module.exports = {
     },
     { ...common, displayName: "fast", roots: ["<rootDir>/test"], testRegex: FAST },
   ],
-  // Made once for every lane: the folder where each worker keeps its place among its ports.
+  // Once for every lane: the workers' port folder and Node's bytecode cache for the processes tests start.
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   globalTeardown: "<rootDir>/test/support/global-teardown.ts",
   testSequencer: "<rootDir>/test/support/sequencer.js",
