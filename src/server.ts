@@ -19,7 +19,7 @@ import { EmailChange } from "./auth/mail-links/email-change";
 import { EmailVerification } from "./auth/mail-links/email-verification";
 import type { MailFlowDeps } from "./auth/mail-links/mail-tokens";
 import { Recovery } from "./auth/mail-links/recovery";
-import { Passwords } from "./auth/accounts/passwords";
+import { Passwords, type PasswordHashing } from "./auth/accounts/passwords";
 import { SecretBox } from "./auth/mfa/secret-box";
 import { Sessions } from "./auth/sessions/sessions";
 import { KeySet } from "./auth/tokens/signing-keys";
@@ -72,6 +72,11 @@ export interface ServerDeps {
   readonly mfaNotices?: MfaNotices;
   /** Listeners for passkeys added and removed; mail by default. */
   readonly passkeyNotices?: PasskeyNotices;
+  /**
+   * The argon2id cost of new password hashes; OWASP's (m=19456 KiB, t=2) when absent. Not read from
+   * the environment: only code that builds a server itself (the tests) can make hashing cheaper.
+   */
+  readonly passwordHashing?: PasswordHashing;
 }
 
 /**
@@ -105,7 +110,7 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
 }
 
 /** Everything on top of a connected store and its live channel. */
-async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
@@ -139,7 +144,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     reauthMaxAgeMs: config.reauthMaxAgeSeconds * 1000,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
-  const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
+  const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue, passwordHashing), tracing), sessions, clock, onRevoked, { throttle, audit }, {
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
   const outbox = createOutbox(config, logger, metrics);

@@ -3,10 +3,11 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import pino from "pino";
+import type { PasswordHashing } from "../../src/auth/accounts/passwords";
 import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { startServer, type RunningServer, type ServerDeps } from "../../src/server";
-import { freePort } from "./ports";
+import { COMPILE_CACHE_VARIABLE, freePort } from "./ports";
 
 /** The secret every test server signs with, so tests can forge tokens the way an attacker would try. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -34,13 +35,22 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
 }
 
 /**
+ * argon2id at a fraction of OWASP's cost (1 MiB, one pass: about 1 ms against 84): every register
+ * and login in the in-process suites pays it. Suites that measure how long hashing takes (fair
+ * hashing, the unknown-email timing) pass `passwordHashing: OWASP_HASHING` to startApi, and
+ * spawned processes (spawnApi) always hash at OWASP's cost: the environment cannot lower it.
+ */
+export const TEST_HASHING: PasswordHashing = { memoryCost: 1024, timeCost: 1 };
+
+/**
  * The real server in this process, on a free port, with Redis when a URL is given; the third
- * argument is a test clock, or server deps (a clock, listeners).
+ * argument is a test clock, or server deps (a clock, listeners, the cost of hashing: TEST_HASHING
+ * unless given).
  */
 export async function startApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> | Clock = {}): Promise<TestApi> {
   const config = loadConfig(testEnv(redisUrl, env));
   const serverDeps: Partial<ServerDeps> = "now" in deps && typeof deps.now === "function" ? { clock: deps as Clock } : (deps as Partial<ServerDeps>);
-  const server = await startServer(config, { logger: pino({ level: "silent" }), ...serverDeps });
+  const server = await startServer(config, { logger: pino({ level: "silent" }), passwordHashing: TEST_HASHING, ...serverDeps });
   return { ...server, config };
 }
 
@@ -64,7 +74,12 @@ export interface SpawnOptions {
 export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repositoryRoot(), "dist/index.js")], {
-    env: { PATH: process.env.PATH ?? "", ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      // The run's bytecode cache: no setting of the API's, it only spares each process compiling the same modules.
+      ...(process.env[COMPILE_CACHE_VARIABLE] ? { [COMPILE_CACHE_VARIABLE]: process.env[COMPILE_CACHE_VARIABLE] } : {}),
+      ...testEnv(redisUrl, { LOG_LEVEL: "info", ...env, PORT: String(port) }),
+    },
     stdio: ["ignore", options.stdout === "discard" ? "ignore" : "pipe", "pipe"],
   });
   let output = "";

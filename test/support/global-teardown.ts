@@ -1,8 +1,10 @@
 import { rmSync } from "node:fs";
-import { PORTS_DIR_VARIABLE } from "./ports";
+import { COMPILE_CACHE_VARIABLE, PORTS_DIR_VARIABLE } from "./ports";
 
-/** Removes the folder the global setup made for the workers' ports. */
+/** Removes the folders the global setup made for the workers. */
 export default function globalTeardown(): void {
-  const dir = process.env[PORTS_DIR_VARIABLE];
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const variable of [PORTS_DIR_VARIABLE, COMPILE_CACHE_VARIABLE]) {
+    const dir = process.env[variable];
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -20,6 +20,8 @@ export const CLUSTER_BUS_OFFSET = 10_000;
 
 /** Set by the global setup for the workers: a folder holding each worker's next offset. */
 export const PORTS_DIR_VARIABLE = "AUTH_API_TEST_PORTS_DIR";
+/** Node's own (22.1 and later): where it caches compiled bytecode; the global setup sets it for the run. */
+export const COMPILE_CACHE_VARIABLE = "NODE_COMPILE_CACHE";
 
 let inProcessOffset = Math.floor(Math.random() * BLOCK_SIZE);
 
