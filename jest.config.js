@@ -15,7 +15,9 @@ module.exports = {
   transform: {
     "^.+/packages/client/.+\\.ts$": "<rootDir>/packages/client/test/transform.cjs",
     "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }],
+    "/node_modules/(openid-client|oauth4webapi|jose)/.+\\.js$": "<rootDir>/test/support/esm-transform.cjs",
   },
+  transformIgnorePatterns: ["/node_modules/(?!(openid-client|oauth4webapi|jose)/)"],
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   globalTeardown: "<rootDir>/test/support/global-teardown.ts",
   testTimeout: 30_000,

@@ -2,12 +2,14 @@ import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { JsonWebKeySet } from "@revocable-auth/verifier";
+import type { Federation } from "../auth/federation/federation";
 import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
 import type { Store } from "../store/store";
 import { notFound, transportErrors } from "./errors";
 import { browserPage, explorerAssets } from "./explorer";
+import { federationRoutes } from "./federation";
 import { graphqlRoute } from "./graphql";
 import { health } from "./health";
 import { jwksRoute } from "./jwks";
@@ -42,6 +44,8 @@ export interface AppParts {
   readonly trustProxy: Config["trustProxy"];
   /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
   readonly live?: LiveRouteOptions;
+  /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
+  readonly federation?: Federation;
 }
 
 /**
@@ -77,6 +81,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     contextError: parts.contextError,
     browserPage: browserPage(parts.explorer),
   });
+  if (parts.federation) await app.register(federationRoutes, { federation: parts.federation });
   if (parts.live) await app.register(liveRoute, { ...parts.live, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

@@ -1,0 +1,67 @@
+import fastifyCookie from "@fastify/cookie";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { FederationStartError, FLOW_TTL_MS, type Federation } from "../auth/federation/federation";
+import { refreshCookie } from "./refresh-cookie";
+
+/** Ties a sign-in in flight to the browser that started it; the flow itself stays in the store. */
+export const FLOW_COOKIE = "oidc_flow";
+/**
+ * Lax, not Strict: the provider sends the browser back with a top-level GET from its own site,
+ * and the cookie must come along. Scoped to these routes, gone after the callback or the flow's TTL.
+ */
+const FLOW_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: "lax", path: "/auth/oidc/" } as const;
+
+export interface FederationRouteOptions {
+  readonly federation: Federation;
+}
+
+type ProviderParams = { Params: { provider: string } };
+
+/**
+ * Provider sign-in's HTTP face (docs/social.md): GET start (302 to the provider), GET callback
+ * (303 to redirect_to, with the refresh cookie or `?error=<CODE>`). Tokens never go in a URL:
+ * the app gets its access token from `refresh` with the cookie set here.
+ */
+export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation }) => {
+  await app.register(fastifyCookie, { hook: false });
+
+  app.get<ProviderParams & { Querystring: { redirect_to?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
+    try {
+      const { flowId, authorizationUrl } = await federation.start(request.params.provider, request.query.redirect_to);
+      if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS);
+      return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
+    } catch (error) {
+      if (error instanceof FederationStartError) return refuse(reply, error);
+      throw error;
+    }
+  });
+
+  app.get<ProviderParams>("/auth/oidc/:provider/callback", async (request, reply) => {
+    const flowId = readFlowCookie(request);
+    const currentUrl = new URL(request.url, "http://callback.invalid");
+    const outcome = await federation.callback(request.params.provider, flowId, currentUrl, null, {
+      clientIp: request.ip,
+      userAgent: request.headers["user-agent"] ?? null,
+    });
+    setFlowCookie(request, reply, "", 0);
+    if (outcome.status === "signed_in") {
+      const cookie = refreshCookie(request, reply);
+      cookie.set(outcome.result.refreshToken.token, outcome.result.refreshToken.expiresAt);
+    }
+    return reply.header("cache-control", "no-store").redirect(outcome.redirectTo, 303);
+  });
+};
+
+function refuse(reply: FastifyReply, error: FederationStartError): FastifyReply {
+  return reply.code(error.status).send({ errors: [{ message: error.message, extensions: { code: error.code } }] });
+}
+
+function readFlowCookie(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  return header ? request.server.parseCookie(header)[FLOW_COOKIE] || undefined : undefined;
+}
+
+function setFlowCookie(request: FastifyRequest, reply: FastifyReply, value: string, ttlMs: number): void {
+  // fastify appends each set-cookie: the callback also sets the refresh cookie on the same answer.
+  void reply.header("set-cookie", request.server.serializeCookie(FLOW_COOKIE, value, { ...FLOW_COOKIE_OPTIONS, maxAge: Math.floor(ttlMs / 1000) }));
+}

@@ -1,0 +1,247 @@
+import { LoginDocument, MeDocument, RefreshWithCookieDocument, SignInProvidersDocument } from "../../schema/generated/graphql";
+import { startApi, type TestApi } from "../support/api";
+import { PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount, type TestProvider } from "../support/oidc";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
+
+// Two real OpenID Providers (panva's oidc-provider, test/support/oidc-provider.mjs) with different
+// issuers, and the API on Redis; a browser is played with a cookie jar.
+const APP = "http://localhost:3000";
+const accounts: Record<string, ProviderAccount> = {};
+const account = (label: string, emailVerified = true, email = uniqueEmail(label)) => {
+  const login = `${label}-${Object.keys(accounts).length}`;
+  accounts[login] = { email, email_verified: emailVerified };
+  return { login, email };
+};
+// Made before the providers start: they read their account list once.
+const alice = account("alice");
+const unverified = account("unverified", false);
+const newcomer = account("newcomer");
+const existingVerified = account("existing-verified");
+const existingUnverified = account("existing-unverified");
+const lateUnverified = account("late-unverified", false);
+const repeat = account("repeat");
+const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
+
+let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider;
+let callbackBase: string;
+
+beforeAll(async () => {
+  const port = await freePort();
+  callbackBase = `http://localhost:${port}/auth/oidc`;
+  const client = (name: string) => ({ client_id: `api-${name}`, client_secret: `secret-of-${name}-0123456789`, redirect_uris: [`${callbackBase}/${name}/callback`] });
+  [redis, corp, other] = await Promise.all([
+    startRedis(),
+    startProvider({ clients: [client("corp")], accounts, backchannelLogout: true }),
+    startProvider({ clients: [client("other")], accounts }),
+  ]);
+  api = await startApi(redis.url, {
+    PORT: String(port),
+    PUBLIC_URL: `http://localhost:${port}`,
+    APP_URL: APP,
+    OIDC_PROVIDERS: "corp,other",
+    OIDC_CORP_ISSUER: corp.issuer,
+    OIDC_CORP_CLIENT_ID: "api-corp",
+    OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
+    OIDC_CORP_LABEL: "Corp SSO",
+    OIDC_OTHER_ISSUER: other.issuer,
+    OIDC_OTHER_CLIENT_ID: "api-other",
+    OIDC_OTHER_CLIENT_SECRET: "secret-of-other-0123456789",
+  });
+}, 60_000);
+afterAll(async () => {
+  await api?.stop();
+  await Promise.all([corp?.stop(), other?.stop(), redis?.destroy()]);
+});
+
+/** GET start: the provider's URL and the flow cookie in the jar. */
+async function start(jar: CookieJar, provider = "corp", redirectTo = `${APP}/signed-in`): Promise<string> {
+  const response = await visit(jar, `${callbackBase}/${provider}/start?redirect_to=${encodeURIComponent(redirectTo)}`);
+  expect(response.status).toBe(302);
+  return response.headers.get("location")!;
+}
+
+/** The whole sign-in up to the callback URL the provider sends the browser to (not yet visited). */
+async function untilCallback(jar: CookieJar, login: string, provider = "corp"): Promise<string> {
+  return signInAtProvider(jar, await start(jar, provider), login, `${callbackBase}/${provider}/callback`);
+}
+
+/** Visits the callback: where it sends the browser, and the refresh cookie it set. */
+async function callback(jar: CookieJar, url: string): Promise<{ status: number; location: URL; refresh: string | undefined }> {
+  const response = await visit(jar, url);
+  const refresh = response.headers.getSetCookie().find((line) => line.startsWith("refresh_token="));
+  return { status: response.status, location: new URL(response.headers.get("location") ?? "about:blank"), refresh: refresh && /^refresh_token=([^;]*)/.exec(refresh)![1] };
+}
+
+async function signIn(login: string, provider = "corp") {
+  const jar = new CookieJar();
+  return callback(jar, await untilCallback(jar, login, provider));
+}
+
+async function refreshAndMe(refreshToken: string) {
+  const refreshed = await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie: `refresh_token=${refreshToken}` } });
+  expect(refreshed.errors).toBeUndefined();
+  const payload = refreshed.data!.refresh;
+  const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
+  return { payload, me: me.data?.me, errors: me.errors };
+}
+
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+
+describe("sign-in with an OpenID provider", () => {
+  it("lists the configured providers with their labels", async () => {
+    const { data } = await send(api.url, SignInProvidersDocument);
+    expect(data!.signInProviders).toEqual([
+      { id: "corp", label: "Corp SSO" },
+      { id: "other", label: "Other" },
+    ]);
+  });
+
+  it("sends the browser to the provider with PKCE S256, state, nonce and the registered callback", async () => {
+    const jar = new CookieJar();
+    const url = new URL(await start(jar));
+    expect(url.origin).toBe(corp.issuer);
+    expect(url.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(url.searchParams.get("code_challenge")).toMatch(/^[\w-]{43}$/);
+    expect(url.searchParams.get("state")).toBeTruthy();
+    expect(url.searchParams.get("nonce")).toBeTruthy();
+    expect(url.searchParams.get("redirect_uri")).toBe(`${callbackBase}/corp/callback`);
+    expect(jar.get(callbackBase, "oidc_flow")).toMatch(/^[\w-]{43}$/);
+  });
+
+  it("creates the account, answers 303 to redirect_to with the refresh cookie and no token in the URL; refresh and me work at aal1 fed", async () => {
+    const jar = new CookieJar();
+    const callbackUrl = await untilCallback(jar, alice.login);
+    expect(new URL(callbackUrl).searchParams.get("iss")).toBe(corp.issuer);
+    const { status, location, refresh } = await callback(jar, callbackUrl);
+    expect(status).toBe(303);
+    expect(location.href).toBe(`${APP}/signed-in`);
+    expect(refresh).toBeTruthy();
+    const { payload, me } = await refreshAndMe(refresh!);
+    expect(me).toMatchObject({ email: alice.email, emailVerified: true });
+    expect(claimsOf(payload.accessToken)).toMatchObject({ aal: "aal1", amr: ["fed"] });
+    // The flow cookie is gone after the callback.
+    expect(jar.get(callbackBase, "oidc_flow")).toBeUndefined();
+  });
+
+  it("signs the same provider subject in to the same account every time", async () => {
+    const first = await refreshAndMe((await signIn(repeat.login)).refresh!);
+    const second = await refreshAndMe((await signIn(repeat.login)).refresh!);
+    expect(second.me!.id).toBe(first.me!.id);
+  });
+
+  it("links to an existing account when both the provider and the account verified the address", async () => {
+    const { email } = existingVerified;
+    const registered = await register(api.url, { email });
+    // Verified through the store's own transition: the mailed link is tested in account-email.test.ts.
+    expect(await markVerified(registered.user.id, email)).toBe(true);
+    const { location, refresh } = await signIn(existingVerified.login);
+    expect(location.searchParams.get("error")).toBeNull();
+    const { me } = await refreshAndMe(refresh!);
+    expect(me!.id).toBe(registered.user.id);
+  });
+
+  it("answers OIDC_ACCOUNT_EXISTS when the address belongs to an account that has not verified it", async () => {
+    await register(api.url, { email: existingUnverified.email });
+    const { status, location, refresh } = await signIn(existingUnverified.login);
+    expect(status).toBe(303);
+    expect(location.href).toBe(`${APP}/signed-in?error=OIDC_ACCOUNT_EXISTS`);
+    expect(refresh).toBeUndefined();
+  });
+
+  it("answers OIDC_ACCOUNT_EXISTS when the provider has not verified an address an account holds", async () => {
+    await register(api.url, { email: lateUnverified.email });
+    const { location } = await signIn(lateUnverified.login);
+    expect(location.searchParams.get("error")).toBe("OIDC_ACCOUNT_EXISTS");
+  });
+
+  it("answers OIDC_EMAIL_NOT_VERIFIED and creates no account when the provider has not verified a new address", async () => {
+    const { location, refresh } = await signIn(unverified.login);
+    expect(location.searchParams.get("error")).toBe("OIDC_EMAIL_NOT_VERIFIED");
+    expect(refresh).toBeUndefined();
+    expect(await api.store.findUserIdByEmail(unverified.email)).toBeNull();
+  });
+
+  it("gives an account a provider created no password", async () => {
+    await signIn(newcomer.login);
+    const attempt = await send(api.url, LoginDocument, { input: { email: newcomer.email, password: PASSWORD } });
+    expect(attempt.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+});
+
+describe("attacks on the callback", () => {
+  it("refuses a redirect_to that is not allowed with 400 REDIRECT_NOT_ALLOWED, redirecting nowhere", async () => {
+    for (const target of ["https://evil.example/", "http://localhost:3000.evil.example/", "//evil.example/", "javascript:alert(1)"]) {
+      const response = await visit(new CookieJar(), `${callbackBase}/corp/start?redirect_to=${encodeURIComponent(target)}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe("REDIRECT_NOT_ALLOWED");
+    }
+  });
+
+  it("refuses a swapped state: the attacker's callback in the victim's browser", async () => {
+    const victim = new CookieJar();
+    await start(victim);
+    const attackerJar = new CookieJar();
+    const attackersCallback = await untilCallback(attackerJar, attacker.swap!.login);
+    const { location, refresh } = await callback(victim, attackersCallback);
+    expect(location.searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
+    expect(refresh).toBeUndefined();
+  });
+
+  it("refuses a callback without the flow cookie", async () => {
+    const url = await untilCallback(new CookieJar(), attacker.swap!.login);
+    const { location } = await callback(new CookieJar(), url);
+    expect(location.href).toBe(`${APP}/?error=OIDC_STATE_MISMATCH`);
+  });
+
+  it("refuses a replayed callback code, with the same flow and with a new one", async () => {
+    const jar = new CookieJar();
+    const url = await untilCallback(jar, attacker.replay!.login);
+    const flow = jar.get(callbackBase, "oidc_flow")!;
+    expect((await callback(jar, url)).refresh).toBeTruthy();
+    jar.set(callbackBase, "oidc_flow", flow);
+    expect((await callback(jar, url)).location.searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
+    // A fresh flow, and the old code under its state: the provider refuses the code a second time.
+    const fresh = new URL(await start(jar));
+    const replayed = new URL(url);
+    replayed.searchParams.set("state", fresh.searchParams.get("state")!);
+    const { location, refresh } = await callback(jar, replayed.href);
+    expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
+    expect(refresh).toBeUndefined();
+  });
+
+  it("refuses a mix-up: the other provider's code and issuer at this provider's callback (RFC 9207)", async () => {
+    const jar = new CookieJar();
+    const corpState = new URL(await start(jar, "corp")).searchParams.get("state")!;
+    const corpFlow = jar.get(callbackBase, "oidc_flow")!;
+    const otherCallback = new URL(await untilCallback(new CookieJar(), attacker.mixup!.login, "other"));
+    const forged = new URL(`${callbackBase}/corp/callback`);
+    forged.search = otherCallback.search;
+    forged.searchParams.set("state", corpState);
+    jar.set(callbackBase, "oidc_flow", corpFlow);
+    const { location, refresh } = await callback(jar, forged.href);
+    expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
+    expect(refresh).toBeUndefined();
+  });
+
+  it.each([
+    ["an ID token that names the other issuer", "mixiss", () => ({ claims: { iss: other.issuer } })],
+    ["an alg change (PS256 with the provider's own key, where discovery pins RS256)", "alg", () => ({ alg: "PS256" })],
+    ["an aud for another client", "aud", () => ({ claims: { aud: "api-other" } })],
+    ["a stale iat", "iat", () => ({ claims: { iat: Math.floor(Date.now() / 1000) - 3600, exp: Math.floor(Date.now() / 1000) + 600 } })],
+  ])("refuses %s", async (_name, who, change) => {
+    const jar = new CookieJar();
+    const url = await untilCallback(jar, attacker[who]!.login);
+    await corp.tamper(change());
+    const { location, refresh } = await callback(jar, url);
+    expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
+    expect(refresh).toBeUndefined();
+  });
+});
+
+async function markVerified(userId: string, email: string): Promise<boolean> {
+  const now = Date.now();
+  await api.store.putMailToken(userId, "email_verification", { hash: "test-hash", expiresAt: now + 60_000, email });
+  return (await api.store.verifyEmail({ userId, hash: "test-hash", now }))?.emailVerified === true;
+}
