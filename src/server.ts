@@ -21,6 +21,7 @@ import type { MailFlowDeps } from "./auth/mail-links/mail-tokens";
 import { Recovery } from "./auth/mail-links/recovery";
 import { Passwords } from "./auth/accounts/passwords";
 import { SecretBox } from "./auth/mfa/secret-box";
+import { BackchannelLogout } from "./auth/federation/backchannel-logout";
 import { Federation } from "./auth/federation/federation";
 import { Providers } from "./auth/federation/providers";
 import { Sessions } from "./auth/sessions/sessions";
@@ -164,6 +165,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const providers = new Providers(config.federation.providers, logger);
   await providers.start();
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
+  const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
@@ -227,7 +229,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     explorer: config.explorer,
     jwks,
     trustProxy: config.trustProxy,
-    ...(config.federation.providers.length > 0 ? { federation } : {}),
+    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
     live: {
       protocol,
       connections,

@@ -51,7 +51,7 @@ export type Role =
   | 'ADMIN'
   | 'USER';
 
-/** What ended a session: LOGOUT, SESSION (revokeSession), OTHER_SESSIONS (logoutOthers), REFRESH_REUSE (a replayed refresh token), SESSION_CAP (MAX_SESSIONS_PER_USER), … */
+/** What ended a session: LOGOUT, SESSION (revokeSession), OTHER_SESSIONS (logoutOthers), REFRESH_REUSE (a replayed refresh token), SESSION_CAP (MAX_SESSIONS_PER_USER), PROVIDER_LOGOUT (the sign-in provider's back-channel logout), … */
 export type SessionEndReason =
   | 'ALL_SESSIONS'
   | 'EMAIL_CHANGE'
@@ -61,6 +61,7 @@ export type SessionEndReason =
   | 'PASSKEY_REMOVED'
   | 'PASSWORD_CHANGE'
   | 'PASSWORD_RESET'
+  | 'PROVIDER_LOGOUT'
   | 'REFRESH_REUSE'
   | 'ROLES_CHANGED'
   | 'SESSION'

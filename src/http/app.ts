@@ -2,6 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { JsonWebKeySet } from "@revocable-auth/verifier";
+import type { BackchannelLogout } from "../auth/federation/backchannel-logout";
 import type { Federation } from "../auth/federation/federation";
 import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
@@ -45,7 +46,7 @@ export interface AppParts {
   /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
   readonly live?: LiveRouteOptions;
   /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
-  readonly federation?: Federation;
+  readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
 }
 
 /**
@@ -81,7 +82,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     contextError: parts.contextError,
     browserPage: browserPage(parts.explorer),
   });
-  if (parts.federation) await app.register(federationRoutes, { federation: parts.federation });
+  if (parts.federation) await app.register(federationRoutes, parts.federation);
   if (parts.live) await app.register(liveRoute, { ...parts.live, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

@@ -1,5 +1,6 @@
 import fastifyCookie from "@fastify/cookie";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type Federation } from "../auth/federation/federation";
 import { refreshCookie } from "./refresh-cookie";
 
@@ -13,6 +14,7 @@ const FLOW_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: "lax", pat
 
 export interface FederationRouteOptions {
   readonly federation: Federation;
+  readonly backchannelLogout: BackchannelLogout;
 }
 
 type ProviderParams = { Params: { provider: string } };
@@ -22,8 +24,10 @@ type ProviderParams = { Params: { provider: string } };
  * (303 to redirect_to, with the refresh cookie or `?error=<CODE>`). Tokens never go in a URL:
  * the app gets its access token from `refresh` with the cookie set here.
  */
-export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation }) => {
+export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout }) => {
   await app.register(fastifyCookie, { hook: false });
+  // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
   app.get<ProviderParams & { Querystring: { redirect_to?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
     try {
@@ -49,6 +53,18 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
       cookie.set(outcome.result.refreshToken.token, outcome.result.refreshToken.expiresAt);
     }
     return reply.header("cache-control", "no-store").redirect(outcome.redirectTo, 303);
+  });
+
+  app.post<ProviderParams>("/auth/oidc/:provider/backchannel-logout", async (request, reply) => {
+    const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
+    void reply.header("cache-control", "no-store");
+    try {
+      await backchannelLogout.logout(request.params.provider, form.get("logout_token") ?? undefined);
+      return reply.code(200).send();
+    } catch (error) {
+      if (!(error instanceof LogoutTokenError)) throw error;
+      return reply.code(400).send({ error: "invalid_request", error_description: error.message });
+    }
   });
 };
 

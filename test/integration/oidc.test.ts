@@ -3,6 +3,7 @@ import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount, type TestProvider } from "../support/oidc";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { closedWithin, openLive } from "../support/live";
 
 // Two real OpenID Providers (panva's oidc-provider, test/support/oidc-provider.mjs) with different
 // issuers, and the API on Redis; a browser is played with a cookie jar.
@@ -21,6 +22,9 @@ const existingVerified = account("existing-verified");
 const existingUnverified = account("existing-unverified");
 const lateUnverified = account("late-unverified", false);
 const repeat = account("repeat");
+const leaver = account("leaver");
+const offboarded = account("offboarded");
+const replayedLogout = account("replayed-logout");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
 let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider;
@@ -32,7 +36,11 @@ beforeAll(async () => {
   const client = (name: string) => ({ client_id: `api-${name}`, client_secret: `secret-of-${name}-0123456789`, redirect_uris: [`${callbackBase}/${name}/callback`] });
   [redis, corp, other] = await Promise.all([
     startRedis(),
-    startProvider({ clients: [client("corp")], accounts, backchannelLogout: true }),
+    startProvider({
+      clients: [{ ...client("corp"), backchannel_logout_uri: `${callbackBase}/corp/backchannel-logout`, backchannel_logout_session_required: true }],
+      accounts,
+      backchannelLogout: true,
+    }),
     startProvider({ clients: [client("other")], accounts }),
   ]);
   api = await startApi(redis.url, {
@@ -239,6 +247,73 @@ describe("attacks on the callback", () => {
     expect(refresh).toBeUndefined();
   });
 });
+
+describe("back-channel logout", () => {
+  const EVENT = { "http://schemas.openid.net/event/backchannel-logout": {} };
+  const now = () => Math.floor(Date.now() / 1000);
+  const logoutClaims = (sub: string, extra: Record<string, unknown> = {}) => ({ iss: corp.issuer, aud: "api-corp", iat: now(), jti: `jti-${Math.random()}`, events: EVENT, sub, ...extra });
+  const postLogout = (token: string, provider = "corp") =>
+    fetch(`${callbackBase}/${provider}/backchannel-logout`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ logout_token: token }) });
+
+  it("ends the session when the user signs out at the provider, and closes its socket 4401 SESSION_ENDED", async () => {
+    const jar = new CookieJar();
+    const { refresh } = await callback(jar, await untilCallback(jar, leaver.login));
+    const { payload } = await refreshAndMe(refresh!);
+    const live = await openLive(api.url, payload.accessToken);
+    await logoutAtProvider(jar, corp.issuer);
+    expect(await closedWithin(live, 3000)).toEqual({ code: 4401, reason: "SESSION_ENDED" });
+    const after = await send(api.url, MeDocument, {}, { token: payload.accessToken });
+    expect(after.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+  });
+
+  it("ends every session of the subject at this provider when the token names only sub", async () => {
+    const first = await refreshAndMe((await signIn(offboarded.login)).refresh!);
+    const second = await refreshAndMe((await signIn(offboarded.login)).refresh!);
+    const response = await postLogout(await corp.logoutToken(logoutClaims(offboarded.login)));
+    expect(response.status).toBe(200);
+    for (const { payload } of [first, second]) {
+      const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
+      expect(me.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    }
+  });
+
+  it("accepts a logout token's jti once", async () => {
+    await signIn(replayedLogout.login);
+    const token = await corp.logoutToken(logoutClaims(replayedLogout.login));
+    expect((await postLogout(token)).status).toBe(200);
+    expect((await postLogout(token)).status).toBe(400);
+  });
+
+  it.each([
+    ["unsigned (alg none)", async () => `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(JSON.stringify(logoutClaims(alice.login))).toString("base64url")}.`],
+    ["signed by the other provider", async () => other.logoutToken({ ...logoutClaims(alice.login), iss: other.issuer })],
+    ["for another client", async () => corp.logoutToken(logoutClaims(alice.login, { aud: "api-other" }))],
+    ["with a nonce", async () => corp.logoutToken(logoutClaims(alice.login, { nonce: "n" }))],
+    ["without the back-channel logout event", async () => corp.logoutToken(logoutClaims(alice.login, { events: {} }))],
+    ["without sid or sub", async () => corp.logoutToken({ ...logoutClaims(alice.login), sub: undefined })],
+    ["with a stale iat", async () => corp.logoutToken(logoutClaims(alice.login, { iat: now() - 3600 }))],
+  ])("refuses a logout token %s with 400", async (_name, make) => {
+    const { refresh } = await signIn(alice.login);
+    const response = await postLogout(await make());
+    expect(response.status).toBe(400);
+    expect((await refreshAndMe(refresh!)).me?.email).toBe(alice.email);
+  });
+
+  it("refuses a logout token of this provider posted to the other provider's endpoint", async () => {
+    expect((await postLogout(await corp.logoutToken(logoutClaims(alice.login)), "other")).status).toBe(400);
+  });
+});
+
+/** RP-initiated logout at oidc-provider: its confirmation form, submitted; it then posts the logout token to the API. */
+async function logoutAtProvider(jar: CookieJar, issuer: string): Promise<void> {
+  const page = await visit(jar, `${issuer}/session/end`);
+  const html = await page.text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+  const form = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, name, value]): [string, string] => [name!, value!]));
+  form.set("logout", "yes");
+  const done = await visit(jar, new URL(action!, issuer).href, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+  expect(done.status).toBeLessThan(400);
+}
 
 async function markVerified(userId: string, email: string): Promise<boolean> {
   const now = Date.now();

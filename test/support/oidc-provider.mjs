@@ -39,9 +39,13 @@ const provider = new Provider(issuer, {
   },
   pkce: { required: () => true },
   cookies: { keys: ["test-cookie-key"] },
+  // oidc-provider refuses outgoing requests to special-use addresses (SSRF protection); the API under
+  // test, which receives the back-channel logout, is on loopback, so this test provider lifts it.
+  fetch: (url, init) => fetch(url, { ...init, dispatcher: undefined }),
 });
 // Behind the pass-through: the issuer's host comes in X-Forwarded-Host, so every endpoint URL is the issuer's.
 provider.proxy = true;
+provider.on("backchannel.error", (_ctx, error) => process.stderr.write(`test provider: back-channel logout failed: ${error.message} ${error.cause?.message ?? ""} ${error.cause?.code ?? ""}\n`));
 const inner = createServer(provider.callback());
 await new Promise((resolve) => inner.listen(0, "127.0.0.1", resolve));
 const innerUrl = `http://127.0.0.1:${inner.address().port}`;
