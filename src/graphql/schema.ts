@@ -15,7 +15,7 @@ import { authChecker, authCheckerFor, type AssurancePolicy } from "./rules/auth-
 import { AccountEmailResolver } from "./resolvers/account-email-resolver";
 import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
-import { FederationResolver } from "./resolvers/federation-resolver";
+import { FederationResolver, UserIdentitiesResolver } from "./resolvers/federation-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { PasskeyResolver } from "./resolvers/passkey-resolver";
@@ -39,7 +39,7 @@ export interface Services {
   readonly federation?: Federation | null;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver, FederationResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver, FederationResolver, UserIdentitiesResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -80,6 +80,7 @@ function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthenticati
     [ReauthenticationResolver, reauthentication ? new ReauthenticationResolver(reauthentication) : undefined],
     [PasskeyResolver, new PasskeyResolver(passkeys ?? null)],
     [FederationResolver, new FederationResolver(federation ?? null)],
+    [UserIdentitiesResolver, new UserIdentitiesResolver(federation ?? null)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

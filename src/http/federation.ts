@@ -29,9 +29,10 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
-  app.get<ProviderParams & { Querystring: { redirect_to?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
+  app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
     try {
-      const { flowId, authorizationUrl } = await federation.start(request.params.provider, request.query.redirect_to);
+      const { provider } = request.params;
+      const { flowId, authorizationUrl } = request.query.link ? await federation.resumeLink(provider, request.query.link) : await federation.start(provider, request.query.redirect_to);
       if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS);
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {

@@ -1,9 +1,22 @@
-import { LoginDocument, MeDocument, RefreshWithCookieDocument, SignInProvidersDocument } from "../../schema/generated/graphql";
+import {
+  ConfirmTotpDocument,
+  EnrollTotpDocument,
+  LinkIdentityUrlDocument,
+  LoginDocument,
+  MeDocument,
+  MyIdentitiesDocument,
+  RefreshWithCookieDocument,
+  SessionsDocument,
+  SignInProvidersDocument,
+  UnlinkIdentityDocument,
+  VerifyMfaDocument,
+} from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount, type TestProvider } from "../support/oidc";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { closedWithin, openLive } from "../support/live";
+import { stepAt, totpCode } from "../support/totp";
 
 // Two real OpenID Providers (panva's oidc-provider, test/support/oidc-provider.mjs) with different
 // issuers, and the API on Redis; a browser is played with a cookie jar.
@@ -23,6 +36,8 @@ const existingUnverified = account("existing-unverified");
 const lateUnverified = account("late-unverified", false);
 const repeat = account("repeat");
 const leaver = account("leaver");
+const linker = account("linker");
+const enrolled = account("enrolled");
 const offboarded = account("offboarded");
 const replayedLogout = account("replayed-logout");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
@@ -245,6 +260,62 @@ describe("attacks on the callback", () => {
     const { location, refresh } = await callback(jar, url);
     expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
     expect(refresh).toBeUndefined();
+  });
+});
+
+describe("linked identities", () => {
+  it("links a provider identity explicitly after a password sign-in, lists it in me.identities, and signs in with it", async () => {
+    const user = await register(api.url, { email: linker.email });
+    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
+    expect(url.errors).toBeUndefined();
+    const jar = new CookieJar();
+    const started = await visit(jar, url.data!.linkIdentityUrl);
+    expect(started.status).toBe(302);
+    // The link URL works once.
+    expect((await visit(new CookieJar(), url.data!.linkIdentityUrl)).status).toBe(400);
+    const { location, refresh } = await callback(jar, await signInAtProvider(jar, started.headers.get("location")!, linker.login, `${callbackBase}/corp/callback`));
+    expect(location.href).toBe(`${APP}/linked`);
+    expect(refresh).toBeUndefined();
+    const { data } = await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken });
+    expect(data!.me.identities).toEqual([{ id: `corp:${linker.login}`, provider: "corp", subject: linker.login, email: linker.email, linkedAt: expect.any(String) }]);
+    const { me } = await refreshAndMe((await signIn(linker.login)).refresh!);
+    expect(me!.id).toBe(user.user.id);
+    const events = await api.store.readAuditEvents({ userId: user.user.id, before: null, from: null, to: null, count: 50 });
+    expect(events.map((event) => [event.type, event.details.via ?? event.details.provider])).toEqual(
+      expect.arrayContaining([
+        ["IDENTITY_LINKED", "corp"],
+        ["SIGNED_IN", "oidc:corp"],
+      ]),
+    );
+    expect((await send(api.url, UnlinkIdentityDocument, { id: `corp:${linker.login}` }, { token: user.accessToken })).data).toEqual({ unlinkIdentity: true });
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken })).data!.me.identities).toEqual([]);
+  });
+
+  it("refuses a link URL for a redirect that is not allowed", async () => {
+    const user = await register(api.url);
+    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: "https://evil.example/" }, { token: user.accessToken });
+    expect(url.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("refuses to unlink the last way to sign in with LAST_CREDENTIAL", async () => {
+    const { payload } = await refreshAndMe((await signIn(alice.login)).refresh!);
+    const result = await send(api.url, UnlinkIdentityDocument, { id: `corp:${alice.login}` }, { token: payload.accessToken });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", reason: "LAST_CREDENTIAL" });
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: payload.accessToken })).data!.me.identities).toHaveLength(1);
+  });
+
+  it("still asks an enrolled user for the second factor: the provider sign-in is aal1 until verifyMfa", async () => {
+    const user = await register(api.url, { email: enrolled.email });
+    expect(await markVerified(user.user.id, enrolled.email)).toBe(true);
+    const secret = (await send(api.url, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: user.accessToken })).data!.enrollTotp.secret;
+    const confirmed = await send(api.url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: user.accessToken });
+    expect(confirmed.errors).toBeUndefined();
+    const { payload } = await refreshAndMe((await signIn(enrolled.login)).refresh!);
+    expect(claimsOf(payload.accessToken)).toMatchObject({ aal: "aal1", amr: ["fed"] });
+    expect((await send(api.url, SessionsDocument, {}, { token: payload.accessToken })).errors?.[0]?.extensions?.reason).toBe("MFA_REQUIRED");
+    const verified = await send(api.url, VerifyMfaDocument, { code: totpCode(secret, stepAt(Date.now()) + 1) }, { token: payload.accessToken });
+    expect(verified.errors).toBeUndefined();
+    expect(claimsOf(verified.data!.verifyMfa.accessToken)).toMatchObject({ aal: "aal2", amr: ["fed", "otp"] });
   });
 });
 

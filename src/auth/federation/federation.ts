@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { FederationConfig, FederationProvider } from "../../config";
-import { isAuthError } from "../../errors";
-import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type UserRecord, type UserStore } from "../../store/store";
+import { AuthError, isAuthError } from "../../errors";
+import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type PasskeyStore, type UserRecord, type UserStore } from "../../store/store";
+import type { Identity } from "../tokens/authenticator";
 import { normalizeEmail } from "../accounts/accounts";
 import type { Audit, AuditOrigin } from "../audit/audit";
 import type { Assurance } from "../tokens/assurance";
@@ -27,7 +28,7 @@ export type FederationErrorCode = "OIDC_STATE_MISMATCH" | "OIDC_PROVIDER_ERROR" 
 export class FederationStartError extends Error {
   constructor(
     readonly status: 400 | 404,
-    readonly code: "REDIRECT_NOT_ALLOWED" | "PROVIDER_NOT_FOUND",
+    readonly code: "REDIRECT_NOT_ALLOWED" | "PROVIDER_NOT_FOUND" | "OIDC_STATE_MISMATCH",
     message: string,
   ) {
     super(message);
@@ -52,7 +53,7 @@ export type CallbackOutcome =
   /** `redirectTo` already carries `?error=<code>`. */
   | { readonly status: "failed"; readonly redirectTo: string; readonly code: FederationErrorCode };
 
-export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser">;
+export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser" | "getCredentials"> & Pick<PasskeyStore, "listPasskeys">;
 
 class CallbackFailure extends Error {
   constructor(
@@ -122,15 +123,62 @@ export class Federation {
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
+    return { flowId, authorizationUrl: await this.authorizationUrl(ready, flow) };
+  }
+
+  /**
+   * `linkIdentityUrl`: a link flow for the caller, who must have authenticated recently. The URL
+   * is this API's start route with a one-time `link` id, so the browser that opens it gets the flow cookie.
+   */
+  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<string> {
+    await this.sessions.requireRecentAuthentication(identity);
+    if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
+    const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
+    if (!target) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
+    const { flowId } = await this.start(providerId, target.href, identity.userId);
+    if (!flowId) throw new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", `The provider "${providerId}" is not reachable yet`);
+    return `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`;
+  }
+
+  /** The start route with `link`: the link flow moves to a fresh id for this browser's cookie (the URL works once). */
+  async resumeLink(providerId: string, linkId: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+    const flow = await this.store.takeFlow(linkId);
+    const ready = this.providers.ready(providerId);
+    if (!flow || flow.provider !== providerId || flow.linkUserId === undefined || !ready) {
+      throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL was used already, has expired or is for another provider");
+    }
+    const flowId = randomBytes(32).toString("base64url");
+    await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
+    return { flowId, authorizationUrl: await this.authorizationUrl(ready, flow) };
+  }
+
+  /** `me { identities }`. */
+  identities(userId: string): Promise<LinkedIdentity[]> {
+    return this.store.listIdentities(userId);
+  }
+
+  /** `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity is left. */
+  async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
+    const identities = await this.store.listIdentities(identity.userId);
+    const target = identities.find((linked) => linked.id === id);
+    if (!target) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    const credentials = await this.store.getCredentials(identity.userId);
+    const others = identities.length > 1 || (credentials?.passwordHash ?? "") !== "" || (await this.store.listPasskeys(identity.userId)).length > 0;
+    if (!others) throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
+    if (!(await this.store.unlinkIdentity(identity.userId, id))) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    this.audit?.identityUnlinked(identity, target.provider, id, origin);
+  }
+
+  private async authorizationUrl({ provider, client }: ReadyProvider, flow: FederationFlow): Promise<string> {
     const parameters: Record<string, string> = {
-      redirect_uri: this.callbackUrl(providerId),
+      redirect_uri: this.callbackUrl(provider.id),
       scope: provider.scopes,
       state: flow.state,
       code_challenge: await openid.calculatePKCECodeChallenge(flow.codeVerifier),
       code_challenge_method: "S256",
     };
     if (provider.kind === "oidc") parameters.nonce = flow.nonce;
-    return { flowId, authorizationUrl: openid.buildAuthorizationUrl(ready.client, parameters).href };
+    return openid.buildAuthorizationUrl(client, parameters).href;
   }
 
   /**
