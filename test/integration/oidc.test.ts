@@ -17,6 +17,7 @@ import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { closedWithin, openLive } from "../support/live";
 import { stepAt, totpCode } from "../support/totp";
+import { startGitHub, type TestGitHub } from "../support/github";
 
 // Two real OpenID Providers (panva's oidc-provider, test/support/oidc-provider.mjs) with different
 // issuers, and the API on Redis; a browser is played with a cookie jar.
@@ -42,14 +43,14 @@ const offboarded = account("offboarded");
 const replayedLogout = account("replayed-logout");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
-let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider;
+let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider, github: TestGitHub;
 let callbackBase: string;
 
 beforeAll(async () => {
   const port = await freePort();
   callbackBase = `http://localhost:${port}/auth/oidc`;
   const client = (name: string) => ({ client_id: `api-${name}`, client_secret: `secret-of-${name}-0123456789`, redirect_uris: [`${callbackBase}/${name}/callback`] });
-  [redis, corp, other] = await Promise.all([
+  [redis, corp, other, github] = await Promise.all([
     startRedis(),
     startProvider({
       clients: [{ ...client("corp"), backchannel_logout_uri: `${callbackBase}/corp/backchannel-logout`, backchannel_logout_session_required: true }],
@@ -57,12 +58,18 @@ beforeAll(async () => {
       backchannelLogout: true,
     }),
     startProvider({ clients: [client("other")], accounts }),
+    startGitHub({ id: "gh-client", secret: "gh-secret" }),
   ]);
   api = await startApi(redis.url, {
     PORT: String(port),
     PUBLIC_URL: `http://localhost:${port}`,
     APP_URL: APP,
-    OIDC_PROVIDERS: "corp,other",
+    OIDC_PROVIDERS: "corp,other,github",
+    OIDC_GITHUB_CLIENT_ID: "gh-client",
+    OIDC_GITHUB_CLIENT_SECRET: "gh-secret",
+    OIDC_GITHUB_AUTHORIZATION_URL: `${github.url}/login/oauth/authorize`,
+    OIDC_GITHUB_TOKEN_URL: `${github.url}/login/oauth/access_token`,
+    OIDC_GITHUB_API_URL: github.url,
     OIDC_CORP_ISSUER: corp.issuer,
     OIDC_CORP_CLIENT_ID: "api-corp",
     OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
@@ -74,7 +81,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await api?.stop();
-  await Promise.all([corp?.stop(), other?.stop(), redis?.destroy()]);
+  await Promise.all([corp?.stop(), other?.stop(), github?.stop(), redis?.destroy()]);
 });
 
 /** GET start: the provider's URL and the flow cookie in the jar. */
@@ -117,6 +124,7 @@ describe("sign-in with an OpenID provider", () => {
     expect(data!.signInProviders).toEqual([
       { id: "corp", label: "Corp SSO" },
       { id: "other", label: "Other" },
+      { id: "github", label: "GitHub" },
     ]);
   });
 
@@ -260,6 +268,27 @@ describe("attacks on the callback", () => {
     const { location, refresh } = await callback(jar, url);
     expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
     expect(refresh).toBeUndefined();
+  });
+});
+
+// GitHub's shape (OAuth 2.0, no OpenID) against a loopback server that follows GitHub's documented
+// endpoints and answers (test/support/github.ts), not GitHub itself.
+describe("GitHub", () => {
+  it("signs in with the verified primary address from /user/emails, as the same account every time", async () => {
+    const email = uniqueEmail("octocat");
+    github.signInAs({ id: 583231, login: "octocat", emails: [{ email: uniqueEmail("secondary"), primary: false, verified: true }, { email, primary: true, verified: true }] });
+    const first = await signIn("octocat", "github");
+    expect(first.location.href).toBe(`${APP}/signed-in`);
+    const { me, payload } = await refreshAndMe(first.refresh!);
+    expect(me).toMatchObject({ email, emailVerified: true });
+    expect(claimsOf(payload.accessToken)).toMatchObject({ amr: ["fed"] });
+    github.signInAs({ id: 583231, login: "octocat", emails: [{ email: uniqueEmail("changed"), primary: true, verified: true }] });
+    expect((await refreshAndMe((await signIn("octocat", "github")).refresh!)).me!.id).toBe(me!.id);
+  });
+
+  it("answers OIDC_EMAIL_NOT_VERIFIED when GitHub's primary address is not verified", async () => {
+    github.signInAs({ id: 9001, login: "unverified", emails: [{ email: uniqueEmail("gh-unverified"), primary: true, verified: false }] });
+    expect((await signIn("unverified", "github")).location.searchParams.get("error")).toBe("OIDC_EMAIL_NOT_VERIFIED");
   });
 });
 
