@@ -1,9 +1,9 @@
 import { chromium, type Browser } from "playwright-core";
-import { startApi, type TestApi } from "../support/api";
+import type { TestApi } from "../support/api";
 import { uniqueEmail } from "../support/client";
 import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
-import { startProvider, type TestProvider } from "../support/oidc";
-import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { startApiWithProvider, type TestProvider } from "../support/oidc";
+import { startRedis, type TestRedis } from "../support/redis";
 
 describeWithChromium("Sign-in with an OpenID provider in Chromium", (CHROMIUM) => {
   // Starting Chromium takes seconds, not the milliseconds of HTTP tests.
@@ -13,23 +13,8 @@ describeWithChromium("Sign-in with an OpenID provider in Chromium", (CHROMIUM) =
   let redis: TestRedis, api: TestApi, provider: TestProvider, browser: Browser, origin: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    origin = `http://localhost:${port}`;
-    [redis, provider] = await Promise.all([
-      startRedis(),
-      startProvider({
-        clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
-        accounts: { carol: { email, email_verified: true } },
-      }),
-    ]);
-    api = await startApi(redis.url, {
-      PORT: String(port),
-      PUBLIC_URL: origin,
-      OIDC_PROVIDERS: "corp",
-      OIDC_CORP_ISSUER: provider.issuer,
-      OIDC_CORP_CLIENT_ID: "api-corp",
-      OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
-    });
+    redis = await startRedis();
+    ({ api, provider, origin } = await startApiWithProvider({ redisUrl: redis.url, accounts: { carol: { email, email_verified: true } } }));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {

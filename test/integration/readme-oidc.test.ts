@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { startApi, type TestApi } from "../support/api";
+import type { TestApi } from "../support/api";
 import { markedBlocks, missingFragment, ROOT, statedOutcomes } from "../support/readme";
-import { startProvider, type TestProvider } from "../support/oidc";
-import { freePort } from "../support/redis";
+import { startApiWithProvider, type TestProvider } from "../support/oidc";
 
 /**
  * The README's provider sign-in block, run as written in bash against the API configured with a
@@ -14,18 +13,7 @@ const block = markedBlocks().find((marked) => marked.role === "oidc");
 let api: TestApi, provider: TestProvider;
 
 beforeAll(async () => {
-  const port = await freePort();
-  provider = await startProvider({
-    clients: [{ client_id: "readme", client_secret: "readme-secret-0123456789", redirect_uris: [`http://localhost:${port}/auth/oidc/corp/callback`] }],
-    accounts: {},
-  });
-  api = await startApi(null, {
-    PORT: String(port),
-    OIDC_PROVIDERS: "corp",
-    OIDC_CORP_ISSUER: provider.issuer,
-    OIDC_CORP_CLIENT_ID: "readme",
-    OIDC_CORP_CLIENT_SECRET: "readme-secret-0123456789",
-  });
+  ({ api, provider } = await startApiWithProvider({ accounts: {} }));
 });
 afterAll(async () => {
   await api?.stop();

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
+import { startApi, type TestApi } from "./api";
+import { freePort } from "./ports";
 
 /** An account of the test provider: its login (the `sub`) and what it says about the address. */
 export interface ProviderAccount {
@@ -112,4 +114,30 @@ export async function signInAtProvider(jar: CookieJar, authorizationUrl: string,
     url = new URL(posted.headers.get("location")!, url).href;
   }
   throw new Error("the provider sign-in did not come back to the callback");
+}
+
+/**
+ * The API with one provider, `corp`, registered with the API's callback: a free port is chosen
+ * first, since the provider must know the callback before the API starts.
+ */
+export async function startApiWithProvider(options: { redisUrl?: string | null; accounts: Record<string, ProviderAccount>; env?: Record<string, string> }): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const provider = await startProvider({
+    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
+    accounts: options.accounts,
+  });
+  const api = await startApi(options.redisUrl ?? null, {
+    PORT: String(port),
+    PUBLIC_URL: origin,
+    OIDC_PROVIDERS: "corp",
+    OIDC_CORP_ISSUER: provider.issuer,
+    OIDC_CORP_CLIENT_ID: "api-corp",
+    OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
+    ...options.env,
+  }).catch(async (error: unknown) => {
+    await provider.stop();
+    throw error;
+  });
+  return { api, provider, origin };
 }

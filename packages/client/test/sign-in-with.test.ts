@@ -1,29 +1,14 @@
 import { createAuthClient, type FetchLike } from "../src/index.js";
-import { startApi, type TestApi } from "../../../test/support/api.js";
+import type { TestApi } from "../../../test/support/api.js";
 import { uniqueEmail } from "../../../test/support/client.js";
-import { CookieJar, signInAtProvider, startProvider, visit, type TestProvider } from "../../../test/support/oidc.js";
-import { freePort } from "../../../test/support/redis.js";
+import { CookieJar, signInAtProvider, startApiWithProvider, visit, type TestProvider } from "../../../test/support/oidc.js";
 
 // signInWith against the API and a real OpenID Provider (oidc-provider); the browser is a cookie jar.
 const APP = "http://localhost:3000";
 let api: TestApi, provider: TestProvider, origin: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  provider = await startProvider({
-    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
-    accounts: { dana: { email: uniqueEmail("dana"), email_verified: true } },
-  });
-  api = await startApi(null, {
-    PORT: String(port),
-    PUBLIC_URL: origin,
-    APP_URL: APP,
-    OIDC_PROVIDERS: "corp",
-    OIDC_CORP_ISSUER: provider.issuer,
-    OIDC_CORP_CLIENT_ID: "api-corp",
-    OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
-  });
+  ({ api, provider, origin } = await startApiWithProvider({ accounts: { dana: { email: uniqueEmail("dana"), email_verified: true } }, env: { APP_URL: APP } }));
 });
 afterAll(async () => {
   await api?.stop();
