@@ -40,6 +40,7 @@ const leaver = account("leaver");
 const linker = account("linker");
 const enrolled = account("enrolled");
 const offboarded = account("offboarded");
+const elsewhere = account("elsewhere");
 const replayedLogout = account("replayed-logout");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
@@ -374,6 +375,29 @@ describe("back-channel logout", () => {
     for (const { payload } of [first, second]) {
       const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
       expect(me.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    }
+  });
+
+  it("closes the session's socket on another instance when the logout token reaches this one", async () => {
+    const second = await startApi(redis.url, {
+      PUBLIC_URL: new URL(callbackBase).origin,
+      OIDC_PROVIDERS: "corp",
+      OIDC_CORP_ISSUER: corp.issuer,
+      OIDC_CORP_CLIENT_ID: "api-corp",
+      OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
+    });
+    try {
+      const { payload } = await refreshAndMe((await signIn(elsewhere.login)).refresh!);
+      const live = await openLive(api.url, payload.accessToken);
+      const response = await fetch(`${second.url.replace(/\/graphql$/, "")}/auth/oidc/corp/backchannel-logout`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ logout_token: await corp.logoutToken(logoutClaims(elsewhere.login)) }),
+      });
+      expect(response.status).toBe(200);
+      expect(await closedWithin(live, 2000)).toEqual({ code: 4401, reason: "SESSION_ENDED" });
+    } finally {
+      await second.stop();
     }
   });
 
