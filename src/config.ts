@@ -101,6 +101,8 @@ export interface Config {
   readonly reauthMaxAgeSeconds: number;
   /** Browser pages on other origins (docs/clients.md#a-spa-on-another-origin). */
   readonly browsers: BrowserOrigins;
+  /** Sign-in with OpenID providers and GitHub (docs/social.md); no providers when OIDC_PROVIDERS is unset. */
+  readonly federation: FederationConfig;
 }
 
 /** Which browser pages may call this API with its refresh cookie, and how that cookie is scoped. */
@@ -114,6 +116,47 @@ export interface BrowserOrigins {
   readonly publicOrigin: string | null;
   /** REFRESH_COOKIE_SAMESITE: the refresh cookie's SameSite attribute (it is always Secure and HttpOnly). */
   readonly refreshCookieSameSite: "strict" | "lax" | "none";
+}
+
+/** The names whose issuer (or, for GitHub, endpoints) is preset. */
+export const PRESET_ISSUERS: Readonly<Record<string, string>> = Object.freeze({
+  google: "https://accounts.google.com",
+  // Microsoft's multi-tenant issuer is templated ({tenantid}), which no strict issuer check accepts:
+  // a tenant's own issuer (OIDC_MICROSOFT_ISSUER=https://login.microsoftonline.com/<tenant>/v2.0) is needed for that.
+  microsoft: "https://login.microsoftonline.com/common/v2.0",
+  apple: "https://appleid.apple.com",
+});
+
+/** GitHub is OAuth 2.0 without OpenID; these are its documented endpoints. */
+export const GITHUB_ENDPOINTS = Object.freeze({
+  authorizationUrl: "https://github.com/login/oauth/authorize",
+  tokenUrl: "https://github.com/login/oauth/access_token",
+  apiUrl: "https://api.github.com",
+});
+
+/** One provider of OIDC_PROVIDERS. */
+export type FederationProvider = {
+  /** The name in OIDC_PROVIDERS, lower-case: the `:provider` of the routes and the `id` of signInProviders. */
+  readonly id: string;
+  readonly label: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Space-separated, as sent. */
+  readonly scopes: string;
+} & (
+  | { readonly kind: "oidc"; readonly issuer: string }
+  | { readonly kind: "github"; readonly authorizationUrl: string; readonly tokenUrl: string; readonly apiUrl: string }
+);
+
+export interface FederationConfig {
+  readonly providers: readonly FederationProvider[];
+  /**
+   * ALLOWED_REDIRECT_URLS: where a sign-in may return. An entry ending in `*` allows its origin and
+   * any path under the prefix before the `*`; any other entry allows that origin and path exactly.
+   */
+  readonly allowedRedirectUrls: readonly string[];
+  /** PUBLIC_URL: this API's own origin as browsers reach it; the callback URLs registered at each provider start with it. */
+  readonly publicUrl: string;
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -406,6 +449,7 @@ export function loadConfig(env: Env): Config {
     emailVerificationTtl: read.integer("EMAIL_VERIFICATION_TTL_SECONDS", DAY, 1, 7 * DAY),
     reauthMaxAgeSeconds: read.integer("REAUTH_MAX_AGE_SECONDS", 300, 1, DAY),
     browsers,
+    federation: readFederation(env, production, port, browsers.publicOrigin, problems),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {
@@ -771,6 +815,100 @@ function parseAppUrl(raw: string): string | null {
   } catch {
     return null;
   }
+}
+
+const PROVIDER_NAME = /^[a-z][a-z0-9]{0,31}$/;
+const DEFAULT_SCOPES = "openid email profile";
+
+/**
+ * OIDC_PROVIDERS and each provider's OIDC_<NAME>_* variables, PUBLIC_URL and ALLOWED_REDIRECT_URLS.
+ * Only the shape is checked here; discovery happens at start (an unreachable issuer is retried there).
+ */
+/**
+ * `publicOrigin`: PUBLIC_URL as readBrowserOrigins parsed it (null when unset or invalid, a problem
+ * then already noted); the callbacks default to this machine's port.
+ */
+function readFederation(env: Env, production: boolean, port: number, publicOrigin: string | null, problems: string[]): FederationConfig {
+  const publicUrl = publicOrigin ?? (env.PUBLIC_URL?.trim() ? null : `http://localhost:${port}`);
+  const names = (env.OIDC_PROVIDERS ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
+  const providers: FederationProvider[] = [];
+  for (const [index, id] of names.entries()) {
+    if (!PROVIDER_NAME.test(id)) {
+      problems.push(`OIDC_PROVIDERS: "${id}" must be letters and digits only, starting with a letter (at most 32): it names the OIDC_${id.toUpperCase()}_* variables and the routes`);
+      continue;
+    }
+    if (names.indexOf(id) !== index) {
+      problems.push(`OIDC_PROVIDERS names "${id}" twice`);
+      continue;
+    }
+    const provider = readProvider(env, id, production, problems);
+    if (provider) providers.push(provider);
+  }
+  const appUrl = parseAppUrl(env.APP_URL?.trim() || "http://localhost:3000");
+  const allowedRedirectUrls = readRedirectUrls(env.ALLOWED_REDIRECT_URLS, problems) ?? [appUrl, publicUrl].filter((url): url is string => url !== null).map((url) => `${url}/*`);
+  if (providers.length > 0 && production && publicUrl !== null && !publicUrl.startsWith("https://")) {
+    problems.push("PUBLIC_URL must be https when NODE_ENV=production and OIDC_PROVIDERS is set: the providers send codes to it");
+  }
+  return { providers, allowedRedirectUrls, publicUrl: publicUrl ?? "" };
+}
+
+function readProvider(env: Env, id: string, production: boolean, problems: string[]): FederationProvider | null {
+  const prefix = `OIDC_${id.toUpperCase()}_`;
+  const value = (suffix: string) => env[prefix + suffix]?.trim() || undefined;
+  const clientId = value("CLIENT_ID");
+  const clientSecret = value("CLIENT_SECRET");
+  if (!clientId) problems.push(`${prefix}CLIENT_ID is required for the provider "${id}" of OIDC_PROVIDERS`);
+  if (!clientSecret) problems.push(`${prefix}CLIENT_SECRET is required for the provider "${id}" of OIDC_PROVIDERS`);
+  const label = value("LABEL") ?? id.charAt(0).toUpperCase() + id.slice(1);
+  const url = (suffix: string, fallback: string | undefined): string | null => {
+    const raw = value(suffix) ?? fallback;
+    if (raw === undefined) {
+      problems.push(`${prefix}${suffix} is required for the provider "${id}" of OIDC_PROVIDERS`);
+      return null;
+    }
+    const problem = providerUrlProblem(raw, production);
+    if (problem) problems.push(`${prefix}${suffix} ${problem}, got "${raw}"`);
+    return problem ? null : raw.replace(/\/+$/, "");
+  };
+  if (id === "github") {
+    const scopes = value("SCOPES") ?? "read:user user:email";
+    const authorizationUrl = url("AUTHORIZATION_URL", GITHUB_ENDPOINTS.authorizationUrl);
+    const tokenUrl = url("TOKEN_URL", GITHUB_ENDPOINTS.tokenUrl);
+    const apiUrl = url("API_URL", GITHUB_ENDPOINTS.apiUrl);
+    if (!clientId || !clientSecret || !authorizationUrl || !tokenUrl || !apiUrl) return null;
+    return { id, kind: "github", label: value("LABEL") ?? "GitHub", clientId, clientSecret, scopes, authorizationUrl, tokenUrl, apiUrl };
+  }
+  const scopes = value("SCOPES") ?? DEFAULT_SCOPES;
+  if (!scopes.split(/\s+/).includes("openid")) problems.push(`${prefix}SCOPES must include openid, got "${scopes}"`);
+  const issuer = url("ISSUER", PRESET_ISSUERS[id]);
+  if (!clientId || !clientSecret || !issuer) return null;
+  return { id, kind: "oidc", label, clientId, clientSecret, scopes, issuer };
+}
+
+/** https, or http to a loopback host outside production (a provider run for development or tests). */
+function providerUrlProblem(raw: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "must be a URL";
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "") return "must have no query, fragment or credentials";
+  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  if (url.protocol === "https:" || (url.protocol === "http:" && loopback && !production)) return null;
+  return "must be https (http only for localhost outside production)";
+}
+
+/** Each entry an absolute http(s) URL without query or fragment, optionally ending in `*` (a path prefix). */
+function readRedirectUrls(raw: string | undefined, problems: string[]): string[] | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  const entries = raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  const bad = entries.filter((entry) => parseAppUrl(entry.endsWith("*") ? entry.slice(0, -1) : entry) === null);
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(`ALLOWED_REDIRECT_URLS must be comma-separated http(s) URLs without query or fragment, each optionally ending in * (a path prefix), got "${raw}"`);
+    return null;
+  }
+  return entries;
 }
 
 function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {

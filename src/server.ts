@@ -21,6 +21,9 @@ import type { MailFlowDeps } from "./auth/mail-links/mail-tokens";
 import { Recovery } from "./auth/mail-links/recovery";
 import { Passwords, type PasswordHashing } from "./auth/accounts/passwords";
 import { SecretBox } from "./auth/mfa/secret-box";
+import { BackchannelLogout } from "./auth/federation/backchannel-logout";
+import { Federation } from "./auth/federation/federation";
+import { Providers } from "./auth/federation/providers";
 import { Sessions } from "./auth/sessions/sessions";
 import { KeySet } from "./auth/tokens/signing-keys";
 import { Throttle } from "./auth/abuse/throttle";
@@ -165,12 +168,17 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   );
   const mfa = new Mfa(store, secretBox, sessions, accounts, clock, { issuer: config.mfa.issuer }, { throttle, audit }, mfaNotices ?? credentialMail);
   const reauthentication = new Reauthentication(accounts, mfa);
+  // Discovery is tried once before serving; a provider that does not answer is retried in the background.
+  const providers = new Providers(config.federation.providers, logger);
+  await providers.start();
+  const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
+  const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
+  const schema = await buildAuthSchema({ accounts, federation, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),
@@ -230,6 +238,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     jwks,
     trustProxy: config.trustProxy,
     browsers: config.browsers,
+    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
     live: {
       protocol,
       connections,
@@ -250,6 +259,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
       clearTimeout(force);
       // Even when the drain failed: admin subscriptions and the audit tail's connection must not outlive the instance.
       auditFeed.close();
+      providers.stop();
       try {
         await channel.close();
         await apollo.stop();

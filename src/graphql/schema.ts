@@ -4,6 +4,7 @@ import { buildSchema, type ContainerType, type PubSub } from "type-graphql";
 import type { Accounts } from "../auth/accounts/accounts";
 import type { Passkeys } from "../auth/passkeys/passkeys";
 import type { AuditTrail } from "../auth/audit/audit-trail";
+import type { Federation } from "../auth/federation/federation";
 import type { EmailChange } from "../auth/mail-links/email-change";
 import type { EmailVerification } from "../auth/mail-links/email-verification";
 import type { Mfa } from "../auth/mfa/mfa";
@@ -14,6 +15,7 @@ import { authChecker, authCheckerFor, type AssurancePolicy } from "./rules/auth-
 import { AccountEmailResolver } from "./resolvers/account-email-resolver";
 import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
+import { FederationResolver, UserIdentitiesResolver } from "./resolvers/federation-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { PasskeyResolver } from "./resolvers/passkey-resolver";
@@ -33,9 +35,11 @@ export interface Services {
   readonly recovery: Recovery;
   readonly emailVerification: EmailVerification;
   readonly emailChange: EmailChange;
+  /** Provider sign-in; absent: no providers (signInProviders is empty). */
+  readonly federation?: Federation | null;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver, FederationResolver, UserIdentitiesResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -64,7 +68,7 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange, federation }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions, emailVerification)],
     [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
@@ -75,6 +79,8 @@ function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthenticati
     [MfaResolver, mfa ? new MfaResolver(mfa) : undefined],
     [ReauthenticationResolver, reauthentication ? new ReauthenticationResolver(reauthentication) : undefined],
     [PasskeyResolver, new PasskeyResolver(passkeys ?? null)],
+    [FederationResolver, new FederationResolver(federation ?? null)],
+    [UserIdentitiesResolver, new UserIdentitiesResolver(federation ?? null)],
   ]);
   return { get: (resolverClass) => instances.get(resolverClass) };
 }

@@ -2,6 +2,8 @@ import type { ApolloServer } from "@apollo/server";
 import fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { JsonWebKeySet } from "@revocable-auth/verifier";
+import type { BackchannelLogout } from "../auth/federation/backchannel-logout";
+import type { Federation } from "../auth/federation/federation";
 import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
@@ -9,6 +11,7 @@ import type { Store } from "../store/store";
 import type { BrowserOrigins } from "../config";
 import { notFound, transportErrors } from "./errors";
 import { browserPage, explorerAssets } from "./explorer";
+import { federationRoutes } from "./federation";
 import { graphqlRoute } from "./graphql";
 import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
@@ -48,6 +51,8 @@ export interface AppParts {
   readonly browsers?: BrowserOrigins;
   /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
   readonly live?: LiveRouteOptions;
+  /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
+  readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
 }
 
 /**
@@ -86,6 +91,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     origins: new OriginPolicy(parts.browsers?.corsOrigins ?? [], publicOrigin),
     refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
   });
+  if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

@@ -210,7 +210,7 @@ export class LiveConnections implements LiveListener {
         connection.notify(noticeOf(event)!);
         setImmediate(() => this.closeForRevocation(connection, CLOSE.REAUTHENTICATE, "ROLES_CHANGED", event));
       } else if (endsSession(event, connection.identity.sessionId)) {
-        this.closeForRevocation(connection, CLOSE.REVOKED, event.kind === "user_disabled" ? "ACCOUNT_DISABLED" : "TOKEN_REVOKED", event);
+        this.closeForRevocation(connection, CLOSE.REVOKED, closeReason(event), event);
       } else {
         const notice = noticeOf(event);
         if (notice) connection.notify(notice);
@@ -313,3 +313,9 @@ export class LiveConnections implements LiveListener {
 }
 
 const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((role) => b.includes(role));
+
+/** The close reason of a revocation's 4401: a provider's back-channel logout says SESSION_ENDED (docs/social.md). */
+function closeReason(event: RevocationEvent): string {
+  if (event.kind === "user_disabled") return "ACCOUNT_DISABLED";
+  return event.kind === "provider_logout" ? "SESSION_ENDED" : "TOKEN_REVOKED";
+}

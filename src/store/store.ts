@@ -1,4 +1,6 @@
 import type { AuditStore } from "./ports/audit";
+import type { FederationStateStore } from "./ports/federation";
+import type { IdentityStore } from "./ports/identities";
 import type { KeySetStore } from "./ports/key-set";
 import type { LimiterStore } from "./ports/limiter";
 import type { MailTokenStore } from "./ports/mail-tokens";
@@ -9,6 +11,8 @@ import type { TransitionStore } from "./ports/transitions";
 import type { UserStore } from "./ports/users";
 
 export * from "./ports/audit";
+export * from "./ports/federation";
+export * from "./ports/identities";
 export * from "./ports/key-set";
 export * from "./ports/limiter";
 export * from "./ports/mail-tokens";
@@ -26,9 +30,9 @@ export * from "./ports/users";
  * read in two steps. The per-port contract suites in test/contract/ports hold every backend to it.
  *
  * The ports, by owner (ports/README.md has each port's methods and each transition's writes):
- * directory state (UserStore, MfaStore, PasskeyStore), which a Postgres directory can implement
+ * directory state (UserStore, MfaStore, PasskeyStore, IdentityStore), which a Postgres directory can implement
  * alone; hot state, in Redis whatever holds the directory (SessionStore, MailTokenStore, AuditStore,
- * KeySetStore, LimiterStore, WebAuthnChallengeStore); and TransitionStore, the atomic steps that
+ * KeySetStore, LimiterStore, WebAuthnChallengeStore, FederationStateStore); and TransitionStore, the atomic steps that
  * change the directory and end sessions or consume a mail token together.
  */
 export interface Store
@@ -41,7 +45,9 @@ export interface Store
     TransitionStore,
     AuditStore,
     KeySetStore,
-    LimiterStore {
+    LimiterStore,
+    IdentityStore,
+    FederationStateStore {
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,8 @@
 import type { Store } from "../../src/store/store";
 import { auditContract } from "./ports/audit";
+import { federationContract } from "./ports/federation";
 import type { ContractHarness } from "./ports/harness";
+import { identitiesContract } from "./ports/identities";
 import { keySetContract } from "./ports/key-set";
 import { limiterContract } from "./ports/limiter";
 import { mailTokensContract } from "./ports/mail-tokens";
@@ -30,6 +32,8 @@ export function storeContract(name: string, harness: () => StoreHarness) {
     passkeysContract(harness);
     webAuthnChallengesContract(harness);
     mailTokensContract(harness);
+    identitiesContract(harness);
+    federationContract(harness);
 
     let store: Store;
     beforeAll(() => void ({ store } = harness()));

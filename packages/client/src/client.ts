@@ -37,6 +37,8 @@ export interface AuthClientOptions {
   readonly BroadcastChannel?: ChannelFactory | null;
   readonly WebSocket?: SocketFactory | null;
   readonly now?: () => number;
+  /** How `signInWith` sends the browser away; default `location.assign`. */
+  readonly navigate?: (url: string) => void;
 }
 
 export interface Credentials {
@@ -56,6 +58,12 @@ export interface FetchInit {
 
 export interface AuthClient {
   signIn(credentials: Credentials): Promise<User>;
+  /**
+   * Sends the browser to the API's `/auth/oidc/<provider>/start`; the provider's callback comes
+   * back to `redirectTo` with the refresh cookie (or `?error=<CODE>`). The page that loads there
+   * gets SIGNED_IN from onAuthStateChange at its first `getAccessToken()`. Returns the URL it opened.
+   */
+  signInWith(provider: string, options: { readonly redirectTo: string }): string;
   register(credentials: Credentials): Promise<User>;
   /** Ends this session at the API and in every tab. */
   signOut(): Promise<void>;
@@ -263,6 +271,12 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   const client: AuthClient = {
     signIn: (credentials) => start(LOGIN, credentials),
+    signInWith(provider, { redirectTo }) {
+      const url = providerStartUrl(options.url, provider, redirectTo);
+      const navigate = options.navigate ?? ((target: string) => (globalThis as { location?: { assign(url: string): void } }).location?.assign(target));
+      navigate(url);
+      return url;
+    },
     register: (credentials) => start(REGISTER, credentials),
     signOut: () => end(LOGOUT, "SIGNED_OUT"),
     signOutEverywhere: () => end(LOGOUT_ALL, "SIGNED_OUT_EVERYWHERE"),
@@ -329,6 +343,14 @@ function safely(call: () => void): void {
 }
 
 /** ws: or wss: beside the HTTP endpoint; relative URLs resolve against the page. */
+/** The API's start route for a provider, on the origin of the GraphQL endpoint `url`. */
+function providerStartUrl(url: string, provider: string, redirectTo: string): string {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const start = new URL(`/auth/oidc/${encodeURIComponent(provider)}/start`, new URL(url, base));
+  start.searchParams.set("redirect_to", redirectTo);
+  return start.toString();
+}
+
 function defaultLiveUrl(url: string): string | null {
   const base = (globalThis as { location?: { href: string } }).location?.href;
   try {

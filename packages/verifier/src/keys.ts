@@ -45,6 +45,16 @@ export const keys = {
   accessVersion: (userId: string) => `${userTag(userId)}:access-version`,
   /** The auth API's key-set version (keySetVersion of its kids); verifiers read it at most once a second. */
   keySet: () => `${PREFIX}:{directory}:keyset`,
+  /** A provider sign-in in flight (src/auth/federation): its state, nonce and PKCE verifier, by the id in the browser's cookie; it expires. */
+  federationFlow: (id: string) => `${PREFIX}:oidc-flow:${id}`,
+  /** A back-channel logout token's jti, kept until the token expires: each is used once. */
+  logoutTokenId: (provider: string, jti: string) => `${PREFIX}:oidc-logout-jti:${provider}:${jti}`,
+  /** The sessions a provider session (its `sid`), or a provider subject, started here: a set of `userId sessionId`. */
+  providerSessions: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:oidc-sessions:${provider}:${by}:${value}`,
+  /** Which user a provider identity signs in as: `provider`, `subject` → user id (directory). */
+  identityOwner: (provider: string, subject: string) => `${PREFIX}:{directory}:identity:${provider}:${subject}`,
+  /** The user's linked identities: a hash of identity id → record (JSON). */
+  identities: (userId: string) => `${userTag(userId)}:identities`,
   /** Which user holds a passkey, by credential id: how a discoverable sign-in finds the user. */
   passkeyOwner: (credentialId: string) => `${PREFIX}:{directory}:passkey:${credentialId}`,
   /** A WebAuthn challenge waiting for its response, by the SHA-256 of the challenge; it expires. */

@@ -35,6 +35,7 @@ const KINDS: ReadonlySet<string> = new Set<RevocationKind>([
   "password_reset",
   "email_change",
   "email_change_cancelled",
+  "provider_logout",
 ]);
 
 /** The message published on LIVE_CHANNEL: compact JSON, ids only, never a token. */

@@ -42,7 +42,9 @@ export type RevocationKind =
   /** confirmEmailChange: every session but the one that asked ended. */
   | "email_change"
   /** cancelEmailChange ("this was not me"): every session ended. */
-  | "email_change_cancelled";
+  | "email_change_cancelled"
+  /** OpenID Connect Back-Channel Logout: the provider ended the session that signed this one in. */
+  | "provider_logout";
 
 /**
  * One revocation, as the domain reports it the moment its write succeeded. The scope is one of:

@@ -23,6 +23,9 @@ export interface AuditActor {
   readonly userId: string;
   readonly sessionId: string;
 }
+/** How a session began: `oidc:<provider>` for a provider sign-in (OIDC_PROVIDERS). */
+export type SignInMethod = "password" | "register" | `oidc:${string}`;
+
 export type MfaMethod = "totp" | "recovery_code";
 
 /**
@@ -111,7 +114,7 @@ export class Audit {
    * A session began: by a login with a password, or by registering. `secondFactor`: the code that
    * completed a sign-in which waited for it (verifyMfa); the event is written then, not at the password.
    */
-  signedIn(session: Pick<SessionRecord, "userId" | "id" | "device">, via: "password" | "register", origin?: AuditOrigin, secondFactor?: MfaMethod): void {
+  signedIn(session: Pick<SessionRecord, "userId" | "id" | "device">, via: SignInMethod, origin?: AuditOrigin, secondFactor?: MfaMethod): void {
     const details = secondFactor === undefined ? { via } : { via, secondFactor };
     this.record({ type: "SIGNED_IN", userId: session.userId, sessionId: session.id, device: session.device, origin, details }, "signed in");
   }
@@ -120,10 +123,10 @@ export class Audit {
    * The password was right for a user with a second factor on: the session waits for it (pending).
    * Anyone holding the password can cause it, so it goes with the attempts; SIGNED_IN follows at verifyMfa.
    */
-  signInAwaitingMfa(session: Pick<SessionRecord, "userId" | "id" | "device">, origin?: AuditOrigin): void {
+  signInAwaitingMfa(session: Pick<SessionRecord, "userId" | "id" | "device">, origin?: AuditOrigin, via: SignInMethod = "password"): void {
     this.metrics.mfaEvents.inc({ event: "pending" });
     this.record(
-      { type: "SIGN_IN_AWAITING_MFA", userId: session.userId, sessionId: session.id, device: session.device, origin, details: { via: "password" } },
+      { type: "SIGN_IN_AWAITING_MFA", userId: session.userId, sessionId: session.id, device: session.device, origin, details: { via } },
       "password accepted: the session waits for its second factor",
     );
   }
@@ -131,6 +134,15 @@ export class Audit {
   /** `scope`: the caller's own session, every other one, or all of them; `ended`: how many were live. */
   signedOut(actor: AuditActor, scope: "session" | "others" | "all", ended: number, origin?: AuditOrigin): void {
     this.record({ type: "SIGNED_OUT", userId: actor.userId, sessionId: actor.sessionId, origin, details: { scope, ended } }, "signed out");
+  }
+
+  /** A provider identity was linked to the user: by their first sign-in with it, or by linkIdentityUrl (`sessionId` then). */
+  identityLinked(userId: string, provider: string, identityId: string, sessionId: string | null, origin?: AuditOrigin): void {
+    this.record({ type: "IDENTITY_LINKED", userId, sessionId, origin, details: { provider, identityId } }, "provider identity linked");
+  }
+
+  identityUnlinked(actor: AuditActor, provider: string, identityId: string, origin?: AuditOrigin): void {
+    this.record({ type: "IDENTITY_UNLINKED", userId: actor.userId, sessionId: actor.sessionId, origin, details: { provider, identityId } }, "provider identity unlinked");
   }
 
   /** The caller ended one of their sessions (`revokedSessionId`) from the session they act from. */

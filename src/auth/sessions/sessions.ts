@@ -277,6 +277,16 @@ export class Sessions {
     return result;
   }
 
+  /**
+   * Ends one session for a reason outside the user's hands (a provider's back-channel logout);
+   * true when it was live. Its sockets close with the event.
+   */
+  async end(userId: string, sessionId: string, kind: "provider_logout"): Promise<boolean> {
+    const ended = await this.store.endSession(userId, sessionId);
+    if (ended) this.revoked({ kind, userId, sessionId, ...endedDevice(ended) });
+    return ended !== null;
+  }
+
   /** Ends every session of the user with one write; returns how many were live. */
   async endAll(userId: string): Promise<number> {
     const ended = await this.store.endAllSessions(userId);

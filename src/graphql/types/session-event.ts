@@ -36,11 +36,12 @@ export const SessionEndReasonEnum = {
   PASSWORD_RESET: "PASSWORD_RESET",
   EMAIL_CHANGE: "EMAIL_CHANGE",
   EMAIL_CHANGE_CANCELLED: "EMAIL_CHANGE_CANCELLED",
+  PROVIDER_LOGOUT: "PROVIDER_LOGOUT",
 } as const satisfies Record<Reason, Reason>;
 
 registerEnumType(SessionEndReasonEnum, {
   name: "SessionEndReason",
-  description: "What ended a session: LOGOUT, SESSION (revokeSession), OTHER_SESSIONS (logoutOthers), REFRESH_REUSE (a replayed refresh token), SESSION_CAP (MAX_SESSIONS_PER_USER), …",
+  description: "What ended a session: LOGOUT, SESSION (revokeSession), OTHER_SESSIONS (logoutOthers), REFRESH_REUSE (a replayed refresh token), SESSION_CAP (MAX_SESSIONS_PER_USER), PROVIDER_LOGOUT (the sign-in provider's back-channel logout), …",
 });
 
 @ObjectType({ description: "One event of `sessionEvents`, about the signed-in user's other sessions." })

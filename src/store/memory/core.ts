@@ -1,4 +1,6 @@
 import type { Clock } from "../../clock";
+import type { FederationFlow } from "../ports/federation";
+import type { LinkedIdentity } from "../ports/identities";
 import { isLiveSession, type AuditRecord, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type PasskeyRecord, type PresentedMailToken, type SessionRecord, type TotpRecord, type UserRecord, type WebAuthnChallenge } from "../store";
 
 interface Cutoff {
@@ -46,6 +48,14 @@ export class MemoryCore {
   readonly challenges = new Map<string, { readonly challenge: WebAuthnChallenge; readonly until: number }>();
   /** `${userId}/${purpose}` → the user's one live token for that purpose. */
   readonly mailTokens = new Map<string, MailTokenRecord>();
+  /** Provider sign-ins in flight, by the id in the browser's cookie. */
+  readonly federationFlows = new Map<string, { readonly flow: FederationFlow; readonly until: number }>();
+  /** `${provider}/${jti}` of used logout tokens → epoch ms the entry expires. */
+  readonly logoutTokenIds = new Map<string, number>();
+  /** `${provider}/${sid|sub}/${value}` → `${userId} ${sessionId}` → epoch ms the entry expires. */
+  readonly providerSessions = new Map<string, Map<string, number>>();
+  /** `${provider}:${subject}` → the linked identity. */
+  readonly identities = new Map<string, LinkedIdentity>();
 
   constructor(readonly clock: Clock) {}
 
@@ -145,6 +155,12 @@ export class MemoryCore {
     }
     for (const [userId, enrolment] of this.totpEnrolments) if (enrolment.expiresAt <= now) this.totpEnrolments.delete(userId);
     for (const [id, entry] of this.challenges) if (entry.until <= now) this.challenges.delete(id);
+    for (const [id, entry] of this.federationFlows) if (entry.until <= now) this.federationFlows.delete(id);
+    for (const [key, until] of this.logoutTokenIds) if (until <= now) this.logoutTokenIds.delete(key);
+    for (const [key, entries] of this.providerSessions) {
+      for (const [entry, until] of entries) if (until <= now) entries.delete(entry);
+      if (entries.size === 0) this.providerSessions.delete(key);
+    }
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);

@@ -4,6 +4,8 @@ import { FlexibleLimiter, type Limiter, type LimiterSpec } from "../limiter";
 import type { Store } from "../store";
 import { memoryAudit } from "./audit";
 import { MemoryCore } from "./core";
+import { memoryFederation } from "./federation";
+import { memoryIdentities } from "./identities";
 import { memoryKeySet } from "./key-set";
 import { memoryMailTokens } from "./mail-tokens";
 import { memoryMfa } from "./mfa";
@@ -35,6 +37,7 @@ export class MemoryStore {
     const ports: Omit<Store, "limiter" | "ping" | "close"> = {
       ...memoryUsers(core), ...memorySessions(core), ...memoryMfa(core), ...memoryPasskeys(core),
       ...memoryMailTokens(core), ...memoryTransitions(core), ...memoryAudit(core), ...memoryKeySet(core),
+      ...memoryIdentities(core), ...memoryFederation(core),
     };
     Object.assign(this, ports);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);

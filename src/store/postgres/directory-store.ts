@@ -7,6 +7,7 @@ import { redisLimiter } from "../redis/limiter";
 import { redisMailTokens } from "../redis/mail-tokens";
 import { redisMfa } from "../redis/mfa";
 import { redisPasskeys } from "../redis/passkeys";
+import { redisFederation } from "../redis/federation";
 import type { RedisStore } from "../redis/redis-store";
 import { redisSessions } from "../redis/sessions";
 import type { NewSession, Store } from "../store";
@@ -16,6 +17,7 @@ import type { DatabaseConfig } from "../../config";
 import { postgresMfa } from "./mfa";
 import { AccessSync, passwordFingerprint, REPLAY_AFTER_MS, REPLAY_EVERY_MS } from "./outbox";
 import { postgresPasskeys } from "./passkeys";
+import { postgresIdentities } from "./identities";
 import { postgresTransitions } from "./transitions";
 import { postgresUsers } from "./users";
 
@@ -74,6 +76,9 @@ export class DirectoryStore {
       ...postgresUsers(pg, sync),
       ...postgresMfa(pg, sync, hot, redisMfa(core)),
       ...postgresPasskeys(pg, sync),
+      ...postgresIdentities(pg),
+      // Sign-in flows in flight, provider sessions and used logout tokens: hot state.
+      ...redisFederation(core),
       ...postgresTransitions(pg, sync, { takeMailToken: mailTokens.takeMailToken, accessState: sessions.accessState }),
     };
     Object.assign(this, ports);

@@ -3,6 +3,8 @@ import type { Store } from "../store";
 import { redisAudit } from "./audit";
 import { checkEvictionPolicy, checkPasswordNeeded, checkPersistence, disconnectOnce, waitUntilConnected, type RedisClient } from "./connection";
 import { RedisCore, type RedisStoreOptions } from "./core";
+import { redisFederation } from "./federation";
+import { redisIdentities } from "./identities";
 import { redisKeySet } from "./key-set";
 import { redisLimiter } from "./limiter";
 import { redisMailTokens } from "./mail-tokens";
@@ -60,6 +62,7 @@ export class RedisStore {
     const ports: Omit<Store, "ping" | "close"> = {
       ...redisUsers(core, options.usersScanMax), ...redisSessions(core), ...redisMfa(core), ...redisPasskeys(core),
       ...redisMailTokens(core), ...redisTransitions(core), ...redisAudit(core), ...redisKeySet(core),
+      ...redisIdentities(core), ...redisFederation(core),
       /** Counters for throttling, on this same connection; each counter is one key. */
       limiter: (spec) => redisLimiter(core.client, spec, (operation) => core.guard(operation)),
     };

@@ -1,0 +1,318 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Clock } from "../../clock";
+import type { FederationConfig, FederationProvider } from "../../config";
+import { AuthError, isAuthError } from "../../errors";
+import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type PasskeyStore, type UserRecord, type UserStore } from "../../store/store";
+import type { Identity } from "../tokens/authenticator";
+import { normalizeEmail } from "../accounts/accounts";
+import type { Audit, AuditOrigin } from "../audit/audit";
+import type { Assurance } from "../tokens/assurance";
+import type { AuthResult, Sessions } from "../sessions/sessions";
+import { openid } from "./openid";
+import { CLOCK_TOLERANCE_SECONDS, type Providers, type ReadyProvider } from "./providers";
+import { allowedRedirect, withError } from "./redirects";
+
+/** A provider sign-in proves one factor the provider checked: aal1, RFC 8176's "fed". */
+export const FEDERATED: Assurance = Object.freeze({ aal: "aal1", amr: Object.freeze(["fed"]) });
+
+/** How long a started sign-in waits for its callback: the time to sign in at the provider. */
+export const FLOW_TTL_MS = 10 * 60_000;
+/** The oldest an ID token may be at the callback: it is minted when the code is redeemed, a moment before. */
+const MAX_ID_TOKEN_AGE_SECONDS = 120;
+
+/** The `?error=` codes of a failed callback (docs/social.md). */
+export type FederationErrorCode = "OIDC_STATE_MISMATCH" | "OIDC_PROVIDER_ERROR" | "OIDC_ACCOUNT_EXISTS" | "OIDC_EMAIL_NOT_VERIFIED" | "ACCOUNT_DISABLED";
+
+/** A start refused before any redirect: the route answers it with a status, never a redirect. */
+export class FederationStartError extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    readonly code: "REDIRECT_NOT_ALLOWED" | "PROVIDER_NOT_FOUND" | "OIDC_STATE_MISMATCH",
+    message: string,
+  ) {
+    super(message);
+    this.name = "FederationStartError";
+  }
+}
+
+/** What the provider said about the person, after every check passed. */
+interface ProviderIdentity {
+  readonly subject: string;
+  readonly email: string | null;
+  readonly emailVerified: boolean;
+  /** The provider's session (the ID token's `sid`); null when it sends none. */
+  readonly sid: string | null;
+}
+
+export type CallbackOutcome =
+  /** A session started: the route sets the refresh cookie and sends the browser to `redirectTo`. */
+  | { readonly status: "signed_in"; readonly redirectTo: string; readonly result: AuthResult }
+  /** linkIdentityUrl's flow: the identity is linked to the asking user; no session starts. */
+  | { readonly status: "linked"; readonly redirectTo: string }
+  /** `redirectTo` already carries `?error=<code>`. */
+  | { readonly status: "failed"; readonly redirectTo: string; readonly code: FederationErrorCode };
+
+export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser" | "getCredentials"> & Pick<PasskeyStore, "listPasskeys">;
+
+class CallbackFailure extends Error {
+  constructor(
+    readonly code: FederationErrorCode,
+    readonly detail?: unknown,
+  ) {
+    super(code);
+  }
+}
+
+/**
+ * Sign-in with OpenID providers and GitHub (docs/social.md). openid-client does the protocol
+ * checks (state, RFC 9207 `iss`, the ID token's signature with the pinned alg, aud, azp, nonce,
+ * exp, PKCE); this is the glue: flows kept in the store, find-or-create with the linking rules,
+ * and the session started through Sessions like any other sign-in.
+ */
+export class Federation {
+  constructor(
+    private readonly store: FederationStore,
+    private readonly sessions: Sessions,
+    readonly providers: Providers,
+    private readonly config: FederationConfig,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly audit: Audit | null = null,
+  ) {}
+
+  /** `signInProviders`: every configured provider, discovered yet or not (its sign-in says so). */
+  list(): readonly Pick<FederationProvider, "id" | "label">[] {
+    return this.providers.list.map(({ id, label }) => ({ id, label }));
+  }
+
+  /** Where a failure goes when the flow (and its redirect_to) is unknown: the first allowed redirect. */
+  get fallbackRedirect(): string {
+    const first = this.config.allowedRedirectUrls[0] ?? this.config.publicUrl;
+    return first.endsWith("*") ? first.slice(0, -1) : first;
+  }
+
+  callbackUrl(providerId: string): string {
+    return `${this.config.publicUrl}/auth/oidc/${providerId}/callback`;
+  }
+
+  /** Checks `redirectTo` against ALLOWED_REDIRECT_URLS; REDIRECT_NOT_ALLOWED otherwise. */
+  checkRedirect(redirectTo: string | undefined): string {
+    const url = redirectTo === undefined ? null : allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
+    if (url === null) throw new FederationStartError(400, "REDIRECT_NOT_ALLOWED", "redirect_to is not one of ALLOWED_REDIRECT_URLS");
+    return url.href;
+  }
+
+  /**
+   * Begins a sign-in (or, with `linkUserId`, a link): a flow with a fresh state, nonce and PKCE
+   * verifier is kept under a random id for the browser's cookie; the provider's URL is returned.
+   */
+  async start(providerId: string, redirectTo: string | undefined, linkUserId?: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+    const provider = this.providers.find(providerId);
+    if (!provider) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
+    const target = this.checkRedirect(redirectTo);
+    const ready = this.providers.ready(providerId);
+    if (!ready) return { flowId: "", authorizationUrl: withError(target, "OIDC_PROVIDER_ERROR") };
+    const flow: FederationFlow = {
+      provider: providerId,
+      state: openid.randomState(),
+      nonce: openid.randomNonce(),
+      codeVerifier: openid.randomPKCECodeVerifier(),
+      redirectTo: target,
+      ...(linkUserId === undefined ? {} : { linkUserId }),
+    };
+    const flowId = randomBytes(32).toString("base64url");
+    await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
+    return { flowId, authorizationUrl: await this.authorizationUrl(ready, flow) };
+  }
+
+  /**
+   * `linkIdentityUrl`: a link flow for the caller, who must have authenticated recently. The URL
+   * is this API's start route with a one-time `link` id, so the browser that opens it gets the flow cookie.
+   */
+  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<string> {
+    await this.sessions.requireRecentAuthentication(identity);
+    if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
+    const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
+    if (!target) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
+    const { flowId } = await this.start(providerId, target.href, identity.userId);
+    if (!flowId) throw new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", `The provider "${providerId}" is not reachable yet`);
+    return `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`;
+  }
+
+  /** The start route with `link`: the link flow moves to a fresh id for this browser's cookie (the URL works once). */
+  async resumeLink(providerId: string, linkId: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+    const flow = await this.store.takeFlow(linkId);
+    const ready = this.providers.ready(providerId);
+    if (!flow || flow.provider !== providerId || flow.linkUserId === undefined || !ready) {
+      throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL was used already, has expired or is for another provider");
+    }
+    const flowId = randomBytes(32).toString("base64url");
+    await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
+    return { flowId, authorizationUrl: await this.authorizationUrl(ready, flow) };
+  }
+
+  /** `me { identities }`. */
+  identities(userId: string): Promise<LinkedIdentity[]> {
+    return this.store.listIdentities(userId);
+  }
+
+  /** `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity is left. */
+  async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
+    const identities = await this.store.listIdentities(identity.userId);
+    const target = identities.find((linked) => linked.id === id);
+    if (!target) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    const credentials = await this.store.getCredentials(identity.userId);
+    const others = identities.length > 1 || (credentials?.passwordHash ?? "") !== "" || (await this.store.listPasskeys(identity.userId)).length > 0;
+    if (!others) throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
+    if (!(await this.store.unlinkIdentity(identity.userId, id))) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    this.audit?.identityUnlinked(identity, target.provider, id, origin);
+  }
+
+  private async authorizationUrl({ provider, client }: ReadyProvider, flow: FederationFlow): Promise<string> {
+    const parameters: Record<string, string> = {
+      redirect_uri: this.callbackUrl(provider.id),
+      scope: provider.scopes,
+      state: flow.state,
+      code_challenge: await openid.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge_method: "S256",
+    };
+    if (provider.kind === "oidc") parameters.nonce = flow.nonce;
+    return openid.buildAuthorizationUrl(client, parameters).href;
+  }
+
+  /**
+   * The provider's answer. The flow is taken (once) by the cookie's id before anything else, so a
+   * replayed or swapped callback finds nothing or the wrong state.
+   */
+  async callback(providerId: string, flowId: string | undefined, currentUrl: URL, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
+    const flow = flowId ? await this.store.takeFlow(flowId) : null;
+    const redirectTo = flow?.redirectTo ?? this.fallbackRedirect;
+    const fail = (code: FederationErrorCode): CallbackOutcome => ({ status: "failed", redirectTo: withError(redirectTo, code), code });
+    if (!flow || flow.provider !== providerId || currentUrl.searchParams.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
+    const ready = this.providers.ready(providerId);
+    if (!ready) return fail("OIDC_PROVIDER_ERROR");
+    try {
+      const identity = await this.identify(ready, flow, currentUrl);
+      if (flow.linkUserId !== undefined) {
+        await this.link(flow.linkUserId, providerId, identity, null, origin);
+        return { status: "linked", redirectTo };
+      }
+      const result = await this.signIn(providerId, identity, device, origin);
+      return { status: "signed_in", redirectTo, result };
+    } catch (error) {
+      if (error instanceof CallbackFailure) {
+        if (error.code === "OIDC_PROVIDER_ERROR") this.logger.warn({ provider: providerId, err: describe(error.detail) }, "a provider sign-in failed its checks");
+        return fail(error.code);
+      }
+      if (isAuthError(error) && error.reason === "ACCOUNT_DISABLED") return fail("ACCOUNT_DISABLED");
+      throw error;
+    }
+  }
+
+  /** openid-client's checks, then the claims this API uses. Any failure is OIDC_PROVIDER_ERROR. */
+  private async identify({ provider, client }: ReadyProvider, flow: FederationFlow, currentUrl: URL): Promise<ProviderIdentity> {
+    // The callback URL as registered, with the provider's query: the request's own Host is never trusted.
+    const url = new URL(this.callbackUrl(provider.id));
+    url.search = currentUrl.search;
+    try {
+      if (provider.kind === "github") return await this.githubIdentity(provider, client, flow, url);
+      const tokens = await openid.authorizationCodeGrant(client, url, {
+        pkceCodeVerifier: flow.codeVerifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      const claims = tokens.claims()!;
+      const age = this.clock.now() / 1000 - claims.iat;
+      if (age > MAX_ID_TOKEN_AGE_SECONDS + CLOCK_TOLERANCE_SECONDS) throw new Error(`the ID token was issued ${Math.round(age)} s ago`);
+      // Many providers put the address in the ID token (Google, Apple); others only at UserInfo, whose
+      // answer openid-client checks is about the ID token's subject.
+      const profile = typeof claims.email === "string" || !client.serverMetadata().userinfo_endpoint ? claims : await openid.fetchUserInfo(client, tokens.access_token, claims.sub);
+      return {
+        subject: claims.sub,
+        email: typeof profile.email === "string" ? profile.email : null,
+        emailVerified: profile.email_verified === true,
+        sid: typeof claims.sid === "string" ? claims.sid : null,
+      };
+    } catch (error) {
+      throw error instanceof CallbackFailure ? error : new CallbackFailure("OIDC_PROVIDER_ERROR", error);
+    }
+  }
+
+  /** GitHub (OAuth 2.0, no ID token): the user from /user, the verified primary address from /user/emails. */
+  private async githubIdentity(provider: Extract<FederationProvider, { kind: "github" }>, client: ReadyProvider["client"], flow: FederationFlow, url: URL): Promise<ProviderIdentity> {
+    const tokens = await openid.authorizationCodeGrant(client, url, { pkceCodeVerifier: flow.codeVerifier, expectedState: flow.state });
+    const read = async <T>(path: string): Promise<T> => {
+      const response = await openid.fetchProtectedResource(client, tokens.access_token, new URL(`${provider.apiUrl}${path}`), "GET", null, new Headers({ accept: "application/vnd.github+json" }));
+      if (!response.ok) throw new Error(`GitHub's ${path} answered ${response.status}`);
+      return (await response.json()) as T;
+    };
+    const user = await read<{ id?: unknown }>("/user");
+    if (typeof user.id !== "number" && typeof user.id !== "string") throw new Error("GitHub's /user has no id");
+    const emails = await read<{ email: string; primary: boolean; verified: boolean }[]>("/user/emails");
+    const primary = Array.isArray(emails) ? emails.find((entry) => entry.primary) : undefined;
+    return { subject: String(user.id), email: primary?.email ?? null, emailVerified: primary?.verified === true, sid: null };
+  }
+
+  /**
+   * The linking rules: a linked identity signs its user in; else an address the provider verified
+   * that no account holds gets a new account (no password until a reset sets one); an account that
+   * holds the address is linked only when both sides verified it, else OIDC_ACCOUNT_EXISTS.
+   */
+  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin?: AuditOrigin): Promise<AuthResult> {
+    const linked = await this.store.findIdentity(providerId, identity.subject);
+    let user = linked && (await this.store.getUser(linked.userId));
+    if (!user) user = await this.userFor(providerId, identity, origin);
+    const result = await this.sessions.start(user, device, FEDERATED);
+    const ttlMs = Math.max(1, result.session.expiresAt - this.clock.now());
+    await this.store.recordProviderSession({ provider: providerId, subject: identity.subject, sid: identity.sid, userId: user.id, sessionId: result.session.id }, ttlMs);
+    if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
+    else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
+    return result;
+  }
+
+  private async userFor(providerId: string, identity: ProviderIdentity, origin?: AuditOrigin): Promise<UserRecord> {
+    if (identity.email === null || !identity.emailVerified) {
+      const holder = identity.email === null ? null : await this.store.findUserIdByEmail(normalizeEmail(identity.email));
+      throw new CallbackFailure(holder === null ? "OIDC_EMAIL_NOT_VERIFIED" : "OIDC_ACCOUNT_EXISTS");
+    }
+    const email = normalizeEmail(identity.email);
+    const holderId = await this.store.findUserIdByEmail(email);
+    if (holderId !== null) {
+      const holder = await this.store.getUser(holderId);
+      if (!holder || holder.emailVerified !== true) throw new CallbackFailure("OIDC_ACCOUNT_EXISTS");
+      await this.link(holder.id, providerId, identity, null, origin);
+      return holder;
+    }
+    const user: UserRecord = { id: randomUUID(), email, roles: ["USER"], createdAt: this.clock.now(), disabled: false, emailVerified: true };
+    // An empty hash: no password signs this account in until a reset sets one.
+    if (!(await this.store.createUser(user, ""))) throw new CallbackFailure("OIDC_ACCOUNT_EXISTS");
+    await this.link(user.id, providerId, identity, null, origin);
+    return user;
+  }
+
+  private async link(userId: string, providerId: string, identity: ProviderIdentity, sessionId: string | null, origin?: AuditOrigin): Promise<LinkedIdentity> {
+    const linked: LinkedIdentity = {
+      id: identityId(providerId, identity.subject),
+      provider: providerId,
+      subject: identity.subject,
+      userId,
+      email: identity.email,
+      linkedAt: this.clock.now(),
+    };
+    if ((await this.store.linkIdentity(linked)) === "taken") {
+      const holder = await this.store.findIdentity(providerId, identity.subject);
+      if (holder?.userId === userId) return holder;
+      throw new CallbackFailure("OIDC_ACCOUNT_EXISTS");
+    }
+    this.audit?.identityLinked(userId, providerId, linked.id, sessionId, origin);
+    return linked;
+  }
+}
+
+function describe(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const { code } = error as { code?: unknown };
+  return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
+}

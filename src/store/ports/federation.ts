@@ -1,0 +1,41 @@
+/**
+ * Hot state of provider sign-in (src/auth/federation): the flows in flight, the back-channel logout
+ * tokens already used, and which sessions each provider session started. Stays in Redis whatever
+ * holds the directory; every entry expires.
+ */
+
+/** What the callback checks a provider's answer against; kept server-side, found by the browser's cookie. */
+export interface FederationFlow {
+  readonly provider: string;
+  readonly state: string;
+  readonly nonce: string;
+  /** The PKCE code_verifier (S256). */
+  readonly codeVerifier: string;
+  /** Where the browser goes back to, already checked against ALLOWED_REDIRECT_URLS. */
+  readonly redirectTo: string;
+  /** A link of the identity to this user (linkIdentityUrl); absent: a sign-in. */
+  readonly linkUserId?: string;
+}
+
+/** A session of this API started by a provider sign-in, and the provider session behind it. */
+export interface ProviderSession {
+  readonly provider: string;
+  readonly subject: string;
+  /** The ID token's `sid`; null when the provider sends none. */
+  readonly sid: string | null;
+  readonly userId: string;
+  readonly sessionId: string;
+}
+
+export interface FederationStateStore {
+  /** Keeps a flow under `id` for `ttlMs`. */
+  saveFlow(id: string, flow: FederationFlow, ttlMs: number): Promise<void>;
+  /** Returns the flow and forgets it, in one step: a callback is answered once. */
+  takeFlow(id: string): Promise<FederationFlow | null>;
+  /** Records that the session came from the provider session, until `ttlMs` (the session's own lifetime). */
+  recordProviderSession(session: ProviderSession, ttlMs: number): Promise<void>;
+  /** The sessions started by the provider session `sid`, or by the provider subject when `sid` is null. */
+  providerSessions(provider: string, sid: string | null, subject: string): Promise<{ readonly userId: string; readonly sessionId: string }[]>;
+  /** True the first time a logout token's jti is presented (kept `ttlMs`), false every time after. */
+  useLogoutTokenId(provider: string, jti: string, ttlMs: number): Promise<boolean>;
+}

@@ -1,0 +1,34 @@
+/**
+ * Provider identities linked to users (docs/social.md): directory data. Postgres holds them in
+ * `linked_identities` (migrations/001_directory.sql); Redis and memory here.
+ */
+
+export interface LinkedIdentity {
+  /** `provider:subject`: stable, and unique across the directory. */
+  readonly id: string;
+  /** The provider's name in OIDC_PROVIDERS. */
+  readonly provider: string;
+  /** The provider's stable subject (`sub`, or GitHub's numeric user id). */
+  readonly subject: string;
+  readonly userId: string;
+  /** The address the provider gave when linking, for the user's list; never used to sign in. */
+  readonly email: string | null;
+  /** Epoch ms. */
+  readonly linkedAt: number;
+}
+
+export const identityId = (provider: string, subject: string) => `${provider}:${subject}`;
+
+export interface IdentityStore {
+  /**
+   * Links the identity to its user unless the provider subject is linked already (to anyone):
+   * "taken" then, and nothing changes. The claim on the subject is made first, so two links race safely.
+   */
+  linkIdentity(identity: LinkedIdentity): Promise<"linked" | "taken">;
+  /** Who a provider subject signs in as; null when nobody. */
+  findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null>;
+  /** The user's identities, oldest link first. */
+  listIdentities(userId: string): Promise<LinkedIdentity[]>;
+  /** Removes one of the user's identities; false when the user holds no such identity. */
+  unlinkIdentity(userId: string, id: string): Promise<boolean>;
+}

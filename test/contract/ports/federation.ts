@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import type { FederationFlow, FederationStateStore } from "../../../src/store/store";
+import type { ContractHarness } from "./harness";
+
+/** Provider sign-in's hot state (FederationStateStore): flows, used logout tokens, provider sessions. */
+export function federationContract(harness: () => ContractHarness<FederationStateStore>) {
+  let h: ContractHarness<FederationStateStore>, store: FederationStateStore;
+  beforeAll(() => void ({ store } = h = harness()));
+
+  describe("provider sign-in state", () => {
+    const flow = (): FederationFlow => ({ provider: "corp", state: randomUUID(), nonce: randomUUID(), codeVerifier: randomUUID(), redirectTo: "http://localhost:3000/" });
+
+    it("hands a flow out once, so a callback is answered once", async () => {
+      const id = randomUUID();
+      const saved = { ...flow(), linkUserId: "u-1" };
+      await store.saveFlow(id, saved, 60_000);
+      const takes = await Promise.all([store.takeFlow(id), store.takeFlow(id), store.takeFlow(id)]);
+      expect(takes.filter((taken) => taken !== null)).toEqual([saved]);
+      expect(await store.takeFlow(randomUUID())).toBeNull();
+    });
+
+    it("forgets a flow after its time to live", async () => {
+      const id = randomUUID();
+      await store.saveFlow(id, flow(), 100);
+      await h.advance(150);
+      expect(await store.takeFlow(id)).toBeNull();
+    });
+
+    it("accepts a logout token's jti once per provider, until it expires", async () => {
+      const jti = randomUUID();
+      const results = await Promise.all([store.useLogoutTokenId("corp", jti, 100), store.useLogoutTokenId("corp", jti, 100)]);
+      expect(results.sort()).toEqual([false, true]);
+      expect(await store.useLogoutTokenId("other", jti, 100)).toBe(true);
+      await h.advance(150);
+      expect(await store.useLogoutTokenId("corp", jti, 100)).toBe(true);
+    });
+
+    it("finds the sessions of a provider session by sid, and all of a subject's by sub", async () => {
+      const [sub, sidA, sidB] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidA, userId: "u-1", sessionId: "s-1" }, 60_000);
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidB, userId: "u-1", sessionId: "s-2" }, 60_000);
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: null, userId: "u-1", sessionId: "s-3" }, 60_000);
+      expect(await store.providerSessions("corp", sidA, sub)).toEqual([{ userId: "u-1", sessionId: "s-1" }]);
+      const bySubject = await store.providerSessions("corp", null, sub);
+      expect(bySubject.map((entry) => entry.sessionId).sort()).toEqual(["s-1", "s-2", "s-3"]);
+      expect(await store.providerSessions("other", sidA, sub)).toEqual([]);
+      expect(await store.providerSessions("corp", null, randomUUID())).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,49 @@
+import { chromium, type Browser } from "playwright-core";
+import type { TestApi } from "../support/api";
+import { uniqueEmail } from "../support/client";
+import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
+import { startApiWithProvider, type TestProvider } from "../support/oidc";
+import { startRedis, type TestRedis } from "../support/redis";
+
+describeWithChromium("Sign-in with an OpenID provider in Chromium", (CHROMIUM) => {
+  // Starting Chromium takes seconds, not the milliseconds of HTTP tests.
+  jest.setTimeout(60_000);
+
+  const email = uniqueEmail("browser");
+  let redis: TestRedis, api: TestApi, provider: TestProvider, browser: Browser, origin: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    ({ api, provider, origin } = await startApiWithProvider({ redisUrl: redis.url, accounts: { carol: { email, email_verified: true } } }));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.stop();
+    await Promise.all([provider?.stop(), redis?.destroy()]);
+  });
+
+  it("goes through the provider's login form and the callback, keeps the refresh cookie, then refresh and me work", async () => {
+    const page = await browser.newPage();
+    // redirect_to on this API's own origin (allowed by default), so the page can call /graphql without CORS.
+    await page.goto(`${origin}/auth/oidc/corp/start?redirect_to=${encodeURIComponent(`${origin}/health`)}`);
+    expect(new URL(page.url()).origin).toBe(provider.issuer);
+    await page.fill('input[name="login"]', "carol");
+    await page.fill('input[name="password"]', "any");
+    await Promise.all([page.waitForURL(`${origin}/health`), page.click('button[type="submit"]')]);
+    const result = await page.evaluate(async () => {
+      const call = (query: string, token?: string) =>
+        fetch("/graphql", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ query }),
+        }).then((response) => response.json());
+      const refreshed = (await call("mutation { refresh { accessToken } }")) as { data?: { refresh?: { accessToken?: string } } };
+      const me = await call("{ me { email emailVerified } }", refreshed.data?.refresh?.accessToken);
+      return { refreshed, me };
+    });
+    expect(result.me).toEqual({ data: { me: { email, emailVerified: true } } });
+    await page.close();
+  });
+});

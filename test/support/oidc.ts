@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { resolve } from "node:path";
+import { startApi, type TestApi } from "./api";
+import { freePort } from "./ports";
+
+/** An account of the test provider: its login (the `sub`) and what it says about the address. */
+export interface ProviderAccount {
+  readonly email: string;
+  readonly email_verified: boolean;
+}
+
+export interface ProviderClient {
+  readonly client_id: string;
+  readonly client_secret: string;
+  readonly redirect_uris: readonly string[];
+  readonly backchannel_logout_uri?: string;
+  readonly backchannel_logout_session_required?: boolean;
+}
+
+export interface TestProvider {
+  readonly issuer: string;
+  /** The next token response carries an ID token with these claims changed (or this alg), signed with the provider's key. */
+  tamper(change: { claims?: Record<string, unknown>; alg?: string }): Promise<void>;
+  /** A logout token signed with the provider's key. */
+  logoutToken(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** panva's oidc-provider in a process of its own (test/support/oidc-provider.mjs), on a loopback port. */
+export async function startProvider(options: { clients: readonly ProviderClient[]; accounts: Record<string, ProviderAccount>; backchannelLogout?: boolean }): Promise<TestProvider> {
+  const child: ChildProcess = spawn(process.execPath, [resolve(__dirname, "oidc-provider.mjs"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((done, fail) => {
+    child.once("exit", (code) => fail(new Error(`the test provider exited with ${code}`)));
+    createInterface({ input: child.stdout! }).once("line", done);
+  });
+  const { issuer } = JSON.parse(line) as { issuer: string };
+  const control = (path: string, body: unknown) => fetch(`${issuer}${path}`, { method: "POST", body: JSON.stringify(body) });
+  return {
+    issuer,
+    async tamper(change) {
+      await control("/__test/tamper", change);
+    },
+    async logoutToken(claims, header = {}) {
+      return ((await (await control("/__test/logout-token", { claims, header })).json()) as { token: string }).token;
+    },
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null) return done();
+        child.once("exit", () => done());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** Cookies by origin, as a browser keeps them (enough for these flows: no paths, no expiry). */
+export class CookieJar {
+  private readonly cookies = new Map<string, Map<string, string>>();
+
+  header(url: string): string {
+    return [...(this.cookies.get(new URL(url).origin) ?? new Map<string, string>())].map(([name, value]) => `${name}=${value}`).join("; ");
+  }
+
+  store(url: string, headers: Headers): void {
+    const jar = this.cookies.get(new URL(url).origin) ?? new Map<string, string>();
+    for (const line of headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const at = pair!.indexOf("=");
+      const [name, value] = [pair!.slice(0, at).trim(), pair!.slice(at + 1).trim()];
+      if (value === "" || /max-age=0\b|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+    this.cookies.set(new URL(url).origin, jar);
+  }
+
+  get(url: string, name: string): string | undefined {
+    return this.cookies.get(new URL(url).origin)?.get(name);
+  }
+
+  set(url: string, name: string, value: string): void {
+    const jar = this.cookies.get(new URL(url).origin) ?? new Map<string, string>();
+    jar.set(name, value);
+    this.cookies.set(new URL(url).origin, jar);
+  }
+}
+
+/** One request without following redirects, with the jar's cookies; the jar keeps what it sets. */
+export async function visit(jar: CookieJar, url: string, init: RequestInit = {}): Promise<Response> {
+  const response = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: jar.header(url) } });
+  jar.store(url, response.headers);
+  return response;
+}
+
+/**
+ * A browser at the provider: follows its redirects from `authorizationUrl`, signs in as `login` on
+ * oidc-provider's development form, and stops at the first redirect back to `callbackPrefix`: the
+ * callback URL, not yet visited.
+ */
+export async function signInAtProvider(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string> {
+  let url = authorizationUrl;
+  for (let step = 0; step < 10; step++) {
+    if (url.startsWith(callbackPrefix)) return url;
+    const response = await visit(jar, url);
+    const location = response.headers.get("location");
+    if (location) {
+      url = new URL(location, url).href;
+      continue;
+    }
+    const html = await response.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`the provider answered ${response.status} without a form at ${url}: ${html.slice(0, 300)}`);
+    const form = new URLSearchParams({ prompt: "login", login, password: "any" });
+    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    url = new URL(posted.headers.get("location")!, url).href;
+  }
+  throw new Error("the provider sign-in did not come back to the callback");
+}
+
+/**
+ * The API with one provider, `corp`, registered with the API's callback: a free port is chosen
+ * first, since the provider must know the callback before the API starts.
+ */
+export async function startApiWithProvider(options: { redisUrl?: string | null; accounts: Record<string, ProviderAccount>; env?: Record<string, string> }): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const provider = await startProvider({
+    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
+    accounts: options.accounts,
+  });
+  const api = await startApi(options.redisUrl ?? null, {
+    PORT: String(port),
+    PUBLIC_URL: origin,
+    OIDC_PROVIDERS: "corp",
+    OIDC_CORP_ISSUER: provider.issuer,
+    OIDC_CORP_CLIENT_ID: "api-corp",
+    OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
+    ...options.env,
+  }).catch(async (error: unknown) => {
+    await provider.stop();
+    throw error;
+  });
+  return { api, provider, origin };
+}
