@@ -81,7 +81,7 @@ describe("OIDC_PROVIDERS configuration", () => {
     expect(problemsOf({ ALLOWED_REDIRECT_URLS: "https://app.example.com/*,javascript:alert(1)" })).toEqual([
       expect.stringContaining("ALLOWED_REDIRECT_URLS must be comma-separated http(s) URLs"),
     ]);
-    expect(problemsOf({ PUBLIC_URL: "ftp://api.example.com" })).toEqual([expect.stringContaining("PUBLIC_URL must be an http:// or https:// URL")]);
+    expect(problemsOf({ PUBLIC_URL: "ftp://api.example.com" })).toEqual([expect.stringContaining("PUBLIC_URL must be this API's origin")]);
   });
 });
 
