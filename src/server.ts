@@ -9,6 +9,7 @@ import { keySetVersion, type LiveEvent, type RevocationEvent, type SignedInEvent
 import { Accounts } from "./auth/accounts/accounts";
 import { Audit } from "./auth/audit/audit";
 import { AuditTrail } from "./auth/audit/audit-trail";
+import { DpopProofs } from "./auth/dpop/proofs";
 import { Authenticator } from "./auth/tokens/authenticator";
 import { HashQueue } from "./auth/accounts/hash-queue";
 import { Mfa, type MfaNotices } from "./auth/mfa/mfa";
@@ -126,6 +127,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   });
   const audit = new Audit(logger, metrics, auditTrail);
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
+  const dpop = new DpopProofs(config.dpop, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
@@ -135,6 +137,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     onSignedIn,
     clock,
     reauthMaxAgeMs: config.reauthMaxAgeSeconds * 1000,
+    dpop,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue), tracing), sessions, clock, onRevoked, { throttle, audit }, {
@@ -151,7 +154,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl, recovery);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
-  });
+  }, dpop);
   const secretBox = new SecretBox(
     Buffer.from(config.mfa.encryptionKey, "base64"),
     config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
@@ -201,6 +204,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const protocol = liveProtocol({
     schema,
     authenticator,
+    dpop,
     connections,
     auditFeed,
     clock,
@@ -212,7 +216,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   });
   const app = await createApp({
     apollo,
-    buildContext: contextBuilder(authenticator),
+    buildContext: contextBuilder(authenticator, dpop),
     contextError: toGraphQLError,
     store,
     metrics,
@@ -283,6 +287,7 @@ function traceStore(store: Store, tracing: Tracing | null): Store {
   if (!tracing) return store;
   return tracing.traced(store, {
     accessState: "auth.revocation_check",
+    boundAccessState: "auth.revocation_check",
     createSession: "store.session.create",
     rotateSession: "store.session.rotate",
     endSession: "store.session.end",
