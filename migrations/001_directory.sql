@@ -22,6 +22,9 @@ CREATE TABLE users (
   -- Checked against the roles the API knows: a role the code does not know must not grant anything.
   roles text[] NOT NULL DEFAULT ARRAY['USER'],
   disabled boolean NOT NULL DEFAULT false,
+  -- A second factor is on: aal1 tokens are refused. NULL: never set, read as false (the API's
+  -- record then leaves it out, where a factor turned off says false).
+  mfa_enabled boolean,
   created_at timestamptz NOT NULL DEFAULT now(),
   -- Bumped by every change the request path must see (roles, disabled, password, credentials); the
   -- Redis access record carries it, so a stale record is told from a current one.
@@ -39,15 +42,14 @@ CREATE INDEX users_roles ON users USING gin (roles);
 -- Few accounts are disabled: the filter disabled = true reads only them.
 CREATE INDEX users_disabled ON users (created_at, id) WHERE disabled;
 
--- A user's TOTP factor once confirmed (a pending enrolment lives in Redis, with its expiry).
+-- A user's TOTP factor once confirmed. The pending enrolment (with its expiry) and the count of wrong
+-- codes are short-lived and live in Redis.
 CREATE TABLE totp_factors (
   user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
   -- Sealed with MFA_ENCRYPTION_KEY (AES-256-GCM, src/auth/mfa/secret-box.ts): never the plain secret.
   sealed_secret text NOT NULL,
   -- The last accepted time step: no code of it, or of an earlier step, is accepted again.
   last_step bigint NOT NULL,
-  -- Wrong codes since the last accepted one.
-  failures integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
   enabled_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -99,7 +101,8 @@ CREATE TABLE directory_outbox (
   -- No foreign key: the revocation of a deleted user must still reach Redis.
   user_id uuid NOT NULL,
   access_version bigint NOT NULL,
-  -- What Redis must do, e.g. "access" (write the access record) or "credentials" (revoke sessions).
+  -- What Redis must do after the access record is written (src/store/postgres/outbox.ts): "record"
+  -- (nothing more), "end_all", "end_others" (payload.keep), "passkey" (payload.credentialId).
   kind text NOT NULL CHECK (kind <> ''),
   payload jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now()

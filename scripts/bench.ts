@@ -212,11 +212,15 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   if (samples.has("d") && samples.has("h")) console.log(`(h) = ${ratio("h", "d")}× (d): keeping 1 trace in 10 costs ${cost("h")}.`);
 }
 
-/** A stand-in OTLP/HTTP collector: takes every export and answers 200, so the bench measures the API's side only. */
+/**
+ * A stand-in OTLP/HTTP collector: takes every export and answers 200 with an empty
+ * ExportTraceServiceResponse in the encoding it came in, so the bench measures the API's side only.
+ */
 async function otlpSink(): Promise<Server> {
   const server = createServer((request, response) => {
+    const protobuf = request.headers["content-type"]?.includes("protobuf") === true;
     request.resume();
-    request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    request.on("end", () => response.writeHead(200, { "content-type": protobuf ? "application/x-protobuf" : "application/json" }).end(protobuf ? "" : "{}"));
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

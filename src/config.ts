@@ -101,6 +101,21 @@ export interface Config {
   readonly emailVerificationTtl: number;
   /** Seconds a sign-in, step-up or reauthenticate counts as recent, for adding a credential. */
   readonly reauthMaxAgeSeconds: number;
+  /** Browser pages on other origins (docs/clients.md#a-spa-on-another-origin). */
+  readonly browsers: BrowserOrigins;
+}
+
+/** Which browser pages may call this API with its refresh cookie, and how that cookie is scoped. */
+export interface BrowserOrigins {
+  /** CORS_ORIGINS: the exact origins (`scheme://host[:port]`) of pages on other origins allowed to call /graphql with credentials. */
+  readonly corsOrigins: readonly string[];
+  /**
+   * PUBLIC_URL's origin: this API as browsers reach it, when a proxy in front rewrites the Host
+   * header; null: the origin a request was sent to (its Host) is the API's own.
+   */
+  readonly publicOrigin: string | null;
+  /** REFRESH_COOKIE_SAMESITE: the refresh cookie's SameSite attribute (it is always Secure and HttpOnly). */
+  readonly refreshCookieSameSite: "strict" | "lax" | "none";
 }
 
 /** GraphQL over WebSocket (docs/live.md). */
@@ -125,7 +140,13 @@ export interface TracingConfig {
   readonly endpoint: string;
   readonly serviceName: string;
   readonly sampler: TraceSampler;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; the spec's default, http/protobuf. */
+  readonly protocol: OtlpProtocol;
 }
+
+/** The OTLP/HTTP encodings the SDK's exporters speak; grpc, the spec's third, is not shipped. */
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 /** OTEL_TRACES_SAMPLER's values that need no remote service. */
 export const TRACE_SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
@@ -332,6 +353,7 @@ export function loadConfig(env: Env): Config {
   // A first run (random secret, explorer, introspection) stays on this machine; containers set HOST=0.0.0.0.
   const host = read.host("HOST", production ? "::" : "localhost");
   const workers = read.workers("WORKERS");
+  const browsers = readBrowserOrigins(env, read, host, problems);
   const base: Omit<Config, "hashing"> = {
     port,
     host,
@@ -377,7 +399,8 @@ export function loadConfig(env: Env): Config {
       maxSubscriptionsPerConnection: read.integer("LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION", 10, 1, 1000),
       maxPendingPerClient: read.integer("LIVE_MAX_PENDING_PER_IP", 50, 1, 1_000_000),
       pingSeconds: read.integer("LIVE_PING_SECONDS", 30, 1, 3600),
-      allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS"),
+      // Unset: the pages allowed to call /graphql across origins may open their sockets too.
+      allowedOrigins: read.origins("LIVE_ALLOWED_ORIGINS") ?? (browsers.corsOrigins.length > 0 ? browsers.corsOrigins : null),
       auditMaxQueued: read.integer("LIVE_AUDIT_MAX_QUEUED", 1000, 100, 100_000),
     },
     audit: {
@@ -395,6 +418,7 @@ export function loadConfig(env: Env): Config {
     passwordResetTtl: read.integer("PASSWORD_RESET_TTL_SECONDS", 1800, 1, DAY),
     emailVerificationTtl: read.integer("EMAIL_VERIFICATION_TTL_SECONDS", DAY, 1, 7 * DAY),
     reauthMaxAgeSeconds: read.integer("REAUTH_MAX_AGE_SECONDS", 300, 1, DAY),
+    browsers,
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {
@@ -470,6 +494,7 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
   const endpoint = env[name]?.trim();
   if (!endpoint || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return null;
   const sampler = readSampler(env, problems);
+  const protocol = readProtocol(env, problems);
   try {
     const url = new URL(endpoint);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
@@ -477,7 +502,19 @@ function readTracing(env: Env, problems: string[]): TracingConfig | null {
     problems.push(`${name} must be an http:// or https:// URL (an OTLP/HTTP collector), got "${endpoint}"`);
     return null;
   }
-  return sampler === null ? null : { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api", sampler };
+  return sampler === null || protocol === null ? null : { endpoint, serviceName: env.OTEL_SERVICE_NAME?.trim() || "revocable-auth-api", sampler, protocol };
+}
+
+/**
+ * The signal's own variable first, as the spec orders them. An encoding the exporters do not speak
+ * (grpc) refuses the start: spans sent in one a collector does not expect are lost without a word.
+ */
+function readProtocol(env: Env, problems: string[]): OtlpProtocol | null {
+  const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const raw = env[name]?.trim().toLowerCase() || "http/protobuf";
+  const protocol = OTLP_PROTOCOLS.find((candidate) => candidate === raw);
+  if (protocol === undefined) problems.push(`${name} must be http/protobuf or http/json (OTLP over HTTP, port 4318), got "${env[name]}"`);
+  return protocol ?? null;
 }
 
 /**
@@ -672,6 +709,38 @@ function originProblem(origin: string, rpId: string, production: boolean): strin
   }
   if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) return `"${origin}" is not on WEBAUTHN_RP_ID "${rpId}" or a subdomain of it`;
   return null;
+}
+
+/**
+ * CORS_ORIGINS, PUBLIC_URL and REFRESH_COOKIE_SAMESITE. SameSite=None sends the refresh cookie
+ * with requests from any site, so it leans wholly on Secure: the API must be reached over https,
+ * which only PUBLIC_URL can say (TLS ends at a proxy in front), or be on this machine alone.
+ */
+function readBrowserOrigins(env: Env, read: EnvReader, host: string, problems: string[]): BrowserOrigins {
+  let corsOrigins: readonly string[] | null = null;
+  if (env.CORS_ORIGINS?.trim() === "*") problems.push("CORS_ORIGINS cannot be *: the refresh cookie rides these requests, so list each origin (https://app.example.com)");
+  else corsOrigins = read.origins("CORS_ORIGINS");
+  const publicUrl = env.PUBLIC_URL?.trim().replace(/\/$/, "") || null;
+  const publicOrigin = publicUrl !== null && isOrigin(publicUrl) ? publicUrl : null;
+  if (publicUrl !== null && publicOrigin === null) {
+    problems.push(`PUBLIC_URL must be this API's origin as browsers reach it (https://auth.example.com: scheme, host and port only), got "${env.PUBLIC_URL}"`);
+  }
+  const sameSite = read.oneOf("REFRESH_COOKIE_SAMESITE", ["strict", "lax", "none"] as const, "strict");
+  if (sameSite === "none" && publicUrl === null && !isLoopback(host)) {
+    problems.push(`REFRESH_COOKIE_SAMESITE=none needs https: set PUBLIC_URL to this API's https origin (HOST "${host}" is not a loopback address, so plain http could reach it)`);
+  }
+  if (sameSite === "none" && publicOrigin !== null && !publicOrigin.startsWith("https:") && !isLoopback(new URL(publicOrigin).hostname)) {
+    problems.push(`REFRESH_COOKIE_SAMESITE=none needs https: PUBLIC_URL is "${publicOrigin}" (http only on localhost or a loopback address)`);
+  }
+  return { corsOrigins: corsOrigins ?? [], publicOrigin, refreshCookieSameSite: sameSite };
+}
+
+/** localhost (and its subdomains) and loopback addresses: browsers treat them as secure over http, and nobody else reaches them. */
+function isLoopback(hostname: string): boolean {
+  const bare = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (bare === "localhost" || bare.endsWith(".localhost")) return true;
+  if (isIP(bare) === 4) return bare.startsWith("127.");
+  return bare === "::1";
 }
 
 /** The folder of the mail templates shipped with the API: templates/mail beside src/ and dist/. */

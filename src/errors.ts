@@ -30,7 +30,7 @@ export const REASONS = {
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN"],
   NOT_FOUND: ["USER_NOT_FOUND", "SESSION_NOT_FOUND", "PASSKEY_NOT_FOUND"],
   TOO_MANY_REQUESTS: ["LOGIN_THROTTLED", "REGISTER_THROTTLED", "MFA_THROTTLED", "PASSKEY_THROTTLED", "RECOVERY_THROTTLED"],
-  SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE", "SUBSCRIBER_TOO_SLOW"],
+  SERVICE_UNAVAILABLE: ["STORE_UNAVAILABLE", "DIRECTORY_UNAVAILABLE", "SUBSCRIBER_TOO_SLOW"],
 } as const satisfies Record<ErrorCode, readonly string[]>;
 
 export type Reason = (typeof REASONS)[ErrorCode][number];
@@ -77,6 +77,14 @@ export const tokenRevoked = () => unauthenticated("TOKEN_REVOKED", MESSAGES.revo
 
 export const storeUnavailable = () =>
   new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", MESSAGES.storeUnavailable);
+
+/**
+ * Postgres (DATABASE_URL), which holds the directory, did not answer in time: what reads or changes
+ * users and credentials (sign-in, registration, admin changes) waits for it; requests with a valid
+ * token do not need it and go on.
+ */
+export const directoryUnavailable = () =>
+  new AuthError("SERVICE_UNAVAILABLE", "DIRECTORY_UNAVAILABLE", "The user directory is unavailable just now. Try again shortly.");
 
 /** The store refuses what the operation needs (a Redis ACL without a rule): the message names the rule to grant. */
 export const storeRefused = (message: string) => new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", message);

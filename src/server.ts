@@ -49,6 +49,7 @@ import { instrumentStore } from "./store/instrumented-store";
 import { MemoryStore } from "./store/memory/memory-store";
 import { connectRedisStore, RedisStore } from "./store/redis/redis-store";
 import { prepareDatabase } from "./store/postgres/database";
+import { connectDirectoryStore, DirectoryStore } from "./store/postgres/directory-store";
 import type { Store } from "./store/store";
 import type { Tracing } from "./tracing/tracing";
 
@@ -93,8 +94,9 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
   // Before anything connects: a schema older than this code (or a changed migration) stops the start here.
   if (config.database) await prepareDatabase(config.database, deps.logger);
   const rawStore = await createStore(config, deps.logger, deps.clock ?? systemClock);
+  const redis = redisOf(rawStore);
   const channel: LiveChannel =
-    rawStore instanceof RedisStore && config.redis ? new RedisChannel(rawStore.client, config.redis, config.storeTimeoutMs, deps.logger) : new InProcessChannel();
+    redis && config.redis ? new RedisChannel(redis.client, config.redis, config.storeTimeoutMs, deps.logger) : new InProcessChannel();
   try {
     return await serve(config, deps, rawStore, channel);
   } catch (error) {
@@ -219,12 +221,14 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     buildContext: contextBuilder(authenticator, dpop),
     contextError: toGraphQLError,
     store,
+    directory: rawStore instanceof DirectoryStore ? { ping: () => rawStore.pingDirectory() } : null,
     metrics,
     metricsExposition: metricsExposition(metrics),
     logger,
     explorer: config.explorer,
     jwks,
     trustProxy: config.trustProxy,
+    browsers: config.browsers,
     live: {
       protocol,
       connections,
@@ -309,13 +313,22 @@ function tracePasswords(passwords: Passwords, tracing: Tracing | null): Password
 
 async function createStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {
   if (config.redis) {
-    return connectRedisStore({
+    const redis = await connectRedisStore({
       redis: config.redis,
       timeoutMs: config.storeTimeoutMs,
       connectWithinMs: REDIS_CONNECT_WITHIN_MS,
       requireAof: config.redisRequireAof,
       logger,
     });
+    if (!config.database) return redis;
+    // The directory in Postgres, the hot state on this Redis (src/store/postgres/directory-store.ts).
+    return connectDirectoryStore(redis, config.database, logger).catch(async (error: unknown) => {
+      await redis.close();
+      throw error;
+    });
+  }
+  if (config.database) {
+    throw new Error("DATABASE_URL needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): sessions, revocations and the access record each request reads live there");
   }
   // loadConfig already refuses production without Redis; this guards other callers of startServer.
   if (config.production) {
@@ -325,6 +338,12 @@ async function createStore(config: Config, logger: Logger, clock: Clock): Promis
     "No Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): using the embedded in-memory store. It is for one instance only and loses every user and session on restart",
   );
   return new MemoryStore(clock);
+}
+
+/** The Redis store under the store, if any: the live channel shares its connection settings. */
+function redisOf(store: Store): RedisStore | null {
+  if (store instanceof RedisStore) return store;
+  return store instanceof DirectoryStore ? store.redis : null;
 }
 
 /** The mail transport, chosen like the store: SMTP with MAIL_URL, else the log (MAIL_URL=off: nothing is sent). */

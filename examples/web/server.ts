@@ -69,7 +69,9 @@ export async function startWebExample(options: WebExampleOptions): Promise<WebEx
     }
     const body = Buffer.concat(chunks);
     if (req.method === "POST") options.onGraphQLRequest?.(body.toString("utf8"));
-    const upstream = request({ host: api.hostname, port: api.port, method: req.method, path: req.url, headers: { ...req.headers, host: api.host } }, (answer) => {
+    // Host is passed on as the browser sent it: the API takes the origin a request was sent to as
+    // its own, and would refuse the page's Origin (403 ORIGIN_NOT_ALLOWED) against a rewritten one.
+    const upstream = request({ host: api.hostname, port: api.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
@@ -87,11 +89,11 @@ export async function startWebExample(options: WebExampleOptions): Promise<WebEx
   });
 
   // A WebSocket upgrade on /graphql is passed through byte for byte: the request line and headers
-  // (Host rewritten), then both directions piped.
+  // (Host kept, as above), then both directions piped.
   server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
     if (new URL(req.url ?? "/", "http://page").pathname !== "/graphql") return void socket.destroy();
     const upstream = connect(Number(api.port || 80), api.hostname, () => {
-      const headers = Object.entries({ ...req.headers, host: api.host }).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`));
+      const headers = Object.entries(req.headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`));
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join("\r\n")}\r\n\r\n`);
       upstream.write(head);
       socket.pipe(upstream).pipe(socket);

@@ -9,7 +9,8 @@ import { presentedToken } from "./bearer";
 
 /**
  * The opt-in home of a browser client's refresh token: HttpOnly (page script never sees it),
- * Secure, SameSite=Strict (never sent cross-site, so it cannot ride a forged request). The
+ * Secure, SameSite=Strict by default (never sent cross-site, so it cannot ride a forged request;
+ * with REFRESH_COOKIE_SAMESITE=none the Origin check in src/http/cors.ts keeps that true). The
  * transport implements it (src/http/refresh-cookie.ts).
  */
 export interface RefreshCookie {

@@ -6,13 +6,15 @@ import type { Config } from "../config";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import type { Metrics, MetricsExposition } from "../metrics";
 import type { Store } from "../store/store";
+import type { BrowserOrigins } from "../config";
 import { notFound, transportErrors } from "./errors";
 import { browserPage, explorerAssets } from "./explorer";
 import { graphqlRoute } from "./graphql";
-import { health } from "./health";
+import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
+import { OriginPolicy } from "./origins";
 import { requestIdFor, requestLog } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
@@ -31,6 +33,8 @@ export interface AppParts {
   readonly buildContext: ContextBuilder;
   readonly contextError: (error: unknown) => Error;
   readonly store: Pick<Store, "ping">;
+  /** The directory, when it is apart from the store (Postgres): /readyz reports it on its own. */
+  readonly directory?: DirectoryProbe | null;
   readonly metrics: Metrics;
   readonly metricsExposition: MetricsExposition;
   readonly logger: Logger;
@@ -40,6 +44,8 @@ export interface AppParts {
   readonly jwks: JsonWebKeySet | null;
   /** TRUST_PROXY as config.ts read it, turned into fastify's form below. */
   readonly trustProxy: Config["trustProxy"];
+  /** CORS_ORIGINS, PUBLIC_URL, REFRESH_COOKIE_SAMESITE; absent: same-origin pages only, SameSite=Strict. */
+  readonly browsers?: BrowserOrigins;
   /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
   readonly live?: LiveRouteOptions;
 }
@@ -64,10 +70,11 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   app.setNotFoundHandler(notFound);
+  const publicOrigin = parts.browsers?.publicOrigin ?? null;
   app.setErrorHandler(transportErrors(parts.logger, MAX_BODY_BYTES));
 
   await app.register(requestLog, { logger: parts.logger, metrics: parts.metrics });
-  await app.register(health, { store: parts.store });
+  await app.register(health, { store: parts.store, directory: parts.directory ?? null });
   await app.register(metricsRoute, { exposition: parts.metricsExposition });
   await app.register(jwksRoute, { jwks: parts.jwks });
   if (parts.explorer) await app.register(explorerAssets);
@@ -76,8 +83,10 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     buildContext: parts.buildContext,
     contextError: parts.contextError,
     browserPage: browserPage(parts.explorer),
+    origins: new OriginPolicy(parts.browsers?.corsOrigins ?? [], publicOrigin),
+    refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
   });
-  if (parts.live) await app.register(liveRoute, { ...parts.live, trustProxy: trustProxy(parts.trustProxy) });
+  if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }
 

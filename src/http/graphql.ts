@@ -8,8 +8,10 @@ import { MAX_USER_AGENT_LENGTH } from "../auth/audit/audit";
 import { clientReported } from "../auth/shared/client-text";
 import type { ContextBuilder, RequestContext } from "../context/context";
 import { AuthError } from "../errors";
+import { cors } from "./cors";
 import { prefersHtml } from "./explorer";
-import { refreshCookie } from "./refresh-cookie";
+import type { OriginPolicy } from "./origins";
+import { refreshCookie, type SameSite } from "./refresh-cookie";
 
 export interface GraphQLRouteOptions {
   readonly apollo: ApolloServer<RequestContext>;
@@ -18,15 +20,20 @@ export interface GraphQLRouteOptions {
   readonly contextError: (error: unknown) => Error;
   /** What a browser opening GET /graphql sees: the explorer, or a page saying it is off. */
   readonly browserPage: (reply: FastifyReply) => FastifyReply;
+  /** The API's own origin and CORS_ORIGINS: who may call with credentials (cors.ts). */
+  readonly origins: OriginPolicy;
+  readonly refreshCookieSameSite: SameSite;
 }
 
 /**
  * GraphQL at /graphql, through Apollo's fastify integration. Everything here is encapsulated: the
  * cookie plugin and the body parsers apply to this route only.
  */
-export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app, { apollo, buildContext, contextError, browserPage }) => {
+export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app, { apollo, buildContext, contextError, browserPage, origins, refreshCookieSameSite }) => {
   // Its parser and serializer only (refresh-cookie.ts): no hooks on every request.
   await app.register(fastifyCookie, { hook: false });
+  // Before anything reads a body or the cookie: a foreign origin is refused here, whatever it asks.
+  await app.register(cors, { origins });
 
   // JSON bodies only, as before; any other body is left for Apollo to refuse (CSRF prevention
   // for the "simple" content types, 400 for the rest) rather than answered 415 here.
@@ -40,7 +47,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {

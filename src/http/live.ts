@@ -9,12 +9,18 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { clientKey } from "../auth/shared/client-key";
 import type { LiveConnections } from "../live/connections";
 import type { SocketExtra } from "./live-protocol";
+import { OriginPolicy } from "./origins";
 
 export interface LiveRouteOptions {
   readonly protocol: ReturnType<typeof makeServer<Record<string, unknown>, SocketExtra>>;
   readonly connections: LiveConnections;
-  /** LIVE_ALLOWED_ORIGINS: a browser's Origin must be one of these; null allows any. */
+  /**
+   * LIVE_ALLOWED_ORIGINS (by default CORS_ORIGINS): a browser's Origin must be one of these or the
+   * API's own; null allows any.
+   */
   readonly allowedOrigins: readonly string[] | null;
+  /** PUBLIC_URL's origin, also the API's own (origins.ts). */
+  readonly publicOrigin?: string | null;
   /** A larger message closes the socket with 1009. */
   readonly maxMessageBytes: number;
   /** A peer that has not answered the last ping by the next one is dropped. */
@@ -44,15 +50,13 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
   /** Not yet authenticated sockets, by client (clientKey). */
   const pending = new Map<string, number>();
   const trust = !options.trustProxy ? null : typeof options.trustProxy === "function" ? options.trustProxy : proxyAddr.compile(options.trustProxy);
+  const origins = options.allowedOrigins === null ? null : new OriginPolicy(options.allowedOrigins, options.publicOrigin ?? null);
   const addressOf = (request: IncomingMessage) => clientIpOf(trust ? proxyAddr(request, trust) : request.socket.remoteAddress);
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? "").split("?")[0];
     if (path !== "/graphql") return refuseUpgrade(socket, 404, "Not Found");
-    const origin = request.headers.origin;
-    if (origin !== undefined && options.allowedOrigins !== null && !options.allowedOrigins.includes(origin)) {
-      return refuseUpgrade(socket, 403, "Forbidden");
-    }
+    if (origins?.verdict(request.headers.origin, request.headers.host) === "foreign") return refuseUpgrade(socket, 403, "Forbidden");
     const clientIp = addressOf(request);
     if ((pending.get(clientKey(clientIp)) ?? 0) >= options.maxPendingPerClient) return refuseUpgrade(socket, 429, "Too Many Requests");
     const dpopTarget: DpopTarget = { method: "GET", url: socketUrl(request, trust !== null && trust(request.socket.remoteAddress ?? "", 0)) };

@@ -1,11 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { BrowserOrigins } from "../config";
 import type { RefreshCookie } from "../context/context";
 
 export const REFRESH_COOKIE = "refresh_token";
 /** Scoped to the GraphQL endpoint: the browser sends it nowhere else. */
 export const REFRESH_COOKIE_PATH = "/graphql";
 
-const OPTIONS = { httpOnly: true, secure: true, sameSite: "strict", path: REFRESH_COOKIE_PATH } as const;
+export type SameSite = BrowserOrigins["refreshCookieSameSite"];
 
 /**
  * The refresh cookie of one request, with @fastify/cookie's parser and serializer but none of its
@@ -16,6 +17,7 @@ class RequestRefreshCookie implements RefreshCookie {
   constructor(
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
+    private readonly sameSite: SameSite,
   ) {}
 
   read(): string | undefined {
@@ -32,10 +34,18 @@ class RequestRefreshCookie implements RefreshCookie {
   }
 
   private write(value: string, expires: Date): void {
-    this.reply.header("set-cookie", this.request.server.serializeCookie(REFRESH_COOKIE, value, { ...OPTIONS, expires }));
+    this.reply.header("set-cookie", this.request.server.serializeCookie(REFRESH_COOKIE, value, {
+        // Always Secure, whatever SameSite: with None that is all that keeps it off plain http.
+        httpOnly: true,
+        secure: true,
+        sameSite: this.sameSite,
+        path: REFRESH_COOKIE_PATH,
+        expires,
+      }));
   }
 }
 
-export function refreshCookie(request: FastifyRequest, reply: FastifyReply): RefreshCookie {
-  return new RequestRefreshCookie(request, reply);
+/** REFRESH_COOKIE_SAMESITE: strict unless the pages are on another site (docs/clients.md#a-spa-on-another-origin). */
+export function refreshCookie(request: FastifyRequest, reply: FastifyReply, sameSite: SameSite): RefreshCookie {
+  return new RequestRefreshCookie(request, reply, sameSite);
 }

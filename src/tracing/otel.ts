@@ -1,6 +1,7 @@
 import { FastifyOtelInstrumentation } from "@fastify/otel";
 import { SpanStatusCode, type Span } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { GraphQLInstrumentation } from "@opentelemetry/instrumentation-graphql";
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
@@ -19,7 +20,7 @@ export function startOpenTelemetry(config: TracingConfig, logger: Logger): Traci
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": config.serviceName }),
     sampler: sampler(config.sampler),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(config.protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter())],
   });
   // The global provider, AsyncLocalStorage context and the W3C traceparent/baggage propagators.
   provider.register();

@@ -3,6 +3,7 @@ import pino from "pino";
 import { keys as keyOf } from "@revocable-auth/verifier/internal";
 import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, PENDING_USER_TTL_MS, type RedisStore } from "../../src/store/redis/redis-store";
+import type { UserPage, UserPosition } from "../../src/store/store";
 import { startRedis, type TestRedis } from "../support/redis";
 import { storeContract } from "./store-contract";
 
@@ -81,6 +82,46 @@ describe("Redis TTLs: each entry lives exactly as long as what it guards", () =>
     await redis.client.set(keyOf.cutoff(u.id), String(ahead), "PX", 120_000);
     await store.endAllSessions(u.id);
     expect(Number(await redis.client.get(keyOf.cutoff(u.id)))).toBe(ahead);
+  });
+});
+
+describe("users(filter:) on Redis: a scan bounded per page", () => {
+  const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await redis.client.info("commandstats"))?.[1] ?? 0);
+
+  it("reads at most usersScanMax users a page, comes back short with where to go on, and still lists every match once", async () => {
+    const scanMax = 7;
+    const scanning = await connectRedisStore({ redis: singleNode(redis.url), timeoutMs: 1000, connectWithinMs: 5000, logger: pino({ level: "silent" }), usersScanMax: scanMax });
+    try {
+      const tag = `scan${randomUUID().slice(0, 8)}`;
+      const t = Date.now();
+      const matches: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const id = randomUUID();
+        const match = i % 6 === 5;
+        await store.createUser({ id, email: `${match ? tag : "other"}-${id}@example.com`, roles: ["USER"], createdAt: t + i, disabled: false }, "h");
+        if (match) matches.push(id);
+      }
+      const filter = { emailContains: tag, createdAfter: t - 1 };
+      const seen: string[] = [];
+      let after: UserPosition | null = null;
+      let short = 0;
+      for (let pages = 0; pages < 100; pages++) {
+        const before = await gets();
+        const page: UserPage = await scanning.listUsers({ first: 2, after, filter, countTotal: false });
+        expect((await gets()) - before).toBeLessThanOrEqual(scanMax);
+        expect(page.totalCount).toBeNull();
+        seen.push(...page.users.map((user) => user.id));
+        if (!page.hasNextPage) break;
+        if (page.resumeAfter) short++;
+        after = page.resumeAfter ?? page.users.at(-1)!;
+      }
+      expect(seen).toEqual(matches);
+      expect(short).toBeGreaterThan(0);
+      // Asked for, the count reads every user in range, past the page's bound.
+      expect((await scanning.listUsers({ first: 2, after: null, filter })).totalCount).toBe(matches.length);
+    } finally {
+      await scanning.close();
+    }
   });
 });
 

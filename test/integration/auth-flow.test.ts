@@ -10,7 +10,7 @@ import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
 
-describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"]])("auth flow on the %s store", (storeKind) => {
+describe.each<[StoreMode]>([["redis"], ["cluster"], ["memory"], ["postgres"]])("auth flow on the %s store", (storeKind) => {
   let backend: StoreBackend;
   let api: TestApi;
   const ADMIN_EMAIL = uniqueEmail("admin");

@@ -23,7 +23,7 @@ const applied = async (url: string) =>
 describe("starting with DATABASE_URL", () => {
   it("applies pending migrations before listening, by default outside production", async () => {
     const url = await postgres.createDatabase("start");
-    const api = await startApi(null, { DATABASE_URL: url });
+    const api = await startApi(redis.url, { DATABASE_URL: url });
     try {
       expect(api.config.database).toEqual({ url, migrate: true });
       expect(await applied(url)).toEqual(["001_directory"]);
@@ -31,14 +31,14 @@ describe("starting with DATABASE_URL", () => {
       await api.stop();
     }
     // A second instance finds nothing to do.
-    const again = await startApi(null, { DATABASE_URL: url });
+    const again = await startApi(redis.url, { DATABASE_URL: url });
     await again.stop();
     expect(await applied(url)).toEqual(["001_directory"]);
   });
 
   it("refuses to start with MIGRATE=off while a migration is pending, naming it, and changes nothing", async () => {
     const url = await postgres.createDatabase("off");
-    await expect(startApi(null, { DATABASE_URL: url, MIGRATE: "off" })).rejects.toMatchObject({
+    await expect(startApi(redis.url, { DATABASE_URL: url, MIGRATE: "off" })).rejects.toMatchObject({
       code: "PENDING",
       message: "1 migration(s) pending: 001_directory. Apply them with npm run migrate (or start with MIGRATE=on)",
     });
@@ -49,7 +49,7 @@ describe("starting with DATABASE_URL", () => {
     const url = await postgres.createDatabase("late");
     await postgres.stop();
     let started = false;
-    const starting = startApi(null, { DATABASE_URL: url }).then((api) => {
+    const starting = startApi(redis.url, { DATABASE_URL: url }).then((api) => {
       started = true;
       return api;
     });
@@ -63,7 +63,7 @@ describe("starting with DATABASE_URL", () => {
     expect(await applied(url)).toEqual(["001_directory"]);
 
     const begun = Date.now();
-    await expect(startApi(null, { DATABASE_URL: postgres.urlOf("no_such_database") })).rejects.toThrow(
+    await expect(startApi(redis.url, { DATABASE_URL: postgres.urlOf("no_such_database") })).rejects.toThrow(
       `cannot reach Postgres at 127.0.0.1:${postgres.port}/no_such_database (DATABASE_URL): database "no_such_database" does not exist`,
     );
     expect(Date.now() - begun).toBeLessThan(5000);

@@ -3,8 +3,9 @@ import { once } from "node:events";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startPostgres, type TestPostgres } from "../support/postgres";
 import { markedBlocks, missingFragment, ROOT, statedOutcomes } from "../support/readme";
-import { freePort } from "../support/redis";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
 
 /**
  * The README's quick start and curl walkthrough, run as written: the server is started with the
@@ -20,6 +21,10 @@ const logDir = mkdtempSync(join(tmpdir(), "readme-"));
 const logFile = join(logDir, "api.log");
 const blocks = markedBlocks();
 const serverBlock = blocks.find((block) => block.role === "server");
+const postgresBlock = blocks.find((block) => block.role === "postgres");
+/** The URLs the "With Postgres" block names, replaced by the test's own servers. */
+const README_DATABASE_URL = "DATABASE_URL=postgres://localhost:5432/auth";
+const README_REDIS_URL = "REDIS_URL=redis://localhost:6379";
 const walkthrough = blocks.filter((block) => block.role === "run");
 /** How often the whole walkthrough runs against the one server. */
 const PASSES = 5;
@@ -138,4 +143,46 @@ describe("the README", () => {
     }
     expect(runs.filter((run) => run.status !== 0).length).toBeGreaterThanOrEqual(3);
   }, 120_000);
+});
+
+describe("the README's \"With Postgres\" block", () => {
+  let postgres: TestPostgres;
+  let redis: TestRedis;
+  let withPostgres: ReadmeServer;
+  let database: string;
+
+  beforeAll(async () => {
+    [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+    const url = await postgres.createDatabase("auth");
+    database = url.split("/").at(-1)!;
+    const command = postgresBlock!.code.trimEnd();
+    expect(command.split("\n")).toHaveLength(1);
+    expect(command).toContain(README_DATABASE_URL);
+    expect(command).toContain(README_REDIS_URL);
+    expect(command).toMatch(/ npm start \| tee api\.log$/);
+    withPostgres = await startServer(command.replace(README_DATABASE_URL, `DATABASE_URL=${url}`).replace(README_REDIS_URL, `REDIS_URL=${redis.url}`), join(logDir, "postgres.log"));
+  }, 60_000);
+  afterAll(async () => {
+    if (withPostgres?.process.exitCode === null) {
+      withPostgres.process.kill("SIGTERM");
+      await once(withPostgres.process, "exit");
+    }
+    await Promise.all([postgres?.destroy(), redis?.destroy()]);
+  });
+
+  it("starts on Postgres and Redis, with its schema applied and the admin account in Postgres", async () => {
+    expect(withPostgres.output()).toMatch(/the Postgres schema is up to date/);
+    expect(withPostgres.output()).not.toMatch(/embedded in-memory store/);
+    expect(await postgres.query("SELECT email FROM users", [], database)).toEqual([{ email: "admin@example.com" }]);
+  });
+
+  it.each(walkthrough.map((block, index) => [index + 1, block.code] as const))(
+    "runs walkthrough block %d as written against it, with the outcomes it states",
+    (_block, code) => {
+      const run = runBlock(code, withPostgres);
+      expect({ status: run.status, stderr: run.stderr, report: run.report }).toEqual({ status: 0, stderr: "", report: expect.any(String) });
+      expect({ missing: missingFragment(run.stdout, statedOutcomes(code)), report: run.report }).toEqual({ missing: null, report: expect.any(String) });
+    },
+    60_000,
+  );
 });

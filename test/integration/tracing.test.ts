@@ -1,59 +1,21 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { ChangePasswordDocument, MeDocument, RegisterDocument } from "../../schema/generated/graphql";
 import { spawnApi, testEnv, type ApiProcess } from "../support/api";
 import { PASSWORD, send, uniqueEmail } from "../support/client";
+import { startCollector, type Collector, type ReceivedSpan } from "../support/otlp";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
-
-interface ReceivedSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string;
-  readonly name: string;
-  readonly kind: number;
-}
-
-/** OTLP/HTTP ids arrive as hex (the JS exporter's JSON) or base64 (protobuf-style JSON): hex either way. */
-const hex = (id: string | undefined) => (!id ? "" : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, "base64").toString("hex"));
-
-/** A collector in this process: POST /v1/traces with OTLP JSON, every span kept. */
-async function startReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[]; bodies: string[] }> {
-  const spans: ReceivedSpan[] = [];
-  /** Every export as received: what a tracing backend would store. */
-  const bodies: string[] = [];
-  const server = createServer((request, response) => {
-    let body = "";
-    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    request.on("end", () => {
-      if (request.url === "/v1/traces" && request.headers["content-type"]?.includes("json")) {
-        bodies.push(body);
-        const payload = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: Record<string, string | number>[] }[] }[] };
-        for (const resource of payload.resourceSpans)
-          for (const scope of resource.scopeSpans)
-            for (const span of scope.spans) {
-              spans.push({ traceId: hex(String(span.traceId)), spanId: hex(String(span.spanId)), parentSpanId: hex(span.parentSpanId as string), name: String(span.name), kind: Number(span.kind) });
-            }
-      }
-      response.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, bodies };
-}
 
 const randomHex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => Math.floor(Math.random() * 256))).toString("hex");
 
 describe("OpenTelemetry tracing, on", () => {
   let redis: TestRedis;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Collector;
   let api: ApiProcess;
   beforeAll(async () => {
     redis = await startRedis();
-    receiver = await startReceiver();
+    receiver = await startCollector();
     api = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_SERVICE_NAME: "auth-api-under-test" });
   }, 60_000);
   afterAll(async () => {
@@ -98,6 +60,13 @@ describe("OpenTelemetry tracing, on", () => {
     expect(names.some((name) => /fastify|request handler|handler/i.test(name))).toBe(true);
   });
 
+  it("exports OTLP protobuf, the spec's default OTEL_EXPORTER_OTLP_PROTOCOL", async () => {
+    const traceId = randomHex(16);
+    await send(api.url, MeDocument, {}, { headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    expect(await trace(traceId, "POST /graphql")).not.toEqual([]);
+    expect(new Set(receiver.contentTypes)).toEqual(new Set(["application/x-protobuf"]));
+  });
+
   it("exports no script argument: no password hash, refresh token hash or email reaches the tracing backend", async () => {
     const traceId = randomHex(16);
     const email = uniqueEmail("traced");
@@ -126,9 +95,9 @@ describe("OpenTelemetry tracing, on", () => {
   });
 });
 
-describe("OpenTelemetry tracing, sampled (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)", () => {
+describe("OpenTelemetry tracing, sampled (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) and encoded (OTEL_EXPORTER_OTLP_PROTOCOL)", () => {
   let redis: TestRedis;
-  const started: { api: ApiProcess; receiver: Awaited<ReturnType<typeof startReceiver>> }[] = [];
+  const started: { api: ApiProcess; receiver: Collector }[] = [];
   beforeAll(async () => {
     redis = await startRedis();
   }, 60_000);
@@ -140,10 +109,10 @@ describe("OpenTelemetry tracing, sampled (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPL
     await redis?.destroy();
   });
 
-  /** An API with its own collector, under `sampler`, and a user's token. */
-  const start = async (sampler: Record<string, string>) => {
-    const receiver = await startReceiver();
-    const api = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", ...sampler });
+  /** An API with its own collector, under these OTEL_* variables, and a user's token. */
+  const start = async (env: Record<string, string>) => {
+    const receiver = await startCollector();
+    const api = await spawnApi(redis.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", ...env });
     started.push({ api, receiver });
     const registered = await send(api.url, RegisterDocument, { input: { email: uniqueEmail(), password: PASSWORD } });
     return { api, receiver, token: registered.data!.register.accessToken };
@@ -181,6 +150,14 @@ describe("OpenTelemetry tracing, sampled (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPL
     await me(server, randomHex(16), false);
     await new Promise((r) => setTimeout(r, 1000));
     expect(server.receiver.spans).toEqual([]);
+  });
+
+  it("exports OTLP/JSON, with the same spans, at OTEL_EXPORTER_OTLP_PROTOCOL=http/json", async () => {
+    const server = await start({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" });
+    const traceId = randomHex(16);
+    await me(server, traceId, true);
+    expect((await arrived(server.receiver, traceId)).map((span) => span.name)).toEqual(expect.arrayContaining(["POST /graphql", "auth.verify_token", "auth.revocation_check", "mget"]));
+    expect(new Set(server.receiver.contentTypes)).toEqual(new Set(["application/json"]));
   });
 
   it("at always_on, exports a trace the caller did not sample", async () => {
@@ -222,5 +199,6 @@ describe("OpenTelemetry tracing, off", () => {
   it("(the probe does see them when tracing is on)", async () => {
     const loaded = await loadedTracingModules({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
     expect(loaded.some((file) => file.includes("exporter-trace-otlp-http"))).toBe(true);
+    expect(loaded.some((file) => file.includes("exporter-trace-otlp-proto"))).toBe(true);
   });
 });

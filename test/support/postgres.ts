@@ -150,8 +150,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     stop: () => stopWith("SIGINT"),
     kill: () => stopWith("SIGKILL"),
     start,
-    pause: () => server && signalGroup(server, "SIGSTOP"),
-    resume: () => server && signalGroup(server, "SIGCONT"),
+    pause: () => server && signalServer(server, "SIGSTOP"),
+    resume: () => server && signalServer(server, "SIGCONT"),
     async destroy() {
       await stopWith("SIGINT");
       rmSync(home, { recursive: true, force: true });
@@ -165,6 +165,23 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid!, signal);
   } catch {
     // the group is gone already
+  }
+}
+
+/**
+ * The postmaster and every process it forked. Each backend calls setsid() at its start (so the
+ * postmaster can signal it as a group), so the postmaster's group alone would leave open
+ * connections answering: a "frozen" server must freeze those too.
+ */
+function signalServer(child: ChildProcess, signal: NodeJS.Signals): void {
+  const forked = spawnSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).stdout;
+  signalGroup(child, signal);
+  for (const pid of forked.split("\n").map(Number).filter((n) => n > 0)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // it exited meanwhile
+    }
   }
 }
 

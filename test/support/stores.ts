@@ -1,14 +1,20 @@
 import { startApi, type TestApi } from "./api";
 import { startCluster } from "./cluster";
+import { startPostgres, type TestPostgres } from "./postgres";
 import { startRedis } from "./redis";
 
-/** The stores the HTTP suites run against: one Redis, a 3+3 Redis Cluster, or the embedded store. */
-export type StoreMode = "redis" | "cluster" | "memory";
+/**
+ * The stores the HTTP suites run against: one Redis, a 3+3 Redis Cluster, the embedded store, or
+ * the directory in Postgres (DATABASE_URL) beside one Redis.
+ */
+export type StoreMode = "redis" | "cluster" | "memory" | "postgres";
 
 export interface StoreBackend {
   readonly mode: StoreMode;
   /** What the API needs in its environment to use this store. */
   readonly env: Record<string, string>;
+  /** Mode postgres: the server DATABASE_URL names a database of. */
+  readonly postgres?: TestPostgres;
   destroy(): Promise<void>;
 }
 
@@ -20,6 +26,11 @@ export async function startStore(mode: StoreMode): Promise<StoreBackend> {
     case "redis": {
       const redis = await startRedis();
       return { mode, env: { REDIS_URL: redis.url }, destroy: () => redis.destroy() };
+    }
+    case "postgres": {
+      const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+      const env = { REDIS_URL: redis.url, DATABASE_URL: await postgres.createDatabase("api") };
+      return { mode, env, postgres, destroy: async () => void (await Promise.all([redis.destroy(), postgres.destroy()])) };
     }
     case "cluster": {
       const cluster = await startCluster();

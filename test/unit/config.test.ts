@@ -59,11 +59,13 @@ describe("configuration", () => {
       endpoint: "http://collector:4318",
       serviceName: "revocable-auth-api",
       sampler: { name: "parentbased_always_on", ratio: 1 },
+      protocol: "http/protobuf",
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://c/v1/traces", OTEL_SERVICE_NAME: "auth" }).tracing).toEqual({
       endpoint: "https://c/v1/traces",
       serviceName: "auth",
       sampler: { name: "parentbased_always_on", ratio: 1 },
+      protocol: "http/protobuf",
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeNull();
     expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4317" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http/)]);
@@ -77,6 +79,19 @@ describe("configuration", () => {
     expect(sampler({ OTEL_TRACES_SAMPLER: "traceidratio" })).toEqual({ name: "traceidratio", ratio: 1 });
     // Off, they are not read.
     expect(loadConfig({ OTEL_TRACES_SAMPLER: "sometimes" }).tracing).toBeNull();
+  });
+
+  it("reads OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL, http/protobuf by default, and refuses grpc", () => {
+    const protocol = (env: Record<string, string>) => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", ...env }).tracing?.protocol;
+    expect(protocol({})).toBe("http/protobuf");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: " HTTP/JSON " })).toBe("http/json");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })).toBe("http/protobuf");
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (OTLP over HTTP, port 4318), got "grpc"',
+    ]);
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "json" })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be/)]);
+    // Off, it is not read.
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }).tracing).toBeNull();
   });
 
   it("refuses an unknown sampler, a ratio outside 0..1, and a ratio for a sampler that takes none", () => {
@@ -522,6 +537,43 @@ describe("live connections configuration", () => {
       "https://app.example.com",
       "http://localhost:3000",
     ]);
+  });
+
+  it("reads CORS_ORIGINS as exact origins, none by default, and refuses *, paths and other schemes", () => {
+    expect(loadConfig({}).browsers).toEqual({ corsOrigins: [], publicOrigin: null, refreshCookieSameSite: "strict" });
+    expect(loadConfig({ CORS_ORIGINS: "https://app.example.com, http://127.0.0.1:5173" }).browsers.corsOrigins).toEqual(["https://app.example.com", "http://127.0.0.1:5173"]);
+    expect(problemsOf({ CORS_ORIGINS: "*" })).toEqual([expect.stringMatching(/^CORS_ORIGINS cannot be \*: .* list each origin/)]);
+    for (const value of ["https://app.example.com/", "https://app.example.com/app", "app.example.com", "ftp://app.example.com", "https://a.example.com,"]) {
+      expect(problemsOf({ CORS_ORIGINS: value })).toEqual([expect.stringMatching(/^CORS_ORIGINS must be a comma-separated list of origins/)]);
+    }
+  });
+
+  it("lets LIVE_ALLOWED_ORIGINS default to CORS_ORIGINS, and keeps its own value when set", () => {
+    expect(loadConfig({ CORS_ORIGINS: "https://app.example.com" }).live.allowedOrigins).toEqual(["https://app.example.com"]);
+    expect(loadConfig({ CORS_ORIGINS: "https://app.example.com", LIVE_ALLOWED_ORIGINS: "https://live.example.com" }).live.allowedOrigins).toEqual(["https://live.example.com"]);
+    expect(loadConfig({}).live.allowedOrigins).toBeNull();
+  });
+
+  it("reads PUBLIC_URL as this API's origin", () => {
+    expect(loadConfig({ PUBLIC_URL: "https://auth.example.com/" }).browsers.publicOrigin).toBe("https://auth.example.com");
+    expect(problemsOf({ PUBLIC_URL: "https://auth.example.com/api" })).toEqual([expect.stringMatching(/^PUBLIC_URL must be this API's origin/)]);
+  });
+
+  it("sets REFRESH_COOKIE_SAMESITE to strict, lax or none, and refuses none without https outside localhost", () => {
+    expect(loadConfig({ REFRESH_COOKIE_SAMESITE: "lax" }).browsers.refreshCookieSameSite).toBe("lax");
+    expect(problemsOf({ REFRESH_COOKIE_SAMESITE: "None" })).toEqual([expect.stringMatching(/^REFRESH_COOKIE_SAMESITE must be one of strict, lax, none/)]);
+    // On this machine only: the default HOST (localhost), a loopback address, or a loopback PUBLIC_URL.
+    for (const env of [{}, { HOST: "127.0.0.1" }, { HOST: "::1" }, { HOST: "0.0.0.0", PUBLIC_URL: "http://localhost:4000" }, { HOST: "0.0.0.0", PUBLIC_URL: "https://auth.example.com" }]) {
+      expect(loadConfig({ ...env, REFRESH_COOKIE_SAMESITE: "none" }).browsers.refreshCookieSameSite).toBe("none");
+    }
+    expect(problemsOf({ HOST: "0.0.0.0", REFRESH_COOKIE_SAMESITE: "none" })).toEqual([
+      expect.stringMatching(/^REFRESH_COOKIE_SAMESITE=none needs https: set PUBLIC_URL to this API's https origin/),
+    ]);
+    expect(problemsOf({ HOST: "0.0.0.0", PUBLIC_URL: "http://auth.example.com", REFRESH_COOKIE_SAMESITE: "none" })).toEqual([
+      expect.stringMatching(/^REFRESH_COOKIE_SAMESITE=none needs https: PUBLIC_URL is "http:\/\/auth.example.com"/),
+    ]);
+    // Production listens on every interface by default: it must say its https origin.
+    expect(problemsOf({ NODE_ENV: "production", REFRESH_COOKIE_SAMESITE: "none" })).toContainEqual(expect.stringMatching(/^REFRESH_COOKIE_SAMESITE=none needs https/));
   });
 
   it("reports each bad value, naming its variable", () => {

@@ -13,7 +13,12 @@ describe("schema/schema.graphql", () => {
     for (const line of [
       "enum Role {",
       "me: User!",
-      "users(after: String, first: Int = 50): UserConnection!",
+      "users(after: String, filter: UserFilter, first: Int = 50): UserConnection!",
+      "input UserFilter {",
+      "createdAfter: DateTimeISO\n",
+      "disabled: Boolean\n",
+      "emailContains: String\n",
+      "role: Role\n",
       "edges: [UserEdge!]!",
       "nodes: [User!]!",
       "pageInfo: PageInfo!",

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RevocationListener } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { accountDisabled, AuthError, badInput, emailNotVerified, invalidCredentials, lastAdmin, tokenRevoked } from "../../errors";
-import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type MailTokenStore, type PresentedMailToken, type Role, type TransitionStore, type UserRecord, type UserStore } from "../../store/store";
+import { ROLES, type AccessChange, type Credentials, type EmailChangeCancelResult, type EmailChangeResult, type MailTokenStore, type PresentedMailToken, type Role, type TransitionStore, type UserFilter, type UserRecord, type UserStore } from "../../store/store";
 import { PASSWORD } from "../tokens/assurance";
 import type { Audit, AuditActor } from "../audit/audit";
 import type { Identity } from "../tokens/authenticator";
@@ -21,13 +21,16 @@ export interface AccountInput {
 /** The page size of `users` when none is asked for, and the most one page may hold. */
 export const USERS_PAGE_DEFAULT = 50;
 export const USERS_PAGE_MAX = 100;
+/** The longest `emailContains`: no address is longer. */
+export const EMAIL_CONTAINS_MAX = 254;
 
 export interface UsersPage {
   readonly edges: readonly { readonly cursor: string; readonly user: UserRecord }[];
   readonly hasNextPage: boolean;
-  /** The last edge's cursor; null on an empty page. */
+  /** Where the next page starts: the last edge's cursor, or past it when a filtered scan stopped short; null on an empty, last page. */
   readonly endCursor: string | null;
-  readonly totalCount: number;
+  /** Null only when not asked for. */
+  readonly totalCount: number | null;
 }
 
 /**
@@ -36,6 +39,20 @@ export interface UsersPage {
  * fullwidth, is one account. Look-alikes from other scripts stay distinct (docs/security.md).
  */
 export const normalizeEmail = (email: string) => email.normalize("NFKC").trim().toLowerCase();
+
+/**
+ * The filter as the store takes it, or BAD_USER_INPUT: emailContains 1 to EMAIL_CONTAINS_MAX
+ * characters, folded as addresses are stored (NFKC, lower case), so it matches what was typed.
+ */
+export function checkedUserFilter(filter: UserFilter): UserFilter {
+  const { emailContains, role, createdAfter } = filter;
+  if (emailContains != null && (emailContains.length < 1 || emailContains.length > EMAIL_CONTAINS_MAX || /\p{Surrogate}/u.test(emailContains))) {
+    throw badInput(`emailContains must be 1 to ${EMAIL_CONTAINS_MAX} characters, without unpaired surrogates`);
+  }
+  if (role != null && !ROLES.includes(role)) throw badInput(`role must be one of ${ROLES.join(", ")}`);
+  if (createdAfter != null && !Number.isSafeInteger(createdAfter)) throw badInput("createdAfter must be an instant");
+  return { ...filter, emailContains: emailContains == null ? null : emailContains.normalize("NFKC").toLowerCase() };
+}
 
 /** Throttling and the audit trail; without them (tests of the domain alone) nothing is limited. */
 export interface AccountGuards {
@@ -234,14 +251,20 @@ export class Accounts {
     return user;
   }
 
-  /** One page of users, oldest first; `first` from 1 to USERS_PAGE_MAX, `after` a cursor from a previous page. */
-  async listUsers(first: number, after: string | null): Promise<UsersPage> {
+  /**
+   * One page of users, oldest first, that meet the filter; `first` from 1 to USERS_PAGE_MAX, `after`
+   * a cursor from a previous page, under any filter or none: a cursor is a place in the order.
+   * Without `countTotal`, a backend that would scan to count does not (totalCount null).
+   */
+  async listUsers(first: number, after: string | null, filter: UserFilter | null = null, countTotal = true): Promise<UsersPage> {
     if (!Number.isInteger(first) || first < 1 || first > USERS_PAGE_MAX) {
       throw badInput(`first must be from 1 to ${USERS_PAGE_MAX}, got ${first}`);
     }
-    const page = await this.store.listUsers({ first, after: after === null ? null : decodeCursor(after) });
+    const position = after === null ? null : decodeCursor(after);
+    const page = await this.store.listUsers({ first, after: position, filter: filter && checkedUserFilter(filter), countTotal });
     const edges = page.users.map((user) => ({ cursor: encodeCursor(user), user }));
-    return { edges, hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null, totalCount: page.totalCount };
+    const endCursor = page.resumeAfter ? encodeCursor(page.resumeAfter) : (edges.at(-1)?.cursor ?? null);
+    return { edges, hasNextPage: page.hasNextPage, endCursor, totalCount: page.totalCount };
   }
 
   /** `setUserDisabled`, by an admin. Disabling yourself, or the last enabled admin, is refused with LAST_ADMIN. */

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
+import { Arg, Authorized, Ctx, Extensions, ID, Info, Int, Mutation, Query, Resolver } from "type-graphql";
 import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX, type Accounts } from "../../auth/accounts/accounts";
 import type { RequestContext } from "../../context/context";
 import type { Role } from "../../store/store";
@@ -6,7 +7,7 @@ import { AAL1_ALLOWED } from "../rules/auth-checker";
 import { RoleEnum } from "../types/role";
 import { oncePerRequest } from "../rules/once-per-request";
 import { User } from "../types/user";
-import { UserConnection } from "../types/user-connection";
+import { UserConnection, UserFilterInput } from "../types/user-connection";
 import { signedIn } from "./identity";
 
 @Resolver(() => User)
@@ -24,14 +25,18 @@ export class UserResolver {
 
   @Authorized("ADMIN")
   @Query(() => UserConnection, {
-    description: `Users, oldest first, one page at a time: first from 1 to ${USERS_PAGE_MAX}, after an endCursor. ADMIN only.`,
+    description: `Users, oldest first, that meet the filter, one page at a time: first from 1 to ${USERS_PAGE_MAX}, after an endCursor (from any filter). ADMIN only.`,
   })
   async users(
     @Arg("first", () => Int, { nullable: true, defaultValue: USERS_PAGE_DEFAULT }) first: number | null,
     @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Arg("filter", () => UserFilterInput, { nullable: true }) filter: UserFilterInput | null,
     @Ctx() context: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<UserConnection> {
-    const page = await oncePerRequest(context, "users", () => this.accounts.listUsers(first ?? USERS_PAGE_DEFAULT, after ?? null));
+    const page = await oncePerRequest(context, "users", () =>
+      this.accounts.listUsers(first ?? USERS_PAGE_DEFAULT, after ?? null, UserFilterInput.toFilter(filter ?? null), asksFor(info, "totalCount")),
+    );
     return UserConnection.from(page);
   }
 
@@ -66,4 +71,22 @@ export class UserResolver {
   async revokeUserSessions(@Arg("userId", () => ID) userId: string, @Ctx() context: RequestContext): Promise<number> {
     return this.accounts.revokeSessionsOf(signedIn(context), userId, context);
   }
+}
+
+/**
+ * Whether the field's selection asks for `field`, through fragments too. A @skip or @include still
+ * counts as asking: at worst the count is made and not sent.
+ */
+function asksFor(info: GraphQLResolveInfo, field: string): boolean {
+  const seen = new Set<string>();
+  const visit = (set: SelectionSetNode | undefined): boolean =>
+    set !== undefined &&
+    set.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === field;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return visit(selection.selectionSet);
+      if (seen.has(selection.name.value)) return false;
+      seen.add(selection.name.value);
+      return visit(info.fragments[selection.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => visit(node.selectionSet));
 }

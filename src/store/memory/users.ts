@@ -1,4 +1,4 @@
-import { compareUserPositions, type Credentials, type UserPage, type UserPageRequest, type UserRecord, type UserStore } from "../store";
+import { compareUserPositions, userMatches, type Credentials, type UserPage, type UserPageRequest, type UserRecord, type UserStore } from "../store";
 import type { MemoryCore } from "./core";
 
 /** The directory: users, their addresses and password hashes. */
@@ -26,8 +26,9 @@ export function memoryUsers(core: MemoryCore): UserStore {
       return user && passwordHash ? { user, passwordHash } : null;
     },
 
-    async listUsers({ first, after }: UserPageRequest): Promise<UserPage> {
-      const sorted = [...core.users.values()].sort(compareUserPositions);
+    async listUsers({ first, after, filter }: UserPageRequest): Promise<UserPage> {
+      const all = [...core.users.values()];
+      const sorted = (filter ? all.filter((user) => userMatches(user, filter)) : all).sort(compareUserPositions);
       const rest = after ? sorted.filter((user) => compareUserPositions(user, after) > 0) : sorted;
       return { users: rest.slice(0, first), hasNextPage: rest.length > first, totalCount: sorted.length };
     },

@@ -4,8 +4,8 @@ import type { UserRecord } from "./users";
 /**
  * Sessions and revocation: the hot state every request reads. Stays in Redis whatever holds the
  * directory. Each step reads the user record (exists, disabled, mfaEnabled) atomically with the
- * session; with a separate directory that is the compact access record the directory's
- * transitions keep in Redis (see README.md). createSession's credential checks (`passwordHash`,
+ * session; with a separate directory that is the access record the directory's writes copy to
+ * Redis (see README.md). createSession's credential checks (`passwordHash`,
  * `passkeyId`) also read directory state in the same step.
  */
 

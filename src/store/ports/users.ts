@@ -52,16 +52,41 @@ export interface UserFilter {
 
 export interface UserPageRequest {
   readonly first: number;
+  /** Any position in the order, whichever filter the page that gave it had: paging is by keyset. */
   readonly after: UserPosition | null;
   /** Only the users that meet it; the page's totalCount counts those too. */
   readonly filter?: UserFilter | null;
+  /**
+   * False: the caller will not read totalCount. A backend that counts matches by reading every
+   * record (Redis, under a filter on more than createdAfter) then skips the count and answers null.
+   * Absent: true.
+   */
+  readonly countTotal?: boolean;
 }
 
 export interface UserPage {
   /** At most `first` users, oldest first, ties broken by id. */
   readonly users: readonly UserRecord[];
+  /** True: ask again from resumeAfter (or the last user). It may then find no more matches. */
   readonly hasNextPage: boolean;
-  readonly totalCount: number;
+  /** Null only when the request said countTotal: false and counting would have cost a scan. */
+  readonly totalCount: number | null;
+  /**
+   * Where the next page starts when the backend stopped reading before it filled the page (a
+   * bounded scan under a filter): past the last user listed, possibly with none listed. Absent or
+   * null: right after the last user listed.
+   */
+  readonly resumeAfter?: UserPosition | null;
+}
+
+/** Whether a user meets every condition of the filter; how a backend that cannot query applies it. */
+export function userMatches(user: UserRecord, filter: UserFilter): boolean {
+  return (
+    (filter.emailContains == null || user.email.toLowerCase().includes(filter.emailContains.toLowerCase())) &&
+    (filter.role == null || user.roles.includes(filter.role)) &&
+    (filter.disabled == null || user.disabled === filter.disabled) &&
+    (filter.createdAfter == null || user.createdAt > filter.createdAfter)
+  );
 }
 
 /** The order of listUsers: oldest first, ties broken by id. */

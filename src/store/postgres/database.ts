@@ -12,6 +12,10 @@ export interface PoolOptions {
   /** Connections at most; the pool opens them as queries need them. */
   readonly max: number;
   readonly applicationName?: string;
+  /** How long a connection may take to open; CONNECT_TIMEOUT_MS unless given. */
+  readonly connectionTimeoutMillis?: number;
+  /** Set on each connection (Postgres cancels a longer statement) and the client's own bound on an answer. */
+  readonly statementTimeoutMillis?: number;
 }
 
 /** A pg pool on DATABASE_URL; pg reads sslmode, sslrootcert, sslcert and sslkey from the URL itself. */
@@ -19,7 +23,10 @@ export function createPool(database: DatabaseConfig, options: PoolOptions): Pool
   const pool = new Pool({
     connectionString: database.url,
     max: options.max,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? CONNECT_TIMEOUT_MS,
+    ...(options.statementTimeoutMillis === undefined
+      ? {}
+      : { statement_timeout: options.statementTimeoutMillis, lock_timeout: options.statementTimeoutMillis, query_timeout: options.statementTimeoutMillis }),
     application_name: options.applicationName ?? "revocable-auth-api",
     keepAlive: true,
   });

@@ -33,6 +33,8 @@ export interface RedisStoreOptions {
   readonly logger: Logger;
   /** REDIS_REQUIRE_AOF: refuse a Redis without append-only persistence (else warn). */
   readonly requireAof?: boolean;
+  /** How many users one filtered `users` page may read; USERS_SCAN_MAX unless a test lowers it. */
+  readonly usersScanMax?: number;
 }
 
 /**

@@ -16,7 +16,7 @@ export { AUDIT_TAIL_MAX_BLOCK_MS } from "./audit";
 export { CONNECTION_NAME } from "./connection";
 export { StoreFaultError, type RedisStoreOptions } from "./core";
 export { redisLimiter } from "./limiter";
-export { PENDING_USER_TTL_MS } from "./users";
+export { PENDING_USER_TTL_MS, USERS_SCAN_MAX } from "./users";
 
 /**
  * Opens a connection and waits until Redis answers (retrying, logging each failed attempt), then
@@ -51,13 +51,14 @@ export interface RedisStore extends Store {}
 export class RedisStore {
   /** Redis, Redis through Sentinel, or a Cluster: every call works on any of them. */
   readonly client: RedisClient;
-  private readonly core: RedisCore;
+  /** For a directory kept elsewhere (src/store/postgres), which builds its hot-state half on it. */
+  readonly core: RedisCore;
 
   constructor(options: RedisStoreOptions) {
     const core = (this.core = new RedisCore(options));
     this.client = core.client;
     const ports: Omit<Store, "ping" | "close"> = {
-      ...redisUsers(core), ...redisSessions(core), ...redisMfa(core), ...redisPasskeys(core),
+      ...redisUsers(core, options.usersScanMax), ...redisSessions(core), ...redisMfa(core), ...redisPasskeys(core),
       ...redisMailTokens(core), ...redisTransitions(core), ...redisAudit(core), ...redisKeySet(core),
       /** Counters for throttling, on this same connection; each counter is one key. */
       limiter: (spec) => redisLimiter(core.client, spec, (operation) => core.guard(operation)),

@@ -1,3 +1,4 @@
+import * as access from "./lua/access";
 import * as audit from "./lua/audit";
 import * as mailTokens from "./lua/mail-tokens";
 import * as mfa from "./lua/mfa";
@@ -10,4 +11,4 @@ import * as users from "./lua/users";
  * Every Lua script, by the name RedisCore defines it under: one file a concern in lua/, each script
  * atomic on one hash-tagged slot, built from the shared fragments in lua/fragments.ts.
  */
-export const scripts = { ...users, ...sessions, ...mfa, ...passkeys, ...mailTokens, ...transitions, ...audit };
+export const scripts = { ...users, ...sessions, ...mfa, ...passkeys, ...mailTokens, ...transitions, ...audit, ...access };

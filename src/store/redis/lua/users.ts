@@ -32,23 +32,30 @@ return release_claim(KEYS[1], ARGV[1])
 `);
 
 /**
- * KEYS: users (scored by createdAt). ARGV: how many, the cursor's createdAt or '', its id.
- * Returns the total and up to ARGV[1] + 1 ids after the cursor in (score, id) order; the extra one
- * tells whether there is a next page. The start is found with ZRANK, O(log n), and ties in
- * score are ordered by member bytes, as in compareUserPositions. (Lua's own string comparison
- * follows the server's locale, so it is not used.) Users are never deleted; were the cursor's user
- * gone, the page would start after every user of its millisecond.
+ * KEYS: users (scored by createdAt). ARGV: how many, the cursor's createdAt or '', its id, the
+ * filter's createdAfter or ''. Returns how many users were created after createdAfter (all of them
+ * without it), and up to ARGV[1] ids with their scores, flat, in (score, id) order, from the later
+ * of: just after the cursor, the first user created after createdAfter. Each start is found in
+ * O(log n) (ZRANK, ZCOUNT), and ties in score are ordered by member bytes, as in
+ * compareUserPositions. (Lua's own string comparison follows the server's locale, so it is not
+ * used.) Users are never deleted; were the cursor's user gone, the page would start after every
+ * user of its millisecond.
  */
 export const pageUsers = { ...script(1, [], `
 local start = 0
+if ARGV[4] ~= '' then start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[4]) end
 if ARGV[2] ~= '' then
+  local from
   local score = redis.call('ZSCORE', KEYS[1], ARGV[3])
   if score and tonumber(score) == tonumber(ARGV[2]) then
-    start = redis.call('ZRANK', KEYS[1], ARGV[3]) + 1
+    from = redis.call('ZRANK', KEYS[1], ARGV[3]) + 1
   else
-    start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[2])
+    from = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[2])
   end
+  if from > start then start = from end
 end
-local ids = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[1]))
-return {redis.call('ZCARD', KEYS[1]), ids}
+local total
+if ARGV[4] == '' then total = redis.call('ZCARD', KEYS[1]) else total = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[4], '+inf') end
+local entries = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[1]) - 1, 'WITHSCORES')
+return {total, entries}
 `), readOnly: true };

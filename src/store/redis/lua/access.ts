@@ -1,0 +1,30 @@
+import { CUTOFF, END_SESSIONS, script } from "./fragments";
+
+/**
+ * The access record: with the directory in Postgres, what the user's slot must know of the user,
+ * copied from Postgres after each commit (src/store/postgres/outbox.ts). The same record key the
+ * per-request read and every session script read (a UserRecord, no secret), the password as a
+ * fingerprint (createSession's "was it changed meanwhile" check, never the hash) and the passkey ids
+ * (its "was it removed meanwhile" check).
+ */
+
+/**
+ * KEYS: user, access version, password, passkeys. ARGV: the directory's version, the record JSON,
+ * the password fingerprint ('' for none), then the passkey ids. Writes nothing unless the version
+ * is newer than the one written: a replay, or a slower instance, never puts an older state back.
+ * Returns 1 when written.
+ */
+export const putAccessRecord = script(4, [], `
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3]) end
+redis.call('DEL', KEYS[4])
+for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], '1') end
+return 1
+`);
+
+/** KEYS: sessions, cutoff, the session key prefix. ARGV: credential id. Ends the sessions it started; returns their ids. */
+export const endPasskeySessions = script(3, [CUTOFF, END_SESSIONS], `
+return end_sessions(KEYS[1], KEYS[3], cutoff_at(KEYS[2]), function(_, session) return session and session.passkeyId == ARGV[1] end)
+`);
