@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { accessStateKeys, BOUND_ACCESS_STATE_SCRIPT, boundAccessStateKeys, parseAccessState } from "./access-state";
-import { checkDpopProof, DEFAULT_DPOP_MAX_SKEW_SECONDS, DPOP_AUTHORIZATION, replayWindowSeconds, type DpopTarget } from "./dpop";
+import { checkDpopProof, DEFAULT_DPOP_MAX_SKEW_SECONDS, DPOP_AUTHORIZATION, ProofKeys, replayWindowSeconds, type DpopTarget } from "./dpop";
 import { keys as keyLayout } from "./keys";
 import { meetsAal, needsSecondFactor, type Aal } from "./assurance";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
@@ -91,6 +91,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let keySetReadAt = Number.NEGATIVE_INFINITY;
   const checks = new TokenChecks({ issuer: options.issuer, audience: options.audience, now });
   const dpopSkew = options.dpopMaxSkewSeconds ?? DEFAULT_DPOP_MAX_SKEW_SECONDS;
+  const proofKeys = new ProofKeys();
 
   /**
    * At most once a second, beside the revocation MGET and not waited for: the auth API's key-set
@@ -114,7 +115,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let proofJti: string | undefined;
     if (claims.jkt !== undefined) {
       if (dpop?.scheme !== "DPoP" || dpop.proof === undefined) return failures.dpopProofRequired();
-      const proof = await checkDpopProof(dpop.proof, dpop, token, { maxSkewSeconds: dpopSkew, now });
+      const proof = await checkDpopProof(dpop.proof, dpop, token, { maxSkewSeconds: dpopSkew, now, keys: proofKeys });
       if ("fault" in proof) return failures.invalidDpopProof(proof.fault);
       if (proof.jkt !== claims.jkt) return failures.invalidDpopProof("jkt");
       proofJti = proof.jti;

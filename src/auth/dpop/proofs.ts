@@ -1,4 +1,4 @@
-import { checkDpopProof, replayWindowSeconds, type CheckedProof, type DpopTarget } from "@revocable-auth/verifier/internal";
+import { checkDpopProof, ProofKeys, replayWindowSeconds, type CheckedProof, type DpopTarget } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { dpopProofRequired, invalidDpopProof } from "../../errors";
 import type { Role } from "../../store/store";
@@ -16,6 +16,8 @@ export interface DpopPolicy {
  * a proof that uses a bound token is the store's, in the revocation read (Authenticator).
  */
 export class DpopProofs {
+  private readonly keys = new ProofKeys();
+
   constructor(
     private readonly policy: DpopPolicy,
     private readonly clock: Clock,
@@ -33,7 +35,7 @@ export class DpopProofs {
 
   /** Every check of the proof but the replay check; `accessToken`: the token it must carry the hash of. INVALID_DPOP_PROOF otherwise. */
   async check(proof: string, target: DpopTarget, accessToken?: string): Promise<CheckedProof> {
-    const checked = await checkDpopProof(proof, target, accessToken, { maxSkewSeconds: this.policy.maxSkewSeconds, now: () => this.clock.now() });
+    const checked = await checkDpopProof(proof, target, accessToken, { maxSkewSeconds: this.policy.maxSkewSeconds, now: () => this.clock.now(), keys: this.keys });
     if ("fault" in checked) throw invalidDpopProof(checked.fault);
     return checked;
   }
