@@ -173,6 +173,8 @@ export interface DpopConfig {
   readonly requiredForRoles: readonly Role[];
   /** DPOP_MAX_SKEW_SECONDS: how far a proof's `iat` may be from this server's clock, either way. */
   readonly maxSkewSeconds: number;
+  /** DPOP_NONCE: every proof must carry a current server nonce (DPoP-Nonce, RFC 9449 §8). */
+  readonly nonce: boolean;
 }
 
 /** The second factor (docs/mfa.md). */
@@ -650,10 +652,9 @@ function readDpop(env: Env, read: EnvReader, problems: string[]): DpopConfig {
   const mode = read.oneOf("DPOP", ["off", "optional", "required"] as const, "optional");
   const requiredForRoles = readRoles(env, "DPOP_REQUIRED_FOR_ROLES", problems);
   if (mode === "off" && requiredForRoles.length > 0) problems.push("DPOP_REQUIRED_FOR_ROLES needs DPOP=optional or DPOP=required");
-  if (read.oneOf("DPOP_NONCE", ["on", "off"] as const, "off") === "on") {
-    problems.push("DPOP_NONCE=on is not available yet: leave it off (proofs are bounded by DPOP_MAX_SKEW_SECONDS and their jti is checked once)");
-  }
-  return { mode, requiredForRoles, maxSkewSeconds: read.integer("DPOP_MAX_SKEW_SECONDS", DEFAULT_DPOP_MAX_SKEW_SECONDS, 1, 600) };
+  const nonce = read.oneOf("DPOP_NONCE", ["on", "off"] as const, "off") === "on";
+  if (mode === "off" && nonce) problems.push("DPOP_NONCE=on needs DPOP=optional or DPOP=required");
+  return { mode, requiredForRoles, maxSkewSeconds: read.integer("DPOP_MAX_SKEW_SECONDS", DEFAULT_DPOP_MAX_SKEW_SECONDS, 1, 600), nonce };
 }
 
 function readMfa(env: Env, read: EnvReader, production: boolean, problems: string[]): MfaConfig {

@@ -65,6 +65,10 @@ export const dpopProofRequired = (message: string = MESSAGES.dpopProofRequired) 
 export const invalidDpopProof = (check: DpopCheck) =>
   new AuthError("UNAUTHENTICATED", "INVALID_DPOP_PROOF", DPOP_CHECK_MESSAGES[check], { check });
 
+/** DPOP_NONCE=on and the proof lacks the current nonce: the client signs again with `nonce` (sent as DPoP-Nonce). */
+export const useDpopNonce = (nonce: string) =>
+  new AuthError("UNAUTHENTICATED", "INVALID_DPOP_PROOF", DPOP_CHECK_MESSAGES.nonce, { check: "nonce", dpopNonce: nonce });
+
 export const dpopProofReplayed = () => unauthenticated("DPOP_PROOF_REPLAYED", MESSAGES.dpopProofReplayed);
 
 export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", MESSAGES.authenticationRequired);

@@ -129,7 +129,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   });
   const audit = new Audit(logger, metrics, auditTrail);
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
-  const dpop = new DpopProofs(config.dpop, clock);
+  const dpop = new DpopProofs({ ...config.dpop, nonceKey: config.dpop.nonce ? dpopNonceKey(config) : null }, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
@@ -278,6 +278,14 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
  */
 function passkeyDecoyKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api passkey stand-in credential ids", 32));
+}
+
+/**
+ * The key of DPoP server nonces: from MFA_ENCRYPTION_KEY (HKDF, a label of its own), which every
+ * instance shares already, so a nonce one instance hands out is good on every other.
+ */
+function dpopNonceKey(config: Config): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api dpop nonces", 32));
 }
 
 /** `run` the first time; the same promise every time after. */

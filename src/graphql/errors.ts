@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { DPOP_CHALLENGE, INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier/internal";
+import { DPOP_CHALLENGE, INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER, USE_DPOP_NONCE_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
@@ -46,7 +46,7 @@ export function toGraphQLError(error: unknown): GraphQLError {
 
 function fromAuthError(error: AuthError): GraphQLError {
   const headers = headersFor(error);
-  if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", DPOP_REASONS.has(error.reason) ? DPOP_CHALLENGE : INVALID_TOKEN_CHALLENGE);
+  if (error.code === "UNAUTHENTICATED" && !DPOP_REASONS.has(error.reason)) headers.set("www-authenticate", INVALID_TOKEN_CHALLENGE);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -60,6 +60,12 @@ function fromAuthError(error: AuthError): GraphQLError {
 
 function headersFor(error: AuthError): Map<string, string> {
   const headers = new Map<string, string>();
+  if (DPOP_REASONS.has(error.reason)) {
+    // A missing server nonce: RFC 9449 §8's challenge, and the nonce to sign with.
+    const nonce = error.extensions?.dpopNonce;
+    headers.set("www-authenticate", typeof nonce === "string" ? USE_DPOP_NONCE_CHALLENGE : DPOP_CHALLENGE);
+    if (typeof nonce === "string") headers.set("dpop-nonce", nonce);
+  }
   if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", STORE_RETRY_AFTER);
   if (error instanceof ThrottledError) headers.set("retry-after", String(error.retryAfterSeconds));
   return headers;
@@ -121,10 +127,10 @@ const httpStatusListener: GraphQLRequestListener<BaseContext> = {
       return;
     }
     // A refused proof at sign-in or refresh is the same verdict as on any request: 401 with the DPoP challenge.
-    const dpop = originals.find((original) => original instanceof AuthError && DPOP_REASONS.has(original.reason));
+    const dpop = originals.find((original) => original instanceof AuthError && DPOP_REASONS.has(original.reason)) as AuthError | undefined;
     if (dpop) {
       response.http.status = 401;
-      response.http.headers.set("www-authenticate", DPOP_CHALLENGE);
+      for (const [name, value] of headersFor(dpop)) response.http.headers.set(name, value);
       return;
     }
     // A refusal for want of a second factor or a recent authentication is a verdict a client acts on (verify, enrol, reauthenticate): 403.

@@ -9,9 +9,9 @@ import type { OriginPolicy } from "./origins";
 export const CORS_REQUEST_HEADERS = ["content-type", "authorization", "dpop", "apollo-require-preflight", "x-apollo-operation-name", "traceparent", "tracestate"];
 /**
  * What a page may read of an answer besides the safelisted headers: the client backs off by
- * Retry-After, and reads a DPoP refusal's challenge (WWW-Authenticate).
+ * Retry-After, and reads a DPoP refusal's challenge (WWW-Authenticate) and server nonce (DPoP-Nonce).
  */
-const EXPOSED_HEADERS = ["retry-after", "x-request-id", "www-authenticate"];
+const EXPOSED_HEADERS = ["retry-after", "x-request-id", "www-authenticate", "dpop-nonce"];
 const METHODS = "GET, POST";
 /** A browser asks again after 10 minutes, so an origin taken out of CORS_ORIGINS stops working within them. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;

@@ -257,6 +257,39 @@ describe("DPOP=required and DPOP_REQUIRED_FOR_ROLES", () => {
   });
 });
 
+describe("server nonces (DPOP_NONCE=on)", () => {
+  it("answers a proof without the nonce with use_dpop_nonce and a DPoP-Nonce, and accepts it signed again with that nonce, on every instance", async () => {
+    const env = { DPOP_NONCE: "on", MFA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") };
+    const [first, second] = await Promise.all([startApi(redis.url, env), startApi(redis.url, env)]);
+    try {
+      const email = uniqueEmail("dpop");
+      await register(first.url, { email });
+      const key = await dpopKey();
+      const login = (url: string, nonce?: string) =>
+        proof(key, { htu: url, ...(nonce === undefined ? {} : { nonce }) }).then((dpop) => send(url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop } }));
+      const refused = await login(first.url);
+      expect(refused.status).toBe(401);
+      expect(refused.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "INVALID_DPOP_PROOF" });
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ check: "nonce" });
+      expect(refused.headers.get("www-authenticate")).toBe('DPoP error="use_dpop_nonce", algs="ES256 RS256 EdDSA"');
+      const nonce = refused.headers.get("dpop-nonce")!;
+      expect(nonce).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+      expect((await login(first.url, "a made-up nonce")).headers.get("dpop-nonce")).toBe(nonce);
+      const bound = await login(second.url, nonce);
+      expect(bound.data?.login.tokenType).toBe("DPoP");
+      const token = bound.data!.login.accessToken;
+      const withoutNonce = await me(first.url, dpopHeaders(token, await proof(key, { htu: first.url, accessToken: token })));
+      expect(withoutNonce.status).toBe(401);
+      expect(withoutNonce.errors?.[0]?.extensions).toMatchObject({ reason: "INVALID_DPOP_PROOF", check: "nonce" });
+      expect(withoutNonce.headers.get("www-authenticate")).toMatch(/^DPoP error="use_dpop_nonce"/);
+      expect(withoutNonce.headers.get("dpop-nonce")).toBe(nonce);
+      expect((await me(first.url, dpopHeaders(token, await proof(key, { htu: first.url, accessToken: token, nonce })))).data?.me.id).toBe(bound.data!.login.user.id);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+});
+
 it("answers a malformed DPoP header on an anonymous request with INVALID_DPOP_PROOF", async () => {
   expectDpopRefusal(await post(api.url, { query: "{ __typename }" }, { headers: { dpop: "not a jwt" } }), "INVALID_DPOP_PROOF", "malformed");
 });

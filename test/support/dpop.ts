@@ -28,6 +28,8 @@ export interface ProofClaims {
   /** Replaces the header's jwk (a private key, say). */
   readonly jwk?: JWK;
   readonly typ?: string;
+  /** The server's nonce (DPOP_NONCE=on), from a DPoP-Nonce header. */
+  readonly nonce?: string;
 }
 
 /** A DPoP proof (RFC 9449 §4.2) for one request, signed with jose. */
@@ -38,6 +40,7 @@ export function proof(key: DpopKey, claims: ProofClaims): Promise<string> {
     jti: claims.jti ?? randomUUID(),
     iat: claims.iat ?? Math.floor(Date.now() / 1000),
     ...(claims.accessToken === undefined ? {} : { ath: accessTokenHash(claims.accessToken) }),
+    ...(claims.nonce === undefined ? {} : { nonce: claims.nonce }),
   })
     .setProtectedHeader({ alg: key.alg, typ: claims.typ ?? "dpop+jwt", jwk: claims.jwk ?? key.publicJwk })
     .sign(key.privateKey);

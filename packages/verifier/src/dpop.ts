@@ -29,7 +29,7 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 export const DPOP_CHALLENGE = `DPoP error="invalid_dpop_proof", algs="${DPOP_ALGORITHMS.join(" ")}"`;
 
 /** Which check a proof failed: the client sees it (extensions.check) and the message names it. */
-export type DpopCheck = "missing" | "malformed" | "typ" | "alg" | "jwk" | "signature" | "htm" | "htu" | "iat" | "jti" | "ath" | "jkt";
+export type DpopCheck = "missing" | "malformed" | "typ" | "alg" | "jwk" | "signature" | "htm" | "htu" | "iat" | "jti" | "ath" | "jkt" | "nonce";
 
 export const DPOP_CHECK_MESSAGES: Record<DpopCheck, string> = {
   missing: "This token is DPoP-bound: the request needs a DPoP proof header signed by its key",
@@ -44,7 +44,11 @@ export const DPOP_CHECK_MESSAGES: Record<DpopCheck, string> = {
   jti: "The DPoP proof must carry a jti of at most 128 characters",
   ath: "The DPoP proof's ath is not the SHA-256 of this access token",
   jkt: "The DPoP proof is signed by another key than the one this token is bound to",
+  nonce: "The DPoP proof must carry the server's current nonce: sign it again with the DPoP-Nonce header of this answer",
 };
+
+/** RFC 9449 §8: the answer to a proof without the current server nonce (DPOP_NONCE=on), beside a DPoP-Nonce header. */
+export const USE_DPOP_NONCE_CHALLENGE = `DPoP error="use_dpop_nonce", algs="${DPOP_ALGORITHMS.join(" ")}"`;
 
 /** The request a proof must be for: `htm`, and `htu` as the client saw it (scheme and host behind TRUST_PROXY). */
 export interface DpopTarget {
@@ -58,6 +62,8 @@ export interface DpopCheckOptions {
   readonly now: () => number;
   /** Where the keys of recent proofs are kept imported; without it, each proof's key is imported anew (jose's EmbeddedJWK). */
   readonly keys?: ProofKeys;
+  /** Server nonces (RFC 9449 §8): whether the proof's `nonce` claim is a current one. Absent: not checked. */
+  readonly acceptsNonce?: (nonce: unknown) => boolean;
 }
 
 /** Keys remembered by a ProofKeys; past this many it forgets them all and starts again. */
@@ -142,6 +148,7 @@ export async function checkDpopProof(proof: string, target: DpopTarget, accessTo
   if (typeof iat !== "number" || !Number.isFinite(iat) || Math.abs(options.now() / 1000 - iat) > options.maxSkewSeconds) return { fault: "iat" };
   if (typeof jti !== "string" || jti.length === 0 || jti.length > 128) return { fault: "jti" };
   if (accessToken !== undefined && payload.ath !== accessTokenHash(accessToken)) return { fault: "ath" };
+  if (options.acceptsNonce !== undefined && !options.acceptsNonce(payload.nonce)) return { fault: "nonce" };
   return { jkt: await calculateJwkThumbprint(jwk as JWK, "sha256"), jti, iat };
 }
 
