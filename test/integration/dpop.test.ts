@@ -3,7 +3,7 @@ import WebSocket from "ws";
 import { LoginDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, post, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
-import { dpopHeaders, dpopKey, hmacProof, proof, unsignedProof, type DpopKey } from "../support/dpop";
+import { boundSignIn as signInBound, dpopHeaders, dpopKey, hmacProof, proof, unsignedProof, type DpopKey } from "../support/dpop";
 import { acknowledged, refusedWith, wsUrl } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
 
@@ -20,14 +20,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-/** Registers a user, then signs in with a DPoP proof from `key`: the tokens are bound to it. */
-async function boundSignIn(key: DpopKey, url = api.url) {
-  const email = uniqueEmail("dpop");
-  await register(url, { email });
-  const result = await send(url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: url }) } });
-  if (!result.data?.login) throw new Error(`login failed: ${JSON.stringify(result.errors)}`);
-  return result.data.login;
-}
+const boundSignIn = (key: DpopKey) => signInBound(api.url, key);
 
 const me = (url: string, headers: Record<string, string>) => send(url, MeDocument, {}, { headers });
 

@@ -1,8 +1,8 @@
-import { LoginDocument, LogoutDocument, MeDocument } from "../../schema/generated/graphql";
+import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
-import { PASSWORD, post, register, send, uniqueEmail } from "../support/client";
-import { dpopHeaders, dpopKey, proof } from "../support/dpop";
+import { post, register, send } from "../support/client";
+import { boundSignIn, dpopHeaders, dpopKey, proof } from "../support/dpop";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
@@ -34,14 +34,12 @@ describe("the per-request revocation check", () => {
   });
 
   it("costs one Redis command for a DPoP-bound request too: the replay check rides in the revocation read", async () => {
-    const email = uniqueEmail("dpop");
-    await register(api.url, { email });
     const key = await dpopKey();
-    const login = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: api.url }) } });
-    const token = login.data!.login.accessToken;
+    const auth = await boundSignIn(api.url, key);
+    const token = auth.accessToken;
     const bound = async () => {
       const result = await send(api.url, MeDocument, {}, { headers: dpopHeaders(token, await proof(key, { htu: api.url, accessToken: token })) });
-      expect(result.data?.me.id).toBe(login.data!.login.user.id);
+      expect(result.data?.me.id).toBe(auth.user.id);
     };
     await bound(); // loads the script (EVALSHA, then EVAL once on NOSCRIPT)
     const requests = 10;

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, base64url, type JWK, type KeyLike } from "jose";
 import { accessTokenHash } from "@revocable-auth/verifier/internal";
+import { LoginDocument } from "../../schema/generated/graphql";
+import { PASSWORD, register, send, uniqueEmail } from "./client";
 
 /** A client's DPoP key pair, made with jose as a Node client would make it. */
 export interface DpopKey {
@@ -62,3 +64,12 @@ export function hmacProof(htu: string): Promise<string> {
 
 /** The headers of a request with a DPoP-bound token. */
 export const dpopHeaders = (accessToken: string, proofValue: string) => ({ authorization: `DPoP ${accessToken}`, dpop: proofValue });
+
+/** Registers a user, then signs in with a DPoP proof from `key`: the tokens are bound to it. */
+export async function boundSignIn(url: string, key: DpopKey) {
+  const email = uniqueEmail("dpop");
+  await register(url, { email });
+  const result = await send(url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: url }) } });
+  if (!result.data?.login) throw new Error(`login failed: ${JSON.stringify(result.errors)}`);
+  return result.data.login;
+}

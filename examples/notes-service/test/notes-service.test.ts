@@ -16,7 +16,7 @@ import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../tes
 import { asymmetricEnv, claimsOf, headerOf, newKey } from "../../../test/support/keys";
 import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
 import { refusedWith } from "../../../test/support/live";
-import { dpopHeaders, dpopKey, proof } from "../../../test/support/dpop";
+import { boundSignIn, dpopHeaders, dpopKey, proof } from "../../../test/support/dpop";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
@@ -93,12 +93,10 @@ async function expectRevoked(token: string) {
 
 describe("a DPoP-bound token at the notes service (enforced by the verifier)", () => {
   it("answers with a fresh proof from the token's key, and refuses a copy of the token without one", async () => {
-    const email = uniqueEmail("dpop");
-    await register(api.url, { email });
     const key = await dpopKey();
-    const login = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: api.url }) } });
-    const token = login.data!.login.accessToken;
-    expect(login.data!.login.tokenType).toBe("DPoP");
+    const auth = await boundSignIn(api.url, key);
+    const token = auth.accessToken;
+    expect(auth.tokenType).toBe("DPoP");
     const withProof = await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(key, { htu: notes.url, accessToken: token })) });
     expect(withProof.status).toBe(200);
     expect(withProof.errors).toBeUndefined();

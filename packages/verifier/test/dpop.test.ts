@@ -1,9 +1,9 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { Redis } from "ioredis";
-import { LoginDocument, MeDocument } from "../../../schema/generated/graphql";
+import { MeDocument } from "../../../schema/generated/graphql";
 import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../test/support/api";
-import { PASSWORD, register, send, uniqueEmail } from "../../../test/support/client";
-import { dpopHeaders, dpopKey, proof, type DpopKey } from "../../../test/support/dpop";
+import { send } from "../../../test/support/client";
+import { boundSignIn as signInBound, dpopHeaders, dpopKey, proof, type DpopKey } from "../../../test/support/dpop";
 import { asymmetricEnv, newKey } from "../../../test/support/keys";
 import { commandsSentBy, startRedis, type TestRedis } from "../../../test/support/redis";
 import { createVerifier, type Verifier } from "../src";
@@ -30,12 +30,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-async function boundSignIn(key: DpopKey) {
-  const email = uniqueEmail("dpop");
-  await register(api.url, { email });
-  const result = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: api.url }) } });
-  return result.data!.login;
-}
+const boundSignIn = (key: DpopKey) => signInBound(api.url, key);
 
 const atService = async (key: DpopKey, token: string, claims: { jti?: string } = {}) => ({
   method: "POST",
