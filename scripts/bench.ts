@@ -10,6 +10,8 @@
  *   - logins/s at the argon2id parameters in use, and the p99 of `me` while 20 logins run at once;
  *   - row (g): row (d) with OpenTelemetry tracing on (every trace kept), exporting to a local sink, and
  *     what that costs; row (h): the same at OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.1.
+ *   - row (k): row (d) with a DPoP-bound token and a fresh proof per request (target ≥ 0.75× (d)), and
+ *     the proof's CPU cost per request; one Redis command each still (integration/round-trips counts them).
  *   - fair hashing: a bystander's login p50 while one client IP keeps 50 logins in flight.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
  *
@@ -39,6 +41,7 @@ import { loadConfig } from "../src/config";
 import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
 import { spawnApi, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "../test/support/api";
+import { dpopKey, proof } from "../test/support/dpop";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
 import { cpuSeconds } from "./bench/cpu";
 import { liveMemory, liveRevocationLatency } from "./bench-live";
@@ -75,6 +78,8 @@ interface Target {
   readonly headers: Record<string, string>;
   /** The server's process, whose CPU per request is reported. */
   readonly pid?: number;
+  /** Row (k): signs, before a run of `seconds`, what each request needs afresh (a DPoP proof); the headers of the next request. */
+  readonly fresh?: (seconds: number) => Promise<() => Record<string, string>>;
 }
 
 interface Sample {
@@ -92,7 +97,9 @@ interface Server {
 }
 
 /** Closed-loop load: CONNECTIONS keep-alive connections for `seconds`. Any non-2xx answer aborts the run. */
-async function load(target: Pick<Target, "url" | "body" | "headers" | "pid">, seconds: number, connections = CONNECTIONS): Promise<Sample> {
+async function load(target: Pick<Target, "url" | "body" | "headers" | "pid" | "fresh">, seconds: number, connections = CONNECTIONS): Promise<Sample> {
+  // Signed before the server's CPU is read, so the row counts only the server's work.
+  const next = target.fresh ? await target.fresh(seconds) : null;
   const cpuBefore = target.pid === undefined ? null : cpuSeconds(target.pid);
   const result = await autocannon({
     url: target.url,
@@ -101,6 +108,7 @@ async function load(target: Pick<Target, "url" | "body" | "headers" | "pid">, se
     body: target.body,
     connections,
     duration: seconds,
+    ...(next ? { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, headers: { ...request.headers, ...next() } }) }] } : {}),
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   const cpuAfter = target.pid === undefined ? null : cpuSeconds(target.pid);
@@ -143,6 +151,35 @@ async function registerUser(url: string): Promise<{ email: string; accessToken: 
   return { email, accessToken: json.data.register.accessToken };
 }
 
+/** Proofs signed ahead per second of a run of row (k): more than (d) answers on the machines we measure on. */
+const PROOFS_PER_SECOND = fromEnv("BENCH_PROOFS_PER_SECOND", 6000);
+
+/**
+ * Row (k): row (d)'s request with a DPoP-bound token (a sign-in with a proof) and a fresh proof,
+ * signed with jose, on every request; each run gets proofs signed just before it, so their iat is fresh.
+ */
+async function dpopTarget(url: string, pid: number | undefined): Promise<Target> {
+  const { email } = await registerUser(url);
+  const key = await dpopKey();
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", dpop: await proof(key, { htu: url }) },
+    body: JSON.stringify({ query: print(LoginDocument), variables: { input: { email, password: PASSWORD } } }),
+  });
+  const json = (await response.json()) as { data?: { login: { accessToken: string; tokenType: string } }; errors?: unknown };
+  if (json.data?.login.tokenType !== "DPoP") throw new Error(`bound login failed: ${JSON.stringify(json.errors)}`);
+  const token = json.data.login.accessToken;
+  const fresh = async (seconds: number) => {
+    const proofs = await Promise.all(Array.from({ length: Math.ceil(PROOFS_PER_SECOND * seconds) }, () => proof(key, { htu: url, accessToken: token })));
+    let used = 0;
+    return () => {
+      if (used === proofs.length) throw new Error("row (k) ran out of proofs: raise BENCH_PROOFS_PER_SECOND");
+      return { dpop: proofs[used++]! };
+    };
+  };
+  return { row: "k", label: "this API, DPoP-bound token + a fresh proof per request + Redis", url, pid, body: ME, headers: { authorization: `DPoP ${token}` }, fresh };
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
   const middle = Math.floor(sorted.length / 2);
@@ -180,6 +217,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
     { row: "f", label: "this API, WORKERS=2, bearer + Redis", url: workers.url, pid: workers.process.pid, body: ME, headers: bearer((await registerUser(workers.url)).accessToken) },
     { row: "g", label: "(d) with OpenTelemetry tracing on, every trace kept (OTLP to a local sink)", url: traced.url, pid: traced.process.pid, body: ME, headers: bearer((await registerUser(traced.url)).accessToken) },
     { row: "h", label: "(g) keeping 1 trace in 10 (`parentbased_traceidratio`, 0.1)", url: sampled.url, pid: sampled.process.pid, body: ME, headers: bearer((await registerUser(sampled.url)).accessToken) },
+    await dpopTarget(onRedis.url, onRedis.process.pid),
   ].filter((target) => ROWS === null || ROWS.has(target.row));
 
   process.stderr.write(`warm-up: ${WARMUP_SECONDS} s each\n`);
@@ -209,6 +247,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   if (samples.has("d") && samples.has("e")) console.log(`(e) = ${ratio("e", "d")}× (d) (target ≥ 1).`);
   const cost = (row: string) => `${((1 - rps(row) / rps("d")) * 100).toFixed(0)}%`;
   if (samples.has("d") && samples.has("g")) console.log(`\nTracing: (g) = ${ratio("g", "d")}× (d) (target ≥ 0.75), every trace kept costs ${cost("g")} of (d)'s throughput.`);
+  if (samples.has("d") && samples.has("k")) console.log(`\nDPoP: (k) = ${ratio("k", "d")}× (d) (target ≥ 0.75); a proof costs the server ${(median(samples.get("k")!.map((s) => s.cpuUs)) - median(samples.get("d")!.map((s) => s.cpuUs))).toFixed(0)} µs of CPU per request more.`);
   if (samples.has("d") && samples.has("h")) console.log(`(h) = ${ratio("h", "d")}× (d): keeping 1 trace in 10 costs ${cost("h")}.`);
 }
 

@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import type { Role } from "@revocable-auth/verifier";
-import { ROLES } from "@revocable-auth/verifier/internal";
+import { DEFAULT_DPOP_MAX_SKEW_SECONDS, ROLES } from "@revocable-auth/verifier/internal";
 import { resolve } from "node:path";
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -87,6 +87,8 @@ export interface Config {
   /** OpenTelemetry tracing; null (the default) is off: no SDK loaded, nothing wrapped. */
   readonly tracing: TracingConfig | null;
   readonly mfa: MfaConfig;
+  /** DPoP (RFC 9449): sender-constrained tokens (docs/security.md#dpop). */
+  readonly dpop: DpopConfig;
   /** Passkeys (docs/passkeys.md): on by default outside production; null when PASSKEYS=off. */
   readonly passkeys: PasskeyConfig | null;
   /** Outbound mail and the links in it (docs/configuration.md#mail). */
@@ -204,6 +206,18 @@ export interface AuditLimits {
   readonly maxEventsPerUser: number;
   /** The global stream's bound, besides the age: a flood of failed logins cannot grow it without end. */
   readonly maxEvents: number;
+}
+
+/** DPoP, sender-constrained tokens (docs/security.md#dpop). */
+export interface DpopConfig {
+  /** DPOP: `off` ignores proofs; `optional` binds the tokens of a sign-in that sends one; `required` refuses a sign-in without one. */
+  readonly mode: "off" | "optional" | "required";
+  /** DPOP_REQUIRED_FOR_ROLES: a sign-in of a holder of these roles needs a proof even under `optional`. */
+  readonly requiredForRoles: readonly Role[];
+  /** DPOP_MAX_SKEW_SECONDS: how far a proof's `iat` may be from this server's clock, either way. */
+  readonly maxSkewSeconds: number;
+  /** DPOP_NONCE: every proof must carry a current server nonce (DPoP-Nonce, RFC 9449 §8). */
+  readonly nonce: boolean;
 }
 
 /** The second factor (docs/mfa.md). */
@@ -440,6 +454,7 @@ export function loadConfig(env: Env): Config {
       maxEvents: read.integer("AUDIT_MAX_EVENTS", 1_000_000, 100, 100_000_000),
     },
     mfa: readMfa(env, read, production, problems),
+    dpop: readDpop(env, read, problems),
     passkeys: readPasskeys(env, read, production, port, problems),
     threadPoolSize: read.integer("UV_THREADPOOL_SIZE", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 1024),
     tracing: readTracing(env, problems),
@@ -669,6 +684,23 @@ function readHashing(read: EnvReader, threadPoolSize: number): HashingLimits {
 
 const MFA_KEY_BYTES = 32;
 
+/** A comma-separated list of roles, in ROLES' order; an unknown role is a problem. */
+function readRoles(env: Env, name: string, problems: string[]): Role[] {
+  const roles = (env[name] ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
+  const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
+  if (unknown.length > 0) problems.push(`${name} must list roles among ${ROLES.join(", ")}, got "${unknown.join(", ")}"`);
+  return ROLES.filter((role) => roles.includes(role));
+}
+
+function readDpop(env: Env, read: EnvReader, problems: string[]): DpopConfig {
+  const mode = read.oneOf("DPOP", ["off", "optional", "required"] as const, "optional");
+  const requiredForRoles = readRoles(env, "DPOP_REQUIRED_FOR_ROLES", problems);
+  if (mode === "off" && requiredForRoles.length > 0) problems.push("DPOP_REQUIRED_FOR_ROLES needs DPOP=optional or DPOP=required");
+  const nonce = read.oneOf("DPOP_NONCE", ["on", "off"] as const, "off") === "on";
+  if (mode === "off" && nonce) problems.push("DPOP_NONCE=on needs DPOP=optional or DPOP=required");
+  return { mode, requiredForRoles, maxSkewSeconds: read.integer("DPOP_MAX_SKEW_SECONDS", DEFAULT_DPOP_MAX_SKEW_SECONDS, 1, 600), nonce };
+}
+
 function readMfa(env: Env, read: EnvReader, production: boolean, problems: string[]): MfaConfig {
   const given = env.MFA_ENCRYPTION_KEY || undefined;
   if (given === undefined && production) problems.push("MFA_ENCRYPTION_KEY is required when NODE_ENV=production: it seals the TOTP secrets");
@@ -676,15 +708,12 @@ function readMfa(env: Env, read: EnvReader, production: boolean, problems: strin
   if (given !== undefined && !isKey(given)) problems.push(`MFA_ENCRYPTION_KEY must be ${MFA_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
   const previous = (env.MFA_PREVIOUS_ENCRYPTION_KEYS ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
   if (!previous.every(isKey)) problems.push(`MFA_PREVIOUS_ENCRYPTION_KEYS: every key must be ${MFA_KEY_BYTES} bytes in base64`);
-  const roles = (env.MFA_REQUIRED_FOR_ROLES ?? "").split(",").map((value) => value.trim()).filter((value) => value !== "");
-  const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
-  if (unknown.length > 0) problems.push(`MFA_REQUIRED_FOR_ROLES must list roles among ${ROLES.join(", ")}, got "${unknown.join(", ")}"`);
   return {
     encryptionKey: given ?? randomBytes(MFA_KEY_BYTES).toString("base64"),
     previousEncryptionKeys: previous,
     keyGenerated: given === undefined,
     issuer: read.text("MFA_ISSUER", "Revocable Auth"),
-    requiredForRoles: ROLES.filter((role) => roles.includes(role)),
+    requiredForRoles: readRoles(env, "MFA_REQUIRED_FOR_ROLES", problems),
     pendingTtlSeconds: read.integer("MFA_PENDING_TTL_SECONDS", 300, 1, 3600),
     pendingMaxPerUser: read.integer("MFA_PENDING_MAX_PER_USER", 5, 1, 100),
   };

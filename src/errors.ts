@@ -1,4 +1,4 @@
-import { MESSAGES } from "@revocable-auth/verifier/internal";
+import { DPOP_CHECK_MESSAGES, MESSAGES, type DpopCheck } from "@revocable-auth/verifier/internal";
 
 /**
  * Every failure a client can see is an AuthError: a stable `code` (GraphQL's extensions.code),
@@ -22,6 +22,9 @@ export const REASONS = {
     "INVALID_CREDENTIALS",
     "REFRESH_TOKEN_REUSED",
     "ACCOUNT_DISABLED",
+    "DPOP_PROOF_REQUIRED",
+    "INVALID_DPOP_PROOF",
+    "DPOP_PROOF_REPLAYED",
   ],
   FORBIDDEN: ["MISSING_ROLE", "MFA_REQUIRED", "MFA_ENROLLMENT_REQUIRED", "MFA_LOCKED", "PASSKEYS_DISABLED", "EMAIL_NOT_VERIFIED", "MAIL_DISABLED", "REAUTHENTICATION_REQUIRED", "EMAIL_CHANGE_TOO_SOON"],
   BAD_USER_INPUT: ["INVALID_INPUT", "EMAIL_TAKEN", "LAST_ADMIN", "INVALID_MFA_CODE", "MFA_ALREADY_ENABLED", "MFA_NOT_ENABLED", "TOTP_ENROLMENT_MISSING", "PASSKEY_NOT_VERIFIED", "LAST_SIGN_IN_METHOD", "INVALID_MAIL_TOKEN", "LAST_CREDENTIAL"],
@@ -51,6 +54,22 @@ export const unauthenticated = (reason: ReasonOf<"UNAUTHENTICATED">, message: st
 
 export const invalidToken = (message: string = MESSAGES.malformed) =>
   unauthenticated("INVALID_TOKEN", message);
+
+/**
+ * DPoP (docs/security.md#dpop): a bound token sent without its proof (or as a bearer token), a sign-in
+ * without a proof where one is required, a proof that fails a check (`check` names it), a proof used twice.
+ * Each answers 401 with RFC 9449's DPoP challenge (graphql/errors.ts).
+ */
+export const dpopProofRequired = (message: string = MESSAGES.dpopProofRequired) => unauthenticated("DPOP_PROOF_REQUIRED", message);
+
+export const invalidDpopProof = (check: DpopCheck) =>
+  new AuthError("UNAUTHENTICATED", "INVALID_DPOP_PROOF", DPOP_CHECK_MESSAGES[check], { check });
+
+/** DPOP_NONCE=on and the proof lacks the current nonce: the client signs again with `nonce` (sent as DPoP-Nonce). */
+export const useDpopNonce = (nonce: string) =>
+  new AuthError("UNAUTHENTICATED", "INVALID_DPOP_PROOF", DPOP_CHECK_MESSAGES.nonce, { check: "nonce", dpopNonce: nonce });
+
+export const dpopProofReplayed = () => unauthenticated("DPOP_PROOF_REPLAYED", MESSAGES.dpopProofReplayed);
 
 export const authenticationRequired = () => unauthenticated("AUTHENTICATION_REQUIRED", MESSAGES.authenticationRequired);
 

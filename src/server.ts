@@ -9,6 +9,7 @@ import { keySetVersion, type LiveEvent, type RevocationEvent, type SignedInEvent
 import { Accounts } from "./auth/accounts/accounts";
 import { Audit } from "./auth/audit/audit";
 import { AuditTrail } from "./auth/audit/audit-trail";
+import { DpopProofs } from "./auth/dpop/proofs";
 import { Authenticator } from "./auth/tokens/authenticator";
 import { HashQueue } from "./auth/accounts/hash-queue";
 import { Mfa, type MfaNotices } from "./auth/mfa/mfa";
@@ -136,6 +137,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   });
   const audit = new Audit(logger, metrics, auditTrail);
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
+  const dpop = new DpopProofs({ ...config.dpop, nonceKey: config.dpop.nonce ? dpopNonceKey(config) : null }, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
     graceMs: config.refreshReuseGraceSeconds * 1000,
     onGraceHit: () => metrics.refreshGraceHits.inc(),
@@ -145,6 +147,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     onSignedIn,
     clock,
     reauthMaxAgeMs: config.reauthMaxAgeSeconds * 1000,
+    dpop,
   });
   const hashQueue = new HashQueue(config.hashing, (clientIp) => audit.throttled("LOGIN_THROTTLED", "hash_queue", clientIp));
   const accounts = new Accounts(store, tracePasswords(await Passwords.create(hashQueue, passwordHashing), tracing), sessions, clock, onRevoked, { throttle, audit }, {
@@ -161,7 +164,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl, recovery);
   const authenticator = new Authenticator(tokens, store, config.revocationFailureMode, logger, {
     onFailOpen: () => metrics.failOpenAcceptances.inc(),
-  });
+  }, dpop);
   const secretBox = new SecretBox(
     Buffer.from(config.mfa.encryptionKey, "base64"),
     config.mfa.previousEncryptionKeys.map((key) => Buffer.from(key, "base64")),
@@ -216,6 +219,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const protocol = liveProtocol({
     schema,
     authenticator,
+    dpop,
     connections,
     auditFeed,
     clock,
@@ -227,7 +231,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   });
   const app = await createApp({
     apollo,
-    buildContext: contextBuilder(authenticator),
+    buildContext: contextBuilder(authenticator, dpop),
     contextError: toGraphQLError,
     store,
     directory: rawStore instanceof DirectoryStore ? { ping: () => rawStore.pingDirectory() } : null,
@@ -291,6 +295,14 @@ function passkeyDecoyKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api passkey stand-in credential ids", 32));
 }
 
+/**
+ * The key of DPoP server nonces: from MFA_ENCRYPTION_KEY (HKDF, a label of its own), which every
+ * instance shares already, so a nonce one instance hands out is good on every other.
+ */
+function dpopNonceKey(config: Config): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api dpop nonces", 32));
+}
+
 /** `run` the first time; the same promise every time after. */
 function once(run: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
@@ -302,6 +314,7 @@ function traceStore(store: Store, tracing: Tracing | null): Store {
   if (!tracing) return store;
   return tracing.traced(store, {
     accessState: "auth.revocation_check",
+    boundAccessState: "auth.revocation_check",
     createSession: "store.session.create",
     rotateSession: "store.session.rotate",
     endSession: "store.session.end",

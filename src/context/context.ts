@@ -1,9 +1,11 @@
 import type { IncomingHttpHeaders } from "node:http";
+import type { DpopTarget } from "@revocable-auth/verifier/internal";
+import type { DpopProofs } from "../auth/dpop/proofs";
 import type { Authenticator, Identity } from "../auth/tokens/authenticator";
 import type { AuditFilter } from "../auth/audit/audit-trail";
 import type { AuditFeedItem } from "../live/audit-feed";
 import type { SessionEventRecord } from "../live/session-events";
-import { bearerToken } from "./bearer";
+import { presentedToken } from "./bearer";
 
 /**
  * The opt-in home of a browser client's refresh token: HttpOnly (page script never sees it),
@@ -29,6 +31,11 @@ export interface Transport {
   readonly clientIp: string;
   /** The User-Agent header, cut to 256 characters; for the audit trail only. */
   readonly userAgent?: string;
+  /**
+   * The request a DPoP proof must be for: the method, and the URL as the client saw it (scheme and
+   * host from X-Forwarded-* only behind TRUST_PROXY). Called only when a proof came.
+   */
+  readonly dpopTarget?: () => DpopTarget;
 }
 
 export interface RequestContext extends Transport {
@@ -36,6 +43,11 @@ export interface RequestContext extends Transport {
   readonly identity: Identity | null;
   /** Over WebSocket only: what the connection's subscriptions listen to (src/live). */
   readonly live?: LiveSubscriptions;
+  /**
+   * The RFC 7638 thumbprint of the key whose DPoP proof came with this request, checked: a sign-in
+   * or refresh binds its tokens to it (docs/security.md#dpop). Undefined: no proof (or DPOP=off).
+   */
+  readonly dpopKey?: string;
 }
 
 export interface LiveSubscriptions {
@@ -51,10 +63,27 @@ export type ContextBuilder = (request: { headers: IncomingHttpHeaders }, transpo
  * that is presented and fails rejects the whole request with its AuthError (the transport maps
  * it to 401 or 503), so a client never mistakes a revoked session for an anonymous one.
  */
-export function contextBuilder(authenticator: Authenticator): ContextBuilder {
+export function contextBuilder(authenticator: Authenticator, dpop: DpopProofs | null = null): ContextBuilder {
   return async ({ headers }, transport) => {
     const header = headers.authorization;
-    if (header === undefined) return { identity: null, ...transport };
-    return { identity: await authenticator.authenticate(bearerToken(header)), ...transport };
+    const proof = dpop?.enabled ? proofOf(headers) : undefined;
+    if (header === undefined) {
+      if (proof === undefined) return { identity: null, ...transport };
+      // A sign-in or a refresh: the proof's key is what its tokens will be bound to.
+      return { identity: null, ...transport, dpopKey: (await dpop!.check(proof, targetOf(transport)())).jkt };
+    }
+    const identity = await authenticator.authenticate(presentedToken(header, proof, targetOf(transport)));
+    return identity.jkt === undefined ? { identity, ...transport } : { identity, ...transport, dpopKey: identity.jkt };
   };
 }
+
+/** The DPoP header; two of them (joined with ", ") fail as a malformed proof. */
+const proofOf = (headers: IncomingHttpHeaders): string | undefined => {
+  const value = headers.dpop;
+  return typeof value === "string" ? value : undefined;
+};
+
+const noTarget = (): DpopTarget => ({ method: "", url: "" });
+
+/** A transport that cannot tell the request's URL (a test's) matches no proof. */
+const targetOf = (transport: Transport) => transport.dpopTarget ?? noTarget;

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestListener } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER } from "@revocable-auth/verifier/internal";
+import { DPOP_CHALLENGE, INVALID_TOKEN_CHALLENGE, STORE_RETRY_AFTER, USE_DPOP_NONCE_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
@@ -25,6 +25,9 @@ const HTTP_STATUS_BY_REASON: Partial<Record<string, number>> = {
   REAUTHENTICATION_REQUIRED: 403,
 };
 
+/** 401s about a DPoP proof: RFC 9449's challenge (with the algorithms a client may use) instead of the bearer one. */
+const DPOP_REASONS: ReadonlySet<string> = new Set(["DPOP_PROOF_REQUIRED", "INVALID_DPOP_PROOF", "DPOP_PROOF_REPLAYED"]);
+
 /**
  * Resolver errors answer 200, as GraphQL expects, except these: a client must be able to tell
  * "wait and retry" from a verdict without reading the body. First match wins.
@@ -43,7 +46,7 @@ export function toGraphQLError(error: unknown): GraphQLError {
 
 function fromAuthError(error: AuthError): GraphQLError {
   const headers = headersFor(error);
-  if (error.code === "UNAUTHENTICATED") headers.set("www-authenticate", INVALID_TOKEN_CHALLENGE);
+  if (error.code === "UNAUTHENTICATED" && !DPOP_REASONS.has(error.reason)) headers.set("www-authenticate", INVALID_TOKEN_CHALLENGE);
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: {
@@ -57,6 +60,12 @@ function fromAuthError(error: AuthError): GraphQLError {
 
 function headersFor(error: AuthError): Map<string, string> {
   const headers = new Map<string, string>();
+  if (DPOP_REASONS.has(error.reason)) {
+    // A missing server nonce: RFC 9449 §8's challenge, and the nonce to sign with.
+    const nonce = error.extensions?.dpopNonce;
+    headers.set("www-authenticate", typeof nonce === "string" ? USE_DPOP_NONCE_CHALLENGE : DPOP_CHALLENGE);
+    if (typeof nonce === "string") headers.set("dpop-nonce", nonce);
+  }
   if (error.code === "SERVICE_UNAVAILABLE") headers.set("retry-after", STORE_RETRY_AFTER);
   if (error instanceof ThrottledError) headers.set("retry-after", String(error.retryAfterSeconds));
   return headers;
@@ -99,7 +108,8 @@ export function errorFormatter(logger: Logger) {
 
 /**
  * Resolver errors answer 200 as GraphQL expects, except a store outage (503), a throttled attempt
- * (429, with Retry-After), a missing second factor or a reauthentication (403) and an unexpected failure (500, details in the log only).
+ * (429, with Retry-After), a refused DPoP proof (401, with the DPoP challenge), a missing second
+ * factor or a reauthentication (403) and an unexpected failure (500, details in the log only).
  */
 const httpStatusListener: GraphQLRequestListener<BaseContext> = {
   async willSendResponse({ response, errors }) {
@@ -114,6 +124,13 @@ const httpStatusListener: GraphQLRequestListener<BaseContext> = {
       if (!error) continue;
       response.http.status = HTTP_STATUS[code];
       for (const [name, value] of headersFor(error)) response.http.headers.set(name, value);
+      return;
+    }
+    // A refused proof at sign-in or refresh is the same verdict as on any request: 401 with the DPoP challenge.
+    const dpop = originals.find((original) => original instanceof AuthError && DPOP_REASONS.has(original.reason)) as AuthError | undefined;
+    if (dpop) {
+      response.http.status = 401;
+      for (const [name, value] of headersFor(dpop)) response.http.headers.set(name, value);
       return;
     }
     // A refusal for want of a second factor or a recent authentication is a verdict a client acts on (verify, enrol, reauthenticate): 403.

@@ -3,12 +3,15 @@ import fp from "fastify-plugin";
 import type { OriginPolicy } from "./origins";
 
 /**
- * What a GraphQL request from a browser needs: its JSON body, the bearer token, Apollo Client's
- * CSRF headers and W3C trace context. One list, so a new request header (DPoP) is one entry.
+ * What a GraphQL request from a browser needs: its JSON body, the bearer token, its DPoP proof,
+ * Apollo Client's CSRF headers and W3C trace context. One list, so a new request header is one entry.
  */
-export const CORS_REQUEST_HEADERS = ["content-type", "authorization", "apollo-require-preflight", "x-apollo-operation-name", "traceparent", "tracestate"];
-/** What a page may read of an answer besides the safelisted headers: the client backs off by Retry-After. */
-const EXPOSED_HEADERS = ["retry-after", "x-request-id"];
+export const CORS_REQUEST_HEADERS = ["content-type", "authorization", "dpop", "apollo-require-preflight", "x-apollo-operation-name", "traceparent", "tracestate"];
+/**
+ * What a page may read of an answer besides the safelisted headers: the client backs off by
+ * Retry-After, and reads a DPoP refusal's challenge (WWW-Authenticate) and server nonce (DPoP-Nonce).
+ */
+const EXPOSED_HEADERS = ["retry-after", "x-request-id", "www-authenticate", "dpop-nonce"];
 const METHODS = "GET, POST";
 /** A browser asks again after 10 minutes, so an origin taken out of CORS_ORIGINS stops working within them. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;

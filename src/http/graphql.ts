@@ -1,7 +1,8 @@
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCookie from "@fastify/cookie";
-import type { FastifyPluginAsync, FastifyReply, RouteHandlerMethod } from "fastify";
+import type { DpopTarget } from "@revocable-auth/verifier/internal";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from "fastify";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { MAX_USER_AGENT_LENGTH } from "../auth/audit/audit";
 import { clientReported } from "../auth/shared/client-text";
@@ -46,7 +47,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {
@@ -71,6 +72,14 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
   // Apollo answers other methods itself (405 with Allow), as it did on every method before.
   app.route({ method: ["POST", "OPTIONS", "PUT", "PATCH", "DELETE"], url: "/graphql", handler });
 };
+
+/**
+ * The request a DPoP proof must name: its method, and its URL as the client sent it. Fastify's
+ * `protocol` and `host` read X-Forwarded-Proto and X-Forwarded-Host only from a TRUST_PROXY peer.
+ */
+function dpopTargetOf(request: FastifyRequest): DpopTarget {
+  return { method: request.method, url: `${request.protocol}://${request.host}${request.url}` };
+}
 
 /** IPv4 clients of a dual-stack socket (HOST=::) show up as ::ffff:a.b.c.d; count them as a.b.c.d. */
 function clientIpOf(address: string | undefined): string {

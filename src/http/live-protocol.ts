@@ -12,11 +12,12 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from "graphql";
-import { needsSecondFactor } from "@revocable-auth/verifier/internal";
+import { needsSecondFactor, type DpopTarget } from "@revocable-auth/verifier/internal";
 import { CloseCode, makeServer, type Context as ProtocolContext, type ServerOptions, type SubscribePayload } from "graphql-ws";
-import type { Authenticator, Identity } from "../auth/tokens/authenticator";
+import type { DpopProofs } from "../auth/dpop/proofs";
+import type { Authenticator, Identity, PresentedToken } from "../auth/tokens/authenticator";
 import type { Clock } from "../clock";
-import { bearerToken } from "../context/bearer";
+import { presentedToken } from "../context/bearer";
 import type { RefreshCookie, RequestContext } from "../context/context";
 import { authenticationRequired, isAuthError, mfaRequired, type AuthError } from "../errors";
 import { withoutSuggestions } from "../graphql/limits";
@@ -31,7 +32,9 @@ export interface SocketExtra {
   /** Called once the socket is authenticated: it no longer counts against its client's pending sockets. */
   readonly authenticated?: () => void;
   /** connection_init's access token, kept in memory only: each operation is checked with it, as an HTTP request is. */
-  token?: string;
+  token?: PresentedToken;
+  /** The request a connection_init's DPoP proof must be for: GET and the socket's ws(s) URL. */
+  readonly dpopTarget?: DpopTarget;
   /**
    * Ids of the operations in flight, from `subscribe` to their end. graphql-ws forgets an id at the
    * client's `complete`, even while the operation is still being checked; this does not.
@@ -42,6 +45,8 @@ export interface SocketExtra {
 export interface LiveProtocolOptions {
   readonly schema: GraphQLSchema;
   readonly authenticator: Authenticator;
+  /** DPoP: connection_init's `dpop` proof is read only when it is on. */
+  readonly dpop?: DpopProofs;
   readonly connections: LiveConnections;
   /** The source of every connection's auditEvents subscriptions. */
   readonly auditFeed: AuditFeed;
@@ -66,7 +71,8 @@ type Ctx = ProtocolContext<Record<string, unknown>, SocketExtra>;
 /**
  * The graphql-transport-ws protocol (graphql-ws's `makeServer`), bound to our authentication,
  * limits and connection registry; the transport (src/http/live.ts) feeds it sockets.
- * connection_init carries `{ authorization: "Bearer <token>" }`, verified exactly as an HTTP request.
+ * connection_init carries `{ authorization: "Bearer <token>" }` (or a DPoP-bound token with its
+ * proof, tokenOf), verified exactly as an HTTP request.
  */
 export function liveProtocol(options: LiveProtocolOptions) {
   const rules = [...specifiedRules, ...options.validationRules];
@@ -91,7 +97,8 @@ export function liveProtocol(options: LiveProtocolOptions) {
     // the socket's own close on a revocation may come later (a lost message, the re-check's period).
     let identity: Identity;
     try {
-      identity = await options.authenticator.authenticate(ctx.extra.token!);
+      // A bound socket proved its key at connection_init: its operations carry no proofs of their own.
+      identity = await options.authenticator.authenticate(ctx.extra.token!, true);
     } catch (error) {
       if (!isAuthError(error)) throw error;
       if (error.code !== "SERVICE_UNAVAILABLE") {
@@ -116,7 +123,7 @@ export function liveProtocol(options: LiveProtocolOptions) {
     onConnect: async (ctx) => {
       const { extra } = ctx;
       try {
-        const token = tokenOf(ctx.connectionParams);
+        const token = tokenOf(ctx.connectionParams, options.dpop?.enabled === true, extra.dpopTarget);
         const identity = await options.authenticator.authenticate(token);
         // A session still waiting for its second factor holds no socket (4403 MFA_REQUIRED), so it
         // never counts toward LIVE_MAX_CONNECTIONS_PER_USER nor closes a verified session's socket.
@@ -197,12 +204,21 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
   );
 }
 
-/** The bearer token in connection_init's payload; the key is matched case-insensitively. */
-function tokenOf(params: Readonly<Record<string, unknown>> | undefined): string {
-  const key = Object.keys(params ?? {}).find((name) => name.toLowerCase() === "authorization");
-  const value = key === undefined ? undefined : params![key];
+/**
+ * The token in connection_init's payload, `{ authorization: "Bearer <token>" }`, or for a bound one
+ * `{ authorization: "DPoP <token>", dpop: "<proof>" }` (the proof's htm is GET, its htu the socket's
+ * URL); the keys are matched case-insensitively.
+ */
+function tokenOf(params: Readonly<Record<string, unknown>> | undefined, dpop: boolean, target: DpopTarget | undefined): PresentedToken {
+  const value = param(params, "authorization");
   if (typeof value !== "string") throw authenticationRequired();
-  return bearerToken(value);
+  const proof = dpop ? param(params, "dpop") : undefined;
+  return presentedToken(value, typeof proof === "string" ? proof : undefined, () => target ?? { method: "", url: "" });
+}
+
+function param(params: Readonly<Record<string, unknown>> | undefined, name: string): unknown {
+  const key = Object.keys(params ?? {}).find((candidate) => candidate.toLowerCase() === name);
+  return key === undefined ? undefined : params![key];
 }
 
 /**

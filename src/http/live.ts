@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import proxyAddr from "@fastify/proxy-addr";
+import type { DpopTarget } from "@revocable-auth/verifier/internal";
 import type { FastifyPluginAsync } from "fastify";
 import { CloseCode, handleProtocols, type makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -58,10 +59,11 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
     if (origins?.verdict(request.headers.origin, request.headers.host) === "foreign") return refuseUpgrade(socket, 403, "Forbidden");
     const clientIp = addressOf(request);
     if ((pending.get(clientKey(clientIp)) ?? 0) >= options.maxPendingPerClient) return refuseUpgrade(socket, 429, "Too Many Requests");
-    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp));
+    const dpopTarget: DpopTarget = { method: "GET", url: socketUrl(request, trust !== null && trust(request.socket.remoteAddress ?? "", 0)) };
+    wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp, dpopTarget));
   };
 
-  const opened = (ws: WebSocket, clientIp: string) => {
+  const opened = (ws: WebSocket, clientIp: string, dpopTarget: DpopTarget) => {
     const client = clientKey(clientIp);
     pending.set(client, (pending.get(client) ?? 0) + 1);
     let counted = true;
@@ -82,7 +84,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
         if (ws.readyState === ws.OPEN) ws.close(code, reason);
       },
     };
-    const extra: SocketExtra = { socket, clientIp, authenticated };
+    const extra: SocketExtra = { socket, clientIp, authenticated, dpopTarget };
     const closed = options.protocol.opened(
       {
         protocol: ws.protocol,
@@ -142,6 +144,21 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * The socket's URL as the client opened it, for a DPoP proof's htu: ws, or wss behind TLS; the
+ * scheme and host a TRUST_PROXY peer forwards (X-Forwarded-Proto, X-Forwarded-Host) count, as for
+ * an HTTP request's `request.protocol` and `request.host`.
+ */
+function socketUrl(request: IncomingMessage, fromTrustedProxy: boolean): string {
+  const forwarded = (name: string) => {
+    const value = fromTrustedProxy ? request.headers[name] : undefined;
+    return typeof value === "string" ? value.split(",")[0]!.trim() : undefined;
+  };
+  const encrypted = (request.socket as { encrypted?: boolean }).encrypted === true;
+  const secure = (forwarded("x-forwarded-proto") ?? (encrypted ? "https" : "http")) === "https";
+  return `${secure ? "wss" : "ws"}://${forwarded("x-forwarded-host") ?? request.headers.host ?? ""}${request.url ?? "/"}`;
 }
 
 function clientIpOf(address: string | undefined): string {

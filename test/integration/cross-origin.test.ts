@@ -50,6 +50,15 @@ describe("a preflight", () => {
     expect(await response.text()).toBe("");
   });
 
+  it("allows the DPoP proof header, and lets the page read a DPoP refusal's WWW-Authenticate", async () => {
+    const response = await preflight(api.url, APP, "authorization, dpop");
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-headers")!.split(", ")).toEqual(expect.arrayContaining(["authorization", "dpop"]));
+    const refused = await fetch(api.url, { method: "POST", headers: { origin: APP, "content-type": "application/json", dpop: "not a proof" }, body: JSON.stringify({ query: "{ __typename }" }) });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("access-control-expose-headers")).toMatch(/www-authenticate/);
+  });
+
   it("answers each listed origin with itself, never *", async () => {
     const response = await preflight(api.url, OTHER_APP);
     expect(response.status).toBe(204);

@@ -100,9 +100,9 @@ afterAll(async () => {
 });
 
 describe("the README", () => {
-  it("marks the quick-start server block and six walkthrough blocks, each stating its outcomes", () => {
+  it("marks the quick-start server block and seven walkthrough blocks (the seventh: DPoP), each stating its outcomes", () => {
     expect(serverBlock).toBeDefined();
-    expect(walkthrough).toHaveLength(6);
+    expect(walkthrough).toHaveLength(7);
     for (const block of walkthrough) {
       expect(block.code.split(README_URL)).toHaveLength(2);
       expect(statedOutcomes(block.code).length).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
 import { post, register, send } from "../support/client";
+import { boundSignIn, dpopHeaders, dpopKey, proof } from "../support/dpop";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
@@ -30,6 +31,22 @@ describe("the per-request revocation check", () => {
       }
     });
     expect(commands).toEqual(Array(requests).fill("mget"));
+  });
+
+  it("costs one Redis command for a DPoP-bound request too: the replay check rides in the revocation read", async () => {
+    const key = await dpopKey();
+    const auth = await boundSignIn(api.url, key);
+    const token = auth.accessToken;
+    const bound = async () => {
+      const result = await send(api.url, MeDocument, {}, { headers: dpopHeaders(token, await proof(key, { htu: api.url, accessToken: token })) });
+      expect(result.data?.me.id).toBe(auth.user.id);
+    };
+    await bound(); // loads the script (EVALSHA, then EVAL once on NOSCRIPT)
+    const requests = 10;
+    const commands = await commandsSentDuring(async () => {
+      for (let i = 0; i < requests; i++) await bound();
+    });
+    expect(commands).toEqual(Array(requests).fill("evalsha"));
   });
 
   it("costs no round trip for an anonymous request or a token refused on its signature", async () => {

@@ -120,7 +120,16 @@ export async function composeDomain(env: Record<string, string> = {}): Promise<D
     emailChange,
     revocations,
     mails,
-    identify: (auth) => authenticator.authenticate(typeof auth === "string" ? auth : auth.accessToken.token),
+    // As a Bearer request: the domain tests bind no token to a key.
+    identify: (auth) =>
+      authenticator.authenticate({
+        token: typeof auth === "string" ? auth : auth.accessToken.token,
+        scheme: "Bearer",
+        proof: undefined,
+        target: () => {
+          throw new Error("a Bearer request has no DPoP target");
+        },
+      }),
     tokenMailedTo(to, template) {
       const mail = mails.findLast((each) => each.to === to && each.template === template);
       const link = mail?.values.link ?? mail?.values.cancelLink;

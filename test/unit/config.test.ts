@@ -495,6 +495,32 @@ describe("the second factor's settings", () => {
   });
 });
 
+describe("DPoP configuration", () => {
+  it("has the documented defaults: optional, no role needs it, 60 s of skew", () => {
+    expect(loadConfig({}).dpop).toEqual({ mode: "optional", requiredForRoles: [], maxSkewSeconds: 60, nonce: false });
+  });
+
+  it("reads every variable", () => {
+    expect(loadConfig({ DPOP: "required", DPOP_REQUIRED_FOR_ROLES: "ADMIN", DPOP_MAX_SKEW_SECONDS: "30", DPOP_NONCE: "on" }).dpop).toEqual({
+      mode: "required",
+      requiredForRoles: ["ADMIN"],
+      maxSkewSeconds: 30,
+      nonce: true,
+    });
+  });
+
+  it.each([
+    [{ DPOP: "on" }, "DPOP"],
+    [{ DPOP_REQUIRED_FOR_ROLES: "ROOT" }, 'DPOP_REQUIRED_FOR_ROLES must list roles among USER, ADMIN, got "ROOT"'],
+    [{ DPOP: "off", DPOP_REQUIRED_FOR_ROLES: "ADMIN" }, "DPOP_REQUIRED_FOR_ROLES needs DPOP=optional or DPOP=required"],
+    [{ DPOP_MAX_SKEW_SECONDS: "0" }, "DPOP_MAX_SKEW_SECONDS must be a whole number from 1 to 600"],
+    [{ DPOP: "off", DPOP_NONCE: "on" }, "DPOP_NONCE=on needs DPOP=optional or DPOP=required"],
+    [{ DPOP_NONCE: "yes" }, "DPOP_NONCE"],
+  ])("refuses %j with a message naming the variable", (env, message) => {
+    expect(problemsOf({ JWT_SECRET: SECRET, ...env })).toEqual([expect.stringContaining(message)]);
+  });
+});
+
 describe("live connections configuration", () => {
   it("has the documented defaults", () => {
     expect(loadConfig({}).live).toEqual({

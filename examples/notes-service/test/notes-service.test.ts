@@ -16,6 +16,7 @@ import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../tes
 import { asymmetricEnv, claimsOf, headerOf, newKey } from "../../../test/support/keys";
 import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
 import { refusedWith } from "../../../test/support/live";
+import { boundSignIn, dpopHeaders, dpopKey, proof } from "../../../test/support/dpop";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
@@ -89,6 +90,26 @@ async function expectRevoked(token: string) {
   expect(result.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
   expect(result.error).toEqual({ code: "UNAUTHENTICATED", reason: "TOKEN_REVOKED", message: "The token has been revoked" });
 }
+
+describe("a DPoP-bound token at the notes service (enforced by the verifier)", () => {
+  it("answers with a fresh proof from the token's key, and refuses a copy of the token without one", async () => {
+    const key = await dpopKey();
+    const auth = await boundSignIn(api.url, key);
+    const token = auth.accessToken;
+    expect(auth.tokenType).toBe("DPoP");
+    const withProof = await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(key, { htu: notes.url, accessToken: token })) });
+    expect(withProof.status).toBe(200);
+    expect(withProof.errors).toBeUndefined();
+    // The copied token: as a bearer token, or without a proof, or with a proof of the thief's own key.
+    const copied = await askNotes(token);
+    expect(copied.status).toBe(401);
+    expect(copied.error).toMatchObject({ code: "UNAUTHENTICATED", reason: "DPOP_PROOF_REQUIRED" });
+    expect(copied.headers.get("www-authenticate")).toMatch(/^DPoP error="invalid_dpop_proof"/);
+    expect((await post(notes.url, { query: MY_NOTES }, { headers: { authorization: `DPoP ${token}` } })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
+    const thief = await dpopKey();
+    expect((await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(thief, { htu: notes.url, accessToken: token })) })).error).toMatchObject({ reason: "INVALID_DPOP_PROOF" });
+  });
+});
 
 describe("the notes service's subscriptions, closed by the auth API's revocation", () => {
   /** graphql-ws's client on the notes service's socket, subscribed to noteAdded. */

@@ -19,9 +19,18 @@ export function toGraphQLError(failure: Failure): GraphQLError {
     extensions: {
       code: failure.code,
       reason: failure.reason,
+      ...(failure.check === undefined ? {} : { check: failure.check }),
       http: { status: failure.status, headers: new Map(Object.entries(failure.headers)) },
     },
   });
+}
+
+export interface AuthContextOptions {
+  /**
+   * The service's URL as its clients call it (https://notes.example.com/graphql): what a DPoP proof's
+   * `htu` must name. Without it, http:// and the Host header, which is right only without TLS or a proxy in front.
+   */
+  readonly url?: string;
 }
 
 /**
@@ -29,9 +38,14 @@ export function toGraphQLError(failure: Failure): GraphQLError {
  * that is presented and fails rejects the whole request (401, or 503 while Redis is down), so a
  * client never mistakes a revoked session for an anonymous one. Spread the result into your own context.
  */
-export function authContext(verifier: Verifier): (args: { req: { headers: IncomingHttpHeaders } }) => Promise<AuthContext> {
+export function authContext(
+  verifier: Verifier,
+  options: AuthContextOptions = {},
+): (args: { req: { headers: IncomingHttpHeaders; method?: string; url?: string } }) => Promise<AuthContext> {
   return async ({ req }) => {
-    const outcome = await verifier.authenticate(req.headers.authorization);
+    const proof = req.headers.dpop;
+    const dpop = typeof proof === "string" ? { proof, method: req.method ?? "", url: options.url ?? `http://${req.headers.host ?? ""}${req.url ?? "/"}` } : undefined;
+    const outcome = await verifier.authenticate(req.headers.authorization, dpop);
     if (!outcome.ok) throw toGraphQLError(outcome);
     return { identity: outcome.identity };
   };

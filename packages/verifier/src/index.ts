@@ -3,8 +3,9 @@
  * type-graphql helpers, the key sources and the guard for live connections. The kernel the auth
  * API shares with it (key layout, revocation rule, token checks, live events) is `./internal`.
  */
-export { createVerifier, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
-export { authChecker, authContext, requireAal, toGraphQLError, type AuthContext } from "./graphql";
+export { createVerifier, type DpopRequest, type RevocationReader, type Verifier, type VerifierOptions } from "./verifier";
+export { authChecker, authContext, requireAal, toGraphQLError, type AuthContext, type AuthContextOptions } from "./graphql";
+export type { DpopCheck, DpopTarget } from "./dpop";
 export {
   RemoteKeys,
   StaticKeys,

@@ -5,7 +5,8 @@
  * change in any release (README, "./internal").
  */
 export { AALS, meetsAal, needsSecondFactor, type Assurance, type AuthMethod } from "./assurance";
-export { accessStateKeys, isLiveSession, parseAccessState, type AccessState } from "./access-state";
+export { accessStateKeys, BOUND_ACCESS_STATE_SCRIPT, boundAccessStateKeys, isLiveSession, parseAccessState, type AccessState } from "./access-state";
+export * from "./dpop";
 export { ALGORITHMS, keysFromJwks, keySetVersion } from "./key-sources";
 export { keys } from "./keys";
 export {

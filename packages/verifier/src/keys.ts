@@ -17,6 +17,12 @@ export const keys = {
   sessions: (userId: string) => `${userTag(userId)}:sessions`,
   cutoff: (userId: string) => `${userTag(userId)}:cutoff`,
   revokedAccessToken: (userId: string, jti: string) => `${userTag(userId)}:revoked:${jti}`,
+  /**
+   * A DPoP proof's jti, seen once by a token of the user (docs/security.md#dpop): on the user's slot,
+   * so the replay check is written in the same script as the revocation read, by the auth API and
+   * every verifier alike. It lives as long as the proof could be accepted.
+   */
+  dpopProof: (userId: string, proofJti: string) => `${userTag(userId)}:dpop:${proofJti}`,
   /** The second factor (docs/mfa.md): secrets sealed before they get here, recovery codes hashed. */
   totp: (userId: string) => `${userTag(userId)}:totp`,
   totpEnrolment: (userId: string) => `${userTag(userId)}:totp-enrolment`,

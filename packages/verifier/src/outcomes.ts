@@ -3,6 +3,7 @@
  * the auth API (its docs/api.md error table), so a client cannot tell which service refused it.
  */
 import type { Aal } from "./assurance";
+import { DPOP_CHALLENGE, DPOP_CHECK_MESSAGES, type DpopCheck } from "./dpop";
 
 export const ROLES = ["USER", "ADMIN"] as const;
 export type Role = (typeof ROLES)[number];
@@ -42,6 +43,8 @@ export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly aal: Aal;
   /** The token's `amr` claim: RFC 8176 method names, e.g. ["pwd"] or ["pwd", "otp"]. */
   readonly amr: readonly string[];
+  /** The token's `cnf.jkt`: the key a DPoP-bound token is bound to, whose proof came with this request; undefined for a bearer token. */
+  readonly jkt?: string | undefined;
 }
 
 /** What an Identity takes from a verified access token's claims. */
@@ -53,6 +56,8 @@ export interface IdentityClaims {
   readonly exp: number;
   readonly aal: Aal;
   readonly amr: readonly string[];
+  /** `cnf.jkt` of a DPoP-bound token. */
+  readonly jkt?: string | undefined;
 }
 
 /**
@@ -61,7 +66,7 @@ export interface IdentityClaims {
  * so every identity has one shape: V8 copies `{ ...object, more }` on a slow path, several µs a request.
  */
 export function identityOf<U extends VerifiedUser>(claims: IdentityClaims, roles: readonly Role[], emailVerified: boolean, user: U | null): Identity<U> {
-  return { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, roles, emailVerified, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr, user };
+  return { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, roles, emailVerified, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr, jkt: claims.jkt, user };
 }
 
 export type FailureReason =
@@ -71,7 +76,10 @@ export type FailureReason =
   | "STORE_UNAVAILABLE"
   | "KEYS_UNAVAILABLE"
   | "MFA_REQUIRED"
-  | "MFA_ENROLLMENT_REQUIRED";
+  | "MFA_ENROLLMENT_REQUIRED"
+  | "DPOP_PROOF_REQUIRED"
+  | "INVALID_DPOP_PROOF"
+  | "DPOP_PROOF_REPLAYED";
 
 export interface Failure {
   readonly ok: false;
@@ -83,6 +91,8 @@ export interface Failure {
   readonly status: number;
   /** WWW-Authenticate on 401, Retry-After on 503, as the auth API sends them. */
   readonly headers: Readonly<Record<string, string>>;
+  /** INVALID_DPOP_PROOF only: which check of the proof failed. */
+  readonly check?: DpopCheck;
 }
 
 export type Outcome = { readonly ok: true; readonly identity: Identity } | Failure;
@@ -100,6 +110,8 @@ export const MESSAGES = {
   missingRole: (required: readonly string[]) => `This operation requires the ${required.join(" or ")} role`,
   mfaRequired: "This session has not verified its second factor: call verifyMfa with a current code first",
   mfaEnrollmentRequired: "This operation requires a second factor: enrol one (enrollTotp, confirmTotp) and sign in with it",
+  dpopProofRequired: 'This token is DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof from its key',
+  dpopProofReplayed: "This DPoP proof was already used: sign a fresh one (a new jti) for every request",
 } as const;
 
 /** WWW-Authenticate on every 401 for a presented token (RFC 6750 §3.1). */
@@ -135,6 +147,17 @@ const forbidden = (reason: FailureReason, message: string): Failure => ({
   headers: {},
 });
 
+/** A 401 about a DPoP proof or its absence: RFC 9449's challenge instead of the bearer one. */
+const dpopRefused = (reason: FailureReason, message: string, check?: DpopCheck): Failure => ({
+  ok: false,
+  code: "UNAUTHENTICATED",
+  reason,
+  message,
+  status: 401,
+  headers: { "www-authenticate": DPOP_CHALLENGE },
+  ...(check === undefined ? {} : { check }),
+});
+
 export const failures = {
   malformed: () => unauthenticated("INVALID_TOKEN", MESSAGES.malformed),
   badHeader: () => unauthenticated("INVALID_TOKEN", MESSAGES.badHeader),
@@ -147,6 +170,10 @@ export const failures = {
   /** Below what the service requires, and the user has no second factor to raise it with. */
   mfaEnrollmentRequired: () => forbidden("MFA_ENROLLMENT_REQUIRED", MESSAGES.mfaEnrollmentRequired),
   storeUnavailable: () => unavailable("STORE_UNAVAILABLE", MESSAGES.storeUnavailable),
+  /** A DPoP-bound token sent as a bearer token, or without a proof. */
+  dpopProofRequired: () => dpopRefused("DPOP_PROOF_REQUIRED", MESSAGES.dpopProofRequired),
+  invalidDpopProof: (check: DpopCheck) => dpopRefused("INVALID_DPOP_PROOF", DPOP_CHECK_MESSAGES[check], check),
+  dpopProofReplayed: () => dpopRefused("DPOP_PROOF_REPLAYED", MESSAGES.dpopProofReplayed),
   /** Verifier only: no key set could be fetched from the auth API yet. */
   keysUnavailable: () => unavailable("KEYS_UNAVAILABLE", "The signing keys could not be fetched; try again shortly"),
 };

@@ -39,6 +39,8 @@ export interface AccessTokenClaims {
   readonly exp: number;
   readonly aal: Aal;
   readonly amr: readonly string[];
+  /** `cnf.jkt` (RFC 9449): the thumbprint of the key a DPoP-bound token is bound to; undefined for a bearer token. */
+  readonly jkt: string | undefined;
 }
 
 /** What a refresh token claims, once checked. */
@@ -48,6 +50,15 @@ export interface RefreshTokenClaims {
   readonly jti: string;
   /** Epoch seconds. */
   readonly exp: number;
+  /** `cnf.jkt`: the refresh token of a DPoP-bound session is bound to the same key. */
+  readonly jkt: string | undefined;
+}
+
+/** `cnf` of a token: undefined when absent (a bearer token), null when it is there but not `{ jkt: <thumbprint> }`. */
+function boundKeyOf(cnf: unknown): string | undefined | null {
+  if (cnf === undefined) return undefined;
+  const jkt = typeof cnf === "object" && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined;
+  return isId(jkt) ? jkt : null;
 }
 
 export class TokenChecks {
@@ -99,13 +110,17 @@ export function accessClaimsOf(payload: jwt.JwtPayload, maxLifetimeSeconds: numb
   const emailVerified = payload.email_verified ?? false;
   if (typeof emailVerified !== "boolean") return null;
   if (exp - iat > maxLifetimeSeconds + LIFETIME_LEEWAY_SECONDS) return null;
+  const jkt = boundKeyOf(payload.cnf);
+  if (jkt === null) return null;
   // Built field by field: V8 copies `{ ...object, more }` on a slow path (5 µs here, per request).
-  return { sub, sid, jti, roles, emailVerified, iat, exp, aal, amr };
+  return { sub, sid, jti, roles, emailVerified, iat, exp, aal, amr, jkt };
 }
 
 /** Step 3 for a refresh token (the auth API's only): its session, its id and its expiry. Null: malformed. */
 export function refreshClaimsOf(payload: jwt.JwtPayload): RefreshTokenClaims | null {
   const { sub, sid, jti, exp } = payload;
   if (!isId(sub) || !isId(sid) || !isId(jti) || !isNumber(exp)) return null;
-  return { sub, sid, jti, exp };
+  const jkt = boundKeyOf(payload.cnf);
+  if (jkt === null) return null;
+  return { sub, sid, jti, exp, jkt };
 }

@@ -1,4 +1,6 @@
-import { accessStateKeys, parseAccessState } from "./access-state";
+import { createHash } from "node:crypto";
+import { accessStateKeys, BOUND_ACCESS_STATE_SCRIPT, boundAccessStateKeys, parseAccessState } from "./access-state";
+import { checkDpopProof, DEFAULT_DPOP_MAX_SKEW_SECONDS, DPOP_AUTHORIZATION, ProofKeys, replayWindowSeconds, type DpopTarget } from "./dpop";
 import { keys as keyLayout } from "./keys";
 import { meetsAal, needsSecondFactor, type Aal } from "./assurance";
 import { RemoteKeys, StaticKeys, type JsonWebKeySet, type KeySource, type RemoteKeysOptions } from "./key-sources";
@@ -13,6 +15,18 @@ import { ACCESS_TOKEN_TYPE, BEARER_HEADER, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, J
  */
 export interface RevocationReader {
   mget(...keys: string[]): Promise<(string | null)[]>;
+  /**
+   * For DPoP-bound tokens only: the same read and the proof's replay record in one script (EVALSHA,
+   * then EVAL once on NOSCRIPT). ioredis has both; a reader without them refuses bound tokens (503).
+   */
+  evalsha?(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  eval?(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+}
+
+/** What a request presents besides its Authorization header: the DPoP proof, and the request it must be for. */
+export interface DpopRequest extends DpopTarget {
+  /** The DPoP header. */
+  readonly proof: string | undefined;
 }
 
 export interface VerifierOptions {
@@ -49,16 +63,24 @@ export interface VerifierOptions {
    * `user_missing` for fresh tokens means this Redis is not the one the auth API writes to.
    */
   readonly onRevoked?: (cause: RevocationCause, token: { readonly userId: string; readonly sessionId: string }) => void;
+  /** The auth API's DPOP_MAX_SKEW_SECONDS: how far a DPoP proof's `iat` may be from this clock. Default 60. */
+  readonly dpopMaxSkewSeconds?: number;
 }
 
 export interface Verifier {
-  /** Verifies an access token and checks revocation in one MGET. */
-  verify(token: string): Promise<Outcome>;
-  /** The same for an Authorization header; no header is an anonymous request (identity null). */
-  authenticate(authorization: string | undefined): Promise<Outcome | { readonly ok: true; readonly identity: null }>;
+  /**
+   * Verifies an access token and checks revocation in one MGET. A DPoP-bound token (`cnf.jkt`) also
+   * needs `dpop`: a proof from its key for this request, whose jti is recorded in the same round trip
+   * (one script), in the auth API's replay keys, so a proof used there or at another service is refused here.
+   */
+  verify(token: string, dpop?: DpopRequest & { readonly scheme: "Bearer" | "DPoP" }): Promise<Outcome>;
+  /** The same for an Authorization header (`Bearer` or `DPoP`); no header is an anonymous request (identity null). */
+  authenticate(authorization: string | undefined, dpop?: DpopRequest): Promise<Outcome | { readonly ok: true; readonly identity: null }>;
   /** The key source, for tests and metrics. */
   readonly keys: KeySource;
 }
+
+const BOUND_ACCESS_STATE_SHA = createHash("sha1").update(BOUND_ACCESS_STATE_SCRIPT).digest("hex");
 
 /** A verifier that answers exactly as the auth API does, for tokens it issued. */
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -68,6 +90,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const maxLifetime = () => options.accessTokenTtl ?? (keys instanceof RemoteKeys ? keys.accessTokenTtl : undefined) ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   let keySetReadAt = Number.NEGATIVE_INFINITY;
   const checks = new TokenChecks({ issuer: options.issuer, audience: options.audience, now });
+  const dpopSkew = options.dpopMaxSkewSeconds ?? DEFAULT_DPOP_MAX_SKEW_SECONDS;
+  const proofKeys = new ProofKeys();
 
   /**
    * At most once a second, beside the revocation MGET and not waited for: the auth API's key-set
@@ -84,15 +108,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     );
   }
 
-  async function verify(token: string): Promise<Outcome> {
+  async function verify(token: string, dpop?: DpopRequest & { readonly scheme: "Bearer" | "DPoP" }): Promise<Outcome> {
     watchKeySet();
     const claims = await verifySignedClaims(token);
     if ("ok" in claims) return claims;
+    let proofJti: string | undefined;
+    if (claims.jkt !== undefined) {
+      if (dpop?.scheme !== "DPoP" || dpop.proof === undefined) return failures.dpopProofRequired();
+      const proof = await checkDpopProof(dpop.proof, dpop, token, { maxSkewSeconds: dpopSkew, now, keys: proofKeys });
+      if ("fault" in proof) return failures.invalidDpopProof(proof.fault);
+      if (proof.jkt !== claims.jkt) return failures.invalidDpopProof("jkt");
+      proofJti = proof.jti;
+    }
     let state;
+    let replayed = false;
     try {
-      state = parseAccessState<VerifiedUser, { createdAt: number }>(
-        await withTimeout(options.redis.mget(...accessStateKeys(claims.sub, claims.sid, claims.jti)), storeTimeoutMs),
-      );
+      if (proofJti === undefined) {
+        state = parseAccessState<VerifiedUser, { createdAt: number }>(
+          await withTimeout(options.redis.mget(...accessStateKeys(claims.sub, claims.sid, claims.jti)), storeTimeoutMs),
+        );
+      } else {
+        const values = await withTimeout(boundRead(claims.sub, claims.sid, claims.jti, proofJti), storeTimeoutMs);
+        state = parseAccessState<VerifiedUser, { createdAt: number }>(values.slice(0, 4) as (string | null)[]);
+        replayed = values[4] !== 1;
+      }
     } catch {
       if (options.failureMode !== "open") return failures.storeUnavailable();
       const accepted = identityOf(claims, claims.roles, claims.emailVerified, null);
@@ -104,9 +143,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
       options.onRevoked?.(cause, { userId: claims.sub, sessionId: claims.sid });
       return failures.revoked();
     }
+    if (replayed) return failures.dpopProofReplayed();
     if (needsSecondFactor(state.user, claims.aal)) return failures.mfaRequired();
     if (!meetsAal(claims.aal, options.requiredAal ?? "aal1")) return failures.mfaEnrollmentRequired();
     return { ok: true, identity: identityOf(claims, state.user!.roles, state.user!.emailVerified === true, state.user) };
+  }
+
+  /** The auth API's own script and keys (access-state.ts): the four values, then 1 when the proof's jti was new. */
+  async function boundRead(userId: string, sessionId: string, jti: string, proofJti: string): Promise<unknown[]> {
+    const { redis } = options;
+    if (!redis.evalsha || !redis.eval) throw new Error("this RevocationReader cannot run scripts: DPoP-bound tokens need evalsha and eval");
+    const args = [...boundAccessStateKeys(userId, sessionId, jti, proofJti), replayWindowSeconds(dpopSkew)];
+    try {
+      return (await redis.evalsha(BOUND_ACCESS_STATE_SHA, 5, ...args)) as unknown[];
+    } catch (error) {
+      if (!String((error as Error)?.message).includes("NOSCRIPT")) throw error;
+      return (await redis.eval(BOUND_ACCESS_STATE_SCRIPT, 5, ...args)) as unknown[];
+    }
   }
 
   /** The auth API's checks (token-checks.ts), with the key fetched from its JWKS. */
@@ -124,12 +177,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     keys,
     verify,
-    async authenticate(authorization) {
+    async authenticate(authorization, dpop) {
       if (authorization === undefined) return { ok: true, identity: null };
-      const match = BEARER_HEADER.exec(authorization);
+      const bearer = BEARER_HEADER.exec(authorization);
+      const match = bearer ?? DPOP_AUTHORIZATION.exec(authorization);
       if (!match) return failures.badHeader();
       if (!JWT_SHAPE.test(match[1]!)) return failures.notJwt();
-      return verify(match[1]!);
+      return verify(match[1]!, { method: dpop?.method ?? "", url: dpop?.url ?? "", proof: dpop?.proof, scheme: bearer ? "Bearer" : "DPoP" });
     },
   };
 }

@@ -64,6 +64,8 @@ export interface AccountGuards {
 export interface Origin {
   readonly clientIp: string;
   readonly userAgent?: string | null;
+  /** The thumbprint of the key whose DPoP proof came with the request, checked: a sign-in binds its tokens to it. */
+  readonly dpopKey?: string;
 }
 
 /** Rules that depend on the deployment. */
@@ -168,7 +170,7 @@ export class Accounts {
   async register(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     if (origin && this.guards) await this.guards.throttle.checkRegister(origin.clientIp);
     const user = await this.create(input.email, input.password, ["USER"], origin?.clientIp);
-    const result = await this.sessions.start(user, input.device ?? null, PASSWORD);
+    const result = await this.sessions.start(user, input.device ?? null, PASSWORD, undefined, undefined, origin?.dpopKey);
     this.guards?.audit.signedIn(result.session, "register", origin);
     return result;
   }
@@ -179,10 +181,10 @@ export class Accounts {
    */
   async login(input: AccountInput, origin?: Origin): Promise<AuthResult> {
     const email = normalizeEmail(input.email);
-    if (!origin || !this.guards) return this.checkPassword(email, input);
+    if (!origin || !this.guards) return this.checkPassword(email, input, undefined, undefined, origin?.dpopKey);
     const { throttle, audit } = this.guards;
     const result = await throttle.guardPasswordCheck(email, origin.clientIp, () =>
-      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin), origin.clientIp),
+      this.checkPassword(email, input, (userId) => audit.loginFailed(userId, origin.clientIp, origin), origin.clientIp, origin.dpopKey),
     );
     if (result.session.pending) audit.signInAwaitingMfa(result.session, origin);
     else audit.signedIn(result.session, "password", origin);
@@ -194,6 +196,7 @@ export class Accounts {
     input: AccountInput,
     onFailure?: (userId: string | null) => void,
     clientIp?: string,
+    dpopKey?: string,
   ): Promise<AuthResult> {
     const userId = await this.store.findUserIdByEmail(email);
     // An unknown address reads too (an id no user has), so both answers take the same store trips:
@@ -208,7 +211,7 @@ export class Accounts {
     }
     if (credentials.user.disabled) throw accountDisabled();
     if (this.policy.requireVerifiedEmail && credentials.user.emailVerified !== true) throw emailNotVerified();
-    return this.sessions.start(credentials.user, input.device ?? null, PASSWORD, credentials.passwordHash);
+    return this.sessions.start(credentials.user, input.device ?? null, PASSWORD, credentials.passwordHash, undefined, dpopKey);
   }
 
   /**

@@ -256,7 +256,7 @@ export class Passkeys {
     const user = await this.store.getUser(owner);
     if (!user) return refuse("unknown_credential", owner);
     if (user.disabled) throw accountDisabled();
-    return this.sessions.start(user, device, passkeyAssurance(info.credentialDeviceType === "multiDevice"), undefined, passkey.id);
+    return this.sessions.start(user, device, passkeyAssurance(info.credentialDeviceType === "multiDevice"), undefined, passkey.id, origin.dpopKey);
   }
 
   /**

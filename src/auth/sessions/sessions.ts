@@ -1,9 +1,10 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
-import { accountDisabled, AuthError, invalidCredentials, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
+import { accountDisabled, AuthError, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
 import type { RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
+import type { DpopProofs } from "../dpop/proofs";
 import type { Identity } from "../tokens/authenticator";
 import { clientReported, MAX_DEVICE_LENGTH } from "../shared/client-text";
 import { randomId, type IssuedToken, type Tokens } from "../tokens/tokens";
@@ -47,6 +48,8 @@ export interface SessionPolicy {
   readonly clock?: Clock;
   /** REAUTH_MAX_AGE_SECONDS, in ms: how long a sign-in, step-up or reauthenticate counts as recent. 300 s when absent. */
   readonly reauthMaxAgeMs?: number;
+  /** DPOP and DPOP_REQUIRED_FOR_ROLES: which sign-ins must bring a DPoP proof. Absent: none must. */
+  readonly dpop?: DpopProofs;
 }
 
 const DEFAULT_REAUTH_MAX_AGE_MS = 300_000;
@@ -80,9 +83,11 @@ export class Sessions {
    * `assurance`: what the sign-in proved (assurance.ts), e.g. PASSWORD; the session keeps it.
    * `passwordHash`: the one a login checked; the session starts only while it is still current.
    * `passkeyId`: the passkey a sign-in verified; the session starts only while the user holds it,
-   * and removing the passkey ends it (removePasskey).
+   * and removing the passkey ends it (removePasskey). `jkt`: the DPoP key the sign-in proved
+   * possession of; the session keeps it and every token of the session is bound to it.
    */
-  async start(user: UserRecord, reportedDevice: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string): Promise<AuthResult> {
+  async start(user: UserRecord, reportedDevice: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string, jkt?: string): Promise<AuthResult> {
+    this.policy.dpop?.requireForSignIn(user.roles, jkt);
     const device = clientReported(reportedDevice, MAX_DEVICE_LENGTH);
     const sessionId = randomId();
     const stamp = this.tokens.nextRefreshStamp();
@@ -98,6 +103,7 @@ export class Sessions {
         assurance,
         passwordHash,
         ...(passkeyId === undefined ? {} : { passkeyId }),
+        ...(jkt === undefined ? {} : { jkt }),
         authenticatedAt: this.now(),
       },
       this.policy.maxPerUser,
@@ -109,12 +115,12 @@ export class Sessions {
     const { session } = result;
     // A pending session's refresh token ends with it; a pending one the cap ended is gone like an
     // expired one: it never held a socket (connection_init refuses it), so nobody is told.
-    const refreshToken = this.tokens.signRefresh(user.id, sessionId, { ...stamp, expiresAt: session.expiresAt });
+    const refreshToken = this.tokens.signRefresh(user.id, sessionId, { ...stamp, expiresAt: session.expiresAt }, jkt);
     if (session.pending !== true) {
       for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
       this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
     }
-    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true);
+    const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true, jkt);
     return { accessToken, refreshToken, session, user };
   }
 
@@ -127,7 +133,8 @@ export class Sessions {
    * (the oldest full one may end for it), and its sign-in is announced now, not at the password.
    */
   async stepUp(identity: Identity, assurance: Assurance): Promise<StepUpOutcome> {
-    const refreshToken = this.tokens.issueRefresh(identity.userId, identity.sessionId);
+    // A bound session's token came with a proof from its key (Authenticator): the new tokens stay bound to it.
+    const refreshToken = this.tokens.issueRefresh(identity.userId, identity.sessionId, identity.jkt);
     const result = await this.store.stepUpSession({
       userId: identity.userId,
       sessionId: identity.sessionId,
@@ -141,7 +148,7 @@ export class Sessions {
     const { session, user, upgraded } = result;
     for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
     if (upgraded) this.policy.onSignedIn?.({ userId: user.id, sessionId: session.id, device: session.device, at: this.now() });
-    const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance);
+    const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance, false, identity.jkt);
     return { accessToken, refreshToken, session, user, upgraded };
   }
 
@@ -150,8 +157,10 @@ export class Sessions {
    * replaced gets that rotation's outcome again: the same refresh token, signed anew from what the
    * session stores, and a fresh access token. Anything older is reuse and ends the session.
    */
-  async refresh(presented: string, origin?: AuditOrigin): Promise<AuthResult> {
+  async refresh(presented: string, origin?: AuditOrigin & { readonly dpopKey?: string }): Promise<AuthResult> {
     const claims = this.tokens.verifyRefresh(presented);
+    // Checked before the rotation: a copied refresh token without its key must not even rotate the session.
+    if (claims.jkt !== undefined && claims.jkt !== origin?.dpopKey) throw invalidDpopProof(origin?.dpopKey === undefined ? "missing" : "jkt");
     const next = this.tokens.nextRefreshStamp();
     const result = await this.store.rotateSession({
       userId: claims.sub,
@@ -167,13 +176,14 @@ export class Sessions {
       case "grace": {
         if (result.status === "grace") this.policy.onGraceHit?.();
         const { session, user } = result;
-        const refreshToken = this.tokens.signRefresh(user.id, session.id, {
-          jti: session.refreshJti,
-          issuedAt: session.rotation?.issuedAt ?? next.issuedAt,
-          expiresAt: session.expiresAt,
-        });
+        const refreshToken = this.tokens.signRefresh(
+          user.id,
+          session.id,
+          { jti: session.refreshJti, issuedAt: session.rotation?.issuedAt ?? next.issuedAt, expiresAt: session.expiresAt },
+          session.jkt,
+        );
         // The level the session holds, never more: only stepUp raises it.
-        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, session.assurance ?? UNKNOWN_ASSURANCE, user.emailVerified === true);
+        const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, session.assurance ?? UNKNOWN_ASSURANCE, user.emailVerified === true, session.jkt);
         return { accessToken, refreshToken, session, user };
       }
       case "reused":

@@ -53,6 +53,9 @@ export interface RefreshStamp {
   readonly expiresAt: number;
 }
 
+/** RFC 9449 §6.1's confirmation claim of a DPoP-bound token; nothing for a bearer token. */
+const confirmation = (jkt: string | undefined) => (jkt === undefined ? {} : { cnf: { jkt } });
+
 /** A random id with 128 bits of entropy. */
 export const randomId = () => randomBytes(16).toString("base64url");
 
@@ -74,15 +77,16 @@ export class Tokens {
 
   /**
    * `assurance`: the session's, as its record holds it; every access token carries it as `aal` and
-   * `amr`. `emailVerified`: the user record's, as `email_verified`.
+   * `amr`. `emailVerified`: the user record's, as `email_verified`. `jkt`: the session's DPoP key,
+   * as `cnf.jkt` (RFC 9449): the token is then useless without a proof from that key.
    */
-  issueAccess(userId: string, sessionId: string, roles: readonly Role[], assurance: Assurance, emailVerified = false): IssuedToken {
-    const claims = { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles, aal: assurance.aal, amr: assurance.amr, email_verified: emailVerified };
+  issueAccess(userId: string, sessionId: string, roles: readonly Role[], assurance: Assurance, emailVerified = false, jkt?: string): IssuedToken {
+    const claims = { sub: userId, sid: sessionId, client_id: this.settings.clientId ?? this.settings.issuer, roles, aal: assurance.aal, amr: assurance.amr, email_verified: emailVerified, ...confirmation(jkt) };
     return this.sign(this.settings.keys.accessSigner, ACCESS_TOKEN_TYPE, claims, this.settings.accessTokenTtl);
   }
 
-  issueRefresh(userId: string, sessionId: string): IssuedToken {
-    return this.signRefresh(userId, sessionId, this.nextRefreshStamp());
+  issueRefresh(userId: string, sessionId: string, jkt?: string): IssuedToken {
+    return this.signRefresh(userId, sessionId, this.nextRefreshStamp(), jkt);
   }
 
   /** A fresh jti and times for the next refresh token, from this instance's clock. */
@@ -97,10 +101,10 @@ export class Tokens {
    * signatures are deterministic. That is what lets every instance hand out the identical token
    * again inside the refresh grace window.
    */
-  signRefresh(userId: string, sessionId: string, stamp: RefreshStamp): IssuedToken {
+  signRefresh(userId: string, sessionId: string, stamp: RefreshStamp, jkt?: string): IssuedToken {
     const iat = Math.floor(stamp.issuedAt / 1000);
     const exp = Math.floor(stamp.expiresAt / 1000);
-    return this.signClaims(this.settings.keys.refreshSigner, REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId, jti: stamp.jti, iat, exp });
+    return this.signClaims(this.settings.keys.refreshSigner, REFRESH_TOKEN_TYPE, { sub: userId, sid: sessionId, jti: stamp.jti, iat, exp, ...confirmation(jkt) });
   }
 
   verifyAccess(token: string): AccessClaims {

@@ -4,10 +4,13 @@ import { User } from "./user";
 
 @ObjectType({ description: "Tokens for a session, returned by register, login and refresh." })
 export class AuthPayload {
-  @Field(() => String, { description: "Send as `Authorization: Bearer <accessToken>`." })
+  @Field(() => String, { description: "Send as `Authorization: <tokenType> <accessToken>`." })
   accessToken!: string;
 
-  @Field(() => String, { description: 'Always "Bearer".' })
+  @Field(() => String, {
+    description:
+      '"Bearer", or "DPoP" when the sign-in came with a DPoP proof (RFC 9449): the tokens are bound to its key, and each request needs `Authorization: DPoP <accessToken>` and a fresh DPoP proof header from that key; so does refresh.',
+  })
   tokenType!: string;
 
   @Field(() => String, {
@@ -38,7 +41,7 @@ export class AuthPayload {
   static from(result: AuthResult): AuthPayload {
     return Object.assign(new AuthPayload(), {
       accessToken: result.accessToken.token,
-      tokenType: "Bearer",
+      tokenType: result.session.jkt === undefined ? "Bearer" : "DPoP",
       refreshToken: result.refreshToken.token,
       accessTokenExpiresAt: new Date(result.accessToken.expiresAt),
       refreshTokenExpiresAt: new Date(result.refreshToken.expiresAt),

@@ -30,6 +30,8 @@ export class MemoryCore {
   readonly cutoffs = new Map<string, Cutoff>();
   /** `${userId}/${jti}` → epoch ms the entry expires. */
   readonly revoked = new Map<string, number>();
+  /** DPoP proofs seen: `${userId}/${proofJti}` → epoch ms the entry expires. */
+  readonly dpopProofs = new Map<string, number>();
   readonly enabledAdmins = new Set<string>();
   /** The audit streams, oldest first: one per user, and the global one under GLOBAL_AUDIT. */
   readonly audit = new Map<string | typeof GLOBAL_AUDIT, AuditStream>();
@@ -146,6 +148,7 @@ export class MemoryCore {
   sweep(): void {
     const now = this.clock.now();
     for (const [key, until] of this.revoked) if (until <= now) this.revoked.delete(key);
+    for (const [key, until] of this.dpopProofs) if (until <= now) this.dpopProofs.delete(key);
     for (const [key, token] of this.mailTokens) if (token.expiresAt <= now) this.mailTokens.delete(key);
     for (const [userId, cutoff] of this.cutoffs) if (cutoff.until <= now) this.cutoffs.delete(userId);
     for (const [stream, { expiresAt }] of this.audit) {
@@ -167,10 +170,10 @@ export class MemoryCore {
     }
   }
 
-  /** How many entries that expire (sessions, cutoffs, revocations, challenges) are held; for leak tests. */
+  /** How many entries that expire (sessions, cutoffs, revocations, challenges, DPoP proofs) are held; for leak tests. */
   expiringEntryCount(): number {
     let sessions = 0;
     for (const perUser of this.sessions.values()) sessions += perUser.size;
-    return sessions + this.cutoffs.size + this.revoked.size + this.challenges.size;
+    return sessions + this.cutoffs.size + this.revoked.size + this.challenges.size + this.dpopProofs.size;
   }
 }

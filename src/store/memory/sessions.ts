@@ -1,4 +1,4 @@
-import { isLiveSession, type AccessCheck, type AccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult } from "../store";
+import { isLiveSession, type AccessCheck, type AccessState, type BoundAccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult } from "../store";
 import type { MemoryCore } from "./core";
 
 /** Sessions and revocation; the per-request read. */
@@ -21,6 +21,15 @@ export function memorySessions(core: MemoryCore): SessionStore {
 
   return {
     accessState,
+
+    async boundAccessState(userId: string, sessionId: string, jti: string, proofJti: string, ttlSeconds: number): Promise<BoundAccessState> {
+      const key = `${userId}/${proofJti}`;
+      const now = core.clock.now();
+      const seenUntil = core.dpopProofs.get(key);
+      const proofReplayed = seenUntil !== undefined && seenUntil > now;
+      if (!proofReplayed) core.dpopProofs.set(key, now + ttlSeconds * 1000);
+      return { ...(await accessState(userId, sessionId, jti)), proofReplayed };
+    },
 
     async createSession(session: NewSession, maxPerUser?: number, pendingLimits?: PendingLimits): Promise<CreateSessionResult> {
       const user = core.users.get(session.userId);

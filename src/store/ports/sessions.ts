@@ -44,6 +44,11 @@ export interface SessionRecord {
    * the cap of full sessions, ends at its own short expiry, and stepUpSession makes it a full one.
    */
   readonly pending?: true;
+  /**
+   * The RFC 7638 thumbprint of the DPoP key the session was signed in with (docs/security.md#dpop):
+   * every token of the session is bound to it, the refresh token included. Absent: bearer tokens.
+   */
+  readonly jkt?: string;
 }
 
 /**
@@ -75,6 +80,8 @@ export interface NewSession {
   readonly passkeyId?: string;
   /** Epoch ms, by the API's clock: the sign-in is the session's first authentication (Sessions.start sets it). */
   readonly authenticatedAt?: number;
+  /** The DPoP key the sign-in proved possession of: the session's tokens are bound to it. */
+  readonly jkt?: string;
 }
 
 /** What the per-request check needs, read in one round trip. */
@@ -84,6 +91,12 @@ export interface AccessState {
   /** Sessions created at or before this instant (epoch ms) were ended by "log out everywhere". */
   readonly cutoff: number | null;
   readonly accessTokenRevoked: boolean;
+}
+
+/** `accessState` for a DPoP-bound token, read in the same round trip as the record of its proof's jti. */
+export interface BoundAccessState extends AccessState {
+  /** The proof's jti was seen before within its window: a replay. */
+  readonly proofReplayed: boolean;
 }
 
 /** Which token `accessStates` reads the state of. */
@@ -214,6 +227,11 @@ export interface SessionStore {
   listSessions(userId: string): Promise<SessionRecord[]>;
   /** The per-request read: one round trip. */
   accessState(userId: string, sessionId: string, jti: string): Promise<AccessState>;
+  /**
+   * The per-request read of a DPoP-bound token, still one round trip: `accessState`, and the proof's
+   * jti recorded for `ttlSeconds` unless it already was (then `proofReplayed`), in one atomic step.
+   */
+  boundAccessState(userId: string, sessionId: string, jti: string, proofJti: string, ttlSeconds: number): Promise<BoundAccessState>;
   /**
    * `accessState` for many tokens in one round trip per batch (a pipeline; on a Cluster the reads
    * go out together, one per slot): the periodic re-check of live connections. Same order as asked.

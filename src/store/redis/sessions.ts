@@ -1,6 +1,6 @@
-import { accessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier/internal";
+import { accessStateKeys, boundAccessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier/internal";
 import { Cluster } from "ioredis";
-import { isLiveSession, type AccessCheck, type AccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult, type UserRecord } from "../store";
+import { isLiveSession, type AccessCheck, type AccessState, type BoundAccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult, type UserRecord } from "../store";
 import { parseJson, toNumber, type RedisCore } from "./core";
 
 /** Sessions and revocation, and the per-request read: all on the user's slot. */
@@ -111,6 +111,16 @@ export function redisSessions(core: RedisCore): SessionStore {
       return core.guard(async () => {
         // The same read as every verifier's, from the package: one MGET, one hash slot.
         return parseAccessState<UserRecord, SessionRecord>(await core.client.mget(...accessStateKeys(userId, sessionId, jti)));
+      });
+    },
+
+    boundAccessState(userId: string, sessionId: string, jti: string, proofJti: string, ttlSeconds: number): Promise<BoundAccessState> {
+      return core.guard(async () => {
+        // The verifier package's script and keys: a proof used here is refused at every verifier too.
+        const [user, session, cutoff, revoked, fresh] = (await core.script("boundAccessState", boundAccessStateKeys(userId, sessionId, jti, proofJti), [ttlSeconds])) as [
+          string | null, string | null, string | null, string | null, number,
+        ];
+        return { ...parseAccessState<UserRecord, SessionRecord>([user, session, cutoff, revoked]), proofReplayed: fresh !== 1 };
       });
     },
 

@@ -21,6 +21,18 @@ export function sessionsContract(harness: () => ContractHarness<SessionsContract
       expect(state).toEqual({ user, session: created, cutoff: null, accessTokenRevoked: false });
     });
 
+    it("reads a DPoP-bound token's state and records its proof's jti in one step: the second use is a replay, until the window passes", async () => {
+      const user = await withUser();
+      const created = await started(user.id, { jkt: "thumbprint-of-the-key" });
+      expect(created.jkt).toBe("thumbprint-of-the-key");
+      const first = await store.boundAccessState(user.id, created.id, "access-1", "proof-1", 1);
+      expect(first).toEqual({ user, session: created, cutoff: null, accessTokenRevoked: false, proofReplayed: false });
+      expect((await store.boundAccessState(user.id, created.id, "access-1", "proof-1", 1)).proofReplayed).toBe(true);
+      expect((await store.boundAccessState(user.id, created.id, "access-1", "proof-2", 1)).proofReplayed).toBe(false);
+      await h.advance(1100);
+      expect((await store.boundAccessState(user.id, created.id, "access-1", "proof-1", 1)).proofReplayed).toBe(false);
+    });
+
     it("reads many tokens' access states in one call, in the order asked", async () => {
       const [one, two] = [await withUser(), await withUser()];
       const [a, b] = [await started(one.id), await started(two.id)];

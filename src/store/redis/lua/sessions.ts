@@ -1,3 +1,4 @@
+import { BOUND_ACCESS_STATE_SCRIPT } from "@revocable-auth/verifier/internal";
 import { CUTOFF, END_ALL, END_SESSIONS, fragment, NOW_MS, script, SESSION_PREFIX } from "./fragments";
 
 /** Sessions and revocation: each script on the user's slot (KEYS share the user's hash tag). */
@@ -240,3 +241,6 @@ if ARGV[2] ~= '' then
 end
 return ended
 `);
+
+/** The per-request read of a DPoP-bound token: the verifier package's script, so both record a proof's jti alike. */
+export const boundAccessState = script(5, [], BOUND_ACCESS_STATE_SCRIPT);
