@@ -10,7 +10,10 @@ import {
   SignInProvidersDocument,
   UnlinkIdentityDocument,
   VerifyMfaDocument,
+  LogoutAllDocument,
 } from "../../schema/generated/graphql";
+import { Redis } from "ioredis";
+import { keys } from "@revocable-auth/verifier/internal";
 import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount, type TestProvider } from "../support/oidc";
@@ -38,6 +41,7 @@ const lateUnverified = account("late-unverified", false);
 const repeat = account("repeat");
 const leaver = account("leaver");
 const linker = account("linker");
+const lateLinker = account("late-linker");
 const enrolled = account("enrolled");
 const offboarded = account("offboarded");
 const elsewhere = account("elsewhere");
@@ -296,6 +300,7 @@ describe("GitHub", () => {
 describe("linked identities", () => {
   it("links a provider identity explicitly after a password sign-in, lists it in me.identities, and signs in with it", async () => {
     const user = await register(api.url, { email: linker.email });
+    expect(await markVerified(user.user.id, linker.email)).toBe(true);
     const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
     expect(url.errors).toBeUndefined();
     const jar = new CookieJar();
@@ -321,6 +326,27 @@ describe("linked identities", () => {
     expect((await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken })).data!.me.identities).toEqual([]);
   });
 
+  it("refuses to link while the account's address is unverified: a squatter's link would outlive the owner's reset", async () => {
+    const user = await register(api.url);
+    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
+    expect(url.errors?.[0]?.extensions).toMatchObject({ code: "FORBIDDEN", reason: "EMAIL_NOT_VERIFIED" });
+  });
+
+  it("links nothing once the session that asked for the link has ended", async () => {
+    const user = await register(api.url, { email: lateLinker.email });
+    expect(await markVerified(user.user.id, lateLinker.email)).toBe(true);
+    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
+    const jar = new CookieJar();
+    const started = await visit(jar, url.data!.linkIdentityUrl);
+    expect(started.status).toBe(302);
+    // The owner notices and signs out everywhere before the intruder's provider sign-in comes back.
+    expect((await send(api.url, LogoutAllDocument, {}, { token: user.accessToken })).data?.logoutAll).toBe(1);
+    const { location } = await callback(jar, await signInAtProvider(jar, started.headers.get("location")!, lateLinker.login, `${callbackBase}/corp/callback`));
+    expect(location.searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
+    const again = await send(api.url, LoginDocument, { input: { email: lateLinker.email, password: PASSWORD } });
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: again.data!.login.accessToken })).data!.me.identities).toEqual([]);
+  });
+
   it("refuses a link URL for a redirect that is not allowed", async () => {
     const user = await register(api.url);
     const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: "https://evil.example/" }, { token: user.accessToken });
@@ -343,6 +369,15 @@ describe("linked identities", () => {
     const { payload } = await refreshAndMe((await signIn(enrolled.login)).refresh!);
     expect(claimsOf(payload.accessToken)).toMatchObject({ aal: "aal1", amr: ["fed"] });
     expect((await send(api.url, SessionsDocument, {}, { token: payload.accessToken })).errors?.[0]?.extensions?.reason).toBe("MFA_REQUIRED");
+    // The provider's logout must still find the session after verifyMfa carries it past the pending
+    // window (MFA_PENDING_TTL_SECONDS, 300 s): the index lasts at least REFRESH_TOKEN_TTL.
+    const client = new Redis(redis.url);
+    try {
+      const ttlMs = await client.pttl(keys.providerSessions("corp", "sub", enrolled.login));
+      expect(ttlMs).toBeGreaterThan(api.config.refreshTokenTtl * 1000 - 60_000);
+    } finally {
+      client.disconnect();
+    }
     const verified = await send(api.url, VerifyMfaDocument, { code: totpCode(secret, stepAt(Date.now()) + 1) }, { token: payload.accessToken });
     expect(verified.errors).toBeUndefined();
     expect(claimsOf(verified.data!.verifyMfa.accessToken)).toMatchObject({ aal: "aal2", amr: ["fed", "otp"] });

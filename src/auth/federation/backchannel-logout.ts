@@ -66,7 +66,7 @@ export class BackchannelLogout {
     // With a sid, that provider session's sessions end (the spec's finer scope); with only a sub, all of the subject's.
     let ended = 0;
     for (const { userId, sessionId } of targets) if (await this.sessions.end(userId, sessionId, "provider_logout")) ended++;
-this.logger.info({ provider: providerId, sid: sid !== null, ended }, "provider back-channel logout");
+    this.logger.info({ provider: providerId, sid: sid !== null, ended }, "provider back-channel logout");
     return ended;
   }
 

@@ -79,6 +79,8 @@ export class Federation {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: Audit | null = null,
+    /** REFRESH_TOKEN_TTL: how long the index from a provider session to ours lasts at least. */
+    private readonly providerSessionTtlMs = 0,
   ) {}
 
   /** `signInProviders`: every configured provider, discovered yet or not (its sign-in says so). */
@@ -104,10 +106,14 @@ export class Federation {
   }
 
   /**
-   * Begins a sign-in (or, with `linkUserId`, a link): a flow with a fresh state, nonce and PKCE
+   * Begins a sign-in (or, with `link`, a link for that user, asked from that session): a flow with a fresh state, nonce and PKCE
    * verifier is kept under a random id for the browser's cookie; the provider's URL is returned.
    */
-  async start(providerId: string, redirectTo: string | undefined, linkUserId?: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+  async start(
+    providerId: string,
+    redirectTo: string | undefined,
+    link?: { readonly userId: string; readonly sessionId: string },
+  ): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const provider = this.providers.find(providerId);
     if (!provider) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = this.checkRedirect(redirectTo);
@@ -119,7 +125,7 @@ export class Federation {
       nonce: openid.randomNonce(),
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
-      ...(linkUserId === undefined ? {} : { linkUserId }),
+      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId }),
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -135,7 +141,13 @@ export class Federation {
     if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
     if (!target) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
-    const { flowId } = await this.start(providerId, target.href, identity.userId);
+    // An unverified address may be a squatter's: a provider linked now would survive the owner's
+    // reset (which verifies the address and ends every session) and let the squatter back in.
+    const user = await this.store.getUser(identity.userId);
+    if (user?.emailVerified !== true) {
+      throw new AuthError("FORBIDDEN", "EMAIL_NOT_VERIFIED", "Verify the account's address (the mailed link) before linking a provider identity");
+    }
+    const { flowId } = await this.start(providerId, target.href, { userId: identity.userId, sessionId: identity.sessionId });
     if (!flowId) throw new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", `The provider "${providerId}" is not reachable yet`);
     return `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`;
   }
@@ -195,7 +207,10 @@ export class Federation {
     try {
       const identity = await this.identify(ready, flow, currentUrl);
       if (flow.linkUserId !== undefined) {
-        await this.link(flow.linkUserId, providerId, identity, null, origin);
+        // A pending link dies with the session that asked for it: ended by a password change, a
+        // reset, logoutAll or disabling the user, it links nothing.
+        if (flow.linkSessionId === undefined || !(await this.sessions.isLive(flow.linkUserId, flow.linkSessionId))) return fail("OIDC_STATE_MISMATCH");
+        await this.link(flow.linkUserId, providerId, identity, flow.linkSessionId, origin);
         return { status: "linked", redirectTo };
       }
       const result = await this.signIn(providerId, identity, device, origin);
@@ -265,7 +280,9 @@ export class Federation {
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
     const result = await this.sessions.start(user, device, FEDERATED);
-    const ttlMs = Math.max(1, result.session.expiresAt - this.clock.now());
+    // At least a refresh token's lifetime: a pending session (second factor still due) ends within
+    // MFA_PENDING_TTL_SECONDS, but verifyMfa carries it on, and the provider's logout must still find it.
+    const ttlMs = Math.max(1, result.session.expiresAt - this.clock.now(), this.providerSessionTtlMs);
     await this.store.recordProviderSession({ provider: providerId, subject: identity.subject, sid: identity.sid, userId: user.id, sessionId: result.session.id }, ttlMs);
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);

@@ -208,6 +208,11 @@ export class Sessions {
     return state.session!;
   }
 
+  /** Whether the user's session is live (not ended, the user not disabled), read now. */
+  async isLive(userId: string, sessionId: string): Promise<boolean> {
+    return !isRevoked(await this.store.accessState(userId, sessionId, ""));
+  }
+
   /**
    * The gate of every operation that adds a credential (a passkey, TOTP, recovery codes, a linked
    * sign-in): the caller's session proved a credential within REAUTH_MAX_AGE_SECONDS (its sign-in,

@@ -19,7 +19,7 @@ export class FederationResolver {
   @Authorized()
   @Mutation(() => String, {
     description:
-      "The URL that links a provider identity to the caller: open it in the browser; the provider's callback returns to redirectTo (one of ALLOWED_REDIRECT_URLS), with ?error=<CODE> on failure. Works once, for 10 minutes. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED.",
+      "The URL that links a provider identity to the caller: open it in the browser; the provider's callback returns to redirectTo (one of ALLOWED_REDIRECT_URLS), with ?error=<CODE> on failure. Works once, for 10 minutes. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED, and a verified address, else FORBIDDEN EMAIL_NOT_VERIFIED; links nothing once that session has ended.",
   })
   linkIdentityUrl(@Arg("provider", () => String) provider: string, @Arg("redirectTo", () => String) redirectTo: string, @Ctx() context: RequestContext): Promise<string> {
     return this.enabled().linkUrl(signedIn(context), provider, redirectTo);

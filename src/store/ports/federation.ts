@@ -15,6 +15,8 @@ export interface FederationFlow {
   readonly redirectTo: string;
   /** A link of the identity to this user (linkIdentityUrl); absent: a sign-in. */
   readonly linkUserId?: string;
+  /** The session that asked for the link: the callback links only while it is live. */
+  readonly linkSessionId?: string;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */
