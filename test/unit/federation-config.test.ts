@@ -86,11 +86,13 @@ describe("OIDC_PROVIDERS configuration", () => {
 });
 
 describe("ALLOWED_REDIRECT_URLS matching", () => {
-  const allowed = ["https://app.example.com/auth/*", "https://other.example.com/done"];
+  const allowed = ["https://app.example.com/auth/*", "https://other.example.com/done", "https://third.example.com/app*"];
 
   it("allows an exact entry and any path under a prefix entry, with a query", () => {
     expect(allowedRedirect("https://app.example.com/auth/done?next=%2F", allowed)?.href).toBe("https://app.example.com/auth/done?next=%2F");
     expect(allowedRedirect("https://other.example.com/done", allowed)).not.toBeNull();
+    expect(allowedRedirect("https://third.example.com/app", allowed)).not.toBeNull();
+    expect(allowedRedirect("https://third.example.com/app/signed-in", allowed)).not.toBeNull();
   });
 
   it.each([
@@ -104,6 +106,7 @@ describe("ALLOWED_REDIRECT_URLS matching", () => {
     ["a javascript: URL", "javascript:alert(1)"],
     ["a protocol-relative URL", "//evil.example.com/auth/"],
     ["a fragment", "https://app.example.com/auth/done#x"],
+    ["a sibling path of a prefix without a slash", "https://third.example.com/app-evil/done"],
   ])("refuses %s", (_name, candidate) => {
     expect(allowedRedirect(candidate, allowed)).toBeNull();
   });
