@@ -43,9 +43,17 @@ export class Passwords {
     return this.inTurn(client, () => argon2.hash(normalizePassword(password), this.options));
   }
 
+  /**
+   * An account without a password (a provider created it: its hash is empty) is checked against
+   * the stand-in, as an unknown address is, so neither answers sooner than a real check.
+   */
   verify(hash: string, password: string, client = INTERNAL): Promise<boolean> {
     return this.inTurn(client, async () => {
       try {
+        if (hash === "") {
+          await argon2.verify(this.dummyHash, normalizePassword(password));
+          return false;
+        }
         return await argon2.verify(hash, normalizePassword(password));
       } catch {
         return false;
