@@ -19,6 +19,7 @@ import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
 import { OriginPolicy } from "./origins";
 import { requestIdFor, requestLog } from "./request-log";
+import { unusedConnections } from "./unused-connections";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -74,6 +75,8 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     // with `Connection: close`, rather than answered a bare 503 outside our hooks.
     return503OnClosing: false,
   });
+  const unused = unusedConnections(app.server, { upgrades: parts.live !== undefined });
+  app.addHook("preClose", async () => unused.close());
   app.setNotFoundHandler(notFound);
   const publicOrigin = parts.browsers?.publicOrigin ?? null;
   app.setErrorHandler(transportErrors(parts.logger, MAX_BODY_BYTES));

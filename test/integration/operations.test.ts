@@ -159,6 +159,21 @@ describe("graceful shutdown", () => {
   });
 });
 
+describe("graceful shutdown, a connection that never sent a request", () => {
+  // A browser's preconnected socket is one: it held every stop for the whole drain bound (10 s).
+  it("is closed at once, so the stop does not wait for the drain bound", async () => {
+    const api = await spawnApi(redis.url);
+    const { port } = new URL(api.url);
+    const silent = connect(Number(port), "127.0.0.1");
+    await once(silent, "connect");
+    const closed = once(silent, "close");
+    const started = Date.now();
+    expect(await api.stop("SIGTERM")).toBe(0);
+    await closed;
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
 describe("graceful shutdown, a keep-alive connection", () => {
   it("still gets an answer, with Connection: close, for a request sent on it while the server drains", async () => {
     const api = await spawnApi(redis.url);
