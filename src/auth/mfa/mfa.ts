@@ -1,4 +1,3 @@
-import QRCode from "qrcode";
 import type { Clock } from "../../clock";
 import { AuthError, mfaRequired, tokenRevoked } from "../../errors";
 import type { MfaStore, UserRecord, UserStore } from "../../store/store";
@@ -11,6 +10,11 @@ import type { SecretBox } from "./secret-box";
 import { deviceOf, type AuthResult, type Sessions } from "../sessions/sessions";
 import type { Throttle } from "../abuse/throttle";
 import { isTotpCode, matchTotpStep, newTotpSecret, totpUri } from "./totp";
+
+type QRCodeModule = typeof import("qrcode");
+let qrcode: QRCodeModule | undefined;
+/** qrcode (and its PNG encoder), loaded by the first enrolment rather than at every start. */
+const QRCode = (): QRCodeModule => (qrcode ??= require("qrcode") as QRCodeModule);
 
 /** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts before the factor is locked. */
 export const MFA_LOCK_AFTER_FAILURES = 100;
@@ -97,7 +101,7 @@ export class Mfa {
     const secret = newTotpSecret();
     await this.store.saveTotpEnrolment(user.id, this.box.seal(secret, user.id), this.clock.now() + TOTP_ENROLMENT_TTL_MS);
     const otpauthUri = totpUri(secret, this.settings.issuer, user.email);
-    return { secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: "svg", errorCorrectionLevel: "M", margin: 2 }) };
+    return { secret, otpauthUri, qrSvg: await QRCode().toString(otpauthUri, { type: "svg", errorCorrectionLevel: "M", margin: 2 }) };
   }
 
   /**

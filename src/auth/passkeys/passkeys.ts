@@ -1,12 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type RegistrationResponseJSON,
-} from "@simplewebauthn/server";
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import { meetsAal } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import type { PasskeyConfig } from "../../config";
@@ -20,6 +13,14 @@ import type { Audit } from "../audit/audit";
 import type { Identity } from "../tokens/authenticator";
 import { deviceOf, type AuthResult, type Sessions } from "../sessions/sessions";
 import type { Throttle } from "../abuse/throttle";
+
+type WebAuthn = typeof import("@simplewebauthn/server");
+let loaded: WebAuthn | undefined;
+/**
+ * @simplewebauthn/server, loaded by the first ceremony: with its ASN.1 stack it is a sixth of the
+ * modules the server would load at start, which an instance without passkeys never uses.
+ */
+const webAuthn = (): WebAuthn => (loaded ??= require("@simplewebauthn/server") as WebAuthn);
 
 /** How long a ceremony's challenge waits for its response; the browser is told the same timeout. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -83,7 +84,7 @@ export class Passkeys {
     const user = await this.registeringUser(identity);
     await this.sessions.requireRecentAuthentication(identity);
     const existing = await this.store.listPasskeys(user.id);
-    const options = await generateRegistrationOptions({
+    const options = await webAuthn().generateRegistrationOptions({
       rpName: this.settings.rpName,
       rpID: this.settings.rpId,
       userName: user.email,
@@ -120,7 +121,7 @@ export class Passkeys {
     const user = await this.registeringUser(identity);
     let verified;
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await webAuthn().verifyRegistrationResponse({
         response: credential,
         expectedChallenge: challenge.challenge,
         expectedOrigin: [...this.settings.origins],
@@ -169,7 +170,7 @@ export class Passkeys {
   async loginOptions(email: string | null | undefined, origin: Origin): Promise<object> {
     await this.guards?.throttle.checkPasskeyOptions(origin.clientIp);
     const allowCredentials = email == null ? undefined : await this.allowedFor(email);
-    const options = await generateAuthenticationOptions({
+    const options = await webAuthn().generateAuthenticationOptions({
       rpID: this.settings.rpId,
       challenge: newChallenge(),
       timeout: CHALLENGE_TTL_MS,
@@ -233,7 +234,7 @@ export class Passkeys {
     if (userHandle && Buffer.from(userHandle, "base64url").toString("utf8") !== owner) return refuse("user_handle", owner);
     let verified;
     try {
-      verified = await verifyAuthenticationResponse({
+      verified = await webAuthn().verifyAuthenticationResponse({
         response: assertion,
         expectedChallenge: challenge.challenge,
         expectedOrigin: [...this.settings.origins],
