@@ -13,17 +13,33 @@ export interface Dpop {
 }
 
 /** Where the key pair comes from: `createAuthClient`'s `dpop` option, when it is a function. */
-export type DpopKeys = () => Promise<CryptoKeyPair>;
+export type DpopKeys = () => Promise<KeyPair>;
 
+/** The part of IndexedDB the key needs, as narrow structural types (no DOM type library needed). */
+interface IdbRequestLike<T> {
+  readonly result: T;
+  readonly error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbDatabaseLike {
+  createObjectStore(name: string): unknown;
+  transaction(store: string, mode: "readwrite"): { objectStore(name: string): IdbStoreLike };
+  close(): void;
+}
+interface IdbStoreLike {
+  get(key: string): IdbRequestLike<unknown>;
+  put(value: unknown, key: string): IdbRequestLike<unknown>;
+}
 export interface IdbFactoryLike {
-  open(name: string, version?: number): IDBOpenDBRequest;
+  open(name: string, version?: number): IdbRequestLike<IdbDatabaseLike> & { onupgradeneeded: (() => void) | null };
 }
 
 /**
  * The key pair of every client named `name` in this process. Node has no IndexedDB; two clients of
  * one name must still sign with one key, since they hand each other the session bound to it.
  */
-const processKeys = new Map<string, Promise<CryptoKeyPair>>();
+const processKeys = new Map<string, Promise<KeyPair>>();
 
 /** A non-extractable ECDSA P-256 key pair: the private key can sign, and never leave WebCrypto. */
 const newKeyPair = (): Promise<KeyPair> => generateKeyPair("ES256", { extractable: false });
@@ -31,7 +47,7 @@ const newKeyPair = (): Promise<KeyPair> => generateKeyPair("ES256", { extractabl
 /** The key pair: in IndexedDB where there is one (so every tab of the origin shares it), else in memory. */
 export function defaultKeys(name: string, indexedDB: IdbFactoryLike | null): DpopKeys {
   if (!indexedDB) return () => processKeys.get(name) ?? remember(processKeys, name, newKeyPair());
-  let loaded: Promise<CryptoKeyPair> | null = null;
+  let loaded: Promise<KeyPair> | null = null;
   return () => (loaded ??= storedKeyPair(indexedDB, `${name}:dpop`).catch((error) => ((loaded = null), Promise.reject(error))));
 }
 
@@ -46,20 +62,20 @@ function remember<T>(map: Map<string, Promise<T>>, key: string, value: Promise<T
  * transaction keeps the one found if another tab stored one first: transactions on one store run
  * one at a time, so every tab ends up with the same key.
  */
-async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promise<CryptoKeyPair> {
+async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promise<KeyPair> {
   const candidate = await newKeyPair();
-  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+  const db = await new Promise<IdbDatabaseLike>((resolve, reject) => {
     const request = indexedDB.open(database, 1);
     request.onupgradeneeded = () => request.result.createObjectStore("keys");
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
   try {
-    return await new Promise<CryptoKeyPair>((resolve, reject) => {
+    return await new Promise<KeyPair>((resolve, reject) => {
       const store = db.transaction("keys", "readwrite").objectStore("keys");
       const found = store.get("ES256");
       found.onsuccess = () => {
-        const stored = found.result as CryptoKeyPair | undefined;
+        const stored = found.result as KeyPair | undefined;
         if (stored) return resolve(stored);
         const put = store.put(candidate, "ES256");
         put.onsuccess = () => resolve(candidate);
