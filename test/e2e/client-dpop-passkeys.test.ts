@@ -75,8 +75,13 @@ describeWithChromium("the client package's DPoP key and passkeys in Chromium", (
         const open = indexedDB.open("revocable-auth:dpop");
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
-          const get = open.result.transaction("keys").objectStore("keys").get("ES256");
-          get.onsuccess = () => resolve({ extractable: get.result.privateKey.extractable, algorithm: get.result.privateKey.algorithm });
+          try {
+            const get = open.result.transaction("keys").objectStore("keys").get("ES256");
+            get.onsuccess = () => resolve(get.result ? { extractable: get.result.privateKey.extractable, algorithm: get.result.privateKey.algorithm } : null);
+            get.onerror = () => reject(get.error);
+          } catch (error) {
+            reject(error); // no key store: the client never put a key there
+          }
         };
       })`,
     );
