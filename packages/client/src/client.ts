@@ -241,10 +241,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       live = openLiveOnce(locks, `${name}:live`, {
         url: liveUrl,
         WebSocket: Socket,
-        connectionParams: async (url) => {
-          const token = await client.getAccessToken();
-          return token ? { token, params: await socketParams(url) } : null;
-        },
+        connectionParams: socketInit,
         secondFactor: (reason) => void client.refused(reason),
         // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
         tokenRefused: (token) => void (refusedToken = token),
@@ -360,11 +357,11 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     return { token, tokenType: session?.accessToken === token ? session.tokenType : "Bearer" };
   }
 
-  async function socketParams(url: string | null | undefined): Promise<Record<string, string>> {
+  /** connection_init's payload for a socket to `url`, and the token in it; null when signed out. */
+  async function socketInit(url: string | null | undefined): Promise<{ token: string; params: Record<string, string> } | null> {
     const token = await client.getAccessToken();
-    if (!token) return {};
-    const target = absolute(url ?? liveUrl ?? options.url);
-    return authorizationHeaders(dpop, target, "GET", authorizationOf(token));
+    if (!token) return null;
+    return { token, params: await authorizationHeaders(dpop, absolute(url ?? liveUrl ?? options.url), "GET", authorizationOf(token)) };
   }
 
   /** One operation of this session: a token refused as expired is refreshed and the operation sent once more. */
@@ -460,7 +457,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       const token = await client.getAccessToken();
       return token ? authorizationHeaders(dpop, absolute(url ?? options.url), method, authorizationOf(token)) : {};
     },
-    connectionParams: (url) => socketParams(url),
+    connectionParams: async (url) => (await socketInit(url))?.params ?? {},
     dpopFetch(inner = (globalThis.fetch as typeof fetch).bind(globalThis)) {
       const proved = async (input: string | URL | Request, init: RequestInit = {}, nonceRetried = false): Promise<Response> => {
         const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));

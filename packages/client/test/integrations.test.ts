@@ -174,4 +174,12 @@ describe("with a DPoP-bound session (the default where the API offers DPoP)", ()
     expect(claims).toMatchObject({ htm: "GET", htu: socketUrl });
     expect(claims.ath).toBe(createHash("sha256").update(token!).digest("base64url"));
   });
+
+  it("graphql-ws: a 4403 MFA_REQUIRED close is a state, not a reconnect loop nor a sign-out", async () => {
+    const { auth } = await signedIn(api.url, { dpop: true });
+    const options = graphqlWsOptions(auth);
+    expect(options.shouldRetry({ code: 4403, reason: "MFA_REQUIRED" })).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(auth.state.status).toBe("mfaRequired");
+  });
 });
