@@ -38,7 +38,7 @@ import { graphqlWsOptions } from "@revocable-auth/client/graphql-ws";
 import { createVerifier } from "@revocable-auth/verifier";
 import { keys } from "@revocable-auth/verifier/internal";
 
-const [url, email, password] = process.argv.slice(2);
+const [url, email, password, service] = process.argv.slice(2);
 // Its peer (@apollo/client) is not installed here: that entry is only resolved.
 const apollo = import.meta.resolve("@revocable-auth/client/apollo");
 // One copy of the verifier whether imported or required: no dual-package hazard.
@@ -46,9 +46,11 @@ const sameVerifier = createRequire(import.meta.url)("@revocable-auth/verifier").
 const auth = createAuthClient({ url, liveUrl: null });
 const user = await auth.signIn({ email, password });
 const token = await auth.getAccessToken();
+// The tokens are DPoP-bound (the API offers DPoP): a call to another service carries a proof for it.
+const headers = await auth.authorize(service, "GET");
 auth.close();
 console.log(JSON.stringify({
-  user, token, sameVerifier, apollo: apollo.endsWith("/dist/apollo.js"),
+  user, token, headers, sameVerifier, apollo: apollo.endsWith("/dist/apollo.js"),
   kinds: [typeof urqlAuth, typeof graphqlWsOptions, typeof AuthClientError, typeof keys.user],
 }));
 `;
@@ -60,13 +62,16 @@ const { ROLES } = require("@revocable-auth/verifier/internal");
 const { createAuthClient } = require("@revocable-auth/client");
 const { Redis } = require("ioredis");
 
-const [jwks, redisUrl, issuer, audience, token] = process.argv.slice(2);
+const [jwks, redisUrl, issuer, audience, token, proof, service] = process.argv.slice(2);
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: 0 });
 const verifier = createVerifier({ issuer, audience, keys: { url: jwks }, redis });
-verifier.verify(token).then((outcome) => {
-  console.log(JSON.stringify({ ok: outcome.ok, userId: outcome.ok ? outcome.identity.userId : outcome.reason, roles: ROLES, client: typeof createAuthClient }));
+(async () => {
+  const outcome = await verifier.verify(token, { scheme: "DPoP", proof, method: "GET", url: service });
+  // The same token copied without its proof, as a bearer token.
+  const copied = await verifier.verify(token);
+  console.log(JSON.stringify({ ok: outcome.ok, userId: outcome.ok ? outcome.identity.userId : outcome.reason, roles: ROLES, client: typeof createAuthClient, copied: copied.ok ? "accepted" : copied.reason }));
   redis.disconnect();
-});
+})();
 `;
 
 /** What an adopter's TypeScript sees, from an ES module and from CommonJS. */
@@ -151,9 +156,11 @@ describe("the packages, installed from their tarballs", () => {
     const user = await register(api.url);
     writeFileSync(join(scratch, "sign-in.mjs"), SIGN_IN_MJS);
     writeFileSync(join(scratch, "verify.cjs"), VERIFY_CJS);
-    const signedIn = JSON.parse((await run(process.execPath, ["sign-in.mjs", api.url, user.user.email, "correct horse battery staple"], { cwd: scratch })).stdout) as {
+    const service = "http://notes.localhost/notes";
+    const signedIn = JSON.parse((await run(process.execPath, ["sign-in.mjs", api.url, user.user.email, "correct horse battery staple", service], { cwd: scratch })).stdout) as {
       user: { id: string; email: string };
       token: string;
+      headers: { authorization: string; dpop: string };
       sameVerifier: boolean;
       apollo: boolean;
       kinds: string[];
@@ -162,8 +169,11 @@ describe("the packages, installed from their tarballs", () => {
     expect(signedIn.kinds).toEqual(["function", "function", "function", "function"]);
 
     const jwks = api.url.replace(/\/graphql$/, "/.well-known/jwks.json");
-    const verified = JSON.parse((await run(process.execPath, ["verify.cjs", jwks, redis.url, TEST_ISSUER, TEST_AUDIENCE, signedIn.token], { cwd: scratch })).stdout) as Record<string, unknown>;
+    expect(signedIn.headers.authorization).toBe(`DPoP ${signedIn.token}`);
+    const verifying = [jwks, redis.url, TEST_ISSUER, TEST_AUDIENCE, signedIn.token, signedIn.headers.dpop, service];
+    const { copied, ...verified } = JSON.parse((await run(process.execPath, ["verify.cjs", ...verifying], { cwd: scratch })).stdout) as Record<string, unknown>;
     expect(verified).toEqual({ ok: true, userId: user.user.id, roles: expect.arrayContaining(["USER"]), client: "function" });
+    expect(copied).toBe("DPOP_PROOF_REQUIRED");
   });
 
   it("type-check in an adopter's TypeScript project, from ES modules and CommonJS, declarations included", async () => {

@@ -31,6 +31,8 @@ for (const entry of entries) {
     platform: "browser",
     target: "es2020",
     external: frameworks,
+    // The build sits in a temporary folder: its dependencies (dpop, @simplewebauthn/browser) resolve from here.
+    nodePaths: [join(here, "node_modules"), join(here, "../../node_modules")],
     write: false,
   });
   const code = result.outputFiles[0].contents;

@@ -4,21 +4,22 @@ import { refusalReason } from "./api.js";
 import type { AuthClient } from "./client.js";
 
 /**
- * An Apollo Client link that adds the AuthClient's bearer token (refreshed once, across tabs, when
- * needed), retries once after `TOKEN_EXPIRED`, and signs out every tab after `TOKEN_REVOKED`. Put it
- * before the HttpLink.
+ * An Apollo Client link that adds the AuthClient's token (refreshed once, across tabs, when
+ * needed) and, for a DPoP-bound session, a fresh proof for POST on `url` (default: the AuthClient's
+ * `url`; give the HttpLink's `uri` when it differs); retries once after `TOKEN_EXPIRED`, and signs
+ * out every tab after `TOKEN_REVOKED`. Put it before the HttpLink.
  *
  * ```ts
  * new ApolloClient({ link: authLink(auth).concat(new HttpLink({ uri })), cache: new InMemoryCache() })
  * ```
  */
-export function authLink(client: AuthClient): ApolloLink {
+export function authLink(client: AuthClient, options: { readonly url?: string } = {}): ApolloLink {
   return new ApolloLink((operation, forward) => {
     const attempt = (retried: boolean): Observable<ApolloLink.Result> =>
-      from(client.getAccessToken().catch(() => null)).pipe(
-        mergeMap((token) => {
+      from(client.authorize(options.url, "POST").catch(() => ({}))).pipe(
+        mergeMap((authorization) => {
           operation.setContext(({ headers }: { headers?: Record<string, string> }) => ({
-            headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+            headers: { ...headers, ...authorization },
           }));
           return forward(operation);
         }),

@@ -1,8 +1,32 @@
-import { graphql, LOGIN, LOGOUT, LOGOUT_ALL, REFRESH, REFRESH_WITH_COOKIE, REGISTER, type AuthPayload, type GraphQLTransport, type User } from "./api.js";
-import { globals, type ChannelFactory, type FetchLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import {
+  authorizationHeaders,
+  CONFIRM_TOTP,
+  graphql,
+  LOGIN,
+  LOGIN_WITH_PASSKEY,
+  LOGOUT,
+  LOGOUT_ALL,
+  PASSKEY_LOGIN_OPTIONS,
+  PASSKEY_REGISTRATION_OPTIONS,
+  REAUTHENTICATE,
+  REFRESH,
+  REFRESH_WITH_COOKIE,
+  REGISTER,
+  REGISTER_PASSKEY,
+  SECOND_FACTOR_REASONS,
+  VERIFY_MFA,
+  type Authorization,
+  type AuthPayload,
+  type GraphQLTransport,
+  type Passkey,
+  type User,
+} from "./api.js";
+import { createDpop, defaultKeys, wantsNonce, type DpopKeys } from "./dpop.js";
+import { globals, type ChannelFactory, type FetchLike, type IdbFactoryLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
 import { AuthClientError, endsSession } from "./errors.js";
 import { openLiveOnce, type Live, type SessionEvent } from "./live.js";
-import { freshToken, initialState, sessionOf, transition, type AuthEvent, type AuthEventDetail, type AuthState, type Input, type Session } from "./session-state.js";
+import { freshToken, initialState, sessionOf, transition, type AuthEvent, type AuthEventDetail, type AuthState, type Input, type SecondFactor, type Session } from "./session-state.js";
 import { leaseLock, localLock, webLock, type TabLock } from "./tab-lock.js";
 import { connectTabs, type TabMessage } from "./tabs.js";
 
@@ -39,12 +63,39 @@ export interface AuthClientOptions {
   readonly now?: () => number;
   /** How `signInWith` sends the browser away; default `location.assign`. */
   readonly navigate?: (url: string) => void;
+  /**
+   * DPoP (RFC 9449): `true` (the default) sends a proof with every sign-in and refresh, so an API
+   * that offers DPoP binds the tokens to this client's key (`tokenType: "DPoP"`), and then signs a
+   * proof for every request and socket; an API with `DPOP=off` answers bearer tokens and nothing
+   * more is signed. `false`: never. A function: the key pair to sign with (for a Node client that
+   * keeps its key beyond the process). The default key is a non-extractable ECDSA P-256 key kept in
+   * IndexedDB (one per origin and `name`, shared by every tab), or in memory where there is none.
+   */
+  readonly dpop?: boolean | DpopKeys;
+  readonly indexedDB?: IdbFactoryLike | null;
 }
 
 export interface Credentials {
   readonly email: string;
   readonly password: string;
   readonly device?: string;
+}
+
+/** What `signIn` resolves with: the user, and whether the session waits for `verifyMfa`. */
+export interface SignInResult extends User {
+  /** True: the state is `mfaRequired`; call `verifyMfa(code)` to finish signing in. */
+  readonly mfaRequired: boolean;
+}
+
+/** What `reauthenticate` checks: exactly one of the password and a second-factor code. */
+export type Reauthentication = { readonly password: string; readonly code?: never } | { readonly code: string; readonly password?: never };
+
+export interface PasskeySignIn {
+  /** Offer only this account's passkeys; without it the browser offers every passkey it holds for the site. */
+  readonly email?: string;
+  readonly device?: string;
+  /** Conditional UI: the passkeys appear in the autofill of an `autocomplete="username webauthn"` field. */
+  readonly useBrowserAutofill?: boolean;
 }
 
 export type AuthStateListener = (event: AuthEvent, detail: AuthEventDetail) => void;
@@ -57,7 +108,21 @@ export interface FetchInit {
 }
 
 export interface AuthClient {
-  signIn(credentials: Credentials): Promise<User>;
+  /**
+   * Signs in with a password. For a user with a second factor it resolves `{ mfaRequired: true }`
+   * and the state is `mfaRequired` (event `MFA_REQUIRED`): finish with `verifyMfa(code)`.
+   */
+  signIn(credentials: Credentials): Promise<SignInResult>;
+  /** The second step: a TOTP or recovery code raises the session to aal2 and fires `SIGNED_IN`. */
+  verifyMfa(code: string): Promise<User>;
+  /** Confirms a TOTP enrolment (after `enrollTotp`); answers the recovery codes, shown once. Leaves `mfaEnrollmentRequired`. */
+  confirmTotp(code: string): Promise<readonly string[]>;
+  /** Signs in with a passkey (WebAuthn, through `@simplewebauthn/browser`); fires `SIGNED_IN`. */
+  signInWithPasskey(options?: PasskeySignIn): Promise<User>;
+  /** Adds a passkey to the signed-in user; may need `reauthenticate` first (`REAUTHENTICATION_REQUIRED`). */
+  addPasskey(name?: string): Promise<Passkey>;
+  /** Proves it is still you, so that adding a passkey or enrolling TOTP is allowed for a while. */
+  reauthenticate(proof: Reauthentication): Promise<void>;
   /**
    * Sends the browser to the API's `/auth/oidc/<provider>/start`; the provider's callback comes
    * back to `redirectTo` with the refresh cookie (or `?error=<CODE>`). The page that loads there
@@ -73,6 +138,25 @@ export interface AuthClient {
   getAccessToken(): Promise<string | null>;
   /** The access token held now if it is still fresh, without any request; else null. */
   currentAccessToken(): string | null;
+  /** `Bearer <token>` or `DPoP <token>` for the fresh token held now, without any request; else null. */
+  currentAuthorization(): string | null;
+  /**
+   * The headers that authorize one request to `url` (default: the API's `url`) with `method`
+   * (default POST): `authorization`, and a fresh `dpop` proof when the session is DPoP-bound.
+   * Empty when signed out.
+   */
+  authorize(url?: string, method?: string): Promise<Record<string, string>>;
+  /**
+   * connection_init's payload for a socket to `url` (default `liveUrl`): `{ authorization }`, and
+   * `dpop`, a proof for GET on that URL, when the session is DPoP-bound. Empty when signed out.
+   */
+  connectionParams(url?: string): Promise<Record<string, string>>;
+  /**
+   * A `fetch` that adds a fresh DPoP proof to each request sent with `Authorization: DPoP …`, and
+   * signs again once with the API's nonce when it asks (`use_dpop_nonce`). For frameworks that set
+   * headers synchronously (urql): pass it as their `fetch`.
+   */
+  dpopFetch(fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>): (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
   onAuthStateChange(listener: AuthStateListener): () => void;
   /** Events of the live `sessionEvents` subscription: another session of this user began or ended. */
   onSessionEvent(listener: (event: SessionEvent) => void): () => void;
@@ -86,7 +170,7 @@ export interface AuthClient {
   fetch(url: string, init?: FetchInit): Promise<ResponseLike>;
   /** One GraphQL operation to `url` with the bearer token; answers `data` or throws AuthClientError. */
   request<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
-  /** This tab's state: `unknown`, `signedIn`, `refreshing` or `signedOut`. */
+  /** This tab's state: `unknown`, `signedIn`, `mfaRequired`, `mfaEnrollmentRequired`, `refreshing` or `signedOut`. */
   readonly state: AuthState;
   /** Closes the channel, the lock and the live socket (for tests and single-page teardown). */
   close(): void;
@@ -106,7 +190,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const marginMs = (options.refreshMarginSeconds ?? 30) * 1000;
   const mode = options.refreshToken ?? (env.isBrowser ? "cookie" : "memory");
   const holder: RefreshTokenStore | null = mode === "cookie" ? null : mode === "memory" ? memoryStore() : mode;
-  const transport: GraphQLTransport = { url: options.url, fetch: fetchImpl, withCookie: holder === null };
+  const apiUrl = absolute(options.url);
+  const dpopKeys = options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? options.dpop : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
+  const dpop = dpopKeys ? createDpop(dpopKeys) : null;
+  const transport: GraphQLTransport = { url: apiUrl, fetch: fetchImpl, withCookie: holder === null, dpop };
   const Channel = options.BroadcastChannel === undefined ? env.BroadcastChannel : options.BroadcastChannel;
   const locks = options.locks === undefined ? env.locks : options.locks;
   const Socket = options.WebSocket === undefined ? env.WebSocket : options.WebSocket;
@@ -130,6 +217,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     outcomeArrived?.();
     if (message.type === "session") apply({ type: "session", session: message.session });
     else if (message.type === "signedOut") apply({ type: "signedOut", reason: message.reason });
+    else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason });
   });
 
   function apply(input: Input, tell?: TabMessage): void {
@@ -144,15 +232,17 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     for (const listener of [...eventListeners]) safely(() => listener(event));
   }
 
+  /** The socket lives while signed in (or enrolling a factor); an aal1 session awaiting verifyMfa may not open one. */
   function syncLive(): void {
-    if (state.status === "signedOut") {
+    if (state.status === "signedOut" || state.status === "mfaRequired") {
       live?.stop();
       live = null;
-    } else if (state.status === "signedIn" && !live && liveUrl && Socket) {
+    } else if ((state.status === "signedIn" || state.status === "mfaEnrollmentRequired") && !live && liveUrl && Socket) {
       live = openLiveOnce(locks, `${name}:live`, {
         url: liveUrl,
         WebSocket: Socket,
-        token: () => client.getAccessToken(),
+        connectionParams: socketInit,
+        secondFactor: (reason) => void client.refused(reason),
         // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
         tokenRefused: (token) => void (refusedToken = token),
         event: (event) => {
@@ -164,9 +254,24 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     }
   }
 
-  function adopt(payload: AuthPayload): Session {
+  /**
+   * A new payload becomes the session. It owes a second factor when the API says so; it still owes
+   * an enrolment it owed before, unless this payload came from completing one (`steppedUp`).
+   */
+  function adopt(payload: AuthPayload, steppedUp = false): Session {
     const receivedAt = now();
-    const session: Session = { accessToken: payload.accessToken, receivedAt, expiresAt: receivedAt + lifetimeMs(payload), sessionId: payload.sessionId, user: payload.user };
+    const before = sessionOf(state);
+    const stillEnrolling = !steppedUp && before?.sessionId === payload.sessionId && before.secondFactor === "MFA_ENROLLMENT_REQUIRED";
+    const secondFactor: SecondFactor | null = payload.mfaRequired ? "MFA_REQUIRED" : stillEnrolling ? "MFA_ENROLLMENT_REQUIRED" : null;
+    const session: Session = {
+      accessToken: payload.accessToken,
+      receivedAt,
+      expiresAt: receivedAt + lifetimeMs(payload),
+      sessionId: payload.sessionId,
+      user: payload.user,
+      tokenType: payload.tokenType === "DPoP" ? "DPoP" : "Bearer",
+      secondFactor,
+    };
     refusedToken = null;
     apply({ type: "session", session }, { type: "session", session });
     return session;
@@ -211,8 +316,8 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       const stored = holder ? await holder.get() : null;
       if (holder && !stored) throw new AuthClientError("UNAUTHENTICATED", "INVALID_TOKEN", "No refresh token is stored");
       const data = stored
-        ? await graphql<{ refresh: AuthPayload }>(transport, REFRESH, { refreshToken: stored })
-        : await graphql<{ refresh: AuthPayload }>(transport, REFRESH_WITH_COOKIE);
+        ? await graphql<{ refresh: AuthPayload }>(transport, REFRESH, { refreshToken: stored }, { signIn: true })
+        : await graphql<{ refresh: AuthPayload }>(transport, REFRESH_WITH_COOKIE, {}, { signIn: true });
       await holder?.set(data.refresh.refreshToken);
       return adopt(data.refresh).accessToken;
     } catch (error) {
@@ -228,18 +333,45 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     }
   }
 
-  async function start(query: string, credentials: Credentials): Promise<User> {
+  async function start(query: string, credentials: Credentials): Promise<SignInResult> {
     const input = {
       email: credentials.email,
       password: credentials.password,
       ...(credentials.device ?? options.device ? { device: credentials.device ?? options.device } : {}),
       ...(holder ? {} : { refreshTokenInCookie: true }),
     };
-    const data = await graphql<Record<string, AuthPayload>>(transport, query, { input });
+    return signedIn(await graphql<Record<string, AuthPayload>>(transport, query, { input }, { signIn: true }));
+  }
+
+  /** The payload of a sign-in (the one field of `data`) becomes the session. */
+  async function signedIn(data: Record<string, AuthPayload>, steppedUp = false): Promise<SignInResult> {
     const payload = Object.values(data)[0]!;
     await holder?.set(payload.refreshToken);
-    adopt(payload);
-    return payload.user;
+    adopt(payload, steppedUp);
+    return { ...payload.user, mfaRequired: payload.mfaRequired };
+  }
+
+  /** The session's token and its scheme, for a request of this session. */
+  function authorizationOf(token: string | null): Authorization {
+    const session = sessionOf(state);
+    return { token, tokenType: session?.accessToken === token ? session.tokenType : "Bearer" };
+  }
+
+  /** connection_init's payload for a socket to `url`, and the token in it; null when signed out. */
+  async function socketInit(url: string | null | undefined): Promise<{ token: string; params: Record<string, string> } | null> {
+    const token = await client.getAccessToken();
+    if (!token) return null;
+    return { token, params: await authorizationHeaders(dpop, absolute(url ?? liveUrl ?? options.url), "GET", authorizationOf(token)) };
+  }
+
+  /** One operation of this session: a token refused as expired is refreshed and the operation sent once more. */
+  async function authorized<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    try {
+      return await graphql<T>(transport, query, variables, authorizationOf(await client.getAccessToken()));
+    } catch (error) {
+      if (!(error instanceof AuthClientError) || !(await client.refused(error.reason))) throw error;
+      return graphql<T>(transport, query, variables, authorizationOf(await client.getAccessToken()));
+    }
   }
 
   /**
@@ -249,19 +381,22 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   async function end(query: string, reason: string): Promise<void> {
     if (state.status === "signedOut") return;
     const token = await client.getAccessToken().catch(() => null);
+    const authorization = authorizationOf(token); // its scheme, before the session is gone
     await signOutHere(reason);
     if (!token) return;
     try {
-      await graphql(transport, query, {}, token);
+      await graphql(transport, query, {}, authorization);
     } catch (error) {
       if (!endsSession(error)) throw error; // already over at the API is what was asked for
     }
   }
 
-  async function authorizedFetch(url: string, init: FetchInit = {}, retried = false): Promise<ResponseLike> {
-    const token = await client.getAccessToken();
-    const headers = { ...init.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    const response = await fetchImpl!(url, { method: "GET", ...init, headers } as Parameters<FetchLike>[1]);
+  async function authorizedFetch(url: string, init: FetchInit = {}, retried = false, nonceRetried = false): Promise<ResponseLike> {
+    const method = init.method ?? "GET";
+    const headers = { ...withoutAuthorization(init.headers), ...(await client.authorize(url, method)) };
+    const response = await fetchImpl!(url, { ...init, method, headers } as Parameters<FetchLike>[1]);
+    dpop?.nonce(response.headers.get("dpop-nonce"));
+    if (dpop && !nonceRetried && wantsNonce(response.status, response.headers.get("www-authenticate"))) return authorizedFetch(url, init, retried, true);
     if (response.status !== 401 || !response.clone) return response;
     const body = (await response.clone().json().catch(() => null)) as { errors?: { extensions?: { reason?: string } }[] } | null;
     const reason = body?.errors?.[0]?.extensions?.reason;
@@ -271,6 +406,33 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   const client: AuthClient = {
     signIn: (credentials) => start(LOGIN, credentials),
+    async verifyMfa(code) {
+      return signedIn(await authorized<{ verifyMfa: AuthPayload }>(VERIFY_MFA, { code }));
+    },
+    async confirmTotp(code) {
+      const { confirmTotp } = await authorized<{ confirmTotp: { recoveryCodes: string[]; auth: AuthPayload } }>(CONFIRM_TOTP, { code });
+      await signedIn({ confirmTotp: confirmTotp.auth }, true);
+      return confirmTotp.recoveryCodes;
+    },
+    async signInWithPasskey(passkey = {}) {
+      const { passkeyLoginOptions } = await graphql<{ passkeyLoginOptions: Parameters<typeof startAuthentication>[0]["optionsJSON"] }>(
+        transport,
+        PASSKEY_LOGIN_OPTIONS,
+        passkey.email ? { email: passkey.email } : {},
+      );
+      const response = await startAuthentication({ optionsJSON: passkeyLoginOptions, useBrowserAutofill: passkey.useBrowserAutofill ?? false });
+      const device = passkey.device ?? options.device;
+      const variables = { response, ...(device ? { device } : {}), ...(holder ? {} : { refreshTokenInCookie: true }) };
+      return signedIn(await graphql<{ loginWithPasskey: AuthPayload }>(transport, LOGIN_WITH_PASSKEY, variables, { signIn: true }));
+    },
+    async addPasskey(passkeyName) {
+      const { passkeyRegistrationOptions } = await authorized<{ passkeyRegistrationOptions: Parameters<typeof startRegistration>[0]["optionsJSON"] }>(PASSKEY_REGISTRATION_OPTIONS);
+      const response = await startRegistration({ optionsJSON: passkeyRegistrationOptions });
+      return (await authorized<{ registerPasskey: Passkey }>(REGISTER_PASSKEY, { response, ...(passkeyName ? { name: passkeyName } : {}) })).registerPasskey;
+    },
+    async reauthenticate(proof) {
+      await authorized(REAUTHENTICATE, { input: proof });
+    },
     signInWith(provider, { redirectTo }) {
       const url = providerStartUrl(options.url, provider, redirectTo);
       const navigate = options.navigate ?? ((target: string) => (globalThis as { location?: { assign(url: string): void } }).location?.assign(target));
@@ -287,6 +449,30 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       return (inflight ??= refreshAcrossTabs().finally(() => (inflight = null)));
     },
     currentAccessToken: usableToken,
+    currentAuthorization() {
+      const token = usableToken();
+      return token ? `${authorizationOf(token).tokenType} ${token}` : null;
+    },
+    async authorize(url, method = "POST") {
+      const token = await client.getAccessToken();
+      return token ? authorizationHeaders(dpop, absolute(url ?? options.url), method, authorizationOf(token)) : {};
+    },
+    connectionParams: async (url) => (await socketInit(url))?.params ?? {},
+    dpopFetch(inner = (globalThis.fetch as typeof fetch).bind(globalThis)) {
+      const proved = async (input: string | URL | Request, init: RequestInit = {}, nonceRetried = false): Promise<Response> => {
+        const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+        const [scheme, token] = (headers.get("authorization") ?? "").split(" ");
+        if (!dpop || scheme !== "DPoP" || !token) return inner(input, init);
+        const url = input instanceof Request ? input.url : String(input);
+        const method = init.method ?? (input instanceof Request ? input.method : "GET");
+        headers.set("dpop", await dpop.proof(absolute(url), method, token));
+        const response = await inner(input, { ...init, headers });
+        dpop.nonce(response.headers.get("dpop-nonce"));
+        if (nonceRetried || !wantsNonce(response.status, response.headers.get("www-authenticate"))) return response;
+        return proved(input, init, true);
+      };
+      return proved;
+    },
     onAuthStateChange(listener) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
@@ -296,6 +482,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       return () => void eventListeners.delete(listener);
     },
     async refused(reason) {
+      if (SECOND_FACTOR_REASONS.has(reason)) {
+        apply({ type: "secondFactor", reason: reason as SecondFactor }, { type: "secondFactor", reason: reason as SecondFactor });
+        return false;
+      }
       if (RETRY_REASONS.has(reason)) {
         refusedToken = sessionOf(state)?.accessToken ?? null;
         return state.status !== "signedOut";
@@ -304,13 +494,8 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       return false;
     },
     fetch: (url, init) => authorizedFetch(url, init),
-    async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-      try {
-        return await graphql<T>(transport, query, variables, await client.getAccessToken());
-      } catch (error) {
-        if (!(error instanceof AuthClientError) || !(await client.refused(error.reason))) throw error;
-        return graphql<T>(transport, query, variables, await client.getAccessToken());
-      }
+    request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+      return authorized<T>(query, variables);
     },
     get state() {
       return state;
@@ -340,6 +525,20 @@ function safely(call: () => void): void {
     const report = (globalThis as { reportError?: (error: unknown) => void }).reportError ?? console.error;
     report(error);
   }
+}
+
+/** A URL as absolute, resolved against the page where it is relative (a DPoP proof names the absolute one). */
+function absolute(url: string): string {
+  try {
+    return new URL(url, (globalThis as { location?: { href: string } }).location?.href).href;
+  } catch {
+    return url; // relative where there is no page: fetch refuses it as it did before
+  }
+}
+
+/** Headers with `authorization` (any spelling) left out: the client sets its own. */
+function withoutAuthorization(headers: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([header]) => header.toLowerCase() !== "authorization" && header.toLowerCase() !== "dpop"));
 }
 
 /** ws: or wss: beside the HTTP endpoint; relative URLs resolve against the page. */

@@ -1,3 +1,5 @@
+import type { IdbFactoryLike } from "./dpop.js";
+
 /**
  * The browser APIs the client uses, as narrow structural types, so that tests (and Node) can pass
  * their own: nothing here needs the DOM type library.
@@ -46,6 +48,8 @@ export interface SocketLike {
 
 export type SocketFactory = new (url: string, protocol: string) => SocketLike;
 
+export type { IdbFactoryLike } from "./dpop.js";
+
 /** What the environment offers, looked up once; `null` where it lacks the API. */
 export function globals() {
   const g = globalThis as Record<string, unknown> & { navigator?: { locks?: LockManagerLike } };
@@ -54,6 +58,9 @@ export function globals() {
     locks: g.navigator?.locks ?? null,
     BroadcastChannel: (g.BroadcastChannel as ChannelFactory | undefined) ?? null,
     WebSocket: (g.WebSocket as SocketFactory | undefined) ?? null,
+    indexedDB: (g.indexedDB as IdbFactoryLike | undefined) ?? null,
+    /** WebCrypto, which DPoP proofs need: browsers offer it only in secure contexts (https, localhost). */
+    webCrypto: typeof (g.crypto as { subtle?: unknown } | undefined)?.subtle === "object",
     /** Browsers have a document; only there does the HttpOnly cookie hold the refresh token by default. */
     isBrowser: typeof g.document === "object" && g.document !== null,
   };

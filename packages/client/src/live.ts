@@ -1,3 +1,4 @@
+import { SECOND_FACTOR_REASONS } from "./api.js";
 import type { LockManagerLike, SocketFactory, SocketLike } from "./environment.js";
 
 /** One event of `subscription { sessionEvents }`: something happened to another session of this user. */
@@ -22,13 +23,18 @@ const MAX_BACKOFF_MS = 30_000;
 export interface LiveOptions {
   readonly url: string;
   readonly WebSocket: SocketFactory;
-  /** A fresh access token, or null once signed out (then the socket stays closed). */
-  token(): Promise<string | null>;
+  /**
+   * connection_init's payload for a fresh access token (`authorization`, and `dpop`, a proof for
+   * GET on `url`, when the token is bound), or null once signed out (then the socket stays closed).
+   */
+  connectionParams(url: string): Promise<{ readonly token: string; readonly params: Record<string, string> } | null>;
   /** The server refused this token (4403): the next `token()` must not be the same one. */
   tokenRefused(token: string, reason: string): void;
   event(event: SessionEvent): void;
   /** The server closed with 4401: this session is over (the reason is the close reason). */
   signedOut(reason: string): void;
+  /** The server closed with 4403 MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED: no reconnecting until that changes. */
+  secondFactor(reason: string): void;
 }
 
 export interface Live {
@@ -51,11 +57,12 @@ export function openLive(options: LiveOptions): Live {
 
   async function connect() {
     timer = null;
-    const token = await options.token().catch(() => null);
-    if (stopped || !token) return;
+    const init = await options.connectionParams(options.url).catch(() => null);
+    if (stopped || !init) return;
+    const { token, params } = init;
     const ws = new options.WebSocket(options.url, PROTOCOL);
     socket = ws;
-    ws.onopen = () => send({ type: "connection_init", payload: { authorization: `Bearer ${token}` } });
+    ws.onopen = () => send({ type: "connection_init", payload: params });
     ws.onmessage = ({ data }) => {
       let message: { type?: string; payload?: { data?: { sessionEvents?: SessionEvent } } };
       try {
@@ -80,6 +87,11 @@ export function openLive(options: LiveOptions): Live {
         return;
       }
       if (code === CLOSE_POLICY) return void (stopped = true);
+      if (code === CLOSE_FORBIDDEN && SECOND_FACTOR_REASONS.has(reason)) {
+        stopped = true;
+        options.secondFactor(reason);
+        return;
+      }
       if (code === CLOSE_FORBIDDEN) options.tokenRefused(token, reason || "TOKEN_EXPIRED");
       const delay = code === CLOSE_FORBIDDEN && failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures);
       failures++;

@@ -8,20 +8,32 @@ export interface Session {
   readonly expiresAt: number;
   readonly sessionId: string;
   readonly user: User;
+  /** `"Bearer"`, or `"DPoP"`: the tokens are bound to this client's key and each request carries a proof. */
+  readonly tokenType: string;
+  /** What the session owes before it is signed in fully: a second factor, or enrolling one; else null. */
+  readonly secondFactor: SecondFactor | null;
 }
+
+/** A second factor to verify (`verifyMfa`), or, for a role of MFA_REQUIRED_FOR_ROLES, to enrol. */
+export type SecondFactor = "MFA_REQUIRED" | "MFA_ENROLLMENT_REQUIRED";
 
 /**
  * The states of one tab. `unknown` is a fresh tab: the HttpOnly cookie may hold a session that only
- * a refresh can reveal. `signedOut` remembers the session it ended, so that no late message about
- * that session can bring it back: signed out is final.
+ * a refresh can reveal. `mfaRequired` holds an aal1 session that waits for `verifyMfa`, and
+ * `mfaEnrollmentRequired` one whose role needs a second factor it has not enrolled: both are
+ * sessions the API still answers (`me`, `logout`, `verifyMfa`, enrolling), never reasons to retry
+ * or to sign out. `signedOut` remembers the session it ended, so that no late message about that
+ * session can bring it back: signed out is final.
  */
 export type AuthState =
   | { readonly status: "unknown" }
   | { readonly status: "signedIn"; readonly session: Session }
+  | { readonly status: "mfaRequired"; readonly session: Session }
+  | { readonly status: "mfaEnrollmentRequired"; readonly session: Session }
   | { readonly status: "refreshing"; readonly session: Session | null }
   | { readonly status: "signedOut"; readonly reason: string; readonly endedSessionId: string | null };
 
-export type AuthEvent = "SIGNED_IN" | "TOKEN_REFRESHED" | "SIGNED_OUT";
+export type AuthEvent = "SIGNED_IN" | "TOKEN_REFRESHED" | "SIGNED_OUT" | SecondFactor;
 
 /** The second argument of an onAuthStateChange listener. */
 export interface AuthEventDetail {
@@ -36,6 +48,8 @@ export type Input =
   /** A refresh that failed for a passing cause (network, 503, 429): nothing is decided. */
   | { readonly type: "refreshFailed" }
   | { readonly type: "session"; readonly session: Session }
+  /** The API refused a request with MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED. */
+  | { readonly type: "secondFactor"; readonly reason: SecondFactor }
   | { readonly type: "signedOut"; readonly reason: string };
 
 export interface Step {
@@ -46,10 +60,20 @@ export interface Step {
 export const initialState: AuthState = { status: "unknown" };
 
 export function sessionOf(state: AuthState): Session | null {
-  return state.status === "signedIn" || state.status === "refreshing" ? state.session : null;
+  return "session" in state ? state.session : null;
 }
 
-/** The whole state machine: signed out → signed in → refreshing → signed in or signed out. */
+/** The state a session is in when no refresh runs: signed in, or waiting for its second factor. */
+function settled(session: Session): AuthState {
+  if (session.secondFactor === "MFA_REQUIRED") return { status: "mfaRequired", session };
+  if (session.secondFactor === "MFA_ENROLLMENT_REQUIRED") return { status: "mfaEnrollmentRequired", session };
+  return { status: "signedIn", session };
+}
+
+/**
+ * The whole state machine: signed out → signed in (or waiting for a second factor) → refreshing →
+ * signed in or signed out.
+ */
 export function transition(state: AuthState, input: Input): Step {
   const current = sessionOf(state);
   switch (input.type) {
@@ -58,13 +82,20 @@ export function transition(state: AuthState, input: Input): Step {
       return { state: { status: "refreshing", session: current } };
     case "refreshFailed":
       if (state.status !== "refreshing") return { state };
-      return { state: current ? { status: "signedIn", session: current } : { status: "unknown" } };
+      return { state: current ? settled(current) : { status: "unknown" } };
     case "session": {
       const { session } = input;
       if (state.status === "signedOut" && state.endedSessionId === session.sessionId) return { state };
-      if (current?.accessToken === session.accessToken) return { state: { status: "signedIn", session } };
-      const name = current?.sessionId === session.sessionId ? "TOKEN_REFRESHED" : "SIGNED_IN";
-      return { state: { status: "signedIn", session }, event: { name, detail: { user: session.user, sessionId: session.sessionId } } };
+      if (current?.accessToken === session.accessToken) return { state: settled(session) };
+      const same = current?.sessionId === session.sessionId;
+      // The same session owing the same (or, both times, nothing): a refresh. Anything else is news.
+      const name = same && current!.secondFactor === session.secondFactor ? "TOKEN_REFRESHED" : (session.secondFactor ?? "SIGNED_IN");
+      return { state: settled(session), event: { name, detail: { user: session.user, sessionId: session.sessionId } } };
+    }
+    case "secondFactor": {
+      if (!current || current.secondFactor === input.reason) return { state };
+      const session = { ...current, secondFactor: input.reason };
+      return { state: settled(session), event: { name: input.reason, detail: { user: session.user, sessionId: session.sessionId } } };
     }
     case "signedOut":
       if (state.status === "signedOut") return { state };

@@ -1,5 +1,5 @@
 import { openChannel, type ChannelFactory, type ChannelLike } from "./environment.js";
-import type { Session } from "./session-state.js";
+import type { SecondFactor, Session } from "./session-state.js";
 import type { SessionEvent } from "./live.js";
 
 /**
@@ -11,6 +11,7 @@ export type TabMessage =
   | { readonly type: "session"; readonly session: Session }
   | { readonly type: "signedOut"; readonly reason: string }
   | { readonly type: "refreshFailed" }
+  | { readonly type: "secondFactor"; readonly reason: SecondFactor }
   | { readonly type: "sessionEvent"; readonly event: SessionEvent };
 
 export interface Tabs {

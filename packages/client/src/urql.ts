@@ -3,12 +3,14 @@ import { refusalReason } from "./api.js";
 import type { AuthClient } from "./client.js";
 
 /**
- * The config function for urql's `authExchange`: the bearer token from the AuthClient on every
- * operation, a refresh (once, across tabs) before an operation whose token is stale, one retry after
- * `TOKEN_EXPIRED`, and sign-out in every tab after `TOKEN_REVOKED`.
+ * The config function for urql's `authExchange`: the token from the AuthClient on every operation
+ * (`Bearer …`, or `DPoP …` for a bound session), a refresh (once, across tabs) before an operation
+ * whose token is stale, one retry after `TOKEN_EXPIRED`, and sign-out in every tab after
+ * `TOKEN_REVOKED`. urql adds headers synchronously and a proof is signed asynchronously, so a
+ * DPoP-bound session also needs the client's `fetch: auth.dpopFetch()`, which signs one per request.
  *
  * ```ts
- * new Client({ url, exchanges: [cacheExchange, authExchange(urqlAuth(auth)), fetchExchange] })
+ * new Client({ url, fetch: auth.dpopFetch(), exchanges: [cacheExchange, authExchange(urqlAuth(auth)), fetchExchange] })
  * ```
  */
 export function urqlAuth(client: AuthClient): (utils: AuthUtilities) => Promise<AuthConfig> {
@@ -16,8 +18,8 @@ export function urqlAuth(client: AuthClient): (utils: AuthUtilities) => Promise<
     await client.getAccessToken().catch(() => null);
     return {
       addAuthToOperation(operation) {
-        const token = client.currentAccessToken();
-        return token ? utils.appendHeaders(operation, { Authorization: `Bearer ${token}` }) : operation;
+        const authorization = client.currentAuthorization();
+        return authorization ? utils.appendHeaders(operation, { Authorization: authorization }) : operation;
       },
       willAuthError: () => client.state.status !== "signedOut" && client.currentAccessToken() === null,
       didAuthError(error) {

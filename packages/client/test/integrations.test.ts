@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { Client, cacheExchange, fetchExchange } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
@@ -25,17 +26,25 @@ afterAll(async () => {
 const clients: AuthClient[] = [];
 afterEach(() => clients.splice(0).forEach((client) => client.close()));
 
-/** A signed-in AuthClient whose clock the test moves, and the operations it and the framework sent. */
-async function signedIn(url = api.url) {
+/**
+ * A signed-in AuthClient whose clock the test moves, and the operations it and the framework sent.
+ * Bearer tokens unless `dpop` (the client's default): the API offers DPoP, and the suites below say
+ * which kind of session they drive.
+ */
+async function signedIn(url = api.url, { dpop = false } = {}) {
   const { email } = (await register(url)).user;
   let offset = 0;
   const sent: string[] = [];
+  /** The Authorization scheme and whether a DPoP proof came along, of each request the frameworks sent. */
+  const schemes: string[] = [];
   const counting = async (url: string | URL | Request, init?: RequestInit) => {
     const query = typeof init?.body === "string" ? ((JSON.parse(init.body) as { query?: string }).query ?? "") : (new URL(String(url)).searchParams.get("query") ?? "");
     sent.push(/\{\s*(\w+)/.exec(query)?.[1] ?? "?");
+    const headers = new Headers(init?.headers);
+    schemes.push(`${headers.get("authorization")?.split(" ")[0] ?? "none"}${headers.has("dpop") ? "+proof" : ""}`);
     return fetch(url, init);
   };
-  const auth = createAuthClient({ url, BroadcastChannel: null, WebSocket: null, fetch: counting, now: () => Date.now() + offset });
+  const auth = createAuthClient({ url, BroadcastChannel: null, WebSocket: null, fetch: counting, now: () => Date.now() + offset, dpop });
   clients.push(auth);
   await auth.signIn({ email, password: PASSWORD });
   const expire = () => (offset += 16 * 60_000);
@@ -44,7 +53,7 @@ async function signedIn(url = api.url) {
     const other = await send(api.url, LoginDocument, { input: { email, password: PASSWORD } });
     await send(api.url, LogoutAllDocument, {}, { token: other.data!.login.accessToken });
   };
-  return { auth, email, sent, counting, expire, rewind, endEverySession };
+  return { auth, email, sent, schemes, counting, expire, rewind, endEverySession };
 }
 
 const ME = "query Me { me { email } }";
@@ -121,5 +130,56 @@ describe("the graphql-ws options", () => {
     await new Promise((r) => setImmediate(r));
     expect(auth.state).toMatchObject({ status: "signedOut", reason: "TOKEN_REVOKED" });
     expect(await options.connectionParams()).toEqual({});
+  });
+});
+
+describe("with a DPoP-bound session (the default where the API offers DPoP)", () => {
+  it("urql sends DPoP and a fresh proof per request through auth.dpopFetch, and refreshes with a proof", async () => {
+    const { auth, email, sent, schemes, counting, expire } = await signedIn(api.url, { dpop: true });
+    expect(auth.state).toMatchObject({ status: "signedIn", session: { tokenType: "DPoP" } });
+    const urql = new Client({ url: api.url, fetch: auth.dpopFetch(counting as typeof fetch), exchanges: [cacheExchange, authExchange(urqlAuth(auth)), fetchExchange], requestPolicy: "network-only" });
+    expect((await urql.query(ME, {}).toPromise()).data).toEqual({ me: { __typename: "User", email } });
+    expire();
+    expect((await urql.query(ME, {}).toPromise()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+    expect(schemes).toEqual(["none+proof", "DPoP+proof", "none+proof", "DPoP+proof"]);
+  });
+
+  it("urql without auth.dpopFetch sends the bound token without a proof, and the API refuses it (DPOP_PROOF_REQUIRED), signing nobody out", async () => {
+    const { auth, counting } = await signedIn(api.url, { dpop: true });
+    const urql = new Client({ url: api.url, fetch: counting as typeof fetch, exchanges: [cacheExchange, authExchange(urqlAuth(auth)), fetchExchange], requestPolicy: "network-only" });
+    const refused = await urql.query(ME, {}).toPromise();
+    expect(refused.error?.graphQLErrors[0]?.extensions.reason).toBe("DPOP_PROOF_REQUIRED");
+    expect(auth.state.status).toBe("signedIn");
+  });
+
+  it("the Apollo link signs a proof for each operation", async () => {
+    const { auth, email, sent, schemes, counting, expire } = await signedIn(api.url, { dpop: true });
+    const apollo = new ApolloClient({ link: authLink(auth).concat(new HttpLink({ uri: api.url, fetch: counting as typeof fetch })), cache: new InMemoryCache() });
+    const me = () => apollo.query<{ me: { email: string } }>({ query: gql(ME), fetchPolicy: "network-only" });
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+    expire();
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "me", "refresh", "me"]);
+    expect(schemes).toEqual(["none+proof", "DPoP+proof", "none+proof", "DPoP+proof"]);
+  });
+
+  it("graphql-ws's connection_init carries the DPoP token and a proof for GET on the socket's URL", async () => {
+    const { auth } = await signedIn(api.url, { dpop: true });
+    const socketUrl = api.url.replace(/^http/, "ws");
+    const params = await graphqlWsOptions(auth, { url: socketUrl }).connectionParams();
+    const token = await auth.getAccessToken();
+    expect(params.authorization).toBe(`DPoP ${token}`);
+    const claims = JSON.parse(Buffer.from(params.dpop!.split(".")[1]!, "base64url").toString()) as { htm: string; htu: string; ath: string };
+    expect(claims).toMatchObject({ htm: "GET", htu: socketUrl });
+    expect(claims.ath).toBe(createHash("sha256").update(token!).digest("base64url"));
+  });
+
+  it("graphql-ws: a 4403 MFA_REQUIRED close is a state, not a reconnect loop nor a sign-out", async () => {
+    const { auth } = await signedIn(api.url, { dpop: true });
+    const options = graphqlWsOptions(auth);
+    expect(options.shouldRetry({ code: 4403, reason: "MFA_REQUIRED" })).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(auth.state.status).toBe("mfaRequired");
   });
 });

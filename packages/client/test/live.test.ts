@@ -82,6 +82,13 @@ describe("the client's live sessionEvents socket", () => {
     expect(sessionEvents[0]![0]).toMatchObject({ type: "SIGNED_IN", device: "another device", sessionId: expect.any(String), at: expect.any(String) });
   });
 
+  it("opens with a DPoP-bound session: the API accepts its connection_init only with the DPoP token and a proof for GET on the ws URL", async () => {
+    const { tabs, email, sessionEvents } = await signedInTabs(api.url, 1);
+    expect(tabs[0]!.state).toMatchObject({ session: { tokenType: "DPoP" } });
+    await untilLive(api.url, email, sessionEvents);
+    expect(sessionEvents[0]![0]).toMatchObject({ type: "SIGNED_IN" });
+  });
+
   it("a logoutAll from another device signs out every tab at once, with no request from them", async () => {
     const { email, sent, events, sessionEvents } = await signedInTabs(api.url, 2);
     const other = await untilLive(api.url, email, sessionEvents);

@@ -1,7 +1,15 @@
 import { freshToken, initialState, transition, type AuthState, type Input, type Session } from "../src/session-state.js";
 
 const user = { id: "u1", email: "a@example.com", roles: ["USER"] };
-const session = (accessToken: string, sessionId = "s1", receivedAt = 0, expiresAt = 900_000): Session => ({ accessToken, receivedAt, expiresAt, sessionId, user });
+const session = (accessToken: string, sessionId = "s1", receivedAt = 0, expiresAt = 900_000, secondFactor: Session["secondFactor"] = null): Session => ({
+  accessToken,
+  receivedAt,
+  expiresAt,
+  sessionId,
+  user,
+  tokenType: "DPoP",
+  secondFactor,
+});
 
 /** Feeds inputs in order; answers the final state and the events, as "NAME:reason" strings. */
 function run(inputs: Input[], from: AuthState = initialState) {
@@ -85,5 +93,28 @@ describe("the client's state machine", () => {
     expect(freshToken(shortLived, 900, 30_000)).toBe("t1");
     expect(freshToken(shortLived, 1_000, 30_000)).toBeNull();
     expect(freshToken({ status: "unknown" }, 0, 0)).toBeNull();
+  });
+
+  it("an aal1 session waits in mfaRequired (MFA_REQUIRED), refreshes there quietly, and verifyMfa's tokens sign it in", () => {
+    const { state, events } = run([
+      { type: "session", session: session("t1", "s1", 0, 900_000, "MFA_REQUIRED") },
+      { type: "refreshStarted" },
+      { type: "refreshFailed" },
+      { type: "session", session: session("t2", "s1", 0, 900_000, "MFA_REQUIRED") },
+      { type: "session", session: session("t3") },
+    ]);
+    expect(events).toEqual(["MFA_REQUIRED", "TOKEN_REFRESHED", "SIGNED_IN"]);
+    expect(state).toMatchObject({ status: "signedIn", session: { accessToken: "t3" } });
+  });
+
+  it("MFA_REQUIRED and MFA_ENROLLMENT_REQUIRED answers are states, once each, and never a sign-out", () => {
+    const { state, events } = run([
+      { type: "session", session: session("t1") },
+      { type: "secondFactor", reason: "MFA_ENROLLMENT_REQUIRED" },
+      { type: "secondFactor", reason: "MFA_ENROLLMENT_REQUIRED" },
+    ]);
+    expect(events).toEqual(["SIGNED_IN", "MFA_ENROLLMENT_REQUIRED"]);
+    expect(state).toMatchObject({ status: "mfaEnrollmentRequired", session: { accessToken: "t1" } });
+    expect(run([{ type: "secondFactor", reason: "MFA_REQUIRED" }]).state).toEqual(initialState);
   });
 });

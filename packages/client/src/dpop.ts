@@ -1,0 +1,109 @@
+import { generateKeyPair, generateProof, type KeyPair } from "dpop";
+
+/**
+ * DPoP (RFC 9449): the key this client's tokens are bound to, and a fresh proof for each request.
+ * The proofs are panva's `dpop` package (WebCrypto underneath); this module only decides where the
+ * key lives and remembers the server's nonce.
+ */
+export interface Dpop {
+  /** A proof for one request: `htu` the URL without query and fragment, `accessToken` for its `ath`. */
+  proof(url: string, method: string, accessToken?: string): Promise<string>;
+  /** Remembers a `DPoP-Nonce` the server sent (RFC 9449 §8), for every later proof. */
+  nonce(value: string | null): void;
+}
+
+/** Where the key pair comes from: `createAuthClient`'s `dpop` option, when it is a function. */
+export type DpopKeys = () => Promise<KeyPair>;
+
+/** The part of IndexedDB the key needs, as narrow structural types (no DOM type library needed). */
+interface IdbRequestLike<T> {
+  readonly result: T;
+  readonly error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbDatabaseLike {
+  createObjectStore(name: string): unknown;
+  transaction(store: string, mode: "readwrite"): { objectStore(name: string): IdbStoreLike };
+  close(): void;
+}
+interface IdbStoreLike {
+  get(key: string): IdbRequestLike<unknown>;
+  put(value: unknown, key: string): IdbRequestLike<unknown>;
+}
+export interface IdbFactoryLike {
+  open(name: string, version?: number): IdbRequestLike<IdbDatabaseLike> & { onupgradeneeded: (() => void) | null };
+}
+
+/**
+ * The key pair of every client named `name` in this process. Node has no IndexedDB; two clients of
+ * one name must still sign with one key, since they hand each other the session bound to it.
+ */
+const processKeys = new Map<string, Promise<KeyPair>>();
+
+/** A non-extractable ECDSA P-256 key pair: the private key can sign, and never leave WebCrypto. */
+const newKeyPair = (): Promise<KeyPair> => generateKeyPair("ES256", { extractable: false });
+
+/** The key pair: in IndexedDB where there is one (so every tab of the origin shares it), else in memory. */
+export function defaultKeys(name: string, indexedDB: IdbFactoryLike | null): DpopKeys {
+  if (!indexedDB) return () => processKeys.get(name) ?? remember(processKeys, name, newKeyPair());
+  let loaded: Promise<KeyPair> | null = null;
+  return () => (loaded ??= storedKeyPair(indexedDB, `${name}:dpop`).catch((error) => ((loaded = null), Promise.reject(error))));
+}
+
+function remember<T>(map: Map<string, Promise<T>>, key: string, value: Promise<T>): Promise<T> {
+  map.set(key, value);
+  return value;
+}
+
+/**
+ * The origin's key pair from IndexedDB, made on first use. The candidate is made before the
+ * transaction (IndexedDB commits a transaction that waits on anything else), and a readwrite
+ * transaction keeps the one found if another tab stored one first: transactions on one store run
+ * one at a time, so every tab ends up with the same key.
+ */
+async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promise<KeyPair> {
+  const candidate = await newKeyPair();
+  const db = await new Promise<IdbDatabaseLike>((resolve, reject) => {
+    const request = indexedDB.open(database, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("keys");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    return await new Promise<KeyPair>((resolve, reject) => {
+      const store = db.transaction("keys", "readwrite").objectStore("keys");
+      const found = store.get("ES256");
+      found.onsuccess = () => {
+        const stored = found.result as KeyPair | undefined;
+        if (stored) return resolve(stored);
+        const put = store.put(candidate, "ES256");
+        put.onsuccess = () => resolve(candidate);
+        put.onerror = () => reject(put.error);
+      };
+      found.onerror = () => reject(found.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export function createDpop(keys: DpopKeys): Dpop {
+  let serverNonce: string | undefined;
+  return {
+    async proof(url, method, accessToken) {
+      const target = new URL(url);
+      target.search = "";
+      target.hash = "";
+      return generateProof(await keys(), target.href, method, serverNonce, accessToken);
+    },
+    nonce(value) {
+      if (value) serverNonce = value;
+    },
+  };
+}
+
+/** Whether a 401 asks to sign again with the server's nonce: `WWW-Authenticate: DPoP error="use_dpop_nonce"`. */
+export function wantsNonce(status: number, challenge: string | null): boolean {
+  return status === 401 && challenge !== null && /\berror="use_dpop_nonce"/.test(challenge);
+}
