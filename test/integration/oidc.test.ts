@@ -46,6 +46,8 @@ const enrolled = account("enrolled");
 const offboarded = account("offboarded");
 const elsewhere = account("elsewhere");
 const replayedLogout = account("replayed-logout");
+const retried = account("retried-logout");
+const lastTwo = account("last-two");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
 let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider, github: TestGitHub;
@@ -381,6 +383,19 @@ describe("linked identities", () => {
     const verified = await send(api.url, VerifyMfaDocument, { code: totpCode(secret, stepAt(Date.now()) + 1) }, { token: payload.accessToken });
     expect(verified.errors).toBeUndefined();
     expect(claimsOf(verified.data!.verifyMfa.accessToken)).toMatchObject({ aal: "aal2", amr: ["fed", "otp"] });
+    // The sign-in reaches the history at verifyMfa, as the provider's, with its second factor.
+    const events = await api.store.readAuditEvents({ userId: user.user.id, before: null, from: null, to: null, count: 50 });
+    const signedIn = events.filter((event) => event.type === "SIGNED_IN" && event.sessionId === claimsOf(payload.accessToken).sid);
+    expect(signedIn.map((event) => event.details)).toEqual([{ via: "oidc:corp", secondFactor: "totp" }]);
+  });
+
+  it("of two unlinks at once of the last two ways in, lets one through and refuses the other with LAST_CREDENTIAL", async () => {
+    const { payload, me } = await refreshAndMe((await signIn(lastTwo.login)).refresh!);
+    // A second identity, linked through the store: the link flow itself is tested above.
+    expect(await api.store.linkIdentity({ id: `other:${lastTwo.login}`, provider: "other", subject: lastTwo.login, userId: me!.id, email: lastTwo.email, linkedAt: Date.now() })).toBe("linked");
+    const answers = await Promise.all([`corp:${lastTwo.login}`, `other:${lastTwo.login}`].map((id) => send(api.url, UnlinkIdentityDocument, { id }, { token: payload.accessToken })));
+    expect(answers.map((answer) => answer.data?.unlinkIdentity ?? answer.errors?.[0]?.extensions?.reason).sort()).toEqual(["LAST_CREDENTIAL", true]);
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: payload.accessToken })).data!.me.identities).toHaveLength(1);
   });
 });
 
@@ -440,6 +455,27 @@ describe("back-channel logout", () => {
     await signIn(replayedLogout.login);
     const token = await corp.logoutToken(logoutClaims(replayedLogout.login));
     expect((await postLogout(token)).status).toBe(200);
+    expect((await postLogout(token)).status).toBe(400);
+  });
+
+  it("spends a logout token's jti only once its sessions ended: the provider's retry after a store failure works", async () => {
+    const { payload, me } = await refreshAndMe((await signIn(retried.login)).refresh!);
+    const token = await corp.logoutToken(logoutClaims(retried.login));
+    // A real Redis error while the session ends: the user's session index holds the wrong type.
+    const client = new Redis(redis.url);
+    try {
+      const index = keys.sessions(me!.id);
+      const [member, score] = await client.zrange(index, "0", "-1", "WITHSCORES");
+      await client.del(index);
+      await client.set(index, "not a sorted set");
+      expect((await postLogout(token)).status).toBeGreaterThanOrEqual(500);
+      await client.del(index);
+      await client.zadd(index, score!, member!);
+    } finally {
+      client.disconnect();
+    }
+    expect((await postLogout(token)).status).toBe(200);
+    expect((await send(api.url, MeDocument, {}, { token: payload.accessToken })).errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
     expect((await postLogout(token)).status).toBe(400);
   });
 

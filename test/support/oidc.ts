@@ -120,12 +120,20 @@ export async function signInAtProvider(jar: CookieJar, authorizationUrl: string,
  * The API with one provider, `corp`, registered with the API's callback: a free port is chosen
  * first, since the provider must know the callback before the API starts.
  */
-export async function startApiWithProvider(options: { redisUrl?: string | null; accounts: Record<string, ProviderAccount>; env?: Record<string, string> }): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
+export async function startApiWithProvider(options: {
+  redisUrl?: string | null;
+  accounts: Record<string, ProviderAccount>;
+  env?: Record<string, string>;
+  /** The provider sends `sid` in its ID tokens and posts logout tokens to the API. */
+  backchannelLogout?: boolean;
+}): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
   const port = await freePort();
   const origin = `http://localhost:${port}`;
+  const backchannel = options.backchannelLogout === true ? { backchannel_logout_uri: `${origin}/auth/oidc/corp/backchannel-logout`, backchannel_logout_session_required: true } : {};
   const provider = await startProvider({
-    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
+    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`], ...backchannel }],
     accounts: options.accounts,
+    backchannelLogout: options.backchannelLogout === true,
   });
   const api = await startApi(options.redisUrl ?? null, {
     PORT: String(port),

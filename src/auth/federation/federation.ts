@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { FederationConfig, FederationProvider } from "../../config";
 import { AuthError, isAuthError } from "../../errors";
-import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type PasskeyStore, type UserRecord, type UserStore } from "../../store/store";
+import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type UserRecord, type UserStore } from "../../store/store";
 import type { Identity } from "../tokens/authenticator";
 import { normalizeEmail } from "../accounts/accounts";
 import type { Audit, AuditOrigin } from "../audit/audit";
@@ -53,7 +53,7 @@ export type CallbackOutcome =
   /** `redirectTo` already carries `?error=<code>`. */
   | { readonly status: "failed"; readonly redirectTo: string; readonly code: FederationErrorCode };
 
-export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser" | "getCredentials"> & Pick<PasskeyStore, "listPasskeys">;
+export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser">;
 
 class CallbackFailure extends Error {
   constructor(
@@ -79,8 +79,6 @@ export class Federation {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: Audit | null = null,
-    /** REFRESH_TOKEN_TTL: how long the index from a provider session to ours lasts at least. */
-    private readonly providerSessionTtlMs = 0,
   ) {}
 
   /** `signInProviders`: every configured provider, discovered yet or not (its sign-in says so). */
@@ -173,12 +171,11 @@ export class Federation {
   async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
     const identities = await this.store.listIdentities(identity.userId);
     const target = identities.find((linked) => linked.id === id);
-    if (!target) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
-    const credentials = await this.store.getCredentials(identity.userId);
-    const others = identities.length > 1 || (credentials?.passwordHash ?? "") !== "" || (await this.store.listPasskeys(identity.userId)).length > 0;
-    if (!others) throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
-    if (!(await this.store.unlinkIdentity(identity.userId, id))) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
-    this.audit?.identityUnlinked(identity, target.provider, id, origin);
+    // The store decides the last way in, atomically with the removal: two removals at once cannot both pass.
+    const unlinked = target ? await this.store.unlinkIdentity(identity.userId, id) : "missing";
+    if (unlinked === "missing") throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    if (unlinked === "last_credential") throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
+    this.audit?.identityUnlinked(identity, target!.provider, id, origin);
   }
 
   private async authorizationUrl({ provider, client }: ReadyProvider, flow: FederationFlow): Promise<string> {
@@ -279,11 +276,7 @@ export class Federation {
     const linked = await this.store.findIdentity(providerId, identity.subject);
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
-    const result = await this.sessions.start(user, device, FEDERATED);
-    // At least a refresh token's lifetime: a pending session (second factor still due) ends within
-    // MFA_PENDING_TTL_SECONDS, but verifyMfa carries it on, and the provider's logout must still find it.
-    const ttlMs = Math.max(1, result.session.expiresAt - this.clock.now(), this.providerSessionTtlMs);
-    await this.store.recordProviderSession({ provider: providerId, subject: identity.subject, sid: identity.sid, userId: user.id, sessionId: result.session.id }, ttlMs);
+    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, undefined, { provider: providerId, subject: identity.subject, sid: identity.sid });
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
     return result;
