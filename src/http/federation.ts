@@ -2,10 +2,16 @@ import fastifyCookie from "@fastify/cookie";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type Federation } from "../auth/federation/federation";
+import type { LinkCookie } from "../context/context";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
 
 /** Ties a sign-in in flight to the browser that started it; the flow itself stays in the store. */
 export const FLOW_COOKIE = "oidc_flow";
+/**
+ * Set by linkIdentityUrl's answer: the link URL starts linking only in the browser that holds it,
+ * so a leaked or forwarded link URL links nobody's provider account to the asking user (forced linking).
+ */
+export const LINK_COOKIE = "oidc_link";
 /**
  * Lax, not Strict: the provider sends the browser back with a top-level GET from its own site,
  * and the cookie must come along. Scoped to these routes, gone after the callback or the flow's TTL.
@@ -34,7 +40,9 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
   app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
     try {
       const { provider } = request.params;
-      const { flowId, authorizationUrl } = request.query.link ? await federation.resumeLink(provider, request.query.link) : await federation.start(provider, request.query.redirect_to);
+      const { link } = request.query;
+      const { flowId, authorizationUrl } = link ? await federation.resumeLink(provider, link, readCookie(request, LINK_COOKIE)) : await federation.start(provider, request.query.redirect_to);
+      if (link) setCookie(request, reply, LINK_COOKIE, "", 0, "lax");
       if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS);
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {
@@ -44,7 +52,7 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
   });
 
   app.get<ProviderParams>("/auth/oidc/:provider/callback", async (request, reply) => {
-    const flowId = readFlowCookie(request);
+    const flowId = readCookie(request, FLOW_COOKIE);
     const currentUrl = new URL(request.url, "http://callback.invalid");
     const outcome = await federation.callback(request.params.provider, flowId, currentUrl, null, {
       clientIp: request.ip,
@@ -75,12 +83,25 @@ function refuse(reply: FastifyReply, error: FederationStartError): FastifyReply 
   return reply.code(error.status).send({ errors: [{ message: error.message, extensions: { code: error.code } }] });
 }
 
-function readFlowCookie(request: FastifyRequest): string | undefined {
+function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
-  return header ? request.server.parseCookie(header)[FLOW_COOKIE] || undefined : undefined;
+  return header ? request.server.parseCookie(header)[name] || undefined : undefined;
 }
 
 function setFlowCookie(request: FastifyRequest, reply: FastifyReply, value: string, ttlMs: number): void {
+  setCookie(request, reply, FLOW_COOKIE, value, ttlMs, FLOW_COOKIE_OPTIONS.sameSite);
+}
+
+function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, ttlMs: number, sameSite: "lax" | "none"): void {
   // fastify appends each set-cookie: the callback also sets the refresh cookie on the same answer.
-  void reply.header("set-cookie", request.server.serializeCookie(FLOW_COOKIE, value, { ...FLOW_COOKIE_OPTIONS, maxAge: Math.floor(ttlMs / 1000) }));
+  void reply.header("set-cookie", request.server.serializeCookie(name, value, { ...FLOW_COOKIE_OPTIONS, sameSite, maxAge: Math.floor(ttlMs / 1000) }));
+}
+
+/**
+ * linkIdentityUrl's cookie, set on its GraphQL answer. SameSite as the refresh cookie allows: an app
+ * on another site (REFRESH_COOKIE_SAMESITE=none) gets it stored only with None; otherwise Lax, which
+ * the top-level navigation to the link URL still carries.
+ */
+export function linkCookie(request: FastifyRequest, reply: FastifyReply, refreshCookieSameSite: SameSite): LinkCookie {
+  return { set: (value, ttlMs) => setCookie(request, reply, LINK_COOKIE, value, ttlMs, refreshCookieSameSite === "none" ? "none" : "lax") };
 }

@@ -48,6 +48,8 @@ const elsewhere = account("elsewhere");
 const replayedLogout = account("replayed-logout");
 const retried = account("retried-logout");
 const lastTwo = account("last-two");
+const forcedVictim = account("forced-victim");
+const forcedAttacker = account("forced-attacker");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
 let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider, github: TestGitHub;
@@ -121,6 +123,17 @@ async function refreshAndMe(refreshToken: string) {
   const payload = refreshed.data!.refresh;
   const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
   return { payload, me: me.data?.me, errors: me.errors };
+}
+
+/** linkIdentityUrl from a browser: its answer sets the link cookie in that browser's jar. */
+async function askLinkUrl(jar: CookieJar, token: string, provider = "corp", redirectTo = `${APP}/linked`) {
+  const response = await fetch(api.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, cookie: jar.header(api.url) },
+    body: JSON.stringify({ query: "mutation ($provider: String!, $redirectTo: String!) { linkIdentityUrl(provider: $provider, redirectTo: $redirectTo) }", variables: { provider, redirectTo } }),
+  });
+  jar.store(api.url, response.headers);
+  return (await response.json()) as { data?: { linkIdentityUrl: string }; errors?: { extensions?: Record<string, unknown> }[] };
 }
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
@@ -303,13 +316,13 @@ describe("linked identities", () => {
   it("links a provider identity explicitly after a password sign-in, lists it in me.identities, and signs in with it", async () => {
     const user = await register(api.url, { email: linker.email });
     expect(await markVerified(user.user.id, linker.email)).toBe(true);
-    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
-    expect(url.errors).toBeUndefined();
     const jar = new CookieJar();
+    const url = await askLinkUrl(jar, user.accessToken);
+    expect(url.errors).toBeUndefined();
     const started = await visit(jar, url.data!.linkIdentityUrl);
     expect(started.status).toBe(302);
     // The link URL works once.
-    expect((await visit(new CookieJar(), url.data!.linkIdentityUrl)).status).toBe(400);
+    expect((await visit(jar, url.data!.linkIdentityUrl)).status).toBe(400);
     const { location, refresh } = await callback(jar, await signInAtProvider(jar, started.headers.get("location")!, linker.login, `${callbackBase}/corp/callback`));
     expect(location.href).toBe(`${APP}/linked`);
     expect(refresh).toBeUndefined();
@@ -337,8 +350,8 @@ describe("linked identities", () => {
   it("links nothing once the session that asked for the link has ended", async () => {
     const user = await register(api.url, { email: lateLinker.email });
     expect(await markVerified(user.user.id, lateLinker.email)).toBe(true);
-    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
     const jar = new CookieJar();
+    const url = await askLinkUrl(jar, user.accessToken);
     const started = await visit(jar, url.data!.linkIdentityUrl);
     expect(started.status).toBe(302);
     // The owner notices and signs out everywhere before the intruder's provider sign-in comes back.
@@ -347,6 +360,32 @@ describe("linked identities", () => {
     expect(location.searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
     const again = await send(api.url, LoginDocument, { input: { email: lateLinker.email, password: PASSWORD } });
     expect((await send(api.url, MyIdentitiesDocument, {}, { token: again.data!.login.accessToken })).data!.me.identities).toEqual([]);
+  });
+
+  it("starts a link URL only in the browser that asked for it: opened elsewhere it links nobody (forced linking)", async () => {
+    const user = await register(api.url, { email: forcedVictim.email });
+    expect(await markVerified(user.user.id, forcedVictim.email)).toBe(true);
+    const victim = new CookieJar();
+    const url = (await askLinkUrl(victim, user.accessToken)).data!.linkIdentityUrl;
+    // The attacker has the URL (a leaked log, a shoulder, a URL the victim was tricked into asking
+    // for and sending on), and a link cookie of their own from asking for one themselves.
+    const attacker = new CookieJar();
+    const own = await register(api.url, { email: forcedAttacker.email });
+    expect(await markVerified(own.user.id, forcedAttacker.email)).toBe(true);
+    await askLinkUrl(attacker, own.accessToken);
+    const opened = await visit(attacker, url);
+    expect(opened.status).toBe(400);
+    expect(opened.headers.get("location")).toBeNull();
+    const body = (await opened.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]!.extensions.code).toBe("OIDC_STATE_MISMATCH");
+    expect(body.errors[0]!.message).toMatch(/only in the browser that asked/);
+    // Opened elsewhere, the URL is spent (for a browser without any link cookie too): the victim asks again, and nothing was linked.
+    expect((await visit(new CookieJar(), url)).status).toBe(400);
+    expect((await visit(victim, url)).status).toBe(400);
+    const again = new CookieJar();
+    const fresh = (await askLinkUrl(again, user.accessToken)).data!.linkIdentityUrl;
+    expect((await visit(new CookieJar(), fresh)).status).toBe(400);
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken })).data!.me.identities).toEqual([]);
   });
 
   it("refuses a link URL for a redirect that is not allowed", async () => {

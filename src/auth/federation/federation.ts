@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { FederationConfig, FederationProvider } from "../../config";
@@ -110,7 +110,7 @@ export class Federation {
   async start(
     providerId: string,
     redirectTo: string | undefined,
-    link?: { readonly userId: string; readonly sessionId: string },
+    link?: { readonly userId: string; readonly sessionId: string; readonly bindingHash: string },
   ): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const provider = this.providers.find(providerId);
     if (!provider) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
@@ -123,7 +123,7 @@ export class Federation {
       nonce: openid.randomNonce(),
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
-      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId }),
+      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -132,9 +132,11 @@ export class Federation {
 
   /**
    * `linkIdentityUrl`: a link flow for the caller, who must have authenticated recently. The URL
-   * is this API's start route with a one-time `link` id, so the browser that opens it gets the flow cookie.
+   * is this API's start route with a one-time `link` id; `binding` goes into the asking browser's
+   * link cookie, and the start route takes the flow only with it: a link URL that leaks, or that an
+   * attacker gets the user to request and then opens elsewhere, links nothing (forced linking).
    */
-  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<string> {
+  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<{ readonly url: string; readonly binding: string }> {
     await this.sessions.requireRecentAuthentication(identity);
     if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
@@ -145,17 +147,24 @@ export class Federation {
     if (user?.emailVerified !== true) {
       throw new AuthError("FORBIDDEN", "EMAIL_NOT_VERIFIED", "Verify the account's address (the mailed link) before linking a provider identity");
     }
-    const { flowId } = await this.start(providerId, target.href, { userId: identity.userId, sessionId: identity.sessionId });
+    const binding = randomBytes(32).toString("base64url");
+    const { flowId } = await this.start(providerId, target.href, { userId: identity.userId, sessionId: identity.sessionId, bindingHash: sha256(binding) });
     if (!flowId) throw new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", `The provider "${providerId}" is not reachable yet`);
-    return `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`;
+    return { url: `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`, binding };
   }
 
-  /** The start route with `link`: the link flow moves to a fresh id for this browser's cookie (the URL works once). */
-  async resumeLink(providerId: string, linkId: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+  /**
+   * The start route with `link`: taken once, whoever opens it; it goes on only in the browser whose
+   * link cookie matches, moved to a fresh id for that browser's flow cookie.
+   */
+  async resumeLink(providerId: string, linkId: string, binding: string | undefined): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const flow = await this.store.takeFlow(linkId);
     const ready = this.providers.ready(providerId);
     if (!flow || flow.provider !== providerId || flow.linkUserId === undefined || !ready) {
       throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL was used already, has expired or is for another provider");
+    }
+    if (flow.linkBindingHash === undefined || binding === undefined || !sameHash(sha256(binding), flow.linkBindingHash)) {
+      throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL works only in the browser that asked for it (linkIdentityUrl); ask again from the browser that will open it");
     }
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -319,6 +328,12 @@ export class Federation {
     this.audit?.identityLinked(userId, providerId, linked.id, sessionId, origin);
     return linked;
   }
+}
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest("base64url");
+
+function sameHash(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 function describe(error: unknown): Record<string, unknown> {

@@ -19,6 +19,8 @@ export interface FederationFlow {
   readonly linkUserId?: string;
   /** The session that asked for the link: the callback links only while it is live. */
   readonly linkSessionId?: string;
+  /** The SHA-256 (base64url) of the link cookie set in the asking browser: the link URL starts only there. */
+  readonly linkBindingHash?: string;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */
