@@ -45,6 +45,12 @@ interface ProviderIdentity {
   readonly sid: string | null;
 }
 
+/** The provider's answer at the callback: a GET's query, or a form_post's POST body. */
+export interface AuthorizationResponse {
+  readonly method: "GET" | "POST";
+  readonly params: URLSearchParams;
+}
+
 export type CallbackOutcome =
   /** A session started: the route sets the refresh cookie and sends the browser to `redirectTo`. */
   | { readonly status: "signed_in"; readonly redirectTo: string; readonly result: AuthResult }
@@ -90,6 +96,15 @@ export class Federation {
   get fallbackRedirect(): string {
     const first = this.config.allowedRedirectUrls[0] ?? this.config.publicUrl;
     return first.endsWith("*") ? first.slice(0, -1) : first;
+  }
+
+  /**
+   * How the provider comes back to the callback: `form_post` (Apple's preset, OIDC_<N>_RESPONSE_MODE)
+   * is a cross-site POST, which only a SameSite=None flow cookie reaches; anything else a GET.
+   */
+  responseMode(providerId: string): "query" | "form_post" {
+    const provider = this.providers.find(providerId);
+    return provider?.kind === "oidc" ? provider.responseMode : "query";
   }
 
   callbackUrl(providerId: string): string {
@@ -196,6 +211,7 @@ export class Federation {
       code_challenge_method: "S256",
     };
     if (provider.kind === "oidc") parameters.nonce = flow.nonce;
+    if (provider.kind === "oidc" && provider.responseMode === "form_post") parameters.response_mode = "form_post";
     return openid.buildAuthorizationUrl(client, parameters).href;
   }
 
@@ -203,15 +219,16 @@ export class Federation {
    * The provider's answer. The flow is taken (once) by the cookie's id before anything else, so a
    * replayed or swapped callback finds nothing or the wrong state.
    */
-  async callback(providerId: string, flowId: string | undefined, currentUrl: URL, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
+  async callback(providerId: string, flowId: string | undefined, response: AuthorizationResponse, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
     const flow = flowId ? await this.store.takeFlow(flowId) : null;
     const redirectTo = flow?.redirectTo ?? this.fallbackRedirect;
     const fail = (code: FederationErrorCode): CallbackOutcome => ({ status: "failed", redirectTo: withError(redirectTo, code), code });
-    if (!flow || flow.provider !== providerId || currentUrl.searchParams.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
+    if (!flow || flow.provider !== providerId || response.params.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
     const ready = this.providers.ready(providerId);
-    if (!ready) return fail("OIDC_PROVIDER_ERROR");
+    // The answer comes only the way the provider was asked to send it: a form_post provider's code in a URL is refused.
+    if (!ready || response.method !== (this.responseMode(providerId) === "form_post" ? "POST" : "GET")) return fail("OIDC_PROVIDER_ERROR");
     try {
-      const identity = await this.identify(ready, flow, currentUrl);
+      const identity = await this.identify(ready, flow, response.params);
       if (flow.linkUserId !== undefined) {
         // A pending link dies with the session that asked for it: ended by a password change, a
         // reset, logoutAll or disabling the user, it links nothing.
@@ -232,10 +249,11 @@ export class Federation {
   }
 
   /** openid-client's checks, then the claims this API uses. Any failure is OIDC_PROVIDER_ERROR. */
-  private async identify({ provider, client }: ReadyProvider, flow: FederationFlow, currentUrl: URL): Promise<ProviderIdentity> {
-    // The callback URL as registered, with the provider's query: the request's own Host is never trusted.
+  private async identify({ provider, client }: ReadyProvider, flow: FederationFlow, params: URLSearchParams): Promise<ProviderIdentity> {
+    // The callback URL as registered, with the provider's parameters (query or form): the request's
+    // own Host is never trusted. openid-client checks them alike (state, iss, code).
     const url = new URL(this.callbackUrl(provider.id));
-    url.search = currentUrl.search;
+    url.search = params.toString();
     try {
       if (provider.kind === "github") return await this.githubIdentity(provider, client, flow, url);
       const tokens = await openid.authorizationCodeGrant(client, url, {
