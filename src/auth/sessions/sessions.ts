@@ -299,7 +299,7 @@ export class Sessions {
 
   /**
    * Removes one of the user's passkeys and ends the sessions it started, in one step, unless it is
-   * their last way in (no password, no other passkey).
+   * their last way in (no password, no other passkey, no linked provider identity).
    */
   async removePasskey(userId: string, passkeyId: string): Promise<RemovePasskeyResult> {
     const result = await this.store.removePasskey(userId, passkeyId);
