@@ -22,6 +22,9 @@
  * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
  * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
  * BENCH_ONLY=fairness runs only the fair-hashing section, BENCH_ONLY=logins only the logins one.
+ * Provider back-channel logout (bench-live.ts, issue 27): BENCH_LIVE_SOCKETS provider sessions' sockets
+ * open on one instance while BENCH_LIVE_LOGOUTS logout tokens are posted to the other;
+ * BENCH_ONLY=oidc runs just that.
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
@@ -44,7 +47,7 @@ import { spawnApi, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "../test/suppo
 import { dpopKey, proof } from "../test/support/dpop";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
 import { cpuSeconds } from "./bench/cpu";
-import { liveMemory, liveRevocationLatency } from "./bench-live";
+import { liveMemory, liveRevocationLatency, providerLogoutLatency } from "./bench-live";
 
 const SECONDS = fromEnv("BENCH_SECONDS", 10);
 const ROUNDS = fromEnv("BENCH_ROUNDS", 5);
@@ -402,6 +405,7 @@ async function main(): Promise<void> {
       await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
       return;
     }
+    if (process.env.BENCH_ONLY === "oidc") return await providerLogoutLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
     if (process.env.BENCH_ONLY === "fairness") return await loginFairness(redis, servers);
     if (process.env.BENCH_ONLY === "logins") return await meDuringLogins(redis, servers);
     await throughput(redis, servers);
@@ -412,6 +416,8 @@ async function main(): Promise<void> {
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     await loginFairness(redis, servers);
     await liveRevocationLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await providerLogoutLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
   } finally {

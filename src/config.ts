@@ -129,6 +129,12 @@ export const PRESET_ISSUERS: Readonly<Record<string, string>> = Object.freeze({
   apple: "https://appleid.apple.com",
 });
 
+/**
+ * The names whose provider answers the callback with a cross-site form POST (OAuth 2.0 Form Post
+ * Response Mode): Apple does so whenever the name or address scope is asked for.
+ */
+export const PRESET_FORM_POST: ReadonlySet<string> = new Set(["apple"]);
+
 /** GitHub is OAuth 2.0 without OpenID; these are its documented endpoints. */
 export const GITHUB_ENDPOINTS = Object.freeze({
   authorizationUrl: "https://github.com/login/oauth/authorize",
@@ -146,7 +152,16 @@ export type FederationProvider = {
   /** Space-separated, as sent. */
   readonly scopes: string;
 } & (
-  | { readonly kind: "oidc"; readonly issuer: string }
+  | {
+      readonly kind: "oidc";
+      readonly issuer: string;
+      /**
+       * OIDC_<N>_RESPONSE_MODE: how the provider returns to the callback. `query`: a GET redirect;
+       * `form_post`: a POST of a form from the provider's site (Apple's preset), which needs the
+       * flow cookie to be SameSite=None.
+       */
+      readonly responseMode: "query" | "form_post";
+    }
   | { readonly kind: "github"; readonly authorizationUrl: string; readonly tokenUrl: string; readonly apiUrl: string }
 );
 
@@ -910,8 +925,10 @@ function readProvider(env: Env, id: string, production: boolean, problems: strin
   const scopes = value("SCOPES") ?? DEFAULT_SCOPES;
   if (!scopes.split(/\s+/).includes("openid")) problems.push(`${prefix}SCOPES must include openid, got "${scopes}"`);
   const issuer = url("ISSUER", PRESET_ISSUERS[id]);
-  if (!clientId || !clientSecret || !issuer) return null;
-  return { id, kind: "oidc", label, clientId, clientSecret, scopes, issuer };
+  const responseMode = value("RESPONSE_MODE") ?? (PRESET_FORM_POST.has(id) ? "form_post" : "query");
+  if (responseMode !== "query" && responseMode !== "form_post") problems.push(`${prefix}RESPONSE_MODE must be query or form_post, got "${responseMode}"`);
+  if (!clientId || !clientSecret || !issuer || (responseMode !== "query" && responseMode !== "form_post")) return null;
+  return { id, kind: "oidc", label, clientId, clientSecret, scopes, issuer, responseMode };
 }
 
 /** https, or http to a loopback host outside production (a provider run for development or tests). */

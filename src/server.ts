@@ -174,7 +174,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   // Discovery is tried once before serving; a provider that does not answer is retried in the background.
   const providers = new Providers(config.federation.providers, logger);
   await providers.start();
-  const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit, config.refreshTokenTtl * 1000);
+  const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);

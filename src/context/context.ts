@@ -19,11 +19,21 @@ export interface RefreshCookie {
   clear(): void;
 }
 
+/**
+ * The browser's short-lived cookie for the provider routes (/auth/oidc/), set by `linkIdentityUrl`:
+ * it binds the link URL to the browser that asked, so the URL alone links nothing. HTTP only.
+ */
+export interface LinkCookie {
+  set(value: string, ttlMs: number): void;
+}
+
 /** What the transport hands to every request's context. */
 export interface Transport {
   /** Also in the response's X-Request-Id header and in every log line about this request. */
   readonly requestId: string;
   readonly refreshCookie: RefreshCookie;
+  /** Absent over WebSocket, which sets no cookie. */
+  readonly linkCookie?: LinkCookie;
   /**
    * The client's IP address: the socket's peer, or, with TRUST_PROXY set, the nearest address in
    * X-Forwarded-For that is not a trusted proxy (docs/configuration.md#the-clients-address).

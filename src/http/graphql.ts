@@ -12,6 +12,7 @@ import { cors } from "./cors";
 import { prefersHtml } from "./explorer";
 import type { OriginPolicy } from "./origins";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
+import { linkCookie } from "./federation";
 
 export interface GraphQLRouteOptions {
   readonly apollo: ApolloServer<RequestContext>;
@@ -47,7 +48,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {

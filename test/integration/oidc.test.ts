@@ -46,6 +46,10 @@ const enrolled = account("enrolled");
 const offboarded = account("offboarded");
 const elsewhere = account("elsewhere");
 const replayedLogout = account("replayed-logout");
+const retried = account("retried-logout");
+const lastTwo = account("last-two");
+const forcedVictim = account("forced-victim");
+const forcedAttacker = account("forced-attacker");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
 let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider, github: TestGitHub;
@@ -119,6 +123,17 @@ async function refreshAndMe(refreshToken: string) {
   const payload = refreshed.data!.refresh;
   const me = await send(api.url, MeDocument, {}, { token: payload.accessToken });
   return { payload, me: me.data?.me, errors: me.errors };
+}
+
+/** linkIdentityUrl from a browser: its answer sets the link cookie in that browser's jar. */
+async function askLinkUrl(jar: CookieJar, token: string, provider = "corp", redirectTo = `${APP}/linked`) {
+  const response = await fetch(api.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, cookie: jar.header(api.url) },
+    body: JSON.stringify({ query: "mutation ($provider: String!, $redirectTo: String!) { linkIdentityUrl(provider: $provider, redirectTo: $redirectTo) }", variables: { provider, redirectTo } }),
+  });
+  jar.store(api.url, response.headers);
+  return (await response.json()) as { data?: { linkIdentityUrl: string }; errors?: { extensions?: Record<string, unknown> }[] };
 }
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
@@ -301,13 +316,13 @@ describe("linked identities", () => {
   it("links a provider identity explicitly after a password sign-in, lists it in me.identities, and signs in with it", async () => {
     const user = await register(api.url, { email: linker.email });
     expect(await markVerified(user.user.id, linker.email)).toBe(true);
-    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
-    expect(url.errors).toBeUndefined();
     const jar = new CookieJar();
+    const url = await askLinkUrl(jar, user.accessToken);
+    expect(url.errors).toBeUndefined();
     const started = await visit(jar, url.data!.linkIdentityUrl);
     expect(started.status).toBe(302);
     // The link URL works once.
-    expect((await visit(new CookieJar(), url.data!.linkIdentityUrl)).status).toBe(400);
+    expect((await visit(jar, url.data!.linkIdentityUrl)).status).toBe(400);
     const { location, refresh } = await callback(jar, await signInAtProvider(jar, started.headers.get("location")!, linker.login, `${callbackBase}/corp/callback`));
     expect(location.href).toBe(`${APP}/linked`);
     expect(refresh).toBeUndefined();
@@ -335,8 +350,8 @@ describe("linked identities", () => {
   it("links nothing once the session that asked for the link has ended", async () => {
     const user = await register(api.url, { email: lateLinker.email });
     expect(await markVerified(user.user.id, lateLinker.email)).toBe(true);
-    const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: `${APP}/linked` }, { token: user.accessToken });
     const jar = new CookieJar();
+    const url = await askLinkUrl(jar, user.accessToken);
     const started = await visit(jar, url.data!.linkIdentityUrl);
     expect(started.status).toBe(302);
     // The owner notices and signs out everywhere before the intruder's provider sign-in comes back.
@@ -345,6 +360,32 @@ describe("linked identities", () => {
     expect(location.searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
     const again = await send(api.url, LoginDocument, { input: { email: lateLinker.email, password: PASSWORD } });
     expect((await send(api.url, MyIdentitiesDocument, {}, { token: again.data!.login.accessToken })).data!.me.identities).toEqual([]);
+  });
+
+  it("starts a link URL only in the browser that asked for it: opened elsewhere it links nobody (forced linking)", async () => {
+    const user = await register(api.url, { email: forcedVictim.email });
+    expect(await markVerified(user.user.id, forcedVictim.email)).toBe(true);
+    const victim = new CookieJar();
+    const url = (await askLinkUrl(victim, user.accessToken)).data!.linkIdentityUrl;
+    // The attacker has the URL (a leaked log, a shoulder, a URL the victim was tricked into asking
+    // for and sending on), and a link cookie of their own from asking for one themselves.
+    const attacker = new CookieJar();
+    const own = await register(api.url, { email: forcedAttacker.email });
+    expect(await markVerified(own.user.id, forcedAttacker.email)).toBe(true);
+    await askLinkUrl(attacker, own.accessToken);
+    const opened = await visit(attacker, url);
+    expect(opened.status).toBe(400);
+    expect(opened.headers.get("location")).toBeNull();
+    const body = (await opened.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]!.extensions.code).toBe("OIDC_STATE_MISMATCH");
+    expect(body.errors[0]!.message).toMatch(/only in the browser that asked/);
+    // Opened elsewhere, the URL is spent (for a browser without any link cookie too): the victim asks again, and nothing was linked.
+    expect((await visit(new CookieJar(), url)).status).toBe(400);
+    expect((await visit(victim, url)).status).toBe(400);
+    const again = new CookieJar();
+    const fresh = (await askLinkUrl(again, user.accessToken)).data!.linkIdentityUrl;
+    expect((await visit(new CookieJar(), fresh)).status).toBe(400);
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken })).data!.me.identities).toEqual([]);
   });
 
   it("refuses a link URL for a redirect that is not allowed", async () => {
@@ -381,6 +422,19 @@ describe("linked identities", () => {
     const verified = await send(api.url, VerifyMfaDocument, { code: totpCode(secret, stepAt(Date.now()) + 1) }, { token: payload.accessToken });
     expect(verified.errors).toBeUndefined();
     expect(claimsOf(verified.data!.verifyMfa.accessToken)).toMatchObject({ aal: "aal2", amr: ["fed", "otp"] });
+    // The sign-in reaches the history at verifyMfa, as the provider's, with its second factor.
+    const events = await api.store.readAuditEvents({ userId: user.user.id, before: null, from: null, to: null, count: 50 });
+    const signedIn = events.filter((event) => event.type === "SIGNED_IN" && event.sessionId === claimsOf(payload.accessToken).sid);
+    expect(signedIn.map((event) => event.details)).toEqual([{ via: "oidc:corp", secondFactor: "totp" }]);
+  });
+
+  it("of two unlinks at once of the last two ways in, lets one through and refuses the other with LAST_CREDENTIAL", async () => {
+    const { payload, me } = await refreshAndMe((await signIn(lastTwo.login)).refresh!);
+    // A second identity, linked through the store: the link flow itself is tested above.
+    expect(await api.store.linkIdentity({ id: `other:${lastTwo.login}`, provider: "other", subject: lastTwo.login, userId: me!.id, email: lastTwo.email, linkedAt: Date.now() })).toBe("linked");
+    const answers = await Promise.all([`corp:${lastTwo.login}`, `other:${lastTwo.login}`].map((id) => send(api.url, UnlinkIdentityDocument, { id }, { token: payload.accessToken })));
+    expect(answers.map((answer) => answer.data?.unlinkIdentity ?? answer.errors?.[0]?.extensions?.reason).sort()).toEqual(["LAST_CREDENTIAL", true]);
+    expect((await send(api.url, MyIdentitiesDocument, {}, { token: payload.accessToken })).data!.me.identities).toHaveLength(1);
   });
 });
 
@@ -440,6 +494,27 @@ describe("back-channel logout", () => {
     await signIn(replayedLogout.login);
     const token = await corp.logoutToken(logoutClaims(replayedLogout.login));
     expect((await postLogout(token)).status).toBe(200);
+    expect((await postLogout(token)).status).toBe(400);
+  });
+
+  it("spends a logout token's jti only once its sessions ended: the provider's retry after a store failure works", async () => {
+    const { payload, me } = await refreshAndMe((await signIn(retried.login)).refresh!);
+    const token = await corp.logoutToken(logoutClaims(retried.login));
+    // A real Redis error while the session ends: the user's session index holds the wrong type.
+    const client = new Redis(redis.url);
+    try {
+      const index = keys.sessions(me!.id);
+      const [member, score] = await client.zrange(index, "0", "-1", "WITHSCORES");
+      await client.del(index);
+      await client.set(index, "not a sorted set");
+      expect((await postLogout(token)).status).toBeGreaterThanOrEqual(500);
+      await client.del(index);
+      await client.zadd(index, score!, member!);
+    } finally {
+      client.disconnect();
+    }
+    expect((await postLogout(token)).status).toBe(200);
+    expect((await send(api.url, MeDocument, {}, { token: payload.accessToken })).errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
     expect((await postLogout(token)).status).toBe(400);
   });
 

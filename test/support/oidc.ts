@@ -97,6 +97,22 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
  * callback URL, not yet visited.
  */
 export async function signInAtProvider(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string> {
+  const back = await untilBack(jar, authorizationUrl, login, callbackPrefix);
+  if (typeof back !== "string") throw new Error("the provider answered with a form POST (response_mode=form_post), not a redirect");
+  return back;
+}
+
+/**
+ * As signInAtProvider, for a provider asked for response_mode=form_post: it answers with a page
+ * whose form posts the response to the callback; this returns that form's fields, not yet posted.
+ */
+export async function formPostAtProvider(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<URLSearchParams> {
+  const back = await untilBack(jar, authorizationUrl, login, callbackPrefix);
+  if (typeof back === "string") throw new Error(`the provider redirected to ${back} instead of posting a form`);
+  return back;
+}
+
+async function untilBack(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string | URLSearchParams> {
   let url = authorizationUrl;
   for (let step = 0; step < 10; step++) {
     if (url.startsWith(callbackPrefix)) return url;
@@ -108,6 +124,9 @@ export async function signInAtProvider(jar: CookieJar, authorizationUrl: string,
     }
     const html = await response.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (action?.startsWith(callbackPrefix)) {
+      return new URLSearchParams([...html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map(([, name, value]): [string, string] => [name!, value!.replace(/&amp;/g, "&")]));
+    }
     if (!action) throw new Error(`the provider answered ${response.status} without a form at ${url}: ${html.slice(0, 300)}`);
     const form = new URLSearchParams({ prompt: "login", login, password: "any" });
     const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
@@ -120,15 +139,29 @@ export async function signInAtProvider(jar: CookieJar, authorizationUrl: string,
  * The API with one provider, `corp`, registered with the API's callback: a free port is chosen
  * first, since the provider must know the callback before the API starts.
  */
-export async function startApiWithProvider(options: { redisUrl?: string | null; accounts: Record<string, ProviderAccount>; env?: Record<string, string> }): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
+export async function startApiWithProvider(options: {
+  redisUrl?: string | null;
+  accounts: Record<string, ProviderAccount>;
+  env?: Record<string, string>;
+  /** The provider sends `sid` in its ID tokens and posts logout tokens to the API. */
+  backchannelLogout?: boolean;
+  /**
+   * The API's host: 127.0.0.1 puts it on another site than the provider (localhost), so a browser
+   * treats the provider's requests to it as cross-site. Default localhost.
+   */
+  host?: "localhost" | "127.0.0.1";
+}): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
   const port = await freePort();
-  const origin = `http://localhost:${port}`;
+  const origin = `http://${options.host ?? "localhost"}:${port}`;
+  const backchannel = options.backchannelLogout === true ? { backchannel_logout_uri: `${origin}/auth/oidc/corp/backchannel-logout`, backchannel_logout_session_required: true } : {};
   const provider = await startProvider({
-    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`] }],
+    clients: [{ client_id: "api-corp", client_secret: "secret-of-corp-0123456789", redirect_uris: [`${origin}/auth/oidc/corp/callback`], ...backchannel }],
     accounts: options.accounts,
+    backchannelLogout: options.backchannelLogout === true,
   });
   const api = await startApi(options.redisUrl ?? null, {
     PORT: String(port),
+    ...(options.host === undefined ? {} : { HOST: options.host }),
     PUBLIC_URL: origin,
     OIDC_PROVIDERS: "corp",
     OIDC_CORP_ISSUER: provider.issuer,

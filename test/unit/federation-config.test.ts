@@ -37,8 +37,8 @@ describe("OIDC_PROVIDERS configuration", () => {
       OIDC_GITHUB_API_URL: "http://localhost:9100",
     });
     expect(federation.providers).toEqual([
-      { id: "google", kind: "oidc", label: "Google", clientId: "g-id", clientSecret: "g-secret", scopes: "openid email profile", issuer: "https://accounts.google.com" },
-      { id: "corp", kind: "oidc", label: "Corp SSO", clientId: "c-id", clientSecret: "c-secret", scopes: "openid email", issuer: "http://localhost:9000" },
+      { id: "google", kind: "oidc", label: "Google", clientId: "g-id", clientSecret: "g-secret", scopes: "openid email profile", issuer: "https://accounts.google.com", responseMode: "query" },
+      { id: "corp", kind: "oidc", label: "Corp SSO", clientId: "c-id", clientSecret: "c-secret", scopes: "openid email", issuer: "http://localhost:9000", responseMode: "query" },
       {
         id: "github",
         kind: "github",
@@ -62,6 +62,25 @@ describe("OIDC_PROVIDERS configuration", () => {
       expect.stringContaining("OIDC_PROVIDERS: \"bad-name\" must be letters and digits only"),
       "OIDC_PROVIDERS names \"corp\" twice",
     ]);
+  });
+
+  it("answers Apple's callback as a form POST by default, any provider's with OIDC_<N>_RESPONSE_MODE=form_post, and refuses another mode", () => {
+    const { federation } = loadConfig({
+      ...base,
+      OIDC_PROVIDERS: "apple,corp",
+      OIDC_APPLE_CLIENT_ID: "a-id",
+      OIDC_APPLE_CLIENT_SECRET: "a-secret",
+      OIDC_CORP_ISSUER: "http://localhost:9000",
+      OIDC_CORP_CLIENT_ID: "c-id",
+      OIDC_CORP_CLIENT_SECRET: "c-secret",
+      OIDC_CORP_RESPONSE_MODE: "form_post",
+    });
+    expect(federation.providers.map((provider) => provider.kind === "oidc" && [provider.id, provider.issuer, provider.responseMode])).toEqual([
+      ["apple", "https://appleid.apple.com", "form_post"],
+      ["corp", "http://localhost:9000", "form_post"],
+    ]);
+    const corp = { OIDC_PROVIDERS: "corp", OIDC_CORP_ISSUER: "http://localhost:9000", OIDC_CORP_CLIENT_ID: "id", OIDC_CORP_CLIENT_SECRET: "secret" };
+    expect(problemsOf({ ...corp, OIDC_CORP_RESPONSE_MODE: "fragment" })).toEqual(["OIDC_CORP_RESPONSE_MODE must be query or form_post, got \"fragment\""]);
   });
 
   it("refuses an http issuer that is not loopback, and http anywhere in production", () => {

@@ -55,8 +55,12 @@ export const keys = {
   federationFlow: (id: string) => `${PREFIX}:oidc-flow:${id}`,
   /** A back-channel logout token's jti, kept until the token expires: each is used once. */
   logoutTokenId: (provider: string, jti: string) => `${PREFIX}:oidc-logout-jti:${provider}:${jti}`,
-  /** The sessions a provider session (its `sid`), or a provider subject, started here: a set of `userId sessionId`. */
-  providerSessions: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:oidc-sessions:${provider}:${by}:${value}`,
+  /**
+   * The sessions a provider session (its `sid`), or a provider subject, started here: a sorted set
+   * of `userId sessionId` by the session's expiry, moved on at each refresh. Both indexes of one
+   * provider share its hash tag, so recording a session in both is one script.
+   */
+  providerSessions: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:{oidc:${provider}}:sessions:${by}:${value}`,
   /** Which user a provider identity signs in as: `provider`, `subject` → user id (directory). */
   identityOwner: (provider: string, subject: string) => `${PREFIX}:{directory}:identity:${provider}:${subject}`,
   /** The user's linked identities: a hash of identity id → record (JSON). */

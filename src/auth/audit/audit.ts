@@ -26,6 +26,11 @@ export interface AuditActor {
 /** How a session began: `oidc:<provider>` for a provider sign-in (OIDC_PROVIDERS). */
 export type SignInMethod = "password" | "register" | `oidc:${string}`;
 
+/** How a session waiting for its second factor was signed in: its provider's, else the password. */
+export function firstFactorOf(session: Pick<SessionRecord, "federation">): SignInMethod {
+  return session.federation === undefined ? "password" : `oidc:${session.federation.provider}`;
+}
+
 export type MfaMethod = "totp" | "recovery_code";
 
 /**

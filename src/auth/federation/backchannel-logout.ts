@@ -20,14 +20,14 @@ export class LogoutTokenError extends Error {
 /**
  * A provider says one of its sessions ended: the logout token is verified with jose against the
  * provider's published keys (iss, aud, iat, the alg of its ID tokens, the events member, no nonce,
- * sid or sub), its jti is used once, and every session here that provider session started ends,
+ * sid or sub), its jti is used once (spent after its sessions ended), and every session here that provider session started ends,
  * which closes their sockets (4401 SESSION_ENDED) on every instance.
  */
 export class BackchannelLogout {
   private readonly keySets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
 
   constructor(
-    private readonly store: Pick<FederationStateStore, "useLogoutTokenId" | "providerSessions">,
+    private readonly store: Pick<FederationStateStore, "logoutTokenIdUsed" | "useLogoutTokenId" | "providerSessions">,
     private readonly sessions: Pick<Sessions, "end">,
     private readonly providers: Providers,
     private readonly logger: Logger,
@@ -60,12 +60,16 @@ export class BackchannelLogout {
     const sub = typeof payload.sub === "string" ? payload.sub : null;
     if (sid === null && sub === null) throw new LogoutTokenError("The logout token names neither sid nor sub");
     if (typeof payload.jti !== "string") throw new LogoutTokenError("The logout token has no jti");
-    const fresh = await this.store.useLogoutTokenId(providerId, payload.jti, (MAX_LOGOUT_TOKEN_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS) * 1000);
-    if (!fresh) throw new LogoutTokenError("This logout token was used already");
+    // The jti is spent only once its sessions ended: a store failure midway answers 5xx, and the
+    // provider's retry of the same token must then still work. A token seen before ends nothing more.
+    if (await this.store.logoutTokenIdUsed(providerId, payload.jti)) throw new LogoutTokenError("This logout token was used already");
     const targets = await this.store.providerSessions(providerId, sid, sub ?? "");
     // With a sid, that provider session's sessions end (the spec's finer scope); with only a sub, all of the subject's.
     let ended = 0;
     for (const { userId, sessionId } of targets) if (await this.sessions.end(userId, sessionId, "provider_logout")) ended++;
+    // Two deliveries of one token at once both end the same sessions (a no-op the second time); one is refused here.
+    const fresh = await this.store.useLogoutTokenId(providerId, payload.jti, (MAX_LOGOUT_TOKEN_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS) * 1000);
+    if (!fresh) throw new LogoutTokenError("This logout token was used already");
     this.logger.info({ provider: providerId, sid: sid !== null, ended }, "provider back-channel logout");
     return ended;
   }

@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { FederationConfig, FederationProvider } from "../../config";
 import { AuthError, isAuthError } from "../../errors";
-import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type PasskeyStore, type UserRecord, type UserStore } from "../../store/store";
+import { identityId, type FederationFlow, type FederationStateStore, type IdentityStore, type LinkedIdentity, type UserRecord, type UserStore } from "../../store/store";
 import type { Identity } from "../tokens/authenticator";
 import { normalizeEmail } from "../accounts/accounts";
 import type { Audit, AuditOrigin } from "../audit/audit";
@@ -45,6 +45,12 @@ interface ProviderIdentity {
   readonly sid: string | null;
 }
 
+/** The provider's answer at the callback: a GET's query, or a form_post's POST body. */
+export interface AuthorizationResponse {
+  readonly method: "GET" | "POST";
+  readonly params: URLSearchParams;
+}
+
 export type CallbackOutcome =
   /** A session started: the route sets the refresh cookie and sends the browser to `redirectTo`. */
   | { readonly status: "signed_in"; readonly redirectTo: string; readonly result: AuthResult }
@@ -53,7 +59,7 @@ export type CallbackOutcome =
   /** `redirectTo` already carries `?error=<code>`. */
   | { readonly status: "failed"; readonly redirectTo: string; readonly code: FederationErrorCode };
 
-export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser" | "getCredentials"> & Pick<PasskeyStore, "listPasskeys">;
+export type FederationStore = FederationStateStore & IdentityStore & Pick<UserStore, "createUser" | "findUserIdByEmail" | "getUser">;
 
 class CallbackFailure extends Error {
   constructor(
@@ -79,8 +85,6 @@ export class Federation {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: Audit | null = null,
-    /** REFRESH_TOKEN_TTL: how long the index from a provider session to ours lasts at least. */
-    private readonly providerSessionTtlMs = 0,
   ) {}
 
   /** `signInProviders`: every configured provider, discovered yet or not (its sign-in says so). */
@@ -92,6 +96,15 @@ export class Federation {
   get fallbackRedirect(): string {
     const first = this.config.allowedRedirectUrls[0] ?? this.config.publicUrl;
     return first.endsWith("*") ? first.slice(0, -1) : first;
+  }
+
+  /**
+   * How the provider comes back to the callback: `form_post` (Apple's preset, OIDC_<N>_RESPONSE_MODE)
+   * is a cross-site POST, which only a SameSite=None flow cookie reaches; anything else a GET.
+   */
+  responseMode(providerId: string): "query" | "form_post" {
+    const provider = this.providers.find(providerId);
+    return provider?.kind === "oidc" ? provider.responseMode : "query";
   }
 
   callbackUrl(providerId: string): string {
@@ -112,7 +125,7 @@ export class Federation {
   async start(
     providerId: string,
     redirectTo: string | undefined,
-    link?: { readonly userId: string; readonly sessionId: string },
+    link?: { readonly userId: string; readonly sessionId: string; readonly bindingHash: string },
   ): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const provider = this.providers.find(providerId);
     if (!provider) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
@@ -125,7 +138,7 @@ export class Federation {
       nonce: openid.randomNonce(),
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
-      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId }),
+      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -134,9 +147,11 @@ export class Federation {
 
   /**
    * `linkIdentityUrl`: a link flow for the caller, who must have authenticated recently. The URL
-   * is this API's start route with a one-time `link` id, so the browser that opens it gets the flow cookie.
+   * is this API's start route with a one-time `link` id; `binding` goes into the asking browser's
+   * link cookie, and the start route takes the flow only with it: a link URL that leaks, or that an
+   * attacker gets the user to request and then opens elsewhere, links nothing (forced linking).
    */
-  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<string> {
+  async linkUrl(identity: Identity, providerId: string, redirectTo: string): Promise<{ readonly url: string; readonly binding: string }> {
     await this.sessions.requireRecentAuthentication(identity);
     if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
@@ -147,17 +162,24 @@ export class Federation {
     if (user?.emailVerified !== true) {
       throw new AuthError("FORBIDDEN", "EMAIL_NOT_VERIFIED", "Verify the account's address (the mailed link) before linking a provider identity");
     }
-    const { flowId } = await this.start(providerId, target.href, { userId: identity.userId, sessionId: identity.sessionId });
+    const binding = randomBytes(32).toString("base64url");
+    const { flowId } = await this.start(providerId, target.href, { userId: identity.userId, sessionId: identity.sessionId, bindingHash: sha256(binding) });
     if (!flowId) throw new AuthError("SERVICE_UNAVAILABLE", "STORE_UNAVAILABLE", `The provider "${providerId}" is not reachable yet`);
-    return `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`;
+    return { url: `${this.config.publicUrl}/auth/oidc/${providerId}/start?link=${flowId}`, binding };
   }
 
-  /** The start route with `link`: the link flow moves to a fresh id for this browser's cookie (the URL works once). */
-  async resumeLink(providerId: string, linkId: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+  /**
+   * The start route with `link`: taken once, whoever opens it; it goes on only in the browser whose
+   * link cookie matches, moved to a fresh id for that browser's flow cookie.
+   */
+  async resumeLink(providerId: string, linkId: string, binding: string | undefined): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const flow = await this.store.takeFlow(linkId);
     const ready = this.providers.ready(providerId);
     if (!flow || flow.provider !== providerId || flow.linkUserId === undefined || !ready) {
       throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL was used already, has expired or is for another provider");
+    }
+    if (flow.linkBindingHash === undefined || binding === undefined || !sameHash(sha256(binding), flow.linkBindingHash)) {
+      throw new FederationStartError(400, "OIDC_STATE_MISMATCH", "This link URL works only in the browser that asked for it (linkIdentityUrl); ask again from the browser that will open it");
     }
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -173,12 +195,11 @@ export class Federation {
   async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
     const identities = await this.store.listIdentities(identity.userId);
     const target = identities.find((linked) => linked.id === id);
-    if (!target) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
-    const credentials = await this.store.getCredentials(identity.userId);
-    const others = identities.length > 1 || (credentials?.passwordHash ?? "") !== "" || (await this.store.listPasskeys(identity.userId)).length > 0;
-    if (!others) throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
-    if (!(await this.store.unlinkIdentity(identity.userId, id))) throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
-    this.audit?.identityUnlinked(identity, target.provider, id, origin);
+    // The store decides the last way in, atomically with the removal: two removals at once cannot both pass.
+    const unlinked = target ? await this.store.unlinkIdentity(identity.userId, id) : "missing";
+    if (unlinked === "missing") throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
+    if (unlinked === "last_credential") throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
+    this.audit?.identityUnlinked(identity, target!.provider, id, origin);
   }
 
   private async authorizationUrl({ provider, client }: ReadyProvider, flow: FederationFlow): Promise<string> {
@@ -190,6 +211,7 @@ export class Federation {
       code_challenge_method: "S256",
     };
     if (provider.kind === "oidc") parameters.nonce = flow.nonce;
+    if (provider.kind === "oidc" && provider.responseMode === "form_post") parameters.response_mode = "form_post";
     return openid.buildAuthorizationUrl(client, parameters).href;
   }
 
@@ -197,15 +219,16 @@ export class Federation {
    * The provider's answer. The flow is taken (once) by the cookie's id before anything else, so a
    * replayed or swapped callback finds nothing or the wrong state.
    */
-  async callback(providerId: string, flowId: string | undefined, currentUrl: URL, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
+  async callback(providerId: string, flowId: string | undefined, response: AuthorizationResponse, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
     const flow = flowId ? await this.store.takeFlow(flowId) : null;
     const redirectTo = flow?.redirectTo ?? this.fallbackRedirect;
     const fail = (code: FederationErrorCode): CallbackOutcome => ({ status: "failed", redirectTo: withError(redirectTo, code), code });
-    if (!flow || flow.provider !== providerId || currentUrl.searchParams.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
+    if (!flow || flow.provider !== providerId || response.params.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
     const ready = this.providers.ready(providerId);
-    if (!ready) return fail("OIDC_PROVIDER_ERROR");
+    // The answer comes only the way the provider was asked to send it: a form_post provider's code in a URL is refused.
+    if (!ready || response.method !== (this.responseMode(providerId) === "form_post" ? "POST" : "GET")) return fail("OIDC_PROVIDER_ERROR");
     try {
-      const identity = await this.identify(ready, flow, currentUrl);
+      const identity = await this.identify(ready, flow, response.params);
       if (flow.linkUserId !== undefined) {
         // A pending link dies with the session that asked for it: ended by a password change, a
         // reset, logoutAll or disabling the user, it links nothing.
@@ -226,10 +249,11 @@ export class Federation {
   }
 
   /** openid-client's checks, then the claims this API uses. Any failure is OIDC_PROVIDER_ERROR. */
-  private async identify({ provider, client }: ReadyProvider, flow: FederationFlow, currentUrl: URL): Promise<ProviderIdentity> {
-    // The callback URL as registered, with the provider's query: the request's own Host is never trusted.
+  private async identify({ provider, client }: ReadyProvider, flow: FederationFlow, params: URLSearchParams): Promise<ProviderIdentity> {
+    // The callback URL as registered, with the provider's parameters (query or form): the request's
+    // own Host is never trusted. openid-client checks them alike (state, iss, code).
     const url = new URL(this.callbackUrl(provider.id));
-    url.search = currentUrl.search;
+    url.search = params.toString();
     try {
       if (provider.kind === "github") return await this.githubIdentity(provider, client, flow, url);
       const tokens = await openid.authorizationCodeGrant(client, url, {
@@ -279,11 +303,7 @@ export class Federation {
     const linked = await this.store.findIdentity(providerId, identity.subject);
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
-    const result = await this.sessions.start(user, device, FEDERATED);
-    // At least a refresh token's lifetime: a pending session (second factor still due) ends within
-    // MFA_PENDING_TTL_SECONDS, but verifyMfa carries it on, and the provider's logout must still find it.
-    const ttlMs = Math.max(1, result.session.expiresAt - this.clock.now(), this.providerSessionTtlMs);
-    await this.store.recordProviderSession({ provider: providerId, subject: identity.subject, sid: identity.sid, userId: user.id, sessionId: result.session.id }, ttlMs);
+    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, undefined, { provider: providerId, subject: identity.subject, sid: identity.sid });
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
     return result;
@@ -326,6 +346,12 @@ export class Federation {
     this.audit?.identityLinked(userId, providerId, linked.id, sessionId, origin);
     return linked;
   }
+}
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest("base64url");
+
+function sameHash(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 function describe(error: unknown): Record<string, unknown> {

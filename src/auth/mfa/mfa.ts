@@ -3,7 +3,7 @@ import { AuthError, mfaRequired, tokenRevoked } from "../../errors";
 import type { MfaStore, UserRecord, UserStore } from "../../store/store";
 import type { Accounts, Origin } from "../accounts/accounts";
 import { secondFactor } from "../tokens/assurance";
-import type { Audit, MfaMethod } from "../audit/audit";
+import { firstFactorOf, type Audit, type MfaMethod } from "../audit/audit";
 import type { Identity } from "../tokens/authenticator";
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from "./recovery-codes";
 import type { SecretBox } from "./secret-box";
@@ -142,7 +142,7 @@ export class Mfa {
     const result = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
     this.guards?.audit.mfaVerified(identity.userId, identity.sessionId, origin.clientIp, method);
     // The sign-in that waited for this code reaches the user's history now (its password step went with the attempts).
-    if (result.upgraded) this.guards?.audit.signedIn(result.session, "password", origin, method);
+    if (result.upgraded) this.guards?.audit.signedIn(result.session, firstFactorOf(result.session), origin, method);
     return result;
   }
 

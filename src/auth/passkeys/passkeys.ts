@@ -213,7 +213,7 @@ export class Passkeys {
     const result = await this.sessions.removePasskey(identity.userId, id);
     if (result.status === "missing") throw passkeyNotFound();
     if (result.status === "last_way_in") {
-      throw new AuthError("BAD_USER_INPUT", "LAST_SIGN_IN_METHOD", "This is your last way to sign in: set a password or add another passkey first");
+      throw new AuthError("BAD_USER_INPUT", "LAST_SIGN_IN_METHOD", "This is your last way to sign in: set a password, add another passkey or link a provider first");
     }
     this.guards?.audit.passkeyRemoved(identity.userId, identity.sessionId, id, result.ended, origin.clientIp);
     const user = await this.store.getUser(identity.userId).catch(() => null);

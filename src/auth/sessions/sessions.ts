@@ -1,7 +1,7 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
 import { accountDisabled, AuthError, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
-import type { RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
+import type { FederationStateStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
 import type { DpopProofs } from "../dpop/proofs";
@@ -73,7 +73,7 @@ export function deviceOf(session: { readonly device: string | null } | null, ori
  */
 export class Sessions {
   constructor(
-    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey">,
+    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey"> & Pick<FederationStateStore, "recordProviderSession">,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly policy: SessionPolicy = {},
@@ -85,8 +85,18 @@ export class Sessions {
    * `passkeyId`: the passkey a sign-in verified; the session starts only while the user holds it,
    * and removing the passkey ends it (removePasskey). `jkt`: the DPoP key the sign-in proved
    * possession of; the session keeps it and every token of the session is bound to it.
+   * `federation`: the provider session a provider sign-in came from; the session records it, and
+   * the provider's back-channel logout finds the session by it for as long as the session lives.
    */
-  async start(user: UserRecord, reportedDevice: string | null, assurance: Assurance, passwordHash?: string, passkeyId?: string, jkt?: string): Promise<AuthResult> {
+  async start(
+    user: UserRecord,
+    reportedDevice: string | null,
+    assurance: Assurance,
+    passwordHash?: string,
+    passkeyId?: string,
+    jkt?: string,
+    federation?: ProviderLink,
+  ): Promise<AuthResult> {
     this.policy.dpop?.requireForSignIn(user.roles, jkt);
     const device = clientReported(reportedDevice, MAX_DEVICE_LENGTH);
     const sessionId = randomId();
@@ -104,6 +114,7 @@ export class Sessions {
         passwordHash,
         ...(passkeyId === undefined ? {} : { passkeyId }),
         ...(jkt === undefined ? {} : { jkt }),
+        ...(federation === undefined ? {} : { federation }),
         authenticatedAt: this.now(),
       },
       this.policy.maxPerUser,
@@ -113,6 +124,8 @@ export class Sessions {
       throw result.status === "user_disabled" ? accountDisabled() : invalidCredentials();
     }
     const { session } = result;
+    // Indexed for the refresh token's whole lifetime, not the pending session's: verifyMfa carries it on.
+    await this.indexProviderSession(session, stamp.expiresAt);
     // A pending session's refresh token ends with it; a pending one the cap ended is gone like an
     // expired one: it never held a socket (connection_init refuses it), so nobody is told.
     const refreshToken = this.tokens.signRefresh(user.id, sessionId, { ...stamp, expiresAt: session.expiresAt }, jkt);
@@ -146,6 +159,7 @@ export class Sessions {
     });
     if (result.status !== "raised") throw unauthenticated("TOKEN_REVOKED", "This session has ended");
     const { session, user, upgraded } = result;
+    await this.indexProviderSession(session, session.expiresAt);
     for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
     if (upgraded) this.policy.onSignedIn?.({ userId: user.id, sessionId: session.id, device: session.device, at: this.now() });
     const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance, false, identity.jkt);
@@ -176,6 +190,8 @@ export class Sessions {
       case "grace": {
         if (result.status === "grace") this.policy.onGraceHit?.();
         const { session, user } = result;
+        // Also on a grace hit: a retry after a failed index write repairs it.
+        await this.indexProviderSession(session, session.expiresAt);
         const refreshToken = this.tokens.signRefresh(
           user.id,
           session.id,
@@ -283,7 +299,7 @@ export class Sessions {
 
   /**
    * Removes one of the user's passkeys and ends the sessions it started, in one step, unless it is
-   * their last way in (no password, no other passkey).
+   * their last way in (no password, no other passkey, no linked provider identity).
    */
   async removePasskey(userId: string, passkeyId: string): Promise<RemovePasskeyResult> {
     const result = await this.store.removePasskey(userId, passkeyId);
@@ -307,6 +323,17 @@ export class Sessions {
     const ended = await this.store.endAllSessions(userId);
     this.revoked({ kind: "all_sessions", userId });
     return ended;
+  }
+
+  /**
+   * A provider's session index lasts as long as the session: each new expiry (sign-in, refresh,
+   * step-up) moves it on. It is written after the session step, and a failure fails the step (the
+   * client retries; inside the grace window the retry writes it again): a session the provider's
+   * logout could not find would outlive the provider's sign-out.
+   */
+  private async indexProviderSession(session: SessionRecord, until: number): Promise<void> {
+    if (session.federation === undefined) return;
+    await this.store.recordProviderSession({ ...session.federation, userId: session.userId, sessionId: session.id }, until);
   }
 
   /** The one way a revocation leaves the domain: stamped, then handed to the hook. */

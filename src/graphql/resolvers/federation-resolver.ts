@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { Federation } from "../../auth/federation/federation";
+import { FLOW_TTL_MS, type Federation } from "../../auth/federation/federation";
 import type { RequestContext } from "../../context/context";
 import { AuthError } from "../../errors";
 import { LinkedIdentity, SignInProvider } from "../types/federation";
@@ -19,10 +19,14 @@ export class FederationResolver {
   @Authorized()
   @Mutation(() => String, {
     description:
-      "The URL that links a provider identity to the caller: open it in the browser; the provider's callback returns to redirectTo (one of ALLOWED_REDIRECT_URLS), with ?error=<CODE> on failure. Works once, for 10 minutes. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED, and a verified address, else FORBIDDEN EMAIL_NOT_VERIFIED; links nothing once that session has ended.",
+      "The URL that links a provider identity to the caller: open it in the browser; the provider's callback returns to redirectTo (one of ALLOWED_REDIRECT_URLS), with ?error=<CODE> on failure. Works once, for 10 minutes, and only in the browser that asked: the answer sets that browser's short-lived link cookie (oidc_link), and the URL opened anywhere else answers 400 OIDC_STATE_MISMATCH. Needs a session that signed in or reauthenticated within REAUTH_MAX_AGE_SECONDS, else FORBIDDEN REAUTHENTICATION_REQUIRED, and a verified address, else FORBIDDEN EMAIL_NOT_VERIFIED; links nothing once that session has ended.",
   })
-  linkIdentityUrl(@Arg("provider", () => String) provider: string, @Arg("redirectTo", () => String) redirectTo: string, @Ctx() context: RequestContext): Promise<string> {
-    return this.enabled().linkUrl(signedIn(context), provider, redirectTo);
+  async linkIdentityUrl(@Arg("provider", () => String) provider: string, @Arg("redirectTo", () => String) redirectTo: string, @Ctx() context: RequestContext): Promise<string> {
+    const federation = this.enabled();
+    if (!context.linkCookie) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "Ask for linkIdentityUrl over HTTP from the browser that will open it: its answer sets that browser's link cookie");
+    const { url, binding } = await federation.linkUrl(signedIn(context), provider, redirectTo);
+    context.linkCookie.set(binding, FLOW_TTL_MS);
+    return url;
   }
 
   @Authorized()

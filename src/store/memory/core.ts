@@ -66,6 +66,13 @@ export class MemoryCore {
     return session && session.expiresAt > this.clock.now() ? session : null;
   }
 
+  /** How many provider identities the user has linked. */
+  identitiesOf(userId: string): number {
+    let count = 0;
+    for (const identity of this.identities.values()) if (identity.userId === userId) count++;
+    return count;
+  }
+
   cutoff(userId: string): number | null {
     const cutoff = this.cutoffs.get(userId);
     return cutoff && cutoff.until > this.clock.now() ? cutoff.at : null;

@@ -14,12 +14,12 @@ export function memoryFederation(core: MemoryCore): FederationStateStore {
       return entry && entry.until > now() ? entry.flow : null;
     },
 
-    async recordProviderSession(session, ttlMs) {
+    async recordProviderSession(session, expiresAt) {
       const entry = `${session.userId} ${session.sessionId}`;
       const keys = [`${session.provider}/sub/${session.subject}`, ...(session.sid === null ? [] : [`${session.provider}/sid/${session.sid}`])];
       for (const key of keys) {
         const entries = core.providerSessions.get(key) ?? new Map<string, number>();
-        entries.set(entry, now() + ttlMs);
+        entries.set(entry, Math.max(entries.get(entry) ?? 0, expiresAt));
         core.providerSessions.set(key, entries);
       }
     },
@@ -30,6 +30,11 @@ export function memoryFederation(core: MemoryCore): FederationStateStore {
         const [userId, sessionId] = entry.split(" ");
         return { userId: userId!, sessionId: sessionId! };
       });
+    },
+
+    async logoutTokenIdUsed(provider, jti) {
+      const until = core.logoutTokenIds.get(`${provider}/${jti}`);
+      return until !== undefined && until > now();
     },
 
     async useLogoutTokenId(provider, jti, ttlMs) {

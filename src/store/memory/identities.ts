@@ -18,8 +18,10 @@ export function memoryIdentities(core: MemoryCore): IdentityStore {
     },
 
     async unlinkIdentity(userId, id) {
-      if (core.identities.get(id)?.userId !== userId) return false;
-      return core.identities.delete(id);
+      if (core.identities.get(id)?.userId !== userId) return "missing";
+      if (!core.passwords.get(userId) && (core.passkeys.get(userId)?.size ?? 0) === 0 && core.identitiesOf(userId) <= 1) return "last_credential";
+      core.identities.delete(id);
+      return "unlinked";
     },
   };
 }

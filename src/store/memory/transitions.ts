@@ -93,7 +93,7 @@ export function memoryTransitions(core: MemoryCore): TransitionStore {
     async removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult> {
       const held = core.passkeys.get(userId);
       if (!held?.has(credentialId)) return { status: "missing" };
-      if (!core.passwords.get(userId) && held.size <= 1) return { status: "last_way_in" };
+      if (!core.passwords.get(userId) && held.size <= 1 && core.identitiesOf(userId) === 0) return { status: "last_way_in" };
       held.delete(credentialId);
       if (core.passkeyOwners.get(credentialId) === userId) core.passkeyOwners.delete(credentialId);
       const cutoff = core.cutoff(userId);

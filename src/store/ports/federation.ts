@@ -1,3 +1,5 @@
+import type { ProviderLink } from "./sessions";
+
 /**
  * Hot state of provider sign-in (src/auth/federation): the flows in flight, the back-channel logout
  * tokens already used, and which sessions each provider session started. Stays in Redis whatever
@@ -17,14 +19,12 @@ export interface FederationFlow {
   readonly linkUserId?: string;
   /** The session that asked for the link: the callback links only while it is live. */
   readonly linkSessionId?: string;
+  /** The SHA-256 (base64url) of the link cookie set in the asking browser: the link URL starts only there. */
+  readonly linkBindingHash?: string;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */
-export interface ProviderSession {
-  readonly provider: string;
-  readonly subject: string;
-  /** The ID token's `sid`; null when the provider sends none. */
-  readonly sid: string | null;
+export interface ProviderSession extends ProviderLink {
   readonly userId: string;
   readonly sessionId: string;
 }
@@ -34,10 +34,17 @@ export interface FederationStateStore {
   saveFlow(id: string, flow: FederationFlow, ttlMs: number): Promise<void>;
   /** Returns the flow and forgets it, in one step: a callback is answered once. */
   takeFlow(id: string): Promise<FederationFlow | null>;
-  /** Records that the session came from the provider session, until `ttlMs` (the session's own lifetime). */
-  recordProviderSession(session: ProviderSession, ttlMs: number): Promise<void>;
+  /**
+   * Records that the session came from the provider session, until `expiresAt` (epoch ms) at least:
+   * Sessions calls it again with the session's new expiry at every refresh and step-up, so the
+   * index lasts as long as the session however long it is refreshed. One atomic step; an entry is
+   * never shortened.
+   */
+  recordProviderSession(session: ProviderSession, expiresAt: number): Promise<void>;
   /** The sessions started by the provider session `sid`, or by the provider subject when `sid` is null. */
   providerSessions(provider: string, sid: string | null, subject: string): Promise<{ readonly userId: string; readonly sessionId: string }[]>;
+  /** Whether a logout token's jti was used already (useLogoutTokenId), read without using it. */
+  logoutTokenIdUsed(provider: string, jti: string): Promise<boolean>;
   /** True the first time a logout token's jti is presented (kept `ttlMs`), false every time after. */
   useLogoutTokenId(provider: string, jti: string, ttlMs: number): Promise<boolean>;
 }

@@ -29,6 +29,11 @@ export interface IdentityStore {
   findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null>;
   /** The user's identities, oldest link first. */
   listIdentities(userId: string): Promise<LinkedIdentity[]>;
-  /** Removes one of the user's identities; false when the user holds no such identity. */
-  unlinkIdentity(userId: string, id: string): Promise<boolean>;
+  /**
+   * Removes one of the user's identities, unless it is their last way to sign in (no password, no
+   * passkey, no other identity): "last_credential" then. The check and the removal are one atomic
+   * step, serialised with removePasskey's, so two removals at once never leave the account locked out.
+   * "missing" when the user holds no such identity.
+   */
+  unlinkIdentity(userId: string, id: string): Promise<"unlinked" | "missing" | "last_credential">;
 }

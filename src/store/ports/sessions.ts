@@ -49,6 +49,21 @@ export interface SessionRecord {
    * every token of the session is bound to it, the refresh token included. Absent: bearer tokens.
    */
   readonly jkt?: string;
+  /**
+   * The provider sign-in that started the session (docs/social.md): the provider, its subject and
+   * its session. A back-channel logout ends the session by them for as long as the session lives.
+   */
+  readonly federation?: ProviderLink;
+}
+
+/** Which provider session a session of this API came from. */
+export interface ProviderLink {
+  /** The provider's name in OIDC_PROVIDERS. */
+  readonly provider: string;
+  /** The provider's `sub` (GitHub's numeric user id). */
+  readonly subject: string;
+  /** The ID token's `sid`; null when the provider sends none. */
+  readonly sid: string | null;
 }
 
 /**
@@ -82,6 +97,8 @@ export interface NewSession {
   readonly authenticatedAt?: number;
   /** The DPoP key the sign-in proved possession of: the session's tokens are bound to it. */
   readonly jkt?: string;
+  /** A provider sign-in: the provider session it came from, kept on the record. */
+  readonly federation?: ProviderLink;
 }
 
 /** What the per-request check needs, read in one round trip. */

@@ -63,16 +63,27 @@ export function postgresIdentities(pg: PostgresCore): IdentityStore {
       });
     },
 
-    unlinkIdentity(userId: string, id: string): Promise<boolean> {
+    unlinkIdentity(userId: string, id: string): Promise<"unlinked" | "missing" | "last_credential"> {
       return pg.guard(async () => {
         const colon = id.indexOf(":");
-        if (!isUuid(userId) || colon < 0) return false;
-        const { rowCount } = await pg.pool.query("DELETE FROM linked_identities WHERE user_id = $1 AND provider = $2 AND subject = $3", [
-          userId,
-          id.slice(0, colon),
-          id.slice(colon + 1),
-        ]);
-        return rowCount === 1;
+        if (!isUuid(userId) || colon < 0) return "missing";
+        const [provider, subject] = [id.slice(0, colon), id.slice(colon + 1)];
+        // The user's row lock serialises this with removePasskey's, which checks the same ways in.
+        return pg.transaction(async (client) => {
+          const { rows } = await client.query<{ password_hash: string | null; passkeys: string; identities: string; has_it: boolean }>(
+            `SELECT password_hash,
+               (SELECT count(*) FROM passkeys WHERE user_id = users.id) AS passkeys,
+               (SELECT count(*) FROM linked_identities WHERE user_id = users.id) AS identities,
+               EXISTS (SELECT 1 FROM linked_identities WHERE user_id = users.id AND provider = $2 AND subject = $3) AS has_it
+             FROM users WHERE id = $1 FOR UPDATE`,
+            [userId, provider, subject],
+          );
+          const user = rows[0];
+          if (!user?.has_it) return "missing";
+          if (!user.password_hash && Number(user.passkeys) === 0 && Number(user.identities) <= 1) return "last_credential";
+          await client.query("DELETE FROM linked_identities WHERE user_id = $1 AND provider = $2 AND subject = $3", [userId, provider, subject]);
+          return "unlinked";
+        });
       });
     },
   };

@@ -154,16 +154,17 @@ export function postgresTransitions(pg: PostgresCore, sync: AccessSync, hot: Tra
       return pg.guard(async () => {
         let refused: "missing" | "last_way_in" | null = null;
         const done = await commit(userId, { kind: "passkey", credentialId }, async (client) => {
-          const { rows } = await client.query<{ password_hash: string | null; held: string; has_it: boolean }>(
+          const { rows } = await client.query<{ password_hash: string | null; held: string; identities: string; has_it: boolean }>(
             `SELECT password_hash,
                (SELECT count(*) FROM passkeys WHERE user_id = users.id) AS held,
+               (SELECT count(*) FROM linked_identities WHERE user_id = users.id) AS identities,
                EXISTS (SELECT 1 FROM passkeys WHERE user_id = users.id AND credential_id = $2) AS has_it
              FROM users WHERE id = $1 FOR UPDATE`,
             [userId, credentialId],
           );
           const user = rows[0];
           if (!user || !user.has_it) refused = "missing";
-          else if (!user.password_hash && Number(user.held) <= 1) refused = "last_way_in";
+          else if (!user.password_hash && Number(user.held) <= 1 && Number(user.identities) === 0) refused = "last_way_in";
           if (refused) return null;
           await client.query("DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2", [userId, credentialId]);
           return true;

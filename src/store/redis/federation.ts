@@ -2,7 +2,10 @@ import { keys } from "@revocable-auth/verifier/internal";
 import type { FederationFlow, FederationStateStore } from "../ports/federation";
 import type { RedisCore } from "./core";
 
-/** Each key stands alone (no hash tag): every step here is one command, or the one-key take script. */
+/**
+ * Flows and used jtis stand alone (no hash tag): each step is one command, or the one-key take
+ * script. A provider's session indexes share its tag, so recording one session in both is one script.
+ */
 export function redisFederation(core: RedisCore): FederationStateStore {
   return {
     async saveFlow(id, flow, ttlMs) {
@@ -17,22 +20,24 @@ export function redisFederation(core: RedisCore): FederationStateStore {
       });
     },
 
-    async recordProviderSession(session, ttlMs) {
-      const entry = `${session.userId} ${session.sessionId}`;
-      const sets = [keys.providerSessions(session.provider, "sub", session.subject), ...(session.sid === null ? [] : [keys.providerSessions(session.provider, "sid", session.sid)])];
-      // A set lives as long as its newest session: older members outlive theirs, and ending an ended session is a no-op.
-      // NX gives a new set its lifetime, GT lengthens an older one's (Redis 7).
-      await core.guard(() => Promise.all(sets.map((key) => core.client.multi().sadd(key, entry).pexpire(key, ttlMs, "NX").pexpire(key, ttlMs, "GT").exec())));
+    async recordProviderSession(session, expiresAt) {
+      const indexes = [keys.providerSessions(session.provider, "sub", session.subject), ...(session.sid === null ? [] : [keys.providerSessions(session.provider, "sid", session.sid)])];
+      await core.guard(() => core.script("recordProviderSession", [String(indexes.length), ...indexes], [`${session.userId} ${session.sessionId}`, expiresAt]));
     },
 
     providerSessions(provider, sid, subject) {
       return core.guard(async () => {
-        const members = await core.client.smembers(sid === null ? keys.providerSessions(provider, "sub", subject) : keys.providerSessions(provider, "sid", sid));
+        // Entries of expired sessions may linger until the next write; an ended session is ended again as a no-op.
+        const members = await core.client.zrangebyscore(sid === null ? keys.providerSessions(provider, "sub", subject) : keys.providerSessions(provider, "sid", sid), `(${Date.now()}`, "+inf");
         return members.map((member) => {
           const [userId, sessionId] = member.split(" ");
           return { userId: userId!, sessionId: sessionId! };
         });
       });
+    },
+
+    logoutTokenIdUsed(provider, jti) {
+      return core.guard(async () => (await core.client.exists(keys.logoutTokenId(provider, jti))) === 1);
     },
 
     useLogoutTokenId(provider, jti, ttlMs) {

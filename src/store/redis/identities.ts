@@ -34,12 +34,11 @@ export function redisIdentities(core: RedisCore): IdentityStore {
 
     unlinkIdentity(userId, id) {
       return core.guard(async () => {
-        const raw = await core.client.hget(keys.identities(userId), id);
-        if (raw === null) return false;
-        const identity = JSON.parse(raw) as LinkedIdentity;
-        await core.client.hdel(keys.identities(userId), id);
+        const [status, raw] = (await core.script("unlinkIdentity", [keys.identities(userId), keys.password(userId), keys.passkeys(userId)], [id])) as [string, string?];
+        if (status !== "unlinked") return status as "missing" | "last_credential";
+        const identity = JSON.parse(raw!) as LinkedIdentity;
         await core.client.del(keys.identityOwner(identity.provider, identity.subject));
-        return true;
+        return "unlinked";
       });
     },
   };

@@ -145,7 +145,7 @@ export function redisTransitions(core: RedisCore): TransitionStore {
 
     removePasskey(userId: string, credentialId: string): Promise<RemovePasskeyResult> {
       return core.guard(async () => {
-        const scriptKeys = [keys.passkeys(userId), keys.sessions(userId), keys.cutoff(userId), keys.password(userId), keys.session(userId, "")];
+        const scriptKeys = [keys.passkeys(userId), keys.sessions(userId), keys.cutoff(userId), keys.password(userId), keys.session(userId, ""), keys.identities(userId)];
         // Durable: it ends sessions, as any revocation.
         const [status, ...sessionIds] = (await core.durableScript("removePasskey", scriptKeys, [credentialId])) as [string, ...string[]];
         if (status !== "removed") return { status: status as "missing" | "last_way_in" };

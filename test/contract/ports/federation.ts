@@ -28,8 +28,10 @@ export function federationContract(harness: () => ContractHarness<FederationStat
 
     it("accepts a logout token's jti once per provider, until it expires", async () => {
       const jti = randomUUID();
+      expect(await store.logoutTokenIdUsed("corp", jti)).toBe(false);
       const results = await Promise.all([store.useLogoutTokenId("corp", jti, 100), store.useLogoutTokenId("corp", jti, 100)]);
       expect(results.sort()).toEqual([false, true]);
+      expect(await store.logoutTokenIdUsed("corp", jti)).toBe(true);
       expect(await store.useLogoutTokenId("other", jti, 100)).toBe(true);
       await h.advance(150);
       expect(await store.useLogoutTokenId("corp", jti, 100)).toBe(true);
@@ -37,14 +39,27 @@ export function federationContract(harness: () => ContractHarness<FederationStat
 
     it("finds the sessions of a provider session by sid, and all of a subject's by sub", async () => {
       const [sub, sidA, sidB] = [randomUUID(), randomUUID(), randomUUID()];
-      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidA, userId: "u-1", sessionId: "s-1" }, 60_000);
-      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidB, userId: "u-1", sessionId: "s-2" }, 60_000);
-      await store.recordProviderSession({ provider: "corp", subject: sub, sid: null, userId: "u-1", sessionId: "s-3" }, 60_000);
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidA, userId: "u-1", sessionId: "s-1" }, h.now() + 60_000);
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: sidB, userId: "u-1", sessionId: "s-2" }, h.now() + 60_000);
+      await store.recordProviderSession({ provider: "corp", subject: sub, sid: null, userId: "u-1", sessionId: "s-3" }, h.now() + 60_000);
       expect(await store.providerSessions("corp", sidA, sub)).toEqual([{ userId: "u-1", sessionId: "s-1" }]);
       const bySubject = await store.providerSessions("corp", null, sub);
       expect(bySubject.map((entry) => entry.sessionId).sort()).toEqual(["s-1", "s-2", "s-3"]);
       expect(await store.providerSessions("other", sidA, sub)).toEqual([]);
       expect(await store.providerSessions("corp", null, randomUUID())).toEqual([]);
+    });
+
+    it("keeps a provider session's entry until the latest expiry it was recorded with, never shortening it", async () => {
+      const [sub, sid] = [randomUUID(), randomUUID()];
+      const session = { provider: "corp", subject: sub, sid, userId: "u-1", sessionId: "s-1" };
+      await store.recordProviderSession(session, h.now() + 100);
+      await store.recordProviderSession(session, h.now() + 400);
+      await store.recordProviderSession(session, h.now() + 50);
+      await h.advance(200);
+      expect(await store.providerSessions("corp", sid, sub)).toEqual([{ userId: "u-1", sessionId: "s-1" }]);
+      expect(await store.providerSessions("corp", null, sub)).toEqual([{ userId: "u-1", sessionId: "s-1" }]);
+      await h.advance(300);
+      expect(await store.providerSessions("corp", sid, sub)).toEqual([]);
     });
   });
 }

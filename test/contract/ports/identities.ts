@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { identityId, type IdentityStore, type LinkedIdentity, type UserStore } from "../../../src/store/store";
-import { userFixtures, type ContractHarness } from "./harness";
+import { identityId, type IdentityStore, type LinkedIdentity, type PasskeyRecord, type PasskeyStore, type TransitionStore, type UserStore } from "../../../src/store/store";
+import { newUser, userFixtures, type ContractHarness } from "./harness";
+
+type IdentityHarnessStore = IdentityStore & Pick<UserStore, "createUser"> & Pick<PasskeyStore, "addPasskey"> & Pick<TransitionStore, "removePasskey">;
 
 /** Linked provider identities (IdentityStore): directory data. */
-export function identitiesContract(harness: () => ContractHarness<IdentityStore & Pick<UserStore, "createUser">>) {
-  let h: ContractHarness<IdentityStore & Pick<UserStore, "createUser">>, store: IdentityStore;
+export function identitiesContract(harness: () => ContractHarness<IdentityHarnessStore>) {
+  let h: ContractHarness<IdentityHarnessStore>, store: IdentityHarnessStore;
   beforeAll(() => void ({ store } = h = harness()));
   const { withUser } = userFixtures(() => h);
   /** Two users of the directory: an identity links to a user that exists (Postgres holds it to that). */
@@ -34,12 +36,40 @@ export function identitiesContract(harness: () => ContractHarness<IdentityStore 
       await store.linkIdentity(second);
       await store.linkIdentity(first);
       expect(await store.listIdentities(user)).toEqual([first, second]);
-      expect(await store.unlinkIdentity(other, first.id)).toBe(false);
-      expect(await store.unlinkIdentity(user, first.id)).toBe(true);
-      expect(await store.unlinkIdentity(user, first.id)).toBe(false);
+      expect(await store.unlinkIdentity(other, first.id)).toBe("missing");
+      expect(await store.unlinkIdentity(user, first.id)).toBe("unlinked");
+      expect(await store.unlinkIdentity(user, first.id)).toBe("missing");
       expect(await store.listIdentities(user)).toEqual([second]);
       expect(await store.findIdentity("corp", first.subject)).toBeNull();
       expect(await store.linkIdentity({ ...first, userId: other })).toBe("linked");
+    });
+
+    /** A user a provider created: no password (an empty hash). */
+    const passwordless = async () => {
+      const user = newUser();
+      expect(await store.createUser(user, "")).toBe(true);
+      return user.id;
+    };
+
+    it("refuses to unlink the last way in, and of two unlinks at once lets only one through", async () => {
+      const user = await passwordless();
+      const [first, second] = [identity(user), identity(user, "google")];
+      await store.linkIdentity(first);
+      await store.linkIdentity(second);
+      const race = await Promise.all([store.unlinkIdentity(user, first.id), store.unlinkIdentity(user, second.id)]);
+      expect(race.sort()).toEqual(["last_credential", "unlinked"]);
+      expect(await store.listIdentities(user)).toHaveLength(1);
+    });
+
+    it("of a passkey removal and an unlink at once, lets only one through when they are the last two ways in", async () => {
+      const user = await passwordless();
+      const linked = identity(user);
+      await store.linkIdentity(linked);
+      const key: PasskeyRecord = { id: randomUUID(), userId: user, name: "key", publicKey: "pk", counter: 0, transports: [], backupEligible: false, backedUp: false, createdAt: h.now(), lastUsedAt: null };
+      await store.addPasskey(key, 10);
+      const [removed, unlinked] = await Promise.all([store.removePasskey(user, key.id), store.unlinkIdentity(user, linked.id)]);
+      expect([removed.status === "removed", unlinked === "unlinked"].filter(Boolean)).toHaveLength(1);
+      expect([removed.status, unlinked]).toContain(removed.status === "removed" ? "last_credential" : "last_way_in");
     });
   });
 }

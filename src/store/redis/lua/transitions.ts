@@ -87,13 +87,14 @@ return raw
 
 /**
  * KEYS: passkeys, sessions, cutoff, password, the session key prefix (a session key without its id).
- * ARGV: credential id. Removes the passkey and ends every session it started, in one step, unless
- * the user has no password (none, or an empty hash) and no other passkey. Session keys share the user's hash tag, as in end_oldest.
+ * ARGV: credential id. KEYS[6]: the user's linked identities. Removes the passkey and ends every
+ * session it started, in one step, unless the user has no password (none, or an empty hash), no
+ * other passkey and no linked identity (unlinkIdentity checks the same, on the same slot). Session keys share the user's hash tag, as in end_oldest.
  */
-export const removePasskey = script(5, [CUTOFF, END_SESSIONS], `
+export const removePasskey = script(6, [CUTOFF, END_SESSIONS], `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'missing'} end
 local password = redis.call('GET', KEYS[4])
-if (not password or password == '') and redis.call('HLEN', KEYS[1]) <= 1 then return {'last_way_in'} end
+if (not password or password == '') and redis.call('HLEN', KEYS[1]) <= 1 and redis.call('HLEN', KEYS[6]) == 0 then return {'last_way_in'} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local ended = end_sessions(KEYS[2], KEYS[5], cutoff_at(KEYS[3]), function(_, session) return session and session.passkeyId == ARGV[1] end)
 return {'removed', unpack(ended)}
@@ -180,4 +181,19 @@ if ARGV[3] ~= '' then
   reverted = 1
 end
 return {'cancelled', raw, end_all(KEYS[3], KEYS[4]), reverted}
+`);
+
+/**
+ * KEYS: the user's identities, password, passkeys. ARGV: identity id. Removes the identity's record
+ * unless it is the user's last way in (no password, no passkey, no other identity); returns
+ * {'unlinked', record} or {'missing'} or {'last_credential'}. The subject's claim on `{directory}`
+ * is released after, in a second step, as linkIdentity made it before.
+ */
+export const unlinkIdentity = script(3, [], `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {'missing'} end
+local password = redis.call('GET', KEYS[2])
+if (not password or password == '') and redis.call('HLEN', KEYS[3]) == 0 and redis.call('HLEN', KEYS[1]) <= 1 then return {'last_credential'} end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return {'unlinked', raw}
 `);
