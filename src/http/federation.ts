@@ -1,4 +1,5 @@
 import fastifyCookie from "@fastify/cookie";
+import { DPOP_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type Federation } from "../auth/federation/federation";
@@ -31,10 +32,11 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
-  app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
+  app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string; dpop_jkt?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
     try {
       const { provider } = request.params;
-      const { flowId, authorizationUrl } = request.query.link ? await federation.resumeLink(provider, request.query.link) : await federation.start(provider, request.query.redirect_to);
+      const { link, redirect_to: redirectTo, dpop_jkt: dpopJkt } = request.query;
+      const { flowId, authorizationUrl } = link ? await federation.resumeLink(provider, link) : await federation.start(provider, redirectTo, undefined, dpopJkt);
       if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS);
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {
@@ -72,6 +74,7 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
 };
 
 function refuse(reply: FastifyReply, error: FederationStartError): FastifyReply {
+  if (error.status === 401) void reply.header("www-authenticate", DPOP_CHALLENGE);
   return reply.code(error.status).send({ errors: [{ message: error.message, extensions: { code: error.code } }] });
 }
 

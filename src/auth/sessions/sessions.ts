@@ -125,6 +125,18 @@ export class Sessions {
   }
 
   /**
+   * A sign-in that names its DPoP key before it proves anything (a provider sign-in's `dpop_jkt`):
+   * the key its session will be bound to, none under DPOP=off. DPOP_PROOF_REQUIRED without one
+   * under DPOP=required; the roles' rule (DPOP_REQUIRED_FOR_ROLES) is `start`'s, once the user is known.
+   */
+  bindingAhead(jkt: string | undefined): string | undefined {
+    const dpop = this.policy.dpop;
+    if (dpop === undefined || !dpop.enabled) return undefined;
+    dpop.requireForSignIn([], jkt);
+    return jkt;
+  }
+
+  /**
    * Raises the caller's session to `assurance` once a further factor was proved for it, and hands
    * out new tokens at that level. The session gets a new refresh-token family: every refresh token
    * issued before (the login's aal1 one included) is refused from now on as reuse, which ends the

@@ -17,6 +17,11 @@ export interface FederationFlow {
   readonly linkUserId?: string;
   /** The session that asked for the link: the callback links only while it is live. */
   readonly linkSessionId?: string;
+  /**
+   * The start's `dpop_jkt` (RFC 9449 §10): the RFC 7638 thumbprint of the browser's DPoP key, which
+   * the session this sign-in starts, and its refresh cookie, are bound to. Absent: bearer tokens.
+   */
+  readonly jkt?: string;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */
