@@ -315,6 +315,20 @@ describe("DPOP=required and DPOP_REQUIRED_FOR_ROLES", () => {
     }
   });
 
+  it("refuses an unbound session the promotion did not end (begun meanwhile, or pending): its token on the next request, and it ends at its refresh", async () => {
+    const strict = await startApi(redis.url, { DPOP_REQUIRED_FOR_ROLES: "ADMIN" });
+    try {
+      const bearer = await register(strict.url);
+      // Promoted in the store alone, as if the session had begun after the promotion listed the user's sessions.
+      await strict.store.setUserRoles(bearer.user.id, ["USER", "ADMIN"]);
+      expect((await send(strict.url, MeDocument, {}, { token: bearer.accessToken })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
+      expect((await send(strict.url, RefreshDocument, { refreshToken: bearer.refreshToken! })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
+      expect((await send(strict.url, RefreshDocument, { refreshToken: bearer.refreshToken! })).error).toMatchObject({ reason: "TOKEN_REVOKED" });
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it("ignores proofs under DPOP=off", async () => {
     const off = await startApi(redis.url, { DPOP: "off" });
     try {
