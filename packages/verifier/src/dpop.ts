@@ -134,12 +134,14 @@ async function checkHeader(encoded: string): Promise<ProofHeader | DpopCheck> {
   if (key.type !== "public" || key.asymmetricKeyType !== ALGORITHM_KEYS[alg].type) return "jwk";
   if (alg === "ES256" && details?.namedCurve !== "prime256v1") return "jwk";
   if (alg === "RS256" && (details?.modulusLength ?? 0) < MIN_RSA_BITS) return "jwk";
-  return {
-    alg,
-    // A JWS carries ECDSA signatures as r || s (RFC 7518 §3.4), not DER.
-    key: alg === "ES256" ? { key, dsaEncoding: "ieee-p1363" } : key,
-    jkt: await calculateJwkThumbprint(jwk as JWK, "sha256"),
-  };
+  let jkt: string;
+  try {
+    jkt = await calculateJwkThumbprint(jwk as JWK, "sha256");
+  } catch {
+    return "jwk";
+  }
+  // A JWS carries ECDSA signatures as r || s (RFC 7518 §3.4), not DER.
+  return { alg, key: alg === "ES256" ? { key, dsaEncoding: "ieee-p1363" } : key, jkt };
 }
 
 /** A base64url segment holding a JSON object; null for anything else. */
