@@ -19,6 +19,7 @@
  * (default 5), BENCH_CONNECTIONS (default 64), BENCH_MEMORY_ENTRIES (default 10000). BENCH_ROWS
  * (e.g. "d,e") measures only those throughput rows and skips the other sections, for a quick A/B.
  * BENCH_CPU_PROF=<dir> has the throughput rows' servers write CPU profiles (--cpu-prof) there.
+ * BENCH_DPOP_ALG (ES256, RS256 or EdDSA; default ES256) is row (k)'s proof algorithm.
  * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
  * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
  * BENCH_ONLY=fairness runs only the fair-hashing section, BENCH_ONLY=logins only the logins one.
@@ -154,6 +155,9 @@ async function registerUser(url: string): Promise<{ email: string; accessToken: 
   return { email, accessToken: json.data.register.accessToken };
 }
 
+/** BENCH_DPOP_ALG: row (k)'s proof algorithm. ES256 (the client package's) by default; the signature is most of a proof's cost, and differs by algorithm. */
+const DPOP_ALG = (["ES256", "RS256", "EdDSA"] as const).find((alg) => alg === process.env.BENCH_DPOP_ALG) ?? "ES256";
+
 /** Proofs signed ahead per second of a run of row (k): more than (d) answers on the machines we measure on. */
 const PROOFS_PER_SECOND = fromEnv("BENCH_PROOFS_PER_SECOND", 6000);
 
@@ -163,7 +167,7 @@ const PROOFS_PER_SECOND = fromEnv("BENCH_PROOFS_PER_SECOND", 6000);
  */
 async function dpopTarget(url: string, pid: number | undefined): Promise<Target> {
   const { email } = await registerUser(url);
-  const key = await dpopKey();
+  const key = await dpopKey(DPOP_ALG);
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", dpop: await proof(key, { htu: url }) },
@@ -180,7 +184,7 @@ async function dpopTarget(url: string, pid: number | undefined): Promise<Target>
       return { dpop: proofs[used++]! };
     };
   };
-  return { row: "k", label: "this API, DPoP-bound token + a fresh proof per request + Redis", url, pid, body: ME, headers: { authorization: `DPoP ${token}` }, fresh };
+  return { row: "k", label: `this API, DPoP-bound token + a fresh ${DPOP_ALG} proof per request + Redis`, url, pid, body: ME, headers: { authorization: `DPoP ${token}` }, fresh };
 }
 
 const median = (values: number[]) => {

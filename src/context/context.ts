@@ -58,6 +58,11 @@ export interface RequestContext extends Transport {
    * or refresh binds its tokens to it (docs/security.md#dpop). Undefined: no proof (or DPOP=off).
    */
   readonly dpopKey?: string;
+  /**
+   * That proof's jti when it came without an access token (a sign-in or a refresh): a refresh
+   * records it as it rotates. With a bound access token the per-request read has recorded it.
+   */
+  readonly dpopProofJti?: string;
 }
 
 export interface LiveSubscriptions {
@@ -80,7 +85,8 @@ export function contextBuilder(authenticator: Authenticator, dpop: DpopProofs | 
     if (header === undefined) {
       if (proof === undefined) return { identity: null, ...transport };
       // A sign-in or a refresh: the proof's key is what its tokens will be bound to.
-      return { identity: null, ...transport, dpopKey: (await dpop!.check(proof, targetOf(transport)())).jkt };
+      const checked = await dpop!.check(proof, targetOf(transport)());
+      return { identity: null, ...transport, dpopKey: checked.jkt, dpopProofJti: checked.jti };
     }
     const identity = await authenticator.authenticate(presentedToken(header, proof, targetOf(transport)));
     return identity.jkt === undefined ? { identity, ...transport } : { identity, ...transport, dpopKey: identity.jkt };

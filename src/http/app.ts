@@ -93,6 +93,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     browserPage: browserPage(parts.explorer),
     origins: new OriginPolicy(parts.browsers?.corsOrigins ?? [], publicOrigin),
     refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
+    publicOrigin,
   });
   if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });

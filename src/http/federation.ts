@@ -1,4 +1,5 @@
 import fastifyCookie from "@fastify/cookie";
+import { DPOP_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type AuthorizationResponse, type Federation } from "../auth/federation/federation";
@@ -41,11 +42,13 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
-  app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
+  app.get<ProviderParams & { Querystring: { redirect_to?: string; link?: string; dpop_jkt?: string } }>("/auth/oidc/:provider/start", async (request, reply) => {
     try {
       const { provider } = request.params;
-      const { link } = request.query;
-      const { flowId, authorizationUrl } = link ? await federation.resumeLink(provider, link, readCookie(request, LINK_COOKIE)) : await federation.start(provider, request.query.redirect_to);
+      const { link, redirect_to: redirectTo, dpop_jkt: dpopJkt } = request.query;
+      const { flowId, authorizationUrl } = link
+        ? await federation.resumeLink(provider, link, readCookie(request, LINK_COOKIE))
+        : await federation.start(provider, redirectTo, undefined, dpopJkt);
       if (link) setCookie(request, reply, LINK_COOKIE, "", 0, "lax");
       if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS, federation.responseMode(provider) === "form_post" ? "none" : "lax");
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
@@ -87,6 +90,7 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
 };
 
 function refuse(reply: FastifyReply, error: FederationStartError): FastifyReply {
+  if (error.status === 401) void reply.header("www-authenticate", DPOP_CHALLENGE);
   return reply.code(error.status).send({ errors: [{ message: error.message, extensions: { code: error.code } }] });
 }
 

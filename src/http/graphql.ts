@@ -24,13 +24,15 @@ export interface GraphQLRouteOptions {
   /** The API's own origin and CORS_ORIGINS: who may call with credentials (cors.ts). */
   readonly origins: OriginPolicy;
   readonly refreshCookieSameSite: SameSite;
+  /** PUBLIC_URL's origin: when set, the scheme and host a DPoP proof's htu must name, whatever the Host header says. */
+  readonly publicOrigin?: string | null;
 }
 
 /**
  * GraphQL at /graphql, through Apollo's fastify integration. Everything here is encapsulated: the
  * cookie plugin and the body parsers apply to this route only.
  */
-export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app, { apollo, buildContext, contextError, browserPage, origins, refreshCookieSameSite }) => {
+export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app, { apollo, buildContext, contextError, browserPage, origins, refreshCookieSameSite, publicOrigin = null }) => {
   // Its parser and serializer only (refresh-cookie.ts): no hooks on every request.
   await app.register(fastifyCookie, { hook: false });
   // Before anything reads a body or the cookie: a foreign origin is refused here, whatever it asks.
@@ -48,7 +50,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request, publicOrigin) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {
@@ -75,11 +77,14 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
 };
 
 /**
- * The request a DPoP proof must name: its method, and its URL as the client sent it. Fastify's
- * `protocol` and `host` read X-Forwarded-Proto and X-Forwarded-Host only from a TRUST_PROXY peer.
+ * The request a DPoP proof must name: its method, and its URL as the client sent it. PUBLIC_URL,
+ * when set, is the scheme and host: a Host header is the client's to choose, so without it a proof
+ * made for another host that reaches this one (a shared proxy, a second name) would pass. Otherwise
+ * fastify's `protocol` and `host`, which read X-Forwarded-Proto and X-Forwarded-Host only from a TRUST_PROXY peer.
  */
-function dpopTargetOf(request: FastifyRequest): DpopTarget {
-  return { method: request.method, url: `${request.protocol}://${request.host}${request.url}` };
+function dpopTargetOf(request: FastifyRequest, publicOrigin: string | null): DpopTarget {
+  const origin = publicOrigin ?? `${request.protocol}://${request.host}`;
+  return { method: request.method, url: `${origin}${request.url}` };
 }
 
 /** IPv4 clients of a dual-stack socket (HOST=::) show up as ::ffff:a.b.c.d; count them as a.b.c.d. */

@@ -59,7 +59,7 @@ export const liveRoute: FastifyPluginAsync<LiveRouteOptions> = async (app, optio
     if (origins?.verdict(request.headers.origin, request.headers.host) === "foreign") return refuseUpgrade(socket, 403, "Forbidden");
     const clientIp = addressOf(request);
     if ((pending.get(clientKey(clientIp)) ?? 0) >= options.maxPendingPerClient) return refuseUpgrade(socket, 429, "Too Many Requests");
-    const dpopTarget: DpopTarget = { method: "GET", url: socketUrl(request, trust !== null && trust(request.socket.remoteAddress ?? "", 0)) };
+    const dpopTarget: DpopTarget = { method: "GET", url: socketUrl(request, options.publicOrigin ?? null, trust !== null && trust(request.socket.remoteAddress ?? "", 0)) };
     wss.handleUpgrade(request, socket, head, (ws) => opened(ws, clientIp, dpopTarget));
   };
 
@@ -147,11 +147,13 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 }
 
 /**
- * The socket's URL as the client opened it, for a DPoP proof's htu: ws, or wss behind TLS; the
- * scheme and host a TRUST_PROXY peer forwards (X-Forwarded-Proto, X-Forwarded-Host) count, as for
- * an HTTP request's `request.protocol` and `request.host`.
+ * The socket's URL as the client opened it, for a DPoP proof's htu: PUBLIC_URL's host, wss for an
+ * https one, when it is set (as for HTTP, graphql.ts); otherwise ws, or wss behind TLS, with the
+ * scheme and host a TRUST_PROXY peer forwards (X-Forwarded-Proto, X-Forwarded-Host), as for an
+ * HTTP request's `request.protocol` and `request.host`.
  */
-function socketUrl(request: IncomingMessage, fromTrustedProxy: boolean): string {
+function socketUrl(request: IncomingMessage, publicOrigin: string | null, fromTrustedProxy: boolean): string {
+  if (publicOrigin !== null) return `${publicOrigin.replace(/^http/, "ws")}${request.url ?? "/"}`;
   const forwarded = (name: string) => {
     const value = fromTrustedProxy ? request.headers[name] : undefined;
     return typeof value === "string" ? value.split(",")[0]!.trim() : undefined;

@@ -1,10 +1,10 @@
 import { jose } from "../../src/auth/federation/openid";
 import WebSocket from "ws";
-import { LoginDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
+import { LoginDocument, MeDocument, RefreshDocument, SetUserRolesDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { PASSWORD, post, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
 import { boundSignIn as signInBound, dpopHeaders, dpopKey, hmacProof, proof, unsignedProof, type DpopKey } from "../support/dpop";
-import { acknowledged, refusedWith, wsUrl } from "../support/live";
+import { acknowledged, closedWithin, openLive, refusedWith, wsUrl, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
@@ -155,6 +155,27 @@ describe("refreshing a DPoP-bound session", () => {
     const next = rotated.data!.refresh;
     expect((await me(api.url, dpopHeaders(next.accessToken, await proof(key, { htu: api.url, accessToken: next.accessToken })))).data?.me.id).toBe(auth.user.id);
   });
+
+  it("refuses a copied refresh token with a proof already seen, on any instance, and the session lives on", async () => {
+    const key = await dpopKey();
+    const auth = await boundSignIn(key);
+    // A proof copied from a request the owner made with the access token: the per-request read recorded it.
+    const seenWithAccess = await proof(key, { htu: api.url, accessToken: auth.accessToken });
+    expect((await me(api.url, dpopHeaders(auth.accessToken, seenWithAccess))).data?.me.id).toBe(auth.user.id);
+    expectDpopRefusal(await refresh(auth.refreshToken!, { dpop: seenWithAccess }), "DPOP_PROOF_REPLAYED");
+    // A proof copied from the owner's own refresh (at the other instance): that refresh recorded it.
+    const refreshProof = await proof(key, { htu: other.url });
+    const rotated = await send(other.url, RefreshDocument, { refreshToken: auth.refreshToken! }, { headers: { dpop: refreshProof } });
+    expect(rotated.data?.refresh.tokenType).toBe("DPoP");
+    const copied = rotated.data!.refresh.refreshToken!;
+    expectDpopRefusal(await send(other.url, RefreshDocument, { refreshToken: copied }, { headers: { dpop: refreshProof } }), "DPOP_PROOF_REPLAYED");
+    // The instances share the replay keys; their URLs differ by port, so the same jti is signed for this one.
+    const sameJti = await proof(key, { htu: api.url, jti: decodeJwt(refreshProof).jti as string });
+    expectDpopRefusal(await refresh(copied, { dpop: sameJti }), "DPOP_PROOF_REPLAYED");
+    // Neither rotated the session nor counted as reuse: its owner still refreshes, with a fresh proof.
+    const owner = await refresh(copied, { dpop: await proof(key, { htu: api.url }) });
+    expect(owner.data?.refresh.user.id).toBe(auth.user.id);
+  });
 });
 
 describe("DPoP over WebSocket", () => {
@@ -208,6 +229,35 @@ describe("DPoP over WebSocket", () => {
   });
 });
 
+describe("htu behind PUBLIC_URL", () => {
+  const PUBLIC = "https://auth.example.com";
+
+  it("is PUBLIC_URL's origin, not the Host header: a proof made for another host is refused, over HTTP and WebSocket", async () => {
+    const behindProxy = await startApi(redis.url, { PUBLIC_URL: PUBLIC });
+    try {
+      const key = await dpopKey();
+      const email = uniqueEmail("dpop");
+      await register(behindProxy.url, { email });
+      const login = async (htu: string) => send(behindProxy.url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu }) } });
+      // The request reaches 127.0.0.1:<port>, its Host: a proof for that host is one for another than this API's.
+      expectDpopRefusal(await login(behindProxy.url), "INVALID_DPOP_PROOF", "htu");
+      const auth = (await login(`${PUBLIC}/graphql`)).data!.login;
+      expect(auth.tokenType).toBe("DPoP");
+      const forHost = await proof(key, { htu: behindProxy.url, accessToken: auth.accessToken });
+      expectDpopRefusal(await me(behindProxy.url, dpopHeaders(auth.accessToken, forHost)), "INVALID_DPOP_PROOF", "htu");
+      const forPublic = await proof(key, { htu: `${PUBLIC}/graphql?ignored=1`, accessToken: auth.accessToken });
+      expect((await me(behindProxy.url, dpopHeaders(auth.accessToken, forPublic))).data?.me.id).toBe(auth.user.id);
+
+      const socketProof = (htu: string) => proof(key, { htm: "GET", htu, accessToken: auth.accessToken });
+      const params = async (htu: string) => ({ authorization: `DPoP ${auth.accessToken}`, dpop: await socketProof(htu) });
+      expect(await refusedWith(behindProxy.url, await params(wsUrl(behindProxy.url)))).toEqual({ code: 4403, reason: "INVALID_DPOP_PROOF" });
+      expect(await acknowledged(behindProxy.url, await params("wss://auth.example.com/graphql"))).toBe(true);
+    } finally {
+      await behindProxy.stop();
+    }
+  });
+});
+
 describe("DPOP=required and DPOP_REQUIRED_FOR_ROLES", () => {
   it("refuses a sign-in without a proof under DPOP=required, and binds one with a proof", async () => {
     const strict = await startApi(redis.url, { DPOP: "required" });
@@ -233,6 +283,47 @@ describe("DPOP=required and DPOP_REQUIRED_FOR_ROLES", () => {
       const key = await dpopKey();
       const admin = await send(strict.url, LoginDocument, { input: { email: adminEmail, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: strict.url }) } });
       expect(admin.data?.login.tokenType).toBe("DPoP");
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it("ends a user's unbound sessions when a promotion puts them in DPOP_REQUIRED_FOR_ROLES; their sockets close, the bound session goes on", async () => {
+    const adminEmail = uniqueEmail("dpop-admin");
+    const strict = await startApi(redis.url, { DPOP_REQUIRED_FOR_ROLES: "ADMIN", ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: PASSWORD });
+    let live: LiveClient | undefined;
+    try {
+      const adminKey = await dpopKey();
+      const admin = (await send(strict.url, LoginDocument, { input: { email: adminEmail, password: PASSWORD } }, { headers: { dpop: await proof(adminKey, { htu: strict.url }) } })).data!.login;
+      const email = uniqueEmail("dpop");
+      const bearer = await register(strict.url, { email });
+      const key = await dpopKey();
+      const bound = (await send(strict.url, LoginDocument, { input: { email, password: PASSWORD } }, { headers: { dpop: await proof(key, { htu: strict.url }) } })).data!.login;
+      live = await openLive(strict.url, bearer.accessToken, { subscribe: false });
+
+      const promoted = await send(strict.url, SetUserRolesDocument, { userId: bearer.user.id, roles: ["USER", "ADMIN"] }, { headers: dpopHeaders(admin.accessToken, await proof(adminKey, { htu: strict.url, accessToken: admin.accessToken })) });
+      expect(promoted.data?.setUserRoles.roles).toEqual(["USER", "ADMIN"]);
+
+      expect(await closedWithin(live, 5000)).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+      expect((await send(strict.url, MeDocument, {}, { token: bearer.accessToken })).error).toMatchObject({ reason: "TOKEN_REVOKED" });
+      expect((await send(strict.url, RefreshDocument, { refreshToken: bearer.refreshToken! })).error).toMatchObject({ reason: "TOKEN_REVOKED" });
+      const asBound = await me(strict.url, dpopHeaders(bound.accessToken, await proof(key, { htu: strict.url, accessToken: bound.accessToken })));
+      expect(asBound.data?.me).toMatchObject({ id: bearer.user.id, roles: ["USER", "ADMIN"] });
+    } finally {
+      await live?.dispose();
+      await strict.stop();
+    }
+  });
+
+  it("refuses an unbound session the promotion did not end (begun meanwhile, or pending): its token on the next request, and it ends at its refresh", async () => {
+    const strict = await startApi(redis.url, { DPOP_REQUIRED_FOR_ROLES: "ADMIN" });
+    try {
+      const bearer = await register(strict.url);
+      // Promoted in the store alone, as if the session had begun after the promotion listed the user's sessions.
+      await strict.store.setUserRoles(bearer.user.id, ["USER", "ADMIN"]);
+      expect((await send(strict.url, MeDocument, {}, { token: bearer.accessToken })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
+      expect((await send(strict.url, RefreshDocument, { refreshToken: bearer.refreshToken! })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
+      expect((await send(strict.url, RefreshDocument, { refreshToken: bearer.refreshToken! })).error).toMatchObject({ reason: "TOKEN_REVOKED" });
     } finally {
       await strict.stop();
     }

@@ -3,6 +3,12 @@ export interface NotesConfig {
   readonly port: number;
   /** Subscriptions over WebSocket (graphql-transport-ws); PORT + 1 unless set. */
   readonly wsPort: number;
+  /**
+   * This service's URLs as clients reach them, which their DPoP proofs name as `htu`: never the
+   * Host header, which a client chooses. Default: localhost on PORT and WS_PORT.
+   */
+  readonly publicUrl: string;
+  readonly publicWsUrl: string;
   /** The auth API's `/.well-known/jwks.json`. */
   readonly jwksUrl: string;
   /** The auth API's JWT_ISSUER and JWT_AUDIENCE. */
@@ -21,9 +27,13 @@ export interface NotesConfig {
 export function loadConfig(env: Record<string, string | undefined>): NotesConfig {
   const missing = ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "REDIS_URL"].filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`Missing configuration: ${missing.join(", ")}`);
+  const port = Number(env.PORT ?? 4100);
+  const wsPort = Number(env.WS_PORT ?? port + 1);
   return {
-    port: Number(env.PORT ?? 4100),
-    wsPort: Number(env.WS_PORT ?? Number(env.PORT ?? 4100) + 1),
+    port,
+    wsPort,
+    publicUrl: env.PUBLIC_URL ?? `http://localhost:${port}/`,
+    publicWsUrl: env.PUBLIC_WS_URL ?? `ws://localhost:${wsPort}/`,
     jwksUrl: env.AUTH_JWKS_URL!,
     issuer: env.AUTH_ISSUER!,
     audience: env.AUTH_AUDIENCE!,

@@ -40,7 +40,8 @@ export async function startNotesService(config: NotesConfig): Promise<RunningNot
     accessTokenTtl: config.accessTokenTtl,
     onRevoked: (cause, token) => log("info", "token refused: TOKEN_REVOKED", { cause, ...token, ...(cause === "user_missing" ? { hint: USER_MISSING_HINT } : {}) }),
   });
-  const auth = authContext(verifier);
+  // A DPoP-bound token needs a proof for this URL: the one clients call, not whatever Host they send.
+  const auth = authContext(verifier, { url: config.publicUrl });
   const notes = new Notes();
 
   // noteAdded brings its own source (Notes.watch); type-graphql still asks for a PubSub.
@@ -54,7 +55,7 @@ export async function startNotesService(config: NotesConfig): Promise<RunningNot
     listen: { port: config.port },
     context: async ({ req }) => ({ ...(await auth({ req })), notes }),
   });
-  const live = await serveLive({ port: config.wsPort, schema, verifier, notes, redisUrl: config.redisUrl, redis, failureMode: config.failureMode });
+  const live = await serveLive({ port: config.wsPort, url: config.publicWsUrl, schema, verifier, notes, redisUrl: config.redisUrl, redis, failureMode: config.failureMode });
   return {
     url,
     wsUrl: `ws://localhost:${config.wsPort}/`,

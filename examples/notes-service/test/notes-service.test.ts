@@ -15,7 +15,7 @@ import { startApi, TEST_AUDIENCE, TEST_ISSUER, type TestApi } from "../../../tes
 import { login, post, register, send, uniqueEmail, PASSWORD } from "../../../test/support/client";
 import { asymmetricEnv, claimsOf, headerOf, newKey } from "../../../test/support/keys";
 import { freePort, startRedis, type TestRedis } from "../../../test/support/redis";
-import { refusedWith } from "../../../test/support/live";
+import { acknowledged, refusedWith } from "../../../test/support/live";
 import { boundSignIn, dpopHeaders, dpopKey, proof } from "../../../test/support/dpop";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
@@ -97,7 +97,8 @@ describe("a DPoP-bound token at the notes service (enforced by the verifier)", (
     const auth = await boundSignIn(api.url, key);
     const token = auth.accessToken;
     expect(auth.tokenType).toBe("DPoP");
-    const withProof = await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(key, { htu: notes.url, accessToken: token })) });
+    const sent = await proof(key, { htu: notes.url, accessToken: token });
+    const withProof = await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, sent) });
     expect(withProof.status).toBe(200);
     expect(withProof.errors).toBeUndefined();
     // The copied token: as a bearer token, or without a proof, or with a proof of the thief's own key.
@@ -108,6 +109,24 @@ describe("a DPoP-bound token at the notes service (enforced by the verifier)", (
     expect((await post(notes.url, { query: MY_NOTES }, { headers: { authorization: `DPoP ${token}` } })).error).toMatchObject({ reason: "DPOP_PROOF_REQUIRED" });
     const thief = await dpopKey();
     expect((await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(thief, { htu: notes.url, accessToken: token })) })).error).toMatchObject({ reason: "INVALID_DPOP_PROOF" });
+    // The whole request copied, proof included: its jti was recorded in the auth API's Redis.
+    const replayed = await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, sent) });
+    expect(replayed.error).toMatchObject({ reason: "DPOP_PROOF_REPLAYED" });
+    // A proof for the auth API's URL is not one for this service's.
+    expect((await post(notes.url, { query: MY_NOTES }, { headers: dpopHeaders(token, await proof(key, { htu: api.url, accessToken: token })) })).error).toMatchObject({ reason: "INVALID_DPOP_PROOF" });
+  });
+
+  it("opens a socket for a bound token with a proof for the socket's URL, and refuses a copied token or proof there", async () => {
+    const key = await dpopKey();
+    const auth = await boundSignIn(api.url, key);
+    const authorization = `DPoP ${auth.accessToken}`;
+    const params = { authorization, dpop: await proof(key, { htm: "GET", htu: notes.wsUrl, accessToken: auth.accessToken }) };
+    expect(await acknowledged(notes.wsUrl, params)).toBe(true);
+    expect(await refusedWith(notes.wsUrl, params)).toEqual({ code: 4403, reason: "DPOP_PROOF_REPLAYED" });
+    expect(await refusedWith(notes.wsUrl, { authorization })).toEqual({ code: 4403, reason: "DPOP_PROOF_REQUIRED" });
+    expect(await refusedWith(notes.wsUrl, { authorization: `Bearer ${auth.accessToken}` })).toEqual({ code: 4403, reason: "DPOP_PROOF_REQUIRED" });
+    const forHttp = await proof(key, { htm: "GET", htu: notes.url, accessToken: auth.accessToken });
+    expect(await refusedWith(notes.wsUrl, { authorization, dpop: forHttp })).toEqual({ code: 4403, reason: "INVALID_DPOP_PROOF" });
   });
 });
 

@@ -289,7 +289,14 @@ export class Accounts {
   async setRoles(actor: AuditActor, userId: string, roles: readonly Role[], origin?: Origin): Promise<UserRecord> {
     if (roles.length === 0) throw badInput("roles must name at least one role");
     const user = await this.changeAccess(userId, { roles: ROLES.filter((role) => roles.includes(role)) });
-    this.onRevoked({ kind: "roles_changed", userId, at: this.clock.now() });
+    try {
+      // Before the roles event: the unbound sessions' sockets close as ended, the others to re-authorise.
+      // Should the store fail on the way, the roles have changed anyway: the event still goes out, the
+      // Authenticator refuses what was not ended, and a retry ends the rest.
+      await this.sessions.endUnbound(user);
+    } finally {
+      this.onRevoked({ kind: "roles_changed", userId, at: this.clock.now() });
+    }
     this.guards?.audit.adminAction(actor, "setUserRoles", userId, { roles: user.roles }, origin);
     return user;
   }

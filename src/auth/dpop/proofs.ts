@@ -64,6 +64,11 @@ export class DpopProofs {
     return createHmac("sha256", this.policy.nonceKey!).update(`dpop-nonce ${Math.floor(at / NONCE_WINDOW_MS)}`).digest("base64url");
   }
 
+  /** DPOP_REQUIRED_FOR_ROLES: whether a user with these roles may hold only bound sessions, whatever they began as. */
+  requiresBinding(roles: readonly Role[]): boolean {
+    return this.policy.mode !== "off" && roles.some((held) => this.policy.requiredForRoles.includes(held));
+  }
+
   /** A sign-in of a user with these roles, without a proof: refused under DPOP=required, and for DPOP_REQUIRED_FOR_ROLES. */
   requireForSignIn(roles: readonly Role[], jkt: string | undefined): void {
     if (jkt !== undefined || this.policy.mode === "off") return;

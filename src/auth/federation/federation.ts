@@ -22,13 +22,16 @@ export const FLOW_TTL_MS = 10 * 60_000;
 const MAX_ID_TOKEN_AGE_SECONDS = 120;
 
 /** The `?error=` codes of a failed callback (docs/social.md). */
-export type FederationErrorCode = "OIDC_STATE_MISMATCH" | "OIDC_PROVIDER_ERROR" | "OIDC_ACCOUNT_EXISTS" | "OIDC_EMAIL_NOT_VERIFIED" | "ACCOUNT_DISABLED";
+export type FederationErrorCode = "OIDC_STATE_MISMATCH" | "OIDC_PROVIDER_ERROR" | "OIDC_ACCOUNT_EXISTS" | "OIDC_EMAIL_NOT_VERIFIED" | "ACCOUNT_DISABLED" | "DPOP_PROOF_REQUIRED";
+
+/** A `dpop_jkt`: an RFC 7638 SHA-256 thumbprint, 32 bytes in base64url. */
+const JKT = /^[\w-]{43}$/;
 
 /** A start refused before any redirect: the route answers it with a status, never a redirect. */
 export class FederationStartError extends Error {
   constructor(
-    readonly status: 400 | 404,
-    readonly code: "REDIRECT_NOT_ALLOWED" | "PROVIDER_NOT_FOUND" | "OIDC_STATE_MISMATCH",
+    readonly status: 400 | 401 | 404,
+    readonly code: "REDIRECT_NOT_ALLOWED" | "PROVIDER_NOT_FOUND" | "OIDC_STATE_MISMATCH" | "DPOP_PROOF_REQUIRED" | "INVALID_DPOP_PROOF",
     message: string,
   ) {
     super(message);
@@ -121,15 +124,19 @@ export class Federation {
   /**
    * Begins a sign-in (or, with `link`, a link for that user, asked from that session): a flow with a fresh state, nonce and PKCE
    * verifier is kept under a random id for the browser's cookie; the provider's URL is returned.
+   * `dpopJkt`: the browser's DPoP key (RFC 9449 §10's `dpop_jkt`), which the session will be bound to.
    */
   async start(
     providerId: string,
     redirectTo: string | undefined,
     link?: { readonly userId: string; readonly sessionId: string; readonly bindingHash: string },
+    dpopJkt?: string,
   ): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const provider = this.providers.find(providerId);
     if (!provider) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = this.checkRedirect(redirectTo);
+    // A link starts no session, so binds nothing.
+    const jkt = link === undefined ? this.binding(dpopJkt) : undefined;
     const ready = this.providers.ready(providerId);
     if (!ready) return { flowId: "", authorizationUrl: withError(target, "OIDC_PROVIDER_ERROR") };
     const flow: FederationFlow = {
@@ -139,10 +146,24 @@ export class Federation {
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
       ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
+      ...(jkt === undefined ? {} : { jkt }),
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
     return { flowId, authorizationUrl: await this.authorizationUrl(ready, flow) };
+  }
+
+  /** The start's `dpop_jkt`, checked: refused before the browser leaves, never at the callback. */
+  private binding(dpopJkt: string | undefined): string | undefined {
+    if (dpopJkt !== undefined && !JKT.test(dpopJkt)) throw new FederationStartError(400, "INVALID_DPOP_PROOF", "dpop_jkt must be the RFC 7638 SHA-256 thumbprint of the browser's DPoP key, in base64url");
+    try {
+      return this.sessions.bindingAhead(dpopJkt);
+    } catch (error) {
+      if (isAuthError(error) && error.reason === "DPOP_PROOF_REQUIRED") {
+        throw new FederationStartError(401, "DPOP_PROOF_REQUIRED", "This server requires DPoP (DPOP=required): start the sign-in with dpop_jkt, the thumbprint of the browser's DPoP key");
+      }
+      throw error;
+    }
   }
 
   /**
@@ -236,7 +257,7 @@ export class Federation {
         await this.link(flow.linkUserId, providerId, identity, flow.linkSessionId, origin);
         return { status: "linked", redirectTo };
       }
-      const result = await this.signIn(providerId, identity, device, origin);
+      const result = await this.signIn(providerId, identity, device, origin, flow.jkt);
       return { status: "signed_in", redirectTo, result };
     } catch (error) {
       if (error instanceof CallbackFailure) {
@@ -244,6 +265,8 @@ export class Federation {
         return fail(error.code);
       }
       if (isAuthError(error) && error.reason === "ACCOUNT_DISABLED") return fail("ACCOUNT_DISABLED");
+      // DPOP_REQUIRED_FOR_ROLES, known only now that the user is: a sign-in started without dpop_jkt.
+      if (isAuthError(error) && error.reason === "DPOP_PROOF_REQUIRED") return fail("DPOP_PROOF_REQUIRED");
       throw error;
     }
   }
@@ -299,11 +322,11 @@ export class Federation {
    * that no account holds gets a new account (no password until a reset sets one); an account that
    * holds the address is linked only when both sides verified it, else OIDC_ACCOUNT_EXISTS.
    */
-  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin?: AuditOrigin): Promise<AuthResult> {
+  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin?: AuditOrigin, jkt?: string): Promise<AuthResult> {
     const linked = await this.store.findIdentity(providerId, identity.subject);
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
-    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, undefined, { provider: providerId, subject: identity.subject, sid: identity.sid });
+    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, jkt, { provider: providerId, subject: identity.subject, sid: identity.sid });
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
     return result;

@@ -1,6 +1,6 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
-import { accountDisabled, AuthError, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
+import { accountDisabled, AuthError, dpopProofReplayed, dpopProofRequired, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
 import type { FederationStateStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
@@ -138,6 +138,18 @@ export class Sessions {
   }
 
   /**
+   * A sign-in that names its DPoP key before it proves anything (a provider sign-in's `dpop_jkt`):
+   * the key its session will be bound to, none under DPOP=off. DPOP_PROOF_REQUIRED without one
+   * under DPOP=required; the roles' rule (DPOP_REQUIRED_FOR_ROLES) is `start`'s, once the user is known.
+   */
+  bindingAhead(jkt: string | undefined): string | undefined {
+    const dpop = this.policy.dpop;
+    if (dpop === undefined || !dpop.enabled) return undefined;
+    dpop.requireForSignIn([], jkt);
+    return jkt;
+  }
+
+  /**
    * Raises the caller's session to `assurance` once a further factor was proved for it, and hands
    * out new tokens at that level. The session gets a new refresh-token family: every refresh token
    * issued before (the login's aal1 one included) is refused from now on as reuse, which ends the
@@ -171,10 +183,13 @@ export class Sessions {
    * replaced gets that rotation's outcome again: the same refresh token, signed anew from what the
    * session stores, and a fresh access token. Anything older is reuse and ends the session.
    */
-  async refresh(presented: string, origin?: AuditOrigin & { readonly dpopKey?: string }): Promise<AuthResult> {
+  async refresh(presented: string, origin?: AuditOrigin & { readonly dpopKey?: string; readonly dpopProofJti?: string }): Promise<AuthResult> {
     const claims = this.tokens.verifyRefresh(presented);
     // Checked before the rotation: a copied refresh token without its key must not even rotate the session.
     if (claims.jkt !== undefined && claims.jkt !== origin?.dpopKey) throw invalidDpopProof(origin?.dpopKey === undefined ? "missing" : "jkt");
+    // Nor with a copied proof of that key: the rotation records the proof's jti, and refuses a seen one.
+    const proofJti = claims.jkt === undefined ? undefined : origin?.dpopProofJti;
+    const proof = proofJti === undefined || this.policy.dpop === undefined ? undefined : { jti: proofJti, ttlSeconds: this.policy.dpop.replayWindowSeconds };
     const next = this.tokens.nextRefreshStamp();
     const result = await this.store.rotateSession({
       userId: claims.sub,
@@ -184,12 +199,17 @@ export class Sessions {
       nextExpiresAt: next.expiresAt,
       nextIssuedAt: next.issuedAt,
       graceMs: this.policy.graceMs ?? 0,
+      ...(proof === undefined ? {} : { proof }),
     });
     switch (result.status) {
       case "rotated":
       case "grace": {
         if (result.status === "grace") this.policy.onGraceHit?.();
         const { session, user } = result;
+        if (session.jkt === undefined && this.policy.dpop?.requiresBinding(user.roles) === true) {
+          await this.end(user.id, session.id, "session");
+          throw dpopProofRequired();
+        }
         // Also on a grace hit: a retry after a failed index write repairs it.
         await this.indexProviderSession(session, session.expiresAt);
         const refreshToken = this.tokens.signRefresh(
@@ -211,6 +231,8 @@ export class Sessions {
         );
       case "ended":
         throw unauthenticated("TOKEN_REVOKED", "The session of this refresh token has ended");
+      case "proof_replayed":
+        throw dpopProofReplayed();
     }
   }
 
@@ -309,13 +331,27 @@ export class Sessions {
   }
 
   /**
-   * Ends one session for a reason outside the user's hands (a provider's back-channel logout);
-   * true when it was live. Its sockets close with the event.
+   * Ends one session for a reason outside the user's hands (a provider's back-channel logout, a
+   * role that now needs DPoP-bound sessions); true when it was live. Its sockets close with the event.
    */
-  async end(userId: string, sessionId: string, kind: "provider_logout"): Promise<boolean> {
+  async end(userId: string, sessionId: string, kind: "provider_logout" | "session"): Promise<boolean> {
     const ended = await this.store.endSession(userId, sessionId);
     if (ended) this.revoked({ kind, userId, sessionId, ...endedDevice(ended) });
     return ended !== null;
+  }
+
+  /**
+   * A user now holds a role of DPOP_REQUIRED_FOR_ROLES: their sessions without a DPoP key end, each
+   * in its own step, and their sockets close as for any ended session; bound ones go on. Returns
+   * how many ended. A session this misses (begun meanwhile, or pending) is refused on its next
+   * request by the Authenticator, which reads the roles of now.
+   */
+  async endUnbound(user: UserRecord): Promise<number> {
+    if (this.policy.dpop?.requiresBinding(user.roles) !== true) return 0;
+    const unbound = (await this.store.listSessions(user.id)).filter((session) => session.jkt === undefined);
+    let count = 0;
+    for (const { id } of unbound) if (await this.end(user.id, id, "session")) count += 1;
+    return count;
   }
 
   /** Ends every session of the user with one write; returns how many were live. */

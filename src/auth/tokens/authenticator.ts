@@ -59,6 +59,9 @@ export class Authenticator {
     }
     if (isRevoked(state)) throw tokenRevoked();
     if ("proofReplayed" in state && state.proofReplayed) throw dpopProofReplayed();
+    // A promotion into DPOP_REQUIRED_FOR_ROLES ends the user's unbound sessions (Sessions.endUnbound);
+    // one begun as it happened, or still pending, is refused here: the roles are those of now.
+    if (claims.jkt === undefined && this.dpop?.requiresBinding(state.user!.roles)) throw dpopProofRequired();
     return identityOf(claims, state.user!.roles, state.user!.emailVerified === true, state.user);
   }
 

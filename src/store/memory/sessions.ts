@@ -19,15 +19,21 @@ export function memorySessions(core: MemoryCore): SessionStore {
     };
   }
 
+  /** A DPoP proof's jti, remembered for `ttlSeconds`; false, changing nothing, when it already was. */
+  function recordProof(userId: string, proofJti: string, ttlSeconds: number): boolean {
+    const key = `${userId}/${proofJti}`;
+    const now = core.clock.now();
+    const seenUntil = core.dpopProofs.get(key);
+    if (seenUntil !== undefined && seenUntil > now) return false;
+    core.dpopProofs.set(key, now + ttlSeconds * 1000);
+    return true;
+  }
+
   return {
     accessState,
 
     async boundAccessState(userId: string, sessionId: string, jti: string, proofJti: string, ttlSeconds: number): Promise<BoundAccessState> {
-      const key = `${userId}/${proofJti}`;
-      const now = core.clock.now();
-      const seenUntil = core.dpopProofs.get(key);
-      const proofReplayed = seenUntil !== undefined && seenUntil > now;
-      if (!proofReplayed) core.dpopProofs.set(key, now + ttlSeconds * 1000);
+      const proofReplayed = !recordProof(userId, proofJti, ttlSeconds);
       return { ...(await accessState(userId, sessionId, jti)), proofReplayed };
     },
 
@@ -53,7 +59,8 @@ export function memorySessions(core: MemoryCore): SessionStore {
     },
 
     async rotateSession(request: RotateRequest): Promise<RotateResult> {
-      const { userId, sessionId } = request;
+      const { userId, sessionId, proof } = request;
+      if (proof !== undefined && !recordProof(userId, proof.jti, proof.ttlSeconds)) return { status: "proof_replayed" };
       const session = core.session(userId, sessionId);
       if (!session) return { status: "ended" };
       const user = core.users.get(userId);

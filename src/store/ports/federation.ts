@@ -21,6 +21,11 @@ export interface FederationFlow {
   readonly linkSessionId?: string;
   /** The SHA-256 (base64url) of the link cookie set in the asking browser: the link URL starts only there. */
   readonly linkBindingHash?: string;
+  /**
+   * The start's `dpop_jkt` (RFC 9449 §10): the RFC 7638 thumbprint of the browser's DPoP key, which
+   * the session this sign-in starts, and its refresh cookie, are bound to. Absent: bearer tokens.
+   */
+  readonly jkt?: string;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */

@@ -152,7 +152,9 @@ export type RotateResult =
   /** The presented refresh token was already rotated out: the session has been ended. */
   | { readonly status: "reused" }
   /** No live session: logged out, revoked, expired, cut off, or its user is gone or disabled. */
-  | { readonly status: "ended" };
+  | { readonly status: "ended" }
+  /** The request's proof was already used (RotateRequest.proof): nothing changed. */
+  | { readonly status: "proof_replayed" };
 
 export interface RotateRequest {
   readonly userId: string;
@@ -164,6 +166,12 @@ export interface RotateRequest {
   readonly nextIssuedAt: number;
   /** How long after a rotation the jti it replaced still gets its outcome; 0 = strict (reuse at once). */
   readonly graceMs: number;
+  /**
+   * The DPoP proof that came with a bound session's refresh: its jti is recorded for `ttlSeconds`
+   * in the same step, in the keys the per-request read records access proofs in, and a jti seen
+   * before changes nothing (`proof_replayed`).
+   */
+  readonly proof?: { readonly jti: string; readonly ttlSeconds: number };
 }
 
 /**

@@ -27,21 +27,24 @@ export function redisSessions(core: RedisCore): SessionStore {
 
     rotateSession(request: RotateRequest): Promise<RotateResult> {
       return core.guard(async () => {
-        const { userId, sessionId, presentedJti, nextJti, nextExpiresAt, nextIssuedAt, graceMs } = request;
-        const [status, session, user] = await core.script("rotateSession", core.sessionKeys(userId, sessionId), [
+        const { userId, sessionId, presentedJti, nextJti, nextExpiresAt, nextIssuedAt, graceMs, proof } = request;
+        // Without a proof the fifth key names no jti and the script leaves it alone; it is there so the count is fixed.
+        const scriptKeys = [...core.sessionKeys(userId, sessionId), keys.dpopProof(userId, proof?.jti ?? "")];
+        const [status, session, user] = await core.script("rotateSession", scriptKeys, [
           sessionId,
           presentedJti,
           nextJti,
           nextExpiresAt,
           nextIssuedAt,
           graceMs,
+          proof?.ttlSeconds ?? "",
         ]);
         if (status === "rotated" || status === "grace") {
           return { status, session: JSON.parse(session) as SessionRecord, user: JSON.parse(user) as UserRecord };
         }
         // Reuse ended the session: that end must survive a failover like any other.
         if (status === "reused") await core.confirmReplicated(keys.session(userId, sessionId));
-        return { status: status as "reused" | "ended" };
+        return { status: status as "reused" | "ended" | "proof_replayed" };
       });
     },
 

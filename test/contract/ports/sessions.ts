@@ -94,6 +94,19 @@ export function sessionsContract(harness: () => ContractHarness<SessionsContract
       expect((await store.accessState(user.id, created.id, "x")).session).toBeNull();
     });
 
+    it("records a bound refresh's proof jti in the rotation's step: a proof seen before, at a refresh or with an access token, rotates nothing", async () => {
+      const user = await withUser();
+      const created = await started(user.id, { jkt: "thumbprint-of-the-key" });
+      await store.boundAccessState(user.id, created.id, "access-1", "proof-seen", 60);
+      const seen = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n1", nextExpiresAt: h.now() + 60_000, proof: { jti: "proof-seen", ttlSeconds: 60 } });
+      expect(seen).toEqual({ status: "proof_replayed" });
+      const rotated = await rotate({ userId: user.id, sessionId: created.id, presentedJti: created.refreshJti, nextJti: "n1", nextExpiresAt: h.now() + 60_000, proof: { jti: "proof-new", ttlSeconds: 60 } });
+      expect(rotated.status).toBe("rotated");
+      expect(await rotate({ userId: user.id, sessionId: created.id, presentedJti: "n1", nextJti: "n2", nextExpiresAt: h.now() + 60_000, proof: { jti: "proof-new", ttlSeconds: 60 } })).toEqual({ status: "proof_replayed" });
+      expect((await store.boundAccessState(user.id, created.id, "access-1", "proof-new", 60)).proofReplayed).toBe(true);
+      expect((await store.accessState(user.id, created.id, "access-1")).session?.refreshJti).toBe("n1");
+    });
+
     it("lets exactly one of many concurrent rotations with one refresh jti win", async () => {
       const user = await withUser();
       const created = await started(user.id);

@@ -109,11 +109,15 @@ return {'created', cjson.encode(session), unpack(evicted)}
 `);
 
 /**
- * KEYS: user, session, sessions, cutoff. ARGV: session id, presented jti, next jti, next expiresAt,
- * next issuedAt, grace ms. The jti the last rotation replaced, presented again less than grace ms
- * later, gets that rotation's outcome again and changes nothing; any other stale jti is reuse.
+ * KEYS: user, session, sessions, cutoff, the DPoP proof's jti. ARGV: session id, presented jti, next
+ * jti, next expiresAt, next issuedAt, grace ms, the proof's TTL in seconds ('' without a proof: the
+ * fifth key is then not touched). The jti the last rotation replaced, presented again less than
+ * grace ms later, gets that rotation's outcome again and changes nothing; any other stale jti is
+ * reuse. A proof seen before (at a refresh or with an access token) changes nothing: a copied
+ * refresh token with a copied proof cannot rotate, and so cannot burn, its owner's session.
  */
-export const rotateSession = script(4, [NOW_MS, TRACK_SESSION, READ_SESSION], `
+export const rotateSession = script(5, [NOW_MS, TRACK_SESSION, READ_SESSION], `
+if ARGV[7] ~= '' and not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[7]) then return {'proof_replayed'} end
 local raw, session, user, _, live = read_session()
 if not raw then return {'ended'} end
 local function finish(status)
