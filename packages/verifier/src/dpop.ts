@@ -1,12 +1,13 @@
-import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from "node:crypto";
-import { calculateJwkThumbprint, type JWK } from "jose";
+import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
+import { calculateJwkThumbprint, compactVerify, type JWK } from "jose";
 
 /**
  * DPoP (RFC 9449): the checks on a proof, shared by the auth API and every verifier so both refuse
- * exactly the same proofs. The signature is node:crypto's one-shot verify with the key Node
- * imports from the header's JWK, for the three pinned algorithms only; the RFC 7638 thumbprint is
- * jose's (panva). A proof is checked on every bound request, so what depends only on its header
- * (the key, its thumbprint) is worked out once per header (ProofKeys). The replay check is not
+ * exactly the same proofs. The JWS itself is jose's (panva): `compactVerify`, with the one
+ * algorithm the header named among the three pinned ones, and the RFC 7638 thumbprint. A proof is
+ * checked on every bound request, so what depends only on its header (the public key Node imports
+ * from its JWK, the thumbprint) is worked out once per header (ProofKeys) and handed to jose as a
+ * KeyObject: importing it again each time cost more than the signature. The replay check is not
  * here: it rides in the same Redis script as the revocation read (access-state.ts), so a bound
  * request stays one Redis command.
  */
@@ -77,15 +78,15 @@ type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 /** A proof header that passed its checks: the key to verify with, and the thumbprint tokens bind to. */
 interface ProofHeader {
   readonly alg: DpopAlgorithm;
-  readonly key: KeyObject | VerifyKeyObjectInput;
+  readonly key: KeyObject;
   readonly jkt: string;
 }
 
-/** What node:crypto hashes for each algorithm (EdDSA hashes internally), and the key type it needs. */
-const ALGORITHM_KEYS: Record<DpopAlgorithm, { readonly hash: string | null; readonly type: string }> = {
-  ES256: { hash: "sha256", type: "ec" },
-  RS256: { hash: "sha256", type: "rsa" },
-  EdDSA: { hash: null, type: "ed25519" },
+/** The key type each algorithm needs. */
+const ALGORITHM_KEYS: Record<DpopAlgorithm, { readonly type: string }> = {
+  ES256: { type: "ec" },
+  RS256: { type: "rsa" },
+  EdDSA: { type: "ed25519" },
 };
 
 /** The shortest RSA key accepted, as jose (and RFC 7518 §3.3) require. */
@@ -140,14 +141,14 @@ async function checkHeader(encoded: string): Promise<ProofHeader | DpopCheck> {
   } catch {
     return "jwk";
   }
-  // A JWS carries ECDSA signatures as r || s (RFC 7518 §3.4), not DER.
-  return { alg, key: alg === "ES256" ? { key, dsaEncoding: "ieee-p1363" } : key, jkt };
+  return { alg, key, jkt };
 }
 
-/** A base64url segment holding a JSON object; null for anything else. */
-function decodeJson(segment: string): Record<string, unknown> | null {
+/** A base64url segment (or its decoded bytes) holding a JSON object; null for anything else. */
+function decodeJson(segment: string | Uint8Array): Record<string, unknown> | null {
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    const bytes = typeof segment === "string" ? Buffer.from(segment, "base64url") : Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
+    const value: unknown = JSON.parse(bytes.toString("utf8"));
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
   } catch {
     return null;
@@ -189,17 +190,15 @@ export async function checkDpopProof(proof: string, target: DpopTarget, accessTo
   if (proof.length > MAX_PROOF_LENGTH) return { fault: "malformed" };
   const parts = proof.split(".");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) return { fault: "malformed" };
-  const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
-  const header = await (options.keys ?? new ProofKeys()).find(encodedHeader);
+  const header = await (options.keys ?? new ProofKeys()).find(parts[0]!);
   if (typeof header === "string") return { fault: header };
-  let valid: boolean;
+  let verified: Uint8Array;
   try {
-    valid = verify(ALGORITHM_KEYS[header.alg].hash, Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii"), header.key, Buffer.from(signature, "base64url"));
+    ({ payload: verified } = await compactVerify(proof, header.key, { algorithms: [header.alg] }));
   } catch {
-    valid = false;
+    return { fault: "signature" };
   }
-  if (!valid) return { fault: "signature" };
-  const payload = decodeJson(encodedPayload);
+  const payload = decodeJson(verified);
   if (payload === null) return { fault: "malformed" };
   if (payload.htm !== target.method) return { fault: "htm" };
   // The same text as the request's URL needs no second parse (a client sends it so nearly always).
