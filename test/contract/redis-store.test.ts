@@ -29,7 +29,7 @@ describe("Redis key layout", () => {
   it("gives every key a TTL except the user records (passkeys, second factor and linked identities included) and the directory, so nothing needs cleaning", async () => {
     const keys = await redis.client.keys("*");
     expect(keys.length).toBeGreaterThan(10);
-    const permanent = /^auth:\{u:[^}]+\}:(user|password|access-version|totp|totp-failures|recovery-codes|passkeys|identities)$|^auth:\{directory\}:/;
+    const permanent = /^auth:\{u:[^}]+\}:(user|access-record|password|access-version|totp|totp-failures|recovery-codes|passkeys|identities)$|^auth:\{directory\}:/;
     for (const key of keys) {
       expect(key.startsWith("auth:")).toBe(true);
       const ttl = await redis.client.pttl(key);
