@@ -140,7 +140,7 @@ describe("a register that fails part-way leaves nothing behind for good", () => 
       await redis.client.del(keyOf.users());
       if (saved) await redis.client.restore(keyOf.users(), 0, saved);
     }
-    for (const key of [keyOf.user(u.id), keyOf.password(u.id)]) {
+    for (const key of [keyOf.user(u.id), keyOf.password(u.id), keyOf.accessRecord(u.id)]) {
       const ttl = await redis.client.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(PENDING_USER_TTL_MS);
@@ -156,6 +156,7 @@ describe("a register that fails part-way leaves nothing behind for good", () => 
     expect(await store.createUser(u, "hash")).toBe(true);
     expect(await redis.client.pttl(keyOf.user(u.id))).toBe(-1);
     expect(await redis.client.pttl(keyOf.password(u.id))).toBe(-1);
+    expect(await redis.client.pttl(keyOf.accessRecord(u.id))).toBe(-1);
   });
 
   it("frees an email whose claim outlived its expired user record, so the address can register again", async () => {
