@@ -15,7 +15,7 @@ const CONTRACT_ON_MEMORY = "/test/contract/(.*/)?[^/]*memory[^/]*\\.test\\.ts$";
 const FAST = ["/test/unit/.*\\.test\\.ts$", "/test/domain/.*\\.test\\.ts$", CONTRACT_ON_MEMORY];
 const TOPOLOGY = [
   "/test/e2e/.*\\.test\\.ts$",
-  "/test/integration/(cluster-failover|sentinel-failover|live-cluster|live-sentinel|live-workers|workers|multi-instance)\\.test\\.ts$",
+  "/test/integration/(cluster-failover|sentinel-failover|live-cluster|live-sentinel|live-workers|workers|multi-instance|directory-copy)\\.test\\.ts$",
 ];
 
 /** What every lane shares. */

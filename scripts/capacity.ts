@@ -160,8 +160,7 @@ async function apiThroughput(url: string, token: string): Promise<void> {
 
 function shardThroughput(redis: TestRedis): void {
   const port = new URL(redis.url).port;
-  const user = keys.user("u");
-  const mget = ["MGET", user, keys.session("u", "s"), keys.cutoff("u"), keys.revokedAccessToken("u", "j")];
+  const mget = ["MGET", keys.accessRecord("u"), keys.session("u", "s"), keys.cutoff("u"), keys.revokedAccessToken("u", "j")];
   console.log("One Redis shard (redis-server 7.0, one core), the per-request MGET of four keys");
   for (const pipeline of ["1", "16"]) {
     const out = execFileSync("redis-benchmark", ["-p", port, "-c", "50", "-n", "100000", "-P", pipeline, "--csv", ...mget], { encoding: "utf8" });

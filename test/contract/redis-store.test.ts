@@ -29,7 +29,7 @@ describe("Redis key layout", () => {
   it("gives every key a TTL except the user records (passkeys, second factor and linked identities included) and the directory, so nothing needs cleaning", async () => {
     const keys = await redis.client.keys("*");
     expect(keys.length).toBeGreaterThan(10);
-    const permanent = /^auth:\{u:[^}]+\}:(user|password|access-version|totp|totp-failures|recovery-codes|passkeys|identities)$|^auth:\{directory\}:/;
+    const permanent = /^auth:\{u:[^}]+\}:(user|access-record|password|access-version|totp|totp-failures|recovery-codes|passkeys|identities)$|^auth:\{directory\}:/;
     for (const key of keys) {
       expect(key.startsWith("auth:")).toBe(true);
       const ttl = await redis.client.pttl(key);
@@ -140,7 +140,7 @@ describe("a register that fails part-way leaves nothing behind for good", () => 
       await redis.client.del(keyOf.users());
       if (saved) await redis.client.restore(keyOf.users(), 0, saved);
     }
-    for (const key of [keyOf.user(u.id), keyOf.password(u.id)]) {
+    for (const key of [keyOf.user(u.id), keyOf.password(u.id), keyOf.accessRecord(u.id)]) {
       const ttl = await redis.client.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(PENDING_USER_TTL_MS);
@@ -156,6 +156,7 @@ describe("a register that fails part-way leaves nothing behind for good", () => 
     expect(await store.createUser(u, "hash")).toBe(true);
     expect(await redis.client.pttl(keyOf.user(u.id))).toBe(-1);
     expect(await redis.client.pttl(keyOf.password(u.id))).toBe(-1);
+    expect(await redis.client.pttl(keyOf.accessRecord(u.id))).toBe(-1);
   });
 
   it("frees an email whose claim outlived its expired user record, so the address can register again", async () => {

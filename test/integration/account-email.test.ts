@@ -25,6 +25,7 @@ import { testEnv } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail, type GraphQLResponse } from "../support/client";
 import { closedWithin, openLive } from "../support/live";
 import { linkIn, Mailbox, tokenIn } from "../support/mailbox";
+import { describeOnce } from "../support/directory";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { eventually } from "../support/redis-node";
 
@@ -486,7 +487,7 @@ describe("email change", () => {
   });
 });
 
-describe("recovery throttles", () => {
+describeOnce("recovery throttles", () => {
   it("refuse past RECOVERY_MAX_PER_ADDRESS alike for a known and an unknown address, with Retry-After", async () => {
     const limited = await start({ RECOVERY_MAX_PER_ADDRESS: "3" });
     const { user } = await register(limited.url);
@@ -543,7 +544,7 @@ describe("recovery throttles", () => {
   });
 });
 
-describe("bounded work per request", () => {
+describeOnce("bounded work per request", () => {
   it("runs at most one mail or password mutation per request, aliases included", async () => {
     const query = `mutation { a: resetPassword(token: "x", newPassword: "long enough") b: resetPassword(token: "y", newPassword: "long enough") }`;
     const twice = await post(a.url, { query });
@@ -554,7 +555,7 @@ describe("bounded work per request", () => {
   });
 });
 
-describe("mail outages and MAIL_URL=off", () => {
+describeOnce("mail outages and MAIL_URL=off", () => {
   it("SMTP down (connection refused) changes no response; the failure is counted and logged without the token", async () => {
     const down = await start({ MAIL_URL: `smtp://127.0.0.1:${await freePort()}`, MAIL_MAX_ATTEMPTS: "1" }, null);
     const session = await register(down.url);
@@ -586,7 +587,7 @@ describe("mail outages and MAIL_URL=off", () => {
   });
 });
 
-describe("the audit trail of the mail flows", () => {
+describeOnce("the audit trail of the mail flows", () => {
   it("logs each request, reset, verification and change, and no token appears in any log line", () => {
     for (const event of ["password_reset_requested", "password_reset", "verification_sent", "email_verified", "email_change_requested", "email_changed", "email_change_cancelled", "register_existing_address"]) {
       expect(logLines.some((line) => line.includes(`"audit":"${event}"`))).toBe(true);

@@ -19,6 +19,7 @@ import {
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { claimsOf } from "../support/keys";
+import { describeOnce } from "../support/directory";
 import { startRedis, type TestRedis } from "../support/redis";
 import { base32Decode, testClock, totpCode } from "../support/totp";
 
@@ -350,7 +351,7 @@ describe("MFA_REQUIRED_FOR_ROLES", () => {
   });
 });
 
-describe("second-factor throttling, counted in Redis and shared by every instance", () => {
+describeOnce("second-factor throttling, counted in Redis and shared by every instance", () => {
   let redis: TestRedis;
   let a: TestApi;
   let b: TestApi;
@@ -406,7 +407,7 @@ describe("second-factor throttling, counted in Redis and shared by every instanc
   });
 });
 
-describe("TOTP on the embedded store", () => {
+describeOnce("TOTP on the embedded store", () => {
   let api: TestApi;
   const clock = testClock();
   beforeAll(async () => {

@@ -4,6 +4,7 @@ import { startApi, type TestApi } from "../support/api";
 import { PasskeyLoginOptionsDocument, PasskeysDocument, RemovePasskeyDocument, RenamePasskeyDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { post, register, send, uniqueEmail } from "../support/client";
+import { describeOnce, itOnce } from "../support/directory";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 /**
@@ -127,7 +128,7 @@ describe("passkeys over HTTP", () => {
     expect(reasons.slice(first).every((reason) => reason === "PASSKEY_THROTTLED")).toBe(true);
   });
 
-  it("asks a user with a second factor on for an aal2 session before adding a passkey", async () => {
+  itOnce("asks a user with a second factor on for an aal2 session before adding a passkey", async () => {
     const account = await register(api.url);
     const key = keys.user(account.user.id);
     await redis.client.set(key, JSON.stringify({ ...JSON.parse((await redis.client.get(key))!), mfaEnabled: true }));
@@ -148,7 +149,7 @@ describe("passkeys over HTTP", () => {
   });
 });
 
-describe("passkeyLoginOptions(email) tells no one which addresses have passkeys", () => {
+describeOnce("passkeyLoginOptions(email) tells no one which addresses have passkeys", () => {
   let own: TestRedis;
   let first: TestApi;
   const env = { ...ENV, PASSKEY_OPTIONS_MAX_PER_IP: "100000" };
@@ -235,7 +236,7 @@ describe("passkeyLoginOptions(email) tells no one which addresses have passkeys"
   }, 60_000);
 });
 
-describe("with PASSKEYS=off", () => {
+describeOnce("with PASSKEYS=off", () => {
   let off: TestApi;
   beforeAll(async () => {
     off = await startApi(null, { PASSKEYS: "off" });

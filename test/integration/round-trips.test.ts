@@ -1,16 +1,19 @@
-import { LogoutDocument, MeDocument } from "../../schema/generated/graphql";
+import { keys } from "@revocable-auth/verifier/internal";
+import { LoginDocument, LogoutDocument, MeDocument, SetUserDisabledDocument, SetUserRolesDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
-import { post, register, send } from "../support/client";
+import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { boundSignIn, dpopHeaders, dpopKey, proof } from "../support/dpop";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
 let api: TestApi;
 
+const rootEmail = uniqueEmail("root");
+
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startApi(redis.url);
+  api = await startApi(redis.url, { ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD });
 });
 afterAll(async () => {
   await api.stop();
@@ -64,5 +67,57 @@ describe("the per-request revocation check", () => {
       expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).status).toBe(401);
     });
     expect(commands).toEqual(["mget"]);
+  });
+});
+
+describe("the compact access record the check reads", () => {
+  it("is what the check reads: the JSON record is not on the request path", async () => {
+    const user = await register(api.url);
+    const id = user.user.id;
+    expect(await redis.client.get(keys.accessRecord(id))).toMatch(new RegExp(`^1\\|0\\|0[-0][-0]\\|\\d+\\|USER\\|${user.user.email.replace(/[.+]/g, "\\$&")}$`));
+    // A JSON record changed behind the API's back is not what a request sees.
+    await redis.client.set(keys.user(id), JSON.stringify({ ...user.user, roles: ["USER", "ADMIN"], createdAt: 0 }));
+    expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me.roles).toEqual(["USER"]);
+  });
+
+  it("follows every change of roles and the disabled flag, with the access version", async () => {
+    const root = await login(api.url, rootEmail);
+    const user = await register(api.url);
+    const id = user.user.id;
+    await send(api.url, SetUserRolesDocument, { userId: id, roles: ["USER", "ADMIN"] }, { token: root.accessToken });
+    expect(await redis.client.get(keys.accessRecord(id))).toMatch(/^1\|1\|0[-0][-0]\|\d+\|USER,ADMIN\|/);
+    expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me.roles).toEqual(["USER", "ADMIN"]);
+    await send(api.url, SetUserDisabledDocument, { userId: id, disabled: true }, { token: root.accessToken });
+    expect(await redis.client.get(keys.accessRecord(id))).toMatch(/^1\|2\|1[-0][-0]\|/);
+  });
+
+  it("survives an upgrade in place: a user with only the JSON record keeps their session and roles, converted on first read", async () => {
+    const root = await login(api.url, rootEmail);
+    const user = await register(api.url);
+    const id = user.user.id;
+    await send(api.url, SetUserRolesDocument, { userId: id, roles: ["USER", "ADMIN"] }, { token: root.accessToken });
+    // What a Redis written by the previous release holds: the JSON record, no access record.
+    await redis.client.del(keys.accessRecord(id));
+    const first = await commandsSentDuring(async () => {
+      expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me).toMatchObject({ id, roles: ["USER", "ADMIN"] });
+    });
+    // The conversion script: EVALSHA, or EVAL the first time it runs on this server.
+    expect(first).toEqual(["mget", expect.stringMatching(/^eval(sha)?$/)]);
+    expect(await redis.client.get(keys.accessRecord(id))).toMatch(/^1\|1\|0[-0][-0]\|\d+\|USER,ADMIN\|/);
+    const then = await commandsSentDuring(async () => {
+      expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).data?.me.roles).toEqual(["USER", "ADMIN"]);
+    });
+    expect(then).toEqual(["mget"]);
+  });
+
+  it("converts a disabled user's record as disabled: the upgrade lets no refused token back in", async () => {
+    const user = await register(api.url);
+    const id = user.user.id;
+    const record = JSON.parse((await redis.client.get(keys.user(id)))!) as Record<string, unknown>;
+    // A record the previous release disabled; its sessions would have ended too, this one is kept to see the flag alone refuse.
+    await redis.client.set(keys.user(id), JSON.stringify({ ...record, disabled: true }));
+    await redis.client.del(keys.accessRecord(id));
+    expect((await send(api.url, MeDocument, {}, { token: user.accessToken })).status).toBe(401);
+    expect((await send(api.url, LoginDocument, { input: { email: user.user.email, password: PASSWORD } })).error).toBeDefined();
   });
 });

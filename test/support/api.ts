@@ -18,6 +18,13 @@ export interface TestApi extends RunningServer {
   readonly config: Config;
 }
 
+/**
+ * What a suite's run adds to the environment of every API it starts on a Redis, before the suite's
+ * own variables: a suite's Postgres run adds DATABASE_URL (directory.ts, which sets it, so the
+ * scripts that use this file need no test runner).
+ */
+export const runEnv: { forRedis: (redisUrl: string) => Record<string, string> } = { forRedis: () => ({}) };
+
 export function testEnv(redisUrl: string | null, env: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: "test",
@@ -26,6 +33,8 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
     JWT_ISSUER: TEST_ISSUER,
     JWT_AUDIENCE: TEST_AUDIENCE,
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    // In a suite's Postgres run (directory.ts), its directory in Postgres.
+    ...(redisUrl ? runEnv.forRedis(redisUrl) : {}),
     // Every test client is 127.0.0.1: per-IP limits are raised; tests of throttling set their own.
     REGISTER_MAX_PER_IP: "1000000",
     LOGIN_MAX_FAILURES_PER_IP: "1000000",

@@ -12,6 +12,12 @@ const userTag = (userId: string) => `${PREFIX}:{u:${userId}}`;
 
 export const keys = {
   user: (userId: string) => `${userTag(userId)}:user`,
+  /**
+   * The compact access record the auth API's per-request check reads instead of the JSON record:
+   * `1|<access version>|<disabled><mfaEnabled><emailVerified>|<createdAt>|<roles,>|<email>`, written in
+   * the same step as every change of the record (docs/revocation.md#the-access-record).
+   */
+  accessRecord: (userId: string) => `${userTag(userId)}:access-record`,
   password: (userId: string) => `${userTag(userId)}:password`,
   session: (userId: string, sessionId: string) => `${userTag(userId)}:session:${sessionId}`,
   sessions: (userId: string) => `${userTag(userId)}:sessions`,

@@ -2,6 +2,7 @@ import type { AddPasskeyResult, PasskeyRecord, PasskeyStore, UsePasskeyResult } 
 import { isUniqueViolation, type PostgresCore } from "./core";
 import { recordChange, type AccessSync } from "./outbox";
 import { MS_TO_TIMESTAMP, PASSKEY_COLUMNS, toPasskeyRecord, type PasskeyRow } from "./rows";
+import { isUuid } from "./transitions";
 
 /**
  * Passkeys in Postgres: the credential id is the primary key, so one credential has one owner. The
@@ -9,6 +10,7 @@ import { MS_TO_TIMESTAMP, PASSKEY_COLUMNS, toPasskeyRecord, type PasskeyRow } fr
  */
 export function postgresPasskeys(pg: PostgresCore, sync: AccessSync): PasskeyStore {
   async function readPasskey(userId: string, credentialId: string): Promise<PasskeyRecord | null> {
+    if (!isUuid(userId)) return null;
     const { rows } = await pg.pool.query<PasskeyRow>(`SELECT ${PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 AND credential_id = $2`, [userId, credentialId]);
     return rows[0] ? toPasskeyRecord(rows[0]) : null;
   }
@@ -16,6 +18,7 @@ export function postgresPasskeys(pg: PostgresCore, sync: AccessSync): PasskeySto
   return {
     addPasskey(passkey: PasskeyRecord, max: number): Promise<AddPasskeyResult> {
       return pg.guard(async () => {
+        if (!isUuid(passkey.userId)) return "user_missing";
         const decided = await pg.transaction(async (client) => {
           // The user's row lock orders the adds of one user, so the limit holds under concurrency.
           const user = await client.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [passkey.userId]);
@@ -58,6 +61,8 @@ export function postgresPasskeys(pg: PostgresCore, sync: AccessSync): PasskeySto
 
     listPasskeys(userId: string): Promise<PasskeyRecord[]> {
       return pg.guard(async () => {
+        // Not a uuid: no user (the stand-in lookup of an unknown address asks for one), and no query a uuid column would refuse.
+        if (!isUuid(userId)) return [];
         const { rows } = await pg.pool.query<PasskeyRow>(`SELECT ${PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, credential_id`, [userId]);
         return rows.map(toPasskeyRecord);
       });
@@ -65,6 +70,7 @@ export function postgresPasskeys(pg: PostgresCore, sync: AccessSync): PasskeySto
 
     renamePasskey(userId: string, credentialId: string, name: string): Promise<PasskeyRecord | null> {
       return pg.guard(async () => {
+        if (!isUuid(userId)) return null;
         const { rows } = await pg.pool.query<PasskeyRow>(
           `UPDATE passkeys SET name = $3 WHERE user_id = $1 AND credential_id = $2 RETURNING ${PASSKEY_COLUMNS}`,
           [userId, credentialId, name],
@@ -76,6 +82,7 @@ export function postgresPasskeys(pg: PostgresCore, sync: AccessSync): PasskeySto
     /** One conditional UPDATE: the counter goes up (or both are 0), else nothing changes. */
     usePasskey(userId: string, credentialId: string, counter: number): Promise<UsePasskeyResult> {
       return pg.guard(async () => {
+        if (!isUuid(userId)) return { status: "missing" };
         const { rows } = await pg.pool.query<PasskeyRow>(
           `UPDATE passkeys SET counter = $3, last_used_at = ${MS_TO_TIMESTAMP("$4")}
            WHERE user_id = $1 AND credential_id = $2 AND (counter < $3 OR (counter = 0 AND $3 = 0))

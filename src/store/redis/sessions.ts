@@ -1,6 +1,7 @@
-import { accessStateKeys, boundAccessStateKeys, keys, parseAccessState } from "@revocable-auth/verifier/internal";
+import { keys } from "@revocable-auth/verifier/internal";
 import { Cluster } from "ioredis";
 import { isLiveSession, type AccessCheck, type AccessState, type BoundAccessState, type CreateSessionResult, type NewSession, type PendingLimits, type RevokedAccessToken, type RotateRequest, type RotateResult, type SessionRecord, type SessionStore, type StepUpRequest, type StepUpResult, type UserRecord } from "../store";
+import { accessLineKeys, decodeAccessLine } from "./access-line";
 import { parseJson, toNumber, type RedisCore } from "./core";
 
 /** Sessions and revocation, and the per-request read: all on the user's slot. */
@@ -112,25 +113,25 @@ export function redisSessions(core: RedisCore): SessionStore {
 
     accessState(userId: string, sessionId: string, jti: string): Promise<AccessState> {
       return core.guard(async () => {
-        // The same read as every verifier's, from the package: one MGET, one hash slot.
-        return parseAccessState<UserRecord, SessionRecord>(await core.client.mget(...accessStateKeys(userId, sessionId, jti)));
+        // The verifier's read (one MGET, one hash slot), with the compact access record for the JSON one.
+        return readAccessState(userId, await core.client.mget(...accessLineKeys(userId, sessionId, jti)));
       });
     },
 
     boundAccessState(userId: string, sessionId: string, jti: string, proofJti: string, ttlSeconds: number): Promise<BoundAccessState> {
       return core.guard(async () => {
-        // The verifier package's script and keys: a proof used here is refused at every verifier too.
-        const [user, session, cutoff, revoked, fresh] = (await core.script("boundAccessState", boundAccessStateKeys(userId, sessionId, jti, proofJti), [ttlSeconds])) as [
+        // The verifier package's script and proof key: a proof used here is refused at every verifier too.
+        const [line, session, cutoff, revoked, fresh] = (await core.script("boundAccessState", [...accessLineKeys(userId, sessionId, jti), keys.dpopProof(userId, proofJti)], [ttlSeconds])) as [
           string | null, string | null, string | null, string | null, number,
         ];
-        return { ...parseAccessState<UserRecord, SessionRecord>([user, session, cutoff, revoked]), proofReplayed: fresh !== 1 };
+        return { ...(await readAccessState(userId, [line, session, cutoff, revoked])), proofReplayed: fresh !== 1 };
       });
     },
 
     accessStates(checks: readonly AccessCheck[]): Promise<AccessState[]> {
       return core.guard(async () => {
         if (checks.length === 0) return [];
-        const reads = checks.map(({ userId, sessionId, jti }) => accessStateKeys(userId, sessionId, jti));
+        const reads = checks.map(({ userId, sessionId, jti }) => accessLineKeys(userId, sessionId, jti));
         let replies: (string | null)[][];
         if (core.client instanceof Cluster) {
           // A cluster pipeline must stay on one node; sent together, the MGETs still cost one round trip in time.
@@ -140,8 +141,27 @@ export function redisSessions(core: RedisCore): SessionStore {
           for (const keyList of reads) pipeline.mget(...keyList);
           replies = (await core.execPipeline(pipeline)) as (string | null)[][];
         }
-        return replies.map((reply) => parseAccessState<UserRecord, SessionRecord>(reply));
+        return Promise.all(replies.map((reply, i) => readAccessState(checks[i]!.userId, reply)));
       });
     },
   };
+
+  /**
+   * The MGET's answer as the port's AccessState. No access record: a user written before it existed
+   * (an upgrade in place) has it made from the JSON record, once, at the cost of one more command;
+   * a user who does not exist costs that command too, and stays missing.
+   */
+  function readAccessState(userId: string, reply: readonly (string | null)[]): AccessState | Promise<AccessState> {
+    const [line, session, cutoff, revoked] = reply;
+    if (line == null) {
+      return core.script("migrateAccessRecord", [keys.user(userId), keys.accessRecord(userId)], []).then((made: string | null) => readAccessState(userId, [made ?? "", session ?? null, cutoff ?? null, revoked ?? null]));
+    }
+    return {
+      // "" after a migration that found no user: decodes to null, as a missing user.
+      user: decodeAccessLine(userId, line),
+      session: parseJson<SessionRecord>(session ?? null),
+      cutoff: toNumber(cutoff ?? null),
+      accessTokenRevoked: revoked != null,
+    };
+  }
 }

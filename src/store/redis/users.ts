@@ -1,5 +1,6 @@
 import { keys } from "@revocable-auth/verifier/internal";
 import { userMatches, type Credentials, type UserFilter, type UserPage, type UserPageRequest, type UserPosition, type UserRecord, type UserStore } from "../store";
+import { encodeAccessLine } from "./access-line";
 import { parseJson, type RedisCore } from "./core";
 
 /**
@@ -41,11 +42,12 @@ export function redisUsers(core: RedisCore, scanMax = USERS_SCAN_MAX): UserStore
   return {
     async createUser(user: UserRecord, passwordHash: string): Promise<boolean> {
       return core.guard(async () => {
-        const userKeys = [keys.user(user.id), keys.password(user.id)] as const;
+        const userKeys = [keys.user(user.id), keys.password(user.id), keys.accessRecord(user.id)] as const;
         const created = await core.client
           .multi()
           .set(userKeys[0], JSON.stringify(user), "PX", PENDING_USER_TTL_MS, "NX")
           .set(userKeys[1], passwordHash, "PX", PENDING_USER_TTL_MS)
+          .set(userKeys[2], encodeAccessLine(user, 0), "PX", PENDING_USER_TTL_MS)
           .exec();
         if (created?.[0]?.[1] !== "OK") return false;
         // The email claim is the commit point; until the records are kept they expire by themselves.
@@ -55,7 +57,7 @@ export function redisUsers(core: RedisCore, scanMax = USERS_SCAN_MAX): UserStore
           await core.client.del(...userKeys);
           return false;
         }
-        throwOnReplyErrors(await core.client.multi().persist(userKeys[0]).persist(userKeys[1]).exec());
+        throwOnReplyErrors(await core.client.multi().persist(userKeys[0]).persist(userKeys[1]).persist(userKeys[2]).exec());
         return true;
       });
     },

@@ -53,6 +53,12 @@ export function passkeysContract(harness: () => ContractHarness<PasskeysContract
       expect(await store.passkeyOwner(extra.id)).toBeNull();
     });
 
+    it("answers for an id that is no user's (the unknown address's stand-in asks with one) as for a user without passkeys", async () => {
+      expect(await store.listPasskeys("nobody")).toEqual([]);
+      expect(await store.getPasskey("nobody", "some-credential")).toBeNull();
+      expect(await store.addPasskey(passkey("nobody"), 10)).toBe("user_missing");
+    });
+
     it("renames a passkey, keeping an empty transports list a list", async () => {
       const user = await withUser();
       const key = passkey(user.id);

@@ -1,4 +1,4 @@
-import { CUTOFF, END_SESSIONS, script } from "./fragments";
+import { ACCESS_LINE, CUTOFF, END_SESSIONS, script } from "./fragments";
 
 /**
  * The access record: with the directory in Postgres, what the user's slot must know of the user,
@@ -14,10 +14,11 @@ import { CUTOFF, END_SESSIONS, script } from "./fragments";
  * is newer than the one written: a replay, or a slower instance, never puts an older state back.
  * Returns 1 when written.
  */
-export const putAccessRecord = script(4, [], `
+export const putAccessRecord = script(4, [ACCESS_LINE], `
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
+write_access_line(KEYS[1], cjson.decode(ARGV[2]))
 if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3]) end
 redis.call('DEL', KEYS[4])
 for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], '1') end
@@ -27,4 +28,21 @@ return 1
 /** KEYS: sessions, cutoff, the session key prefix. ARGV: credential id. Ends the sessions it started; returns their ids. */
 export const endPasskeySessions = script(3, [CUTOFF, END_SESSIONS], `
 return end_sessions(KEYS[1], KEYS[3], cutoff_at(KEYS[2]), function(_, session) return session and session.passkeyId == ARGV[1] end)
+`);
+
+/**
+ * KEYS: user, access record. The access record, converted from the JSON record when only that is
+ * there (a record written before the access record existed, ../access-line.ts), with the JSON
+ * record's expiry (a user whose register is still pending). Returns the line, or false when there
+ * is no user.
+ */
+export const migrateAccessRecord = script(2, [ACCESS_LINE], `
+local line = redis.call('GET', KEYS[2])
+if line then return line end
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+line = write_access_line(KEYS[1], cjson.decode(raw))
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return line
 `);

@@ -131,3 +131,39 @@ local function release_claim(key, owner)
   return 1
 end
 `);
+
+/**
+ * The compact access record (../access-line.ts, which builds the same line in TypeScript): written
+ * beside the JSON record by every script that changes the record, with the user's access version.
+ * Its key and the version's are the record key's siblings (same hash tag, so the same slot).
+ */
+export const ACCESS_LINE = fragment(`
+local function user_key_sibling(user_key, name)
+  return string.sub(user_key, 1, #user_key - 4) .. name
+end
+local function access_flag(value)
+  if value == true then return '1' elseif value == false then return '0' else return '-' end
+end
+local function write_access_line(user_key, user)
+  local version = tonumber(redis.call('GET', user_key_sibling(user_key, 'access-version')) or '0')
+  local flags = (user.disabled == true and '1' or '0') .. access_flag(user.mfaEnabled) .. access_flag(user.emailVerified)
+  local roles = {}
+  for i, role in ipairs(user.roles) do roles[i] = role end
+  local line = '1|' .. string.format('%d', version) .. '|' .. flags .. '|' .. string.format('%.0f', user.createdAt) .. '|' .. table.concat(roles, ',') .. '|' .. user.email
+  redis.call('SET', user_key_sibling(user_key, 'access-record'), line)
+  return line
+end
+`);
+
+/** Writes the user's JSON record and its access record in one step; returns the JSON. */
+export const PUT_USER = fragment(
+  `
+local function put_user(user_key, user)
+  local encoded = cjson.encode(user)
+  redis.call('SET', user_key, encoded)
+  write_access_line(user_key, user)
+  return encoded
+end
+`,
+  ACCESS_LINE,
+);

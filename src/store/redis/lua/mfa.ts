@@ -1,4 +1,4 @@
-import { script } from "./fragments";
+import { PUT_USER, script } from "./fragments";
 
 /** The second factor, on the user's slot. */
 
@@ -6,7 +6,7 @@ import { script } from "./fragments";
  * KEYS: user, TOTP enrolment, TOTP, failures, recovery codes. ARGV: the sealed secret the
  * enrolment must still hold, the accepted step, then the recovery-code hashes.
  */
-export const enableTotp = script(5, [], `
+export const enableTotp = script(5, [PUT_USER], `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'user_missing' end
 local user = cjson.decode(raw)
@@ -16,7 +16,7 @@ redis.call('SET', KEYS[3], cjson.encode({ sealedSecret = ARGV[1], lastStep = ton
 redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
 for i = 3, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 user.mfaEnabled = true
-redis.call('SET', KEYS[1], cjson.encode(user))
+put_user(KEYS[1], user)
 return 'enabled'
 `);
 
@@ -51,13 +51,13 @@ return 1
 `);
 
 /** KEYS: user, TOTP, enrolment, failures, recovery codes. Returns 1 when a factor was on. */
-export const disableMfa = script(5, [], `
+export const disableMfa = script(5, [PUT_USER], `
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local user = cjson.decode(raw)
 if not user.mfaEnabled then return 0 end
 user.mfaEnabled = false
-redis.call('SET', KEYS[1], cjson.encode(user))
+put_user(KEYS[1], user)
 return 1
 `);

@@ -1,4 +1,4 @@
-import { CUTOFF, END_ALL, END_SESSIONS, fragment, NOW_MS, script, SESSION_PREFIX, TAKE_MAIL_TOKEN } from "./fragments";
+import { CUTOFF, END_ALL, END_SESSIONS, fragment, NOW_MS, PUT_USER, script, SESSION_PREFIX, TAKE_MAIL_TOKEN } from "./fragments";
 
 /**
  * The steps that span concerns, each one script on the user's slot (an access change, or an email
@@ -18,12 +18,11 @@ local function verify_address(user_key, token_key, hash, now)
   local user = cjson.decode(raw)
   if token.email ~= user.email then return nil end
   user.emailVerified = true
-  local encoded = cjson.encode(user)
-  redis.call('SET', user_key, encoded)
-  return encoded
+  return put_user(user_key, user)
 end
 `,
   TAKE_MAIL_TOKEN,
+  PUT_USER,
 );
 
 /**
@@ -65,7 +64,7 @@ return {'changed', encoded}
  * version, the pending email change. ARGV: the state JSON. Returns the record JSON, or false when
  * the user is missing.
  */
-export const applyAccess = script(5, [NOW_MS, END_ALL], `
+export const applyAccess = script(5, [NOW_MS, END_ALL, PUT_USER], `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local state = cjson.decode(ARGV[1])
@@ -74,9 +73,8 @@ local applied = tonumber(redis.call('GET', KEYS[4]) or '0')
 if state.v > applied then
   user.roles = state.roles
   user.disabled = state.disabled
-  raw = cjson.encode(user)
-  redis.call('SET', KEYS[1], raw)
   redis.call('SET', KEYS[4], state.v)
+  raw = put_user(KEYS[1], user)
 end
 if state.disabled then
   end_all(KEYS[2], KEYS[3])
@@ -139,7 +137,7 @@ return 1
  * token's address (claimed on the directory just before), marks it verified and ends every other
  * session. Returns {'changed', user JSON, ended}, or {'invalid'}.
  */
-export const applyEmailChange = script(5, [CUTOFF, SESSION_PREFIX, END_SESSIONS, TAKE_MAIL_TOKEN], `
+export const applyEmailChange = script(5, [CUTOFF, SESSION_PREFIX, END_SESSIONS, TAKE_MAIL_TOKEN, PUT_USER], `
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
 local user = cjson.decode(raw)
@@ -150,8 +148,7 @@ local asking = redis.call('GET', KEYS[5])
 if user.disabled or not asking or cjson.decode(asking).createdAt <= cutoff then return {'invalid'} end
 user.email = token.email
 user.emailVerified = true
-local encoded = cjson.encode(user)
-redis.call('SET', KEYS[2], encoded)
+local encoded = put_user(KEYS[2], user)
 local ended = end_sessions(KEYS[3], session_prefix(KEYS[5], ARGV[3]), cutoff, function(id) return id ~= ARGV[3] end)
 return {'changed', encoded, #ended}
 `);
@@ -164,7 +161,7 @@ return {'changed', encoded, #ended}
  * consumes the token, cancels the pending change, removes the password (whoever asked knew it),
  * moves the record back when told to, and ends every session. Returns {'cancelled', user JSON, ended, reverted 0|1}, or {'invalid'}.
  */
-export const cancelEmailChange = script(6, [NOW_MS, END_ALL, TAKE_MAIL_TOKEN], `
+export const cancelEmailChange = script(6, [NOW_MS, END_ALL, TAKE_MAIL_TOKEN, PUT_USER], `
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'invalid'} end
 local user = cjson.decode(raw)
@@ -176,8 +173,7 @@ local reverted = 0
 if ARGV[3] ~= '' then
   user.email = ARGV[3]
   user.emailVerified = true
-  raw = cjson.encode(user)
-  redis.call('SET', KEYS[2], raw)
+  raw = put_user(KEYS[2], user)
   reverted = 1
 end
 return {'cancelled', raw, end_all(KEYS[3], KEYS[4]), reverted}
