@@ -70,12 +70,16 @@ export function postgresIdentities(pg: PostgresCore): IdentityStore {
         const [provider, subject] = [id.slice(0, colon), id.slice(colon + 1)];
         // The user's row lock serialises this with removePasskey's, which checks the same ways in.
         return pg.transaction(async (client) => {
+          // The lock first, the count in a statement of its own: a statement that waited for the
+          // lock counts with the snapshot it began with, so two unlinks counted the same two
+          // identities and both went through (read committed takes a new snapshot per statement).
+          await client.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
           const { rows } = await client.query<{ password_hash: string | null; passkeys: string; identities: string; has_it: boolean }>(
             `SELECT password_hash,
                (SELECT count(*) FROM passkeys WHERE user_id = users.id) AS passkeys,
                (SELECT count(*) FROM linked_identities WHERE user_id = users.id) AS identities,
                EXISTS (SELECT 1 FROM linked_identities WHERE user_id = users.id AND provider = $2 AND subject = $3) AS has_it
-             FROM users WHERE id = $1 FOR UPDATE`,
+             FROM users WHERE id = $1`,
             [userId, provider, subject],
           );
           const user = rows[0];

@@ -154,12 +154,15 @@ export function postgresTransitions(pg: PostgresCore, sync: AccessSync, hot: Tra
       return pg.guard(async () => {
         let refused: "missing" | "last_way_in" | null = null;
         const done = await commit(userId, { kind: "passkey", credentialId }, async (client) => {
+          // The row lock first, then the count in a statement of its own, which sees what an
+          // unlinkIdentity holding the lock before us committed (identities.ts says why).
+          await client.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
           const { rows } = await client.query<{ password_hash: string | null; held: string; identities: string; has_it: boolean }>(
             `SELECT password_hash,
                (SELECT count(*) FROM passkeys WHERE user_id = users.id) AS held,
                (SELECT count(*) FROM linked_identities WHERE user_id = users.id) AS identities,
                EXISTS (SELECT 1 FROM passkeys WHERE user_id = users.id AND credential_id = $2) AS has_it
-             FROM users WHERE id = $1 FOR UPDATE`,
+             FROM users WHERE id = $1`,
             [userId, credentialId],
           );
           const user = rows[0];
