@@ -6,10 +6,14 @@ import { generateKeyPair, generateProof, type KeyPair } from "dpop";
  * key lives and remembers the server's nonce.
  */
 export interface Dpop {
+  /** `dpop: "required"`: a sign-in without the key fails (DPOP_KEY_UNAVAILABLE) instead of going bearer. */
+  readonly required: boolean;
   /** A proof for one request: `htu` the URL without query and fragment, `accessToken` for its `ath`. */
   proof(url: string, method: string, accessToken?: string): Promise<string>;
-  /** Remembers a `DPoP-Nonce` the server sent (RFC 9449 §8), for every later proof. */
-  nonce(value: string | null): void;
+  /** Remembers a `DPoP-Nonce` the server at `url` sent (RFC 9449 §8), for its later proofs. */
+  nonce(url: string, value: string | null): void;
+  /** Whether the key pair loads now (a refresh refused for want of a proof is then not the session's end). */
+  usable(): Promise<boolean>;
 }
 
 /** Where the key pair comes from: `createAuthClient`'s `dpop` option, when it is a function. */
@@ -88,19 +92,33 @@ async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promi
   }
 }
 
-export function createDpop(keys: DpopKeys): Dpop {
-  let serverNonce: string | undefined;
+export function createDpop(keys: DpopKeys, required = false): Dpop {
+  /**
+   * The last nonce of each server, by origin: a nonce is one server's (RFC 9449 §8), and one that a
+   * third-party API sent through `dpopFetch` must never be what this client's API is sent.
+   */
+  const serverNonces = new Map<string, string>();
   return {
+    required,
     async proof(url, method, accessToken) {
       const target = new URL(url);
       target.search = "";
       target.hash = "";
-      return generateProof(await keys(), target.href, method, serverNonce, accessToken);
+      return generateProof(await keys(), target.href, method, serverNonces.get(nonceOrigin(target)), accessToken);
     },
-    nonce(value) {
-      if (value) serverNonce = value;
+    nonce(url, value) {
+      if (value) serverNonces.set(nonceOrigin(new URL(url)), value);
     },
+    usable: () => keys().then(
+      () => true,
+      () => false,
+    ),
   };
+}
+
+/** The origin a nonce belongs to; a socket (ws:, wss:) is the server of its http:, https: origin. */
+function nonceOrigin(url: URL): string {
+  return `${url.protocol.replace(/^ws/, "http")}//${url.host}`;
 }
 
 /** Whether a 401 asks to sign again with the server's nonce: `WWW-Authenticate: DPoP error="use_dpop_nonce"`. */
