@@ -1,3 +1,4 @@
+import type { KeyPair } from "dpop";
 import { wantsNonce, type Dpop } from "./dpop.js";
 import { AuthClientError } from "./errors.js";
 import type { FetchLike, ResponseLike } from "./environment.js";
@@ -70,6 +71,8 @@ export interface Authorization {
   readonly signIn?: boolean;
   /** A refresh of a DPoP-bound session: its refresh token is bound too, so no proof means no request. */
   readonly boundSession?: boolean;
+  /** The key to sign with, when it is no longer the client's (the logout of a sign-out that replaced it). */
+  readonly keyPair?: KeyPair;
 }
 
 /** The Authorization header, and the DPoP proof for this request when one belongs to it. */
@@ -79,7 +82,7 @@ export async function authorizationHeaders(dpop: Dpop | null, url: string, metho
   if (auth.token) headers.authorization = `${bound ? "DPoP" : "Bearer"} ${auth.token}`;
   if (dpop && (bound || (auth.signIn && !auth.token))) {
     try {
-      headers.dpop = await dpop.proof(url, method, bound ? (auth.token ?? undefined) : undefined);
+      headers.dpop = await dpop.proof(url, method, bound ? (auth.token ?? undefined) : undefined, auth.keyPair);
     } catch (error) {
       // No key (IndexedDB refused, no WebCrypto): a sign-in goes without, for bearer tokens, unless
       // the app requires DPoP; a bound token or refresh cannot, and the key may load next time.

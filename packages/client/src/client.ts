@@ -1,4 +1,5 @@
 import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import type { KeyPair } from "dpop";
 import {
   authorizationHeaders,
   CONFIRM_TOTP,
@@ -23,7 +24,7 @@ import {
   type Passkey,
   type User,
 } from "./api.js";
-import { createDpop, defaultKeys, wantsNonce, type DpopKeys } from "./dpop.js";
+import { createDpop, defaultKeys, wantsNonce, type DpopKeys, type KeyStore } from "./dpop.js";
 import { globals, type ChannelFactory, type FetchLike, type IdbFactoryLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
 import { AuthClientError, endsSession } from "./errors.js";
 import { openLiveOnce, type Live, type SessionEvent } from "./live.js";
@@ -204,8 +205,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const mode = options.refreshToken ?? (env.isBrowser ? "cookie" : "memory");
   const holder: RefreshTokenStore | null = mode === "cookie" ? null : mode === "memory" ? memoryStore() : mode;
   const apiUrl = absolute(options.url);
-  const dpopKeys = options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? options.dpop : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
-  const dpop = dpopKeys ? createDpop(dpopKeys, options.dpop === "required") : null;
+  // A key of yours (a function) is yours to rotate; the default one is replaced at each explicit sign-out.
+  const keys: Partial<KeyStore> & Pick<KeyStore, "load"> | null =
+    options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? { load: options.dpop } : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
+  const dpop = keys ? createDpop(keys.load, options.dpop === "required") : null;
   const transport: GraphQLTransport = { url: apiUrl, fetch: fetchImpl, withCookie: holder === null, dpop };
   const Channel = options.BroadcastChannel === undefined ? env.BroadcastChannel : options.BroadcastChannel;
   const locks = options.locks === undefined ? env.locks : options.locks;
@@ -229,7 +232,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     outcomes++;
     outcomeArrived?.();
     if (message.type === "session") apply({ type: "session", session: message.session });
-    else if (message.type === "signedOut") apply({ type: "signedOut", reason: message.reason });
+    else if (message.type === "signedOut") {
+      keys?.forget?.(); // a tab that signed out replaced the key (stored before it told us)
+      apply({ type: "signedOut", reason: message.reason });
+    }
     else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason, accessToken: message.accessToken });
   });
 
@@ -409,7 +415,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   async function end(query: string, reason: string): Promise<void> {
     if (state.status === "signedOut") return;
     const token = await client.getAccessToken().catch(() => null);
-    const authorization = authorizationOf(token); // its scheme, before the session is gone
+    const authorization = { ...authorizationOf(token), keyPair: await retireKey() }; // its scheme and key, before the session is gone
     await signOutHere(reason);
     if (!token) return;
     try {
@@ -430,6 +436,18 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     const reason = body?.errors?.[0]?.extensions?.reason;
     if (reason && (await client.refused(reason, authorization.authorization?.split(" ")[1])) && !retried) return authorizedFetch(url, init, true);
     return response;
+  }
+
+  /**
+   * An explicit sign-out replaces the default key before any tab hears of it, so that one key
+   * (its thumbprint, in every token) does not link the accounts used one after another in this
+   * browser. Answers the old key, which still signs this session's logout.
+   */
+  async function retireKey(): Promise<KeyPair | undefined> {
+    if (!keys?.rotate) return undefined;
+    const retiring = await keys.load().catch(() => undefined);
+    await keys.rotate().catch(() => {}); // the key stays as it was: signing out matters more
+    return retiring;
   }
 
   const client: AuthClient = {

@@ -37,7 +37,7 @@ function client(url: string, { held = null as string | null, name = undefined as
     if (operation === held) await gate;
     return response;
   };
-  const auth = createAuthClient({ url, BroadcastChannel: name ? BroadcastChannel : null, name, WebSocket: null, locks: null, fetch: counting });
+  const auth = createAuthClient({ url, ...(name ? { name } : { BroadcastChannel: null }), WebSocket: null, locks: null, fetch: counting });
   clients.push(auth);
   const events: string[] = [];
   auth.onAuthStateChange((event) => void events.push(event));
