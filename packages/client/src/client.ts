@@ -3,8 +3,8 @@ import type { KeyPair } from "dpop";
 import {
   authorizationHeaders,
   CONFIRM_TOTP,
-  keyUnavailable,
   graphql,
+  keyUnavailable,
   LOGIN,
   LOGIN_WITH_PASSKEY,
   LOGOUT,
@@ -175,7 +175,8 @@ export interface AuthClient {
   refused(reason: string, token?: string | null): Promise<boolean>;
   /**
    * For integrations that send their own requests (the Apollo link): remembers the `DPoP-Nonce` a
-   * response from `url` (default: the API's `url`) carried, and answers whether it asks to sign again with it (`use_dpop_nonce`).
+   * response from `url` (default: the API's `url`) carried, and answers whether it asks to sign
+   * again with it (`use_dpop_nonce`).
    */
   dpopChallenge(url: string | undefined, response: { readonly status: number; readonly headers: { get(name: string): string | null } }): boolean;
   /** `fetch` with the bearer token; one retry after `TOKEN_EXPIRED`, sign-out on `TOKEN_REVOKED`. */
@@ -206,7 +207,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const holder: RefreshTokenStore | null = mode === "cookie" ? null : mode === "memory" ? memoryStore() : mode;
   const apiUrl = absolute(options.url);
   // A key of yours (a function) is yours to rotate; the default one is replaced at each explicit sign-out.
-  const keys: Partial<KeyStore> & Pick<KeyStore, "load"> | null =
+  const keys: (Partial<KeyStore> & Pick<KeyStore, "load">) | null =
     options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? { load: options.dpop } : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
   const dpop = keys ? createDpop(keys.load, options.dpop === "required") : null;
   const transport: GraphQLTransport = { url: apiUrl, fetch: fetchImpl, withCookie: holder === null, dpop };
@@ -235,8 +236,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     else if (message.type === "signedOut") {
       keys?.forget?.(); // a tab that signed out replaced the key (stored before it told us)
       apply({ type: "signedOut", reason: message.reason });
-    }
-    else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason, accessToken: message.accessToken });
+    } else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason, accessToken: message.accessToken });
   });
 
   function apply(input: Input, tell?: TabMessage): void {

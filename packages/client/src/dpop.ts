@@ -128,10 +128,7 @@ export function createDpop(keys: DpopKeys, required = false): Dpop {
     nonce(url, value) {
       if (value) serverNonces.set(nonceOrigin(new URL(url)), value);
     },
-    usable: () => keys().then(
-      () => true,
-      () => false,
-    ),
+    usable: () => keys().then(() => true, () => false),
   };
 }
 
