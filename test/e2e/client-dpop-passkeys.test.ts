@@ -121,6 +121,42 @@ describeWithChromium("the client package's DPoP key and passkeys in Chromium", (
     await tabA.close();
   });
 
+  it("an explicit signOut replaces the key before the other tabs hear of it: the next account is bound to another key, in every tab", async () => {
+    const first = (await register(api.url)).user.email;
+    const second = (await register(api.url)).user.email;
+    const tabA = await openTab();
+    const tabB = await openTab();
+    const jktOf = (token: string) => (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { cnf: { jkt: string } }).cnf.jkt;
+    const signIn = (page: Page, email: string) => on(page, `auth.signIn({ email: ${JSON.stringify(email)}, password: ${JSON.stringify(PASSWORD)} })`);
+
+    await signIn(tabA, first);
+    const before = jktOf((await on<string>(tabA, "auth.getAccessToken()"))!);
+    const fromNode = await post<{ login: { accessToken: string } }>(api.url, { query: "mutation ($input: LoginInput!) { login(input: $input) { accessToken } }", variables: { input: { email: first, password: PASSWORD } } });
+    const devices = async () =>
+      (await post<{ sessions: { device: string | null }[] }>(api.url, { query: "{ sessions { device } }" }, { token: fromNode.data!.login.accessToken })).data!.sessions.map((session) => session.device);
+    expect(await devices()).toContain("Chromium");
+    // The second tab signs with the key too (and so holds it loaded) before the sign-out.
+    for (let i = 0; i < 50 && (await on(tabB, "auth.state.status")) !== "signedIn"; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await on(tabB, "auth.request('{ me { email } }')")).toEqual({ me: { email: first } });
+
+    await on(tabB, "void (globalThis.heard = new Promise((resolve) => auth.onAuthStateChange((event) => event === 'SIGNED_OUT' && resolve(event))))");
+    await on(tabA, "auth.signOut()");
+    expect(await on(tabB, "globalThis.heard")).toBe("SIGNED_OUT");
+    // The logout, signed with the retired key, ended the session at the API.
+    expect(await devices()).not.toContain("Chromium");
+
+    // The other tab signs in the next account: a new key, which the first tab then signs with too.
+    await signIn(tabB, second);
+    const after = jktOf((await on<string>(tabB, "auth.getAccessToken()"))!);
+    expect(after).not.toBe(before);
+    expect(await on(tabB, "auth.request('{ me { email } }')")).toEqual({ me: { email: second } });
+    for (let i = 0; i < 50 && (await on(tabA, "auth.state.status")) !== "signedIn"; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await on(tabA, "auth.request('{ me { email } }')")).toEqual({ me: { email: second } });
+    await on(tabB, "auth.signOut()");
+    await tabA.close();
+    await tabB.close();
+  });
+
   describe("passkeys with the virtual authenticator", () => {
     let page: Page;
     let cdp: CDPSession;

@@ -1,3 +1,4 @@
+import type { KeyPair } from "dpop";
 import { wantsNonce, type Dpop } from "./dpop.js";
 import { AuthClientError } from "./errors.js";
 import type { FetchLike, ResponseLike } from "./environment.js";
@@ -68,6 +69,10 @@ export interface Authorization {
   readonly token?: string | null;
   readonly tokenType?: string;
   readonly signIn?: boolean;
+  /** A refresh of a DPoP-bound session: its refresh token is bound too, so no proof means no request. */
+  readonly boundSession?: boolean;
+  /** The key to sign with, when it is no longer the client's (the logout of a sign-out that replaced it). */
+  readonly keyPair?: KeyPair;
 }
 
 /** The Authorization header, and the DPoP proof for this request when one belongs to it. */
@@ -77,13 +82,19 @@ export async function authorizationHeaders(dpop: Dpop | null, url: string, metho
   if (auth.token) headers.authorization = `${bound ? "DPoP" : "Bearer"} ${auth.token}`;
   if (dpop && (bound || (auth.signIn && !auth.token))) {
     try {
-      headers.dpop = await dpop.proof(url, method, bound ? (auth.token ?? undefined) : undefined);
+      headers.dpop = await dpop.proof(url, method, bound ? (auth.token ?? undefined) : undefined, auth.keyPair);
     } catch (error) {
-      // No key (IndexedDB refused, no WebCrypto): a sign-in goes without, for bearer tokens; a bound token cannot.
-      if (bound) throw new AuthClientError("DPOP_KEY_UNAVAILABLE", "DPOP_KEY_UNAVAILABLE", `No DPoP key to prove this session with: ${(error as Error).message}`);
+      // No key (IndexedDB refused, no WebCrypto): a sign-in goes without, for bearer tokens, unless
+      // the app requires DPoP; a bound token or refresh cannot, and the key may load next time.
+      if (bound || auth.boundSession || dpop.required) throw keyUnavailable(error);
     }
   }
   return headers;
+}
+
+/** A DPoP key that did not load: a passing failure (the session stays), never a reason to go without. */
+export function keyUnavailable(error: unknown): AuthClientError {
+  return new AuthClientError("DPOP_KEY_UNAVAILABLE", "DPOP_KEY_UNAVAILABLE", `No DPoP key to sign a proof with: ${(error as Error).message}`);
 }
 
 /**
@@ -110,7 +121,7 @@ async function post(transport: GraphQLTransport, query: string, variables: Recor
   } catch (error) {
     throw new AuthClientError("NETWORK_ERROR", "NETWORK_ERROR", `The auth API could not be reached: ${(error as Error).message}`);
   }
-  transport.dpop?.nonce(response.headers.get("dpop-nonce"));
+  transport.dpop?.nonce(transport.url, response.headers.get("dpop-nonce"));
   return response;
 }
 

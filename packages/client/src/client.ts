@@ -1,8 +1,10 @@
 import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import type { KeyPair } from "dpop";
 import {
   authorizationHeaders,
   CONFIRM_TOTP,
   graphql,
+  keyUnavailable,
   LOGIN,
   LOGIN_WITH_PASSKEY,
   LOGOUT,
@@ -22,7 +24,7 @@ import {
   type Passkey,
   type User,
 } from "./api.js";
-import { createDpop, defaultKeys, wantsNonce, type DpopKeys } from "./dpop.js";
+import { createDpop, defaultKeys, wantsNonce, type DpopKeys, type KeyStore } from "./dpop.js";
 import { globals, type ChannelFactory, type FetchLike, type IdbFactoryLike, type LockManagerLike, type ResponseLike, type SocketFactory } from "./environment.js";
 import { AuthClientError, endsSession } from "./errors.js";
 import { openLiveOnce, type Live, type SessionEvent } from "./live.js";
@@ -70,8 +72,11 @@ export interface AuthClientOptions {
    * more is signed. `false`: never. A function: the key pair to sign with (for a Node client that
    * keeps its key beyond the process). The default key is a non-extractable ECDSA P-256 key kept in
    * IndexedDB (one per origin and `name`, shared by every tab), or in memory where there is none.
+   * Where the key cannot be loaded (IndexedDB refused, no WebCrypto) `true` signs in without a
+   * proof and gets bearer tokens (the session's `tokenType` says which); `"required"` makes the
+   * sign-in fail with `DPOP_KEY_UNAVAILABLE` instead.
    */
-  readonly dpop?: boolean | DpopKeys;
+  readonly dpop?: boolean | "required" | DpopKeys;
   readonly indexedDB?: IdbFactoryLike | null;
 }
 
@@ -163,9 +168,17 @@ export interface AuthClient {
   /**
    * Tell the client the API refused a request with this reason. Answers whether retrying once with
    * `getAccessToken()` makes sense: true for `TOKEN_EXPIRED`; `TOKEN_REVOKED` and `ACCOUNT_DISABLED`
-   * sign out every tab and answer false.
+   * sign out every tab and answer false. `token`, the access token the refused request carried:
+   * a refusal of an older token than the one held now (an answer to a request sent before
+   * `verifyMfa` or a refresh) changes nothing, and is worth a retry with the current one.
    */
-  refused(reason: string): Promise<boolean>;
+  refused(reason: string, token?: string | null): Promise<boolean>;
+  /**
+   * For integrations that send their own requests (the Apollo link): remembers the `DPoP-Nonce` a
+   * response from `url` (default: the API's `url`) carried, and answers whether it asks to sign
+   * again with it (`use_dpop_nonce`).
+   */
+  dpopChallenge(url: string | undefined, response: { readonly status: number; readonly headers: { get(name: string): string | null } }): boolean;
   /** `fetch` with the bearer token; one retry after `TOKEN_EXPIRED`, sign-out on `TOKEN_REVOKED`. */
   fetch(url: string, init?: FetchInit): Promise<ResponseLike>;
   /** One GraphQL operation to `url` with the bearer token; answers `data` or throws AuthClientError. */
@@ -180,6 +193,8 @@ export interface AuthClient {
 const OUTCOME_WAIT_MS = 1_000;
 const RETRY_REASONS = new Set(["TOKEN_EXPIRED", "INVALID_TOKEN"]);
 const SIGN_OUT_REASONS = new Set(["TOKEN_REVOKED", "ACCOUNT_DISABLED", "REFRESH_TOKEN_REUSED"]);
+/** A refusal of the request's proof, not of its session. */
+const DPOP_REFUSALS = new Set(["DPOP_PROOF_REQUIRED", "INVALID_DPOP_PROOF"]);
 
 export function createAuthClient(options: AuthClientOptions): AuthClient {
   const env = globals();
@@ -191,8 +206,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   const mode = options.refreshToken ?? (env.isBrowser ? "cookie" : "memory");
   const holder: RefreshTokenStore | null = mode === "cookie" ? null : mode === "memory" ? memoryStore() : mode;
   const apiUrl = absolute(options.url);
-  const dpopKeys = options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? options.dpop : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
-  const dpop = dpopKeys ? createDpop(dpopKeys) : null;
+  // A key of yours (a function) is yours to rotate; the default one is replaced at each explicit sign-out.
+  const keys: (Partial<KeyStore> & Pick<KeyStore, "load">) | null =
+    options.dpop === false || (!options.dpop && !env.webCrypto) ? null : typeof options.dpop === "function" ? { load: options.dpop } : defaultKeys(name, options.indexedDB === undefined ? env.indexedDB : options.indexedDB);
+  const dpop = keys ? createDpop(keys.load, options.dpop === "required") : null;
   const transport: GraphQLTransport = { url: apiUrl, fetch: fetchImpl, withCookie: holder === null, dpop };
   const Channel = options.BroadcastChannel === undefined ? env.BroadcastChannel : options.BroadcastChannel;
   const locks = options.locks === undefined ? env.locks : options.locks;
@@ -216,8 +233,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     outcomes++;
     outcomeArrived?.();
     if (message.type === "session") apply({ type: "session", session: message.session });
-    else if (message.type === "signedOut") apply({ type: "signedOut", reason: message.reason });
-    else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason });
+    else if (message.type === "signedOut") {
+      keys?.forget?.(); // a tab that signed out replaced the key (stored before it told us)
+      apply({ type: "signedOut", reason: message.reason });
+    } else if (message.type === "secondFactor") apply({ type: "secondFactor", reason: message.reason, accessToken: message.accessToken });
   });
 
   function apply(input: Input, tell?: TabMessage): void {
@@ -242,7 +261,10 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
         url: liveUrl,
         WebSocket: Socket,
         connectionParams: socketInit,
-        secondFactor: (reason) => void client.refused(reason),
+        secondFactor: (reason, token) => {
+          void client.refused(reason, token);
+          return token === sessionOf(state)?.accessToken;
+        },
         // 4403 (expired, roles changed, ...): whatever the reason, the next token must be a new one.
         tokenRefused: (token) => void (refusedToken = token),
         event: (event) => {
@@ -311,16 +333,18 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   async function refreshNow(): Promise<string | null> {
     const firstLook = state.status === "unknown";
+    const boundSession = sessionOf(state)?.tokenType === "DPoP";
     apply({ type: "refreshStarted" });
     try {
       const stored = holder ? await holder.get() : null;
       if (holder && !stored) throw new AuthClientError("UNAUTHENTICATED", "INVALID_TOKEN", "No refresh token is stored");
       const data = stored
-        ? await graphql<{ refresh: AuthPayload }>(transport, REFRESH, { refreshToken: stored }, { signIn: true })
-        : await graphql<{ refresh: AuthPayload }>(transport, REFRESH_WITH_COOKIE, {}, { signIn: true });
+        ? await graphql<{ refresh: AuthPayload }>(transport, REFRESH, { refreshToken: stored }, { signIn: true, boundSession })
+        : await graphql<{ refresh: AuthPayload }>(transport, REFRESH_WITH_COOKIE, {}, { signIn: true, boundSession });
       await holder?.set(data.refresh.refreshToken);
       return adopt(data.refresh).accessToken;
-    } catch (error) {
+    } catch (caught) {
+      const error = await keyFailure(caught);
       if (!endsSession(error)) {
         apply({ type: "refreshFailed" }, { type: "refreshFailed" });
         throw error;
@@ -331,6 +355,15 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       await signOutHere(nothingThere ? "NO_SESSION" : error.reason, !nothingThere);
       return null;
     }
+  }
+
+  /**
+   * A refresh refused for its proof (a fresh tab cannot know the session is bound) while the key
+   * does not load says nothing about the session: the key may load next time (IndexedDB reopened).
+   */
+  async function keyFailure(error: unknown): Promise<unknown> {
+    if (!dpop || !endsSession(error) || !DPOP_REFUSALS.has(error.reason) || (await dpop.usable())) return error;
+    return keyUnavailable(new Error(error.message));
   }
 
   async function start(query: string, credentials: Credentials): Promise<SignInResult> {
@@ -366,10 +399,11 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   /** One operation of this session: a token refused as expired is refreshed and the operation sent once more. */
   async function authorized<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const token = await client.getAccessToken();
     try {
-      return await graphql<T>(transport, query, variables, authorizationOf(await client.getAccessToken()));
+      return await graphql<T>(transport, query, variables, authorizationOf(token));
     } catch (error) {
-      if (!(error instanceof AuthClientError) || !(await client.refused(error.reason))) throw error;
+      if (!(error instanceof AuthClientError) || !(await client.refused(error.reason, token))) throw error;
       return graphql<T>(transport, query, variables, authorizationOf(await client.getAccessToken()));
     }
   }
@@ -381,7 +415,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
   async function end(query: string, reason: string): Promise<void> {
     if (state.status === "signedOut") return;
     const token = await client.getAccessToken().catch(() => null);
-    const authorization = authorizationOf(token); // its scheme, before the session is gone
+    const authorization = { ...authorizationOf(token), keyPair: await retireKey() }; // its scheme and key, before the session is gone
     await signOutHere(reason);
     if (!token) return;
     try {
@@ -393,15 +427,27 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   async function authorizedFetch(url: string, init: FetchInit = {}, retried = false, nonceRetried = false): Promise<ResponseLike> {
     const method = init.method ?? "GET";
-    const headers = { ...withoutAuthorization(init.headers), ...(await client.authorize(url, method)) };
+    const authorization = await client.authorize(url, method);
+    const headers = { ...withoutAuthorization(init.headers), ...authorization };
     const response = await fetchImpl!(url, { ...init, method, headers } as Parameters<FetchLike>[1]);
-    dpop?.nonce(response.headers.get("dpop-nonce"));
-    if (dpop && !nonceRetried && wantsNonce(response.status, response.headers.get("www-authenticate"))) return authorizedFetch(url, init, retried, true);
+    if (!nonceRetried && client.dpopChallenge(url, response)) return authorizedFetch(url, init, retried, true);
     if (response.status !== 401 || !response.clone) return response;
     const body = (await response.clone().json().catch(() => null)) as { errors?: { extensions?: { reason?: string } }[] } | null;
     const reason = body?.errors?.[0]?.extensions?.reason;
-    if (reason && (await client.refused(reason)) && !retried) return authorizedFetch(url, init, true);
+    if (reason && (await client.refused(reason, authorization.authorization?.split(" ")[1])) && !retried) return authorizedFetch(url, init, true);
     return response;
+  }
+
+  /**
+   * An explicit sign-out replaces the default key before any tab hears of it, so that one key
+   * (its thumbprint, in every token) does not link the accounts used one after another in this
+   * browser. Answers the old key, which still signs this session's logout.
+   */
+  async function retireKey(): Promise<KeyPair | undefined> {
+    if (!keys?.rotate) return undefined;
+    const retiring = await keys.load().catch(() => undefined);
+    await keys.rotate().catch(() => {}); // the key stays as it was: signing out matters more
+    return retiring;
   }
 
   const client: AuthClient = {
@@ -467,8 +513,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
         const method = init.method ?? (input instanceof Request ? input.method : "GET");
         headers.set("dpop", await dpop.proof(absolute(url), method, token));
         const response = await inner(input, { ...init, headers });
-        dpop.nonce(response.headers.get("dpop-nonce"));
-        if (nonceRetried || !wantsNonce(response.status, response.headers.get("www-authenticate"))) return response;
+        if (nonceRetried || !client.dpopChallenge(absolute(url), response)) return response;
         return proved(input, init, true);
       };
       return proved;
@@ -481,9 +526,12 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       eventListeners.add(listener);
       return () => void eventListeners.delete(listener);
     },
-    async refused(reason) {
+    async refused(reason, token) {
+      const current = sessionOf(state)?.accessToken;
+      // An answer about a token this tab has already replaced (verifyMfa, a refresh) is old news.
+      if (token && current && token !== current) return RETRY_REASONS.has(reason) || SECOND_FACTOR_REASONS.has(reason);
       if (SECOND_FACTOR_REASONS.has(reason)) {
-        apply({ type: "secondFactor", reason: reason as SecondFactor }, { type: "secondFactor", reason: reason as SecondFactor });
+        if (current) apply({ type: "secondFactor", reason: reason as SecondFactor, accessToken: current }, { type: "secondFactor", reason: reason as SecondFactor, accessToken: current });
         return false;
       }
       if (RETRY_REASONS.has(reason)) {
@@ -492,6 +540,11 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       }
       if (SIGN_OUT_REASONS.has(reason)) await signOutHere(reason);
       return false;
+    },
+    dpopChallenge(url, response) {
+      if (!dpop) return false;
+      dpop.nonce(url === undefined ? apiUrl : absolute(url), response.headers.get("dpop-nonce"));
+      return wantsNonce(response.status, response.headers.get("www-authenticate"));
     },
     fetch: (url, init) => authorizedFetch(url, init),
     request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {

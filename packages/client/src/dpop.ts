@@ -6,14 +6,30 @@ import { generateKeyPair, generateProof, type KeyPair } from "dpop";
  * key lives and remembers the server's nonce.
  */
 export interface Dpop {
-  /** A proof for one request: `htu` the URL without query and fragment, `accessToken` for its `ath`. */
-  proof(url: string, method: string, accessToken?: string): Promise<string>;
-  /** Remembers a `DPoP-Nonce` the server sent (RFC 9449 §8), for every later proof. */
-  nonce(value: string | null): void;
+  /** `dpop: "required"`: a sign-in without the key fails (DPOP_KEY_UNAVAILABLE) instead of going bearer. */
+  readonly required: boolean;
+  /**
+   * A proof for one request: `htu` the URL without query and fragment, `accessToken` for its `ath`;
+   * `keyPair` instead of the current one (the key a sign-out retired still signs that logout).
+   */
+  proof(url: string, method: string, accessToken?: string, keyPair?: KeyPair): Promise<string>;
+  /** Remembers a `DPoP-Nonce` the server at `url` sent (RFC 9449 §8), for its later proofs. */
+  nonce(url: string, value: string | null): void;
+  /** Whether the key pair loads now (a refresh refused for want of a proof is then not the session's end). */
+  usable(): Promise<boolean>;
 }
 
 /** Where the key pair comes from: `createAuthClient`'s `dpop` option, when it is a function. */
 export type DpopKeys = () => Promise<KeyPair>;
+
+/** The default key's store: the key, a new one in its place, and forgetting the one loaded. */
+export interface KeyStore {
+  readonly load: DpopKeys;
+  /** Replaces the key (an explicit sign-out): the next account in this browser is not linked to the last one. */
+  rotate(): Promise<void>;
+  /** Another tab may have replaced the key: load it again when next needed. */
+  forget(): void;
+}
 
 /** The part of IndexedDB the key needs, as narrow structural types (no DOM type library needed). */
 interface IdbRequestLike<T> {
@@ -45,10 +61,17 @@ const processKeys = new Map<string, Promise<KeyPair>>();
 const newKeyPair = (): Promise<KeyPair> => generateKeyPair("ES256", { extractable: false });
 
 /** The key pair: in IndexedDB where there is one (so every tab of the origin shares it), else in memory. */
-export function defaultKeys(name: string, indexedDB: IdbFactoryLike | null): DpopKeys {
-  if (!indexedDB) return () => processKeys.get(name) ?? remember(processKeys, name, newKeyPair());
+export function defaultKeys(name: string, indexedDB: IdbFactoryLike | null): KeyStore | Pick<KeyStore, "load"> {
+  // Not rotated: it ends with the process (or page), and clients of one name without a channel
+  // between them would lose the key their sessions are bound to.
+  if (!indexedDB) return { load: () => processKeys.get(name) ?? remember(processKeys, name, newKeyPair()) };
   let loaded: Promise<KeyPair> | null = null;
-  return () => (loaded ??= storedKeyPair(indexedDB, `${name}:dpop`).catch((error) => ((loaded = null), Promise.reject(error))));
+  const stored = (replace: boolean) => storedKeyPair(indexedDB, `${name}:dpop`, replace).catch((error) => ((loaded = null), Promise.reject(error)));
+  return {
+    load: () => (loaded ??= stored(false)),
+    rotate: async () => void (await (loaded = stored(true))),
+    forget: () => void (loaded = null),
+  };
 }
 
 function remember<T>(map: Map<string, Promise<T>>, key: string, value: Promise<T>): Promise<T> {
@@ -60,9 +83,9 @@ function remember<T>(map: Map<string, Promise<T>>, key: string, value: Promise<T
  * The origin's key pair from IndexedDB, made on first use. The candidate is made before the
  * transaction (IndexedDB commits a transaction that waits on anything else), and a readwrite
  * transaction keeps the one found if another tab stored one first: transactions on one store run
- * one at a time, so every tab ends up with the same key.
+ * one at a time, so every tab ends up with the same key. `replace` stores the candidate whatever is there.
  */
-async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promise<KeyPair> {
+async function storedKeyPair(indexedDB: IdbFactoryLike, database: string, replace: boolean): Promise<KeyPair> {
   const candidate = await newKeyPair();
   const db = await new Promise<IdbDatabaseLike>((resolve, reject) => {
     const request = indexedDB.open(database, 1);
@@ -76,7 +99,7 @@ async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promi
       const found = store.get("ES256");
       found.onsuccess = () => {
         const stored = found.result as KeyPair | undefined;
-        if (stored) return resolve(stored);
+        if (stored && !replace) return resolve(stored);
         const put = store.put(candidate, "ES256");
         put.onsuccess = () => resolve(candidate);
         put.onerror = () => reject(put.error);
@@ -88,19 +111,30 @@ async function storedKeyPair(indexedDB: IdbFactoryLike, database: string): Promi
   }
 }
 
-export function createDpop(keys: DpopKeys): Dpop {
-  let serverNonce: string | undefined;
+export function createDpop(keys: DpopKeys, required = false): Dpop {
+  /**
+   * The last nonce of each server, by origin: a nonce is one server's (RFC 9449 §8), and one that a
+   * third-party API sent through `dpopFetch` must never be what this client's API is sent.
+   */
+  const serverNonces = new Map<string, string>();
   return {
-    async proof(url, method, accessToken) {
+    required,
+    async proof(url, method, accessToken, keyPair) {
       const target = new URL(url);
       target.search = "";
       target.hash = "";
-      return generateProof(await keys(), target.href, method, serverNonce, accessToken);
+      return generateProof(keyPair ?? (await keys()), target.href, method, serverNonces.get(nonceOrigin(target)), accessToken);
     },
-    nonce(value) {
-      if (value) serverNonce = value;
+    nonce(url, value) {
+      if (value) serverNonces.set(nonceOrigin(new URL(url)), value);
     },
+    usable: () => keys().then(() => true, () => false),
   };
+}
+
+/** The origin a nonce belongs to; a socket (ws:, wss:) is the server of its http:, https: origin. */
+function nonceOrigin(url: URL): string {
+  return `${url.protocol.replace(/^ws/, "http")}//${url.host}`;
 }
 
 /** Whether a 401 asks to sign again with the server's nonce: `WWW-Authenticate: DPoP error="use_dpop_nonce"`. */

@@ -33,8 +33,12 @@ export interface LiveOptions {
   event(event: SessionEvent): void;
   /** The server closed with 4401: this session is over (the reason is the close reason). */
   signedOut(reason: string): void;
-  /** The server closed with 4403 MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED: no reconnecting until that changes. */
-  secondFactor(reason: string): void;
+  /**
+   * The server closed with 4403 MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED for `token`. Answers true
+   * when that token is still the session's (no reconnecting until that changes); false when the
+   * session has moved on (verifyMfa), and the socket reconnects with the new token.
+   */
+  secondFactor(reason: string, token: string): boolean;
 }
 
 export interface Live {
@@ -55,10 +59,18 @@ export function openLive(options: LiveOptions): Live {
 
   const send = (message: object) => socket?.send(JSON.stringify(message));
 
+  function reconnect(delay: number) {
+    failures++;
+    timer = setTimeout(() => void connect(), delay);
+  }
+
   async function connect() {
     timer = null;
-    const init = await options.connectionParams(options.url).catch(() => null);
-    if (stopped || !init) return;
+    // null: signed out, the socket stays closed. A failure (the DPoP key did not load, the refresh
+    // could not reach the API) passes: try again later, or the socket would be gone for good.
+    const init = await options.connectionParams(options.url).catch(() => undefined);
+    if (stopped || init === null) return;
+    if (init === undefined) return reconnect(backoff());
     const { token, params } = init;
     const ws = new options.WebSocket(options.url, PROTOCOL);
     socket = ws;
@@ -87,17 +99,16 @@ export function openLive(options: LiveOptions): Live {
         return;
       }
       if (code === CLOSE_POLICY) return void (stopped = true);
-      if (code === CLOSE_FORBIDDEN && SECOND_FACTOR_REASONS.has(reason)) {
+      if (code === CLOSE_FORBIDDEN && SECOND_FACTOR_REASONS.has(reason) && options.secondFactor(reason, token)) {
         stopped = true;
-        options.secondFactor(reason);
         return;
       }
       if (code === CLOSE_FORBIDDEN) options.tokenRefused(token, reason || "TOKEN_EXPIRED");
-      const delay = code === CLOSE_FORBIDDEN && failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures);
-      failures++;
-      timer = setTimeout(() => void connect(), delay);
+      reconnect(code === CLOSE_FORBIDDEN && failures === 0 ? 0 : backoff());
     };
   }
+
+  const backoff = () => Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures);
 
   void connect();
   return {

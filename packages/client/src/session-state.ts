@@ -41,6 +41,11 @@ export interface AuthEventDetail {
   readonly reason?: string;
   readonly user?: User;
   readonly sessionId?: string;
+  /**
+   * For SIGNED_IN, TOKEN_REFRESHED and the second-factor events: `"DPoP"` when the tokens are bound
+   * to this client's key, `"Bearer"` when they are not (the API has DPOP=off, or the key did not load).
+   */
+  readonly tokenType?: string;
 }
 
 export type Input =
@@ -48,8 +53,11 @@ export type Input =
   /** A refresh that failed for a passing cause (network, 503, 429): nothing is decided. */
   | { readonly type: "refreshFailed" }
   | { readonly type: "session"; readonly session: Session }
-  /** The API refused a request with MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED. */
-  | { readonly type: "secondFactor"; readonly reason: SecondFactor }
+  /**
+   * The API refused the access token `accessToken` with MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED.
+   * A refusal of any other token is about a session state this tab has left (verifyMfa answered).
+   */
+  | { readonly type: "secondFactor"; readonly reason: SecondFactor; readonly accessToken?: string }
   | { readonly type: "signedOut"; readonly reason: string };
 
 export interface Step {
@@ -90,12 +98,13 @@ export function transition(state: AuthState, input: Input): Step {
       const same = current?.sessionId === session.sessionId;
       // The same session owing the same (or, both times, nothing): a refresh. Anything else is news.
       const name = same && current!.secondFactor === session.secondFactor ? "TOKEN_REFRESHED" : (session.secondFactor ?? "SIGNED_IN");
-      return { state: settled(session), event: { name, detail: { user: session.user, sessionId: session.sessionId } } };
+      return { state: settled(session), event: { name, detail: detailOf(session) } };
     }
     case "secondFactor": {
       if (!current || current.secondFactor === input.reason) return { state };
+      if (input.accessToken !== undefined && input.accessToken !== current.accessToken) return { state };
       const session = { ...current, secondFactor: input.reason };
-      return { state: settled(session), event: { name: input.reason, detail: { user: session.user, sessionId: session.sessionId } } };
+      return { state: settled(session), event: { name: input.reason, detail: detailOf(session) } };
     }
     case "signedOut":
       if (state.status === "signedOut") return { state };
@@ -104,6 +113,10 @@ export function transition(state: AuthState, input: Input): Step {
         event: { name: "SIGNED_OUT", detail: { reason: input.reason, ...(current ? { sessionId: current.sessionId } : {}) } },
       };
   }
+}
+
+function detailOf(session: Session): AuthEventDetail {
+  return { user: session.user, sessionId: session.sessionId, tokenType: session.tokenType };
 }
 
 /**

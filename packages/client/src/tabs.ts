@@ -11,7 +11,8 @@ export type TabMessage =
   | { readonly type: "session"; readonly session: Session }
   | { readonly type: "signedOut"; readonly reason: string }
   | { readonly type: "refreshFailed" }
-  | { readonly type: "secondFactor"; readonly reason: SecondFactor }
+  /** The API refused `accessToken` for a second factor: a tab holding a newer token ignores it. */
+  | { readonly type: "secondFactor"; readonly reason: SecondFactor; readonly accessToken?: string }
   | { readonly type: "sessionEvent"; readonly event: SessionEvent };
 
 export interface Tabs {

@@ -22,10 +22,11 @@ export function urqlAuth(client: AuthClient): (utils: AuthUtilities) => Promise<
         return authorization ? utils.appendHeaders(operation, { Authorization: authorization }) : operation;
       },
       willAuthError: () => client.state.status !== "signedOut" && client.currentAccessToken() === null,
-      didAuthError(error) {
+      didAuthError(error, operation) {
         const reason = refusalReason(error.graphQLErrors);
         if (reason === "TOKEN_EXPIRED" || reason === "INVALID_TOKEN") return true;
-        if (reason) void client.refused(reason); // TOKEN_REVOKED: every tab signs out; no retry
+        // TOKEN_REVOKED: every tab signs out; no retry. The token it sent: a late MFA_REQUIRED for an older one is no news.
+        if (reason) void client.refused(reason, sentToken(operation.context.fetchOptions));
         return false;
       },
       async refreshAuth() {
@@ -34,4 +35,10 @@ export function urqlAuth(client: AuthClient): (utils: AuthUtilities) => Promise<
       },
     };
   };
+}
+
+/** The access token an operation carried, from the Authorization header addAuthToOperation set. */
+function sentToken(fetchOptions: RequestInit | (() => RequestInit) | undefined): string | undefined {
+  const options = typeof fetchOptions === "function" ? fetchOptions() : fetchOptions;
+  return new Headers(options?.headers).get("authorization")?.split(" ")[1];
 }

@@ -1,4 +1,7 @@
-import { createAuthClient, type AuthClient, type FetchLike } from "../src/index.js";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { generateKeyPair, type KeyPair } from "dpop";
+import { createAuthClient, type AuthClient, type AuthEventDetail, type FetchLike } from "../src/index.js";
 import { startApi, type TestApi } from "../../../test/support/api.js";
 import { PASSWORD, post, register } from "../../../test/support/client.js";
 
@@ -21,8 +24,8 @@ const clients: AuthClient[] = [];
 afterEach(() => clients.splice(0).forEach((client) => client.close()));
 
 let group = 0;
-/** Clients ("tabs") of one name, each request recorded as `<operation> <scheme>[+proof] <status>`. */
-function tabs(url: string, count = 1) {
+/** Records each request as `<operation> <scheme>[+proof] <status>`. */
+function recorder() {
   const sent: string[] = [];
   const recording: FetchLike = async (target, init) => {
     const operation = /\{\s*(\w+)/.exec((JSON.parse(init.body ?? "{}") as { query?: string }).query ?? "")?.[1] ?? "?";
@@ -30,6 +33,12 @@ function tabs(url: string, count = 1) {
     sent.push(`${operation} ${init.headers.authorization?.split(" ")[0] ?? "none"}${init.headers.dpop ? "+proof" : ""} ${response.status}`);
     return response;
   };
+  return { sent, recording };
+}
+
+/** Clients ("tabs") of one name, each request recorded as `<operation> <scheme>[+proof] <status>`. */
+function tabs(url: string, count = 1) {
+  const { sent, recording } = recorder();
   const name = `dpop-${process.pid}-${++group}`;
   const made = Array.from({ length: count }, () => createAuthClient({ url, name, WebSocket: null, locks: null, fetch: recording }));
   clients.push(...made);
@@ -95,5 +104,132 @@ describe("DPoP in the client", () => {
     await auth.signIn({ email, password: PASSWORD });
     expect(auth.state).toMatchObject({ session: { tokenType: "Bearer" } });
     expect(await auth.request("{ me { email } }")).toEqual({ me: { email } });
+  });
+});
+
+/** An IndexedDB that refuses to open, as a browser's private mode or a blocked storage does. */
+const refusingIndexedDb = {
+  open: () => {
+    throw new Error("SecurityError: IndexedDB refused");
+  },
+};
+
+/** A key pair that can be made to fail to load, as IndexedDB does when its connection is lost. */
+async function flakyKey() {
+  const pair = await generateKeyPair("ES256");
+  const key = { failing: false, calls: 0, load: async (): Promise<KeyPair> => (key.calls++, key.failing ? Promise.reject(new Error("UnknownError: Connection to Indexed Database server lost")) : pair) };
+  return key;
+}
+
+describe("DPoP in the client, when the key does not load", () => {
+  it('dpop: "required" refuses to sign in without the key: DPOP_KEY_UNAVAILABLE, no credentials sent, nothing signed in', async () => {
+    const { email } = (await register(api.url)).user;
+    const { sent, recording } = recorder();
+    const auth = createAuthClient({ url: api.url, name: `dpop-required-${process.pid}`, WebSocket: null, BroadcastChannel: null, locks: null, fetch: recording, indexedDB: refusingIndexedDb, dpop: "required" });
+    clients.push(auth);
+    const events: string[] = [];
+    auth.onAuthStateChange((event) => void events.push(event));
+    await expect(auth.signIn({ email, password: PASSWORD })).rejects.toMatchObject({ name: "AuthClientError", code: "DPOP_KEY_UNAVAILABLE", reason: "DPOP_KEY_UNAVAILABLE" });
+    expect(sent).toEqual([]);
+    expect(auth.state.status).toBe("unknown");
+    expect(events).toEqual([]);
+  });
+
+  it("by default signs in with bearer tokens, and says so: tokenType in the SIGNED_IN detail and the state", async () => {
+    const { email } = (await register(api.url)).user;
+    const { sent, recording } = recorder();
+    const auth = createAuthClient({ url: api.url, name: `dpop-fallback-${process.pid}`, WebSocket: null, BroadcastChannel: null, locks: null, fetch: recording, indexedDB: refusingIndexedDb });
+    clients.push(auth);
+    const details: AuthEventDetail[] = [];
+    auth.onAuthStateChange((_, detail) => void details.push(detail));
+    await auth.signIn({ email, password: PASSWORD });
+    expect(sent).toEqual(["login none 200"]);
+    expect(details).toEqual([expect.objectContaining({ tokenType: "Bearer" })]);
+    expect(auth.state).toMatchObject({ session: { tokenType: "Bearer" } });
+  });
+
+  it("SIGNED_IN's detail says DPoP for a bound session", async () => {
+    const { email } = (await register(api.url)).user;
+    const { tabs: [auth] } = tabs(api.url);
+    const details: AuthEventDetail[] = [];
+    auth!.onAuthStateChange((_, detail) => void details.push(detail));
+    await auth!.signIn({ email, password: PASSWORD });
+    expect(details).toEqual([expect.objectContaining({ tokenType: "DPoP", sessionId: expect.any(String) })]);
+  });
+
+  it("a bound session whose key fails at refresh sends nothing, stays signed in with its refresh token, and refreshes once the key is back", async () => {
+    const { email } = (await register(api.url)).user;
+    const key = await flakyKey();
+    const { sent, recording } = recorder();
+    const store = { token: null as string | null, get: () => store.token, set: (token: string | null) => void (store.token = token) };
+    let clock = Date.now();
+    const auth = createAuthClient({ url: api.url, WebSocket: null, BroadcastChannel: null, locks: null, fetch: recording, refreshToken: store, now: () => clock, dpop: key.load });
+    clients.push(auth);
+    const events: string[] = [];
+    auth.onAuthStateChange((event) => void events.push(event));
+    await auth.signIn({ email, password: PASSWORD });
+    expect(auth.state).toMatchObject({ session: { tokenType: "DPoP" } });
+    const refreshToken = store.token;
+
+    key.failing = true;
+    clock += 3_600_000; // the access token is stale: getAccessToken refreshes
+    await expect(auth.getAccessToken()).rejects.toMatchObject({ code: "DPOP_KEY_UNAVAILABLE" });
+    expect(sent).toEqual(["login none+proof 200"]);
+    expect(auth.state.status).toBe("signedIn");
+    expect(store.token).toBe(refreshToken);
+
+    key.failing = false;
+    expect(await auth.getAccessToken()).toEqual(expect.any(String));
+    expect(sent).toEqual(["login none+proof 200", "refresh none+proof 200"]);
+    expect(events).toEqual(["SIGNED_IN", "TOKEN_REFRESHED"]);
+  });
+
+  it("a fresh client whose key fails keeps a bound session's refresh token: a refusal for the missing proof is not the session's end", async () => {
+    const { email } = (await register(api.url)).user;
+    const store = { token: null as string | null, get: () => store.token, set: (token: string | null) => void (store.token = token) };
+    const key = await flakyKey();
+    const first = createAuthClient({ url: api.url, WebSocket: null, BroadcastChannel: null, locks: null, refreshToken: store, dpop: key.load });
+    clients.push(first);
+    await first.signIn({ email, password: PASSWORD });
+    const refreshToken = store.token;
+
+    key.failing = true;
+    const fresh = createAuthClient({ url: api.url, WebSocket: null, BroadcastChannel: null, locks: null, refreshToken: store, dpop: key.load });
+    clients.push(fresh);
+    await expect(fresh.getAccessToken()).rejects.toMatchObject({ code: "DPOP_KEY_UNAVAILABLE" });
+    expect(fresh.state.status).toBe("unknown");
+    expect(store.token).toBe(refreshToken);
+
+    key.failing = false;
+    expect(await fresh.getAccessToken()).toEqual(expect.any(String));
+    expect(fresh.state).toMatchObject({ status: "signedIn", session: { tokenType: "DPoP" } });
+  });
+});
+
+describe("server nonces are per origin", () => {
+  let thirdParty: Server;
+  let thirdPartyUrl: string;
+  beforeAll(async () => {
+    // Another API the app calls through dpopFetch, with nonces of its own.
+    thirdParty = createServer((_, response) => response.writeHead(200, { "dpop-nonce": "third-party-nonce", "content-type": "application/json" }).end("{}"));
+    await new Promise<void>((resolve) => thirdParty.listen(0, "127.0.0.1", resolve));
+    thirdPartyUrl = `http://127.0.0.1:${(thirdParty.address() as AddressInfo).port}/api`;
+  });
+  afterAll(() => new Promise<void>((resolve) => thirdParty.close(() => resolve())));
+
+  it("a third-party server's DPoP-Nonce is never sent to the API", async () => {
+    const { email } = (await register(withNonce.url)).user;
+    const { tabs: [auth], sent } = tabs(withNonce.url);
+    await auth!.signIn({ email, password: PASSWORD });
+    const token = (await auth!.getAccessToken())!;
+    const proved = auth!.dpopFetch(fetch);
+    let thirdPartyProof = "";
+    await proved(thirdPartyUrl, { headers: { authorization: `DPoP ${token}` } });
+    expect(await auth!.request("{ me { email } }")).toEqual({ me: { email } });
+    expect(sent).toEqual(["login none+proof 401", "login none+proof 200", "me DPoP+proof 200"]);
+    // The third party's own nonce still goes to the third party.
+    const seen = async (input: string | URL | Request, init?: RequestInit) => ((thirdPartyProof = new Headers(init?.headers).get("dpop") ?? ""), fetch(input, init));
+    await auth!.dpopFetch(seen)(thirdPartyUrl, { headers: { authorization: `DPoP ${token}` } });
+    expect(claimsOf(thirdPartyProof).nonce).toBe("third-party-nonce");
   });
 });

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { Client, cacheExchange, fetchExchange } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
@@ -14,13 +16,17 @@ import { PASSWORD, register, send } from "../../../test/support/client.js";
 let api: TestApi;
 /** Access tokens of one second, for the API itself to answer TOKEN_EXPIRED. */
 let shortLived: TestApi;
+/** Every proof must carry the server's nonce (DPOP_NONCE=on). */
+let withNonce: TestApi;
 beforeAll(async () => {
   api = await startApi(null, { REFRESH_REUSE_GRACE_SECONDS: "0" });
   shortLived = await startApi(null, { REFRESH_REUSE_GRACE_SECONDS: "0", ACCESS_TOKEN_TTL: "1" });
+  withNonce = await startApi(null, { DPOP_NONCE: "on" });
 });
 afterAll(async () => {
   await api.stop();
   await shortLived.stop();
+  await withNonce.stop();
 });
 
 const clients: AuthClient[] = [];
@@ -181,5 +187,49 @@ describe("with a DPoP-bound session (the default where the API offers DPoP)", ()
     expect(options.shouldRetry({ code: 4403, reason: "MFA_REQUIRED" })).toBe(false);
     await new Promise((r) => setImmediate(r));
     expect(auth.state.status).toBe("mfaRequired");
+  });
+});
+
+describe("with server nonces (DPOP_NONCE=on), once the client's nonce is stale", () => {
+  /** A nonce from a past window, as the client holds one after 5 to 10 minutes. */
+  const stale = (auth: AuthClient) => auth.dpopChallenge(undefined, { status: 200, headers: new Headers({ "dpop-nonce": "a-nonce-of-a-past-window" }) });
+
+  it("the Apollo link signs again once with the API's new nonce (use_dpop_nonce)", async () => {
+    const { auth, email, sent, counting } = await signedIn(withNonce.url, { dpop: true });
+    stale(auth);
+    const apollo = new ApolloClient({ link: authLink(auth).concat(new HttpLink({ uri: withNonce.url, fetch: counting as typeof fetch })), cache: new InMemoryCache() });
+    const me = () => apollo.query<{ me: { email: string } }>({ query: gql(ME), fetchPolicy: "network-only" });
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+    expect((await me()).data).toEqual({ me: { __typename: "User", email } });
+    expect(sent).toEqual(["login", "login", "me", "me", "me"]);
+    expect(auth.state.status).toBe("signedIn");
+  });
+
+  it("graphql-ws fetches a fresh nonce after the socket's 4403 INVALID_DPOP_PROOF, and connects", async () => {
+    const { auth } = await signedIn(withNonce.url, { dpop: true });
+    stale(auth);
+    const socketUrl = withNonce.url.replace(/^http/, "ws");
+    const options = graphqlWsOptions(auth, { url: socketUrl });
+    const closes: string[] = [];
+    let connected = false;
+    const ws = createClient({
+      url: socketUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 3,
+      retryWait: () => new Promise((r) => setTimeout(r, 50)),
+      onNonLazyError: () => undefined,
+      ...options,
+      on: { closed: (event) => (closes.push(`${(event as { code: number }).code} ${(event as { reason: string }).reason}`), options.on.closed(event)), connected: () => void (connected = true) },
+    });
+    try {
+      const deadline = Date.now() + 5_000;
+      while (!connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(closes).toEqual(["4403 INVALID_DPOP_PROOF"]);
+      expect(connected).toBe(true);
+      expect(auth.state.status).toBe("signedIn");
+    } finally {
+      await ws.dispose();
+    }
   });
 });

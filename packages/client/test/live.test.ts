@@ -1,3 +1,4 @@
+import { generateKeyPair, type KeyPair } from "dpop";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { createAuthClient, type AuthClient, type FetchLike, type SessionEvent, type SocketFactory } from "../src/index.js";
@@ -27,7 +28,7 @@ afterEach(() => clients.splice(0).forEach((client) => client.close()));
 
 let group = 0;
 /** `count` tabs of one user, signed in; every HTTP operation they send is recorded by name. */
-async function signedInTabs(url: string, count: number) {
+async function signedInTabs(url: string, count: number, dpop?: () => Promise<KeyPair>) {
   const { email } = (await register(url)).user;
   const sent: string[] = [];
   const fetchLike: FetchLike = async (target, init) => {
@@ -36,7 +37,7 @@ async function signedInTabs(url: string, count: number) {
   };
   const store = { token: null as string | null, get: () => store.token, set: (t: string | null) => void (store.token = t) };
   const name = `live-${process.pid}-${++group}`;
-  const tabs = Array.from({ length: count }, () => createAuthClient({ url, name, refreshToken: store, fetch: fetchLike, locks: null, WebSocket: Socket }));
+  const tabs = Array.from({ length: count }, () => createAuthClient({ url, name, refreshToken: store, fetch: fetchLike, locks: null, WebSocket: Socket, ...(dpop ? { dpop } : {}) }));
   clients.push(...tabs);
   const events = tabs.map((tab) => {
     const seen: string[] = [];
@@ -87,6 +88,17 @@ describe("the client's live sessionEvents socket", () => {
     expect(tabs[0]!.state).toMatchObject({ session: { tokenType: "DPoP" } });
     await untilLive(api.url, email, sessionEvents);
     expect(sessionEvents[0]![0]).toMatchObject({ type: "SIGNED_IN" });
+  });
+
+  it("opens once the DPoP key loads again: a key that fails at connection_init is retried with backoff, not the socket's end", async () => {
+    const pair = await generateKeyPair("ES256");
+    let loads = 0;
+    // The sign-in's proof, then two failed loads (IndexedDB's connection lost), then the key again.
+    const flaky = async () => (++loads === 2 || loads === 3 ? Promise.reject(new Error("UnknownError: Connection to Indexed Database server lost")) : pair);
+    const { tabs, email, sessionEvents } = await signedInTabs(api.url, 1, flaky);
+    expect(tabs[0]!.state).toMatchObject({ status: "signedIn", session: { tokenType: "DPoP" } });
+    await untilLive(api.url, email, sessionEvents);
+    expect(loads).toBeGreaterThanOrEqual(4);
   });
 
   it("a logoutAll from another device signs out every tab at once, with no request from them", async () => {

@@ -25,17 +25,23 @@ const ENROLL = "mutation { enrollTotp { otpauthUri } }";
 /** A code of the step `steps` from now: each step's code is accepted once, and one step of drift is. */
 const codeAt = (totp: TOTP, steps = 0) => totp.generate({ timestamp: Date.now() + steps * 30_000 });
 
-function client(url: string) {
+function client(url: string, { held = null as string | null, name = undefined as string | undefined } = {}) {
   const sent: string[] = [];
+  /** The answer to the operation `held` waits until `release()`: a request that was in flight. */
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
   const counting: FetchLike = async (target, init) => {
-    sent.push(/\{\s*(\w+)/.exec((JSON.parse(init.body ?? "{}") as { query?: string }).query ?? "")?.[1] ?? "?");
-    return fetch(target, init as RequestInit);
+    const operation = /\{\s*(\w+)/.exec((JSON.parse(init.body ?? "{}") as { query?: string }).query ?? "")?.[1] ?? "?";
+    sent.push(operation);
+    const response = await fetch(target, init as RequestInit);
+    if (operation === held) await gate;
+    return response;
   };
-  const auth = createAuthClient({ url, BroadcastChannel: null, WebSocket: null, locks: null, fetch: counting });
+  const auth = createAuthClient({ url, ...(name ? { name } : { BroadcastChannel: null }), WebSocket: null, locks: null, fetch: counting });
   clients.push(auth);
   const events: string[] = [];
   auth.onAuthStateChange((event) => void events.push(event));
-  return { auth, sent, events };
+  return { auth, sent, events, release };
 }
 
 /** A user with TOTP on, enrolled through the client: its authenticator, and the client left signed out. */
@@ -79,6 +85,41 @@ describe("a second factor through the client", () => {
     expect(events).toEqual(["MFA_REQUIRED"]);
   });
 
+  it("a late MFA_REQUIRED, the answer to a request sent before verifyMfa, leaves the verified session signed in, in every tab", async () => {
+    const { email, totp } = await enrolledUser();
+    const name = `late-mfa-${process.pid}`;
+    const { auth, sent, events, release } = client(api.url, { held: "sessions", name });
+    const { auth: other, events: otherEvents } = client(api.url, { name });
+    await auth.signIn({ email, password: PASSWORD });
+    const early = auth.request<{ sessions: { id: string }[] }>("{ sessions { id } }");
+    await until(() => sent.includes("sessions"));
+    await auth.verifyMfa(codeAt(totp, 1));
+    release();
+    // Refused for the aal1 token it carried: sent again with the aal2 token, and answered.
+    expect(await early).toEqual({ sessions: [expect.objectContaining({ id: expect.any(String) })] });
+    expect(sent).toEqual(["login", "sessions", "verifyMfa", "sessions"]);
+    expect(auth.state.status).toBe("signedIn");
+    expect(events).toEqual(["MFA_REQUIRED", "SIGNED_IN"]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(other.state.status).toBe("signedIn");
+    expect(otherEvents).toEqual(["MFA_REQUIRED", "SIGNED_IN"]);
+  });
+
+  it("a tab ignores another tab's MFA_REQUIRED about a token it has replaced", async () => {
+    const { email, totp } = await enrolledUser();
+    const name = `late-mfa-tabs-${process.pid}`;
+    const { auth } = client(api.url, { name });
+    await auth.signIn({ email, password: PASSWORD });
+    const aal1 = auth.currentAccessToken()!;
+    await auth.verifyMfa(codeAt(totp, 1));
+    const late = new BroadcastChannel(name);
+    late.postMessage({ type: "secondFactor", reason: "MFA_REQUIRED", accessToken: aal1 });
+    late.postMessage({ type: "secondFactor", reason: "MFA_ENROLLMENT_REQUIRED", accessToken: aal1 });
+    await new Promise((r) => setTimeout(r, 50));
+    late.close();
+    expect(auth.state.status).toBe("signedIn");
+  });
+
   it("MFA_ENROLLMENT_REQUIRED is a state too; confirmTotp leaves it with SIGNED_IN", async () => {
     const USERS = "{ users(first: 1) { totalCount } }";
     const { auth, sent, events } = client(strict.url);
@@ -110,3 +151,9 @@ describe("reauthenticate", () => {
     expect(events).toEqual(["SIGNED_IN"]);
   });
 });
+
+async function until(check: () => boolean, withinMs = 5_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}

@@ -117,4 +117,20 @@ describe("the client's state machine", () => {
     expect(state).toMatchObject({ status: "mfaEnrollmentRequired", session: { accessToken: "t1" } });
     expect(run([{ type: "secondFactor", reason: "MFA_REQUIRED" }]).state).toEqual(initialState);
   });
+
+  it("a late MFA_REQUIRED about the aal1 token leaves the verified session signed in", () => {
+    const { state, events } = run([
+      { type: "session", session: session("aal1", "s1", 0, 900_000, "MFA_REQUIRED") },
+      { type: "session", session: session("aal2") },
+      { type: "secondFactor", reason: "MFA_REQUIRED", accessToken: "aal1" },
+    ]);
+    expect(events).toEqual(["MFA_REQUIRED", "SIGNED_IN"]);
+    expect(state).toMatchObject({ status: "signedIn", session: { accessToken: "aal2" } });
+    expect(run([{ type: "secondFactor", reason: "MFA_REQUIRED", accessToken: "aal2" }], state).state.status).toBe("mfaRequired");
+  });
+
+  it("every session event's detail names the token type", () => {
+    const step = transition(initialState, { type: "session", session: session("t1") });
+    expect(step.event).toEqual({ name: "SIGNED_IN", detail: { user, sessionId: "s1", tokenType: "DPoP" } });
+  });
 });
