@@ -18,6 +18,8 @@ import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
 import { OriginPolicy } from "./origins";
+import { hostedPages, type PagesDeps } from "./pages/pages";
+import { HOSTED_PAGES } from "./pages/routes";
 import { requestIdFor, requestLog } from "./request-log";
 
 /** Larger bodies are refused with 413 before any parsing: no operation here needs more. */
@@ -53,6 +55,8 @@ export interface AppParts {
   readonly live?: LiveRouteOptions;
   /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
   readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
+  /** The hosted pages under /auth/ (src/http/pages); absent: HOSTED_PAGES=off, no routes. */
+  readonly pages?: Omit<PagesDeps, "origins" | "refreshCookieSameSite">;
 }
 
 /**
@@ -92,6 +96,10 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
   });
   if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
+  if (parts.pages) {
+    // Forms are accepted from the pages' own origin only, never from CORS_ORIGINS: no other site posts a sign-in here.
+    await app.register(hostedPages(HOSTED_PAGES), { ...parts.pages, origins: new OriginPolicy([], publicOrigin), refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
+  }
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

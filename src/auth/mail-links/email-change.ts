@@ -43,10 +43,10 @@ export class EmailChange {
     audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
     const ttl = describeTtl(this.ttlSeconds);
     if (!taken) {
-      const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token);
+      const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token, this.deps.tokenInQuery);
       outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl } });
     }
-    const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token);
+    const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token, this.deps.tokenInQuery);
     outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address, cancelLink, ttl } });
     return true;
   }

@@ -44,7 +44,7 @@ export class EmailVerification {
     const email = pending.email;
     if (pending.ownerId === null) {
       this.deps.audit?.verificationSent(pending.id, origin.clientIp);
-      const link = mailLink(this.deps.appUrl, "verify-email", token);
+      const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
       this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) } });
     } else {
       this.deps.audit?.registerExistingAddress(pending.ownerId, origin.clientIp);
@@ -77,7 +77,7 @@ export class EmailVerification {
     const { token, hash } = mintMailToken(user.id);
     await this.deps.store.putMailToken(user.id, "email_verification", { hash, expiresAt: this.expiresAt(), email: user.email });
     this.deps.audit?.verificationSent(user.id, origin.clientIp);
-    const link = mailLink(this.deps.appUrl, "verify-email", token);
+    const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
     this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) } });
   }
 

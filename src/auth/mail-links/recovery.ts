@@ -48,7 +48,7 @@ export class Recovery {
   }
 
   private mail(address: string, token: string): void {
-    const link = mailLink(this.deps.appUrl, "reset-password", token);
+    const link = mailLink(this.deps.appUrl, "reset-password", token, this.deps.tokenInQuery);
     this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
   }
 
