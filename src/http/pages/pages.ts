@@ -183,7 +183,9 @@ export async function validateAs<T extends object>(type: new () => T, values: Re
 
 /**
  * The security headers of every page: a strict policy (scripts and styles from this origin only,
- * no inline script, no eval), never framed, no Referer (a mail link's token is in the URL), never cached.
+ * no inline script, no eval), never framed, never cached, and a Referer for this origin only: a mail
+ * link's token is in the URL, and must reach no other site. (no-referrer would do that too, but
+ * Chromium then sends `Origin: null` with the forms, which the Origin check must refuse.)
  */
 function contentSecurityPolicy(deps: PagesDeps): string {
   const redirectOrigins = [...new Set(deps.allowedRedirectUrls.map((url) => new URL(url.replace(/\*$/, "")).origin))];
@@ -217,7 +219,7 @@ export function hostedPages(modules: readonly PageModule[]): FastifyPluginAsync<
         .header("content-security-policy", policy)
         .header("x-frame-options", "DENY")
         .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
+        .header("referrer-policy", "same-origin")
         .header("cache-control", "no-store");
     });
     for (const [name, type] of Object.entries(ASSETS)) {

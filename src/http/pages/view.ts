@@ -38,7 +38,6 @@ export function layout(view: PageView, { title, main, scripts = [] }: LayoutPart
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${title} · ${brand.name}</title>
 <link rel="stylesheet" href="/auth/assets/pages.css">
 ${scripts.map((name) => html`<script src="/auth/assets/${name}" defer></script>`)}
