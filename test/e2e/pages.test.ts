@@ -67,7 +67,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
   async function expectAccessible(page: Page, state: string): Promise<void> {
     await page.evaluate(AXE);
     const found = await page.evaluate(async () => {
-      const result = await (globalThis as any).axe.run(document, { resultTypes: ["violations"] });
+      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
       return result.violations.map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(" ")).join(", ")})`);
     });
     expect({ state, violations: found }).toEqual({ state, violations: [] });

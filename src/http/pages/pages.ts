@@ -16,8 +16,6 @@ import type { Authenticator, Identity } from "../../auth/tokens/authenticator";
 import { clientReported, MAX_DEVICE_LENGTH } from "../../auth/shared/client-text";
 import { AuthError, isAuthError, ThrottledError } from "../../errors";
 import { translator } from "../../i18n/i18n";
-import type { OriginPolicy } from "../origins";
-import { refreshCookie, type SameSite } from "../refresh-cookie";
 import { CSRF_COOKIE, CSRF_FIELD, CsrfTokens } from "./csrf";
 import { PageSessions, readCookies } from "./page-session";
 import { errorSummary, layout, type Brand, type FormErrors, type PageView } from "./view";
@@ -40,9 +38,13 @@ export interface PagesDeps {
   readonly brand: Brand;
   /** The CSRF tokens' HMAC key; the same on every instance. */
   readonly csrfKey: Buffer;
-  /** How /graphql sets the refresh cookie, for a sign-in handed to the app. */
-  readonly refreshCookieSameSite: SameSite;
-  readonly origins: OriginPolicy;
+  /**
+   * Whether a form may come from a request with this Origin header (absent, or this API's own):
+   * src/http's OriginPolicy decides, passed in so the pages never import the transport around them.
+   */
+  readonly formOriginAllowed: (origin: string | undefined, host: string | undefined) => boolean;
+  /** Puts a sign-in's refresh token where the app takes it from: the refresh cookie of /graphql. */
+  readonly handToApp: (request: FastifyRequest, reply: FastifyReply, token: string, expiresAt: number) => void;
 }
 
 /** pages.css and passkeys.js, beside the mail templates; read once at start. */
@@ -99,7 +101,7 @@ export class PageRequest {
       this.kit.pageSessions.keep(this.request, this.reply, result, true);
       return this.redirect(target ? `/auth/mfa?redirect_to=${encodeURIComponent(target)}` : "/auth/mfa");
     }
-    if (target) refreshCookie(this.request, this.reply, this.kit.deps.refreshCookieSameSite).set(result.refreshToken.token, result.refreshToken.expiresAt);
+    if (target) this.kit.deps.handToApp(this.request, this.reply, result.refreshToken.token, result.refreshToken.expiresAt);
     this.kit.pageSessions.keep(this.request, this.reply, result, target === null);
     return this.redirect(target ?? "/auth/account");
   }
@@ -125,9 +127,8 @@ export class PagesKit {
     app.post(path, async (request, reply) => {
       const form = request.body instanceof URLSearchParams ? Object.fromEntries(request.body) : {};
       const page = this.begin(request, reply, form);
-      const verdict = this.deps.origins.verdict(request.headers.origin, request.headers.host);
       const secret = readCookies(request)[CSRF_COOKIE];
-      if ((verdict !== "absent" && verdict !== "own") || !this.csrf.matches(secret, form[CSRF_FIELD])) {
+      if (!this.deps.formOriginAllowed(request.headers.origin, request.headers.host) || !this.csrf.matches(secret, form[CSRF_FIELD])) {
         return page.render(page.view.t.t("error.csrf"), errorSummary(page.view, { form: { message: page.view.t.t("error.csrf"), reason: "CSRF" } }), { status: 403 });
       }
       return handler(page);
