@@ -1,4 +1,5 @@
 import type { FastifyReply } from "fastify";
+import { isAuthError } from "../../errors";
 import { RegisterInput } from "../../graphql/types/inputs";
 import { html } from "./html";
 import { formErrors, validateAs, type PageModule, type PageRequest } from "./pages";
@@ -34,7 +35,7 @@ ${field(view, errors, { name: "password", label: "field.password", type: "passwo
       return page.signedIn(await verification.register({ ...input, device: page.device }, page.origin));
     } catch (error) {
       // REQUIRE_VERIFIED_EMAIL=on: no session yet, for a new address and a taken one alike; the mail says which.
-      if (error instanceof Error && "reason" in error && error.reason === "EMAIL_NOT_VERIFIED") {
+      if (isAuthError(error) && error.reason === "EMAIL_NOT_VERIFIED") {
         return page.render(page.view.t.t("signUp.title"), notice(page.view.t.t("signUp.checkMail", { email: input.email })));
       }
       const { errors, status } = formErrors(page, error, signUpField);
