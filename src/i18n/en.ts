@@ -85,6 +85,20 @@ export const en = {
   "account.event": "Event",
   "account.when": "When",
   "account.saved": "Saved.",
+  "mail.reset.subject": "Reset your password",
+  "mail.reset.asked": "Someone asked to reset the password of the account for {email}.",
+  "mail.reset.open": "To choose a new password, open this link within {ttl}:",
+  "mail.reset.button": "Reset your password",
+  "mail.reset.once": "It works once. Resetting signs you out on every device.",
+  "mail.reset.ignore": "If you did not ask for this, ignore this mail: your password stays as it is.",
+  "mail.verify.subject": "Confirm your email address",
+  "mail.verify.open": "Confirm that {email} is your address by opening this link within {ttl}:",
+  "mail.verify.button": "Confirm {email}",
+  "mail.verify.notYou": "If you did not create an account, do not open the link. To take the address back, use \"Forgot password\": it replaces the password and signs out every device.",
+  "mail.emailChange.subject": "Confirm your new email address",
+  "mail.emailChange.asked": "Someone asked to move an account to {email}. To confirm this address, open this link within {ttl}:",
+  "mail.emailChange.button": "Confirm {email}",
+  "mail.emailChange.ignore": "If you did not ask for this, ignore this mail: nothing changes.",
 } as const;
 
 export type MessageKey = keyof typeof en;

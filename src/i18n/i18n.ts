@@ -29,4 +29,8 @@ export function negotiateLocale(acceptLanguage: string | undefined): Locale {
   return (chosen as Locale | undefined) ?? "en";
 }
 
+export const isLocale = (tag: string | undefined): tag is Locale => tag !== undefined && (LOCALES as string[]).includes(tag);
+
+export const isMessageKey = (key: string): key is MessageKey => key in en;
+
 export const translator = (acceptLanguage: string | undefined) => new Translator(negotiateLocale(acceptLanguage));

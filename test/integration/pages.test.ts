@@ -190,6 +190,18 @@ describe("the hosted pages over HTTP", () => {
     expect(await page.text()).toMatch(/<input type="hidden" name="token" value="[^"]+">/);
   });
 
+  it("mails a reset link in the language the page was shown in, from the same catalogs", async () => {
+    const email = uniqueEmail("pages-german");
+    await register(api.url, { email });
+    const browser = new Browser(origin, { "accept-language": "de-DE,de;q=0.9" });
+    await browser.post("/auth/forgot-password", { csrf: await browser.csrf("/auth/forgot-password"), email });
+    const mail = await mailbox.nth(email, /Passwort zurücksetzen/);
+    expect(mail.text).toContain(`Jemand möchte das Passwort des Kontos für ${email} zurücksetzen.`);
+    // The mutation's mail follows the request's Accept-Language too; without one, English.
+    await post(api.url, { query: "mutation($e: String!) { requestPasswordReset(email: $e) }", variables: { e: email } });
+    await mailbox.nth(email, /^Reset your password$/);
+  });
+
   it("HOSTED_PAGES=off removes every route, and mail links go to APP_URL again", async () => {
     const off = await startApi(redis.url, { HOSTED_PAGES: "off", MAIL_URL: mailbox.url });
     try {

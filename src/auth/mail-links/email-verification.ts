@@ -2,7 +2,7 @@ import { emailNotVerified, invalidMailToken } from "../../errors";
 import type { UserRecord } from "../../store/store";
 import type { AccountInput, Accounts, Origin } from "../accounts/accounts";
 import type { Identity } from "../tokens/authenticator";
-import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { describeTtl, localeOf, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 import type { AuthResult } from "../sessions/sessions";
 
 /**
@@ -45,7 +45,7 @@ export class EmailVerification {
     if (pending.ownerId === null) {
       this.deps.audit?.verificationSent(pending.id, origin.clientIp);
       const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
-      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) } });
+      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
     } else {
       this.deps.audit?.registerExistingAddress(pending.ownerId, origin.clientIp);
       this.deps.outbox.post({ to: email, template: "account-exists", values: { email } });
@@ -78,7 +78,7 @@ export class EmailVerification {
     await this.deps.store.putMailToken(user.id, "email_verification", { hash, expiresAt: this.expiresAt(), email: user.email });
     this.deps.audit?.verificationSent(user.id, origin.clientIp);
     const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
-    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) } });
+    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
   }
 
   private expiresAt(): number {

@@ -68,6 +68,9 @@ export interface MailFlowDeps {
   readonly audit?: Audit;
 }
 
+/** The request's language for a mail it causes, when it named one. */
+export const localeOf = (origin: { readonly locale?: string }): { locale?: string } => (origin.locale ? { locale: origin.locale } : {});
+
 /** MAIL_URL=off turns the flows off: each answers MAIL_DISABLED before doing anything. */
 export function requireMail(outbox: Outbox): void {
   if (!outbox.enabled) throw mailDisabled();

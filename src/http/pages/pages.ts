@@ -65,7 +65,7 @@ export class PageRequest {
   ) {}
 
   get origin(): Origin {
-    return { clientIp: this.request.ip, userAgent: this.request.headers["user-agent"]?.slice(0, 256) ?? null };
+    return { clientIp: this.request.ip, userAgent: this.request.headers["user-agent"]?.slice(0, 256) ?? null, locale: this.view.t.locale };
   }
 
   /** The session's device name in the session list: the browser's User-Agent, as a client would name itself. */
