@@ -254,6 +254,14 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.getByRole("button", { name: "Sign in with a passkey" }).click();
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+
+    await page.getByLabel("New name for Laptop").fill("Work laptop");
+    await page.getByRole("button", { name: "Rename" }).click();
+    await page.getByRole("button", { name: "Remove Work laptop" }).waitFor();
+    // Removing the passkey ends the sessions it signed in, this one included.
+    await page.getByRole("button", { name: "Remove Work laptop" }).click();
+    await page.goto(`${origin}/auth/account`);
+    await page.waitForURL(`${origin}/auth/sign-in`);
     await context.close();
   });
 
@@ -297,6 +305,14 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
     const refused = await post(api.url, { query: "{ me { id } }" }, { token: other.accessToken });
     expect(refused.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+
+    const third = await login(api.url, email, PASSWORD, "Tablet");
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    const ended = await post(api.url, { query: "{ me { id } }" }, { token: third.accessToken });
+    expect(ended.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    await page.goto(`${origin}/auth/account`);
+    await page.waitForURL(`${origin}/auth/sign-in`);
     await context.close();
   });
 });

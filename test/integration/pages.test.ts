@@ -2,6 +2,7 @@ import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, uniqueEmail } from "../support/client";
 import { linkIn, Mailbox } from "../support/mailbox";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { testClock, totpCode } from "../support/totp";
 
 /**
  * The hosted pages' HTTP contract (docs/pages.md), without a browser: the routes and their switch,
@@ -200,6 +201,38 @@ describe("the hosted pages over HTTP", () => {
     // The mutation's mail follows the request's Accept-Language too; without one, English.
     await post(api.url, { query: "mutation($e: String!) { requestPasswordReset(email: $e) }", variables: { e: email } });
     await mailbox.nth(email, /^Reset your password$/);
+  });
+
+  it("turns TOTP on, makes new recovery codes and turns it off from the account page, each with a current code", async () => {
+    const clock = testClock();
+    const port = await freePort();
+    const timed = await startApi(redis.url, { PORT: String(port) }, clock);
+    try {
+      const email = uniqueEmail("pages-totp");
+      await register(timed.url, { email });
+      const browser = new Browser(`http://localhost:${port}`);
+      await signIn(browser, email);
+      const csrf = await browser.csrf("/auth/account");
+      const enrolment = await (await browser.post("/auth/account/totp/enrol", { csrf })).text();
+      const secret = /type the key ([A-Z2-7]+)/.exec(enrolment)![1]!;
+      expect(enrolment).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="QR code for your authenticator app"/);
+      const confirmed = await (await browser.post("/auth/account/totp/confirm", { csrf, confirmCode: totpCode(secret, clock.step()) })).text();
+      expect(confirmed.match(/<li><code>/g)).toHaveLength(10);
+
+      clock.advanceSteps(1);
+      const wrong = await browser.post("/auth/account/totp/recovery-codes", { csrf, codesCode: "123456" === totpCode(secret, clock.step()) ? "654321" : "123456" });
+      expect(wrong.status).toBe(400);
+      expect(await wrong.text()).toMatch(/id="field-codesCode-error">[^<]*<span class="reason">\(INVALID_MFA_CODE\)/);
+      const codes = await (await browser.post("/auth/account/totp/recovery-codes", { csrf, codesCode: totpCode(secret, clock.step()) })).text();
+      expect(codes.match(/<li><code>/g)).toHaveLength(10);
+
+      clock.advanceSteps(1);
+      const off = await browser.post("/auth/account/totp/disable", { csrf, disableCode: totpCode(secret, clock.step()) });
+      expect(off.status).toBe(303);
+      expect(await (await browser.get("/auth/account")).text()).toContain("Two-step verification is off.");
+    } finally {
+      await timed.stop();
+    }
   });
 
   it("HOSTED_PAGES=off removes every route, and mail links go to APP_URL again", async () => {
