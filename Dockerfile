@@ -21,7 +21,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
 COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
-# The mail templates, read at start (MAIL_TEMPLATES_DIR to use your own).
+# The mail templates (MAIL_TEMPLATES_DIR to use your own) and the hosted pages' stylesheet and script, read at start.
 COPY templates ./templates
 # The Postgres schema's migrations: applied at start with MIGRATE=on, or by node dist/cli/migrate.js.
 COPY migrations ./migrations

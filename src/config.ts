@@ -105,6 +105,17 @@ export interface Config {
   readonly browsers: BrowserOrigins;
   /** Sign-in with OpenID providers and GitHub (docs/social.md); no providers when OIDC_PROVIDERS is unset. */
   readonly federation: FederationConfig;
+  /** The hosted sign-in and account pages under /auth/ (docs/pages.md). */
+  readonly pages: PagesConfig;
+}
+
+/** HOSTED_PAGES, BRAND_NAME, BRAND_LOGO_URL (docs/pages.md). */
+export interface PagesConfig {
+  /** HOSTED_PAGES=on (the default): the routes exist, and mail links point to them unless APP_URL names another app. */
+  readonly enabled: boolean;
+  readonly brandName: string;
+  /** An http(s) URL shown above every page's heading; null: the brand name alone. */
+  readonly brandLogoUrl: string | null;
 }
 
 /** Which browser pages may call this API with its refresh cookie, and how that cookie is scoped. */
@@ -270,6 +281,8 @@ export interface MailConfig {
   readonly from: string;
   /** The frontend's base URL, without a trailing slash: every link in a mail starts with it. */
   readonly appUrl: string;
+  /** APP_URL was set; unset, the links go to the hosted pages when they are on (docs/pages.md#mail-links). */
+  readonly appUrlSet: boolean;
   /** Tries per mail before it is given up on (and counted as failed). */
   readonly maxAttempts: number;
   /** Where the templates are: <name>.txt (first line "Subject: …") and <name>.html. */
@@ -480,6 +493,7 @@ export function loadConfig(env: Env): Config {
     reauthMaxAgeSeconds: read.integer("REAUTH_MAX_AGE_SECONDS", 300, 1, DAY),
     browsers,
     federation: readFederation(env, production, port, browsers.publicOrigin, problems),
+    pages: readPages(env, read, problems),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {
@@ -836,6 +850,7 @@ function readMail(env: Env, read: EnvReader, production: boolean, problems: stri
     url,
     from,
     appUrl: appUrl ?? "",
+    appUrlSet: Boolean(env.APP_URL?.trim()),
     maxAttempts: read.integer("MAIL_MAX_ATTEMPTS", 4, 1, 10),
     templatesDir: read.text("MAIL_TEMPLATES_DIR", DEFAULT_MAIL_TEMPLATES),
   };
@@ -1125,6 +1140,18 @@ function parseHostPort(entry: string): HostPort | null {
   const port = Number(match[3]);
   if (port < 1 || port > 65535) return null;
   return { host: (match[1] ?? match[2])!, port };
+}
+
+function readPages(env: Env, read: EnvReader, problems: string[]): PagesConfig {
+  const logo = env.BRAND_LOGO_URL?.trim() || null;
+  if (logo !== null && !/^https?:\/\/[^\s"'<>]+$/.test(logo)) problems.push(`BRAND_LOGO_URL must be an http:// or https:// URL, got "${logo}"`);
+  const brandName = read.text("BRAND_NAME", "revocable-auth-api");
+  if (/[\r\n]/.test(brandName) || brandName.length > 100) problems.push("BRAND_NAME must be one line of at most 100 characters");
+  return {
+    enabled: read.oneOf("HOSTED_PAGES", ["on", "off"] as const, "on") === "on",
+    brandName,
+    brandLogoUrl: logo,
+  };
 }
 
 function isOrigin(entry: string): boolean {

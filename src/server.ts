@@ -158,7 +158,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const passkeys = config.passkeys
     ? new Passkeys(store, sessions, clock, config.passkeys, { throttle, audit, decoyKey: passkeyDecoyKey(config) }, passkeyNotices ?? credentialMail, !config.production)
     : null;
-  const mailFlows: MailFlowDeps = { store, outbox, clock, appUrl: config.mail.appUrl, throttle, audit };
+  const mailFlows: MailFlowDeps = { store, outbox, clock, ...mailLinkBase(config), throttle, audit };
   const recovery = new Recovery(mailFlows, accounts, config.passwordResetTtl);
   const emailVerification = new EmailVerification(mailFlows, accounts, { ttlSeconds: config.emailVerificationTtl, required: config.requireVerifiedEmail });
   const emailChange = new EmailChange(mailFlows, accounts, config.emailVerificationTtl, recovery);
@@ -243,6 +243,25 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     trustProxy: config.trustProxy,
     browsers: config.browsers,
     ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
+    ...(config.pages.enabled
+      ? {
+          pages: {
+            accounts,
+            sessions,
+            authenticator,
+            verification: emailVerification,
+            recovery,
+            emailChange,
+            mfa,
+            passkeys,
+            auditTrail,
+            providers: config.federation.providers.map(({ id, label }) => ({ id, label })),
+            allowedRedirectUrls: config.federation.allowedRedirectUrls,
+            brand: { name: config.pages.brandName, logoUrl: config.pages.brandLogoUrl },
+            csrfKey: pagesCsrfKey(config),
+          },
+        }
+      : {}),
     live: {
       protocol,
       connections,
@@ -301,6 +320,24 @@ function passkeyDecoyKey(config: Config): Buffer {
  */
 function dpopNonceKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api dpop nonces", 32));
+}
+
+/**
+ * The key of the hosted pages' CSRF tokens: from MFA_ENCRYPTION_KEY (HKDF, a label of its own), so a
+ * form rendered by one instance is accepted by every other.
+ */
+function pagesCsrfKey(config: Config): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api hosted pages csrf", 32));
+}
+
+/**
+ * Where mailed links point: APP_URL, or the hosted pages when they are on and APP_URL is unset or
+ * names this API (docs/pages.md#mail-links); the pages take the token from the query.
+ */
+function mailLinkBase(config: Config): { appUrl: string; tokenInQuery: boolean } {
+  const api = config.federation.publicUrl;
+  const toPages = config.pages.enabled && (!config.mail.appUrlSet || new URL(config.mail.appUrl).origin === api);
+  return toPages ? { appUrl: `${api}/auth`, tokenInQuery: true } : { appUrl: config.mail.appUrl, tokenInQuery: false };
 }
 
 /** `run` the first time; the same promise every time after. */

@@ -41,6 +41,8 @@ export interface Transport {
   readonly clientIp: string;
   /** The User-Agent header, cut to 256 characters; for the audit trail only. */
   readonly userAgent?: string;
+  /** The catalog (src/i18n) Accept-Language chose, when the request sent one: the mails it causes are in that language. */
+  readonly locale?: string;
   /**
    * The request a DPoP proof must be for: the method, and the URL as the client saw it (scheme and
    * host from X-Forwarded-* only behind TRUST_PROXY). Called only when a proof came.

@@ -18,6 +18,9 @@ import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
 import { OriginPolicy } from "./origins";
+import { hostedPages, type PagesDeps } from "./pages/pages";
+import { HOSTED_PAGES } from "./pages/routes";
+import { refreshCookie } from "./refresh-cookie";
 import { requestIdFor, requestLog } from "./request-log";
 import { unusedConnections } from "./unused-connections";
 
@@ -54,6 +57,8 @@ export interface AppParts {
   readonly live?: LiveRouteOptions;
   /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
   readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
+  /** The hosted pages under /auth/ (src/http/pages); absent: HOSTED_PAGES=off, no routes. */
+  readonly pages?: Omit<PagesDeps, "formOriginAllowed" | "handToApp">;
 }
 
 /**
@@ -96,6 +101,16 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     publicOrigin,
   });
   if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
+  if (parts.pages) {
+    // Forms are accepted from the pages' own origin only, never from CORS_ORIGINS: no other site posts a sign-in here.
+    const ownOrigin = new OriginPolicy([], publicOrigin);
+    const sameSite = parts.browsers?.refreshCookieSameSite ?? "strict";
+    await app.register(hostedPages(HOSTED_PAGES), {
+      ...parts.pages,
+      formOriginAllowed: (origin, host) => ["absent", "own"].includes(ownOrigin.verdict(origin, host)),
+      handToApp: (request, reply, token, expiresAt) => refreshCookie(request, reply, sameSite).set(token, expiresAt),
+    });
+  }
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

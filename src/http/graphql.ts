@@ -13,6 +13,7 @@ import { prefersHtml } from "./explorer";
 import type { OriginPolicy } from "./origins";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
 import { linkCookie } from "./federation";
+import { negotiateLocale } from "../i18n/i18n";
 
 export interface GraphQLRouteOptions {
   readonly apollo: ApolloServer<RequestContext>;
@@ -50,7 +51,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request, publicOrigin) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request, publicOrigin), ...localeOf(request.headers["accept-language"]) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {
@@ -88,6 +89,9 @@ function dpopTargetOf(request: FastifyRequest, publicOrigin: string | null): Dpo
 }
 
 /** IPv4 clients of a dual-stack socket (HOST=::) show up as ::ffff:a.b.c.d; count them as a.b.c.d. */
+/** A mail caused by this request is in the language it asked for; without Accept-Language, the default. */
+const localeOf = (acceptLanguage: string | undefined): { locale?: string } => (acceptLanguage ? { locale: negotiateLocale(acceptLanguage) } : {});
+
 function clientIpOf(address: string | undefined): string {
   if (!address) return "unknown";
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAIL_TEMPLATES, type Mail, type MailTemplate } from "../auth/mail-links/outbox";
+import { isLocale, isMessageKey, Translator } from "../i18n/i18n";
 import type { MailMessage } from "./mailer";
 
 interface Template {
@@ -9,7 +10,9 @@ interface Template {
   readonly html: string;
 }
 
-const PLACEHOLDER = /\{\{(\w+)\}\}/g;
+/** `{{t:key}}`: a message of the catalogs the pages use (src/i18n), in the mail's language; its `{name}`s are the mail's values. */
+const MESSAGE = /\{\{t:([\w.]+)\}\}/g;
+const ANY_PLACEHOLDER = /\{\{(?:t:([\w.]+)|(\w+))\}\}/g;
 
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -17,7 +20,8 @@ const escapeHtml = (value: string) =>
 /**
  * The mail templates, read once at start from MAIL_TEMPLATES_DIR: `<name>.txt`, whose first line is
  * `Subject: …` and the rest the plain-text body, and `<name>.html`. A team replaces the folder to
- * restyle or translate the mails. Placeholders are `{{name}}`; HTML gets them escaped.
+ * restyle or translate the mails. Placeholders are `{{name}}`; HTML gets them escaped. `{{t:key}}`
+ * is a message of the pages' catalogs, in the language of the request that caused the mail.
  */
 export class MailTemplates {
   private constructor(private readonly templates: ReadonlyMap<MailTemplate, Template>) {}
@@ -31,7 +35,10 @@ export class MailTemplates {
         const [first = "", ...body] = readFileSync(join(dir, `${name}.txt`), "utf8").split("\n");
         const subject = /^Subject: (.+)$/.exec(first.trimEnd())?.[1];
         if (subject === undefined) throw new Error(`${name}.txt must start with a "Subject: …" line`);
-        templates.set(name, { subject, text: body.join("\n").replace(/^\n+/, ""), html: readFileSync(join(dir, `${name}.html`), "utf8") });
+        const template = { subject, text: body.join("\n").replace(/^\n+/, ""), html: readFileSync(join(dir, `${name}.html`), "utf8") };
+        const unknown = [...`${template.subject}${template.text}${template.html}`.matchAll(MESSAGE)].map((match) => match[1]!).filter((key) => !isMessageKey(key));
+        if (unknown.length > 0) throw new Error(`${name} names messages no catalog has: ${unknown.join(", ")}`);
+        templates.set(name, template);
       } catch (error) {
         problems.push((error as Error).message);
       }
@@ -40,10 +47,17 @@ export class MailTemplates {
     return new MailTemplates(templates);
   }
 
-  render({ to, template, values }: Mail): MailMessage {
+  render({ to, template, values, locale }: Mail): MailMessage {
     const { subject, text, html } = this.templates.get(template)!;
+    const messages = new Translator(isLocale(locale) ? locale : "en");
+    const value = (name: string, whole: string, escape: (value: string) => string) => (name in values ? escape(values[name]!) : whole);
+    // One pass, so a value is never read as a placeholder; a message's own text is escaped like a
+    // value, then its {name}s are filled with escaped values.
     const fill = (source: string, escape: (value: string) => string) =>
-      source.replace(PLACEHOLDER, (whole, name: string) => (name in values ? escape(values[name]!) : whole));
+      source.replace(ANY_PLACEHOLDER, (whole, key: string | undefined, name: string | undefined) => {
+        if (name !== undefined) return value(name, whole, escape);
+        return isMessageKey(key!) ? escape(messages.t(key)).replace(/\{(\w+)\}/g, (inner, inside: string) => value(inside, inner, escape)) : whole;
+      });
     return { to, subject: fill(subject, (v) => v.replace(/[\r\n]/g, " ")), text: fill(text, (v) => v), html: fill(html, escapeHtml) };
   }
 }

@@ -68,14 +68,14 @@ export class Mailbox {
 
 /** The link's token: what follows `#token=` in the mail's text. */
 export function tokenIn(mail: ReceivedMail): string {
-  const match = /#token=([^\s]+)/.exec(mail.text);
+  const match = /[#?]token=([^\s]+)/.exec(mail.text);
   if (!match) throw new Error(`no token in mail "${mail.subject}":\n${mail.text}`);
   return decodeURIComponent(match[1]!);
 }
 
 /** The whole link, as the mail shows it. */
 export function linkIn(mail: ReceivedMail): string {
-  const match = /(https?:\/\/\S+#token=\S+)/.exec(mail.text);
+  const match = /(https?:\/\/\S+[#?]token=\S+)/.exec(mail.text);
   if (!match) throw new Error(`no link in mail "${mail.subject}"`);
   return match[1]!;
 }

@@ -28,6 +28,42 @@ describe("mail templates", () => {
     expect(mail.subject).not.toMatch(/[\r\n]/);
   });
 
+  it("takes {{t:key}} text from the pages' catalogs in the mail's language, English when it has none", () => {
+    const templates = MailTemplates.load(SHIPPED);
+    const values = { email: "ann@example.com", link: "https://api/auth/reset-password?token=t", ttl: "30 minutes" };
+    const german = templates.render({ to: "ann@example.com", template: "password-reset", values, locale: "de" });
+    expect(german.subject).toBe("Passwort zurücksetzen");
+    expect(german.text).toContain("Jemand möchte das Passwort des Kontos für ann@example.com zurücksetzen.");
+    expect(german.html).toContain('<a href="https://api/auth/reset-password?token=t">Passwort zurücksetzen</a>');
+    for (const locale of [undefined, "xx", "en"]) {
+      const english = templates.render({ to: "ann@example.com", template: "password-reset", values, ...(locale ? { locale } : {}) });
+      expect(english.subject).toBe("Reset your password");
+      expect(english.text).toContain("Someone asked to reset the password of the account for ann@example.com.");
+    }
+  });
+
+  it("escapes a message's text and the values in it in HTML, and never reads a value as a placeholder", () => {
+    const templates = MailTemplates.load(SHIPPED);
+    const mail = templates.render({ to: "x@example.com", template: "verify-email", values: { email: "<b>{{link}}</b>", link: "https://api/l", ttl: "1 hour" } });
+    expect(mail.html).toContain("&quot;Forgot password&quot;");
+    expect(mail.html).toContain("Confirm that &lt;b&gt;{{link}}&lt;/b&gt; is your address");
+    expect(mail.text).toContain("Confirm that <b>{{link}}</b> is your address");
+  });
+
+  it("refuses a template that names a message no catalog has", () => {
+    const dir = mkdtempSync(join(tmpdir(), "templates-"));
+    try {
+      for (const template of MAIL_TEMPLATES) {
+        writeFileSync(join(dir, `${template}.txt`), "Subject: {{t:mail.reset.subject}}\n\nbody");
+        writeFileSync(join(dir, `${template}.html`), "<p>body</p>");
+      }
+      writeFileSync(join(dir, "password-changed.html"), "<p>{{t:mail.no.such}}</p>");
+      expect(() => MailTemplates.load(dir)).toThrow(/password-changed names messages no catalog has: mail\.no\.such/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a folder with a missing or malformed template, naming each", () => {
     const dir = mkdtempSync(join(tmpdir(), "templates-"));
     try {

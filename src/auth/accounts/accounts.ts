@@ -66,6 +66,8 @@ export interface Origin {
   readonly userAgent?: string | null;
   /** The thumbprint of the key whose DPoP proof came with the request, checked: a sign-in binds its tokens to it. */
   readonly dpopKey?: string;
+  /** The language the request asked for (a catalog's tag, chosen by the transport): the mails it causes are in it. */
+  readonly locale?: string;
 }
 
 /** Rules that depend on the deployment. */

@@ -3,7 +3,7 @@ import type { Accounts, Origin } from "../accounts/accounts";
 import { normalizeEmail } from "../accounts/accounts";
 import type { Identity } from "../tokens/authenticator";
 import type { Recovery } from "./recovery";
-import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { describeTtl, localeOf, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 
 /**
  * Moving an account to a new address: asked for with the current password (throttled like a
@@ -43,10 +43,10 @@ export class EmailChange {
     audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
     const ttl = describeTtl(this.ttlSeconds);
     if (!taken) {
-      const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token);
-      outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl } });
+      const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token, this.deps.tokenInQuery);
+      outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl }, ...localeOf(origin) });
     }
-    const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token);
+    const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token, this.deps.tokenInQuery);
     outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address, cancelLink, ttl } });
     return true;
   }

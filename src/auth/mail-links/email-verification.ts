@@ -2,7 +2,7 @@ import { emailNotVerified, invalidMailToken } from "../../errors";
 import type { UserRecord } from "../../store/store";
 import type { AccountInput, Accounts, Origin } from "../accounts/accounts";
 import type { Identity } from "../tokens/authenticator";
-import { describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { describeTtl, localeOf, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 import type { AuthResult } from "../sessions/sessions";
 
 /**
@@ -44,8 +44,8 @@ export class EmailVerification {
     const email = pending.email;
     if (pending.ownerId === null) {
       this.deps.audit?.verificationSent(pending.id, origin.clientIp);
-      const link = mailLink(this.deps.appUrl, "verify-email", token);
-      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) } });
+      const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
+      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
     } else {
       this.deps.audit?.registerExistingAddress(pending.ownerId, origin.clientIp);
       this.deps.outbox.post({ to: email, template: "account-exists", values: { email } });
@@ -77,8 +77,8 @@ export class EmailVerification {
     const { token, hash } = mintMailToken(user.id);
     await this.deps.store.putMailToken(user.id, "email_verification", { hash, expiresAt: this.expiresAt(), email: user.email });
     this.deps.audit?.verificationSent(user.id, origin.clientIp);
-    const link = mailLink(this.deps.appUrl, "verify-email", token);
-    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) } });
+    const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
+    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
   }
 
   private expiresAt(): number {

@@ -40,8 +40,13 @@ export function presentedMailToken(token: string, clock: Clock): PresentedMailTo
   return { userId, hash: hashSecret(secret), now: clock.now() };
 }
 
-/** `${appUrl}/<path>#token=…`: in the fragment, the token stays out of server logs and Referer headers. */
-export const mailLink = (appUrl: string, path: string, token: string) => `${appUrl}/${path}#token=${encodeURIComponent(token)}`;
+/**
+ * `${appUrl}/<path>#token=…`: in the fragment, the token stays out of server logs and Referer headers.
+ * The hosted pages work without script, which cannot read a fragment, so their links carry it as
+ * `?token=`: the pages send no Referer, log no query, and spend it only on a POST (docs/pages.md#mail-links).
+ */
+export const mailLink = (appUrl: string, path: string, token: string, tokenInQuery = false) =>
+  `${appUrl}/${path}${tokenInQuery ? "?" : "#"}token=${encodeURIComponent(token)}`;
 
 /** "30 minutes", "24 hours": for the mail's "open this link within …". */
 export function describeTtl(seconds: number): string {
@@ -56,10 +61,15 @@ export interface MailFlowDeps {
   readonly clock: Clock;
   /** APP_URL: links are built from it alone, never from a request's Host or X-Forwarded-Host. */
   readonly appUrl: string;
+  /** The links go to the hosted pages (appUrl is their base): the token rides in the query. */
+  readonly tokenInQuery?: boolean;
   /** Without them (tests of the domain alone) nothing is throttled or audited. */
   readonly throttle?: Throttle;
   readonly audit?: Audit;
 }
+
+/** The request's language for a mail it causes, when it named one. */
+export const localeOf = (origin: { readonly locale?: string }): { locale?: string } => (origin.locale ? { locale: origin.locale } : {});
 
 /** MAIL_URL=off turns the flows off: each answers MAIL_DISABLED before doing anything. */
 export function requireMail(outbox: Outbox): void {

@@ -25,6 +25,11 @@ export interface Mail {
   readonly template: MailTemplate;
   /** Fills the template's {{name}} placeholders; a link holds a token, so values are never logged. */
   readonly values: Readonly<Record<string, string>>;
+  /**
+   * The language of the request that caused the mail (a catalog's tag, src/i18n): a template's
+   * `{{t:key}}` text comes from that catalog. Absent, or one with no catalog: English.
+   */
+  readonly locale?: string;
 }
 
 export interface Outbox {

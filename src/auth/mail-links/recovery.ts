@@ -29,7 +29,7 @@ export class Recovery {
     const userId = await store.findUserIdByEmail(address);
     const token = await this.storeToken(userId ?? DECOY_USER_ID, address);
     audit?.passwordResetRequested(userId, origin.clientIp);
-    if (userId !== null) this.mail(address, token);
+    if (userId !== null) this.mail(address, token, origin.locale);
     return true;
   }
 
@@ -47,9 +47,9 @@ export class Recovery {
     return token;
   }
 
-  private mail(address: string, token: string): void {
-    const link = mailLink(this.deps.appUrl, "reset-password", token);
-    this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) } });
+  private mail(address: string, token: string, locale?: string): void {
+    const link = mailLink(this.deps.appUrl, "reset-password", token, this.deps.tokenInQuery);
+    this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) }, ...(locale ? { locale } : {}) });
   }
 
   /** Unknown, used, superseded and expired tokens get one answer: INVALID_MAIL_TOKEN. */

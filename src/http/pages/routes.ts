@@ -1,0 +1,8 @@
+import { accountPages } from "./account";
+import { mailLinkPages } from "./mail-links";
+import type { PageModule } from "./pages";
+import { signInPages } from "./sign-in";
+import { signUpPages } from "./sign-up";
+
+/** Every hosted page, in the order a newcomer meets them. The OAuth consent page joins here. */
+export const HOSTED_PAGES: readonly PageModule[] = [signInPages, signUpPages, mailLinkPages, accountPages];

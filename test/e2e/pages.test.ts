@@ -1,0 +1,323 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startApi, type TestApi } from "../support/api";
+import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
+import { login, PASSWORD, post, uniqueEmail } from "../support/client";
+import { closedWithin, openLive } from "../support/live";
+import { linkIn, Mailbox } from "../support/mailbox";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { stepAt, totpCode } from "../support/totp";
+
+/**
+ * The hosted pages (docs/pages.md) in real Chromium: every flow a person goes through, by label and
+ * button name as a screen reader would find them, with axe-core over every page in every state.
+ * PAGES_SCREENSHOTS=1 writes docs/pages/*.png, the screenshots docs/pages.md shows.
+ */
+describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
+  jest.setTimeout(90_000);
+
+  const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  const SCREENSHOTS = process.env.PAGES_SCREENSHOTS === "1" ? resolve(__dirname, "../../docs/pages") : null;
+
+  /** A laptop's platform authenticator: resident keys, user verification that passes. */
+  const PLATFORM_AUTHENTICATOR = { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true };
+
+  let redis: TestRedis;
+  let mailbox: Mailbox;
+  let api: TestApi;
+  let origin: string;
+  let browser: Browser;
+  let userDataDir: string;
+  /** Content-Security-Policy violations any page reported: there must be none. */
+  const violations: string[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    mailbox = await Mailbox.start();
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    api = await startApi(redis.url, { PORT: String(port), MAIL_URL: mailbox.url, LOGIN_MAX_FAILURES: "1000", BRAND_NAME: "Example Co" });
+    userDataDir = mkdtempSync(join(tmpdir(), "pages-chromium-"));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.stop();
+    await mailbox?.stop();
+    await redis?.destroy();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  afterEach(() => expect(violations).toEqual([]));
+
+  /** A fresh browser profile (cookies of its own), as a second device would be. */
+  async function newDevice(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
+    const page = await context.newPage();
+    page.on("console", (message) => {
+      if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    return { context, page };
+  }
+
+  /** axe-core, injected by the test (the page's policy would refuse it as a script), at 0 violations. */
+  async function expectAccessible(page: Page, state: string): Promise<void> {
+    await page.evaluate(AXE);
+    const found = await page.evaluate(async () => {
+      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
+      return result.violations.map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(" ")).join(", ")})`);
+    });
+    expect({ state, violations: found }).toEqual({ state, violations: [] });
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
+  async function signUp(page: Page, email: string): Promise<void> {
+    await page.goto(`${origin}/auth/sign-up`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForURL(`${origin}/auth/account`);
+  }
+
+  async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+    await page.goto(`${origin}/auth/sign-in`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  }
+
+  it("serves every page empty with a strict policy, its language, and no axe violation", async () => {
+    const { context, page } = await newDevice();
+    const pages = {
+      "sign-in": "/auth/sign-in",
+      "sign-up": "/auth/sign-up",
+      "forgot-password": "/auth/forgot-password",
+      "reset-password": "/auth/reset-password?token=u.s",
+      "verify-email": "/auth/verify-email?token=u.s",
+      "confirm-email-change": "/auth/confirm-email-change?token=u.s",
+      "cancel-email-change": "/auth/cancel-email-change?token=u.s",
+      "link-missing": "/auth/reset-password",
+    };
+    for (const [name, path] of Object.entries(pages)) {
+      const response = await page.goto(`${origin}${path}`);
+      const policy = response!.headers()["content-security-policy"]!;
+      expect(policy).toContain("script-src 'self'");
+      expect(policy).toContain("frame-ancestors 'none'");
+      expect(policy).not.toMatch(/unsafe-inline|unsafe-eval/);
+      expect(await page.getAttribute("html", "lang")).toBe("en");
+      await expectAccessible(page, `${name}, empty`);
+      await screenshot(page, name);
+    }
+    await context.close();
+  });
+
+  it("speaks German to a browser that asks for it, with lang=de", async () => {
+    const context = await browser.newContext({ locale: "de-DE" });
+    const page = await context.newPage();
+    await page.goto(`${origin}/auth/sign-in`);
+    expect(await page.getAttribute("html", "lang")).toBe("de");
+    await expect(page.getByRole("button", { name: "Anmelden", exact: true }).count()).resolves.toBe(1);
+    await expectAccessible(page, "sign-in in German");
+    await screenshot(page, "sign-in-de");
+    await context.close();
+  });
+
+  it("signs up, verifies the address from the mailed link, and shows errors next to their field", async () => {
+    const { context, page } = await newDevice();
+    await page.goto(`${origin}/auth/sign-up`);
+    await page.getByLabel("Email").fill("not an address");
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    const passwordError = page.locator("#field-password-error");
+    await expect(passwordError.textContent()).resolves.toContain("INVALID_INPUT");
+    expect(await page.getByLabel("Password").getAttribute("aria-describedby")).toContain("field-password-error");
+    await expectAccessible(page, "sign-up, with errors");
+    await screenshot(page, "sign-up-errors");
+
+    const email = uniqueEmail("pages-signup");
+    await signUp(page, email);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+    await expectAccessible(page, "account, signed in");
+
+    const mail = await mailbox.nth(email, /Confirm your email address/);
+    const link = linkIn(mail);
+    expect(link.startsWith(`${origin}/auth/verify-email?token=`)).toBe(true);
+    await page.goto(link);
+    await expectAccessible(page, "verify-email, with a token");
+    await page.getByRole("button", { name: "Verify my address" }).click();
+    await expect(page.getByRole("status").textContent()).resolves.toContain("verified");
+    await expectAccessible(page, "verify-email, done");
+    const { accessToken } = await login(api.url, email);
+    const me = await post<{ me: { emailVerified: boolean } }>(api.url, { query: "{ me { emailVerified } }" }, { token: accessToken });
+    expect(me.data?.me.emailVerified).toBe(true);
+
+    // The link works once: the API's reason is shown.
+    await page.goto(link);
+    await page.getByRole("button", { name: "Verify my address" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("INVALID_MAIL_TOKEN");
+    await expectAccessible(page, "verify-email, spent link");
+    await context.close();
+  });
+
+  it("signs in with the keyboard alone, and a wrong password shows the API's reason by the field", async () => {
+    const email = uniqueEmail("pages-keyboard");
+    const { context, page } = await newDevice();
+    await signUp(page, email);
+    await context.clearCookies();
+
+    await signIn(page, email, "not the password");
+    await expect(page.locator("#field-password-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
+    await expectAccessible(page, "sign-in, with errors");
+    await screenshot(page, "sign-in-errors");
+
+    await page.goto(`${origin}/auth/sign-in`);
+    // The email field has the focus on arrival (autofocus). Headless Chromium has been seen to leave
+    // it unapplied once in a full run, so the keyboard reaches the field itself when it must: Tab, past the skip link.
+    const focused = () => page.evaluate(() => (globalThis as any).document.activeElement?.id as string | undefined);
+    for (let presses = 0; (await focused()) !== "field-email"; presses++) {
+      expect(presses).toBeLessThan(3);
+      await page.keyboard.press("Tab");
+    }
+    await page.keyboard.type(email);
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("field-password");
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${origin}/auth/account`);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+    await context.close();
+  });
+
+  it("turns TOTP on from the account page, then signs in with the password and a code", async () => {
+    const email = uniqueEmail("pages-totp");
+    const { context, page } = await newDevice();
+    await signUp(page, email);
+    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
+    await expectAccessible(page, "account, TOTP enrolment");
+    const secret = /type the key ([A-Z2-7]+)/.exec((await page.textContent("main"))!)![1]!;
+    const step = stepAt(Date.now());
+    await page.getByLabel("Code").fill(totpCode(secret, step));
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await expect(page.locator(".codes li").count()).resolves.toBe(10);
+    await expectAccessible(page, "account, recovery codes shown");
+
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    await signIn(page, email);
+    await page.waitForURL(`${origin}/auth/mfa`);
+    await expectAccessible(page, "mfa, empty");
+    await screenshot(page, "mfa");
+    // The account page waits for the second factor.
+    await page.goto(`${origin}/auth/account`);
+    await page.waitForURL(`${origin}/auth/mfa`);
+
+    await page.getByLabel("Code").fill("000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expect(page.locator("#field-code-error").textContent()).resolves.toContain("INVALID_MFA_CODE");
+    await expectAccessible(page, "mfa, with errors");
+
+    await page.getByLabel("Code").fill(totpCode(secret, step + 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.waitForURL(`${origin}/auth/account`);
+    await expect(page.getByText("Two-step verification is on.").count()).resolves.toBe(1);
+    await expectAccessible(page, "account, TOTP on");
+    await context.close();
+  });
+
+  it("adds a passkey on the account page and signs in with it (virtual authenticator)", async () => {
+    const email = uniqueEmail("pages-passkey");
+    const { context, page } = await newDevice();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable", { enableUI: false });
+    await cdp.send("WebAuthn.addVirtualAuthenticator", { options: PLATFORM_AUTHENTICATOR } as never);
+    await signUp(page, email);
+    await page.getByLabel("Passkey name").fill("Laptop");
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByRole("button", { name: "Remove Laptop" }).waitFor();
+    await expectAccessible(page, "account, with a passkey");
+    await screenshot(page, "account");
+
+    // Conditional UI: the sign-in page asks at once, for the email field's autofill; the virtual
+    // authenticator answers as a person picking the passkey there would.
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.waitForURL(`${origin}/auth/account`);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+
+    // The button, in a browser without conditional UI.
+    await page.addInitScript(() => {
+      (globalThis as any).PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
+    });
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.waitForURL(`${origin}/auth/account`);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+
+    await page.getByLabel("New name for Laptop").fill("Work laptop");
+    await page.getByRole("button", { name: "Rename" }).click();
+    await page.getByRole("button", { name: "Remove Work laptop" }).waitFor();
+    // Removing the passkey ends the sessions it signed in, this one included.
+    await page.getByRole("button", { name: "Remove Work laptop" }).click();
+    await page.goto(`${origin}/auth/account`);
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    await context.close();
+  });
+
+  it("resets a forgotten password from the mailed link", async () => {
+    const email = uniqueEmail("pages-reset");
+    const { context, page } = await newDevice();
+    await signUp(page, email);
+    await context.clearCookies();
+    await page.goto(`${origin}/auth/forgot-password`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByRole("button", { name: "Send the link" }).click();
+    await expect(page.getByRole("status").textContent()).resolves.toContain(email);
+    await expectAccessible(page, "forgot-password, sent");
+
+    const link = linkIn(await mailbox.nth(email, /reset/i));
+    await page.goto(link);
+    await page.getByLabel("New password").fill("short");
+    await page.getByRole("button", { name: "Set the new password" }).click();
+    await expect(page.locator("#field-newPassword-error").textContent()).resolves.toContain("INVALID_INPUT");
+    await expectAccessible(page, "reset-password, with errors");
+    await page.getByLabel("New password").fill("a brand new password");
+    await page.getByRole("button", { name: "Set the new password" }).click();
+    await expect(page.getByRole("status").textContent()).resolves.toContain("password is changed");
+
+    await signIn(page, email, "a brand new password");
+    await page.waitForURL(`${origin}/auth/account`);
+    await context.close();
+  });
+
+  it("ends another session from the account page, and that session's socket closes", async () => {
+    const email = uniqueEmail("pages-sessions");
+    const { context, page } = await newDevice();
+    await signUp(page, email);
+    const other = await login(api.url, email, PASSWORD, "Phone");
+    const live = await openLive(api.url, other.accessToken);
+    await page.reload();
+    await expectAccessible(page, "account, two sessions");
+    await page.getByRole("button", { name: "Sign out Phone" }).click();
+    await page.waitForURL(`${origin}/auth/account`);
+    await closedWithin(live, 5_000);
+    await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
+    const refused = await post(api.url, { query: "{ me { id } }" }, { token: other.accessToken });
+    expect(refused.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+
+    const third = await login(api.url, email, PASSWORD, "Tablet");
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    const ended = await post(api.url, { query: "{ me { id } }" }, { token: third.accessToken });
+    expect(ended.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    await page.goto(`${origin}/auth/account`);
+    await page.waitForURL(`${origin}/auth/sign-in`);
+    await context.close();
+  });
+});
