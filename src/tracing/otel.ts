@@ -38,7 +38,7 @@ export function startOpenTelemetry(config: TracingConfig, logger: Logger): Traci
       }),
       // `graphql.parse` (and `graphql.validate`) of a document Apollo has not cached yet, nothing per request.
       new GraphQLParseInstrumentation(),
-      // The command name only: by default every argument of EVALSHA went into db.statement, and our
+      // The command name only: by default every argument of EVALSHA went into db.query.text, and our
       // scripts' arguments are password hashes, refresh-token hashes, emails and audit entries.
       new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
     ],
