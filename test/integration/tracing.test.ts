@@ -60,6 +60,18 @@ describe("OpenTelemetry tracing, on", () => {
     expect(names.some((name) => /fastify|request handler|handler/i.test(name))).toBe(true);
   });
 
+  it("exports the five spans the docs list for a `me` whose document is cached, and no execute or resolver span", async () => {
+    const { accessToken } = (await send(api.url, RegisterDocument, { input: { email: uniqueEmail(), password: PASSWORD } })).data!.register;
+    await send(api.url, MeDocument, {}, { token: accessToken });
+    const traceId = randomHex(16);
+    await send(api.url, MeDocument, {}, { token: accessToken, headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    await trace(traceId, "POST /graphql");
+    // The server span ends last, but its children may leave in the next batch.
+    await new Promise((r) => setTimeout(r, 300));
+    const spans = receiver.spans.filter((span) => span.traceId === traceId);
+    expect(spans.map((span) => span.name).sort()).toEqual(["POST /graphql", "auth.revocation_check", "auth.verify_token", "handler - handler", "mget"]);
+  });
+
   it("exports OTLP protobuf, the spec's default OTEL_EXPORTER_OTLP_PROTOCOL", async () => {
     const traceId = randomHex(16);
     await send(api.url, MeDocument, {}, { headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
