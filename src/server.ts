@@ -242,7 +242,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     jwks,
     trustProxy: config.trustProxy,
     browsers: config.browsers,
-    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
+    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout, throttle } } : {}),
     live: {
       protocol,
       connections,

@@ -1,9 +1,11 @@
 import fastifyCookie from "@fastify/cookie";
 import { DPOP_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { Throttle } from "../auth/abuse/throttle";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type AuthorizationResponse, type Federation } from "../auth/federation/federation";
 import type { LinkCookie } from "../context/context";
+import { ThrottledError } from "../errors";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
 
 /** Ties a sign-in in flight to the browser that started it; the flow itself stays in the store. */
@@ -26,6 +28,8 @@ const FLOW_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: "lax", pat
 export interface FederationRouteOptions {
   readonly federation: Federation;
   readonly backchannelLogout: BackchannelLogout;
+  /** OIDC_START_MAX_PER_IP: a start stores a flow before anyone proved anything. */
+  readonly throttle: Pick<Throttle, "checkFederationStart">;
   /** REFRESH_COOKIE_SAMESITE, as /graphql sets the cookie. */
   readonly refreshCookieSameSite: SameSite;
 }
@@ -37,7 +41,7 @@ type ProviderParams = { Params: { provider: string } };
  * POST for a form_post provider (303 to redirect_to, with the refresh cookie or `?error=<CODE>`). Tokens never go in a URL:
  * the app gets its access token from `refresh` with the cookie set here.
  */
-export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, refreshCookieSameSite }) => {
+export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, throttle, refreshCookieSameSite }) => {
   await app.register(fastifyCookie, { hook: false });
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
@@ -46,6 +50,8 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
     try {
       const { provider } = request.params;
       const { link, redirect_to: redirectTo, dpop_jkt: dpopJkt } = request.query;
+      // A link's flow replaces the one linkIdentityUrl stored (for a signed-in user): only a sign-in adds one.
+      if (!link) await throttle.checkFederationStart(request.ip);
       const { flowId, authorizationUrl } = link
         ? await federation.resumeLink(provider, link, readCookie(request, LINK_COOKIE))
         : await federation.start(provider, redirectTo, undefined, dpopJkt);
@@ -54,6 +60,9 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {
       if (error instanceof FederationStartError) return refuse(reply, error);
+      if (error instanceof ThrottledError) {
+        return reply.code(429).header("retry-after", String(error.retryAfterSeconds)).send({ errors: [{ message: error.message, extensions: { code: error.reason } }] });
+      }
       throw error;
     }
   });

@@ -212,12 +212,15 @@ export class Federation {
     return this.store.listIdentities(userId);
   }
 
-  /** `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity is left. */
+  /**
+   * `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity
+   * is left. The sessions the identity started end with it (as a removed passkey's do).
+   */
   async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
     const identities = await this.store.listIdentities(identity.userId);
     const target = identities.find((linked) => linked.id === id);
     // The store decides the last way in, atomically with the removal: two removals at once cannot both pass.
-    const unlinked = target ? await this.store.unlinkIdentity(identity.userId, id) : "missing";
+    const unlinked = target ? (await this.sessions.unlinkIdentity(identity.userId, id)).status : "missing";
     if (unlinked === "missing") throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
     if (unlinked === "last_credential") throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
     this.audit?.identityUnlinked(identity, target!.provider, id, origin);

@@ -1,7 +1,7 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
 import { accountDisabled, AuthError, dpopProofReplayed, dpopProofRequired, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
-import type { FederationStateStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
+import type { FederationStateStore, IdentityStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UnlinkIdentityResult, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
 import type { DpopProofs } from "../dpop/proofs";
@@ -73,7 +73,7 @@ export function deviceOf(session: { readonly device: string | null } | null, ori
  */
 export class Sessions {
   constructor(
-    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey"> & Pick<FederationStateStore, "recordProviderSession">,
+    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey"> & Pick<IdentityStore, "unlinkIdentity"> & Pick<FederationStateStore, "recordProviderSession">,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly policy: SessionPolicy = {},
@@ -327,6 +327,16 @@ export class Sessions {
     const result = await this.store.removePasskey(userId, passkeyId);
     // One event per ended session: only their sockets close; the user's other sessions go on.
     if (result.status === "removed") for (const sessionId of result.sessionIds) this.revoked({ kind: "passkey_removed", userId, sessionId });
+    return result;
+  }
+
+  /**
+   * Unlinks one of the user's provider identities and ends the sessions it started, in one step,
+   * unless it is their last way in. Those sessions' sockets close; the user's others go on.
+   */
+  async unlinkIdentity(userId: string, identityId: string): Promise<UnlinkIdentityResult> {
+    const result = await this.store.unlinkIdentity(userId, identityId);
+    if (result.status === "unlinked") for (const sessionId of result.sessionIds) this.revoked({ kind: "session", userId, sessionId });
     return result;
   }
 
