@@ -145,6 +145,7 @@ export class Federation {
       nonce: openid.randomNonce(),
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
+      startedAt: this.clock.now(),
       ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
       ...(jkt === undefined ? {} : { jkt }),
     };
@@ -260,7 +261,7 @@ export class Federation {
         await this.link(flow.linkUserId, providerId, identity, flow.linkSessionId, origin);
         return { status: "linked", redirectTo };
       }
-      const result = await this.signIn(providerId, identity, device, origin, flow.jkt);
+      const result = await this.signIn(providerId, identity, device, origin, flow.jkt, flow.startedAt ?? 0);
       return { status: "signed_in", redirectTo, result };
     } catch (error) {
       if (error instanceof CallbackFailure) {
@@ -268,6 +269,11 @@ export class Federation {
         return fail(error.code);
       }
       if (isAuthError(error) && error.reason === "ACCOUNT_DISABLED") return fail("ACCOUNT_DISABLED");
+      // The provider's back-channel logout for this provider session (or subject) came while the sign-in was in flight.
+      if (isAuthError(error) && error.reason === "TOKEN_REVOKED") {
+        this.logger.warn({ provider: providerId }, "a provider sign-in was refused: the provider signed its session out meanwhile");
+        return fail("OIDC_PROVIDER_ERROR");
+      }
       // DPOP_REQUIRED_FOR_ROLES, known only now that the user is: a sign-in started without dpop_jkt.
       if (isAuthError(error) && error.reason === "DPOP_PROOF_REQUIRED") return fail("DPOP_PROOF_REQUIRED");
       throw error;
@@ -325,11 +331,11 @@ export class Federation {
    * that no account holds gets a new account (no password until a reset sets one); an account that
    * holds the address is linked only when both sides verified it, else OIDC_ACCOUNT_EXISTS.
    */
-  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin?: AuditOrigin, jkt?: string): Promise<AuthResult> {
+  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin: AuditOrigin | undefined, jkt: string | undefined, startedAt: number): Promise<AuthResult> {
     const linked = await this.store.findIdentity(providerId, identity.subject);
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
-    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, jkt, { provider: providerId, subject: identity.subject, sid: identity.sid });
+    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, jkt, { provider: providerId, subject: identity.subject, sid: identity.sid }, startedAt);
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
     return result;
