@@ -974,7 +974,7 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
     passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
     passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
-    oidcStartMaxPerIp: read.integer("OIDC_START_MAX_PER_IP", 30, 1, 1_000_000),
+    oidcStartMaxPerIp: read.integer("OIDC_START_MAX_PER_IP", 60, 1, 1_000_000),
     oidcStartWindow: read.integer("OIDC_START_WINDOW_SECONDS", 60, 1, DAY),
     recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 10, 1, 1_000_000),
     recoveryMaxPerAddressAndIp: read.integer("RECOVERY_MAX_PER_ADDRESS_AND_IP", 3, 1, 1_000_000),

@@ -1,11 +1,11 @@
 import { LogoutDocument, MeDocument, MyIdentitiesDocument, RefreshWithCookieDocument, UnlinkIdentityDocument } from "../../schema/generated/graphql";
 import { Redis } from "ioredis";
 import { keys } from "@revocable-auth/verifier/internal";
-import type { TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { send, uniqueEmail } from "../support/client";
 import { closedWithin, openLive } from "../support/live";
-import { CookieJar, signInAtProvider, startApiWithProvider, visit, type TestProvider } from "../support/oidc";
-import { startRedis, type TestRedis } from "../support/redis";
+import { CookieJar, signInAtProvider, startApiWithProvider, startProvider, visit, type TestProvider } from "../support/oidc";
+import { freePort, startRedis, type TestRedis } from "../support/redis";
 
 // The provider sign-in's review findings (issue 27), each through the public interface: the API on
 // a real Redis, a real oidc-provider (test/support/oidc-provider.mjs) with back-channel logout.
@@ -160,4 +160,50 @@ it("answers 429 with Retry-After past OIDC_START_MAX_PER_IP starts from one clie
   expect(await flows()).toBe(before);
   // Another client is not held back.
   expect((await visit(new CookieJar(), startUrl(), { headers: { "x-forwarded-for": "198.51.100.8" } })).status).toBe(302);
+});
+
+it("scopes the flow cookie to its provider's routes over http, so a second provider's start cannot overwrite it", async () => {
+  const { jar, headers } = browser();
+  const start = await visit(jar, startUrl(), { headers });
+  const line = start.headers.getSetCookie().find((cookie) => cookie.startsWith("oidc_flow="))!;
+  expect(line).toMatch(/Path=\/auth\/oidc\/corp\//);
+  expect(line).toMatch(/HttpOnly/);
+});
+
+describe("over https (PUBLIC_URL)", () => {
+  const HTTPS = person("secure");
+  let secureApi: TestApi, secureProvider: TestProvider, port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    secureProvider = await startProvider({
+      clients: [{ client_id: "api-secure", client_secret: "secret-of-secure-0123456789", redirect_uris: [`https://localhost:${port}/auth/oidc/corp/callback`] }],
+      accounts: { [HTTPS.login]: { email: HTTPS.email, email_verified: true } },
+    });
+    // TLS would end at a proxy in front: the API itself answers plain http on the port.
+    secureApi = await startApi(redis.url, { PORT: String(port), PUBLIC_URL: `https://localhost:${port}`, APP_URL: APP, OIDC_PROVIDERS: "corp", OIDC_CORP_ISSUER: secureProvider.issuer, OIDC_CORP_CLIENT_ID: "api-secure", OIDC_CORP_CLIENT_SECRET: "secret-of-secure-0123456789" });
+  }, 60_000);
+  afterAll(async () => {
+    await secureApi?.stop();
+    await secureProvider?.stop();
+  });
+
+  it("names the flow cookie __Host-oidc_flow_<provider> (Secure, Path=/), reads only that one, and ignores a planted plain one", async () => {
+    const plain = `http://localhost:${port}`;
+    const jar = new CookieJar();
+    const start = await visit(jar, `${plain}/auth/oidc/corp/start?redirect_to=${encodeURIComponent(`${APP}/`)}`);
+    const line = start.headers.getSetCookie().find((cookie) => cookie.startsWith("__Host-oidc_flow_corp="))!;
+    expect(line).toMatch(/; Path=\/(;|$)/);
+    expect(line).toMatch(/Secure/);
+    expect(line).not.toMatch(/Domain=/i);
+    const back = new URL(await signInAtProvider(jar, start.headers.get("location")!, HTTPS.login, `https://localhost:${port}/auth/oidc/corp/callback`));
+    const callback = `${plain}${back.pathname}${back.search}`;
+    // A sibling subdomain can set `oidc_flow` (no prefix) for the parent domain: it names no flow here.
+    const planted = new CookieJar();
+    planted.set(plain, "oidc_flow", jar.get(plain, "__Host-oidc_flow_corp")!);
+    expect(new URL((await visit(planted, callback)).headers.get("location")!).searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
+    const done = await visit(jar, callback);
+    expect(new URL(done.headers.get("location")!).href).toBe(`${APP}/`);
+    expect(done.headers.getSetCookie().join("\n")).toMatch(/refresh_token=[^;]+/);
+  });
 });

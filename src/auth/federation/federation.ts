@@ -110,6 +110,11 @@ export class Federation {
     return provider?.kind === "oidc" ? provider.responseMode : "query";
   }
 
+  /** PUBLIC_URL (null when unset): whether browsers reach the routes over https decides the cookies' names (`__Host-`). */
+  get publicOrigin(): string | null {
+    return this.config.publicUrl || null;
+  }
+
   callbackUrl(providerId: string): string {
     return `${this.config.publicUrl}/auth/oidc/${providerId}/callback`;
   }
@@ -241,14 +246,16 @@ export class Federation {
   }
 
   /**
-   * The provider's answer. The flow is taken (once) by the cookie's id before anything else, so a
-   * replayed or swapped callback finds nothing or the wrong state.
+   * The provider's answer. The flow is taken (once) by the cookie's id, and only when the answer
+   * carries its `state` for this provider, before anything else: a replayed or swapped callback finds
+   * nothing, and a forged one (any site can POST to a form_post callback) leaves the flow in place.
    */
   async callback(providerId: string, flowId: string | undefined, response: AuthorizationResponse, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
-    const flow = flowId ? await this.store.takeFlow(flowId) : null;
+    const state = response.params.get("state");
+    const flow = flowId && state ? await this.store.takeFlow(flowId, { provider: providerId, state }) : null;
     const redirectTo = flow?.redirectTo ?? this.fallbackRedirect;
     const fail = (code: FederationErrorCode): CallbackOutcome => ({ status: "failed", redirectTo: withError(redirectTo, code), code });
-    if (!flow || flow.provider !== providerId || response.params.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
+    if (!flow || flow.provider !== providerId || state !== flow.state) return fail("OIDC_STATE_MISMATCH");
     const ready = this.providers.ready(providerId);
     // The answer comes only the way the provider was asked to send it: a form_post provider's code in a URL is refused.
     if (!ready || response.method !== (this.responseMode(providerId) === "form_post" ? "POST" : "GET")) return fail("OIDC_PROVIDER_ERROR");

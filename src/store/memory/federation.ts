@@ -8,10 +8,12 @@ export function memoryFederation(core: MemoryCore): FederationStateStore {
       core.federationFlows.set(id, { flow, until: now() + ttlMs });
     },
 
-    async takeFlow(id) {
+    async takeFlow(id, expected) {
       const entry = core.federationFlows.get(id);
+      if (!entry || entry.until <= now()) return null;
+      if (expected !== undefined && (entry.flow.provider !== expected.provider || entry.flow.state !== expected.state)) return null;
       core.federationFlows.delete(id);
-      return entry && entry.until > now() ? entry.flow : null;
+      return entry.flow;
     },
 
     async recordProviderSession(session, expiresAt, indexing = {}) {

@@ -56,8 +56,11 @@ export interface ProviderIndexing {
 export interface FederationStateStore {
   /** Keeps a flow under `id` for `ttlMs`. */
   saveFlow(id: string, flow: FederationFlow, ttlMs: number): Promise<void>;
-  /** Returns the flow and forgets it, in one step: a callback is answered once. */
-  takeFlow(id: string): Promise<FederationFlow | null>;
+  /**
+   * Returns the flow and forgets it, in one step: a callback is answered once. With `expected`, only
+   * a flow of that provider and state is taken; any other stays as it was (null).
+   */
+  takeFlow(id: string, expected?: { readonly provider: string; readonly state: string }): Promise<FederationFlow | null>;
   /**
    * Records that the session came from the provider session, until `expiresAt` (epoch ms) at least:
    * Sessions calls it again with the session's new expiry at every refresh and step-up, so the

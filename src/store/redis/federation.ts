@@ -13,10 +13,11 @@ export function redisFederation(core: RedisCore): FederationStateStore {
       await core.guard(() => core.client.set(keys.federationFlow(id), JSON.stringify(flow), "PX", ttlMs));
     },
 
-    takeFlow(id) {
-      // The passkeys' GET-and-DEL script: one key, taken once.
+    takeFlow(id, expected) {
+      // One key, taken once: the passkeys' GET-and-DEL script, or with a state, the one that compares it first.
       return core.guard(async () => {
-        const raw = (await core.script("takeChallenge", [keys.federationFlow(id)], [])) as string | null;
+        const key = keys.federationFlow(id);
+        const raw = (expected === undefined ? await core.script("takeChallenge", [key], []) : await core.script("takeFlow", [key], [expected.provider, expected.state])) as string | null;
         return raw === null ? null : (JSON.parse(raw) as FederationFlow);
       });
     },

@@ -48,3 +48,17 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
+
+/**
+ * KEYS: a flow. ARGV: the provider and the `state` the callback brought. Returns the flow and
+ * deletes it only when both match (Lua compares interned strings, in the same time whatever they
+ * hold); else false, and the flow stays for the real answer.
+ */
+export const takeFlow = script(1, [], `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local flow = cjson.decode(raw)
+if flow.provider ~= ARGV[1] or flow.state ~= ARGV[2] then return false end
+redis.call('DEL', KEYS[1])
+return raw
+`);
