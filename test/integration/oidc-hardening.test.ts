@@ -188,7 +188,7 @@ describe("over https (PUBLIC_URL)", () => {
     await secureProvider?.stop();
   });
 
-  it("names the flow cookie __Host-oidc_flow_<provider> (Secure, Path=/), reads only that one, and ignores a planted plain one", async () => {
+  it("names the flow cookie __Host-oidc_flow_<provider> and the link cookie __Host-oidc_link (Secure, Path=/), reads only those, and ignores a planted plain one", async () => {
     const plain = `http://localhost:${port}`;
     const jar = new CookieJar();
     const start = await visit(jar, `${plain}/auth/oidc/corp/start?redirect_to=${encodeURIComponent(`${APP}/`)}`);
@@ -204,6 +204,20 @@ describe("over https (PUBLIC_URL)", () => {
     expect(new URL((await visit(planted, callback)).headers.get("location")!).searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
     const done = await visit(jar, callback);
     expect(new URL(done.headers.get("location")!).href).toBe(`${APP}/`);
-    expect(done.headers.getSetCookie().join("\n")).toMatch(/refresh_token=[^;]+/);
+    const token = /refresh_token=([^;]+)/.exec(done.headers.getSetCookie().join("\n"))![1]!;
+    // The link cookie, set by linkIdentityUrl's answer, is a __Host- one too, and the link URL starts with it.
+    const accessToken = (await send(secureApi.url, RefreshWithCookieDocument, {}, { headers: { cookie: `refresh_token=${token}` } })).data!.refresh.accessToken;
+    const asked = await fetch(secureApi.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ query: "mutation ($provider: String!, $redirectTo: String!) { linkIdentityUrl(provider: $provider, redirectTo: $redirectTo) }", variables: { provider: "corp", redirectTo: `${APP}/linked` } }),
+    });
+    const linkLine = asked.headers.getSetCookie().find((cookie) => cookie.startsWith("__Host-oidc_link="))!;
+    expect(linkLine).toMatch(/; Path=\/(;|$)/);
+    expect(linkLine).toMatch(/Secure/);
+    const linkJar = new CookieJar();
+    linkJar.store(plain, asked.headers);
+    const linkUrl = new URL(((await asked.json()) as { data: { linkIdentityUrl: string } }).data.linkIdentityUrl);
+    expect((await visit(linkJar, `${plain}${linkUrl.pathname}${linkUrl.search}`)).status).toBe(302);
   });
 });
