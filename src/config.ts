@@ -309,6 +309,9 @@ export interface ThrottleLimits {
   /** passkeyLoginOptions calls per client IP within `passkeyOptionsWindow`: each stores a challenge. */
   readonly passkeyOptionsMaxPerIp: number;
   readonly passkeyOptionsWindow: number;
+  /** Provider sign-ins started (GET /auth/oidc/:provider/start) per client IP within `oidcStartWindow`: each stores a 10-minute flow. */
+  readonly oidcStartMaxPerIp: number;
+  readonly oidcStartWindow: number;
   /**
    * Recovery and verification mails asked within `recoveryWindow`: for one address from every client
    * (the cap that bounds mail bombing), for one address from one client IP, and from one client IP.
@@ -986,6 +989,8 @@ function readThrottle(read: EnvReader, problems: string[]): ThrottleLimits {
     mfaFailureWindow: read.integer("MFA_FAILURE_WINDOW_SECONDS", 15 * 60, 1, DAY),
     passkeyOptionsMaxPerIp: read.integer("PASSKEY_OPTIONS_MAX_PER_IP", 60, 1, 1_000_000),
     passkeyOptionsWindow: read.integer("PASSKEY_OPTIONS_WINDOW_SECONDS", 60, 1, DAY),
+    oidcStartMaxPerIp: read.integer("OIDC_START_MAX_PER_IP", 60, 1, 1_000_000),
+    oidcStartWindow: read.integer("OIDC_START_WINDOW_SECONDS", 60, 1, DAY),
     recoveryMaxPerAddress: read.integer("RECOVERY_MAX_PER_ADDRESS", 10, 1, 1_000_000),
     recoveryMaxPerAddressAndIp: read.integer("RECOVERY_MAX_PER_ADDRESS_AND_IP", 3, 1, 1_000_000),
     recoveryMaxPerIp: read.integer("RECOVERY_MAX_PER_IP", 30, 1, 1_000_000),

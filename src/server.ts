@@ -175,7 +175,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const providers = new Providers(config.federation.providers, logger);
   await providers.start();
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
-  const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
+  const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger, clock);
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
@@ -242,7 +242,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     jwks,
     trustProxy: config.trustProxy,
     browsers: config.browsers,
-    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
+    ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout, throttle } } : {}),
     ...(config.pages.enabled
       ? {
           pages: {

@@ -11,7 +11,7 @@ import type { Store } from "../store/store";
 import type { BrowserOrigins } from "../config";
 import { notFound, transportErrors } from "./errors";
 import { browserPage, explorerAssets } from "./explorer";
-import { federationRoutes } from "./federation";
+import { federationRoutes, type FederationRouteOptions } from "./federation";
 import { graphqlRoute } from "./graphql";
 import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
@@ -56,7 +56,7 @@ export interface AppParts {
   /** GraphQL over WebSocket at the same path (src/http/live.ts); absent: no upgrades. */
   readonly live?: LiveRouteOptions;
   /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
-  readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
+  readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout; readonly throttle: FederationRouteOptions["throttle"] };
   /** The hosted pages under /auth/ (src/http/pages); absent: HOSTED_PAGES=off, no routes. */
   readonly pages?: Omit<PagesDeps, "formOriginAllowed" | "handToApp">;
 }

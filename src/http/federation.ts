@@ -1,31 +1,58 @@
 import fastifyCookie from "@fastify/cookie";
 import { DPOP_CHALLENGE } from "@revocable-auth/verifier/internal";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { Throttle } from "../auth/abuse/throttle";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type AuthorizationResponse, type Federation } from "../auth/federation/federation";
 import type { LinkCookie } from "../context/context";
+import { ThrottledError } from "../errors";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
 
-/** Ties a sign-in in flight to the browser that started it; the flow itself stays in the store. */
-export const FLOW_COOKIE = "oidc_flow";
+/**
+ * Ties a sign-in in flight to the browser that started it; the flow itself stays in the store. One
+ * cookie per provider, so starting a sign-in with a second provider does not overwrite the first's.
+ * Over https (PUBLIC_URL's scheme) it is a `__Host-` cookie, which a sibling subdomain cannot set
+ * or shadow: `__Host-oidc_flow_<provider>`, Path=/ (the prefix requires it). Over plain http (local
+ * development, where Secure cookies still work on localhost but the prefix means nothing to a
+ * non-secure origin) it is `oidc_flow`, scoped to the provider's own routes (Path=/auth/oidc/<provider>/).
+ */
+export function flowCookie(providerId: string, https: boolean): CookieName {
+  return https ? { name: `__Host-oidc_flow_${providerId}`, path: "/" } : { name: "oidc_flow", path: `/auth/oidc/${providerId}/` };
+}
 /**
  * Set by linkIdentityUrl's answer: the link URL starts linking only in the browser that holds it,
- * so a leaked or forwarded link URL links nobody's provider account to the asking user (forced linking).
+ * so a leaked or forwarded link URL links nobody's provider account to the asking user (forced
+ * linking). `__Host-oidc_link` over https, as the flow cookie; `oidc_link` on /auth/oidc/ over http.
  */
-export const LINK_COOKIE = "oidc_link";
+export function linkCookieName(https: boolean): CookieName {
+  return https ? { name: "__Host-oidc_link", path: "/" } : { name: "oidc_link", path: "/auth/oidc/" };
+}
+
+interface CookieName {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Whether browsers reach this API over https: PUBLIC_URL's scheme when set (TLS may end at a proxy), else the request's. */
+function onHttps(request: FastifyRequest, publicOrigin: string | null): boolean {
+  return (publicOrigin ?? `${request.protocol}:`).startsWith("https:");
+}
+
 /**
  * Lax, not Strict: the provider sends the browser back with a top-level GET from its own site,
  * and the cookie must come along. A form_post provider (Apple) sends it back with a cross-site
  * POST, which only a SameSite=None cookie reaches: that flow's cookie is None. CSRF protection does
  * not rest on SameSite here: the cookie names a one-time flow whose `state` the answer must carry,
- * which a forged POST cannot know (a forged one only spends the flow). Scoped to these routes,
- * gone after the callback or the flow's TTL.
+ * which a forged POST cannot know; a forged one neither spends the flow nor clears the cookie.
+ * Gone after the callback or the flow's TTL.
  */
-const FLOW_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: "lax", path: "/auth/oidc/" } as const;
+const FLOW_COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: "lax" } as const;
 
 export interface FederationRouteOptions {
   readonly federation: Federation;
   readonly backchannelLogout: BackchannelLogout;
+  /** OIDC_START_MAX_PER_IP: a start stores a flow before anyone proved anything. */
+  readonly throttle: Pick<Throttle, "checkFederationStart">;
   /** REFRESH_COOKIE_SAMESITE, as /graphql sets the cookie. */
   readonly refreshCookieSameSite: SameSite;
 }
@@ -37,7 +64,7 @@ type ProviderParams = { Params: { provider: string } };
  * POST for a form_post provider (303 to redirect_to, with the refresh cookie or `?error=<CODE>`). Tokens never go in a URL:
  * the app gets its access token from `refresh` with the cookie set here.
  */
-export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, refreshCookieSameSite }) => {
+export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, throttle, refreshCookieSameSite }) => {
   await app.register(fastifyCookie, { hook: false });
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
@@ -46,24 +73,33 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
     try {
       const { provider } = request.params;
       const { link, redirect_to: redirectTo, dpop_jkt: dpopJkt } = request.query;
+      // A link's flow replaces the one linkIdentityUrl stored (for a signed-in user): only a sign-in adds one.
+      if (!link) await throttle.checkFederationStart(request.ip);
+      const https = onHttps(request, federation.publicOrigin);
       const { flowId, authorizationUrl } = link
-        ? await federation.resumeLink(provider, link, readCookie(request, LINK_COOKIE))
+        ? await federation.resumeLink(provider, link, readCookie(request, linkCookieName(https).name))
         : await federation.start(provider, redirectTo, undefined, dpopJkt);
-      if (link) setCookie(request, reply, LINK_COOKIE, "", 0, "lax");
-      if (flowId) setFlowCookie(request, reply, flowId, FLOW_TTL_MS, federation.responseMode(provider) === "form_post" ? "none" : "lax");
+      if (link) setCookie(request, reply, linkCookieName(https), "", 0, "lax");
+      if (flowId) setCookie(request, reply, flowCookie(provider, https), flowId, FLOW_TTL_MS, federation.responseMode(provider) === "form_post" ? "none" : "lax");
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {
       if (error instanceof FederationStartError) return refuse(reply, error);
+      if (error instanceof ThrottledError) {
+        return reply.code(429).header("retry-after", String(error.retryAfterSeconds)).send({ errors: [{ message: error.message, extensions: { code: error.reason } }] });
+      }
       throw error;
     }
   });
 
   const callback = async (request: FastifyRequest<ProviderParams>, reply: FastifyReply, response: AuthorizationResponse) => {
-    const outcome = await federation.callback(request.params.provider, readCookie(request, FLOW_COOKIE), response, null, {
+    const cookie = flowCookie(request.params.provider, onHttps(request, federation.publicOrigin));
+    const outcome = await federation.callback(request.params.provider, readCookie(request, cookie.name), response, null, {
       clientIp: request.ip,
       userAgent: request.headers["user-agent"] ?? null,
     });
-    setFlowCookie(request, reply, "", 0, "lax");
+    // A state mismatch spent nothing (the flow is taken only with its state): the cookie stays for
+    // the real answer, and a forged POST to the callback cannot clear it either.
+    if (outcome.status !== "failed" || outcome.code !== "OIDC_STATE_MISMATCH") setCookie(request, reply, cookie, "", 0, "lax");
     if (outcome.status === "signed_in") {
       const cookie = refreshCookie(request, reply, refreshCookieSameSite);
       cookie.set(outcome.result.refreshToken.token, outcome.result.refreshToken.expiresAt);
@@ -99,13 +135,9 @@ function readCookie(request: FastifyRequest, name: string): string | undefined {
   return header ? request.server.parseCookie(header)[name] || undefined : undefined;
 }
 
-function setFlowCookie(request: FastifyRequest, reply: FastifyReply, value: string, ttlMs: number, sameSite: "lax" | "none"): void {
-  setCookie(request, reply, FLOW_COOKIE, value, ttlMs, sameSite);
-}
-
-function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, ttlMs: number, sameSite: "lax" | "none"): void {
+function setCookie(request: FastifyRequest, reply: FastifyReply, { name, path }: CookieName, value: string, ttlMs: number, sameSite: "lax" | "none"): void {
   // fastify appends each set-cookie: the callback also sets the refresh cookie on the same answer.
-  void reply.header("set-cookie", request.server.serializeCookie(name, value, { ...FLOW_COOKIE_OPTIONS, sameSite, maxAge: Math.floor(ttlMs / 1000) }));
+  void reply.header("set-cookie", request.server.serializeCookie(name, value, { ...FLOW_COOKIE_OPTIONS, path, sameSite, maxAge: Math.floor(ttlMs / 1000) }));
 }
 
 /**
@@ -113,6 +145,6 @@ function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, v
  * on another site (REFRESH_COOKIE_SAMESITE=none) gets it stored only with None; otherwise Lax, which
  * the top-level navigation to the link URL still carries.
  */
-export function linkCookie(request: FastifyRequest, reply: FastifyReply, refreshCookieSameSite: SameSite): LinkCookie {
-  return { set: (value, ttlMs) => setCookie(request, reply, LINK_COOKIE, value, ttlMs, refreshCookieSameSite === "none" ? "none" : "lax") };
+export function linkCookie(request: FastifyRequest, reply: FastifyReply, refreshCookieSameSite: SameSite, publicOrigin: string | null): LinkCookie {
+  return { set: (value, ttlMs) => setCookie(request, reply, linkCookieName(onHttps(request, publicOrigin)), value, ttlMs, refreshCookieSameSite === "none" ? "none" : "lax") };
 }

@@ -51,7 +51,7 @@ export const graphqlRoute: FastifyPluginAsync<GraphQLRouteOptions> = async (app,
       // that is ready, so a burst of requests is executed, and answered, together.
       await nextTurn();
       try {
-        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request, publicOrigin), ...localeOf(request.headers["accept-language"]) });
+        const context = await buildContext(request, { requestId: request.id, refreshCookie: refreshCookie(request, reply, refreshCookieSameSite), linkCookie: linkCookie(request, reply, refreshCookieSameSite, publicOrigin), clientIp: clientIpOf(request.ip), userAgent: clientReported(request.headers["user-agent"], MAX_USER_AGENT_LENGTH) ?? undefined, dpopTarget: () => dpopTargetOf(request, publicOrigin), ...localeOf(request.headers["accept-language"]) });
         request.authOutcome = context.identity ? "ok" : "anonymous";
         return context;
       } catch (error) {

@@ -87,3 +87,16 @@ it("refuses a posted iss that is not the provider's (RFC 9207 mix-up)", async ()
   expect(location.searchParams.get("error")).toBe("OIDC_PROVIDER_ERROR");
   expect(refresh).toBeUndefined();
 });
+
+it("spends nothing on a forged POST with another state: the flow and its cookie stay, and the provider's real answer signs in", async () => {
+  const jar = new CookieJar();
+  const { authorizationUrl } = await start(jar);
+  const form = await formPostAtProvider(jar, authorizationUrl, "poster", callbackUrl());
+  // Any site can make the browser POST to the callback; without the flow's state it must burn nothing.
+  const forged = await visit(jar, callbackUrl(), { method: "POST", body: new URLSearchParams({ code: "forged", state: "not-the-state", iss: provider.issuer }), headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" } });
+  expect(new URL(forged.headers.get("location")!).searchParams.get("error")).toBe("OIDC_STATE_MISMATCH");
+  expect(forged.headers.getSetCookie().filter((line) => line.startsWith("oidc_flow="))).toEqual([]);
+  const { location, refresh } = await post(jar, form);
+  expect(location.href).toBe(`${APP}/signed-in`);
+  expect(refresh).toBeTruthy();
+});

@@ -39,6 +39,7 @@ export function testEnv(redisUrl: string | null, env: Record<string, string> = {
     REGISTER_MAX_PER_IP: "1000000",
     LOGIN_MAX_FAILURES_PER_IP: "1000000",
     RECOVERY_MAX_PER_IP: "1000000",
+    OIDC_START_MAX_PER_IP: "1000000",
     ...env,
   };
 }

@@ -63,10 +63,12 @@ export const keys = {
   logoutTokenId: (provider: string, jti: string) => `${PREFIX}:oidc-logout-jti:${provider}:${jti}`,
   /**
    * The sessions a provider session (its `sid`), or a provider subject, started here: a sorted set
-   * of `userId sessionId` by the session's expiry, moved on at each refresh. Both indexes of one
-   * provider share its hash tag, so recording a session in both is one script.
+   * of `userId sessionId` by the session's expiry, moved on at each refresh. Each index has its own
+   * hash tag (its own Cluster slot), shared only with its logout marker.
    */
-  providerSessions: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:{oidc:${provider}}:sessions:${by}:${value}`,
+  providerSessions: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:{oidc:${provider}:${by}:${value}}:sessions`,
+  /** A back-channel logout of that provider session or subject, received at the value (epoch ms): it refuses sign-ins started before. */
+  providerLogout: (provider: string, by: "sid" | "sub", value: string) => `${PREFIX}:{oidc:${provider}:${by}:${value}}:logout`,
   /** Which user a provider identity signs in as: `provider`, `subject` → user id (directory). */
   identityOwner: (provider: string, subject: string) => `${PREFIX}:{directory}:identity:${provider}:${subject}`,
   /** The user's linked identities: a hash of identity id → record (JSON). */

@@ -26,6 +26,7 @@ export class Throttle {
   private readonly passkeyFailures: Limiter;
   private readonly passkeyIpFailures: Limiter;
   private readonly passkeyOptions: Limiter;
+  private readonly oidcStarts: Limiter;
   private readonly recoveryPairs: Limiter;
   private readonly recoveryAddresses: Limiter;
   private readonly recoveryIps: Limiter;
@@ -45,6 +46,7 @@ export class Throttle {
     this.passkeyFailures = limiter({ name: "passkey-credential", points: limits.loginMaxFailures, windowSeconds: limits.loginFailureWindow });
     this.passkeyIpFailures = limiter({ name: "passkey-ip", points: limits.loginMaxFailuresPerIp, windowSeconds: limits.loginIpWindow });
     this.passkeyOptions = limiter({ name: "passkey-options-ip", points: limits.passkeyOptionsMaxPerIp, windowSeconds: limits.passkeyOptionsWindow });
+    this.oidcStarts = limiter({ name: "oidc-start-ip", points: limits.oidcStartMaxPerIp, windowSeconds: limits.oidcStartWindow });
     this.recoveryPairs = limiter({ name: "recovery-pair", points: limits.recoveryMaxPerAddressAndIp, windowSeconds: limits.recoveryWindow });
     this.recoveryAddresses = limiter({ name: "recovery-address", points: limits.recoveryMaxPerAddress, windowSeconds: limits.recoveryWindow });
     this.recoveryIps = limiter({ name: "recovery-ip", points: limits.recoveryMaxPerIp, windowSeconds: limits.recoveryWindow });
@@ -184,6 +186,17 @@ export class Throttle {
     if (state.count <= this.limits.passkeyOptionsMaxPerIp) return;
     this.audit.throttled("PASSKEY_THROTTLED", "ip", clientIp);
     throw new ThrottledError("PASSKEY_THROTTLED", retryAfter(state));
+  }
+
+  /**
+   * Counts a provider sign-in started from `clientIp` (each stores a flow for 10 minutes, before
+   * anyone proved anything); refuses it past OIDC_START_MAX_PER_IP, as a sign-in attempt: LOGIN_THROTTLED.
+   */
+  async checkFederationStart(clientIp: string): Promise<void> {
+    const state = await this.oidcStarts.hit(clientKey(clientIp));
+    if (state.count <= this.limits.oidcStartMaxPerIp) return;
+    this.audit.throttled("LOGIN_THROTTLED", "ip", clientIp);
+    throw new ThrottledError("LOGIN_THROTTLED", retryAfter(state), "Too many provider sign-ins started from this client; try again later");
   }
 
   /** Counts a registration attempt from `clientIp`; refuses it past the limit. */

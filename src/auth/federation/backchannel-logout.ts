@@ -1,13 +1,21 @@
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../../clock";
 import type { FederationStateStore } from "../../store/store";
 import type { Sessions } from "../sessions/sessions";
 import { jose } from "./openid";
+import { FLOW_TTL_MS } from "./federation";
 import { CLOCK_TOLERANCE_SECONDS, type Providers } from "./providers";
 
 /** The `events` member that makes a JWT a logout token (OpenID Connect Back-Channel Logout 1.0, 2.4). */
 const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 /** The oldest `iat` accepted; a jti is remembered this long (plus the skew), so a replay is refused. */
 export const MAX_LOGOUT_TOKEN_AGE_SECONDS = 300;
+
+/**
+ * How long a logout's marker refuses sign-ins started before it: every sign-in then in flight has
+ * its callback within the flow's TTL (its ID token is younger still), plus the skew between instances.
+ */
+export const LOGOUT_MARKER_TTL_MS = FLOW_TTL_MS + CLOCK_TOLERANCE_SECONDS * 1000;
 
 /** The token failed a check: the route answers 400 (the spec's answer to a bad logout token). */
 export class LogoutTokenError extends Error {
@@ -27,10 +35,11 @@ export class BackchannelLogout {
   private readonly keySets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
 
   constructor(
-    private readonly store: Pick<FederationStateStore, "logoutTokenIdUsed" | "useLogoutTokenId" | "providerSessions">,
+    private readonly store: Pick<FederationStateStore, "logoutTokenIdUsed" | "useLogoutTokenId" | "providerSessions" | "markProviderLogout">,
     private readonly sessions: Pick<Sessions, "end">,
     private readonly providers: Providers,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Returns how many sessions ended. */
@@ -63,6 +72,10 @@ export class BackchannelLogout {
     // The jti is spent only once its sessions ended: a store failure midway answers 5xx, and the
     // provider's retry of the same token must then still work. A token seen before ends nothing more.
     if (await this.store.logoutTokenIdUsed(providerId, payload.jti)) throw new LogoutTokenError("This logout token was used already");
+    // The marker first, then the index: a sign-in of this provider session in flight either meets the
+    // marker when it indexes its session (and is refused), or indexed it before, and is found below.
+    // With a sid, only that provider session is marked (the token's scope); with only a sub, the subject.
+    await this.store.markProviderLogout(providerId, sid, sid === null ? sub : null, this.clock.now(), LOGOUT_MARKER_TTL_MS);
     const targets = await this.store.providerSessions(providerId, sid, sub ?? "");
     // With a sid, that provider session's sessions end (the spec's finer scope); with only a sub, all of the subject's.
     let ended = 0;

@@ -110,6 +110,11 @@ export class Federation {
     return provider?.kind === "oidc" ? provider.responseMode : "query";
   }
 
+  /** PUBLIC_URL (null when unset): whether browsers reach the routes over https decides the cookies' names (`__Host-`). */
+  get publicOrigin(): string | null {
+    return this.config.publicUrl || null;
+  }
+
   callbackUrl(providerId: string): string {
     return `${this.config.publicUrl}/auth/oidc/${providerId}/callback`;
   }
@@ -145,6 +150,7 @@ export class Federation {
       nonce: openid.randomNonce(),
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
+      startedAt: this.clock.now(),
       ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
       ...(jkt === undefined ? {} : { jkt }),
     };
@@ -212,12 +218,15 @@ export class Federation {
     return this.store.listIdentities(userId);
   }
 
-  /** `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity is left. */
+  /**
+   * `unlinkIdentity`: refused (LAST_CREDENTIAL) when no password, no passkey and no other identity
+   * is left. The sessions the identity started end with it (as a removed passkey's do).
+   */
   async unlink(identity: Identity, id: string, origin?: AuditOrigin): Promise<void> {
     const identities = await this.store.listIdentities(identity.userId);
     const target = identities.find((linked) => linked.id === id);
     // The store decides the last way in, atomically with the removal: two removals at once cannot both pass.
-    const unlinked = target ? await this.store.unlinkIdentity(identity.userId, id) : "missing";
+    const unlinked = target ? (await this.sessions.unlinkIdentity(identity.userId, id)).status : "missing";
     if (unlinked === "missing") throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
     if (unlinked === "last_credential") throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
     this.audit?.identityUnlinked(identity, target!.provider, id, origin);
@@ -237,14 +246,16 @@ export class Federation {
   }
 
   /**
-   * The provider's answer. The flow is taken (once) by the cookie's id before anything else, so a
-   * replayed or swapped callback finds nothing or the wrong state.
+   * The provider's answer. The flow is taken (once) by the cookie's id, and only when the answer
+   * carries its `state` for this provider, before anything else: a replayed or swapped callback finds
+   * nothing, and a forged one (any site can POST to a form_post callback) leaves the flow in place.
    */
   async callback(providerId: string, flowId: string | undefined, response: AuthorizationResponse, device: string | null, origin?: AuditOrigin): Promise<CallbackOutcome> {
-    const flow = flowId ? await this.store.takeFlow(flowId) : null;
+    const state = response.params.get("state");
+    const flow = flowId && state ? await this.store.takeFlow(flowId, { provider: providerId, state }) : null;
     const redirectTo = flow?.redirectTo ?? this.fallbackRedirect;
     const fail = (code: FederationErrorCode): CallbackOutcome => ({ status: "failed", redirectTo: withError(redirectTo, code), code });
-    if (!flow || flow.provider !== providerId || response.params.get("state") !== flow.state) return fail("OIDC_STATE_MISMATCH");
+    if (!flow || flow.provider !== providerId || state !== flow.state) return fail("OIDC_STATE_MISMATCH");
     const ready = this.providers.ready(providerId);
     // The answer comes only the way the provider was asked to send it: a form_post provider's code in a URL is refused.
     if (!ready || response.method !== (this.responseMode(providerId) === "form_post" ? "POST" : "GET")) return fail("OIDC_PROVIDER_ERROR");
@@ -257,7 +268,7 @@ export class Federation {
         await this.link(flow.linkUserId, providerId, identity, flow.linkSessionId, origin);
         return { status: "linked", redirectTo };
       }
-      const result = await this.signIn(providerId, identity, device, origin, flow.jkt);
+      const result = await this.signIn(providerId, identity, device, origin, flow.jkt, flow.startedAt ?? 0);
       return { status: "signed_in", redirectTo, result };
     } catch (error) {
       if (error instanceof CallbackFailure) {
@@ -265,6 +276,11 @@ export class Federation {
         return fail(error.code);
       }
       if (isAuthError(error) && error.reason === "ACCOUNT_DISABLED") return fail("ACCOUNT_DISABLED");
+      // The provider's back-channel logout for this provider session (or subject) came while the sign-in was in flight.
+      if (isAuthError(error) && error.reason === "TOKEN_REVOKED") {
+        this.logger.warn({ provider: providerId }, "a provider sign-in was refused: the provider signed its session out meanwhile");
+        return fail("OIDC_PROVIDER_ERROR");
+      }
       // DPOP_REQUIRED_FOR_ROLES, known only now that the user is: a sign-in started without dpop_jkt.
       if (isAuthError(error) && error.reason === "DPOP_PROOF_REQUIRED") return fail("DPOP_PROOF_REQUIRED");
       throw error;
@@ -322,11 +338,11 @@ export class Federation {
    * that no account holds gets a new account (no password until a reset sets one); an account that
    * holds the address is linked only when both sides verified it, else OIDC_ACCOUNT_EXISTS.
    */
-  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin?: AuditOrigin, jkt?: string): Promise<AuthResult> {
+  private async signIn(providerId: string, identity: ProviderIdentity, device: string | null, origin: AuditOrigin | undefined, jkt: string | undefined, startedAt: number): Promise<AuthResult> {
     const linked = await this.store.findIdentity(providerId, identity.subject);
     let user = linked && (await this.store.getUser(linked.userId));
     if (!user) user = await this.userFor(providerId, identity, origin);
-    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, jkt, { provider: providerId, subject: identity.subject, sid: identity.sid });
+    const result = await this.sessions.start(user, device, FEDERATED, undefined, undefined, jkt, { provider: providerId, subject: identity.subject, sid: identity.sid }, startedAt);
     if (result.session.pending) this.audit?.signInAwaitingMfa(result.session, origin, `oidc:${providerId}`);
     else this.audit?.signedIn(result.session, `oidc:${providerId}`, origin);
     return result;

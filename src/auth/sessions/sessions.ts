@@ -1,7 +1,7 @@
 import { isRevoked, type RevocationEvent, type RevocationListener, type SignedInEvent } from "@revocable-auth/verifier/internal";
 import { systemClock, type Clock } from "../../clock";
 import { accountDisabled, AuthError, dpopProofReplayed, dpopProofRequired, invalidCredentials, invalidDpopProof, reauthenticationRequired, tokenRevoked, unauthenticated } from "../../errors";
-import type { FederationStateStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UserRecord } from "../../store/store";
+import type { FederationStateStore, IdentityStore, ProviderLink, RemovePasskeyResult, SessionRecord, SessionStore, TransitionStore, UnlinkIdentityResult, UserRecord } from "../../store/store";
 import { UNKNOWN_ASSURANCE, type Assurance } from "../tokens/assurance";
 import type { Audit, AuditOrigin } from "../audit/audit";
 import type { DpopProofs } from "../dpop/proofs";
@@ -73,7 +73,7 @@ export function deviceOf(session: { readonly device: string | null } | null, ori
  */
 export class Sessions {
   constructor(
-    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey"> & Pick<FederationStateStore, "recordProviderSession">,
+    private readonly store: SessionStore & Pick<TransitionStore, "removePasskey"> & Pick<IdentityStore, "unlinkIdentity"> & Pick<FederationStateStore, "recordProviderSession" | "forgetProviderSession">,
     private readonly tokens: Tokens,
     private readonly onRevoked: RevocationListener = () => undefined,
     private readonly policy: SessionPolicy = {},
@@ -87,6 +87,8 @@ export class Sessions {
    * possession of; the session keeps it and every token of the session is bound to it.
    * `federation`: the provider session a provider sign-in came from; the session records it, and
    * the provider's back-channel logout finds the session by it for as long as the session lives.
+   * `federationStartedAt`: when that sign-in's flow started; a back-channel logout received since
+   * for its provider session (or subject) refuses it (TOKEN_REVOKED), however the two interleave.
    */
   async start(
     user: UserRecord,
@@ -96,6 +98,7 @@ export class Sessions {
     passkeyId?: string,
     jkt?: string,
     federation?: ProviderLink,
+    federationStartedAt?: number,
   ): Promise<AuthResult> {
     this.policy.dpop?.requireForSignIn(user.roles, jkt);
     const device = clientReported(reportedDevice, MAX_DEVICE_LENGTH);
@@ -125,12 +128,19 @@ export class Sessions {
     }
     const { session } = result;
     // Indexed for the refresh token's whole lifetime, not the pending session's: verifyMfa carries it on.
-    await this.indexProviderSession(session, stamp.expiresAt);
+    // After the session exists and before any token leaves: a logout that marked its provider session
+    // first refuses the entry here; one that marks it after finds the entry, and the session, to end.
+    if (!(await this.indexProviderSession(session, stamp.expiresAt, federationStartedAt ?? 0))) {
+      await this.store.endSession(user.id, sessionId);
+      throw unauthenticated("TOKEN_REVOKED", "The provider signed this session out (back-channel logout) before the sign-in completed");
+    }
     // A pending session's refresh token ends with it; a pending one the cap ended is gone like an
     // expired one: it never held a socket (connection_init refuses it), so nobody is told.
     const refreshToken = this.tokens.signRefresh(user.id, sessionId, { ...stamp, expiresAt: session.expiresAt }, jkt);
     if (session.pending !== true) {
       for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
+      // The sessions the cap ended most likely came from the same provider account: out of its indexes.
+      if (federation !== undefined) for (const evicted of result.evicted) await this.forgetProviderSession({ ...session, id: evicted });
       this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
     }
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true, jkt);
@@ -277,6 +287,7 @@ export class Sessions {
     });
     this.revoked({ kind: "logout", userId: identity.userId, sessionId: identity.sessionId, ...endedDevice(ended) });
     this.policy.audit?.signedOut(identity, "session", 1, origin);
+    await this.forgetProviderSession(ended);
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -289,6 +300,7 @@ export class Sessions {
     if (!ended) throw new AuthError("NOT_FOUND", "SESSION_NOT_FOUND", "No such session");
     this.revoked({ kind: "session", userId: identity.userId, sessionId, ...endedDevice(ended) });
     this.policy.audit?.sessionRevoked(identity, sessionId, origin);
+    await this.forgetProviderSession(ended);
   }
 
   /**
@@ -331,12 +343,23 @@ export class Sessions {
   }
 
   /**
+   * Unlinks one of the user's provider identities and ends the sessions it started, in one step,
+   * unless it is their last way in. Those sessions' sockets close; the user's others go on.
+   */
+  async unlinkIdentity(userId: string, identityId: string): Promise<UnlinkIdentityResult> {
+    const result = await this.store.unlinkIdentity(userId, identityId);
+    if (result.status === "unlinked") for (const sessionId of result.sessionIds) this.revoked({ kind: "session", userId, sessionId });
+    return result;
+  }
+
+  /**
    * Ends one session for a reason outside the user's hands (a provider's back-channel logout, a
    * role that now needs DPoP-bound sessions); true when it was live. Its sockets close with the event.
    */
   async end(userId: string, sessionId: string, kind: "provider_logout" | "session"): Promise<boolean> {
     const ended = await this.store.endSession(userId, sessionId);
     if (ended) this.revoked({ kind, userId, sessionId, ...endedDevice(ended) });
+    await this.forgetProviderSession(ended);
     return ended !== null;
   }
 
@@ -363,13 +386,29 @@ export class Sessions {
 
   /**
    * A provider's session index lasts as long as the session: each new expiry (sign-in, refresh,
-   * step-up) moves it on. It is written after the session step, and a failure fails the step (the
-   * client retries; inside the grace window the retry writes it again): a session the provider's
-   * logout could not find would outlive the provider's sign-out.
+   * step-up) moves it on. A failure fails the step (the client retries; inside the grace window
+   * the retry writes it again): a session the provider's logout could not find would outlive the
+   * provider's sign-out. `startedAt`: a sign-in's, which a logout marked since refuses (false).
+   * The cap bounds an index (and a logout by `sub`) to the sessions a user can hold at once, with
+   * room to spare: a backstop behind forgetProviderSession, for sessions that end all at once.
    */
-  private async indexProviderSession(session: SessionRecord, until: number): Promise<void> {
-    if (session.federation === undefined) return;
-    await this.store.recordProviderSession({ ...session.federation, userId: session.userId, sessionId: session.id }, until);
+  private async indexProviderSession(session: SessionRecord, until: number, startedAt?: number): Promise<boolean> {
+    if (session.federation === undefined) return true;
+    const held = this.policy.maxPerUser === undefined ? 0 : this.policy.maxPerUser + (this.policy.pending?.maxPerUser ?? 0);
+    const indexing = { ...(startedAt === undefined ? {} : { startedAt }), ...(held === 0 ? {} : { cap: 2 * held }) };
+    const provider = { ...session.federation, userId: session.userId, sessionId: session.id };
+    if (await this.store.recordProviderSession(provider, until, indexing)) return true;
+    await this.store.forgetProviderSession(provider);
+    return false;
+  }
+
+  /**
+   * An ended session leaves its provider's indexes. Best effort: the session has ended whatever
+   * happens here, and an entry left behind is only a no-op for a logout, gone at its expiry or the cap.
+   */
+  private async forgetProviderSession(ended: SessionRecord | null): Promise<void> {
+    if (ended?.federation === undefined) return;
+    await this.store.forgetProviderSession({ ...ended.federation, userId: ended.userId, sessionId: ended.id }).catch(() => undefined);
   }
 
   /** The one way a revocation leaves the domain: stamped, then handed to the hook. */

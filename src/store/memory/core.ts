@@ -54,6 +54,8 @@ export class MemoryCore {
   readonly federationFlows = new Map<string, { readonly flow: FederationFlow; readonly until: number }>();
   /** `${provider}/${jti}` of used logout tokens → epoch ms the entry expires. */
   readonly logoutTokenIds = new Map<string, number>();
+  /** Back-channel logouts by `provider/sid/<sid>` or `provider/sub/<subject>`: when received, kept until `until`. */
+  readonly providerLogouts = new Map<string, { readonly at: number; readonly until: number }>();
   /** `${provider}/${sid|sub}/${value}` → `${userId} ${sessionId}` → epoch ms the entry expires. */
   readonly providerSessions = new Map<string, Map<string, number>>();
   /** `${provider}:${subject}` → the linked identity. */
@@ -167,6 +169,7 @@ export class MemoryCore {
     for (const [id, entry] of this.challenges) if (entry.until <= now) this.challenges.delete(id);
     for (const [id, entry] of this.federationFlows) if (entry.until <= now) this.federationFlows.delete(id);
     for (const [key, until] of this.logoutTokenIds) if (until <= now) this.logoutTokenIds.delete(key);
+    for (const [key, { until }] of this.providerLogouts) if (until <= now) this.providerLogouts.delete(key);
     for (const [key, entries] of this.providerSessions) {
       for (const [entry, until] of entries) if (until <= now) entries.delete(entry);
       if (entries.size === 0) this.providerSessions.delete(key);

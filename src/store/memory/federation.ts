@@ -1,4 +1,4 @@
-import type { FederationStateStore } from "../ports/federation";
+import type { FederationStateStore, ProviderSession } from "../ports/federation";
 import type { MemoryCore } from "./core";
 
 export function memoryFederation(core: MemoryCore): FederationStateStore {
@@ -8,19 +8,46 @@ export function memoryFederation(core: MemoryCore): FederationStateStore {
       core.federationFlows.set(id, { flow, until: now() + ttlMs });
     },
 
-    async takeFlow(id) {
+    async takeFlow(id, expected) {
       const entry = core.federationFlows.get(id);
+      if (!entry || entry.until <= now()) return null;
+      if (expected !== undefined && (entry.flow.provider !== expected.provider || entry.flow.state !== expected.state)) return null;
       core.federationFlows.delete(id);
-      return entry && entry.until > now() ? entry.flow : null;
+      return entry.flow;
     },
 
-    async recordProviderSession(session, expiresAt) {
+    async recordProviderSession(session, expiresAt, indexing = {}) {
       const entry = `${session.userId} ${session.sessionId}`;
-      const keys = [`${session.provider}/sub/${session.subject}`, ...(session.sid === null ? [] : [`${session.provider}/sid/${session.sid}`])];
+      const keys = indexKeys(session);
+      // Checked for every index before any is written: memory's step is atomic anyway.
+      if (indexing.startedAt !== undefined) {
+        for (const key of keys) {
+          const logout = core.providerLogouts.get(key);
+          if (logout !== undefined && logout.until > now() && (key.includes("/sid/") || logout.at >= indexing.startedAt)) return false;
+        }
+      }
       for (const key of keys) {
         const entries = core.providerSessions.get(key) ?? new Map<string, number>();
         entries.set(entry, Math.max(entries.get(entry) ?? 0, expiresAt));
+        if (indexing.cap !== undefined && entries.size > indexing.cap) {
+          const first = [...entries].filter(([other]) => other !== entry).sort(([, a], [, b]) => a - b).slice(0, entries.size - indexing.cap);
+          for (const [dropped] of first) entries.delete(dropped);
+        }
         core.providerSessions.set(key, entries);
+      }
+      return true;
+    },
+
+    async forgetProviderSession(session) {
+      for (const key of indexKeys(session)) core.providerSessions.get(key)?.delete(`${session.userId} ${session.sessionId}`);
+    },
+
+    async markProviderLogout(provider, sid, subject, at, ttlMs) {
+      const keys = [...(sid === null ? [] : [`${provider}/sid/${sid}`]), ...(subject === null ? [] : [`${provider}/sub/${subject}`])];
+      for (const key of keys) {
+        const current = core.providerLogouts.get(key);
+        const live = current !== undefined && current.until > now() ? current : undefined;
+        core.providerLogouts.set(key, { at: Math.max(live?.at ?? at, at), until: Math.max(live?.until ?? 0, now() + ttlMs) });
       }
     },
 
@@ -45,4 +72,8 @@ export function memoryFederation(core: MemoryCore): FederationStateStore {
       return true;
     },
   };
+}
+
+function indexKeys(session: ProviderSession): string[] {
+  return [`${session.provider}/sub/${session.subject}`, ...(session.sid === null ? [] : [`${session.provider}/sid/${session.sid}`])];
 }

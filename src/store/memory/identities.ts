@@ -1,3 +1,4 @@
+import { isLiveSession } from "../store";
 import type { IdentityStore } from "../ports/identities";
 import type { MemoryCore } from "./core";
 
@@ -18,10 +19,19 @@ export function memoryIdentities(core: MemoryCore): IdentityStore {
     },
 
     async unlinkIdentity(userId, id) {
-      if (core.identities.get(id)?.userId !== userId) return "missing";
-      if (!core.passwords.get(userId) && (core.passkeys.get(userId)?.size ?? 0) === 0 && core.identitiesOf(userId) <= 1) return "last_credential";
+      const identity = core.identities.get(id);
+      if (identity?.userId !== userId) return { status: "missing" };
+      if (!core.passwords.get(userId) && (core.passkeys.get(userId)?.size ?? 0) === 0 && core.identitiesOf(userId) <= 1) return { status: "last_credential" };
       core.identities.delete(id);
-      return "unlinked";
+      const cutoff = core.cutoff(userId);
+      const sessions = core.sessionsOf(userId);
+      const sessionIds: string[] = [];
+      for (const [sessionId, session] of [...sessions]) {
+        if (session.federation?.provider !== identity.provider || session.federation.subject !== identity.subject) continue;
+        if (isLiveSession(core.session(userId, sessionId), cutoff)) sessionIds.push(sessionId);
+        sessions.delete(sessionId);
+      }
+      return { status: "unlinked", sessionIds };
     },
   };
 }

@@ -26,6 +26,8 @@ export interface FederationFlow {
    * the session this sign-in starts, and its refresh cookie, are bound to. Absent: bearer tokens.
    */
   readonly jkt?: string;
+  /** When the sign-in started (epoch ms): a provider logout received since refuses it (ProviderIndexing.startedAt). */
+  readonly startedAt?: number;
 }
 
 /** A session of this API started by a provider sign-in, and the provider session behind it. */
@@ -34,18 +36,46 @@ export interface ProviderSession extends ProviderLink {
   readonly sessionId: string;
 }
 
+/** How a session enters the provider's indexes. */
+export interface ProviderIndexing {
+  /**
+   * A sign-in: when its flow started (epoch ms). The entry is refused (false) when a back-channel
+   * logout of that provider session (`sid`, at any time) or of that subject (received at or after
+   * `startedAt`) left its marker (markProviderLogout): the check and the entry are one atomic step
+   * on the index's own slot, so a logout is never lost to a sign-in in flight. Absent (a refresh,
+   * a step-up): no check.
+   */
+  readonly startedAt?: number;
+  /**
+   * The most entries an index keeps, a backstop behind the removal of ended sessions
+   * (forgetProviderSession): past it, those that expire first go. At least the sessions a user can hold at once.
+   */
+  readonly cap?: number;
+}
+
 export interface FederationStateStore {
   /** Keeps a flow under `id` for `ttlMs`. */
   saveFlow(id: string, flow: FederationFlow, ttlMs: number): Promise<void>;
-  /** Returns the flow and forgets it, in one step: a callback is answered once. */
-  takeFlow(id: string): Promise<FederationFlow | null>;
+  /**
+   * Returns the flow and forgets it, in one step: a callback is answered once. With `expected`, only
+   * a flow of that provider and state is taken; any other stays as it was (null).
+   */
+  takeFlow(id: string, expected?: { readonly provider: string; readonly state: string }): Promise<FederationFlow | null>;
   /**
    * Records that the session came from the provider session, until `expiresAt` (epoch ms) at least:
    * Sessions calls it again with the session's new expiry at every refresh and step-up, so the
    * index lasts as long as the session however long it is refreshed. One atomic step; an entry is
    * never shortened.
    */
-  recordProviderSession(session: ProviderSession, expiresAt: number): Promise<void>;
+  recordProviderSession(session: ProviderSession, expiresAt: number, indexing?: ProviderIndexing): Promise<boolean>;
+  /** The session ended: it leaves its provider session's and subject's indexes. */
+  forgetProviderSession(session: ProviderSession): Promise<void>;
+  /**
+   * A back-channel logout for the provider session `sid` (when given) and the subject (when given)
+   * was received at `at` (epoch ms): each leaves a marker for `ttlMs` that refuses a sign-in in
+   * flight (recordProviderSession's `startedAt`). Written before the logout reads the indexes.
+   */
+  markProviderLogout(provider: string, sid: string | null, subject: string | null, at: number, ttlMs: number): Promise<void>;
   /** The sessions started by the provider session `sid`, or by the provider subject when `sid` is null. */
   providerSessions(provider: string, sid: string | null, subject: string): Promise<{ readonly userId: string; readonly sessionId: string }[]>;
   /** Whether a logout token's jti was used already (useLogoutTokenId), read without using it. */

@@ -19,6 +19,8 @@ export interface LinkedIdentity {
 
 export const identityId = (provider: string, subject: string) => `${provider}:${subject}`;
 
+export type UnlinkIdentityResult = { readonly status: "unlinked"; readonly sessionIds: readonly string[] } | { readonly status: "missing" | "last_credential" };
+
 export interface IdentityStore {
   /**
    * Links the identity to its user unless the provider subject is linked already (to anyone):
@@ -33,7 +35,9 @@ export interface IdentityStore {
    * Removes one of the user's identities, unless it is their last way to sign in (no password, no
    * passkey, no other identity): "last_credential" then. The check and the removal are one atomic
    * step, serialised with removePasskey's, so two removals at once never leave the account locked out.
-   * "missing" when the user holds no such identity.
+   * "missing" when the user holds no such identity. The sessions the identity started (their
+   * `federation` names its provider and subject) end in the same step, as removePasskey's do: an
+   * unlinked provider account keeps nothing of the user's open. Returns their ids.
    */
-  unlinkIdentity(userId: string, id: string): Promise<"unlinked" | "missing" | "last_credential">;
+  unlinkIdentity(userId: string, id: string): Promise<UnlinkIdentityResult>;
 }

@@ -76,7 +76,7 @@ export class DirectoryStore {
       ...postgresUsers(pg, sync),
       ...postgresMfa(pg, sync, hot, redisMfa(core)),
       ...postgresPasskeys(pg, sync),
-      ...postgresIdentities(pg),
+      ...postgresIdentities(pg, sync),
       // Sign-in flows in flight, provider sessions and used logout tokens: hot state.
       ...redisFederation(core),
       ...postgresTransitions(pg, sync, { takeMailToken: mailTokens.takeMailToken, accessState: sessions.accessState }),

@@ -1,5 +1,6 @@
-import type { IdentityStore, LinkedIdentity } from "../store";
+import type { IdentityStore, LinkedIdentity, UnlinkIdentityResult } from "../store";
 import { isUniqueViolation, type PostgresCore } from "./core";
+import { commitChange, type AccessSync } from "./outbox";
 import { MS_TO_TIMESTAMP } from "./rows";
 import { isUuid } from "./transitions";
 
@@ -25,9 +26,9 @@ const toIdentity = (row: IdentityRow): LinkedIdentity => ({
 /**
  * Linked provider identities in `linked_identities`: (provider, subject) is the primary key, so a
  * subject has one owner, and the insert that loses a race is the unique violation. Nothing about
- * them is on the request path, so no access record changes.
+ * them is on the request path; an unlink goes through the outbox (outbox.ts) for the sessions it ends in Redis.
  */
-export function postgresIdentities(pg: PostgresCore): IdentityStore {
+export function postgresIdentities(pg: PostgresCore, sync: AccessSync): IdentityStore {
   return {
     linkIdentity(identity: LinkedIdentity): Promise<"linked" | "taken"> {
       return pg.guard(async () => {
@@ -63,16 +64,17 @@ export function postgresIdentities(pg: PostgresCore): IdentityStore {
       });
     },
 
-    unlinkIdentity(userId: string, id: string): Promise<"unlinked" | "missing" | "last_credential"> {
+    unlinkIdentity(userId: string, id: string): Promise<UnlinkIdentityResult> {
       return pg.guard(async () => {
         const colon = id.indexOf(":");
-        if (!isUuid(userId) || colon < 0) return "missing";
+        if (!isUuid(userId) || colon < 0) return { status: "missing" };
         const [provider, subject] = [id.slice(0, colon), id.slice(colon + 1)];
-        // The user's row lock serialises this with removePasskey's, which checks the same ways in.
-        return pg.transaction(async (client) => {
-          // The lock first, the count in a statement of its own: a statement that waited for the
-          // lock counts with the snapshot it began with, so two unlinks counted the same two
-          // identities and both went through (read committed takes a new snapshot per statement).
+        let refused: "missing" | "last_credential" = "missing";
+        // The user's row lock serialises this with removePasskey's, which checks the same ways in;
+        // the sessions the identity started end in Redis before the call returns (or at the replay).
+        const done = await commitChange(pg, sync, userId, { kind: "identity", provider, subject }, async (client) => {
+          // The lock first, in its own statement: the counts below are then read after any change that
+          // held it committed (a waiting statement keeps the snapshot it started with, in READ COMMITTED).
           await client.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
           const { rows } = await client.query<{ password_hash: string | null; passkeys: string; identities: string; has_it: boolean }>(
             `SELECT password_hash,
@@ -83,11 +85,15 @@ export function postgresIdentities(pg: PostgresCore): IdentityStore {
             [userId, provider, subject],
           );
           const user = rows[0];
-          if (!user?.has_it) return "missing";
-          if (!user.password_hash && Number(user.passkeys) === 0 && Number(user.identities) <= 1) return "last_credential";
+          if (!user?.has_it) return null;
+          if (!user.password_hash && Number(user.passkeys) === 0 && Number(user.identities) <= 1) {
+            refused = "last_credential";
+            return null;
+          }
           await client.query("DELETE FROM linked_identities WHERE user_id = $1 AND provider = $2 AND subject = $3", [userId, provider, subject]);
-          return "unlinked";
+          return true;
         });
+        return done === null ? { status: refused } : { status: "unlinked", sessionIds: done.sessionIds };
       });
     },
   };

@@ -21,12 +21,14 @@ export type HotEffect =
   | { readonly kind: "end_all" }
   /** A fingerprint: the changePassword step (the marker and the ending in one script). */
   | { readonly kind: "end_others"; readonly keep: string; readonly passwordChanged: boolean }
-  | { readonly kind: "passkey"; readonly credentialId: string };
+  | { readonly kind: "passkey"; readonly credentialId: string }
+  /** An unlinked provider identity: the sessions it started end. */
+  | { readonly kind: "identity"; readonly provider: string; readonly subject: string };
 
 export interface EffectResult {
   /** end_all and end_others: live sessions ended; -1 when end_others' kept session was not live. */
   readonly ended: number;
-  /** passkey: the ids of the sessions it started. */
+  /** passkey and identity: the ids of the sessions it started. */
   readonly sessionIds: readonly string[];
 }
 
@@ -44,6 +46,19 @@ export async function recordChange(client: Queryable, userId: string, effect: Ho
     [userId, effect.kind, JSON.stringify(effect)],
   );
   return rows[0]!.id;
+}
+
+/**
+ * A directory change: the transaction's part (null: nothing changes, no row), then the sync. Returns
+ * the transaction's value and the effect's result.
+ */
+export async function commitChange<T>(pg: PostgresCore, sync: AccessSync, userId: string, effect: HotEffect, body: (client: Queryable) => Promise<T | null>) {
+  const decided = await pg.transaction(async (client) => {
+    const value = await body(client);
+    return value === null ? null : { value, outboxId: await recordChange(client, userId, effect) };
+  });
+  if (decided === null) return null;
+  return { value: decided.value, ...(await sync.apply(decided.outboxId, userId, effect)) };
 }
 
 export class AccessSync {
@@ -107,6 +122,8 @@ export class AccessSync {
       }
       case "passkey":
         return { ...none, sessionIds: await this.hot.endPasskeySessions(userId, effect.credentialId) };
+      case "identity":
+        return { ...none, sessionIds: await this.hot.endIdentitySessions(userId, effect.provider, effect.subject) };
     }
   }
 

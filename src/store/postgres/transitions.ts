@@ -1,7 +1,7 @@
 import { isLiveSession } from "@revocable-auth/verifier/internal";
 import { unguardedAccessChanges, type AccessChange, type AccessChangeResult, type EmailChangeCancelResult, type EmailChangeResult, type MailTokenStore, type PresentedMailToken, type RemovePasskeyResult, type SessionStore, type TransitionStore, type UserRecord } from "../store";
 import { isUniqueViolation, type PostgresCore, type Queryable } from "./core";
-import { recordChange, type AccessSync, type HotEffect } from "./outbox";
+import { commitChange, type AccessSync, type HotEffect } from "./outbox";
 import { toUserRecord, USER_COLUMNS, type UserRow } from "./rows";
 
 /**
@@ -21,14 +21,7 @@ export type TransitionHotPorts = Pick<MailTokenStore, "takeMailToken"> & Pick<Se
  */
 export function postgresTransitions(pg: PostgresCore, sync: AccessSync, hot: TransitionHotPorts): TransitionStore {
   /** The transaction's part, then the sync: returns the transaction's value and the effect's result. */
-  async function commit<T>(userId: string, effect: HotEffect, body: (client: Queryable) => Promise<T | null>) {
-    const decided = await pg.transaction(async (client) => {
-      const value = await body(client);
-      return value === null ? null : { value, outboxId: await recordChange(client, userId, effect) };
-    });
-    if (decided === null) return null;
-    return { value: decided.value, ...(await sync.apply(decided.outboxId, userId, effect)) };
-  }
+  const commit = <T>(userId: string, effect: HotEffect, body: (client: Queryable) => Promise<T | null>) => commitChange(pg, sync, userId, effect, body);
 
   async function updateUser(client: Queryable, sql: string, params: unknown[]): Promise<UserRecord | null> {
     const { rows } = await client.query<UserRow>(`${sql} RETURNING ${USER_COLUMNS}`, params);
@@ -154,8 +147,8 @@ export function postgresTransitions(pg: PostgresCore, sync: AccessSync, hot: Tra
       return pg.guard(async () => {
         let refused: "missing" | "last_way_in" | null = null;
         const done = await commit(userId, { kind: "passkey", credentialId }, async (client) => {
-          // The row lock first, then the count in a statement of its own, which sees what an
-          // unlinkIdentity holding the lock before us committed (identities.ts says why).
+          // The lock first, in its own statement: the counts below are then read after any change that
+          // held it committed (a waiting statement keeps the snapshot it started with, in READ COMMITTED).
           await client.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [userId]);
           const { rows } = await client.query<{ password_hash: string | null; held: string; identities: string; has_it: boolean }>(
             `SELECT password_hash,

@@ -42,6 +42,11 @@ export function redisDirectoryHotState(core: RedisCore) {
       return (await core.durableScript("endPasskeySessions", scriptKeys, [credentialId])) as string[];
     },
 
+    async endIdentitySessions(userId: string, provider: string, subject: string): Promise<string[]> {
+      const scriptKeys = [keys.sessions(userId), keys.cutoff(userId), keys.session(userId, "")];
+      return (await core.durableScript("endIdentitySessions", scriptKeys, [provider, subject])) as string[];
+    },
+
     async totpFailures(userId: string): Promise<number> {
       return Number((await core.client.get(keys.totpFailures(userId))) ?? 0);
     },
@@ -60,6 +65,7 @@ export function redisDirectoryHotState(core: RedisCore) {
     endAll: guarded(methods.endAll),
     endOthers: guarded(methods.endOthers),
     endPasskeySessions: guarded(methods.endPasskeySessions),
+    endIdentitySessions: guarded(methods.endIdentitySessions),
     totpFailures: guarded(methods.totpFailures),
     clearTotpFailures: guarded(methods.clearTotpFailures),
     clearTotpHotState: guarded(methods.clearTotpHotState),

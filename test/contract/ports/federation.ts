@@ -19,6 +19,41 @@ export function federationContract(harness: () => ContractHarness<FederationStat
       expect(await store.takeFlow(randomUUID())).toBeNull();
     });
 
+    it("takes a flow with an expected state only when the provider and state match, and leaves it otherwise", async () => {
+      const id = randomUUID();
+      const saved = flow();
+      await store.saveFlow(id, saved, 60_000);
+      expect(await store.takeFlow(id, { provider: "corp", state: "forged" })).toBeNull();
+      expect(await store.takeFlow(id, { provider: "other", state: saved.state })).toBeNull();
+      expect(await store.takeFlow(id, { provider: "corp", state: saved.state })).toEqual(saved);
+      expect(await store.takeFlow(id, { provider: "corp", state: saved.state })).toBeNull();
+    });
+
+    it("refuses to index a sign-in a logout of its sid marked, or of its sub since the sign-in started, and forgets ended sessions", async () => {
+      const [sub, sid] = [randomUUID(), randomUUID()];
+      const session = (sessionId: string, ofSid: string | null = sid) => ({ provider: "corp", subject: sub, sid: ofSid, userId: "u-1", sessionId });
+      const until = h.now() + 60_000;
+      expect(await store.recordProviderSession(session("s-1"), until, { startedAt: h.now() })).toBe(true);
+      await store.markProviderLogout("corp", sid, null, h.now(), 60_000);
+      expect(await store.recordProviderSession(session("s-2"), until, { startedAt: h.now() + 1000 })).toBe(false);
+      // A refresh is not a sign-in: no check.
+      expect(await store.recordProviderSession(session("s-1"), until + 1000)).toBe(true);
+      const started = h.now();
+      await store.markProviderLogout("corp", null, sub, started + 10, 60_000);
+      expect(await store.recordProviderSession(session("s-3", null), until, { startedAt: started })).toBe(false);
+      expect(await store.recordProviderSession(session("s-4", null), until, { startedAt: started + 20 })).toBe(true);
+      await store.forgetProviderSession(session("s-4", null));
+      expect((await store.providerSessions("corp", null, sub)).map((entry) => entry.sessionId)).not.toContain("s-4");
+    });
+
+    it("keeps at most the cap of entries in an index, never dropping the one recorded", async () => {
+      const sub = randomUUID();
+      for (let i = 0; i < 5; i++) expect(await store.recordProviderSession({ provider: "corp", subject: sub, sid: null, userId: "u-1", sessionId: `s-${i}` }, h.now() + 60_000, { cap: 2 })).toBe(true);
+      const left = (await store.providerSessions("corp", null, sub)).map((entry) => entry.sessionId);
+      expect(left).toHaveLength(2);
+      expect(left).toContain("s-4");
+    });
+
     it("forgets a flow after its time to live", async () => {
       const id = randomUUID();
       await store.saveFlow(id, flow(), 100);

@@ -1,14 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { identityId, type IdentityStore, type LinkedIdentity, type PasskeyRecord, type PasskeyStore, type TransitionStore, type UserStore } from "../../../src/store/store";
-import { newUser, userFixtures, type ContractHarness } from "./harness";
+import { identityId, type IdentityStore, type LinkedIdentity, type PasskeyRecord, type PasskeyStore, type SessionStore, type TransitionStore, type UserStore } from "../../../src/store/store";
+import { newUser, sessionFixtures, userFixtures, type ContractHarness } from "./harness";
 
-type IdentityHarnessStore = IdentityStore & Pick<UserStore, "createUser"> & Pick<PasskeyStore, "addPasskey"> & Pick<TransitionStore, "removePasskey">;
+type IdentityHarnessStore = IdentityStore &
+  Pick<UserStore, "createUser"> &
+  Pick<PasskeyStore, "addPasskey"> &
+  Pick<TransitionStore, "removePasskey"> &
+  Pick<SessionStore, "createSession" | "rotateSession" | "listSessions" | "accessState">;
 
 /** Linked provider identities (IdentityStore): directory data. */
 export function identitiesContract(harness: () => ContractHarness<IdentityHarnessStore>) {
   let h: ContractHarness<IdentityHarnessStore>, store: IdentityHarnessStore;
   beforeAll(() => void ({ store } = h = harness()));
   const { withUser } = userFixtures(() => h);
+  const { started } = sessionFixtures(() => h);
   /** Two users of the directory: an identity links to a user that exists (Postgres holds it to that). */
   const twoUsers = async () => (await Promise.all([withUser(), withUser()])).map((user) => user.id);
 
@@ -36,9 +41,9 @@ export function identitiesContract(harness: () => ContractHarness<IdentityHarnes
       await store.linkIdentity(second);
       await store.linkIdentity(first);
       expect(await store.listIdentities(user)).toEqual([first, second]);
-      expect(await store.unlinkIdentity(other, first.id)).toBe("missing");
-      expect(await store.unlinkIdentity(user, first.id)).toBe("unlinked");
-      expect(await store.unlinkIdentity(user, first.id)).toBe("missing");
+      expect((await store.unlinkIdentity(other, first.id)).status).toBe("missing");
+      expect((await store.unlinkIdentity(user, first.id)).status).toBe("unlinked");
+      expect((await store.unlinkIdentity(user, first.id)).status).toBe("missing");
       expect(await store.listIdentities(user)).toEqual([second]);
       expect(await store.findIdentity("corp", first.subject)).toBeNull();
       expect(await store.linkIdentity({ ...first, userId: other })).toBe("linked");
@@ -57,7 +62,7 @@ export function identitiesContract(harness: () => ContractHarness<IdentityHarnes
       await store.linkIdentity(first);
       await store.linkIdentity(second);
       const race = await Promise.all([store.unlinkIdentity(user, first.id), store.unlinkIdentity(user, second.id)]);
-      expect(race.sort()).toEqual(["last_credential", "unlinked"]);
+      expect(race.map((result) => result.status).sort()).toEqual(["last_credential", "unlinked"]);
       expect(await store.listIdentities(user)).toHaveLength(1);
     });
 
@@ -68,8 +73,28 @@ export function identitiesContract(harness: () => ContractHarness<IdentityHarnes
       const key: PasskeyRecord = { id: randomUUID(), userId: user, name: "key", publicKey: "pk", counter: 0, transports: [], backupEligible: false, backedUp: false, createdAt: h.now(), lastUsedAt: null };
       await store.addPasskey(key, 10);
       const [removed, unlinked] = await Promise.all([store.removePasskey(user, key.id), store.unlinkIdentity(user, linked.id)]);
-      expect([removed.status === "removed", unlinked === "unlinked"].filter(Boolean)).toHaveLength(1);
-      expect([removed.status, unlinked]).toContain(removed.status === "removed" ? "last_credential" : "last_way_in");
+      expect([removed.status === "removed", unlinked.status === "unlinked"].filter(Boolean)).toHaveLength(1);
+      expect([removed.status, unlinked.status]).toContain(removed.status === "removed" ? "last_credential" : "last_way_in");
+    });
+
+    it("unlinks an identity with the sessions it started, in one step, and no other session", async () => {
+      const user = (await withUser()).id;
+      const linked = identity(user);
+      const kept = identity(user, "google");
+      await store.linkIdentity(linked);
+      await store.linkIdentity(kept);
+      const federation = (of: LinkedIdentity, sid: string | null) => ({ federation: { provider: of.provider, subject: of.subject, sid } });
+      const first = await started(user, federation(linked, "s1"));
+      const second = await started(user, federation(linked, null));
+      const sameSubjectOtherProvider = await started(user, { federation: { provider: "google", subject: linked.subject, sid: null } });
+      const other = await started(user, federation(kept, "s2"));
+      const byPassword = await started(user);
+      const unlinked = await store.unlinkIdentity(user, linked.id);
+      expect(unlinked).toEqual({ status: "unlinked", sessionIds: expect.arrayContaining([first.id, second.id]) });
+      expect(unlinked.status === "unlinked" && unlinked.sessionIds).toHaveLength(2);
+      expect((await store.listSessions(user)).map((s) => s.id).sort()).toEqual([sameSubjectOtherProvider.id, other.id, byPassword.id].sort());
+      expect((await store.accessState(user, first.id, "j")).session).toBeNull();
+      expect((await store.accessState(user, second.id, "j")).session).toBeNull();
     });
   });
 }

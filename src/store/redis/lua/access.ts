@@ -46,3 +46,11 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return line
 `);
+
+/** KEYS: sessions, cutoff, the session key prefix. ARGV: provider, subject. Ends the sessions that identity started; returns their ids. */
+export const endIdentitySessions = script(3, [CUTOFF, END_SESSIONS], `
+return end_sessions(KEYS[1], KEYS[3], cutoff_at(KEYS[2]), function(_, session)
+  local federation = session and session.federation
+  return type(federation) == 'table' and federation.provider == ARGV[1] and federation.subject == ARGV[2]
+end)
+`);

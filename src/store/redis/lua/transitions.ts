@@ -180,16 +180,30 @@ return {'cancelled', raw, end_all(KEYS[3], KEYS[4]), reverted}
 `);
 
 /**
- * KEYS: the user's identities, password, passkeys. ARGV: identity id. Removes the identity's record
- * unless it is the user's last way in (no password, no passkey, no other identity); returns
- * {'unlinked', record} or {'missing'} or {'last_credential'}. The subject's claim on `{directory}`
- * is released after, in a second step, as linkIdentity made it before.
+ * KEYS: the user's identities, password, passkeys, sessions, cutoff, the session key prefix. ARGV:
+ * identity id. Removes the identity's record unless it is the user's last way in (no password, no
+ * passkey, no other identity), and ends every session the identity started (its `federation` names
+ * the provider and subject), in one step; returns {'unlinked', record, ended session ids...} or
+ * {'missing'} or {'last_credential'}. The subject's claim on `{directory}` is released after, in a
+ * second step, as linkIdentity made it before (findIdentity also reads this hash, so a claim that
+ * second step left behind signs nobody in).
  */
-export const unlinkIdentity = script(3, [], `
+export const unlinkIdentity = script(6, [CUTOFF, END_SESSIONS], `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return {'missing'} end
 local password = redis.call('GET', KEYS[2])
 if (not password or password == '') and redis.call('HLEN', KEYS[3]) == 0 and redis.call('HLEN', KEYS[1]) <= 1 then return {'last_credential'} end
 redis.call('HDEL', KEYS[1], ARGV[1])
-return {'unlinked', raw}
+local identity = cjson.decode(raw)
+local ended = end_sessions(KEYS[4], KEYS[6], cutoff_at(KEYS[5]), function(_, session)
+  local federation = session and session.federation
+  return type(federation) == 'table' and federation.provider == identity.provider and federation.subject == identity.subject
+end)
+return {'unlinked', raw, unpack(ended)}
+`);
+
+/** KEYS: a provider subject's claim ({directory}). ARGV: the claim as read. Deletes it only while it is still that one. */
+export const releaseIdentityClaim = script(1, [], `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
 `);
