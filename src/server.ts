@@ -29,6 +29,10 @@ import { Sessions } from "./auth/sessions/sessions";
 import { KeySet } from "./auth/tokens/signing-keys";
 import { Throttle } from "./auth/abuse/throttle";
 import { Tokens } from "./auth/tokens/tokens";
+import { OAuthClients } from "./auth/oauth/clients";
+import { OAuthGrants } from "./auth/oauth/grants";
+import { OAuthInteractions } from "./auth/oauth/interactions";
+import { OAuthProvider } from "./auth/oauth/provider";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
@@ -129,7 +133,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   };
   const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
-  const tokens = traceTokens(new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
+  const tokens = traceTokens(new Tokens({ ...config.jwt, oauthIssuer: config.oauth?.issuer ?? null, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
   const auditTrail = new AuditTrail(store, {
     maxAgeMs: config.audit.retentionDays * 24 * 3600 * 1000,
     maxPerUser: config.audit.maxEventsPerUser,
@@ -176,6 +180,10 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   await providers.start();
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit, config.refreshTokenTtl * 1000);
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
+  const oauthClients = new OAuthClients(store, clock, audit);
+  const oauthGrants = new OAuthGrants(store, audit);
+  const oauth = createOAuthProvider(config, { store, sessions, tokens, audit, logger, clock, grants: oauthGrants });
+  const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
@@ -243,6 +251,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     trustProxy: config.trustProxy,
     browsers: config.browsers,
     ...(config.federation.providers.length > 0 ? { federation: { federation, backchannelLogout } } : {}),
+    ...(oauth && oauthInteractions ? { oauth: { oauth, interactions: oauthInteractions } } : {}),
     live: {
       protocol,
       connections,
@@ -301,6 +310,30 @@ function passkeyDecoyKey(config: Config): Buffer {
  */
 function dpopNonceKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api dpop nonces", 32));
+}
+
+/** A key of its own for `label`, derived (HKDF) from MFA_ENCRYPTION_KEY, which every instance shares. */
+function derivedKey(config: Config, label: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), label, 32));
+}
+
+/** The OAuth provider (OAUTH_PROVIDER=on): config.ts refused an HMAC key set already. */
+function createOAuthProvider(config: Config, deps: ConstructorParameters<typeof OAuthProvider>[1]): OAuthProvider | null {
+  if (!config.oauth || (config.jwt.algorithm !== "ES256" && config.jwt.algorithm !== "RS256") || config.jwt.signingKid === null) return null;
+  return new OAuthProvider(
+    {
+      issuer: config.oauth.issuer,
+      audience: config.jwt.audience,
+      algorithm: config.jwt.algorithm,
+      keys: config.jwt.keys,
+      signingKid: config.jwt.signingKid,
+      accessTokenTtl: config.accessTokenTtl,
+      refreshTokenTtl: config.refreshTokenTtl,
+      cookieKeys: [derivedKey(config, "revocable-auth-api oauth cookies").toString("base64url")],
+      proxy: config.trustProxy !== false,
+    },
+    deps,
+  );
 }
 
 /** `run` the first time; the same promise every time after. */

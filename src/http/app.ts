@@ -17,6 +17,7 @@ import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
+import { oauthRoutes, type OAuthRouteOptions } from "./oauth";
 import { OriginPolicy } from "./origins";
 import { requestIdFor, requestLog } from "./request-log";
 
@@ -53,6 +54,8 @@ export interface AppParts {
   readonly live?: LiveRouteOptions;
   /** Provider sign-in under /auth/oidc (src/http/federation.ts); absent: no OIDC_PROVIDERS, no routes. */
   readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout };
+  /** This API as an OAuth provider (src/http/oauth.ts); absent: OAUTH_PROVIDER is off, no routes. */
+  readonly oauth?: OAuthRouteOptions;
 }
 
 /**
@@ -92,6 +95,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
   });
   if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
+  if (parts.oauth) await app.register(oauthRoutes, parts.oauth);
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

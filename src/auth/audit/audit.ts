@@ -87,6 +87,11 @@ function adminEventType(action: string, details: Readonly<Record<string, unknown
       return "USER_ROLES_CHANGED";
     case "revokeUserSessions":
       return "USER_SESSIONS_REVOKED";
+    case "createOAuthClient":
+    case "updateOAuthClient":
+    case "rotateOAuthClientSecret":
+    case "deleteOAuthClient":
+      return "OAUTH_CLIENT_CHANGED";
     default:
       return "ADMIN_ACTION";
   }
@@ -143,6 +148,21 @@ export class Audit {
 
   identityUnlinked(actor: AuditActor, provider: string, identityId: string, origin?: AuditOrigin): void {
     this.record({ type: "IDENTITY_UNLINKED", userId: actor.userId, sessionId: actor.sessionId, origin, details: { provider, identityId } }, "provider identity unlinked");
+  }
+
+  /** The user allowed an OAuth client (`clientId`) these scopes, from the session `sessionId` (the consent page). */
+  oauthConsentGiven(userId: string, sessionId: string, clientId: string, scope: string, origin?: AuditOrigin): void {
+    this.record({ type: "OAUTH_CONSENT_GIVEN", userId, sessionId, origin, details: { clientId, scope } }, "OAuth consent given");
+  }
+
+  /** oidc-provider issued tokens to `clientId` (`grantType`); userId null for client credentials. */
+  oauthTokensIssued(userId: string | null, clientId: string, grantType: string): void {
+    this.record({ type: "OAUTH_TOKENS_ISSUED", userId, details: { clientId, grantType } }, "OAuth tokens issued");
+  }
+
+  /** An OAuth grant ended (`reason`: the user revoked the app, the client was deleted, refresh token reuse). */
+  oauthGrantEnded(userId: string, clientId: string, reason: "revoked_by_user" | "client_deleted" | "refresh_reuse" | "code_replay", origin?: AuditOrigin): void {
+    this.record({ type: "OAUTH_GRANT_ENDED", userId, origin, details: { clientId, reason } }, "OAuth grant ended");
   }
 
   /** The caller ended one of their sessions (`revokedSessionId`) from the session they act from. */

@@ -293,10 +293,10 @@ export class Sessions {
   }
 
   /**
-   * Ends one session for a reason outside the user's hands (a provider's back-channel logout);
-   * true when it was live. Its sockets close with the event.
+   * Ends one session for a reason outside this API's own operations (a provider's back-channel
+   * logout; a sign-out at an app that signed in through this API); true when it was live. Its sockets close with the event.
    */
-  async end(userId: string, sessionId: string, kind: "provider_logout"): Promise<boolean> {
+  async end(userId: string, sessionId: string, kind: "provider_logout" | "logout"): Promise<boolean> {
     const ended = await this.store.endSession(userId, sessionId);
     if (ended) this.revoked({ kind, userId, sessionId, ...endedDevice(ended) });
     return ended !== null;

@@ -1,0 +1,71 @@
+import { secretHash } from "../../src/auth/oauth/clients";
+import type { OAuthClientRecord } from "../../src/store/store";
+import { startApi, type TestApi } from "./api";
+import { newKey, asymmetricEnv } from "./keys";
+import { CookieJar, visit } from "./oidc";
+import { freePort } from "./ports";
+
+export { CookieJar };
+
+/** The API with its OAuth provider on, signing with ES256, its issuer its own origin on a free port. */
+export async function startOAuthApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi & { issuer: string }> {
+  const port = await freePort();
+  const issuer = `http://localhost:${port}`;
+  const api = await startApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), PORT: String(port), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer, ...env });
+  return { ...api, issuer };
+}
+
+/** Registers a client straight in the store (the admin API does the same through OAuthClients). */
+export async function registerClient(api: TestApi, client: Partial<OAuthClientRecord> & { clientId: string }, secret: string | null): Promise<void> {
+  await api.store.createOAuthClient({
+    name: client.name ?? `App ${client.clientId}`,
+    redirectUris: client.redirectUris ?? [],
+    grantTypes: client.grantTypes ?? ["authorization_code", "refresh_token"],
+    scopes: client.scopes ?? ["openid", "email", "api"],
+    public: secret === null,
+    backchannelLogoutUri: client.backchannelLogoutUri ?? null,
+    requireMfa: client.requireMfa ?? false,
+    secretHash: secret === null ? null : secretHash(secret),
+    createdAt: Date.now(),
+    ...client,
+  });
+}
+
+export interface BrowserSteps {
+  /** Called on each interaction page before it is answered, with its HTML. */
+  readonly onPage?: (html: string, url: string) => void;
+  /** Allow on the consent page (default); false: stop there and return its URL. */
+  readonly consent?: boolean;
+}
+
+/**
+ * A browser at this API's provider, played over HTTP with a cookie jar: follows redirects from
+ * `authorizationUrl`, fills the sign-in form ("Email", "Password", "Sign in") and allows on the
+ * consent page, and stops at the first redirect to `callbackPrefix` (not visited).
+ */
+export async function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
+  let url = authorizationUrl;
+  for (let step = 0; step < 12; step++) {
+    if (url.startsWith(callbackPrefix)) return url;
+    const response = await visit(jar, url);
+    const location = response.headers.get("location");
+    if (location) {
+      url = new URL(location, url).href;
+      continue;
+    }
+    const html = await response.text();
+    steps.onPage?.(html, url);
+    const forms = [...html.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)];
+    const [, action, inner] = forms[0] ?? [];
+    if (!action) throw new Error(`${response.status} without a form at ${url}: ${html.slice(0, 400)}`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(inner!)?.[1] ?? "";
+    const isLogin = inner!.includes('name="password"');
+    if (!isLogin && steps.consent === false) return url;
+    const body = new URLSearchParams(isLogin ? { csrf, email, password } : { csrf });
+    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const next = posted.headers.get("location");
+    if (!next) throw new Error(`posting ${action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
+    url = new URL(next, url).href;
+  }
+  throw new Error("too many steps before the callback");
+}
