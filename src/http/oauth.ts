@@ -9,6 +9,8 @@ export interface OAuthRouteOptions {
   readonly interactions: OAuthInteractions;
 }
 
+/** An introspection or revocation form: a token (at most 4 KiB, as the verifier bounds it) and a hint. */
+const MAX_TOKEN_FORM_BYTES = 16 * 1024;
 /** The interaction forms are a few fields; anything larger is not one of them. */
 const MAX_FORM_BYTES = 4096;
 
@@ -26,9 +28,14 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRouteOptions> = async (app, op
   await app.register(interactionPages, options);
 };
 
-const providerEndpoints: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
+const providerEndpoints: FastifyPluginAsync<OAuthRouteOptions> = async (app, options) => {
+  await app.register(tokenChecks, options);
+  await app.register(passThrough, options);
+};
+
+/** The other endpoints: oidc-provider reads its own bodies (with its own limits), fastify leaves the stream unread. */
+const passThrough: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
   const callback = oauth.provider.callback();
-  // oidc-provider parses its own bodies (with its own limits): fastify leaves the stream unread.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -38,9 +45,36 @@ const providerEndpoints: FastifyPluginAsync<OAuthRouteOptions> = async (app, { o
   const methods = ["GET", "POST", "OPTIONS"] as const;
   app.route({ method: [...methods], url: "/.well-known/openid-configuration", handler: forward });
   for (const path of Object.values(OAUTH_ROUTES)) {
-    app.route({ method: [...methods], url: path, handler: forward });
+    if (!TOKEN_CHECKS.includes(path)) app.route({ method: [...methods], url: path, handler: forward });
     app.route({ method: [...methods], url: `${path}/*`, handler: forward });
   }
+};
+
+const TOKEN_CHECKS: readonly string[] = [OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation];
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009). oidc-provider refuses JWTs there, and this
+ * provider's access tokens are JWTs: the form is read here, a JWT access token is swapped for the
+ * handle its record is found by (OAuthProvider.presentedToken), and oidc-provider does the rest:
+ * client authentication, the own-tokens-only policy, the answer. It reads the rewritten form as
+ * an already parsed body.
+ */
+const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
+  const callback = oauth.provider.callback();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_TOKEN_FORM_BYTES }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (typeof request.body === "string") {
+      const form = new URLSearchParams(request.body);
+      const token = form.get("token");
+      if (token !== null) form.set("token", oauth.presentedToken(token));
+      (request.raw as typeof request.raw & { body?: string }).body = form.toString();
+    }
+    reply.hijack();
+    await callback(request.raw, reply.raw);
+  };
+  for (const url of TOKEN_CHECKS) app.route({ method: ["POST", "OPTIONS"], url, handler });
 };
 
 const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions }) => {

@@ -1,8 +1,12 @@
 import type { OAuthClientRecord, OAuthClientStore, OAuthGrantRecord, OAuthModelStore } from "../../store/store";
 import type { Adapter, AdapterPayload } from "./oidc";
 
-/** The models whose find() may be handed one of our JWT access tokens (introspection, revocation). */
 const ACCESS_TOKEN = "AccessToken";
+/**
+ * How a JWT access token reaches oidc-provider's introspection and revocation, which refuse JWTs:
+ * the route (src/http/oauth.ts) hands it over as this prefix and its jti, once its signature checked.
+ */
+export const JWT_ACCESS_TOKEN_HANDLE = "jwt~";
 
 /**
  * What the adapter asks of the rest of the provider: the client's metadata in oidc-provider's
@@ -11,8 +15,8 @@ const ACCESS_TOKEN = "AccessToken";
  */
 export interface AdapterHooks {
   clientMetadata(client: OAuthClientRecord): AdapterPayload;
-  /** A JWT access token this provider issued, still live in the revocation state; undefined otherwise. */
-  accessTokenRecord(token: string): Promise<AdapterPayload | undefined>;
+  /** A JWT access token this provider issued, by jti, still live in the revocation state; undefined otherwise. */
+  accessTokenRecord(jti: string): Promise<AdapterPayload | undefined>;
   /** A JWT access token, by its jti, presented for revocation (RFC 7009): it joins the revocation state. */
   revokeAccessToken(jti: string): Promise<void>;
   /** A code or refresh token presented again while (or after) it was redeemed: its grant ends. */
@@ -47,8 +51,8 @@ export function adapterClass(store: OAuthModelStore & Pick<OAuthClientStore, "ge
         const client = await store.getOAuthClient(id);
         return client ? hooks.clientMetadata(client) : undefined;
       }
-      // A JWT access token is not stored: what oidc-provider would have stored is read from the token itself.
-      if (this.model === ACCESS_TOKEN && id.includes(".")) return hooks.accessTokenRecord(id);
+      // A JWT access token is not stored by oidc-provider: its record is ours, kept when it was issued.
+      if (this.model === ACCESS_TOKEN && id.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return hooks.accessTokenRecord(id.slice(JWT_ACCESS_TOKEN_HANDLE.length));
       return (await store.findOAuthModel(this.model, id)) as AdapterPayload | undefined;
     }
 

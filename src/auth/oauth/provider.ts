@@ -4,11 +4,10 @@ import type { Clock } from "../../clock";
 import type { OAuthClientRecord, OAuthModelStore, OAuthClientStore, SessionStore, UserStore } from "../../store/store";
 import { ISSUED_ACCESS_TOKEN } from "../../store/memory/oauth-models";
 import type { Audit } from "../audit/audit";
-import { jose } from "../federation/openid";
 import type { Sessions } from "../sessions/sessions";
 import type { PrivateJwk } from "../tokens/signing-keys";
 import type { Tokens } from "../tokens/tokens";
-import { adapterClass } from "./adapter";
+import { adapterClass, JWT_ACCESS_TOKEN_HANDLE } from "./adapter";
 import type { OAuthGrants } from "./grants";
 import { secretMatches } from "./clients";
 import { oidc, type AdapterPayload, type OidcContext, type OidcToken, type Provider } from "./oidc";
@@ -213,6 +212,15 @@ export class OAuthProvider {
         if (!user || user.disabled) return undefined;
         return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified === true }) };
       },
+      formats: {
+        customizers: {
+          // Always a `scope` claim, empty when no resource scope was granted: an access token this
+          // provider issued must never pass for one of the API's own, which carry none (scopedRoles).
+          jwt: async (_ctx: unknown, _token: unknown, jwt: { payload: Record<string, unknown> }) => {
+            jwt.payload.scope ??= "";
+          },
+        },
+      },
       extraTokenClaims: (_ctx: unknown, token: OidcToken & { jti: string; expiration: number }) => this.extraTokenClaims(token),
       renderError: async (ctx: { type: string; body: string }, out: { error: string; error_description?: string }) => {
         ctx.type = "html";
@@ -232,9 +240,10 @@ export class OAuthProvider {
     const state = link && (await this.deps.store.accessState(link.userId, link.sessionId, ""));
     if (!link || !state || isRevoked(state) || link.userId !== token.accountId) throw new oidc.errors.InvalidGrant!("the sign-in behind this grant has ended");
     const session = state.session!;
-    const expiresAt = this.deps.clock.now() + token.expiration * 1000;
+    const iat = Math.floor(this.deps.clock.now() / 1000);
     if (token.grantId) {
-      await this.deps.store.saveOAuthModel(ISSUED_ACCESS_TOKEN, token.jti, { grantId: token.grantId, accountId: token.accountId, expiresAt }, token.expiration);
+      const record = { grantId: token.grantId, accountId: token.accountId, clientId: token.clientId, sid: link.sessionId, scope: token.scope ?? "", iat, expiresAt: (iat + token.expiration) * 1000 };
+      await this.deps.store.saveOAuthModel(ISSUED_ACCESS_TOKEN, token.jti, record, token.expiration);
     }
     const scopes = (token.scope ?? "").split(" ");
     return {
@@ -264,35 +273,40 @@ export class OAuthProvider {
   }
 
   /**
-   * A JWT access token presented to introspection or revocation, read back as the record
-   * oidc-provider would have stored: only one this provider issued (its issuer, signature, type),
-   * whose grant is still there and whose session here is still live. Anything else is unknown:
-   * `active: false`.
+   * What introspection and revocation are handed for a presented token: a JWT access token that
+   * verifies (this key set, type, lifetime) becomes the handle the adapter reads its record by;
+   * one that does not, a handle that finds nothing (`active: false`). Anything else is left as is.
    */
-  private async accessTokenRecord(token: string): Promise<AdapterPayload | undefined> {
-    let claims: ReturnType<Tokens["verifyAccess"]>;
+  presentedToken(token: string): string {
+    if (token.split(".").length !== 3) return token;
     try {
-      claims = this.deps.tokens.verifyAccess(token);
+      const claims = this.deps.tokens.verifyAccess(token);
+      return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
     } catch {
-      return undefined;
+      return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     }
-    const payload = jose.decodeJwt(token);
-    if (payload.iss !== this.settings.issuer || typeof payload.client_id !== "string") return undefined;
-    const issued = await this.deps.store.findOAuthModel(ISSUED_ACCESS_TOKEN, claims.jti);
+  }
+
+  /**
+   * The record oidc-provider would have kept of a JWT access token (it keeps none): ours, written
+   * when it was issued, while its grant is there and its session here is live; undefined otherwise.
+   */
+  private async accessTokenRecord(jti: string): Promise<AdapterPayload | undefined> {
+    const issued = await this.deps.store.findOAuthModel(ISSUED_ACCESS_TOKEN, jti);
     if (!issued) return undefined;
-    const state = await this.deps.store.accessState(claims.sub, claims.sid, claims.jti);
+    const state = await this.deps.store.accessState(String(issued.accountId), String(issued.sid), jti);
     if (isRevoked(state)) return undefined;
     return {
-      jti: claims.jti,
+      jti,
       kind: "AccessToken",
-      accountId: claims.sub,
-      clientId: payload.client_id,
+      accountId: issued.accountId,
+      clientId: issued.clientId,
       grantId: String(issued.grantId),
-      scope: typeof payload.scope === "string" ? payload.scope : undefined,
-      aud: payload.aud,
-      iat: claims.iat,
-      exp: claims.exp,
-      extra: { sid: claims.sid },
+      scope: issued.scope,
+      aud: this.settings.audience,
+      iat: issued.iat,
+      exp: Math.floor(Number(issued.expiresAt) / 1000),
+      extra: { sid: issued.sid },
     };
   }
 
