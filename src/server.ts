@@ -33,6 +33,10 @@ import { OAuthClients } from "./auth/oauth/clients";
 import { OAuthGrants } from "./auth/oauth/grants";
 import { OAuthInteractions } from "./auth/oauth/interactions";
 import { OAuthProvider } from "./auth/oauth/provider";
+import { BackchannelLogouts } from "./auth/oauth/backchannel-logout";
+import { LogoutTokens } from "./auth/oauth/logout-token";
+import { MemoryBackchannelLogoutStore } from "./store/memory/backchannel-logout";
+import { redisBackchannelLogout } from "./store/redis/backchannel-logout";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
@@ -126,11 +130,6 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     channel.publish(event).catch((error: Error) => {
       logger.warn({ err: { name: error.name, message: error.message }, kind: event.type }, "could not publish a live event: live connections see it at their next re-check");
     });
-  // The one place a revocation becomes an event: counted, and published to every instance's live connections.
-  const onRevoked = (event: RevocationEvent) => {
-    metrics.revocations.inc({ kind: event.kind });
-    void publish({ type: "revoked", ...event });
-  };
   const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
   const tokens = traceTokens(new Tokens({ ...config.jwt, oauthIssuer: config.oauth?.issuer ?? null, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
@@ -140,6 +139,14 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     maxGlobal: config.audit.maxEvents,
   });
   const audit = new Audit(logger, metrics, auditTrail);
+  const backchannel = createBackchannelLogouts(config, rawStore, { store, audit, logger, clock });
+  // The one place a revocation becomes an event: counted, published to every instance's live
+  // connections, and the ended sessions' back-channel logouts queued (durably: see backchannel-logout.ts).
+  const onRevoked = (event: RevocationEvent) => {
+    metrics.revocations.inc({ kind: event.kind });
+    void publish({ type: "revoked", ...event });
+    backchannel?.revoked(event);
+  };
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const dpop = new DpopProofs({ ...config.dpop, nonceKey: config.dpop.nonce ? dpopNonceKey(config) : null }, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
@@ -181,8 +188,11 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit, config.refreshTokenTtl * 1000);
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
   const oauthClients = new OAuthClients(store, clock, audit);
-  const oauthGrants = new OAuthGrants(store, audit);
-  const oauth = createOAuthProvider(config, { store, sessions, tokens, audit, logger, clock, grants: oauthGrants });
+  const oauthGrants = new OAuthGrants(store, audit, backchannel ? (userId, clientId) => backchannel.grantEnded(userId, clientId) : undefined);
+  const oauth = createOAuthProvider(config, {
+    store, sessions, tokens, audit, logger, clock, grants: oauthGrants,
+    ...(backchannel ? { onTokensIssued: (userId: string, sessionId: string, clientId: string) => backchannel.linked(userId, sessionId, clientId) } : {}),
+  });
   const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
@@ -274,6 +284,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
       auditFeed.close();
       providers.stop();
       try {
+        await backchannel?.stop();
         await channel.close();
         await apollo.stop();
         await outbox.stop();
@@ -289,6 +300,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     throw error;
   }
 
+  backchannel?.start();
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://localhost:${port}/graphql`;
   logger.info({ url, host: config.host, store: config.redis?.mode ?? "memory" }, "auth API ready");
@@ -334,6 +346,21 @@ function createOAuthProvider(config: Config, deps: ConstructorParameters<typeof 
     },
     deps,
   );
+}
+
+/**
+ * Back-channel logout to the OAuth clients (OAUTH_PROVIDER=on): its links and queue on the store's
+ * Redis (so they survive a restart and every instance shares them), else in this process's memory.
+ */
+function createBackchannelLogouts(config: Config, rawStore: Store, deps: Pick<ConstructorParameters<typeof BackchannelLogouts>[0], "store" | "audit" | "logger" | "clock">): BackchannelLogouts | null {
+  const { oauth, jwt } = config;
+  if (!oauth || (jwt.algorithm !== "ES256" && jwt.algorithm !== "RS256") || jwt.signingKid === null) return null;
+  const redis = redisOf(rawStore);
+  const queue = redis ? redisBackchannelLogout(redis.core) : new MemoryBackchannelLogoutStore();
+  const key = jwt.keys.find((candidate) => candidate.kid === jwt.signingKid)!;
+  const tokens = new LogoutTokens({ issuer: oauth.issuer, algorithm: jwt.algorithm, key });
+  const { timeoutMs, retryMs, maxAttempts, maxAgeSeconds } = oauth.backchannel;
+  return new BackchannelLogouts({ ...deps, queue, tokens }, { timeoutMs, retryMs, maxAttempts, maxAgeMs: maxAgeSeconds * 1000, linkTtlMs: config.refreshTokenTtl * 1000 });
 }
 
 /** `run` the first time; the same promise every time after. */

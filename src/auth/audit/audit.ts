@@ -160,6 +160,15 @@ export class Audit {
     this.record({ type: "OAUTH_TOKENS_ISSUED", userId, details: { clientId, grantType } }, "OAuth tokens issued");
   }
 
+  /**
+   * A back-channel logout to an OAuth client, for the user's ended session: delivered, an attempt
+   * that failed (it is retried), or given up (too many attempts, too old, the client gone).
+   */
+  backchannelLogout(userId: string, sessionId: string, clientId: string, outcome: "delivered" | "failed" | "given_up", details: Record<string, unknown>): void {
+    const type = `OAUTH_BACKCHANNEL_LOGOUT_${outcome.toUpperCase()}`;
+    this.record({ type, userId, sessionId, details: { clientId, ...details } }, `OAuth back-channel logout ${outcome.replace("_", " ")}`);
+  }
+
   /** An OAuth grant ended (`reason`: the user revoked the app, the client was deleted, refresh token reuse). */
   oauthGrantEnded(userId: string, clientId: string, reason: "revoked_by_user" | "client_deleted" | "refresh_reuse" | "code_replay", origin?: AuditOrigin): void {
     this.record({ type: "OAUTH_GRANT_ENDED", userId, origin, details: { clientId, reason } }, "OAuth grant ended");

@@ -25,12 +25,17 @@ export class OAuthGrants {
   constructor(
     private readonly store: Pick<OAuthModelStore, "findOAuthModel" | "revokeOAuthGrant" | "oauthGrantsOfAccount"> & Pick<OAuthClientStore, "getOAuthClient"> & Pick<SessionStore, "revokeAccessTokens">,
     private readonly audit: Audit | null,
+    /** A grant ended: its client gets a back-channel logout for each session it was in (backchannel-logout.ts). */
+    private readonly onEnded: (userId: string, clientId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async end(grantId: string, reason: GrantEndReason, origin?: AuditOrigin): Promise<void> {
     const grant = await this.store.findOAuthModel("Grant", grantId);
     await this.revokeIssuedAccessTokens(await this.store.revokeOAuthGrant(grantId));
-    if (grant && typeof grant.accountId === "string") this.audit?.oauthGrantEnded(grant.accountId, String(grant.clientId), reason, origin);
+    if (grant && typeof grant.accountId === "string") {
+      this.audit?.oauthGrantEnded(grant.accountId, String(grant.clientId), reason, origin);
+      await this.onEnded(grant.accountId, String(grant.clientId));
+    }
   }
 
   /** A grant's access tokens join the revocation state, each until it would have expired. */

@@ -63,6 +63,8 @@ export interface OAuthProviderDeps {
    * that had grants in it: the seam of back-channel logout delivery (docs/oauth-provider.md).
    */
   readonly onSessionEnded?: (userId: string, sessionId: string, clientIds: readonly string[]) => void;
+  /** Tokens are issued to a client in a session here; awaited, so the link is kept before they leave (backchannel-logout.ts). */
+  readonly onTokensIssued?: (userId: string, sessionId: string, clientId: string) => Promise<void>;
 }
 
 /** The session of this API a provider sign-in runs on. */
@@ -245,6 +247,7 @@ export class OAuthProvider {
       const record = { grantId: token.grantId, accountId: token.accountId, clientId: token.clientId, sid: link.sessionId, scope: token.scope ?? "", iat, expiresAt: (iat + token.expiration) * 1000 };
       await this.deps.store.saveOAuthModel(ISSUED_ACCESS_TOKEN, token.jti, record, token.expiration);
     }
+    if (token.clientId !== undefined) await this.deps.onTokensIssued?.(link.userId, link.sessionId, token.clientId);
     const scopes = (token.scope ?? "").split(" ");
     return {
       sid: link.sessionId,

@@ -1,5 +1,6 @@
 import * as access from "./lua/access";
 import * as audit from "./lua/audit";
+import * as backchannelLogout from "./lua/backchannel-logout";
 import * as mailTokens from "./lua/mail-tokens";
 import * as mfa from "./lua/mfa";
 import * as oauth from "./lua/oauth";
@@ -12,4 +13,4 @@ import * as users from "./lua/users";
  * Every Lua script, by the name RedisCore defines it under: one file a concern in lua/, each script
  * atomic on one hash-tagged slot, built from the shared fragments in lua/fragments.ts.
  */
-export const scripts = { ...users, ...sessions, ...mfa, ...passkeys, ...mailTokens, ...transitions, ...audit, ...access, ...oauth };
+export const scripts = { ...users, ...sessions, ...mfa, ...passkeys, ...mailTokens, ...transitions, ...audit, ...access, ...oauth, ...backchannelLogout };
