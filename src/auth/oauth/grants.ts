@@ -47,6 +47,9 @@ export class OAuthGrants {
       byUser.set(userId, [...(byUser.get(userId) ?? []), { jti: id, expiresAt: Number(payload.expiresAt) }]);
     }
     for (const [userId, tokens] of byUser) await this.store.revokeAccessTokens(userId, tokens);
+    // oidc-provider removes a grant itself too (a refresh token replayed, RP-initiated logout): its records name the user and client.
+    const ended = new Set(records.filter(({ payload }) => typeof payload.accountId === "string" && typeof payload.clientId === "string").map(({ payload }) => `${String(payload.accountId)} ${String(payload.clientId)}`));
+    for (const pair of ended) await this.onEnded(pair.slice(0, pair.indexOf(" ")), pair.slice(pair.indexOf(" ") + 1));
   }
 
   /** One entry per client (a client may hold more than one grant of the user: the newest counts). */
