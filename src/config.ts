@@ -107,6 +107,8 @@ export interface Config {
   readonly federation: FederationConfig;
   /** This API as an OAuth 2.1 / OpenID provider (docs/oauth-provider.md); null unless OAUTH_PROVIDER=on. */
   readonly oauth: OAuthProviderConfig | null;
+  /** How the OAuth provider's back-channel logouts are delivered (src/auth/oauth/backchannel-logout.ts); read whether or not it is on. */
+  readonly oauthBackchannel: BackchannelLogoutConfig;
 }
 
 /** OAUTH_PROVIDER=on: other apps sign in through this API (src/auth/oauth). */
@@ -116,8 +118,6 @@ export interface OAuthProviderConfig {
    * outside production PUBLIC_URL's origin, else http://localhost:PORT. Every endpoint sits under it.
    */
   readonly issuer: string;
-  /** Back-channel logout delivery (src/auth/oauth/backchannel-logout.ts). */
-  readonly backchannel: BackchannelLogoutConfig;
 }
 
 /** OAUTH_BACKCHANNEL_*: how logout tokens reach the relying parties (docs/oauth-provider.md#back-channel-logout). */
@@ -130,6 +130,8 @@ export interface BackchannelLogoutConfig {
   readonly maxAttempts: number;
   /** OAUTH_BACKCHANNEL_MAX_AGE_SECONDS: a delivery not made by then is given up. */
   readonly maxAgeSeconds: number;
+  /** OAUTH_BACKCHANNEL_SWEEP_SECONDS: how often each instance looks for ended sessions whose logouts were never queued (an instance died first). */
+  readonly sweepSeconds: number;
 }
 
 /** Which browser pages may call this API with its refresh cookie, and how that cookie is scoped. */
@@ -490,7 +492,8 @@ export function loadConfig(env: Env): Config {
     reauthMaxAgeSeconds: read.integer("REAUTH_MAX_AGE_SECONDS", 300, 1, DAY),
     browsers,
     federation: readFederation(env, production, port, browsers.publicOrigin, problems),
-    oauth: readOAuthProvider(env, read, production, port, algorithm, browsers.publicOrigin, problems, readBackchannelLogout(read)),
+    oauth: readOAuthProvider(env, read, production, port, algorithm, browsers.publicOrigin, problems),
+    oauthBackchannel: readBackchannelLogout(read),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {
@@ -810,7 +813,7 @@ function readBrowserOrigins(env: Env, read: EnvReader, host: string, problems: s
  * OAUTH_PROVIDER and OAUTH_ISSUER. HMAC keys are refused: relying parties verify ID tokens and access
  * tokens with the published JWKS, and a shared secret can be neither published nor shared with them.
  */
-function readOAuthProvider(env: Env, read: EnvReader, production: boolean, port: number, algorithm: Algorithm, publicOrigin: string | null, problems: string[], backchannel: BackchannelLogoutConfig): OAuthProviderConfig | null {
+function readOAuthProvider(env: Env, read: EnvReader, production: boolean, port: number, algorithm: Algorithm, publicOrigin: string | null, problems: string[]): OAuthProviderConfig | null {
   const on = read.oneOf("OAUTH_PROVIDER", ["on", "off"] as const, "off") === "on";
   if (!on) {
     if (env.OAUTH_ISSUER?.trim()) problems.push("OAUTH_ISSUER needs OAUTH_PROVIDER=on");
@@ -823,7 +826,7 @@ function readOAuthProvider(env: Env, read: EnvReader, production: boolean, port:
   if (given === null) {
     if (production) problems.push("OAUTH_ISSUER is required when NODE_ENV=production and OAUTH_PROVIDER=on: the public https URL of this API");
     else if (publicOrigin === null && port === 0) problems.push("OAUTH_PROVIDER=on with PORT=0 needs OAUTH_ISSUER (or PUBLIC_URL): the issuer is fixed before the port is known");
-    return { issuer: publicOrigin ?? `http://localhost:${port}`, backchannel };
+    return { issuer: publicOrigin ?? `http://localhost:${port}` };
   }
   let url: URL | null = null;
   try {
@@ -836,7 +839,7 @@ function readOAuthProvider(env: Env, read: EnvReader, production: boolean, port:
   } else if (url.protocol === "http:" && (production || !isLoopback(url.hostname))) {
     problems.push(`OAUTH_ISSUER must be https (http only on localhost outside production), got "${env.OAUTH_ISSUER}"`);
   }
-  return { issuer: given, backchannel };
+  return { issuer: given };
 }
 
 function readBackchannelLogout(read: EnvReader): BackchannelLogoutConfig {
@@ -845,6 +848,7 @@ function readBackchannelLogout(read: EnvReader): BackchannelLogoutConfig {
     retryMs: read.integer("OAUTH_BACKCHANNEL_RETRY_MS", 2000, 10, 600_000),
     maxAttempts: read.integer("OAUTH_BACKCHANNEL_MAX_ATTEMPTS", 12, 1, 100),
     maxAgeSeconds: read.integer("OAUTH_BACKCHANNEL_MAX_AGE_SECONDS", 24 * 3600, 60, 7 * 24 * 3600),
+    sweepSeconds: read.integer("OAUTH_BACKCHANNEL_SWEEP_SECONDS", 30, 1, 3600),
   };
 }
 

@@ -359,8 +359,8 @@ function createBackchannelLogouts(config: Config, rawStore: Store, deps: Pick<Co
   const queue = redis ? redisBackchannelLogout(redis.core) : new MemoryBackchannelLogoutStore();
   const key = jwt.keys.find((candidate) => candidate.kid === jwt.signingKid)!;
   const tokens = new LogoutTokens({ issuer: oauth.issuer, algorithm: jwt.algorithm, key });
-  const { timeoutMs, retryMs, maxAttempts, maxAgeSeconds } = oauth.backchannel;
-  return new BackchannelLogouts({ ...deps, queue, tokens }, { timeoutMs, retryMs, maxAttempts, maxAgeMs: maxAgeSeconds * 1000, linkTtlMs: config.refreshTokenTtl * 1000 });
+  const { timeoutMs, retryMs, maxAttempts, maxAgeSeconds, sweepSeconds } = config.oauthBackchannel;
+  return new BackchannelLogouts({ ...deps, queue, tokens }, { timeoutMs, retryMs, maxAttempts, maxAgeMs: maxAgeSeconds * 1000, sweepMs: sweepSeconds * 1000, linkTtlMs: config.refreshTokenTtl * 1000 });
 }
 
 /** `run` the first time; the same promise every time after. */

@@ -20,7 +20,7 @@ type Configuration = import("openid-client", { with: { "resolution-mode": "impor
 // logout token with jose alone against the published JWKS (test/support/backchannel-receiver.mjs).
 const CALLBACK = "http://127.0.0.1:9/callback";
 const SECRET = "a-client-secret-that-is-long-and-random-0123456789";
-const FAST_RETRIES = { OAUTH_BACKCHANNEL_RETRY_MS: "100", OAUTH_BACKCHANNEL_TIMEOUT_MS: "1000" };
+const FAST_RETRIES = { OAUTH_BACKCHANNEL_RETRY_MS: "100", OAUTH_BACKCHANNEL_TIMEOUT_MS: "1000", OAUTH_BACKCHANNEL_SWEEP_SECONDS: "1" };
 const KEYS = asymmetricEnv([newKey("ES256")]);
 
 let redis: TestRedis;
@@ -125,6 +125,16 @@ describe("back-channel logout", () => {
     await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toThrow();
     const [logout] = await rp!.waitFor("app-reuse");
     expect(logout!.claims).toMatchObject({ aud: "app-reuse", sub: userId, sid: claimsOf(tokens.access_token).sid });
+  });
+
+  it("is queued by the sweep when the session ended without its event (the instance died right after the write)", async () => {
+    const { email, userId } = await newUser();
+    const { tokens } = await signInAt("app-c", email, new CookieJar());
+    const sid = String(claimsOf(tokens.access_token).sid);
+    // The store's write alone, as a process killed between it and the revocation event leaves it.
+    expect(await a.store.endSession(userId, sid)).not.toBeNull();
+    const [logout] = await rp!.waitFor("app-c", 1, 10_000);
+    expect(logout!.claims).toMatchObject({ aud: "app-c", sub: userId, sid });
   });
 
   it("retries with backoff while the relying party is down, and delivers once it is up; each attempt audited", async () => {

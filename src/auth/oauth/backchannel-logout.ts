@@ -13,8 +13,7 @@ export const MAX_QUEUED_TOTAL = 100_000;
 const CONCURRENCY = 8;
 /** How often an instance looks for due deliveries (its own enqueues wake it at once). */
 const POLL_MS = 500;
-/** The sweep: how often, and how many users with links one turn checks. */
-const SWEEP_MS = 30_000;
+/** How many users with links one turn of the sweep checks. */
 const SWEEP_USERS = 200;
 /** The longest wait between two attempts. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
@@ -28,6 +27,8 @@ export interface BackchannelSettings {
   readonly maxAttempts: number;
   /** OAUTH_BACKCHANNEL_MAX_AGE_SECONDS, in ms: a delivery older than this is given up. */
   readonly maxAgeMs: number;
+  /** OAUTH_BACKCHANNEL_SWEEP_SECONDS, in ms: how often the sweep takes a turn. */
+  readonly sweepMs: number;
   /** How long a link lives: the grant's (REFRESH_TOKEN_TTL); each token issued renews it. */
   readonly linkTtlMs: number;
 }
@@ -79,7 +80,7 @@ export class BackchannelLogouts {
 
   start(): void {
     this.poller = setInterval(() => this.pump(), POLL_MS);
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweeper = setInterval(() => void this.sweep(), this.settings.sweepMs);
     this.poller.unref();
     this.sweeper.unref();
     this.pump();
