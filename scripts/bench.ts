@@ -22,6 +22,8 @@
  * Live connections (bench-live.ts): BENCH_LIVE_SOCKETS (1000) open while BENCH_LIVE_LOGOUTS (200)
  * logouts are timed, BENCH_LIVE_IDLE_SOCKETS (10000) for memory; BENCH_ONLY=live runs just those.
  * BENCH_ONLY=fairness runs only the fair-hashing section, BENCH_ONLY=logins only the logins one.
+ * Back-channel logout (bench-backchannel.ts): BENCH_BACKCHANNEL_LOGOUTS (200) sign-outs timed to the
+ * relying party's receipt; BENCH_ONLY=backchannel runs just that.
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
@@ -45,6 +47,7 @@ import { dpopKey, proof } from "../test/support/dpop";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
 import { cpuSeconds } from "./bench/cpu";
 import { liveMemory, liveRevocationLatency } from "./bench-live";
+import { backchannelLatency } from "./bench-backchannel";
 
 const SECONDS = fromEnv("BENCH_SECONDS", 10);
 const ROUNDS = fromEnv("BENCH_ROUNDS", 5);
@@ -54,6 +57,7 @@ const MEMORY_ENTRIES = fromEnv("BENCH_MEMORY_ENTRIES", 10_000);
 const LIVE_SOCKETS = fromEnv("BENCH_LIVE_SOCKETS", 1000);
 const LIVE_LOGOUTS = fromEnv("BENCH_LIVE_LOGOUTS", 200);
 const LIVE_IDLE_SOCKETS = fromEnv("BENCH_LIVE_IDLE_SOCKETS", 10_000);
+const BACKCHANNEL_LOGOUTS = fromEnv("BENCH_BACKCHANNEL_LOGOUTS", 200);
 const ROWS = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",").map((row) => row.trim())) : null;
 /** BENCH_CPU_PROF=<dir>: every throughput row's server writes a V8 CPU profile there when it stops. */
 const PROFILE: string[] = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
@@ -402,6 +406,7 @@ async function main(): Promise<void> {
       await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
       return;
     }
+    if (process.env.BENCH_ONLY === "backchannel") return await backchannelLatency(redis, servers, BACKCHANNEL_LOGOUTS);
     if (process.env.BENCH_ONLY === "fairness") return await loginFairness(redis, servers);
     if (process.env.BENCH_ONLY === "logins") return await meDuringLogins(redis, servers);
     await throughput(redis, servers);
@@ -414,6 +419,8 @@ async function main(): Promise<void> {
     await liveRevocationLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await backchannelLatency(redis, servers, BACKCHANNEL_LOGOUTS);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     await redis.destroy();
