@@ -72,6 +72,7 @@ export class BackchannelLogouts {
   private sweepOffset = 0;
   private stopped = false;
   private pumping = false;
+  private pumpAgain = false;
 
   constructor(
     private readonly deps: BackchannelDeps,
@@ -126,12 +127,19 @@ export class BackchannelLogouts {
 
   /** Claims due deliveries up to the concurrency bound, each delivered on its own. */
   private pump(): void {
-    if (this.stopped || this.pumping) return;
+    if (this.stopped) return;
+    // A wake while a claim loop runs may come after its last empty claim: it runs once more.
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
+    this.pumpAgain = false;
     void this.claimUpToLimit()
       .catch((error: Error) => this.warn(error, "could not claim back-channel logouts"))
       .finally(() => {
         this.pumping = false;
+        if (this.pumpAgain) this.pump();
       });
   }
 
