@@ -189,7 +189,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, federation, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
+  const schema = await buildAuthSchema({ accounts, federation, oauthClients, oauthGrants, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),

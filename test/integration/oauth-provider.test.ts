@@ -1,4 +1,16 @@
-import { ChangePasswordDocument, LogoutAllDocument, MeDocument, SetUserDisabledDocument } from "../../schema/generated/graphql";
+import {
+  AuthorizedAppsDocument,
+  ChangePasswordDocument,
+  CreateOAuthClientDocument,
+  DeleteOAuthClientDocument,
+  LogoutAllDocument,
+  MeDocument,
+  OAuthClientsDocument,
+  RevokeAppAccessDocument,
+  RotateOAuthClientSecretDocument,
+  SetUserDisabledDocument,
+  UpdateOAuthClientDocument,
+} from "../../schema/generated/graphql";
 import { jose, openid } from "../../src/auth/federation/openid";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { authorizeInBrowser, CookieJar, registerClient, startOAuthApi } from "../support/oauth";
@@ -34,8 +46,8 @@ afterAll(async () => {
   await redis?.destroy();
 });
 
-const rp = (clientId: string): Promise<Configuration> =>
-  openid.discovery(new URL(api.issuer), clientId, undefined, openid.ClientSecretBasic(SECRET), { execute: [openid.allowInsecureRequests] });
+const rp = (clientId: string, secret = SECRET): Promise<Configuration> =>
+  openid.discovery(new URL(api.issuer), clientId, undefined, openid.ClientSecretBasic(secret), { execute: [openid.allowInsecureRequests] });
 
 interface SignedIn {
   readonly email: string;
@@ -45,10 +57,10 @@ interface SignedIn {
 }
 
 /** A user signs in at `clientId` with code + PKCE and allows it; the client redeems the code. */
-async function signIn(clientId = "web-app", scope = "openid email api", email?: string): Promise<SignedIn> {
+async function signIn(clientId = "web-app", scope = "openid email api", email?: string, secret = SECRET): Promise<SignedIn> {
   const address = email ?? uniqueEmail("oauth");
   if (email === undefined) await register(graphql, { email: address });
-  const config = await rp(clientId);
+  const config = await rp(clientId, secret);
   const verifier = openid.randomPKCECodeVerifier();
   const state = openid.randomState();
   const redirect = clientId === "other-app" ? OTHER_CALLBACK : CALLBACK;
@@ -306,5 +318,56 @@ describe("RP-initiated logout", () => {
     expect(done.headers.get("location")).toMatch(new RegExp(`^${CALLBACK}`));
     expect(await active(config, tokens.access_token)).toBe(false);
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+  });
+});
+
+describe("administration (ADMIN) and the user's apps", () => {
+  const input = { name: "Partner portal", redirectUris: [CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] };
+
+  it("registers a client whose secret is shown once and stored only hashed; non-admins are refused", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const created = await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken });
+    const { clientId, clientSecret } = created.data!.createOAuthClient;
+    expect(clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = await redis.client.get(`auth:{directory}:oauth-client:${clientId}`);
+    expect(stored).not.toContain(clientSecret!);
+    const listed = await send(graphql, OAuthClientsDocument, { first: 100 }, { token: admin.accessToken });
+    expect(listed.data!.oauthClients.nodes.map((client) => client.clientId)).toContain(clientId);
+    const user = await register(graphql, { email: uniqueEmail("oauth-nonadmin") });
+    expect((await send(graphql, CreateOAuthClientDocument, { input }, { token: user.accessToken })).error?.code).toBe("FORBIDDEN");
+    const bad = await send(graphql, CreateOAuthClientDocument, { input: { ...input, grantTypes: ["implicit"] } }, { token: admin.accessToken });
+    expect(bad.error?.code).toBe("BAD_USER_INPUT");
+    const fragment = await send(graphql, CreateOAuthClientDocument, { input: { ...input, redirectUris: ["https://app.example.com/cb#x"] } }, { token: admin.accessToken });
+    expect(fragment.error?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("lists the apps a user allowed, and revokeAppAccess ends the grant and its tokens", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const { clientId, clientSecret } = (await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken })).data!.createOAuthClient;
+    const { config, tokens, email } = await signIn(clientId, "openid email api", undefined, clientSecret!);
+    const own = await login(graphql, email);
+    const apps = await send(graphql, AuthorizedAppsDocument, {}, { token: own.accessToken });
+    expect(apps.data!.me.authorizedApps).toEqual([{ clientId, name: "Partner portal", scopes: expect.arrayContaining(["openid", "email", "api"]), grantedAt: expect.any(String) }]);
+    expect((await send(graphql, RevokeAppAccessDocument, { clientId }, { token: own.accessToken })).data?.revokeAppAccess).toBe(true);
+    expect(await active(config, tokens.access_token)).toBe(false);
+    expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+    await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
+    expect((await send(graphql, AuthorizedAppsDocument, {}, { token: own.accessToken })).data!.me.authorizedApps).toEqual([]);
+    expect((await send(graphql, MeDocument, {}, { token: own.accessToken })).data?.me.email).toBe(email);
+  });
+
+  it("rotates a secret (the old one stops at once), updates a client, and deleting it ends its grants", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const { clientId, clientSecret } = (await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken })).data!.createOAuthClient;
+    const { config, tokens } = await signIn(clientId, "openid email api", undefined, clientSecret!);
+    const rotated = (await send(graphql, RotateOAuthClientSecretDocument, { clientId }, { token: admin.accessToken })).data!.rotateOAuthClientSecret;
+    await expect(openid.tokenIntrospection(config, tokens.access_token)).rejects.toThrow();
+    const current = await rp(clientId, rotated.clientSecret!);
+    expect(await active(current, tokens.access_token)).toBe(true);
+    const updated = await send(graphql, UpdateOAuthClientDocument, { clientId, input: { ...input, name: "Renamed portal" } }, { token: admin.accessToken });
+    expect(updated.data?.updateOAuthClient.name).toBe("Renamed portal");
+    expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).data?.deleteOAuthClient).toBe(true);
+    expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+    expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).error?.reason).toBe("OAUTH_CLIENT_NOT_FOUND");
   });
 });
