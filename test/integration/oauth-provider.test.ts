@@ -1,6 +1,8 @@
 import {
   AuthorizedAppsDocument,
   ChangePasswordDocument,
+  ConfirmTotpDocument,
+  EnrollTotpDocument,
   CreateOAuthClientDocument,
   DeleteOAuthClientDocument,
   LogoutAllDocument,
@@ -16,6 +18,10 @@ import { login, PASSWORD, register, send, uniqueEmail } from "../support/client"
 import { authorizeInBrowser, CookieJar, registerClient, startOAuthApi } from "../support/oauth";
 import { visit } from "../support/oidc";
 import { startRedis, type TestRedis } from "../support/redis";
+import { stepAt, totpCode } from "../support/totp";
+import { TEST_AUDIENCE, TEST_ISSUER } from "../support/api";
+import { createVerifier } from "@revocable-auth/verifier";
+import { Redis } from "ioredis";
 import type { TestApi } from "../support/api";
 
 type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
@@ -369,5 +375,51 @@ describe("administration (ADMIN) and the user's apps", () => {
     expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).data?.deleteOAuthClient).toBe(true);
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
     expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).error?.reason).toBe("OAUTH_CLIENT_NOT_FOUND");
+  });
+});
+
+describe("the verifier package", () => {
+  it("accepts the provider's access tokens with [JWT_ISSUER, OAUTH_ISSUER], and refuses them after a sign-out here", async () => {
+    const reader = new Redis(redis.url);
+    try {
+      const { tokens, email } = await signIn();
+      const verifier = createVerifier({ issuer: [TEST_ISSUER, api.issuer], audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      const outcome = await verifier.verify(tokens.access_token);
+      expect(outcome).toMatchObject({ ok: true, identity: { sessionId: jose.decodeJwt(tokens.access_token).sid, scope: expect.stringContaining("api"), roles: ["USER"] } });
+      const ownIssuerOnly = createVerifier({ issuer: TEST_ISSUER, audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      expect(await ownIssuerOnly.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
+      const own = await login(graphql, email);
+      await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
+      expect(await verifier.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "TOKEN_REVOKED" });
+    } finally {
+      reader.disconnect();
+    }
+  });
+});
+
+describe("requireMfa", () => {
+  it("refuses a sign-in without a second factor, and puts acr aal2 and amr otp in the ID token with one", async () => {
+    await registerClient(api, { clientId: "mfa-app", redirectUris: [CALLBACK], scopes: ["openid", "email", "api"], requireMfa: true }, SECRET);
+    const config = await rp("mfa-app");
+    const verifier = openid.randomPKCECodeVerifier();
+    const url = () => openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid email", code_challenge: "", code_challenge_method: "S256", state: "s" });
+    const withChallenge = async () => {
+      const target = url();
+      target.searchParams.set("code_challenge", await openid.calculatePKCECodeChallenge(verifier));
+      return target.href;
+    };
+    const plain = uniqueEmail("oauth-nomfa");
+    await register(graphql, { email: plain });
+    const refused = new URL(await authorizeInBrowser(new CookieJar(), await withChallenge(), plain, PASSWORD, CALLBACK));
+    expect(refused.searchParams.get("error")).toBe("access_denied");
+
+    const email = uniqueEmail("oauth-mfa");
+    const registered = await register(graphql, { email });
+    const secret = (await send(graphql, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: registered.accessToken })).data!.enrollTotp.secret;
+    await send(graphql, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: registered.accessToken });
+    const callback = await authorizeInBrowser(new CookieJar(), await withChallenge(), email, PASSWORD, CALLBACK, { code: () => totpCode(secret, stepAt(Date.now()) + 1) });
+    const tokens = await openid.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: "s" });
+    expect(tokens.claims()).toMatchObject({ acr: "aal2", amr: expect.arrayContaining(["pwd", "otp"]) });
+    expect(jose.decodeJwt(tokens.access_token)).toMatchObject({ aal: "aal2" });
   });
 });

@@ -36,6 +36,8 @@ export interface BrowserSteps {
   readonly onPage?: (html: string, url: string) => void;
   /** Allow on the consent page (default); false: stop there and return its URL. */
   readonly consent?: boolean;
+  /** The second factor's code, asked on the "Code" page when the account has one. */
+  readonly code?: () => string;
 }
 
 /**
@@ -60,8 +62,10 @@ export async function authorizeInBrowser(jar: CookieJar, authorizationUrl: strin
     if (!action) throw new Error(`${response.status} without a form at ${url}: ${html.slice(0, 400)}`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(inner!)?.[1] ?? "";
     const isLogin = inner!.includes('name="password"');
-    if (!isLogin && steps.consent === false) return url;
-    const body = new URLSearchParams(isLogin ? { csrf, email, password } : { csrf });
+    const isCode = inner!.includes('name="code"');
+    if (!isLogin && !isCode && steps.consent === false) return url;
+    if (isCode && !steps.code) throw new Error(`asked for a second factor at ${url}`);
+    const body = new URLSearchParams(isLogin ? { csrf, email, password } : isCode ? { csrf, code: steps.code!() } : { csrf });
     const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
     const next = posted.headers.get("location");
     if (!next) throw new Error(`posting ${action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
