@@ -32,7 +32,7 @@ import { Tokens } from "./auth/tokens/tokens";
 import { OAuthClients } from "./auth/oauth/clients";
 import { OAuthGrants } from "./auth/oauth/grants";
 import { OAuthInteractions } from "./auth/oauth/interactions";
-import { OAuthProvider } from "./auth/oauth/provider";
+import { OAuthProvider, type EndedSignIn } from "./auth/oauth/provider";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
@@ -85,6 +85,11 @@ export interface ServerDeps {
    * the environment: only code that builds a server itself (the tests) can make hashing cheaper.
    */
   readonly passwordHashing?: PasswordHashing;
+  /**
+   * Told when sessions that signed apps in through the OAuth provider end, with those apps: where
+   * back-channel logout delivery plugs in. Absent: logged (delivery is not built yet).
+   */
+  readonly oauthSignOuts?: (ended: EndedSignIn) => void;
 }
 
 /**
@@ -118,7 +123,7 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
 }
 
 /** Everything on top of a connected store and its live channel. */
-async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing, oauthSignOuts }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
@@ -127,9 +132,12 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
       logger.warn({ err: { name: error.name, message: error.message }, kind: event.type }, "could not publish a live event: live connections see it at their next re-check");
     });
   // The one place a revocation becomes an event: counted, and published to every instance's live connections.
+  // The OAuth provider, once built, hears every revocation too (back-channel logout's seam).
+  let onOAuthRevoked: (event: RevocationEvent) => void = () => undefined;
   const onRevoked = (event: RevocationEvent) => {
     metrics.revocations.inc({ kind: event.kind });
     void publish({ type: "revoked", ...event });
+    onOAuthRevoked(event);
   };
   const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
@@ -182,7 +190,11 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger);
   const oauthClients = new OAuthClients(store, clock, audit);
   const oauthGrants = new OAuthGrants(store, audit);
-  const oauth = createOAuthProvider(config, { store, sessions, tokens, audit, logger, clock, grants: oauthGrants });
+  const oauth = createOAuthProvider(config, { store, sessions, tokens, audit, logger, clock, grants: oauthGrants, onSessionEnded: oauthSignOuts ?? backchannelLogoutSeam(logger) });
+  if (oauth) {
+    onOAuthRevoked = (event) =>
+      void oauth.revoked(event).catch((error: Error) => logger.warn({ err: { name: error.name, message: error.message }, kind: event.kind }, "could not find the apps a revocation signed out"));
+  }
   const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
@@ -310,6 +322,15 @@ function passkeyDecoyKey(config: Config): Buffer {
  */
 function dpopNonceKey(config: Config): Buffer {
   return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api dpop nonces", 32));
+}
+
+/**
+ * Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0) is not built yet: this is
+ * where a durable, retrying queue of signed logout tokens plugs in. Until then the apps a sign-out
+ * should reach are logged, so an operator sees what was not told.
+ */
+function backchannelLogoutSeam(logger: Logger): (ended: EndedSignIn) => void {
+  return ({ userId, sessionId, clientIds }) => logger.info({ userId, sessionId, clientIds }, "sessions that signed apps in ended: back-channel logout is not delivered yet");
 }
 
 /** A key of its own for `label`, derived (HKDF) from MFA_ENCRYPTION_KEY, which every instance shares. */

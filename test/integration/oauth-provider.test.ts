@@ -23,6 +23,7 @@ import { TEST_AUDIENCE, TEST_ISSUER } from "../support/api";
 import { createVerifier } from "@revocable-auth/verifier";
 import { Redis } from "ioredis";
 import type { TestApi } from "../support/api";
+import type { EndedSignIn } from "../../src/auth/oauth/provider";
 
 type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
 type TokenResponse = Awaited<ReturnType<typeof openid.authorizationCodeGrant>>;
@@ -37,10 +38,12 @@ const ADMIN_EMAIL = uniqueEmail("oauth-admin");
 let redis: TestRedis;
 let api: TestApi & { issuer: string };
 let graphql: string;
+/** What the back-channel logout seam was told. */
+const signOuts: EndedSignIn[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD }, { oauthSignOuts: (ended) => signOuts.push(ended) });
   graphql = `${api.issuer}/graphql`;
   await registerClient(api, { clientId: "web-app", redirectUris: [CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
   await registerClient(api, { clientId: "other-app", redirectUris: [OTHER_CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
@@ -323,6 +326,9 @@ describe("RP-initiated logout", () => {
     const done = await visit(jar, new URL(action, api.issuer).href, { method: "POST", body: new URLSearchParams({ xsrf, logout: "yes" }), headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(done.headers.get("location")).toMatch(new RegExp(`^${CALLBACK}`));
     expect(await active(config, tokens.access_token)).toBe(false);
+    const sid = String(jose.decodeJwt(tokens.access_token).sid);
+    await waitFor(() => signOuts.some((ended) => ended.sessionId === sid));
+    expect(signOuts.find((ended) => ended.sessionId === sid)).toMatchObject({ clientIds: ["web-app"] });
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
   });
 });
@@ -423,3 +429,23 @@ describe("requireMfa", () => {
     expect(jose.decodeJwt(tokens.access_token)).toMatchObject({ aal: "aal2" });
   });
 });
+
+describe("the back-channel logout seam", () => {
+  it("is told the apps of the user's grants when logoutAll ends their sessions", async () => {
+    const { email, tokens } = await signIn();
+    await signIn("other-app", "openid email api", email);
+    const userId = String(jose.decodeJwt(tokens.access_token).sub);
+    const own = await login(graphql, email);
+    await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
+    await waitFor(() => signOuts.some((ended) => ended.userId === userId && ended.sessionId === null));
+    expect(signOuts.find((ended) => ended.userId === userId && ended.sessionId === null)!.clientIds.slice().sort()).toEqual(["other-app", "web-app"]);
+  });
+});
+
+async function waitFor(condition: () => boolean, withinMs = 2000): Promise<void> {
+  const until = Date.now() + withinMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

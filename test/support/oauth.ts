@@ -1,5 +1,6 @@
 import { secretHash } from "../../src/auth/oauth/clients";
 import type { OAuthClientRecord } from "../../src/store/store";
+import type { ServerDeps } from "../../src/server";
 import { startApi, type TestApi } from "./api";
 import { newKey, asymmetricEnv } from "./keys";
 import { CookieJar, visit } from "./oidc";
@@ -8,10 +9,10 @@ import { freePort } from "./ports";
 export { CookieJar };
 
 /** The API with its OAuth provider on, signing with ES256, its issuer its own origin on a free port. */
-export async function startOAuthApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi & { issuer: string }> {
+export async function startOAuthApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> = {}): Promise<TestApi & { issuer: string }> {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const api = await startApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), PORT: String(port), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer, ...env });
+  const api = await startApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), PORT: String(port), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer, ...env }, deps);
   return { ...api, issuer };
 }
 
