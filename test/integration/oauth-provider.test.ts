@@ -275,11 +275,17 @@ describe("attacks on the code flow", () => {
     expect(stolen.json.error).toBe("invalid_grant");
   });
 
-  it("gives no code without consent: the resume URL alone, or a consent post without its CSRF token", async () => {
-    const email = uniqueEmail("oauth-consent");
+  /** A new user, and an authorization URL of web-app for them to open. */
+  async function newUserAndUrl(label: string): Promise<{ email: string; url: URL }> {
+    const email = uniqueEmail(label);
     await register(graphql, { email });
     const config = await rp("web-app");
     const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    return { email, url };
+  }
+
+  it("gives no code without consent: the resume URL alone, or a consent post without its CSRF token", async () => {
+    const { email, url } = await newUserAndUrl("oauth-consent");
     const jar = new CookieJar();
     const consentUrl = await authorizeInBrowser(jar, url.href, email, PASSWORD, CALLBACK, { consent: false });
     const uid = consentUrl.split("/").pop()!;
@@ -291,10 +297,7 @@ describe("attacks on the code flow", () => {
   });
 
   it("redirects from the interaction pages only to the provider's own URLs, whatever a request names", async () => {
-    const email = uniqueEmail("oauth-redirect");
-    await register(graphql, { email });
-    const config = await rp("web-app");
-    const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    const { email, url } = await newUserAndUrl("oauth-redirect");
     const jar = new CookieJar();
     const first = await visit(jar, url.href);
     const interaction = new URL(first.headers.get("location")!, api.issuer).href;

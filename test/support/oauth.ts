@@ -3,7 +3,7 @@ import type { OAuthClientRecord } from "../../src/store/store";
 import type { ServerDeps } from "../../src/server";
 import { startApi, type TestApi } from "./api";
 import { newKey, asymmetricEnv } from "./keys";
-import { CookieJar, visit } from "./oidc";
+import { browse, CookieJar } from "./oidc";
 import { freePort } from "./ports";
 
 export { CookieJar };
@@ -46,31 +46,17 @@ export interface BrowserSteps {
  * `authorizationUrl`, fills the sign-in form ("Email", "Password", "Sign in") and allows on the
  * consent page, and stops at the first redirect to `callbackPrefix` (not visited).
  */
-export async function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
-  let url = authorizationUrl;
-  for (let step = 0; step < 12; step++) {
-    if (url.startsWith(callbackPrefix)) return url;
-    const response = await visit(jar, url);
-    const location = response.headers.get("location");
-    if (location) {
-      url = new URL(location, url).href;
-      continue;
-    }
-    const html = await response.text();
+export function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
+  return browse(jar, authorizationUrl, callbackPrefix, (html, url, status) => {
     steps.onPage?.(html, url);
-    const forms = [...html.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)];
-    const [, action, inner] = forms[0] ?? [];
-    if (!action) throw new Error(`${response.status} without a form at ${url}: ${html.slice(0, 400)}`);
+    const [, action, inner] = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html) ?? [];
+    if (!action) throw new Error(`${status} without a form at ${url}: ${html.slice(0, 400)}`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(inner!)?.[1] ?? "";
-    const isLogin = inner!.includes('name="password"');
-    const isCode = inner!.includes('name="code"');
-    if (!isLogin && !isCode && steps.consent === false) return url;
-    if (isCode && !steps.code) throw new Error(`asked for a second factor at ${url}`);
-    const body = new URLSearchParams(isLogin ? { csrf, email, password } : isCode ? { csrf, code: steps.code!() } : { csrf });
-    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
-    const next = posted.headers.get("location");
-    if (!next) throw new Error(`posting ${action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
-    url = new URL(next, url).href;
-  }
-  throw new Error("too many steps before the callback");
+    if (inner!.includes('name="password"')) return { action, form: new URLSearchParams({ csrf, email, password }) };
+    if (inner!.includes('name="code"')) {
+      if (!steps.code) throw new Error(`asked for a second factor at ${url}`);
+      return { action, form: new URLSearchParams({ csrf, code: steps.code() }) };
+    }
+    return steps.consent === false ? "stop" : { action, form: new URLSearchParams({ csrf }) };
+  });
 }
