@@ -32,7 +32,7 @@ import { Tokens } from "./auth/tokens/tokens";
 import { OAuthClients } from "./auth/oauth/clients";
 import { OAuthGrants } from "./auth/oauth/grants";
 import { OAuthInteractions } from "./auth/oauth/interactions";
-import { OAuthProvider } from "./auth/oauth/provider";
+import { OAuthProvider, type EndedSignIn } from "./auth/oauth/provider";
 import { BackchannelLogouts } from "./auth/oauth/backchannel-logout";
 import { LogoutTokens } from "./auth/oauth/logout-token";
 import { MemoryBackchannelLogoutStore } from "./store/memory/backchannel-logout";
@@ -89,6 +89,11 @@ export interface ServerDeps {
    * the environment: only code that builds a server itself (the tests) can make hashing cheaper.
    */
   readonly passwordHashing?: PasswordHashing;
+  /**
+   * Told when sessions that signed apps in through the OAuth provider end, with those apps (in
+   * memory, best effort: the back-channel logout queue does not depend on it). Absent: not called.
+   */
+  readonly oauthSignOuts?: (ended: EndedSignIn) => void;
 }
 
 /**
@@ -122,7 +127,7 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
 }
 
 /** Everything on top of a connected store and its live channel. */
-async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing, oauthSignOuts }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
@@ -142,10 +147,13 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const backchannel = createBackchannelLogouts(config, rawStore, { store, audit, logger, clock });
   // The one place a revocation becomes an event: counted, published to every instance's live
   // connections, and the ended sessions' back-channel logouts queued (durably: see backchannel-logout.ts).
+  // The OAuth provider, once built, hears every revocation too (onSessionEnded).
+  let onOAuthRevoked: (event: RevocationEvent) => void = () => undefined;
   const onRevoked = (event: RevocationEvent) => {
     metrics.revocations.inc({ kind: event.kind });
     void publish({ type: "revoked", ...event });
     backchannel?.revoked(event);
+    onOAuthRevoked(event);
   };
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const dpop = new DpopProofs({ ...config.dpop, nonceKey: config.dpop.nonce ? dpopNonceKey(config) : null }, clock);
@@ -191,15 +199,20 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const oauthGrants = new OAuthGrants(store, audit, backchannel ? (userId, clientId) => backchannel.grantEnded(userId, clientId) : undefined);
   const oauth = createOAuthProvider(config, {
     store, sessions, tokens, audit, logger, clock, grants: oauthGrants,
+    ...(oauthSignOuts ? { onSessionEnded: oauthSignOuts } : {}),
     ...(backchannel ? { onTokensIssued: (userId: string, sessionId: string, clientId: string) => backchannel.linked(userId, sessionId, clientId) } : {}),
   });
+  if (oauth) {
+    onOAuthRevoked = (event) =>
+      void oauth.revoked(event).catch((error: Error) => logger.warn({ err: { name: error.name, message: error.message }, kind: event.kind }, "could not find the apps a revocation signed out"));
+  }
   const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, federation, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
+  const schema = await buildAuthSchema({ accounts, federation, oauthClients, oauthGrants, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),

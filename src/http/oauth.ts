@@ -130,7 +130,10 @@ const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { in
     const details = await loadForPost(request, reply);
     if (!details) return reply;
     const body = form(request);
-    return respond(request, reply, details, await interactions.login(request.raw, reply.raw, details, body.get("email") ?? "", body.get("password") ?? "", origin(request)));
+    const outcome = await interactions.login(request.raw, reply.raw, details, body.get("email") ?? "", body.get("password") ?? "", origin(request));
+    // Password accepted, second factor awaited: back to this interaction's own page, which now asks for the code.
+    if (outcome.kind === "mfa" && outcome.error === null) return reply.header("cache-control", "no-store").redirect(`${INTERACTION_PATH}/${encodeURIComponent(request.params.uid)}`, 303);
+    return respond(request, reply, details, outcome);
   });
 
   app.post<Uid>(`${INTERACTION_PATH}/:uid/mfa`, async (request, reply) => {

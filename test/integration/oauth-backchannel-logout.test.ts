@@ -1,5 +1,5 @@
 import pino from "pino";
-import { LogoutAllDocument, LogoutDocument } from "../../schema/generated/graphql";
+import { LogoutAllDocument, LogoutDocument, RevokeAppAccessDocument } from "../../schema/generated/graphql";
 import { openid } from "../../src/auth/federation/openid";
 import { redisBackchannelLogout } from "../../src/store/redis/backchannel-logout";
 import { singleNode } from "../../src/store/redis/connection";
@@ -135,6 +135,21 @@ describe("back-channel logout", () => {
     await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toThrow();
     const [logout] = await rp!.waitFor("app-reuse");
     expect(logout!.claims).toMatchObject({ aud: "app-reuse", sub: userId, sid: claimsOf(tokens.access_token).sid });
+  });
+
+  it("reaches only the app whose access the user revoked (revokeAppAccess), for the session it was in", async () => {
+    const { email, userId } = await newUser();
+    const jar = new CookieJar();
+    const { tokens } = await signInAt("app-b", email, jar);
+    await signInAt("app-a", email, jar);
+    const before = rp!.received.filter((r) => r.clientId === "app-a").length;
+    const bBefore = rp!.received.filter((r) => r.clientId === "app-b").length;
+    const own = await login(a.url, email);
+    expect((await send(a.url, RevokeAppAccessDocument, { clientId: "app-b" }, { token: own.accessToken })).data?.revokeAppAccess).toBe(true);
+    const [logout] = (await rp!.waitFor("app-b", bBefore + 1)).slice(-1);
+    expect(logout!.claims).toMatchObject({ aud: "app-b", sub: userId, sid: claimsOf(tokens.access_token).sid });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rp!.received.filter((r) => r.clientId === "app-a")).toHaveLength(before);
   });
 
   it("is queued by the sweep when the session ended without its event (the instance died right after the write)", async () => {

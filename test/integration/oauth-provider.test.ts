@@ -1,10 +1,29 @@
-import { ChangePasswordDocument, LogoutAllDocument, MeDocument, SetUserDisabledDocument } from "../../schema/generated/graphql";
+import {
+  AuthorizedAppsDocument,
+  ChangePasswordDocument,
+  ConfirmTotpDocument,
+  EnrollTotpDocument,
+  CreateOAuthClientDocument,
+  DeleteOAuthClientDocument,
+  LogoutAllDocument,
+  MeDocument,
+  OAuthClientsDocument,
+  RevokeAppAccessDocument,
+  RotateOAuthClientSecretDocument,
+  SetUserDisabledDocument,
+  UpdateOAuthClientDocument,
+} from "../../schema/generated/graphql";
 import { jose, openid } from "../../src/auth/federation/openid";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { authorizeInBrowser, CookieJar, registerClient, startOAuthApi } from "../support/oauth";
 import { visit } from "../support/oidc";
 import { startRedis, type TestRedis } from "../support/redis";
+import { stepAt, totpCode } from "../support/totp";
+import { TEST_AUDIENCE, TEST_ISSUER } from "../support/api";
+import { createVerifier } from "@revocable-auth/verifier";
+import { Redis } from "ioredis";
 import type { TestApi } from "../support/api";
+import type { EndedSignIn } from "../../src/auth/oauth/provider";
 
 type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
 type TokenResponse = Awaited<ReturnType<typeof openid.authorizationCodeGrant>>;
@@ -19,10 +38,12 @@ const ADMIN_EMAIL = uniqueEmail("oauth-admin");
 let redis: TestRedis;
 let api: TestApi & { issuer: string };
 let graphql: string;
+/** What the back-channel logout seam was told. */
+const signOuts: EndedSignIn[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD });
+  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD }, { oauthSignOuts: (ended) => signOuts.push(ended) });
   graphql = `${api.issuer}/graphql`;
   await registerClient(api, { clientId: "web-app", redirectUris: [CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
   await registerClient(api, { clientId: "other-app", redirectUris: [OTHER_CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
@@ -34,8 +55,8 @@ afterAll(async () => {
   await redis?.destroy();
 });
 
-const rp = (clientId: string): Promise<Configuration> =>
-  openid.discovery(new URL(api.issuer), clientId, undefined, openid.ClientSecretBasic(SECRET), { execute: [openid.allowInsecureRequests] });
+const rp = (clientId: string, secret = SECRET): Promise<Configuration> =>
+  openid.discovery(new URL(api.issuer), clientId, undefined, openid.ClientSecretBasic(secret), { execute: [openid.allowInsecureRequests] });
 
 interface SignedIn {
   readonly email: string;
@@ -45,10 +66,10 @@ interface SignedIn {
 }
 
 /** A user signs in at `clientId` with code + PKCE and allows it; the client redeems the code. */
-async function signIn(clientId = "web-app", scope = "openid email api", email?: string): Promise<SignedIn> {
+async function signIn(clientId = "web-app", scope = "openid email api", email?: string, secret = SECRET): Promise<SignedIn> {
   const address = email ?? uniqueEmail("oauth");
   if (email === undefined) await register(graphql, { email: address });
-  const config = await rp(clientId);
+  const config = await rp(clientId, secret);
   const verifier = openid.randomPKCECodeVerifier();
   const state = openid.randomState();
   const redirect = clientId === "other-app" ? OTHER_CALLBACK : CALLBACK;
@@ -254,11 +275,17 @@ describe("attacks on the code flow", () => {
     expect(stolen.json.error).toBe("invalid_grant");
   });
 
-  it("gives no code without consent: the resume URL alone, or a consent post without its CSRF token", async () => {
-    const email = uniqueEmail("oauth-consent");
+  /** A new user, and an authorization URL of web-app for them to open. */
+  async function newUserAndUrl(label: string): Promise<{ email: string; url: URL }> {
+    const email = uniqueEmail(label);
     await register(graphql, { email });
     const config = await rp("web-app");
     const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    return { email, url };
+  }
+
+  it("gives no code without consent: the resume URL alone, or a consent post without its CSRF token", async () => {
+    const { email, url } = await newUserAndUrl("oauth-consent");
     const jar = new CookieJar();
     const consentUrl = await authorizeInBrowser(jar, url.href, email, PASSWORD, CALLBACK, { consent: false });
     const uid = consentUrl.split("/").pop()!;
@@ -270,10 +297,7 @@ describe("attacks on the code flow", () => {
   });
 
   it("redirects from the interaction pages only to the provider's own URLs, whatever a request names", async () => {
-    const email = uniqueEmail("oauth-redirect");
-    await register(graphql, { email });
-    const config = await rp("web-app");
-    const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    const { email, url } = await newUserAndUrl("oauth-redirect");
     const jar = new CookieJar();
     const first = await visit(jar, url.href);
     const interaction = new URL(first.headers.get("location")!, api.issuer).href;
@@ -305,6 +329,126 @@ describe("RP-initiated logout", () => {
     const done = await visit(jar, new URL(action, api.issuer).href, { method: "POST", body: new URLSearchParams({ xsrf, logout: "yes" }), headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(done.headers.get("location")).toMatch(new RegExp(`^${CALLBACK}`));
     expect(await active(config, tokens.access_token)).toBe(false);
+    const sid = String(jose.decodeJwt(tokens.access_token).sid);
+    await waitFor(() => signOuts.some((ended) => ended.sessionId === sid));
+    expect(signOuts.find((ended) => ended.sessionId === sid)).toMatchObject({ clientIds: ["web-app"] });
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
   });
 });
+
+describe("administration (ADMIN) and the user's apps", () => {
+  const input = { name: "Partner portal", redirectUris: [CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] };
+
+  it("registers a client whose secret is shown once and stored only hashed; non-admins are refused", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const created = await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken });
+    const { clientId, clientSecret } = created.data!.createOAuthClient;
+    expect(clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = await redis.client.get(`auth:{directory}:oauth-client:${clientId}`);
+    expect(stored).not.toContain(clientSecret!);
+    const listed = await send(graphql, OAuthClientsDocument, { first: 100 }, { token: admin.accessToken });
+    expect(listed.data!.oauthClients.nodes.map((client) => client.clientId)).toContain(clientId);
+    const user = await register(graphql, { email: uniqueEmail("oauth-nonadmin") });
+    expect((await send(graphql, CreateOAuthClientDocument, { input }, { token: user.accessToken })).error?.code).toBe("FORBIDDEN");
+    const bad = await send(graphql, CreateOAuthClientDocument, { input: { ...input, grantTypes: ["implicit"] } }, { token: admin.accessToken });
+    expect(bad.error?.code).toBe("BAD_USER_INPUT");
+    const fragment = await send(graphql, CreateOAuthClientDocument, { input: { ...input, redirectUris: ["https://app.example.com/cb#x"] } }, { token: admin.accessToken });
+    expect(fragment.error?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("lists the apps a user allowed, and revokeAppAccess ends the grant and its tokens", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const { clientId, clientSecret } = (await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken })).data!.createOAuthClient;
+    const { config, tokens, email } = await signIn(clientId, "openid email api", undefined, clientSecret!);
+    const own = await login(graphql, email);
+    const apps = await send(graphql, AuthorizedAppsDocument, {}, { token: own.accessToken });
+    expect(apps.data!.me.authorizedApps).toEqual([{ clientId, name: "Partner portal", scopes: expect.arrayContaining(["openid", "email", "api"]), grantedAt: expect.any(String) }]);
+    expect((await send(graphql, RevokeAppAccessDocument, { clientId }, { token: own.accessToken })).data?.revokeAppAccess).toBe(true);
+    expect(await active(config, tokens.access_token)).toBe(false);
+    expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+    await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
+    expect((await send(graphql, AuthorizedAppsDocument, {}, { token: own.accessToken })).data!.me.authorizedApps).toEqual([]);
+    expect((await send(graphql, MeDocument, {}, { token: own.accessToken })).data?.me.email).toBe(email);
+  });
+
+  it("rotates a secret (the old one stops at once), updates a client, and deleting it ends its grants", async () => {
+    const admin = await login(graphql, ADMIN_EMAIL);
+    const { clientId, clientSecret } = (await send(graphql, CreateOAuthClientDocument, { input }, { token: admin.accessToken })).data!.createOAuthClient;
+    const { config, tokens } = await signIn(clientId, "openid email api", undefined, clientSecret!);
+    const rotated = (await send(graphql, RotateOAuthClientSecretDocument, { clientId }, { token: admin.accessToken })).data!.rotateOAuthClientSecret;
+    await expect(openid.tokenIntrospection(config, tokens.access_token)).rejects.toThrow();
+    const current = await rp(clientId, rotated.clientSecret!);
+    expect(await active(current, tokens.access_token)).toBe(true);
+    const updated = await send(graphql, UpdateOAuthClientDocument, { clientId, input: { ...input, name: "Renamed portal" } }, { token: admin.accessToken });
+    expect(updated.data?.updateOAuthClient.name).toBe("Renamed portal");
+    expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).data?.deleteOAuthClient).toBe(true);
+    expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+    expect((await send(graphql, DeleteOAuthClientDocument, { clientId }, { token: admin.accessToken })).error?.reason).toBe("OAUTH_CLIENT_NOT_FOUND");
+  });
+});
+
+describe("the verifier package", () => {
+  it("accepts the provider's access tokens with [JWT_ISSUER, OAUTH_ISSUER], and refuses them after a sign-out here", async () => {
+    const reader = new Redis(redis.url);
+    try {
+      const { tokens, email } = await signIn();
+      const verifier = createVerifier({ issuer: [TEST_ISSUER, api.issuer], audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      const outcome = await verifier.verify(tokens.access_token);
+      expect(outcome).toMatchObject({ ok: true, identity: { sessionId: jose.decodeJwt(tokens.access_token).sid, scope: expect.stringContaining("api"), roles: ["USER"] } });
+      const ownIssuerOnly = createVerifier({ issuer: TEST_ISSUER, audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      expect(await ownIssuerOnly.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "INVALID_TOKEN" });
+      const own = await login(graphql, email);
+      await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
+      expect(await verifier.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "TOKEN_REVOKED" });
+    } finally {
+      reader.disconnect();
+    }
+  });
+});
+
+describe("requireMfa", () => {
+  it("refuses a sign-in without a second factor, and puts acr aal2 and amr otp in the ID token with one", async () => {
+    await registerClient(api, { clientId: "mfa-app", redirectUris: [CALLBACK], scopes: ["openid", "email", "api"], requireMfa: true }, SECRET);
+    const config = await rp("mfa-app");
+    const verifier = openid.randomPKCECodeVerifier();
+    const url = () => openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid email", code_challenge: "", code_challenge_method: "S256", state: "s" });
+    const withChallenge = async () => {
+      const target = url();
+      target.searchParams.set("code_challenge", await openid.calculatePKCECodeChallenge(verifier));
+      return target.href;
+    };
+    const plain = uniqueEmail("oauth-nomfa");
+    await register(graphql, { email: plain });
+    const refused = new URL(await authorizeInBrowser(new CookieJar(), await withChallenge(), plain, PASSWORD, CALLBACK));
+    expect(refused.searchParams.get("error")).toBe("access_denied");
+
+    const email = uniqueEmail("oauth-mfa");
+    const registered = await register(graphql, { email });
+    const secret = (await send(graphql, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: registered.accessToken })).data!.enrollTotp.secret;
+    await send(graphql, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: registered.accessToken });
+    const callback = await authorizeInBrowser(new CookieJar(), await withChallenge(), email, PASSWORD, CALLBACK, { code: () => totpCode(secret, stepAt(Date.now()) + 1) });
+    const tokens = await openid.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: "s" });
+    expect(tokens.claims()).toMatchObject({ acr: "aal2", amr: expect.arrayContaining(["pwd", "otp"]) });
+    expect(jose.decodeJwt(tokens.access_token)).toMatchObject({ aal: "aal2" });
+  });
+});
+
+describe("the back-channel logout seam", () => {
+  it("is told the apps of the user's grants when logoutAll ends their sessions", async () => {
+    const { email, tokens } = await signIn();
+    await signIn("other-app", "openid email api", email);
+    const userId = String(jose.decodeJwt(tokens.access_token).sub);
+    const own = await login(graphql, email);
+    await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
+    await waitFor(() => signOuts.some((ended) => ended.userId === userId && ended.sessionId === null));
+    expect(signOuts.find((ended) => ended.userId === userId && ended.sessionId === null)!.clientIds.slice().sort()).toEqual(["other-app", "web-app"]);
+  });
+});
+
+async function waitFor(condition: () => boolean, withinMs = 2000): Promise<void> {
+  const until = Date.now() + withinMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

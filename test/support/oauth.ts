@@ -1,17 +1,18 @@
 import { secretHash } from "../../src/auth/oauth/clients";
 import type { OAuthClientRecord } from "../../src/store/store";
+import type { ServerDeps } from "../../src/server";
 import { startApi, type TestApi } from "./api";
 import { newKey, asymmetricEnv } from "./keys";
-import { CookieJar, visit } from "./oidc";
+import { browse, CookieJar } from "./oidc";
 import { freePort } from "./ports";
 
 export { CookieJar };
 
 /** The API with its OAuth provider on, signing with ES256, its issuer its own origin on a free port. */
-export async function startOAuthApi(redisUrl: string | null, env: Record<string, string> = {}): Promise<TestApi & { issuer: string }> {
+export async function startOAuthApi(redisUrl: string | null, env: Record<string, string> = {}, deps: Partial<ServerDeps> = {}): Promise<TestApi & { issuer: string }> {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const api = await startApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), PORT: String(port), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer, ...env });
+  const api = await startApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), PORT: String(port), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer, ...env }, deps);
   return { ...api, issuer };
 }
 
@@ -36,6 +37,8 @@ export interface BrowserSteps {
   readonly onPage?: (html: string, url: string) => void;
   /** Allow on the consent page (default); false: stop there and return its URL. */
   readonly consent?: boolean;
+  /** The second factor's code, asked on the "Code" page when the account has one. */
+  readonly code?: () => string;
 }
 
 /**
@@ -43,29 +46,17 @@ export interface BrowserSteps {
  * `authorizationUrl`, fills the sign-in form ("Email", "Password", "Sign in") and allows on the
  * consent page, and stops at the first redirect to `callbackPrefix` (not visited).
  */
-export async function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
-  let url = authorizationUrl;
-  for (let step = 0; step < 12; step++) {
-    if (url.startsWith(callbackPrefix)) return url;
-    const response = await visit(jar, url);
-    const location = response.headers.get("location");
-    if (location) {
-      url = new URL(location, url).href;
-      continue;
-    }
-    const html = await response.text();
+export function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
+  return browse(jar, authorizationUrl, callbackPrefix, (html, url, status) => {
     steps.onPage?.(html, url);
-    const forms = [...html.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)];
-    const [, action, inner] = forms[0] ?? [];
-    if (!action) throw new Error(`${response.status} without a form at ${url}: ${html.slice(0, 400)}`);
+    const [, action, inner] = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html) ?? [];
+    if (!action) throw new Error(`${status} without a form at ${url}: ${html.slice(0, 400)}`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(inner!)?.[1] ?? "";
-    const isLogin = inner!.includes('name="password"');
-    if (!isLogin && steps.consent === false) return url;
-    const body = new URLSearchParams(isLogin ? { csrf, email, password } : { csrf });
-    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
-    const next = posted.headers.get("location");
-    if (!next) throw new Error(`posting ${action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
-    url = new URL(next, url).href;
-  }
-  throw new Error("too many steps before the callback");
+    if (inner!.includes('name="password"')) return { action, form: new URLSearchParams({ csrf, email, password }) };
+    if (inner!.includes('name="code"')) {
+      if (!steps.code) throw new Error(`asked for a second factor at ${url}`);
+      return { action, form: new URLSearchParams({ csrf, code: steps.code() }) };
+    }
+    return steps.consent === false ? "stop" : { action, form: new URLSearchParams({ csrf }) };
+  });
 }

@@ -91,29 +91,45 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
   return response;
 }
 
+/** What a played browser does on a page: post this form to this action, or stop there. */
+export type PageAnswer = { readonly action: string; readonly form: URLSearchParams } | "stop";
+
 /**
- * A browser at the provider: follows its redirects from `authorizationUrl`, signs in as `login` on
- * oidc-provider's development form, and stops at the first redirect back to `callbackPrefix`: the
- * callback URL, not yet visited.
+ * A browser played over HTTP: follows redirects from `start` with the jar's cookies, answers each
+ * page with `answer` (a form to post, or stop), and stops at the first URL starting with `stopAt`
+ * (not visited) or where `answer` says. Returns that URL.
  */
-export async function signInAtProvider(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string> {
-  let url = authorizationUrl;
-  for (let step = 0; step < 10; step++) {
-    if (url.startsWith(callbackPrefix)) return url;
+export async function browse(jar: CookieJar, start: string, stopAt: string, answer: (html: string, url: string, status: number) => PageAnswer): Promise<string> {
+  let url = start;
+  for (let step = 0; step < 12; step++) {
+    if (url.startsWith(stopAt)) return url;
     const response = await visit(jar, url);
     const location = response.headers.get("location");
     if (location) {
       url = new URL(location, url).href;
       continue;
     }
-    const html = await response.text();
-    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    if (!action) throw new Error(`the provider answered ${response.status} without a form at ${url}: ${html.slice(0, 300)}`);
-    const form = new URLSearchParams({ prompt: "login", login, password: "any" });
-    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
-    url = new URL(posted.headers.get("location")!, url).href;
+    const page = answer(await response.text(), url, response.status);
+    if (page === "stop") return url;
+    const posted = await visit(jar, new URL(page.action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: page.form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const next = posted.headers.get("location");
+    if (!next) throw new Error(`posting ${page.action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
+    url = new URL(next, url).href;
   }
-  throw new Error("the provider sign-in did not come back to the callback");
+  throw new Error(`too many steps before ${stopAt}`);
+}
+
+/**
+ * A browser at the provider: follows its redirects from `authorizationUrl`, signs in as `login` on
+ * oidc-provider's development form, and stops at the first redirect back to `callbackPrefix`: the
+ * callback URL, not yet visited.
+ */
+export function signInAtProvider(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string> {
+  return browse(jar, authorizationUrl, callbackPrefix, (html, url, status) => {
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`the provider answered ${status} without a form at ${url}: ${html.slice(0, 300)}`);
+    return { action, form: new URLSearchParams({ prompt: "login", login, password: "any" }) };
+  });
 }
 
 /**

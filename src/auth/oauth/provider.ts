@@ -32,6 +32,8 @@ const API_SESSION = "ApiSession";
 const CODE_TTL_SECONDS = 60;
 const INTERACTION_TTL_SECONDS = 600;
 const ID_TOKEN_TTL_SECONDS = 3600;
+/** The most apps one revocation names to onSessionEnded. */
+const MAX_APPS_TOLD = 200;
 
 export interface OAuthProviderSettings {
   readonly issuer: string;
@@ -59,13 +61,25 @@ export interface OAuthProviderDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   /**
-   * Called when a session here ends through the provider (RP-initiated logout) with the clients
-   * that had grants in it: the seam of back-channel logout delivery (docs/oauth-provider.md).
+   * Called when sessions here that signed apps in end, for any reason (logout, logoutAll, a
+   * password change or reset, disabling, RP-initiated logout), with the clients that had grants in
+   * them: the seam of back-channel logout delivery (docs/oauth-provider.md). `sessionId` null: every
+   * session of the user but `keepSessionId` (if any) ended.
    */
-  readonly onSessionEnded?: (userId: string, sessionId: string, clientIds: readonly string[]) => void;
+  readonly onSessionEnded?: (ended: EndedSignIn) => void;
   /** Tokens are issued to a client in a session here; awaited, so the link is kept before they leave (backchannel-logout.ts). */
   readonly onTokensIssued?: (userId: string, sessionId: string, clientId: string) => Promise<void>;
 }
+
+/** Sessions here that ended, and the apps that had grants in them. */
+export interface EndedSignIn {
+  readonly userId: string;
+  readonly sessionId: string | null;
+  readonly clientIds: readonly string[];
+}
+
+/** The provider browser session (its uid) a session of this API signed in, by `userId sessionId`. */
+const SIGNED_IN_BY = "ApiSessionOwner";
 
 /** The session of this API a provider sign-in runs on. */
 export interface ApiSessionLink {
@@ -331,6 +345,27 @@ export class OAuthProvider {
     const result = ctx?.oidc?.result;
     if (!result?.apiSession || typeof payload.uid !== "string" || payload.accountId !== result.login?.accountId) return;
     await this.deps.store.saveOAuthModel(API_SESSION, payload.uid, { ...result.apiSession }, expiresIn);
+    await this.deps.store.saveOAuthModel(SIGNED_IN_BY, `${result.apiSession.userId} ${result.apiSession.sessionId}`, { uid: payload.uid }, expiresIn);
+  }
+
+  /**
+   * A revocation here (the one event every revocation becomes): the apps that had grants in the
+   * sessions it ended go to onSessionEnded. One session: the apps of the provider session it signed
+   * in; more (logoutAll, a password change, disabling): every app the user has a grant with.
+   */
+  async revoked(event: { readonly kind: string; readonly userId: string; readonly sessionId?: string; readonly keepSessionId?: string }): Promise<void> {
+    const listener = this.deps.onSessionEnded;
+    if (!listener || event.kind === "roles_changed") return;
+    if (event.sessionId !== undefined) {
+      const owner = await this.deps.store.findOAuthModel(SIGNED_IN_BY, `${event.userId} ${event.sessionId}`);
+      const session = owner && (await this.deps.store.findOAuthModelByUid("Session", String(owner.uid)));
+      const clientIds = Object.keys((session?.authorizations ?? {}) as Record<string, unknown>);
+      if (clientIds.length > 0) listener({ userId: event.userId, sessionId: event.sessionId, clientIds });
+      return;
+    }
+    const grants = await this.deps.store.oauthGrantsOfAccount(event.userId, MAX_APPS_TOLD);
+    const clientIds = [...new Set(grants.map((grant) => grant.clientId))];
+    if (clientIds.length > 0) listener({ userId: event.userId, sessionId: null, clientIds });
   }
 
   /** RP-initiated logout (end_session_endpoint, confirmed): the session here ends too, and its sockets close. */
@@ -340,8 +375,10 @@ export class OAuthProvider {
     const link = await this.apiSessionOf(payload.uid);
     if (!link) return;
     await this.deps.store.destroyOAuthModel(API_SESSION, payload.uid);
+    // The provider session is gone already, so revoked() finds no apps for this event: they are told here.
     if (await this.deps.sessions.end(link.userId, link.sessionId, "logout")) {
-      this.deps.onSessionEnded?.(link.userId, link.sessionId, Object.keys((payload.authorizations ?? {}) as Record<string, unknown>));
+      const clientIds = Object.keys((payload.authorizations ?? {}) as Record<string, unknown>);
+      if (clientIds.length > 0) this.deps.onSessionEnded?.({ userId: link.userId, sessionId: link.sessionId, clientIds });
     }
   }
 }
