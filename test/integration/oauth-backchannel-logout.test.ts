@@ -1,5 +1,5 @@
 import pino from "pino";
-import { LogoutAllDocument, LogoutDocument, RevokeAppAccessDocument } from "../../schema/generated/graphql";
+import { LogoutAllDocument, LogoutDocument, MeDocument, RevokeAppAccessDocument } from "../../schema/generated/graphql";
 import { openid } from "../../src/auth/federation/openid";
 import { redisBackchannelLogout } from "../../src/store/redis/backchannel-logout";
 import { singleNode } from "../../src/store/redis/connection";
@@ -90,7 +90,7 @@ async function eventsOnce(userId: string, type: string, count: number): Promise<
 }
 
 describe("back-channel logout", () => {
-  it("reaches every client of the session after logoutAll on another instance, each with its own signed token", async () => {
+  it("reaches every client of the session after logoutAll on another instance, each with its own signed token, which no endpoint takes for an access token", async () => {
     const { email, userId } = await newUser();
     const jar = new CookieJar();
     const atA = await signInAt("app-a", email, jar);
@@ -110,6 +110,10 @@ describe("back-channel logout", () => {
       expect(Number(logout!.claims!.exp) - Number(logout!.claims!.iat)).toBeLessThanOrEqual(120);
     }
     expect(rp!.received.filter((logout) => logout.ok === false)).toEqual([]);
+    // Signed by the same keys, yet no access token: /graphql and introspection refuse it.
+    const token = (await rp!.waitFor("app-a"))[0]!.token!;
+    expect((await send(a.url, MeDocument, {}, { token })).error?.reason).toBe("INVALID_TOKEN");
+    expect((await openid.tokenIntrospection(atA.config, token)).active).toBe(false);
     expect((await eventsOnce(userId, "OAUTH_BACKCHANNEL_LOGOUT_DELIVERED", 2)).map((event) => event.details.clientId).sort()).toEqual(["app-a", "app-b"]);
   });
 
@@ -177,6 +181,31 @@ describe("back-channel logout", () => {
     const [logout] = await rp!.waitFor("app-down");
     expect(logout!.claims).toMatchObject({ aud: "app-down", sub: userId, sid: claimsOf(tokens.access_token).sid });
     expect((await eventsOnce(userId, "OAUTH_BACKCHANNEL_LOGOUT_DELIVERED", 1)).map((event) => event.details.clientId)).toEqual(["app-down"]);
+  });
+});
+
+describe("back-channel logout on the embedded store", () => {
+  it("is delivered from the in-memory queue of a single instance", async () => {
+    const api = await startOAuthApi(null, { ...KEYS, ...FAST_RETRIES });
+    const port = await freePort();
+    const receiver = await startRelyingParty({ port, issuer: api.issuer, jwksUri: `${api.issuer}/oauth/jwks`, clients: { "/logout/app-a": "app-a" } });
+    try {
+      await registerClient(api, { clientId: "app-a", redirectUris: [CALLBACK], backchannelLogoutUri: `http://127.0.0.1:${port}/logout/app-a` }, SECRET);
+      const email = uniqueEmail("bcl-memory");
+      const { user } = await register(api.url, { email });
+      const config = await openid.discovery(new URL(api.issuer), "app-a", undefined, openid.ClientSecretBasic(SECRET), { execute: [openid.allowInsecureRequests] });
+      const verifier = openid.randomPKCECodeVerifier();
+      const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid api", code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+      const callback = await authorizeInBrowser(new CookieJar(), url.href, email, PASSWORD, CALLBACK);
+      const tokens = await openid.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier });
+      const own = await login(api.url, email);
+      await send(api.url, LogoutAllDocument, {}, { token: own.accessToken });
+      const [logout] = await receiver.waitFor("app-a");
+      expect(logout).toMatchObject({ ok: true, claims: { aud: "app-a", sub: user.id, sid: claimsOf(tokens.access_token).sid } });
+    } finally {
+      await receiver.stop();
+      await api.stop();
+    }
   });
 });
 

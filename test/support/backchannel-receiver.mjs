@@ -38,7 +38,7 @@ const server = createServer((request, response) => {
     let line;
     try {
       if (request.method !== "POST" || !type.startsWith("application/x-www-form-urlencoded") || !token || !clientId) throw new Error(`not a logout request: ${request.method} ${path} ${type}`);
-      line = { path, clientId, ok: true, at, ...(await validate(token, clientId)) };
+      line = { path, clientId, ok: true, at, token, ...(await validate(token, clientId)) };
     } catch (error) {
       line = { path, clientId, ok: false, at, error: error.message };
     }

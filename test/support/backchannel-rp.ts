@@ -12,6 +12,8 @@ export interface ReceivedLogout {
   readonly error?: string;
   readonly header?: Record<string, unknown>;
   readonly claims?: Record<string, unknown>;
+  /** The logout token as it arrived (for the attacker cases: presented where it must not pass). */
+  readonly token?: string;
 }
 
 export interface RelyingPartyOptions {
