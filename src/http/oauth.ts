@@ -57,7 +57,9 @@ const TOKEN_CHECKS: readonly string[] = [OAUTH_ROUTES.introspection, OAUTH_ROUTE
  * provider's access tokens are JWTs: the form is read here, a JWT access token is swapped for the
  * handle its record is found by (OAuthProvider.presentedToken), and oidc-provider does the rest:
  * client authentication, the own-tokens-only policy, the answer. It reads the rewritten form as
- * an already parsed body.
+ * an already parsed body (`req.body`), and says so once per process on stderr ("already parsed
+ * request body detected"): expected here. A copy of the request with a fresh stream would avoid
+ * that line, but a second IncomingMessage on the same socket closed the connection.
  */
 const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
   const callback = oauth.provider.callback();
