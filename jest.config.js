@@ -34,10 +34,10 @@ const common = {
   transform: {
     "^.+/packages/client/.+\\.ts$": "<rootDir>/packages/client/test/transform.cjs",
     "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }],
-    "/node_modules/(openid-client|oauth4webapi|jose|dpop)/.+\\.js$": "<rootDir>/test/support/esm-transform.cjs",
+    "/node_modules/(openid-client|oauth4webapi|jose|dpop|oidc-provider)/.+\\.js$": "<rootDir>/test/support/esm-transform.cjs",
   },
-  // openid-client and jose ship ESM only: compiled to CommonJS like our own files (test/support/esm-transform.cjs).
-  transformIgnorePatterns: ["/node_modules/(?!(openid-client|oauth4webapi|jose|dpop)/)"],
+  // openid-client, jose, dpop and oidc-provider ship ESM only: compiled to CommonJS like our own files (test/support/esm-transform.cjs).
+  transformIgnorePatterns: ["/node_modules/(?!(openid-client|oauth4webapi|jose|dpop|oidc-provider)/)"],
 };
 
 /** The lanes that run dist/ and the example service in their own processes build them first (once, however many lanes run). */

@@ -31,6 +31,8 @@
  * Provider back-channel logout (bench-live.ts, issue 27): BENCH_LIVE_SOCKETS provider sessions' sockets
  * open on one instance while BENCH_LIVE_LOGOUTS logout tokens are posted to the other;
  * BENCH_ONLY=oidc runs just that.
+ * Back-channel logout to OAuth clients (bench-backchannel.ts, issue 28): BENCH_BACKCHANNEL_LOGOUTS (200)
+ * sign-outs timed to the relying party's receipt; BENCH_ONLY=backchannel runs just that.
  */
 import "reflect-metadata";
 import { spawn } from "node:child_process";
@@ -55,6 +57,7 @@ import { startPostgres, type TestPostgres } from "../test/support/postgres";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
 import { cpuSeconds } from "./bench/cpu";
 import { liveMemory, liveRevocationLatency, providerLogoutLatency } from "./bench-live";
+import { backchannelLatency } from "./bench-backchannel";
 
 const SECONDS = fromEnv("BENCH_SECONDS", 10);
 const ROUNDS = fromEnv("BENCH_ROUNDS", 5);
@@ -64,6 +67,7 @@ const MEMORY_ENTRIES = fromEnv("BENCH_MEMORY_ENTRIES", 10_000);
 const LIVE_SOCKETS = fromEnv("BENCH_LIVE_SOCKETS", 1000);
 const LIVE_LOGOUTS = fromEnv("BENCH_LIVE_LOGOUTS", 200);
 const LIVE_IDLE_SOCKETS = fromEnv("BENCH_LIVE_IDLE_SOCKETS", 10_000);
+const BACKCHANNEL_LOGOUTS = fromEnv("BENCH_BACKCHANNEL_LOGOUTS", 200);
 const ROWS = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",").map((row) => row.trim())) : null;
 /** BENCH_CPU_PROF=<dir>: every throughput row's server writes a V8 CPU profile there when it stops. */
 const PROFILE: string[] = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
@@ -464,6 +468,7 @@ async function main(): Promise<void> {
       return;
     }
     if (process.env.BENCH_ONLY === "oidc") return await providerLogoutLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
+    if (process.env.BENCH_ONLY === "backchannel") return await backchannelLatency(redis, servers, BACKCHANNEL_LOGOUTS);
     if (process.env.BENCH_ONLY === "fairness") return await loginFairness(redis, servers);
     if (process.env.BENCH_ONLY === "logins") return await meDuringLogins(redis, servers);
     if (process.env.BENCH_ONLY === "postgres") return await loginsWithPostgres(redis, servers);
@@ -481,6 +486,8 @@ async function main(): Promise<void> {
     await providerLogoutLatency(redis, servers, LIVE_SOCKETS, LIVE_LOGOUTS);
     await Promise.all(servers.splice(0).map((server) => server.stop()));
     await liveMemory(redis, servers, LIVE_IDLE_SOCKETS);
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await backchannelLatency(redis, servers, BACKCHANNEL_LOGOUTS);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     await redis.destroy();

@@ -107,6 +107,33 @@ export interface Config {
   readonly federation: FederationConfig;
   /** The hosted sign-in and account pages under /auth/ (docs/pages.md). */
   readonly pages: PagesConfig;
+  /** This API as an OAuth 2.1 / OpenID provider (docs/oauth-provider.md); null unless OAUTH_PROVIDER=on. */
+  readonly oauth: OAuthProviderConfig | null;
+  /** How the OAuth provider's back-channel logouts are delivered (src/auth/oauth/backchannel-logout.ts); read whether or not it is on. */
+  readonly oauthBackchannel: BackchannelLogoutConfig;
+}
+
+/** OAUTH_PROVIDER=on: other apps sign in through this API (src/auth/oauth). */
+export interface OAuthProviderConfig {
+  /**
+   * OAUTH_ISSUER: the public URL relying parties know this provider by, without a trailing slash;
+   * outside production PUBLIC_URL's origin, else http://localhost:PORT. Every endpoint sits under it.
+   */
+  readonly issuer: string;
+}
+
+/** OAUTH_BACKCHANNEL_*: how logout tokens reach the relying parties (docs/oauth-provider.md#back-channel-logout). */
+export interface BackchannelLogoutConfig {
+  /** OAUTH_BACKCHANNEL_TIMEOUT_MS: one POST, at most. */
+  readonly timeoutMs: number;
+  /** OAUTH_BACKCHANNEL_RETRY_MS: the first wait after a failed attempt, doubled each time (with jitter, at most 10 minutes). */
+  readonly retryMs: number;
+  /** OAUTH_BACKCHANNEL_MAX_ATTEMPTS: then the delivery is given up. */
+  readonly maxAttempts: number;
+  /** OAUTH_BACKCHANNEL_MAX_AGE_SECONDS: a delivery not made by then is given up. */
+  readonly maxAgeSeconds: number;
+  /** OAUTH_BACKCHANNEL_SWEEP_SECONDS: how often each instance looks for ended sessions whose logouts were never queued (an instance died first). */
+  readonly sweepSeconds: number;
 }
 
 /** HOSTED_PAGES, BRAND_NAME, BRAND_LOGO_URL (docs/pages.md). */
@@ -497,6 +524,8 @@ export function loadConfig(env: Env): Config {
     browsers,
     federation: readFederation(env, production, port, browsers.publicOrigin, problems),
     pages: readPages(env, read, problems),
+    oauth: readOAuthProvider(env, read, production, port, algorithm, browsers.publicOrigin, problems),
+    oauthBackchannel: readBackchannelLogout(read),
   };
   const config: Config = { ...base, hashing: readHashing(read, base.threadPoolSize) };
   if (config.requireVerifiedEmail && config.mail.transport === "off") {
@@ -810,6 +839,49 @@ function readBrowserOrigins(env: Env, read: EnvReader, host: string, problems: s
     problems.push(`REFRESH_COOKIE_SAMESITE=none needs https: PUBLIC_URL is "${publicOrigin}" (http only on localhost or a loopback address)`);
   }
   return { corsOrigins: corsOrigins ?? [], publicOrigin, refreshCookieSameSite: sameSite };
+}
+
+/**
+ * OAUTH_PROVIDER and OAUTH_ISSUER. HMAC keys are refused: relying parties verify ID tokens and access
+ * tokens with the published JWKS, and a shared secret can be neither published nor shared with them.
+ */
+function readOAuthProvider(env: Env, read: EnvReader, production: boolean, port: number, algorithm: Algorithm, publicOrigin: string | null, problems: string[]): OAuthProviderConfig | null {
+  const on = read.oneOf("OAUTH_PROVIDER", ["on", "off"] as const, "off") === "on";
+  if (!on) {
+    if (env.OAUTH_ISSUER?.trim()) problems.push("OAUTH_ISSUER needs OAUTH_PROVIDER=on");
+    return null;
+  }
+  if (!isAsymmetric(algorithm)) {
+    problems.push(`OAUTH_PROVIDER=on needs JWT_ALGORITHM=ES256 or RS256: relying parties verify tokens with the published keys, and ${algorithm} signs with a secret that cannot be published (npm run keys -- generate ES256, docs/keys.md)`);
+  }
+  const given = env.OAUTH_ISSUER?.trim().replace(/\/+$/, "") || null;
+  if (given === null) {
+    if (production) problems.push("OAUTH_ISSUER is required when NODE_ENV=production and OAUTH_PROVIDER=on: the public https URL of this API");
+    else if (publicOrigin === null && port === 0) problems.push("OAUTH_PROVIDER=on with PORT=0 needs OAUTH_ISSUER (or PUBLIC_URL): the issuer is fixed before the port is known");
+    return { issuer: publicOrigin ?? `http://localhost:${port}` };
+  }
+  let url: URL | null = null;
+  try {
+    url = new URL(given);
+  } catch {
+    // reported below
+  }
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:") || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    problems.push(`OAUTH_ISSUER must be an https URL without query or fragment (https://auth.example.com), got "${env.OAUTH_ISSUER}"`);
+  } else if (url.protocol === "http:" && (production || !isLoopback(url.hostname))) {
+    problems.push(`OAUTH_ISSUER must be https (http only on localhost outside production), got "${env.OAUTH_ISSUER}"`);
+  }
+  return { issuer: given };
+}
+
+function readBackchannelLogout(read: EnvReader): BackchannelLogoutConfig {
+  return {
+    timeoutMs: read.integer("OAUTH_BACKCHANNEL_TIMEOUT_MS", 5000, 100, 60_000),
+    retryMs: read.integer("OAUTH_BACKCHANNEL_RETRY_MS", 2000, 10, 600_000),
+    maxAttempts: read.integer("OAUTH_BACKCHANNEL_MAX_ATTEMPTS", 12, 1, 100),
+    maxAgeSeconds: read.integer("OAUTH_BACKCHANNEL_MAX_AGE_SECONDS", 24 * 3600, 60, 7 * 24 * 3600),
+    sweepSeconds: read.integer("OAUTH_BACKCHANNEL_SWEEP_SECONDS", 30, 1, 3600),
+  };
 }
 
 /** localhost (and its subdomains) and loopback addresses: browsers treat them as secure over http, and nobody else reaches them. */

@@ -29,6 +29,14 @@ import { Sessions } from "./auth/sessions/sessions";
 import { KeySet } from "./auth/tokens/signing-keys";
 import { Throttle } from "./auth/abuse/throttle";
 import { Tokens } from "./auth/tokens/tokens";
+import { OAuthClients } from "./auth/oauth/clients";
+import { OAuthGrants } from "./auth/oauth/grants";
+import { OAuthInteractions } from "./auth/oauth/interactions";
+import { OAuthProvider, type EndedSignIn } from "./auth/oauth/provider";
+import { BackchannelLogouts } from "./auth/oauth/backchannel-logout";
+import { LogoutTokens } from "./auth/oauth/logout-token";
+import { MemoryBackchannelLogoutStore } from "./store/memory/backchannel-logout";
+import { redisBackchannelLogout } from "./store/redis/backchannel-logout";
 import { systemClock, type Clock } from "./clock";
 import { keyMaterial, type Config } from "./config";
 import { contextBuilder, type RequestContext } from "./context/context";
@@ -81,6 +89,11 @@ export interface ServerDeps {
    * the environment: only code that builds a server itself (the tests) can make hashing cheaper.
    */
   readonly passwordHashing?: PasswordHashing;
+  /**
+   * Told when sessions that signed apps in through the OAuth provider end, with those apps (in
+   * memory, best effort: the back-channel logout queue does not depend on it). Absent: not called.
+   */
+  readonly oauthSignOuts?: (ended: EndedSignIn) => void;
 }
 
 /**
@@ -114,7 +127,7 @@ export async function startServer(config: Config, deps: ServerDeps): Promise<Run
 }
 
 /** Everything on top of a connected store and its live channel. */
-async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
+async function serve(config: Config, { logger, clock = systemClock, tracing = null, mfaNotices, passkeyNotices, passwordHashing, oauthSignOuts }: ServerDeps, rawStore: Store, channel: LiveChannel): Promise<RunningServer> {
   const metrics = new Metrics();
   const store = traceStore(instrumentStore(rawStore, metrics), tracing);
   metrics.readinessProbe = () => store.ping().then(() => true, () => false);
@@ -122,20 +135,26 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     channel.publish(event).catch((error: Error) => {
       logger.warn({ err: { name: error.name, message: error.message }, kind: event.type }, "could not publish a live event: live connections see it at their next re-check");
     });
-  // The one place a revocation becomes an event: counted, and published to every instance's live connections.
-  const onRevoked = (event: RevocationEvent) => {
-    metrics.revocations.inc({ kind: event.kind });
-    void publish({ type: "revoked", ...event });
-  };
   const onSignedIn = (event: SignedInEvent) => void publish({ type: "signed_in", ...event });
   const keySet = new KeySet(keyMaterial(config.jwt));
-  const tokens = traceTokens(new Tokens({ ...config.jwt, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
+  const tokens = traceTokens(new Tokens({ ...config.jwt, oauthIssuer: config.oauth?.issuer ?? null, keys: keySet, accessTokenTtl: config.accessTokenTtl, refreshTokenTtl: config.refreshTokenTtl }, clock), tracing);
   const auditTrail = new AuditTrail(store, {
     maxAgeMs: config.audit.retentionDays * 24 * 3600 * 1000,
     maxPerUser: config.audit.maxEventsPerUser,
     maxGlobal: config.audit.maxEvents,
   });
   const audit = new Audit(logger, metrics, auditTrail);
+  const backchannel = createBackchannelLogouts(config, rawStore, { store, audit, logger, clock });
+  // The one place a revocation becomes an event: counted, published to every instance's live
+  // connections, and the ended sessions' back-channel logouts queued (durably: see backchannel-logout.ts).
+  // The OAuth provider, once built, hears every revocation too (onSessionEnded).
+  let onOAuthRevoked: (event: RevocationEvent) => void = () => undefined;
+  const onRevoked = (event: RevocationEvent) => {
+    metrics.revocations.inc({ kind: event.kind });
+    void publish({ type: "revoked", ...event });
+    backchannel?.revoked(event);
+    onOAuthRevoked(event);
+  };
   const throttle = new Throttle((spec) => store.limiter(spec), config.throttle, audit);
   const dpop = new DpopProofs({ ...config.dpop, nonceKey: config.dpop.nonce ? dpopNonceKey(config) : null }, clock);
   const sessions = new Sessions(store, tokens, onRevoked, {
@@ -176,12 +195,24 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   await providers.start();
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger, clock);
+  const oauthClients = new OAuthClients(store, clock, audit);
+  const oauthGrants = new OAuthGrants(store, audit, backchannel ? (userId, clientId) => backchannel.grantEnded(userId, clientId) : undefined);
+  const oauth = createOAuthProvider(config, {
+    store, sessions, tokens, audit, logger, clock, grants: oauthGrants,
+    ...(oauthSignOuts ? { onSessionEnded: oauthSignOuts } : {}),
+    ...(backchannel ? { onTokensIssued: (userId: string, sessionId: string, clientId: string) => backchannel.linked(userId, sessionId, clientId) } : {}),
+  });
+  if (oauth) {
+    onOAuthRevoked = (event) =>
+      void oauth.revoked(event).catch((error: Error) => logger.warn({ err: { name: error.name, message: error.message }, kind: event.kind }, "could not find the apps a revocation signed out"));
+  }
+  const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));
 
   const guards = operationGuards(config.limits, { introspection: config.explorer });
-  const schema = await buildAuthSchema({ accounts, federation, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
+  const schema = await buildAuthSchema({ accounts, federation, oauthClients, oauthGrants, sessions, auditTrail, mfa, reauthentication, assurance: { mfaRequiredForRoles: config.mfa.requiredForRoles }, passkeys, recovery, emailVerification, emailChange });
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError: errorFormatter(logger),
@@ -262,6 +293,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
           },
         }
       : {}),
+    ...(oauth && oauthInteractions ? { oauth: { oauth, interactions: oauthInteractions } } : {}),
     live: {
       protocol,
       connections,
@@ -284,6 +316,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
       auditFeed.close();
       providers.stop();
       try {
+        await backchannel?.stop();
         await channel.close();
         await apollo.stop();
         await outbox.stop();
@@ -299,6 +332,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     throw error;
   }
 
+  backchannel?.start();
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://localhost:${port}/graphql`;
   logger.info({ url, host: config.host, store: config.redis?.mode ?? "memory" }, "auth API ready");
@@ -327,7 +361,7 @@ function dpopNonceKey(config: Config): Buffer {
  * form rendered by one instance is accepted by every other.
  */
 function pagesCsrfKey(config: Config): Buffer {
-  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), "revocable-auth-api hosted pages csrf", 32));
+  return derivedKey(config, "revocable-auth-api hosted pages csrf");
 }
 
 /**
@@ -338,6 +372,45 @@ function mailLinkBase(config: Config): { appUrl: string; tokenInQuery: boolean }
   const api = config.federation.publicUrl;
   const toPages = config.pages.enabled && (!config.mail.appUrlSet || new URL(config.mail.appUrl).origin === api);
   return toPages ? { appUrl: `${api}/auth`, tokenInQuery: true } : { appUrl: config.mail.appUrl, tokenInQuery: false };
+}
+
+/** A key of its own for `label`, derived (HKDF) from MFA_ENCRYPTION_KEY, which every instance shares. */
+function derivedKey(config: Config, label: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(config.mfa.encryptionKey, "base64"), Buffer.alloc(0), label, 32));
+}
+
+/** The OAuth provider (OAUTH_PROVIDER=on): config.ts refused an HMAC key set already. */
+function createOAuthProvider(config: Config, deps: ConstructorParameters<typeof OAuthProvider>[1]): OAuthProvider | null {
+  if (!config.oauth || (config.jwt.algorithm !== "ES256" && config.jwt.algorithm !== "RS256") || config.jwt.signingKid === null) return null;
+  return new OAuthProvider(
+    {
+      issuer: config.oauth.issuer,
+      audience: config.jwt.audience,
+      algorithm: config.jwt.algorithm,
+      keys: config.jwt.keys,
+      signingKid: config.jwt.signingKid,
+      accessTokenTtl: config.accessTokenTtl,
+      refreshTokenTtl: config.refreshTokenTtl,
+      cookieKeys: [derivedKey(config, "revocable-auth-api oauth cookies").toString("base64url")],
+      proxy: config.trustProxy !== false,
+    },
+    deps,
+  );
+}
+
+/**
+ * Back-channel logout to the OAuth clients (OAUTH_PROVIDER=on): its links and queue on the store's
+ * Redis (so they survive a restart and every instance shares them), else in this process's memory.
+ */
+function createBackchannelLogouts(config: Config, rawStore: Store, deps: Pick<ConstructorParameters<typeof BackchannelLogouts>[0], "store" | "audit" | "logger" | "clock">): BackchannelLogouts | null {
+  const { oauth, jwt } = config;
+  if (!oauth || (jwt.algorithm !== "ES256" && jwt.algorithm !== "RS256") || jwt.signingKid === null) return null;
+  const redis = redisOf(rawStore);
+  const queue = redis ? redisBackchannelLogout(redis.core) : new MemoryBackchannelLogoutStore();
+  const key = jwt.keys.find((candidate) => candidate.kid === jwt.signingKid)!;
+  const tokens = new LogoutTokens({ issuer: oauth.issuer, algorithm: jwt.algorithm, key });
+  const { timeoutMs, retryMs, maxAttempts, maxAgeSeconds, sweepSeconds } = config.oauthBackchannel;
+  return new BackchannelLogouts({ ...deps, queue, tokens }, { timeoutMs, retryMs, maxAttempts, maxAgeMs: maxAgeSeconds * 1000, sweepMs: sweepSeconds * 1000, linkTtlMs: config.refreshTokenTtl * 1000 });
 }
 
 /** `run` the first time; the same promise every time after. */

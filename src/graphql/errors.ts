@@ -23,6 +23,8 @@ const HTTP_STATUS_BY_REASON: Partial<Record<string, number>> = {
   MFA_ENROLLMENT_REQUIRED: 403,
   MFA_LOCKED: 403,
   REAUTHENTICATION_REQUIRED: 403,
+  // RFC 6750 §3.1: a token without the scope the request needs.
+  INSUFFICIENT_SCOPE: 403,
 };
 
 /** 401s about a DPoP proof: RFC 9449's challenge (with the algorithms a client may use) instead of the bearer one. */

@@ -8,6 +8,8 @@ import type { Federation } from "../auth/federation/federation";
 import type { EmailChange } from "../auth/mail-links/email-change";
 import type { EmailVerification } from "../auth/mail-links/email-verification";
 import type { Mfa } from "../auth/mfa/mfa";
+import type { OAuthClients } from "../auth/oauth/clients";
+import type { OAuthGrants } from "../auth/oauth/grants";
 import type { Reauthentication } from "../auth/mfa/reauthentication";
 import type { Recovery } from "../auth/mail-links/recovery";
 import type { Sessions } from "../auth/sessions/sessions";
@@ -17,6 +19,7 @@ import { AuditResolver } from "./resolvers/audit-resolver";
 import { AuthResolver } from "./resolvers/auth-resolver";
 import { FederationResolver, UserIdentitiesResolver } from "./resolvers/federation-resolver";
 import { MfaResolver } from "./resolvers/mfa-resolver";
+import { OAuthClientResolver, UserAuthorizedAppsResolver } from "./resolvers/oauth-resolver";
 import { SessionEventsResolver } from "./resolvers/session-events-resolver";
 import { PasskeyResolver } from "./resolvers/passkey-resolver";
 import { ReauthenticationResolver } from "./resolvers/reauthentication-resolver";
@@ -37,9 +40,12 @@ export interface Services {
   readonly emailChange: EmailChange;
   /** Provider sign-in; absent: no providers (signInProviders is empty). */
   readonly federation?: Federation | null;
+  /** The OAuth provider's clients and grants (administered even while OAUTH_PROVIDER is off). */
+  readonly oauthClients: OAuthClients;
+  readonly oauthGrants: OAuthGrants;
 }
 
-const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver, FederationResolver, UserIdentitiesResolver] as const;
+const resolvers = [AuthResolver, UserResolver, SessionResolver, SessionEventsResolver, AuditResolver, MfaResolver, ReauthenticationResolver, PasskeyResolver, AccountEmailResolver, FederationResolver, UserIdentitiesResolver, OAuthClientResolver, UserAuthorizedAppsResolver] as const;
 
 /** Builds the executable schema; without services it is good for printing only. */
 export function buildAuthSchema(services?: Services): Promise<GraphQLSchema> {
@@ -68,11 +74,13 @@ export function printAuthSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange, federation }: Services): ContainerType {
+function resolverContainer({ accounts, sessions, auditTrail, mfa, reauthentication, passkeys, recovery, emailVerification, emailChange, federation, oauthClients, oauthGrants }: Services): ContainerType {
   const instances = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(accounts, sessions, emailVerification)],
     [AccountEmailResolver, new AccountEmailResolver(recovery, emailVerification, emailChange)],
     [UserResolver, new UserResolver(accounts)],
+    [OAuthClientResolver, new OAuthClientResolver(oauthClients, oauthGrants)],
+    [UserAuthorizedAppsResolver, new UserAuthorizedAppsResolver(oauthGrants)],
     [SessionEventsResolver, new SessionEventsResolver()],
     [SessionResolver, new SessionResolver(sessions)],
     [AuditResolver, new AuditResolver(auditTrail)],

@@ -17,6 +17,7 @@ import { health, type DirectoryProbe } from "./health";
 import { jwksRoute } from "./jwks";
 import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
+import { oauthRoutes, type OAuthRouteOptions } from "./oauth";
 import { OriginPolicy } from "./origins";
 import { hostedPages, type PagesDeps } from "./pages/pages";
 import { HOSTED_PAGES } from "./pages/routes";
@@ -59,6 +60,8 @@ export interface AppParts {
   readonly federation?: { readonly federation: Federation; readonly backchannelLogout: BackchannelLogout; readonly throttle: FederationRouteOptions["throttle"] };
   /** The hosted pages under /auth/ (src/http/pages); absent: HOSTED_PAGES=off, no routes. */
   readonly pages?: Omit<PagesDeps, "formOriginAllowed" | "handToApp">;
+  /** This API as an OAuth provider (src/http/oauth.ts); absent: OAUTH_PROVIDER is off, no routes. */
+  readonly oauth?: OAuthRouteOptions;
 }
 
 /**
@@ -111,6 +114,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
       handToApp: (request, reply, token, expiresAt) => refreshCookie(request, reply, sameSite).set(token, expiresAt),
     });
   }
+  if (parts.oauth) await app.register(oauthRoutes, parts.oauth);
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

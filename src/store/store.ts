@@ -5,6 +5,8 @@ import type { KeySetStore } from "./ports/key-set";
 import type { LimiterStore } from "./ports/limiter";
 import type { MailTokenStore } from "./ports/mail-tokens";
 import type { MfaStore } from "./ports/mfa";
+import type { OAuthClientStore } from "./ports/oauth-clients";
+import type { OAuthModelStore } from "./ports/oauth-models";
 import type { PasskeyStore, WebAuthnChallengeStore } from "./ports/passkeys";
 import type { SessionStore } from "./ports/sessions";
 import type { TransitionStore } from "./ports/transitions";
@@ -17,6 +19,8 @@ export * from "./ports/key-set";
 export * from "./ports/limiter";
 export * from "./ports/mail-tokens";
 export * from "./ports/mfa";
+export * from "./ports/oauth-clients";
+export * from "./ports/oauth-models";
 export * from "./ports/passkeys";
 export * from "./ports/sessions";
 export * from "./ports/transitions";
@@ -47,7 +51,9 @@ export interface Store
     KeySetStore,
     LimiterStore,
     IdentityStore,
-    FederationStateStore {
+    FederationStateStore,
+    OAuthClientStore,
+    OAuthModelStore {
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { keySetContract } from "./ports/key-set";
 import { limiterContract } from "./ports/limiter";
 import { mailTokensContract } from "./ports/mail-tokens";
 import { mfaContract } from "./ports/mfa";
+import { oauthClientsContract, oauthModelsContract } from "./ports/oauth";
 import { passkeysContract, webAuthnChallengesContract } from "./ports/passkeys";
 import { sessionsContract } from "./ports/sessions";
 import { transitionsContract } from "./ports/transitions";
@@ -34,6 +35,8 @@ export function storeContract(name: string, harness: () => StoreHarness) {
     mailTokensContract(harness);
     identitiesContract(harness);
     federationContract(harness);
+    oauthModelsContract(harness);
+    oauthClientsContract(harness);
 
     let store: Store;
     beforeAll(() => void ({ store } = harness()));

@@ -157,9 +157,9 @@ describe("the directory schema (migrations/)", () => {
   };
 
   it("applies as a role that owns its database, without being a superuser", async () => {
-    expect(migrations.map((m) => m.name)).toEqual(["001_directory"]);
-    expect((await migrate(pool, migrations)).map((m) => m.name)).toEqual(["001_directory"]);
-    expect(await tables(pool)).toEqual(["directory_outbox", "linked_identities", "passkeys", "recovery_codes", "schema_migrations", "totp_factors", "users"]);
+    expect(migrations.map((m) => m.name)).toEqual(["001_directory", "002_oauth_clients"]);
+    expect((await migrate(pool, migrations)).map((m) => m.name)).toEqual(["001_directory", "002_oauth_clients"]);
+    expect(await tables(pool)).toEqual(["directory_outbox", "linked_identities", "oauth_clients", "passkeys", "recovery_codes", "schema_migrations", "totp_factors", "users"]);
   });
 
   it("holds one account per address whatever its case, and only the roles the API knows", async () => {
@@ -245,8 +245,8 @@ describe("npm run migrate", () => {
   it("applies the migrations to DATABASE_URL as written, needing no other variable, even in production", async () => {
     const url = await postgres.createDatabase("npm");
     const npm = await exec("npm", ["run", "--silent", "migrate"], { DATABASE_URL: url, NODE_ENV: "production" });
-    expect(npm).toEqual({ status: 0, stdout: `applied 001_directory\n${at(url)} is at 001_directory\n`, stderr: "" });
-    expect(await run({ DATABASE_URL: url })).toEqual({ status: 0, stdout: `nothing to apply: ${at(url)} is at 001_directory\n`, stderr: "" });
+    expect(npm).toEqual({ status: 0, stdout: `applied 001_directory\napplied 002_oauth_clients\n${at(url)} is at 002_oauth_clients\n`, stderr: "" });
+    expect(await run({ DATABASE_URL: url })).toEqual({ status: 0, stdout: `nothing to apply: ${at(url)} is at 002_oauth_clients\n`, stderr: "" });
   });
 
   it("applies each migration once when run twice at the same moment", async () => {
@@ -254,7 +254,8 @@ describe("npm run migrate", () => {
     const [first, second] = await Promise.all([run({ DATABASE_URL: url }), run({ DATABASE_URL: url })]);
     expect([first.status, second.status, first.stderr + second.stderr]).toEqual([0, 0, ""]);
     expect((first.stdout + second.stdout).match(/^applied 001_directory$/gm)).toHaveLength(1);
-    expect(await postgres.query("SELECT name FROM schema_migrations", [], url.split("/").at(-1))).toEqual([{ name: "001_directory" }]);
+    expect((first.stdout + second.stdout).match(/^applied 002_oauth_clients$/gm)).toHaveLength(1);
+    expect(await postgres.query("SELECT name FROM schema_migrations ORDER BY version", [], url.split("/").at(-1))).toEqual([{ name: "001_directory" }, { name: "002_oauth_clients" }]);
   });
 
   it("exits 2 without a DATABASE_URL, or with one that is not Postgres, and 1 when the database refuses, never printing the password", async () => {

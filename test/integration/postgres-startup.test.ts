@@ -26,21 +26,21 @@ describe("starting with DATABASE_URL", () => {
     const api = await startApi(redis.url, { DATABASE_URL: url });
     try {
       expect(api.config.database).toEqual({ url, migrate: true });
-      expect(await applied(url)).toEqual(["001_directory"]);
+      expect(await applied(url)).toEqual(["001_directory", "002_oauth_clients"]);
     } finally {
       await api.stop();
     }
     // A second instance finds nothing to do.
     const again = await startApi(redis.url, { DATABASE_URL: url });
     await again.stop();
-    expect(await applied(url)).toEqual(["001_directory"]);
+    expect(await applied(url)).toEqual(["001_directory", "002_oauth_clients"]);
   });
 
   it("refuses to start with MIGRATE=off while a migration is pending, naming it, and changes nothing", async () => {
     const url = await postgres.createDatabase("off");
     await expect(startApi(redis.url, { DATABASE_URL: url, MIGRATE: "off" })).rejects.toMatchObject({
       code: "PENDING",
-      message: "1 migration(s) pending: 001_directory. Apply them with npm run migrate (or start with MIGRATE=on)",
+      message: "2 migration(s) pending: 001_directory, 002_oauth_clients. Apply them with npm run migrate (or start with MIGRATE=on)",
     });
     expect(await postgres.query("SELECT to_regclass('schema_migrations') AS t", [], url.split("/").at(-1))).toEqual([{ t: null }]);
   });
@@ -60,7 +60,7 @@ describe("starting with DATABASE_URL", () => {
       await postgres.start();
     }
     await (await starting).stop();
-    expect(await applied(url)).toEqual(["001_directory"]);
+    expect(await applied(url)).toEqual(["001_directory", "002_oauth_clients"]);
 
     const begun = Date.now();
     await expect(startApi(redis.url, { DATABASE_URL: postgres.urlOf("no_such_database") })).rejects.toThrow(
@@ -74,7 +74,7 @@ describe("starting with DATABASE_URL", () => {
     const env = testEnv(redis.url, { NODE_ENV: "production", DATABASE_URL: url, MFA_ENCRYPTION_KEY: MFA_KEY, MAIL_URL: "off", LOG_LEVEL: "info" });
     const refused = spawnSync(process.execPath, [ENTRY], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 20_000 });
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain("Failed to start: 1 migration(s) pending: 001_directory. Apply them with npm run migrate (or start with MIGRATE=on)");
+    expect(refused.stderr).toContain("Failed to start: 2 migration(s) pending: 001_directory, 002_oauth_clients. Apply them with npm run migrate (or start with MIGRATE=on)");
 
     const migrated = spawnSync(process.execPath, [CLI], { env: { PATH: process.env.PATH ?? "", DATABASE_URL: url }, encoding: "utf8", timeout: 20_000 });
     expect(migrated.status).toBe(0);

@@ -91,6 +91,34 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
   return response;
 }
 
+/** What a played browser does on a page: post this form to this action, or stop there. */
+export type PageAnswer = { readonly action: string; readonly form: URLSearchParams } | "stop";
+
+/**
+ * A browser played over HTTP: follows redirects from `start` with the jar's cookies, answers each
+ * page with `answer` (a form to post, or stop), and stops at the first URL starting with `stopAt`
+ * (not visited) or where `answer` says. Returns that URL.
+ */
+export async function browse(jar: CookieJar, start: string, stopAt: string, answer: (html: string, url: string, status: number) => PageAnswer): Promise<string> {
+  let url = start;
+  for (let step = 0; step < 12; step++) {
+    if (url.startsWith(stopAt)) return url;
+    const response = await visit(jar, url);
+    const location = response.headers.get("location");
+    if (location) {
+      url = new URL(location, url).href;
+      continue;
+    }
+    const page = answer(await response.text(), url, response.status);
+    if (page === "stop") return url;
+    const posted = await visit(jar, new URL(page.action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: page.form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const next = posted.headers.get("location");
+    if (!next) throw new Error(`posting ${page.action} answered ${posted.status}: ${(await posted.text()).slice(0, 400)}`);
+    url = new URL(next, url).href;
+  }
+  throw new Error(`too many steps before ${stopAt}`);
+}
+
 /**
  * A browser at the provider: follows its redirects from `authorizationUrl`, signs in as `login` on
  * oidc-provider's development form, and stops at the first redirect back to `callbackPrefix`: the

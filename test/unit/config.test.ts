@@ -700,3 +700,30 @@ describe("mail", () => {
     ]);
   });
 });
+
+describe("the OAuth provider (OAUTH_PROVIDER, OAUTH_ISSUER)", () => {
+  it("is off by default, and OAUTH_ISSUER alone is refused", () => {
+    expect(loadConfig({}).oauth).toBeNull();
+    expect(problemsOf({ OAUTH_ISSUER: "https://auth.example.com" })).toEqual(["OAUTH_ISSUER needs OAUTH_PROVIDER=on"]);
+  });
+
+  it("refuses an HMAC key (HS256), naming ES256 and RS256: relying parties verify with the published keys", () => {
+    const problems = problemsOf({ OAUTH_PROVIDER: "on" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^OAUTH_PROVIDER=on needs JWT_ALGORITHM=ES256 or RS256: .*HS256 signs with a secret that cannot be published/);
+  });
+
+  it("defaults the issuer to the API's own origin outside production: PUBLIC_URL, else localhost and PORT", () => {
+    expect(loadConfig({ OAUTH_PROVIDER: "on", JWT_ALGORITHM: "ES256", PORT: "4100" }).oauth).toEqual({ issuer: "http://localhost:4100" });
+    expect(loadConfig({ OAUTH_PROVIDER: "on", JWT_ALGORITHM: "ES256", PUBLIC_URL: "https://auth.example.com/" }).oauth).toEqual({ issuer: "https://auth.example.com" });
+    expect(problemsOf({ OAUTH_PROVIDER: "on", JWT_ALGORITHM: "ES256", PORT: "0" })).toEqual([expect.stringMatching(/^OAUTH_PROVIDER=on with PORT=0 needs OAUTH_ISSUER/)]);
+  });
+
+  it("requires an https OAUTH_ISSUER in production, and refuses one with a query or fragment", () => {
+    const production = { NODE_ENV: "production", REDIS_URL: "redis://localhost:6379", MAIL_URL: "off", JWT_ALGORITHM: "ES256", JWT_KEYS_FILE: keysFile([generatePrivateJwk("ES256")]), MFA_ENCRYPTION_KEY: MFA_KEY, OAUTH_PROVIDER: "on" };
+    expect(problemsOf(production)).toContainEqual(expect.stringMatching(/^OAUTH_ISSUER is required when NODE_ENV=production/));
+    expect(problemsOf({ ...production, OAUTH_ISSUER: "http://auth.example.com" })).toContainEqual(expect.stringMatching(/^OAUTH_ISSUER must be https/));
+    expect(problemsOf({ OAUTH_PROVIDER: "on", JWT_ALGORITHM: "ES256", OAUTH_ISSUER: "https://auth.example.com/?x=1" })).toEqual([expect.stringMatching(/^OAUTH_ISSUER must be an https URL without query or fragment/)]);
+    expect(loadConfig({ ...production, OAUTH_ISSUER: "https://auth.example.com/" }).oauth).toEqual({ issuer: "https://auth.example.com" });
+  });
+});

@@ -77,6 +77,20 @@ export const keys = {
   passkeyOwner: (credentialId: string) => `${PREFIX}:{directory}:passkey:${credentialId}`,
   /** A WebAuthn challenge waiting for its response, by the SHA-256 of the challenge; it expires. */
   webauthnChallenge: (id: string) => `${PREFIX}:webauthn-challenge:${id}`,
+  /** One of oidc-provider's records (src/auth/oauth): a hash of `payload` (JSON) and `consumed`; it expires. */
+  oauthModel: (model: string, id: string) => `${PREFIX}:oauth:${model}:${id}`,
+  /** A record's id by its uid (oidc-provider's Session) or its user code. */
+  oauthModelBy: (model: string, index: "uid" | "user-code", value: string) => `${PREFIX}:oauth-${index}:${model}:${value}`,
+  /** The records issued under one grant (`model id`), so removing the grant removes them all. */
+  oauthGrantRecords: (grantId: string) => `${PREFIX}:oauth-grant:${grantId}`,
+  /** The user's OAuth grants (ids), for their list of authorized apps. */
+  oauthAccountGrants: (userId: string) => `${userTag(userId)}:oauth-grants`,
+  /** A client's grants (ids), ended when the client is deleted. */
+  oauthClientGrants: (clientId: string) => `${PREFIX}:oauth-client-grants:${clientId}`,
+  /** A registered OAuth client (JSON), directory state. */
+  oauthClient: (clientId: string) => `${PREFIX}:{directory}:oauth-client:${clientId}`,
+  /** Every client id, for the admin listing (a sorted set, all scores 0: ordered by id). */
+  oauthClients: () => `${PREFIX}:{directory}:oauth-clients`,
   /** Throttling counters (rate-limiter-flexible appends `:<key>`); each is a key of its own. */
   throttle: (limiter: string) => `${PREFIX}:throttle:${limiter}`,
 };

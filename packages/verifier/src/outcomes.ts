@@ -45,6 +45,11 @@ export interface Identity<U extends VerifiedUser = VerifiedUser> {
   readonly amr: readonly string[];
   /** The token's `cnf.jkt`: the key a DPoP-bound token is bound to, whose proof came with this request; undefined for a bearer token. */
   readonly jkt?: string | undefined;
+  /**
+   * The token's `scope`, space-separated, when the auth API's OAuth provider issued it to another app
+   * (docs/oauth-provider.md#scopes); undefined for the auth API's own tokens.
+   */
+  readonly scope?: string | undefined;
 }
 
 /** What an Identity takes from a verified access token's claims. */
@@ -58,6 +63,7 @@ export interface IdentityClaims {
   readonly amr: readonly string[];
   /** `cnf.jkt` of a DPoP-bound token. */
   readonly jkt?: string | undefined;
+  readonly scope?: string | undefined;
 }
 
 /**
@@ -66,7 +72,7 @@ export interface IdentityClaims {
  * so every identity has one shape: V8 copies `{ ...object, more }` on a slow path, several µs a request.
  */
 export function identityOf<U extends VerifiedUser>(claims: IdentityClaims, roles: readonly Role[], emailVerified: boolean, user: U | null): Identity<U> {
-  return { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, roles, emailVerified, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr, jkt: claims.jkt, user };
+  return { userId: claims.sub, sessionId: claims.sid, jti: claims.jti, roles, emailVerified, expiresAt: claims.exp * 1000, aal: claims.aal, amr: claims.amr, jkt: claims.jkt, scope: claims.scope, user };
 }
 
 export type FailureReason =

@@ -20,7 +20,8 @@ export interface TokenKey {
 }
 
 export interface TokenChecksOptions {
-  readonly issuer: string;
+  /** Several: the auth API's JWT_ISSUER and, with its OAuth provider on, OAUTH_ISSUER (whose access tokens are alike). */
+  readonly issuer: string | readonly string[];
   readonly audience: string;
   /** Epoch ms. */
   readonly now: () => number;
@@ -41,6 +42,11 @@ export interface AccessTokenClaims {
   readonly amr: readonly string[];
   /** `cnf.jkt` (RFC 9449): the thumbprint of the key a DPoP-bound token is bound to; undefined for a bearer token. */
   readonly jkt: string | undefined;
+  /**
+   * `scope`, space-separated: on an access token the auth API's OAuth provider issued to another app;
+   * undefined on the auth API's own, which may do all its user may.
+   */
+  readonly scope: string | undefined;
 }
 
 /** What a refresh token claims, once checked. */
@@ -84,7 +90,7 @@ export class TokenChecks {
     try {
       decoded = jwt.verify(token, key.key, {
         algorithms: [key.algorithm],
-        issuer: this.options.issuer,
+        issuer: this.options.issuer as string | [string, ...string[]],
         audience: this.options.audience,
         clockTimestamp: Math.floor(this.options.now() / 1000),
         complete: true,
@@ -112,8 +118,10 @@ export function accessClaimsOf(payload: jwt.JwtPayload, maxLifetimeSeconds: numb
   if (exp - iat > maxLifetimeSeconds + LIFETIME_LEEWAY_SECONDS) return null;
   const jkt = boundKeyOf(payload.cnf);
   if (jkt === null) return null;
+  const scope: unknown = payload.scope;
+  if (scope !== undefined && typeof scope !== "string") return null;
   // Built field by field: V8 copies `{ ...object, more }` on a slow path (5 µs here, per request).
-  return { sub, sid, jti, roles, emailVerified, iat, exp, aal, amr, jkt };
+  return { sub, sid, jti, roles, emailVerified, iat, exp, aal, amr, jkt, scope };
 }
 
 /** Step 3 for a refresh token (the auth API's only): its session, its id and its expiry. Null: malformed. */

@@ -30,8 +30,12 @@ export interface DpopRequest extends DpopTarget {
 }
 
 export interface VerifierOptions {
-  /** The auth API's JWT_ISSUER and JWT_AUDIENCE: required on every token. */
-  readonly issuer: string;
+  /**
+   * The auth API's JWT_ISSUER and JWT_AUDIENCE: required on every token. With the auth API's OAuth
+   * provider on (OAUTH_PROVIDER=on), `[JWT_ISSUER, OAUTH_ISSUER]` also accepts the access tokens it
+   * issues to other apps, under the same revocation rule (docs/oauth-provider.md).
+   */
+  readonly issuer: string | readonly string[];
   readonly audience: string;
   /** The auth API's JWKS: `{ url }` to fetch and cache it, or `{ jwks }` to give the public keys directly. */
   readonly keys: RemoteKeysOptions | { readonly jwks: JsonWebKeySet };

@@ -92,6 +92,11 @@ function adminEventType(action: string, details: Readonly<Record<string, unknown
       return "USER_ROLES_CHANGED";
     case "revokeUserSessions":
       return "USER_SESSIONS_REVOKED";
+    case "createOAuthClient":
+    case "updateOAuthClient":
+    case "rotateOAuthClientSecret":
+    case "deleteOAuthClient":
+      return "OAUTH_CLIENT_CHANGED";
     default:
       return "ADMIN_ACTION";
   }
@@ -148,6 +153,30 @@ export class Audit {
 
   identityUnlinked(actor: AuditActor, provider: string, identityId: string, origin?: AuditOrigin): void {
     this.record({ type: "IDENTITY_UNLINKED", userId: actor.userId, sessionId: actor.sessionId, origin, details: { provider, identityId } }, "provider identity unlinked");
+  }
+
+  /** The user allowed an OAuth client (`clientId`) these scopes, from the session `sessionId` (the consent page). */
+  oauthConsentGiven(userId: string, sessionId: string, clientId: string, scope: string, origin?: AuditOrigin): void {
+    this.record({ type: "OAUTH_CONSENT_GIVEN", userId, sessionId, origin, details: { clientId, scope } }, "OAuth consent given");
+  }
+
+  /** oidc-provider issued tokens to `clientId` (`grantType`); userId null for client credentials. */
+  oauthTokensIssued(userId: string | null, clientId: string, grantType: string): void {
+    this.record({ type: "OAUTH_TOKENS_ISSUED", userId, details: { clientId, grantType } }, "OAuth tokens issued");
+  }
+
+  /**
+   * A back-channel logout to an OAuth client, for the user's ended session: delivered, an attempt
+   * that failed (it is retried), or given up (too many attempts, too old, the client gone).
+   */
+  backchannelLogout(userId: string, sessionId: string, clientId: string, outcome: "delivered" | "failed" | "given_up", details: Record<string, unknown>): void {
+    const type = `OAUTH_BACKCHANNEL_LOGOUT_${outcome.toUpperCase()}`;
+    this.record({ type, userId, sessionId, details: { clientId, ...details } }, `OAuth back-channel logout ${outcome.replace("_", " ")}`);
+  }
+
+  /** An OAuth grant ended (`reason`: the user revoked the app, the client was deleted, refresh token reuse). */
+  oauthGrantEnded(userId: string, clientId: string, reason: "revoked_by_user" | "client_deleted" | "refresh_reuse" | "code_replay", origin?: AuditOrigin): void {
+    this.record({ type: "OAUTH_GRANT_ENDED", userId, origin, details: { clientId, reason } }, "OAuth grant ended");
   }
 
   /** The caller ended one of their sessions (`revokedSessionId`) from the session they act from. */

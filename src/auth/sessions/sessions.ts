@@ -354,9 +354,9 @@ export class Sessions {
 
   /**
    * Ends one session for a reason outside the user's hands (a provider's back-channel logout, a
-   * role that now needs DPoP-bound sessions); true when it was live. Its sockets close with the event.
+   * role that now needs DPoP-bound sessions, a sign-out at an app that signed in through this API); true when it was live. Its sockets close with the event.
    */
-  async end(userId: string, sessionId: string, kind: "provider_logout" | "session"): Promise<boolean> {
+  async end(userId: string, sessionId: string, kind: "provider_logout" | "session" | "logout"): Promise<boolean> {
     const ended = await this.store.endSession(userId, sessionId);
     if (ended) this.revoked({ kind, userId, sessionId, ...endedDevice(ended) });
     await this.forgetProviderSession(ended);

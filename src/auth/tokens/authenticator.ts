@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import type { Identity as VerifiedIdentity } from "@revocable-auth/verifier";
 import { identityOf, isRevoked, type DpopTarget } from "@revocable-auth/verifier/internal";
-import { dpopProofRequired, dpopProofReplayed, invalidDpopProof, invalidToken, isAuthError, tokenRevoked } from "../../errors";
-import type { AccessState, BoundAccessState, SessionStore, UserRecord } from "../../store/store";
+import { AuthError, dpopProofRequired, dpopProofReplayed, invalidDpopProof, invalidToken, isAuthError, tokenRevoked } from "../../errors";
+import type { AccessState, BoundAccessState, Role, SessionStore, UserRecord } from "../../store/store";
+import { API_SCOPE } from "./scopes";
 import type { DpopProofs } from "../dpop/proofs";
 import type { AccessClaims, Tokens } from "./tokens";
 
@@ -25,6 +26,16 @@ export interface PresentedToken {
   readonly proof: string | undefined;
   /** The request the proof must be for (htm, htu); called only when there is a proof. */
   readonly target: () => DpopTarget;
+}
+
+/**
+ * What an access token the OAuth provider issued to another app may do here (docs/oauth-provider.md#scopes):
+ * with the `api` scope, what its user may do, except administration (ADMIN is never delegated);
+ * without it, nothing: the token is for the app's own use (its ID token's claims, userinfo).
+ */
+export function scopedRoles(scope: string, roles: readonly Role[]): Role[] {
+  if (!scope.split(" ").includes(API_SCOPE)) throw new AuthError("FORBIDDEN", "INSUFFICIENT_SCOPE", `This access token was issued to another app without the "${API_SCOPE}" scope: it cannot call this API`);
+  return roles.filter((role) => role !== "ADMIN");
 }
 
 /**
@@ -62,7 +73,7 @@ export class Authenticator {
     // A promotion into DPOP_REQUIRED_FOR_ROLES ends the user's unbound sessions (Sessions.endUnbound);
     // one begun as it happened, or still pending, is refused here: the roles are those of now.
     if (claims.jkt === undefined && this.dpop?.requiresBinding(state.user!.roles)) throw dpopProofRequired();
-    return identityOf(claims, state.user!.roles, state.user!.emailVerified === true, state.user);
+    return identityOf(claims, claims.scope === undefined ? state.user!.roles : scopedRoles(claims.scope, state.user!.roles), state.user!.emailVerified === true, state.user);
   }
 
   private readBearer(claims: AccessClaims, presented: PresentedToken): Promise<AccessState> {

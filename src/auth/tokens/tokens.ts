@@ -20,6 +20,8 @@ export interface TokenSettings {
   /** Built once at start; names the signing key and finds a presented token's key by its kid. */
   readonly keys: KeySet;
   readonly issuer: string;
+  /** OAUTH_ISSUER, with the OAuth provider on: its access tokens for this API (aud JWT_AUDIENCE) verify here too. */
+  readonly oauthIssuer?: string | null;
   readonly audience: string;
   /** RFC 9068's `client_id` claim of access tokens (JWT_CLIENT_ID); the issuer when not given. */
   readonly clientId?: string;
@@ -72,7 +74,8 @@ export class Tokens {
     private readonly settings: TokenSettings,
     private readonly clock: Clock,
   ) {
-    this.checks = new TokenChecks({ issuer: settings.issuer, audience: settings.audience, now: () => clock.now() });
+    const issuer = settings.oauthIssuer ? [settings.issuer, settings.oauthIssuer] : settings.issuer;
+    this.checks = new TokenChecks({ issuer, audience: settings.audience, now: () => clock.now() });
   }
 
   /**

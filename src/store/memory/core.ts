@@ -1,6 +1,8 @@
 import type { Clock } from "../../clock";
 import type { FederationFlow } from "../ports/federation";
 import type { LinkedIdentity } from "../ports/identities";
+import type { OAuthClientRecord } from "../ports/oauth-clients";
+import type { OAuthModelPayload } from "../ports/oauth-models";
 import { isLiveSession, type AuditRecord, type AuditTail, type MailTokenPurpose, type MailTokenRecord, type PasskeyRecord, type PresentedMailToken, type SessionRecord, type TotpRecord, type UserRecord, type WebAuthnChallenge } from "../store";
 
 interface Cutoff {
@@ -60,6 +62,9 @@ export class MemoryCore {
   readonly providerSessions = new Map<string, Map<string, number>>();
   /** `${provider}:${subject}` → the linked identity. */
   readonly identities = new Map<string, LinkedIdentity>();
+  /** oidc-provider's records: `${model}/${id}` → the record and when it expires (epoch ms). */
+  readonly oauthModels = new Map<string, { payload: OAuthModelPayload; readonly until: number }>();
+  readonly oauthClients = new Map<string, OAuthClientRecord>();
 
   constructor(readonly clock: Clock) {}
 
@@ -174,6 +179,7 @@ export class MemoryCore {
       for (const [entry, until] of entries) if (until <= now) entries.delete(entry);
       if (entries.size === 0) this.providerSessions.delete(key);
     }
+    for (const [key, entry] of this.oauthModels) if (entry.until <= now) this.oauthModels.delete(key);
     for (const [userId, sessions] of this.sessions) {
       for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
       if (sessions.size === 0) this.sessions.delete(userId);

@@ -9,6 +9,8 @@ import { memoryIdentities } from "./identities";
 import { memoryKeySet } from "./key-set";
 import { memoryMailTokens } from "./mail-tokens";
 import { memoryMfa } from "./mfa";
+import { memoryOAuthClients } from "./oauth-clients";
+import { memoryOAuthModels } from "./oauth-models";
 import { memoryPasskeys } from "./passkeys";
 import { memorySessions } from "./sessions";
 import { memoryTransitions } from "./transitions";
@@ -37,7 +39,7 @@ export class MemoryStore {
     const ports: Omit<Store, "limiter" | "ping" | "close"> = {
       ...memoryUsers(core), ...memorySessions(core), ...memoryMfa(core), ...memoryPasskeys(core),
       ...memoryMailTokens(core), ...memoryTransitions(core), ...memoryAudit(core), ...memoryKeySet(core),
-      ...memoryIdentities(core), ...memoryFederation(core),
+      ...memoryIdentities(core), ...memoryFederation(core), ...memoryOAuthClients(core), ...memoryOAuthModels(core),
     };
     Object.assign(this, ports);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);

@@ -123,6 +123,10 @@ export function memorySessions(core: MemoryCore): SessionStore {
       return session && isLiveSession(session, core.cutoff(userId)) ? session : null;
     },
 
+    async revokeAccessTokens(userId: string, tokens: readonly RevokedAccessToken[]): Promise<void> {
+      for (const { jti, expiresAt } of tokens) if (expiresAt > core.clock.now()) core.revoked.set(`${userId}/${jti}`, expiresAt);
+    },
+
     async endAllSessions(userId: string): Promise<number> {
       core.cancelPendingEmailChange(userId);
       return core.endAll(userId);

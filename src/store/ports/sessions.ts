@@ -242,6 +242,11 @@ export interface SessionStore {
    */
   endSession(userId: string, sessionId: string, revoke?: RevokedAccessToken): Promise<SessionRecord | null>;
   /**
+   * Revokes access tokens of the user by jti, each until it expires, leaving their sessions live: an
+   * OAuth access token revoked (RFC 7009), or the tokens of an OAuth grant that ended.
+   */
+  revokeAccessTokens(userId: string, tokens: readonly RevokedAccessToken[]): Promise<void>;
+  /**
    * Ends every session of the user with one cutoff write, and cancels a pending email change in
    * the same step; returns how many were live.
    */

@@ -8,12 +8,14 @@ import { redisMailTokens } from "../redis/mail-tokens";
 import { redisMfa } from "../redis/mfa";
 import { redisPasskeys } from "../redis/passkeys";
 import { redisFederation } from "../redis/federation";
+import { redisOAuthModels } from "../redis/oauth-models";
 import type { RedisStore } from "../redis/redis-store";
 import { redisSessions } from "../redis/sessions";
 import type { NewSession, Store } from "../store";
 import { DIRECTORY_CONNECT_TIMEOUT_MS, DIRECTORY_STATEMENT_TIMEOUT_MS, PostgresCore } from "./core";
 import { createPool } from "./database";
 import type { DatabaseConfig } from "../../config";
+import { postgresOAuthClients } from "./oauth-clients";
 import { postgresMfa } from "./mfa";
 import { AccessSync, passwordFingerprint, REPLAY_AFTER_MS, REPLAY_EVERY_MS } from "./outbox";
 import { postgresPasskeys } from "./passkeys";
@@ -79,6 +81,8 @@ export class DirectoryStore {
       ...postgresIdentities(pg, sync),
       // Sign-in flows in flight, provider sessions and used logout tokens: hot state.
       ...redisFederation(core),
+      ...redisOAuthModels(core),
+      ...postgresOAuthClients(pg),
       ...postgresTransitions(pg, sync, { takeMailToken: mailTokens.takeMailToken, accessState: sessions.accessState }),
     };
     Object.assign(this, ports);

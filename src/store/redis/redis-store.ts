@@ -9,6 +9,8 @@ import { redisKeySet } from "./key-set";
 import { redisLimiter } from "./limiter";
 import { redisMailTokens } from "./mail-tokens";
 import { redisMfa } from "./mfa";
+import { redisOAuthClients } from "./oauth-clients";
+import { redisOAuthModels } from "./oauth-models";
 import { redisPasskeys } from "./passkeys";
 import { redisSessions } from "./sessions";
 import { redisTransitions } from "./transitions";
@@ -62,7 +64,7 @@ export class RedisStore {
     const ports: Omit<Store, "ping" | "close"> = {
       ...redisUsers(core, options.usersScanMax), ...redisSessions(core), ...redisMfa(core), ...redisPasskeys(core),
       ...redisMailTokens(core), ...redisTransitions(core), ...redisAudit(core), ...redisKeySet(core),
-      ...redisIdentities(core), ...redisFederation(core),
+      ...redisIdentities(core), ...redisFederation(core), ...redisOAuthClients(core), ...redisOAuthModels(core),
       /** Counters for throttling, on this same connection; each counter is one key. */
       limiter: (spec) => redisLimiter(core.client, spec, (operation) => core.guard(operation)),
     };

@@ -89,6 +89,18 @@ export function redisSessions(core: RedisCore): SessionStore {
       });
     },
 
+    async revokeAccessTokens(userId: string, tokens: readonly RevokedAccessToken[]): Promise<void> {
+      // Every key on the user's slot: one MULTI, pipelined with WAIT when replicas must have it.
+      const live = tokens.filter(({ expiresAt }) => expiresAt > Date.now());
+      if (live.length === 0) return;
+      await core.guard(async () => {
+        const multi = core.client.multi();
+        for (const { jti, expiresAt } of live) multi.set(keys.revokedAccessToken(userId, jti), "1", "PXAT", expiresAt);
+        await multi.exec();
+        await core.confirmReplicated(keys.revokedAccessToken(userId, live[0]!.jti));
+      });
+    },
+
     endAllSessions(userId: string): Promise<number> {
       return core.guard(async () =>
         Number(await core.durableScript("endAllSessions", [keys.sessions(userId), keys.cutoff(userId), keys.mailToken(userId, "email_change")], [])),

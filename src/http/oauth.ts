@@ -1,0 +1,184 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { consentPage, loginPage, messagePage, mfaPage } from "../auth/oauth/pages";
+import type { InteractionOutcome, OAuthInteractions } from "../auth/oauth/interactions";
+import type { InteractionDetails } from "../auth/oauth/oidc";
+import { INTERACTION_PATH, OAUTH_ROUTES, type OAuthProvider } from "../auth/oauth/provider";
+
+export interface OAuthRouteOptions {
+  readonly oauth: OAuthProvider;
+  readonly interactions: OAuthInteractions;
+}
+
+/** An introspection or revocation form: a token (at most 4 KiB, as the verifier bounds it) and a hint. */
+const MAX_TOKEN_FORM_BYTES = 16 * 1024;
+/** The interaction forms are a few fields; anything larger is not one of them. */
+const MAX_FORM_BYTES = 4096;
+
+type Uid = { Params: { uid: string } };
+
+/**
+ * This API as an OAuth provider, over HTTP (docs/oauth-provider.md): oidc-provider's own endpoints
+ * (discovery, authorize, token, userinfo, jwks, introspection, revocation, logout) are handed the
+ * raw request, bodies unread; the interaction pages beside them are ours, thin: parse the form,
+ * call OAuthInteractions, render. They redirect only to where oidc-provider says (its own resume
+ * URL), never to a URL a request names.
+ */
+export const oauthRoutes: FastifyPluginAsync<OAuthRouteOptions> = async (app, options) => {
+  await app.register(providerEndpoints, options);
+  await app.register(interactionPages, options);
+};
+
+const providerEndpoints: FastifyPluginAsync<OAuthRouteOptions> = async (app, options) => {
+  await app.register(tokenChecks, options);
+  await app.register(passThrough, options);
+};
+
+/** The other endpoints: oidc-provider reads its own bodies (with its own limits), fastify leaves the stream unread. */
+const passThrough: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
+  const callback = oauth.provider.callback();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    await callback(request.raw, reply.raw);
+  };
+  const methods = ["GET", "POST", "OPTIONS"] as const;
+  app.route({ method: [...methods], url: "/.well-known/openid-configuration", handler: forward });
+  for (const path of Object.values(OAUTH_ROUTES)) {
+    if (!TOKEN_CHECKS.includes(path)) app.route({ method: [...methods], url: path, handler: forward });
+    app.route({ method: [...methods], url: `${path}/*`, handler: forward });
+  }
+};
+
+const TOKEN_CHECKS: readonly string[] = [OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation];
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009). oidc-provider refuses JWTs there, and this
+ * provider's access tokens are JWTs: the form is read here, a JWT access token is swapped for the
+ * handle its record is found by (OAuthProvider.presentedToken), and oidc-provider does the rest:
+ * client authentication, the own-tokens-only policy, the answer. It reads the rewritten form as
+ * an already parsed body (`req.body`), and says so once per process on stderr ("already parsed
+ * request body detected"): expected here. A copy of the request with a fresh stream would avoid
+ * that line, but a second IncomingMessage on the same socket closed the connection.
+ */
+const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }) => {
+  const callback = oauth.provider.callback();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_TOKEN_FORM_BYTES }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (typeof request.body === "string") {
+      const form = new URLSearchParams(request.body);
+      const token = form.get("token");
+      if (token !== null) form.set("token", oauth.presentedToken(token));
+      (request.raw as typeof request.raw & { body?: string }).body = form.toString();
+    }
+    reply.hijack();
+    await callback(request.raw, reply.raw);
+  };
+  for (const url of TOKEN_CHECKS) app.route({ method: ["POST", "OPTIONS"], url, handler });
+};
+
+const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions }) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_FORM_BYTES }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+
+  const origin = (request: FastifyRequest) => ({ clientIp: request.ip, userAgent: request.headers["user-agent"] ?? null });
+  const form = (request: FastifyRequest) => (request.body instanceof URLSearchParams ? request.body : new URLSearchParams());
+
+  /** The interaction of this browser (oidc-provider checks its signed cookie) with this uid, or a page saying it is gone. */
+  async function load(request: FastifyRequest<Uid>, reply: FastifyReply): Promise<InteractionDetails | null> {
+    try {
+      const details = await interactions.details(request.raw, reply.raw);
+      if (details.uid === request.params.uid) return details;
+    } catch {
+      // SessionNotFound: no interaction cookie (another browser, a forged cross-site post) or it expired.
+    }
+    void render(reply, null, messagePage("Sign-in expired", "This sign-in has expired or was started in another browser. Go back to the app and start again."), 400);
+    return null;
+  }
+
+  /** A POST whose CSRF token is not this interaction's is refused before anything else is read. */
+  async function loadForPost(request: FastifyRequest<Uid>, reply: FastifyReply): Promise<InteractionDetails | null> {
+    if (!interactions.csrfMatches(request.params.uid, form(request).get("csrf"))) {
+      void render(reply, null, messagePage("Sign-in refused", "This form was not sent from the sign-in page. Go back to the app and start again."), 403);
+      return null;
+    }
+    return load(request, reply);
+  }
+
+  function respond(request: FastifyRequest<Uid>, reply: FastifyReply, details: InteractionDetails, outcome: InteractionOutcome) {
+    const uid = request.params.uid;
+    const base = `${INTERACTION_PATH}/${encodeURIComponent(uid)}`;
+    const csrf = interactions.csrfToken(uid);
+    switch (outcome.kind) {
+      case "redirect":
+        return reply.header("cache-control", "no-store").redirect(outcome.to, 303);
+      case "login":
+        return render(reply, details, loginPage({ action: `${base}/login`, csrf, clientName: outcome.clientName, error: outcome.error, ...(outcome.email === undefined ? {} : { email: outcome.email }) }), outcome.error ? 401 : 200);
+      case "mfa":
+        return render(reply, details, mfaPage({ action: `${base}/mfa`, csrf, clientName: outcome.clientName, error: outcome.error }), outcome.error ? 401 : 200);
+      case "consent":
+        return render(reply, details, consentPage({ action: `${base}/confirm`, abortAction: `${base}/abort`, csrf, clientName: outcome.clientName, scopes: outcome.scopes }));
+    }
+  }
+
+  app.get<Uid>(`${INTERACTION_PATH}/:uid`, async (request, reply) => {
+    const details = await load(request, reply);
+    return details && respond(request, reply, details, await interactions.show(details));
+  });
+
+  app.post<Uid>(`${INTERACTION_PATH}/:uid/login`, async (request, reply) => {
+    const details = await loadForPost(request, reply);
+    if (!details) return reply;
+    const body = form(request);
+    const outcome = await interactions.login(request.raw, reply.raw, details, body.get("email") ?? "", body.get("password") ?? "", origin(request));
+    // Password accepted, second factor awaited: back to this interaction's own page, which now asks for the code.
+    if (outcome.kind === "mfa" && outcome.error === null) return reply.header("cache-control", "no-store").redirect(`${INTERACTION_PATH}/${encodeURIComponent(request.params.uid)}`, 303);
+    return respond(request, reply, details, outcome);
+  });
+
+  app.post<Uid>(`${INTERACTION_PATH}/:uid/mfa`, async (request, reply) => {
+    const details = await loadForPost(request, reply);
+    if (!details) return reply;
+    return respond(request, reply, details, await interactions.secondFactor(request.raw, reply.raw, details, form(request).get("code") ?? "", origin(request)));
+  });
+
+  app.post<Uid>(`${INTERACTION_PATH}/:uid/confirm`, async (request, reply) => {
+    const details = await loadForPost(request, reply);
+    if (!details) return reply;
+    return respond(request, reply, details, await interactions.consent(request.raw, reply.raw, details, origin(request)));
+  });
+
+  app.post<Uid>(`${INTERACTION_PATH}/:uid/abort`, async (request, reply) => {
+    const details = await loadForPost(request, reply);
+    if (!details) return reply;
+    return reply.header("cache-control", "no-store").redirect(await interactions.abort(request.raw, reply.raw), 303);
+  });
+};
+
+/**
+ * A page under a CSP that allows nothing but posting its form to this origin, and, since a browser
+ * applies form-action to the redirects that follow a post, to the client's registered redirect URI
+ * (oidc-provider checked it before the interaction began).
+ */
+function render(reply: FastifyReply, details: InteractionDetails | null, html: string, status = 200): FastifyReply {
+  const redirect = typeof details?.params.redirect_uri === "string" ? originOf(details.params.redirect_uri) : null;
+  return reply
+    .code(status)
+    .header("content-type", "text/html; charset=utf-8")
+    .header("cache-control", "no-store")
+    .header("content-security-policy", `default-src 'none'; form-action 'self'${redirect ? ` ${redirect}` : ""}; frame-ancestors 'none'; base-uri 'none'`)
+    .header("x-frame-options", "DENY")
+    .header("referrer-policy", "no-referrer")
+    .send(html);
+}
+
+function originOf(url: string): string | null {
+  try {
+    const { origin } = new URL(url);
+    return origin === "null" ? null : origin;
+  } catch {
+    return null;
+  }
+}
