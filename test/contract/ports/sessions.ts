@@ -130,6 +130,20 @@ export function sessionsContract(harness: () => ContractHarness<SessionsContract
       expect((await store.accessState(user.id, created.id, "access-1")).accessTokenRevoked).toBe(false);
     });
 
+    it("revokes access tokens by jti, each until it would have expired, leaving their session live", async () => {
+      const user = await withUser();
+      const created = await started(user.id);
+      await store.revokeAccessTokens(user.id, [{ jti: "oauth-1", expiresAt: h.now() + 800 }, { jti: "oauth-2", expiresAt: h.now() + 5_000 }, { jti: "gone", expiresAt: h.now() - 1 }]);
+      const revoked = await store.accessState(user.id, created.id, "oauth-1");
+      expect(revoked.accessTokenRevoked).toBe(true);
+      expect(revoked.session).not.toBeNull();
+      expect((await store.accessState(user.id, created.id, "gone")).accessTokenRevoked).toBe(false);
+      expect((await store.accessState(user.id, created.id, "other")).accessTokenRevoked).toBe(false);
+      await h.advance(1_000);
+      expect((await store.accessState(user.id, created.id, "oauth-1")).accessTokenRevoked).toBe(false);
+      expect((await store.accessState(user.id, created.id, "oauth-2")).accessTokenRevoked).toBe(true);
+    });
+
     it("does not end another user's session", async () => {
       const owner = await withUser();
       const other = await withUser();
