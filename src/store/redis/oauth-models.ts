@@ -16,7 +16,8 @@ const GRANTED = new Set(["AccessToken", "AuthorizationCode", "RefreshToken", "De
  */
 export function redisOAuthModels(core: RedisCore): OAuthModelStore {
   const { client } = core;
-  const extend = (key: string, ms: number) => client.multi().pexpire(key, ms, "NX").pexpire(key, ms, "GT");
+  /** Adds `member` to an index set, which then lives at least `ms` more (NX gives a new set its lifetime, GT lengthens an older one's). */
+  const index = (key: string, member: string, ms: number) => client.multi().sadd(key, member).pexpire(key, ms, "NX").pexpire(key, ms, "GT").exec();
   const read = async (key: string): Promise<OAuthModelPayload | undefined> => {
     const { payload, consumed } = await client.hgetall(key);
     if (payload === undefined) return undefined;
@@ -37,12 +38,12 @@ export function redisOAuthModels(core: RedisCore): OAuthModelStore {
         const indexes: Promise<unknown>[] = [];
         const grantId = payload.grantId;
         if (GRANTED.has(model) && typeof grantId === "string") {
-          indexes.push(extend(keys.oauthGrantRecords(grantId), ms).sadd(keys.oauthGrantRecords(grantId), `${model} ${id}`).exec());
+          indexes.push(index(keys.oauthGrantRecords(grantId), `${model} ${id}`, ms));
         }
         if (model === "Grant") {
           const { accountId, clientId } = payload;
-          if (typeof accountId === "string") indexes.push(client.multi().sadd(keys.oauthAccountGrants(accountId), id).pexpire(keys.oauthAccountGrants(accountId), ms, "NX").pexpire(keys.oauthAccountGrants(accountId), ms, "GT").exec());
-          if (typeof clientId === "string") indexes.push(client.multi().sadd(keys.oauthClientGrants(clientId), id).pexpire(keys.oauthClientGrants(clientId), ms, "NX").pexpire(keys.oauthClientGrants(clientId), ms, "GT").exec());
+          if (typeof accountId === "string") indexes.push(index(keys.oauthAccountGrants(accountId), id, ms));
+          if (typeof clientId === "string") indexes.push(index(keys.oauthClientGrants(clientId), id, ms));
         }
         if (typeof payload.uid === "string") indexes.push(client.set(keys.oauthModelBy(model, "uid", payload.uid), id, "PX", ms));
         if (typeof payload.userCode === "string") indexes.push(client.set(keys.oauthModelBy(model, "user-code", payload.userCode), id, "PX", ms));
