@@ -1,3 +1,6 @@
+// The pages validate forms with the GraphQL inputs' classes, whose type-graphql decorators need the
+// metadata polyfill loaded first; the server loads it too, but the HTTP app is also built alone (tests).
+import "reflect-metadata";
 import { accountPages } from "./account";
 import { mailLinkPages } from "./mail-links";
 import type { PageModule } from "./pages";
