@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import type { TestApi } from "../support/api";
-import { markedBlocks, missingFragment, ROOT, statedOutcomes } from "../support/readme";
+import { expectBlockRuns, markedBlocks } from "../support/readme";
 import { startApiWithProvider, type TestProvider } from "../support/oidc";
 
 /**
@@ -24,12 +22,5 @@ it("runs the README's provider sign-in block as written, with the outcomes it st
   expect(block).toBeDefined();
   expect(block!.code.split(README_URL)).toHaveLength(2);
   const script = block!.code.replace(README_URL, `API=${api.url}`);
-  // Asynchronously: the API answers from this very process.
-  const run = await promisify(execFile)("bash", ["-eo", "pipefail", "-c", script], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" }, encoding: "utf8", timeout: 30_000 }).then(
-    ({ stdout, stderr }) => ({ status: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({ status: error.code ?? 1, stdout: error.stdout ?? "", stderr: error.stderr ?? "" }),
-  );
-  const report = `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
-  expect({ status: run.status, stderr: run.stderr, report }).toEqual({ status: 0, stderr: "", report: expect.any(String) });
-  expect({ missing: missingFragment(run.stdout, statedOutcomes(block!.code)), report }).toEqual({ missing: null, report: expect.any(String) });
+  await expectBlockRuns(script, block!.code);
 });

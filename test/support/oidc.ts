@@ -141,26 +141,17 @@ export async function formPostAtProvider(jar: CookieJar, authorizationUrl: strin
 }
 
 async function untilBack(jar: CookieJar, authorizationUrl: string, login: string, callbackPrefix: string): Promise<string | URLSearchParams> {
-  let url = authorizationUrl;
-  for (let step = 0; step < 10; step++) {
-    if (url.startsWith(callbackPrefix)) return url;
-    const response = await visit(jar, url);
-    const location = response.headers.get("location");
-    if (location) {
-      url = new URL(location, url).href;
-      continue;
-    }
-    const html = await response.text();
+  let formPost: URLSearchParams | null = null;
+  const url = await browse(jar, authorizationUrl, callbackPrefix, (html, at, status) => {
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     if (action?.startsWith(callbackPrefix)) {
-      return new URLSearchParams([...html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map(([, name, value]): [string, string] => [name!, value!.replace(/&amp;/g, "&")]));
+      formPost = new URLSearchParams([...html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map(([, name, value]): [string, string] => [name!, value!.replace(/&amp;/g, "&")]));
+      return "stop";
     }
-    if (!action) throw new Error(`the provider answered ${response.status} without a form at ${url}: ${html.slice(0, 300)}`);
-    const form = new URLSearchParams({ prompt: "login", login, password: "any" });
-    const posted = await visit(jar, new URL(action.replace(/&amp;/g, "&"), url).href, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
-    url = new URL(posted.headers.get("location")!, url).href;
-  }
-  throw new Error("the provider sign-in did not come back to the callback");
+    if (!action) throw new Error(`the provider answered ${status} without a form at ${at}: ${html.slice(0, 300)}`);
+    return { action, form: new URLSearchParams({ prompt: "login", login, password: "any" }) };
+  });
+  return formPost ?? url;
 }
 
 /**

@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { promisify } from "node:util";
 
 export const ROOT = resolve(__dirname, "../..");
 
@@ -35,4 +37,19 @@ export function missingFragment(output: string, outcomes: string[][]): string | 
     from = at + fragment.length;
   }
   return null;
+}
+
+/**
+ * Runs a README block as written in bash (asynchronously: the API may answer from this very
+ * process), with PATH and HOME only, and checks it exits 0 with nothing on stderr and prints every
+ * outcome its comments state; the report in each expectation shows the whole run when one fails.
+ */
+export async function expectBlockRuns(script: string, statedIn: string): Promise<void> {
+  const run = await promisify(execFile)("bash", ["-eo", "pipefail", "-c", script], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" }, encoding: "utf8", timeout: 30_000 }).then(
+    ({ stdout, stderr }) => ({ status: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ status: error.code ?? 1, stdout: error.stdout ?? "", stderr: error.stderr ?? "" }),
+  );
+  const report = `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+  expect({ status: run.status, stderr: run.stderr, report }).toEqual({ status: 0, stderr: "", report: expect.any(String) });
+  expect({ missing: missingFragment(run.stdout, statedOutcomes(statedIn)), report }).toEqual({ missing: null, report: expect.any(String) });
 }
