@@ -194,6 +194,66 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await context.close();
   });
 
+  /** The accessible name of what has the focus: an input's label, else a button's or link's text. */
+  const focusedName = (page: Page) =>
+    page.evaluate(() => {
+      const element = (globalThis as any).document.activeElement;
+      if (!element) return "";
+      const label = element.getAttribute("aria-label") ?? element.labels?.[0]?.textContent ?? element.textContent ?? "";
+      return String(label).replace(/\s+/g, " ").trim();
+    });
+
+  /** Tab (at most 40 times) until what has the focus is named `name`, as someone without a mouse would. */
+  async function tabTo(page: Page, name: string): Promise<void> {
+    for (let presses = 0; (await focusedName(page)) !== name; presses++) {
+      if (presses >= 40) throw new Error(`Tab never reached "${name}" (last: "${await focusedName(page)}")`);
+      await page.keyboard.press("Tab");
+    }
+  }
+
+  it("signs up, ends another session, and resets a forgotten password with the keyboard alone", async () => {
+    const email = uniqueEmail("pages-keyboard-flows");
+    const { context, page } = await newDevice();
+    await page.goto(`${origin}/auth/sign-up`);
+    await tabTo(page, "Email");
+    await page.keyboard.type(email);
+    await tabTo(page, "Password");
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${origin}/auth/account`);
+
+    const other = await login(api.url, email, PASSWORD, "Phone");
+    const live = await openLive(api.url, other.accessToken);
+    await page.reload();
+    await tabTo(page, "Sign out Phone");
+    // The form posts, and the answer sends the page back to where it is: wait for that load.
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await closedWithin(live, 5_000);
+    await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
+
+    await context.clearCookies();
+    await page.goto(`${origin}/auth/forgot-password`);
+    await tabTo(page, "Email");
+    await page.keyboard.type(email);
+    await page.keyboard.press("Enter");
+    await expect(page.getByRole("status").textContent()).resolves.toContain(email);
+    await page.goto(linkIn(await mailbox.nth(email, /reset/i)));
+    await tabTo(page, "New password");
+    await page.keyboard.type("a keyboard-only password");
+    await page.keyboard.press("Enter");
+    await expect(page.getByRole("status").textContent()).resolves.toContain("password is changed");
+
+    await page.goto(`${origin}/auth/sign-in`);
+    await tabTo(page, "Email");
+    await page.keyboard.type(email);
+    await tabTo(page, "Password");
+    await page.keyboard.type("a keyboard-only password");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${origin}/auth/account`);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
+    await context.close();
+  });
+
   it("turns TOTP on from the account page, then signs in with the password and a code", async () => {
     const email = uniqueEmail("pages-totp");
     const { context, page } = await newDevice();
