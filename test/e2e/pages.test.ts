@@ -258,13 +258,16 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     const email = uniqueEmail("pages-totp");
     const { context, page } = await newDevice();
     await signUp(page, email);
-    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    // By keyboard alone, as the sign-in and the flows above: Tab to a control, type, Enter.
+    await tabTo(page, "Set up an authenticator app");
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
     await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
     await expectAccessible(page, "account, TOTP enrolment");
     const secret = /type the key ([A-Z2-7]+)/.exec((await page.textContent("main"))!)![1]!;
     const step = stepAt(Date.now());
-    await page.getByLabel("Code").fill(totpCode(secret, step));
-    await page.getByRole("button", { name: "Turn on" }).click();
+    await tabTo(page, "Code");
+    await page.keyboard.type(totpCode(secret, step));
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
     await expect(page.locator(".codes li").count()).resolves.toBe(10);
     await expectAccessible(page, "account, recovery codes shown");
 
@@ -278,13 +281,16 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.goto(`${origin}/auth/account`);
     await page.waitForURL(`${origin}/auth/mfa`);
 
-    await page.getByLabel("Code").fill("000000");
-    await page.getByRole("button", { name: "Verify" }).click();
+    await tabTo(page, "Code");
+    await page.keyboard.type("000000");
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
     await expect(page.locator("#field-code-error").textContent()).resolves.toContain("INVALID_MFA_CODE");
     await expectAccessible(page, "mfa, with errors");
 
-    await page.getByLabel("Code").fill(totpCode(secret, step + 1));
-    await page.getByRole("button", { name: "Verify" }).click();
+    await tabTo(page, "Code");
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type(totpCode(secret, step + 1));
+    await page.keyboard.press("Enter");
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText("Two-step verification is on.").count()).resolves.toBe(1);
     await expectAccessible(page, "account, TOTP on");
