@@ -304,8 +304,11 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await cdp.send("WebAuthn.enable", { enableUI: false });
     await cdp.send("WebAuthn.addVirtualAuthenticator", { options: PLATFORM_AUTHENTICATOR } as never);
     await signUp(page, email);
-    await page.getByLabel("Passkey name").fill("Laptop");
-    await page.getByRole("button", { name: "Add a passkey" }).click();
+    // By keyboard alone: the ceremony starts from the focused button (the virtual authenticator answers).
+    await tabTo(page, "Passkey name");
+    await page.keyboard.type("Laptop");
+    await tabTo(page, "Add a passkey");
+    await page.keyboard.press("Enter");
     await page.getByRole("button", { name: "Remove Laptop" }).waitFor();
     await expectAccessible(page, "account, with a passkey");
     await screenshot(page, "account");
@@ -322,7 +325,8 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     });
     await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.waitForURL(`${origin}/auth/sign-in`);
-    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await tabTo(page, "Sign in with a passkey");
+    await page.keyboard.press("Enter");
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
 
