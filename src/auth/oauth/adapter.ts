@@ -52,7 +52,11 @@ export function adapterClass(store: OAuthModelStore & Pick<OAuthClientStore, "ge
         return client ? hooks.clientMetadata(client) : undefined;
       }
       // A JWT access token is not stored by oidc-provider: its record is ours, kept when it was issued.
-      if (this.model === ACCESS_TOKEN && id.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return hooks.accessTokenRecord(id.slice(JWT_ACCESS_TOKEN_HANDLE.length));
+      if (id.startsWith(JWT_ACCESS_TOKEN_HANDLE)) {
+        // Introspection looks a token up as every kind at once; a handle names a JWT access token only,
+        // so the other kinds (RefreshToken, ClientCredentials) are not asked of Redis.
+        return this.model === ACCESS_TOKEN ? hooks.accessTokenRecord(id.slice(JWT_ACCESS_TOKEN_HANDLE.length)) : undefined;
+      }
       return (await store.findOAuthModel(this.model, id)) as AdapterPayload | undefined;
     }
 
