@@ -52,4 +52,11 @@ describe("introspection of an access token", () => {
     const perRequest = ["get", "hgetall", "mget", "hgetall"];
     expect(commands.filter((command) => command !== "evalsha")).toEqual(Array(requests).fill(perRequest).flat());
   });
+
+  it("says inactive for a handle presented in place of the token: a handle is made only after the signature check", async () => {
+    const { config, token } = await accessToken();
+    const { jti } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { jti: string };
+    expect((await openid.tokenIntrospection(config, `jwt~${jti}`)).active).toBe(false);
+    expect((await openid.tokenIntrospection(config, token)).active).toBe(true);
+  });
 });

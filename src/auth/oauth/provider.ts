@@ -292,9 +292,12 @@ export class OAuthProvider {
   /**
    * What introspection and revocation are handed for a presented token: a JWT access token that
    * verifies (this key set, type, lifetime) becomes the handle the adapter reads its record by;
-   * one that does not, a handle that finds nothing (`active: false`). Anything else is left as is.
+   * one that does not, or a handle presented as is, a handle that finds nothing (`active: false`).
+   * Anything else is left as is.
    */
   presentedToken(token: string): string {
+    // A handle is made here, after the signature check, never taken from a client: one presented as is finds nothing.
+    if (token.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     if (token.split(".").length !== 3) return token;
     try {
       const claims = this.deps.tokens.verifyAccess(token);
