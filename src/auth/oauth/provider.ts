@@ -78,6 +78,20 @@ export interface EndedSignIn {
   readonly clientIds: readonly string[];
 }
 
+/** Marks an introspection handle that carries a verified token's claims (presentedToken), not a jti: a jti never holds "~". */
+const VERIFIED = "~";
+
+/** What introspection needs of a JWT access token whose signature, type and lifetime were checked. */
+interface VerifiedAccessToken {
+  readonly jti: string;
+  readonly sub: string;
+  readonly sid: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly iat: number;
+  readonly exp: number;
+}
+
 /** The provider browser session (its uid) a session of this API signed in, by `userId sessionId`. */
 const SIGNED_IN_BY = "ApiSessionOwner";
 
@@ -293,25 +307,43 @@ export class OAuthProvider {
    * What introspection and revocation are handed for a presented token: a JWT access token that
    * verifies (this key set, type, lifetime) becomes the handle the adapter reads its record by;
    * one that does not, or a handle presented as is, a handle that finds nothing (`active: false`).
-   * Anything else is left as is.
+   * Anything else is left as is. For introspection the handle carries the verified claims
+   * themselves (VERIFIED), so the answer costs one read of the revocation state and no record.
    */
-  presentedToken(token: string): string {
+  presentedToken(token: string, use: "introspection" | "revocation"): string {
     // A handle is made here, after the signature check, never taken from a client: one presented as is finds nothing.
     if (token.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     if (token.split(".").length !== 3) return token;
     try {
       const claims = this.deps.tokens.verifyAccess(token);
-      return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
+      if (use === "revocation") return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
+      const clientId = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as { client_id?: unknown }).client_id;
+      // Only this provider's tokens carry `scope`; the API's own are not introspectable here.
+      if (claims.scope === undefined || typeof clientId !== "string") return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
+      const verified: VerifiedAccessToken = { jti: claims.jti, sub: claims.sub, sid: claims.sid, clientId, scope: claims.scope, iat: claims.iat, exp: claims.exp };
+      return `${JWT_ACCESS_TOKEN_HANDLE}${VERIFIED}${Buffer.from(JSON.stringify(verified), "utf8").toString("base64url")}`;
     } catch {
       return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     }
   }
 
   /**
-   * The record oidc-provider would have kept of a JWT access token (it keeps none): ours, written
-   * when it was issued, while its grant is there and its session here is live; undefined otherwise.
+   * The record oidc-provider would have kept of a JWT access token (it keeps none), while its
+   * session here is live and it is not revoked; undefined otherwise. Introspection's handle
+   * carries the verified claims: the record is made from them after one read of the revocation
+   * state, the same MGET as /graphql's, so it answers what /graphql would. It names no grant, so
+   * oidc-provider skips its grant lookup: a grant that ends revokes its access tokens in that same
+   * state (OAuthGrants.revokeIssuedAccessTokens). Revocation reads the record kept when the token
+   * was issued: ending the token's grant needs its id.
    */
-  private async accessTokenRecord(jti: string): Promise<AdapterPayload | undefined> {
+  private async accessTokenRecord(handle: string): Promise<AdapterPayload | undefined> {
+    if (handle.startsWith(VERIFIED)) {
+      const token = JSON.parse(Buffer.from(handle.slice(VERIFIED.length), "base64url").toString("utf8")) as VerifiedAccessToken;
+      if (isRevoked(await this.deps.store.accessState(token.sub, token.sid, token.jti))) return undefined;
+      const { jti, sub, sid, clientId, scope, iat, exp } = token;
+      return { jti, kind: "AccessToken", accountId: sub, clientId, scope, aud: this.settings.audience, iat, exp, extra: { sid } };
+    }
+    const jti = handle;
     const issued = await this.deps.store.findOAuthModel(ISSUED_ACCESS_TOKEN, jti);
     if (!issued) return undefined;
     const state = await this.deps.store.accessState(String(issued.accountId), String(issued.sid), jti);
