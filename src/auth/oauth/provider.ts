@@ -179,7 +179,10 @@ export class OAuthProvider {
       responseTypes: ["code"],
       scopes: [...OPENID_SCOPES],
       // acr and amr: the level and methods of the sign-in (aal1/aal2; pwd, otp, …), so an app can require aal2 itself.
-      claims: { openid: ["sub", "acr", "amr", "auth_time"], email: ["email", "email_verified"], profile: [] },
+      // sid: the session of this API, as in the access tokens and the logout tokens (OIDC Back-Channel Logout 1.0 §2.4, §2.6).
+      claims: { openid: ["sub", "sid", "acr", "amr", "auth_time"], email: ["email", "email_verified"], profile: [] },
+      // Back-channel logout is ours (backchannel-logout.ts: durable, retried), not oidc-provider's feature; discovery says it is there.
+      discovery: { claim_types_supported: ["normal"], backchannel_logout_supported: true, backchannel_logout_session_supported: true },
       acrValues: ["aal1", "aal2"],
       pkce: { required: () => true },
       extraClientMetadata: { properties: ["require_mfa"] },
@@ -237,10 +240,12 @@ export class OAuthProvider {
           },
         },
       },
-      findAccount: async (_ctx: unknown, sub: string) => {
+      findAccount: async (ctx: { oidc?: { session?: { uid?: string } } }, sub: string, token?: { sessionUid?: string }) => {
         const user = await this.deps.store.getUser(sub);
         if (!user || user.disabled) return undefined;
-        return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified === true }) };
+        // The provider session whose sign-in this is: the code's or refresh token's at the token endpoint, the browser's at authorize.
+        const sessionUid = token?.sessionUid ?? ctx.oidc?.session?.uid;
+        return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified === true, ...(await this.sidClaim(user.id, sessionUid)) }) };
       },
       formats: {
         customizers: {
@@ -284,6 +289,16 @@ export class OAuthProvider {
       amr: session.assurance?.amr ?? ["pwd"],
       email_verified: state.user!.emailVerified === true,
     };
+  }
+
+  /**
+   * The ID token's (and userinfo's) `sid`: the session of this API the provider session signed in
+   * with, the `sid` its logout tokens carry, so a relying party matches one against the other.
+   * oidc-provider's own per-client sid is not used: its backchannelLogout feature is off.
+   */
+  private async sidClaim(userId: string, sessionUid: string | undefined): Promise<{ sid?: string }> {
+    const link = await this.apiSessionOf(sessionUid);
+    return link && link.userId === userId ? { sid: link.sessionId } : {};
   }
 
   private clientMetadata(client: OAuthClientRecord): AdapterPayload {
