@@ -188,11 +188,13 @@ describe("introspection (RFC 7662)", () => {
     expect(await active(await rp("other-app"), tokens.refresh_token!)).toBe(false);
   });
 
-  it("says inactive after logoutAll", async () => {
+  it("says inactive after logoutAll, for the refresh token too", async () => {
     const { config, tokens, email } = await signIn();
+    expect(await active(config, tokens.refresh_token!)).toBe(true);
     const own = await login(graphql, email);
     await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
     expect(await active(config, tokens.access_token)).toBe(false);
+    expect(await active(config, tokens.refresh_token!)).toBe(false);
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
   });
 

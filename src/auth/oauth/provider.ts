@@ -131,6 +131,7 @@ export class OAuthProvider {
     const Adapter = adapterClass(store, {
       clientMetadata: (client) => this.clientMetadata(client),
       accessTokenRecord: (token) => this.accessTokenRecord(token),
+      liveRefreshToken: (payload) => this.liveRefreshToken(payload),
       revokeAccessToken: (jti) => this.revokePresentedAccessToken(jti),
       replayed: async (model, payload) => {
         if (typeof payload?.grantId === "string") await deps.grants.end(payload.grantId, model === "RefreshToken" ? "refresh_reuse" : "code_replay");
@@ -375,6 +376,16 @@ export class OAuthProvider {
       exp: Math.floor(Number(issued.expiresAt) / 1000),
       extra: { sid: issued.sid },
     };
+  }
+
+  /**
+   * A refresh token while the session here it was issued in is live: logout, logoutAll, a password
+   * change or reset and disabling end it at introspection as at the token endpoint (extraTokenClaims).
+   */
+  private async liveRefreshToken(payload: AdapterPayload): Promise<AdapterPayload | undefined> {
+    const link = await this.apiSessionOf(typeof payload.sessionUid === "string" ? payload.sessionUid : undefined);
+    if (!link || link.userId !== payload.accountId) return undefined;
+    return isRevoked(await this.deps.store.accessState(link.userId, link.sessionId, "")) ? undefined : payload;
   }
 
   /** RFC 7009 on a JWT access token: oidc-provider found it through accessTokenRecord, so it is ours and live. */
