@@ -1,4 +1,4 @@
-import { isRevoked } from "@revocable-auth/verifier/internal";
+import { DPOP_ALGORITHMS, isRevoked } from "@revocable-auth/verifier/internal";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { OAuthClientRecord, OAuthModelStore, OAuthClientStore, SessionStore, UserStore } from "../../store/store";
@@ -90,6 +90,8 @@ interface VerifiedAccessToken {
   readonly scope: string;
   readonly iat: number;
   readonly exp: number;
+  /** `cnf.jkt` of a DPoP-bound token. */
+  readonly jkt?: string;
 }
 
 /** The provider browser session (its uid) a session of this API signed in, by `userId sessionId`. */
@@ -195,6 +197,8 @@ export class OAuthProvider {
         authorizationSigningAlgValues: [settings.algorithm],
         requestObjectSigningAlgValues: [settings.algorithm],
         clientAuthSigningAlgValues: [settings.algorithm],
+        // The proofs /graphql and the verifier take (RFC 9449): a token bound at the token endpoint is usable there.
+        dPoPSigningAlgValues: [...DPOP_ALGORITHMS],
       },
       tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
       rotateRefreshToken: true,
@@ -223,6 +227,9 @@ export class OAuthProvider {
           allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
         },
         rpInitiatedLogout: { enabled: true },
+        // A client that sends a proof at the token endpoint gets a token with cnf.jkt; /graphql and the
+        // verifier enforce it as they do the API's own bound tokens (same checks, same replay keys).
+        dPoP: { enabled: true },
         resourceIndicators: {
           enabled: true,
           // RFC 8707 names a resource by an absolute URI: this API's /graphql. Its tokens' `aud` is JWT_AUDIENCE.
@@ -336,7 +343,7 @@ export class OAuthProvider {
       const clientId = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as { client_id?: unknown }).client_id;
       // Only this provider's tokens carry `scope`; the API's own are not introspectable here.
       if (claims.scope === undefined || typeof clientId !== "string") return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
-      const verified: VerifiedAccessToken = { jti: claims.jti, sub: claims.sub, sid: claims.sid, clientId, scope: claims.scope, iat: claims.iat, exp: claims.exp };
+      const verified: VerifiedAccessToken = { jti: claims.jti, sub: claims.sub, sid: claims.sid, clientId, scope: claims.scope, iat: claims.iat, exp: claims.exp, ...(claims.jkt === undefined ? {} : { jkt: claims.jkt }) };
       return `${JWT_ACCESS_TOKEN_HANDLE}${VERIFIED}${Buffer.from(JSON.stringify(verified), "utf8").toString("base64url")}`;
     } catch {
       return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
@@ -356,8 +363,9 @@ export class OAuthProvider {
     if (handle.startsWith(VERIFIED)) {
       const token = JSON.parse(Buffer.from(handle.slice(VERIFIED.length), "base64url").toString("utf8")) as VerifiedAccessToken;
       if (isRevoked(await this.deps.store.accessState(token.sub, token.sid, token.jti))) return undefined;
-      const { jti, sub, sid, clientId, scope, iat, exp } = token;
-      return { jti, kind: "AccessToken", accountId: sub, clientId, scope, aud: this.settings.audience, iat, exp, extra: { sid } };
+      const { jti, sub, sid, clientId, scope, iat, exp, jkt } = token;
+      // jkt: a DPoP-bound token introspects as token_type DPoP with its cnf.jkt (RFC 9449 §6.2).
+      return { jti, kind: "AccessToken", accountId: sub, clientId, scope, aud: this.settings.audience, iat, exp, ...(jkt === undefined ? {} : { jkt }), extra: { sid } };
     }
     const jti = handle;
     const issued = await this.deps.store.findOAuthModel(ISSUED_ACCESS_TOKEN, jti);
