@@ -16,6 +16,9 @@
  *     (h): that letter was taken): target ≥ 0.97× (d), p99 ≤ (d) + 1 ms. Still one Redis command and
  *     no SQL per request (integration/postgres-directory counts both). And logins/s with and without
  *     Postgres, in alternating runs (target ≥ 0.95×: argon2 dominates).
+ *   - row (o): OAuth introspection (RFC 7662) of an active access token by the client it was issued
+ *     to (client_secret_basic), on an API with OAUTH_PROVIDER on and the same Redis: target ≥ 0.5× (d)
+ *     (issue 28); integration/oauth-introspection-cost counts its Redis commands.
  *   - fair hashing: a bystander's login p50 while one client IP keeps 50 logins in flight.
  * Prints Markdown tables; asserts nothing. Runs the built server (dist/).
  *
@@ -51,8 +54,12 @@ import { randomId } from "../src/auth/tokens/tokens";
 import { loadConfig } from "../src/config";
 import { singleNode } from "../src/store/redis/connection";
 import { connectRedisStore } from "../src/store/redis/redis-store";
-import { spawnApi, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from "../test/support/api";
+import { spawnApi, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, type SpawnOptions } from "../test/support/api";
+import { openid } from "../src/auth/federation/openid";
 import { dpopKey, proof } from "../test/support/dpop";
+import { asymmetricEnv, newKey } from "../test/support/keys";
+import { authorizeInBrowser, CookieJar } from "../test/support/oauth";
+import { secretHash } from "../src/auth/oauth/clients";
 import { startPostgres, type TestPostgres } from "../test/support/postgres";
 import { freePort, startRedis, type TestRedis } from "../test/support/redis";
 import { cpuSeconds } from "./bench/cpu";
@@ -197,6 +204,47 @@ async function dpopTarget(url: string, pid: number | undefined): Promise<Target>
   return { row: "k", label: `this API, DPoP-bound token + a fresh ${DPOP_ALG} proof per request + Redis`, url, pid, body: ME, headers: { authorization: `DPoP ${token}` }, fresh };
 }
 
+const OAUTH_CLIENT = "bench-app";
+const OAUTH_SECRET = "a-bench-client-secret-long-and-random-0123456789";
+const OAUTH_CALLBACK = "http://127.0.0.1:9/callback";
+
+/** Row (o)'s server: the API with its OAuth provider on, its issuer its own origin. */
+async function spawnProvider(redisUrl: string, options: SpawnOptions) {
+  const port = await freePort();
+  const issuer = `http://localhost:${port}`;
+  const api = await spawnApi(redisUrl, { ...asymmetricEnv([newKey("ES256")]), OAUTH_PROVIDER: "on", OAUTH_ISSUER: issuer }, { ...options, port });
+  return { ...api, issuer };
+}
+
+/**
+ * Row (o): POST /oauth/introspect of an active access token by its client (client_secret_basic).
+ * The token comes from a code + PKCE sign-in played over HTTP with openid-client, as the tests do.
+ */
+async function introspectionTarget(redisUrl: string, provider: Awaited<ReturnType<typeof spawnProvider>>): Promise<Target> {
+  const store = await connectRedisStore({ redis: singleNode(redisUrl), timeoutMs: 5_000, connectWithinMs: 5_000, logger: pino({ level: "silent" }) });
+  try {
+    await store.createOAuthClient({
+      clientId: OAUTH_CLIENT, name: "Bench app", redirectUris: [OAUTH_CALLBACK], grantTypes: ["authorization_code"], scopes: ["openid", "api"],
+      public: false, backchannelLogoutUri: null, requireMfa: false, secretHash: secretHash(OAUTH_SECRET), createdAt: Date.now(),
+    });
+  } finally {
+    await store.close();
+  }
+  const { email } = await registerUser(provider.url);
+  const config = await openid.discovery(new URL(provider.issuer), OAUTH_CLIENT, undefined, openid.ClientSecretBasic(OAUTH_SECRET), { execute: [openid.allowInsecureRequests] });
+  const verifier = openid.randomPKCECodeVerifier();
+  const state = openid.randomState();
+  const url = openid.buildAuthorizationUrl(config, { redirect_uri: OAUTH_CALLBACK, scope: "openid api", code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
+  const callback = await authorizeInBrowser(new CookieJar(), url.href, email, PASSWORD, OAUTH_CALLBACK);
+  const tokens = await openid.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+  const target = `${provider.issuer}/oauth/introspect`;
+  const body = new URLSearchParams({ token: tokens.access_token, token_type_hint: "access_token" }).toString();
+  const headers = { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${OAUTH_CLIENT}:${OAUTH_SECRET}`).toString("base64")}` };
+  const answer = (await (await fetch(target, { method: "POST", headers, body })).json()) as { active?: boolean };
+  if (answer.active !== true) throw new Error(`row (o): the token does not introspect active: ${JSON.stringify(answer)}`);
+  return { row: "o", label: "OAuth introspection of an active access token (client_secret_basic) + Redis", url: target, pid: provider.process.pid, body, headers };
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
   const middle = Math.floor(sorted.length / 2);
@@ -218,6 +266,8 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   // Row (p): on the same Redis as (d), the directory in Postgres (migrated at its start, MIGRATE=on).
   const onPostgres = wanted("p") ? await spawnApi(redis.url, { DATABASE_URL: await directoryDatabase(servers) }, quiet) : null;
   if (onPostgres) servers.push(onPostgres);
+  const provider = wanted("o") ? await spawnProvider(redis.url, quiet) : null;
+  if (provider) servers.push(provider);
   const reference = await spawnScript("bench/reference-server.js", {});
   const onFastify = await spawnScript("bench/fastify-server.js", { AUTH: "none" });
   const minimal = await spawnScript("bench/fastify-server.js", { AUTH: "minimal", REDIS_URL: redis.url, JWT_SECRET: TEST_SECRET, JWT_ISSUER: TEST_ISSUER, JWT_AUDIENCE: TEST_AUDIENCE });
@@ -249,6 +299,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
     ...(onPostgres
       ? [{ row: "p", label: "(d) with DATABASE_URL: the directory in Postgres, the same Redis", url: onPostgres.url, pid: onPostgres.process.pid, body: ME, headers: bearer((await registerUser(onPostgres.url)).accessToken) }]
       : []),
+    ...(provider ? [await introspectionTarget(redis.url, provider)] : []),
   ].filter((target) => wanted(target.row));
 
   process.stderr.write(`warm-up: ${WARMUP_SECONDS} s each\n`);
@@ -280,6 +331,7 @@ async function throughput(redis: TestRedis, servers: Server[]): Promise<void> {
   if (samples.has("d") && samples.has("g")) console.log(`\nTracing: (g) = ${ratio("g", "d")}× (d) (target ≥ 0.75), every trace kept costs ${cost("g")} of (d)'s throughput.`);
   if (samples.has("d") && samples.has("k")) console.log(`\nDPoP: (k) = ${ratio("k", "d")}× (d) (target ≥ 0.75); a proof costs the server ${(median(samples.get("k")!.map((s) => s.cpuUs)) - median(samples.get("d")!.map((s) => s.cpuUs))).toFixed(0)} µs of CPU per request more.`);
   if (samples.has("d") && samples.has("h")) console.log(`(h) = ${ratio("h", "d")}× (d): keeping 1 trace in 10 costs ${cost("h")}.`);
+  if (samples.has("d") && samples.has("o")) console.log(`\nOAuth introspection: (o) = ${ratio("o", "d")}× (d) (target ≥ 0.5).`);
   if (samples.has("d") && samples.has("p")) {
     console.log(`\nPostgres: (p) = ${ratio("p", "d")}× (d) (target ≥ 0.97); p99 (p) − p99 (d) = ${(p99("p") - p99("d")).toFixed(1)} ms (target ≤ 1).`);
   }

@@ -70,7 +70,7 @@ const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }
     if (typeof request.body === "string") {
       const form = new URLSearchParams(request.body);
       const token = form.get("token");
-      if (token !== null) form.set("token", oauth.presentedToken(token));
+      if (token !== null) form.set("token", oauth.presentedToken(token, request.url.startsWith(OAUTH_ROUTES.introspection) ? "introspection" : "revocation"));
       (request.raw as typeof request.raw & { body?: string }).body = form.toString();
     }
     reply.hijack();

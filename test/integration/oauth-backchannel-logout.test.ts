@@ -1,6 +1,6 @@
 import pino from "pino";
 import { LogoutAllDocument, LogoutDocument, MeDocument, RevokeAppAccessDocument } from "../../schema/generated/graphql";
-import { openid } from "../../src/auth/federation/openid";
+import { jose, openid } from "../../src/auth/federation/openid";
 import { redisBackchannelLogout } from "../../src/store/redis/backchannel-logout";
 import { singleNode } from "../../src/store/redis/connection";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
@@ -164,6 +164,26 @@ describe("back-channel logout", () => {
     expect(await a.store.endSession(userId, sid)).not.toBeNull();
     const [logout] = await rp!.waitFor("app-c", 1, 10_000);
     expect(logout!.claims).toMatchObject({ aud: "app-c", sub: userId, sid });
+  });
+
+  it("is advertised in discovery, and the ID token carries the sid its logout token will (OIDC Back-Channel Logout 1.0 §2.4, §2.6), after a refresh too", async () => {
+    const discovery = (await (await fetch(`${a.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(discovery).toMatchObject({ backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+    const { email, userId } = await newUser();
+    const { config, tokens } = await signInAt("app-a", email, new CookieJar());
+    const jwks = jose.createRemoteJWKSet(new URL(`${a.issuer}/oauth/jwks`));
+    const { payload: idToken } = await jose.jwtVerify(tokens.id_token!, jwks, { issuer: a.issuer, audience: "app-a", algorithms: ["ES256"] });
+    const sid = claimsOf(tokens.access_token).sid;
+    expect(typeof sid).toBe("string");
+    expect(idToken.sid).toBe(sid);
+    const refreshed = await openid.refreshTokenGrant(config, tokens.refresh_token!);
+    expect((await jose.jwtVerify(refreshed.id_token!, jwks, { issuer: a.issuer, audience: "app-a", algorithms: ["ES256"] })).payload.sid).toBe(sid);
+
+    const before = rp!.received.filter((r) => r.clientId === "app-a").length;
+    const own = await login(b.url, email);
+    expect((await send(b.url, LogoutAllDocument, {}, { token: own.accessToken })).errors).toBeUndefined();
+    const [logout] = (await rp!.waitFor("app-a", before + 1)).slice(-1);
+    expect(logout).toMatchObject({ ok: true, claims: { sub: userId, sid: idToken.sid } });
   });
 
   it("retries with backoff while the relying party is down, and delivers once it is up; each attempt audited", async () => {

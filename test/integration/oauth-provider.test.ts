@@ -19,6 +19,7 @@ import { authorizeInBrowser, CookieJar, registerClient, startOAuthApi } from "..
 import { visit } from "../support/oidc";
 import { startRedis, type TestRedis } from "../support/redis";
 import { stepAt, totpCode } from "../support/totp";
+import { dpopHeaders, dpopKey, proof } from "../support/dpop";
 import { TEST_AUDIENCE, TEST_ISSUER } from "../support/api";
 import { createVerifier } from "@revocable-auth/verifier";
 import { Redis } from "ioredis";
@@ -83,13 +84,13 @@ async function signIn(clientId = "web-app", scope = "openid email api", email?: 
 const active = async (config: Configuration, token: string) => (await openid.tokenIntrospection(config, token)).active;
 
 /** The code a browser brings back, without redeeming it; the verifier it was asked with. */
-async function codeFor(clientId: string, redirect: string): Promise<{ callback: URL; verifier: string; state: string }> {
+async function codeFor(clientId: string, redirect: string, scope = "openid"): Promise<{ callback: URL; verifier: string; state: string }> {
   const email = uniqueEmail("oauth-code");
   await register(graphql, { email });
   const config = await rp(clientId);
   const verifier = openid.randomPKCECodeVerifier();
   const state = openid.randomState();
-  const url = openid.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: "openid", code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
+  const url = openid.buildAuthorizationUrl(config, { redirect_uri: redirect, scope, code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
   return { callback: new URL(await authorizeInBrowser(new CookieJar(), url.href, email, PASSWORD, redirect)), verifier, state };
 }
 
@@ -188,11 +189,13 @@ describe("introspection (RFC 7662)", () => {
     expect(await active(await rp("other-app"), tokens.refresh_token!)).toBe(false);
   });
 
-  it("says inactive after logoutAll", async () => {
+  it("says inactive after logoutAll, for the refresh token too", async () => {
     const { config, tokens, email } = await signIn();
+    expect(await active(config, tokens.refresh_token!)).toBe(true);
     const own = await login(graphql, email);
     await send(graphql, LogoutAllDocument, {}, { token: own.accessToken });
     expect(await active(config, tokens.access_token)).toBe(false);
+    expect(await active(config, tokens.refresh_token!)).toBe(false);
     expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
   });
 
@@ -260,7 +263,7 @@ describe("attacks on the code flow", () => {
   });
 
   it("refuses a replayed code and ends the grant it made", async () => {
-    const { callback, verifier } = await codeFor("web-app", CALLBACK);
+    const { callback, verifier } = await codeFor("web-app", CALLBACK, "openid api");
     const code = callback.searchParams.get("code")!;
     const first = await tokenRequest("web-app", { grant_type: "authorization_code", code, redirect_uri: CALLBACK, code_verifier: verifier });
     expect(first.status).toBe(200);
@@ -270,7 +273,7 @@ describe("attacks on the code flow", () => {
   });
 
   it("refuses a code at another client", async () => {
-    const { callback, verifier } = await codeFor("web-app", CALLBACK);
+    const { callback, verifier } = await codeFor("web-app", CALLBACK, "openid api");
     const stolen = await tokenRequest("other-app", { grant_type: "authorization_code", code: callback.searchParams.get("code")!, redirect_uri: CALLBACK, code_verifier: verifier });
     expect(stolen.json.error).toBe("invalid_grant");
   });
@@ -452,3 +455,53 @@ async function waitFor(condition: () => boolean, withinMs = 2000): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("DPoP-bound tokens (RFC 9449, issue 30)", () => {
+  it("binds the access token of a client that sends a proof at the token endpoint; /graphql then needs a proof from that key", async () => {
+    const discovery = (await (await fetch(`${api.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(discovery.dpop_signing_alg_values_supported).toEqual(["ES256", "RS256", "EdDSA"]);
+    const key = await dpopKey();
+    const { callback, verifier } = await codeFor("web-app", CALLBACK, "openid api");
+    const response = await fetch(`${api.issuer}/oauth/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${Buffer.from(`web-app:${SECRET}`).toString("base64")}`,
+        dpop: await proof(key, { htu: `${api.issuer}/oauth/token` }),
+      },
+      body: new URLSearchParams({ grant_type: "authorization_code", code: callback.searchParams.get("code")!, redirect_uri: CALLBACK, code_verifier: verifier }),
+    });
+    const tokens = (await response.json()) as { access_token: string; token_type: string };
+    expect(response.status).toBe(200);
+    expect(tokens.token_type).toBe("DPoP");
+    const jwks = jose.createRemoteJWKSet(new URL(`${api.issuer}/oauth/jwks`));
+    const { payload } = await jose.jwtVerify(tokens.access_token, jwks, { issuer: api.issuer, algorithms: ["ES256"] });
+    expect(payload.cnf).toEqual({ jkt: key.jkt });
+
+    expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("DPOP_PROOF_REQUIRED");
+    const other = await dpopKey();
+    expect((await send(graphql, MeDocument, {}, { headers: dpopHeaders(tokens.access_token, await proof(other, { htu: graphql, accessToken: tokens.access_token })) })).error?.reason).toBe("INVALID_DPOP_PROOF");
+    const used = await proof(key, { htu: graphql, accessToken: tokens.access_token });
+    const bound = await send(graphql, MeDocument, {}, { headers: dpopHeaders(tokens.access_token, used) });
+    expect(bound.error).toBeUndefined();
+    expect(bound.data?.me.id).toBe(payload.sub);
+    // The same replay keys as the API's own bound tokens: a proof works once.
+    expect((await send(graphql, MeDocument, {}, { headers: dpopHeaders(tokens.access_token, used) })).error?.reason).toBe("DPOP_PROOF_REPLAYED");
+
+    const introspection = await openid.tokenIntrospection(await rp("web-app"), tokens.access_token);
+    expect(introspection).toMatchObject({ active: true, token_type: "DPoP", cnf: { jkt: key.jkt } });
+
+    // The verifier package enforces the binding the same way, with the same replay keys.
+    const reader = new Redis(redis.url);
+    try {
+      const verifier = createVerifier({ issuer: [TEST_ISSUER, api.issuer], audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      const resource = "https://resource.example/graphql";
+      expect(await verifier.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "DPOP_PROOF_REQUIRED" });
+      const fresh = await proof(key, { htu: resource, accessToken: tokens.access_token });
+      expect(await verifier.verify(tokens.access_token, { method: "POST", url: resource, proof: fresh, scheme: "DPoP" })).toMatchObject({ ok: true });
+      expect(await verifier.verify(tokens.access_token, { method: "POST", url: resource, proof: fresh, scheme: "DPoP" })).toMatchObject({ ok: false, reason: "DPOP_PROOF_REPLAYED" });
+    } finally {
+      reader.disconnect();
+    }
+  });
+});

@@ -78,11 +78,13 @@ export interface SpawnOptions {
   readonly stdout?: "keep" | "discard";
   /** Node's own flags, before the entry point (the benchmark's --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** The port to listen on (the benchmark's OAuth row names its issuer, OAUTH_ISSUER, by it); a free one otherwise. */
+  readonly port?: number;
 }
 
 /** The built entry point (`node dist/index.js`, as `npm start` runs it) in its own process. */
 export async function spawnApi(redisUrl: string | null, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ApiProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repositoryRoot(), "dist/index.js")], {
     env: {
       PATH: process.env.PATH ?? "",

@@ -17,6 +17,8 @@ export interface AdapterHooks {
   clientMetadata(client: OAuthClientRecord): AdapterPayload;
   /** A JWT access token this provider issued, by jti, still live in the revocation state; undefined otherwise. */
   accessTokenRecord(jti: string): Promise<AdapterPayload | undefined>;
+  /** A refresh token's record while the session here it was issued in is live; undefined once it has ended. */
+  liveRefreshToken(payload: AdapterPayload): Promise<AdapterPayload | undefined>;
   /** A JWT access token, by its jti, presented for revocation (RFC 7009): it joins the revocation state. */
   revokeAccessToken(jti: string): Promise<void>;
   /** A code or refresh token presented again while (or after) it was redeemed: its grant ends. */
@@ -52,8 +54,14 @@ export function adapterClass(store: OAuthModelStore & Pick<OAuthClientStore, "ge
         return client ? hooks.clientMetadata(client) : undefined;
       }
       // A JWT access token is not stored by oidc-provider: its record is ours, kept when it was issued.
-      if (this.model === ACCESS_TOKEN && id.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return hooks.accessTokenRecord(id.slice(JWT_ACCESS_TOKEN_HANDLE.length));
-      return (await store.findOAuthModel(this.model, id)) as AdapterPayload | undefined;
+      if (id.startsWith(JWT_ACCESS_TOKEN_HANDLE)) {
+        // Introspection looks a token up as every kind at once; a handle names a JWT access token only,
+        // so the other kinds (RefreshToken, ClientCredentials) are not asked of Redis.
+        return this.model === ACCESS_TOKEN ? hooks.accessTokenRecord(id.slice(JWT_ACCESS_TOKEN_HANDLE.length)) : undefined;
+      }
+      const payload = (await store.findOAuthModel(this.model, id)) as AdapterPayload | undefined;
+      // A refresh token of a session that ended is refused at the token endpoint; introspection must say so too.
+      return payload && this.model === "RefreshToken" ? hooks.liveRefreshToken(payload) : payload;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {

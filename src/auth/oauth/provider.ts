@@ -1,4 +1,4 @@
-import { isRevoked } from "@revocable-auth/verifier/internal";
+import { DPOP_ALGORITHMS, isRevoked } from "@revocable-auth/verifier/internal";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { OAuthClientRecord, OAuthModelStore, OAuthClientStore, SessionStore, UserStore } from "../../store/store";
@@ -78,6 +78,22 @@ export interface EndedSignIn {
   readonly clientIds: readonly string[];
 }
 
+/** Marks an introspection handle that carries a verified token's claims (presentedToken), not a jti: a jti never holds "~". */
+const VERIFIED = "~";
+
+/** What introspection needs of a JWT access token whose signature, type and lifetime were checked. */
+interface VerifiedAccessToken {
+  readonly jti: string;
+  readonly sub: string;
+  readonly sid: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly iat: number;
+  readonly exp: number;
+  /** `cnf.jkt` of a DPoP-bound token. */
+  readonly jkt?: string;
+}
+
 /** The provider browser session (its uid) a session of this API signed in, by `userId sessionId`. */
 const SIGNED_IN_BY = "ApiSessionOwner";
 
@@ -117,6 +133,7 @@ export class OAuthProvider {
     const Adapter = adapterClass(store, {
       clientMetadata: (client) => this.clientMetadata(client),
       accessTokenRecord: (token) => this.accessTokenRecord(token),
+      liveRefreshToken: (payload) => this.liveRefreshToken(payload),
       revokeAccessToken: (jti) => this.revokePresentedAccessToken(jti),
       replayed: async (model, payload) => {
         if (typeof payload?.grantId === "string") await deps.grants.end(payload.grantId, model === "RefreshToken" ? "refresh_reuse" : "code_replay");
@@ -165,7 +182,10 @@ export class OAuthProvider {
       responseTypes: ["code"],
       scopes: [...OPENID_SCOPES],
       // acr and amr: the level and methods of the sign-in (aal1/aal2; pwd, otp, …), so an app can require aal2 itself.
-      claims: { openid: ["sub", "acr", "amr", "auth_time"], email: ["email", "email_verified"], profile: [] },
+      // sid: the session of this API, as in the access tokens and the logout tokens (OIDC Back-Channel Logout 1.0 §2.4, §2.6).
+      claims: { openid: ["sub", "sid", "acr", "amr", "auth_time"], email: ["email", "email_verified"], profile: [] },
+      // Back-channel logout is ours (backchannel-logout.ts: durable, retried), not oidc-provider's feature; discovery says it is there.
+      discovery: { claim_types_supported: ["normal"], backchannel_logout_supported: true, backchannel_logout_session_supported: true },
       acrValues: ["aal1", "aal2"],
       pkce: { required: () => true },
       extraClientMetadata: { properties: ["require_mfa"] },
@@ -177,6 +197,8 @@ export class OAuthProvider {
         authorizationSigningAlgValues: [settings.algorithm],
         requestObjectSigningAlgValues: [settings.algorithm],
         clientAuthSigningAlgValues: [settings.algorithm],
+        // The proofs /graphql and the verifier take (RFC 9449): a token bound at the token endpoint is usable there.
+        dPoPSigningAlgValues: [...DPOP_ALGORITHMS],
       },
       tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
       rotateRefreshToken: true,
@@ -205,6 +227,9 @@ export class OAuthProvider {
           allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
         },
         rpInitiatedLogout: { enabled: true },
+        // A client that sends a proof at the token endpoint gets a token with cnf.jkt; /graphql and the
+        // verifier enforce it as they do the API's own bound tokens (same checks, same replay keys).
+        dPoP: { enabled: true },
         resourceIndicators: {
           enabled: true,
           // RFC 8707 names a resource by an absolute URI: this API's /graphql. Its tokens' `aud` is JWT_AUDIENCE.
@@ -223,10 +248,12 @@ export class OAuthProvider {
           },
         },
       },
-      findAccount: async (_ctx: unknown, sub: string) => {
+      findAccount: async (ctx: { oidc?: { session?: { uid?: string } } }, sub: string, token?: { sessionUid?: string }) => {
         const user = await this.deps.store.getUser(sub);
         if (!user || user.disabled) return undefined;
-        return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified === true }) };
+        // The provider session whose sign-in this is: the code's or refresh token's at the token endpoint, the browser's at authorize.
+        const sessionUid = token?.sessionUid ?? ctx.oidc?.session?.uid;
+        return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified === true, ...(await this.sidClaim(user.id, sessionUid)) }) };
       },
       formats: {
         customizers: {
@@ -272,6 +299,16 @@ export class OAuthProvider {
     };
   }
 
+  /**
+   * The ID token's (and userinfo's) `sid`: the session of this API the provider session signed in
+   * with, the `sid` its logout tokens carry, so a relying party matches one against the other.
+   * oidc-provider's own per-client sid is not used: its backchannelLogout feature is off.
+   */
+  private async sidClaim(userId: string, sessionUid: string | undefined): Promise<{ sid?: string }> {
+    const link = await this.apiSessionOf(sessionUid);
+    return link && link.userId === userId ? { sid: link.sessionId } : {};
+  }
+
   private clientMetadata(client: OAuthClientRecord): AdapterPayload {
     return {
       client_id: client.clientId,
@@ -292,23 +329,45 @@ export class OAuthProvider {
   /**
    * What introspection and revocation are handed for a presented token: a JWT access token that
    * verifies (this key set, type, lifetime) becomes the handle the adapter reads its record by;
-   * one that does not, a handle that finds nothing (`active: false`). Anything else is left as is.
+   * one that does not, or a handle presented as is, a handle that finds nothing (`active: false`).
+   * Anything else is left as is. For introspection the handle carries the verified claims
+   * themselves (VERIFIED), so the answer costs one read of the revocation state and no record.
    */
-  presentedToken(token: string): string {
+  presentedToken(token: string, use: "introspection" | "revocation"): string {
+    // A handle is made here, after the signature check, never taken from a client: one presented as is finds nothing.
+    if (token.startsWith(JWT_ACCESS_TOKEN_HANDLE)) return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     if (token.split(".").length !== 3) return token;
     try {
       const claims = this.deps.tokens.verifyAccess(token);
-      return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
+      if (use === "revocation") return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
+      const clientId = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as { client_id?: unknown }).client_id;
+      // Only this provider's tokens carry `scope`; the API's own are not introspectable here.
+      if (claims.scope === undefined || typeof clientId !== "string") return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
+      const verified: VerifiedAccessToken = { jti: claims.jti, sub: claims.sub, sid: claims.sid, clientId, scope: claims.scope, iat: claims.iat, exp: claims.exp, ...(claims.jkt === undefined ? {} : { jkt: claims.jkt }) };
+      return `${JWT_ACCESS_TOKEN_HANDLE}${VERIFIED}${Buffer.from(JSON.stringify(verified), "utf8").toString("base64url")}`;
     } catch {
       return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     }
   }
 
   /**
-   * The record oidc-provider would have kept of a JWT access token (it keeps none): ours, written
-   * when it was issued, while its grant is there and its session here is live; undefined otherwise.
+   * The record oidc-provider would have kept of a JWT access token (it keeps none), while its
+   * session here is live and it is not revoked; undefined otherwise. Introspection's handle
+   * carries the verified claims: the record is made from them after one read of the revocation
+   * state, the same MGET as /graphql's, so it answers what /graphql would. It names no grant, so
+   * oidc-provider skips its grant lookup: a grant that ends revokes its access tokens in that same
+   * state (OAuthGrants.revokeIssuedAccessTokens). Revocation reads the record kept when the token
+   * was issued: ending the token's grant needs its id.
    */
-  private async accessTokenRecord(jti: string): Promise<AdapterPayload | undefined> {
+  private async accessTokenRecord(handle: string): Promise<AdapterPayload | undefined> {
+    if (handle.startsWith(VERIFIED)) {
+      const token = JSON.parse(Buffer.from(handle.slice(VERIFIED.length), "base64url").toString("utf8")) as VerifiedAccessToken;
+      if (isRevoked(await this.deps.store.accessState(token.sub, token.sid, token.jti))) return undefined;
+      const { jti, sub, sid, clientId, scope, iat, exp, jkt } = token;
+      // jkt: a DPoP-bound token introspects as token_type DPoP with its cnf.jkt (RFC 9449 §6.2).
+      return { jti, kind: "AccessToken", accountId: sub, clientId, scope, aud: this.settings.audience, iat, exp, ...(jkt === undefined ? {} : { jkt }), extra: { sid } };
+    }
+    const jti = handle;
     const issued = await this.deps.store.findOAuthModel(ISSUED_ACCESS_TOKEN, jti);
     if (!issued) return undefined;
     const state = await this.deps.store.accessState(String(issued.accountId), String(issued.sid), jti);
@@ -325,6 +384,16 @@ export class OAuthProvider {
       exp: Math.floor(Number(issued.expiresAt) / 1000),
       extra: { sid: issued.sid },
     };
+  }
+
+  /**
+   * A refresh token while the session here it was issued in is live: logout, logoutAll, a password
+   * change or reset and disabling end it at introspection as at the token endpoint (extraTokenClaims).
+   */
+  private async liveRefreshToken(payload: AdapterPayload): Promise<AdapterPayload | undefined> {
+    const link = await this.apiSessionOf(typeof payload.sessionUid === "string" ? payload.sessionUid : undefined);
+    if (!link || link.userId !== payload.accountId) return undefined;
+    return isRevoked(await this.deps.store.accessState(link.userId, link.sessionId, "")) ? undefined : payload;
   }
 
   /** RFC 7009 on a JWT access token: oidc-provider found it through accessTokenRecord, so it is ours and live. */
