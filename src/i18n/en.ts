@@ -110,6 +110,22 @@ export const en = {
   "mail.emailChange.asked": "Someone asked to move an account to {email}. To confirm this address, open this link within {ttl}:",
   "mail.emailChange.button": "Confirm {email}",
   "mail.emailChange.ignore": "If you did not ask for this, ignore this mail: nothing changes.",
+  "mail.ttl.second": "1 second",
+  "mail.ttl.seconds": "{n} seconds",
+  "mail.ttl.minute": "1 minute",
+  "mail.ttl.minutes": "{n} minutes",
+  "mail.ttl.hour": "1 hour",
+  "mail.ttl.hours": "{n} hours",
+  "mail.accountExists.subject": "Someone tried to register with your address",
+  "mail.accountExists.tried": "Someone tried to create an account for {email}, which already has one.",
+  "mail.accountExists.ifYou": "If it was you, log in, or use \"Forgot password\" if you no longer know the password. If it was not you, you need to do nothing.",
+  "mail.emailChangeRequested.subject": "Your email address is about to change",
+  "mail.emailChangeRequested.asked": "Someone signed in to your account ({email}) asked to move it to {newEmail}. It changes only once the new address is confirmed from a link mailed to it.",
+  "mail.emailChangeRequested.notYou": "If this was not you, open this link within {ttl}. It cancels the change (or moves the account back to {email} if it went through already), signs out every device and retires your password, which whoever asked knew; a link to set a new one follows:",
+  "mail.emailChangeRequested.button": "Cancel the change",
+  "mail.passwordChanged.subject": "Your password was changed",
+  "mail.passwordChanged.done": "The password of the account for {email} was just reset with a link mailed to this address. Every device was signed out.",
+  "mail.passwordChanged.notYou": "If this was not you, reset your password again at once and check who can read this mailbox.",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -203,6 +203,21 @@ describe("the hosted pages over HTTP", () => {
     await mailbox.nth(email, /^Reset your password$/);
   });
 
+  it("mails the notices a German page causes in German: the link's lifetime, and the password changed by the reset", async () => {
+    const email = uniqueEmail("pages-german-notice");
+    await register(api.url, { email });
+    const browser = new Browser(origin, { "accept-language": "de-DE,de;q=0.9" });
+    await browser.post("/auth/forgot-password", { csrf: await browser.csrf("/auth/forgot-password"), email });
+    const reset = await mailbox.nth(email, /Passwort zurücksetzen/);
+    expect(reset.text).toMatch(/innerhalb von \d+ (Minuten|Stunden)/);
+    const link = linkIn(reset);
+    const token = new URL(link).searchParams.get("token")!;
+    await browser.post("/auth/reset-password", { csrf: await browser.csrf(link.slice(origin.length)), token, newPassword: "a new password that is long enough" });
+    const changed = await mailbox.nth(email, /^Ihr Passwort wurde geändert$/);
+    expect(changed.text).toContain(`Das Passwort des Kontos für ${email} wurde soeben über einen an diese Adresse geschickten Link zurückgesetzt.`);
+    expect(changed.html).toContain("Wenn Sie das nicht waren");
+  });
+
   it("turns TOTP on, makes new recovery codes and turns it off from the account page, each with a current code", async () => {
     const clock = testClock();
     const port = await freePort();
