@@ -126,6 +126,23 @@ export const en = {
   "mail.passwordChanged.subject": "Your password was changed",
   "mail.passwordChanged.done": "The password of the account for {email} was just reset with a link mailed to this address. Every device was signed out.",
   "mail.passwordChanged.notYou": "If this was not you, reset your password again at once and check who can read this mailbox.",
+  "mail.device.named": "the device \"{device}\"",
+  "mail.device.unnamed": "a device without a name",
+  "mail.by.admin": "by an administrator",
+  "mail.by.someDevice": "from one of your signed-in devices",
+  "mail.by.device": "from {device}",
+  "mail.totpOn.subject": "Two-step sign-in was turned on",
+  "mail.totpOn.done": "Two-step sign-in with an authenticator app was just turned on for the account for {email}, from {device}. Your other devices were signed out.",
+  "mail.totpOn.notYou": "If this was not you, someone can now sign in with your password and their authenticator: reset your password with the \"Forgot password\" link at once, then ask an administrator to reset your two-step sign-in.",
+  "mail.totpOff.subject": "Two-step sign-in was turned off",
+  "mail.totpOff.done": "Two-step sign-in (the authenticator app) of the account for {email} was just turned off {by}. Your other devices were signed out.",
+  "mail.totpOff.notYou": "If this was not you, change your password and turn two-step sign-in on again at once.",
+  "mail.passkeyAdded.subject": "A passkey was added to your account",
+  "mail.passkeyAdded.done": "A passkey named \"{name}\" was just added to the account for {email}, from {device}. It can sign in to your account from now on.",
+  "mail.passkeyAdded.notYou": "If this was not you, remove this passkey at once (that also ends every session it started), then change your password and sign out everywhere.",
+  "mail.passkeyRemoved.subject": "A passkey was removed from your account",
+  "mail.passkeyRemoved.done": "The passkey named \"{name}\" was just removed from the account for {email}, from {device}. It no longer signs in, and the sessions it had started were ended.",
+  "mail.passkeyRemoved.notYou": "If this was not you, change your password and sign out everywhere at once.",
 } as const;
 
 export type MessageKey = keyof typeof en;
