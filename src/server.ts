@@ -293,7 +293,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
           },
         }
       : {}),
-    ...(oauth && oauthInteractions ? { oauth: { oauth, interactions: oauthInteractions } } : {}),
+    ...(oauth && oauthInteractions ? { oauth: { oauth, interactions: oauthInteractions, brand: { name: config.pages.brandName, logoUrl: config.pages.brandLogoUrl } } } : {}),
     live: {
       protocol,
       connections,

@@ -19,7 +19,7 @@ import { liveRoute, type LiveRouteOptions } from "./live";
 import { metricsRoute } from "./metrics";
 import { oauthRoutes, type OAuthRouteOptions } from "./oauth";
 import { OriginPolicy } from "./origins";
-import { hostedPages, type PagesDeps } from "./pages/pages";
+import { hostedPages, pageAssets, type PagesDeps } from "./pages/pages";
 import { HOSTED_PAGES } from "./pages/routes";
 import { refreshCookie } from "./refresh-cookie";
 import { requestIdFor, requestLog } from "./request-log";
@@ -115,6 +115,8 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     });
   }
   if (parts.oauth) await app.register(oauthRoutes, parts.oauth);
+  // The interaction pages link the hosted pages' stylesheet: served here when the hosted pages are off.
+  if (parts.oauth && !parts.pages) await app.register(async (scope) => pageAssets(scope));
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });
   return app;
 }

@@ -1,12 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { consentPage, loginPage, messagePage, mfaPage } from "../auth/oauth/pages";
 import type { InteractionOutcome, OAuthInteractions } from "../auth/oauth/interactions";
 import type { InteractionDetails } from "../auth/oauth/oidc";
 import { INTERACTION_PATH, OAUTH_ROUTES, type OAuthProvider } from "../auth/oauth/provider";
+import { interactionConsentPage, interactionMessagePage, interactionMfaPage, interactionSignInPage, interactionView } from "./pages/oauth-interaction";
+import { pageHeaders, pageSecurityPolicy } from "./pages/pages";
+import type { Brand } from "./pages/view";
 
 export interface OAuthRouteOptions {
   readonly oauth: OAuthProvider;
   readonly interactions: OAuthInteractions;
+  /** BRAND_NAME and BRAND_LOGO_URL: the interaction pages wear the hosted pages' brand. */
+  readonly brand: Brand;
 }
 
 /** An introspection or revocation form: a token (at most 4 KiB, as the verifier bounds it) and a hint. */
@@ -79,12 +83,17 @@ const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }
   for (const url of TOKEN_CHECKS) app.route({ method: ["POST", "OPTIONS"], url, handler });
 };
 
-const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions }) => {
+/**
+ * The interaction pages: the hosted pages' layout, catalogs (Accept-Language) and brand
+ * (src/http/pages/oauth-interaction.ts), a CSRF token bound to the interaction.
+ */
+const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions, brand }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_FORM_BYTES }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
   const origin = (request: FastifyRequest) => ({ clientIp: request.ip, userAgent: request.headers["user-agent"] ?? null });
   const form = (request: FastifyRequest) => (request.body instanceof URLSearchParams ? request.body : new URLSearchParams());
+  const view = (request: FastifyRequest<Uid>) => interactionView(request.headers["accept-language"], interactions.csrfToken(request.params.uid), brand);
 
   /** The interaction of this browser (oidc-provider checks its signed cookie) with this uid, or a page saying it is gone. */
   async function load(request: FastifyRequest<Uid>, reply: FastifyReply): Promise<InteractionDetails | null> {
@@ -94,35 +103,32 @@ const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { in
     } catch {
       // SessionNotFound: no interaction cookie (another browser, a forged cross-site post) or it expired.
     }
-    void render(reply, null, messagePage("Sign-in expired", "This sign-in has expired or was started in another browser. Go back to the app and start again."), 400);
+    void render(reply, null, interactionMessagePage(view(request), "expired"), brand, 400);
     return null;
   }
 
   /** A POST whose CSRF token is not this interaction's is refused before anything else is read. */
   async function loadForPost(request: FastifyRequest<Uid>, reply: FastifyReply): Promise<InteractionDetails | null> {
     if (!interactions.csrfMatches(request.params.uid, form(request).get("csrf"))) {
-      void render(reply, null, messagePage("Sign-in refused", "This form was not sent from the sign-in page. Go back to the app and start again."), 403);
+      void render(reply, null, interactionMessagePage(view(request), "refused"), brand, 403);
       return null;
     }
     return load(request, reply);
   }
 
   function respond(request: FastifyRequest<Uid>, reply: FastifyReply, details: InteractionDetails, outcome: InteractionOutcome) {
-    const uid = request.params.uid;
-    const base = `${INTERACTION_PATH}/${encodeURIComponent(uid)}`;
-    const csrf = interactions.csrfToken(uid);
-    switch (outcome.kind) {
-      case "redirect":
-        return reply.header("cache-control", "no-store").redirect(outcome.to, 303);
-      case "login":
-        return render(reply, details, loginPage({ action: `${base}/login`, csrf, clientName: outcome.clientName, error: outcome.error, ...(outcome.email === undefined ? {} : { email: outcome.email }) }), outcome.error ? 401 : 200);
-      case "mfa":
-        return render(reply, details, mfaPage({ action: `${base}/mfa`, csrf, clientName: outcome.clientName, error: outcome.error }), outcome.error ? 401 : 200);
-      case "consent":
-        return render(reply, details, consentPage({ action: `${base}/confirm`, abortAction: `${base}/abort`, csrf, clientName: outcome.clientName, scopes: outcome.scopes }));
+    const base = `${INTERACTION_PATH}/${encodeURIComponent(request.params.uid)}`;
+    if (outcome.kind === "redirect") return reply.header("cache-control", "no-store").redirect(outcome.to, 303);
+    if (outcome.kind === "consent") {
+      return render(reply, details, interactionConsentPage(view(request), { action: `${base}/confirm`, abortAction: `${base}/abort`, clientName: outcome.clientName, scopes: outcome.scopes }), brand);
     }
+    if (outcome.error?.retryAfterSeconds !== undefined) void reply.header("retry-after", String(outcome.error.retryAfterSeconds));
+    const status = outcome.error ? 401 : 200;
+    if (outcome.kind === "login") {
+      return render(reply, details, interactionSignInPage(view(request), { action: `${base}/login`, clientName: outcome.clientName, email: outcome.email ?? "", error: outcome.error }), brand, status);
+    }
+    return render(reply, details, interactionMfaPage(view(request), { action: `${base}/mfa`, clientName: outcome.clientName, error: outcome.error }), brand, status);
   }
-
   app.get<Uid>(`${INTERACTION_PATH}/:uid`, async (request, reply) => {
     const details = await load(request, reply);
     return details && respond(request, reply, details, await interactions.show(details));
@@ -158,20 +164,13 @@ const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { in
 };
 
 /**
- * A page under a CSP that allows nothing but posting its form to this origin, and, since a browser
- * applies form-action to the redirects that follow a post, to the client's registered redirect URI
- * (oidc-provider checked it before the interaction began).
+ * A page under the hosted pages' CSP (stylesheet from this origin, no inline script), whose
+ * form-action also names the client's registered redirect URI: a browser applies form-action to
+ * the redirects that follow a post (oidc-provider checked that URI before the interaction began).
  */
-function render(reply: FastifyReply, details: InteractionDetails | null, html: string, status = 200): FastifyReply {
+function render(reply: FastifyReply, details: InteractionDetails | null, html: string, brand: Brand, status = 200): FastifyReply {
   const redirect = typeof details?.params.redirect_uri === "string" ? originOf(details.params.redirect_uri) : null;
-  return reply
-    .code(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("cache-control", "no-store")
-    .header("content-security-policy", `default-src 'none'; form-action 'self'${redirect ? ` ${redirect}` : ""}; frame-ancestors 'none'; base-uri 'none'`)
-    .header("x-frame-options", "DENY")
-    .header("referrer-policy", "no-referrer")
-    .send(html);
+  return pageHeaders(reply, pageSecurityPolicy(redirect ? [redirect] : [], brand.logoUrl)).code(status).type("text/html; charset=utf-8").send(html);
 }
 
 function originOf(url: string): string | null {

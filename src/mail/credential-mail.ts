@@ -1,8 +1,12 @@
 import type { MfaNotices } from "../auth/mfa/mfa";
 import type { Outbox } from "../auth/mail-links/outbox";
 import type { PasskeyNotices } from "../auth/passkeys/passkeys";
+import { isLocale, Translator } from "../i18n/i18n";
 
-const describeDevice = (device: string | null) => (device === null ? "a device without a name" : `the device "${device}"`);
+/** The mail's language: the request's, else English; the phrases filled into a template come from the same catalog. */
+const languageOf = (locale: string | undefined) => new Translator(isLocale(locale) ? locale : "en");
+const describeDevice = (t: Translator, device: string | null) => (device === null ? t.t("mail.device.unnamed") : t.t("mail.device.named", { device }));
+const localeField = (t: Translator) => ({ locale: t.locale });
 
 /**
  * Every credential added to or removed from an account, as mail to its address (NIST SP 800-63B
@@ -16,21 +20,25 @@ export function credentialMailNotices(outbox: Outbox): MfaNotices & PasskeyNotic
     recoveryCodeUsed(user, remaining) {
       outbox.post({ to: user.email, template: "mfa-recovery-code-used", values: { email: user.email, remaining: String(remaining) } });
     },
-    totpDisabled(user, by, device) {
-      const from = by === "admin" ? "by an administrator" : device === undefined ? "from one of your signed-in devices" : `from ${describeDevice(device)}`;
-      outbox.post({ to: user.email, template: "mfa-disabled", values: { email: user.email, by: from, device: describeDevice(device ?? null) } });
+    totpDisabled(user, by, device, locale) {
+      const t = languageOf(locale);
+      const from = by === "admin" ? t.t("mail.by.admin") : device === undefined ? t.t("mail.by.someDevice") : t.t("mail.by.device", { device: describeDevice(t, device) });
+      outbox.post({ to: user.email, template: "mfa-disabled", values: { email: user.email, by: from, device: describeDevice(t, device ?? null) }, ...localeField(t) });
     },
-    totpEnabled(user, device) {
-      outbox.post({ to: user.email, template: "mfa-enabled", values: { email: user.email, device: describeDevice(device) } });
+    totpEnabled(user, device, locale) {
+      const t = languageOf(locale);
+      outbox.post({ to: user.email, template: "mfa-enabled", values: { email: user.email, device: describeDevice(t, device) }, ...localeField(t) });
     },
     recoveryCodesRegenerated(user, device) {
-      outbox.post({ to: user.email, template: "recovery-codes-regenerated", values: { email: user.email, device: describeDevice(device) } });
+      outbox.post({ to: user.email, template: "recovery-codes-regenerated", values: { email: user.email, device: describeDevice(languageOf(undefined), device) } });
     },
-    passkeyAdded(user, name, device) {
-      outbox.post({ to: user.email, template: "passkey-added", values: { email: user.email, name, device: describeDevice(device) } });
+    passkeyAdded(user, name, device, locale) {
+      const t = languageOf(locale);
+      outbox.post({ to: user.email, template: "passkey-added", values: { email: user.email, name, device: describeDevice(t, device) }, ...localeField(t) });
     },
-    passkeyRemoved(user, name, device) {
-      outbox.post({ to: user.email, template: "passkey-removed", values: { email: user.email, name, device: describeDevice(device) } });
+    passkeyRemoved(user, name, device, locale) {
+      const t = languageOf(locale);
+      outbox.post({ to: user.email, template: "passkey-removed", values: { email: user.email, name, device: describeDevice(t, device) }, ...localeField(t) });
     },
   };
 }

@@ -1,11 +1,15 @@
 import { createServer, type Server } from "node:http";
+import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser } from "playwright-core";
 import { jose, openid } from "../../src/auth/federation/openid";
-import { PASSWORD, register, uniqueEmail } from "../support/client";
+import { ConfirmTotpDocument, EnrollTotpDocument } from "../../schema/generated/graphql";
+import { expectAccessible } from "../support/axe";
+import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
 import { registerClient, startOAuthApi } from "../support/oauth";
 import { startRedis, type TestRedis } from "../support/redis";
+import { stepAt, totpCode } from "../support/totp";
 import type { TestApi } from "../support/api";
 
 type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
@@ -49,7 +53,7 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
 
   beforeAll(async () => {
     redis = await startRedis();
-    api = await startOAuthApi(redis.url);
+    api = await startOAuthApi(redis.url, { BRAND_NAME: "Example Co" });
     rp = await startRelyingParty();
     await registerClient(api, { clientId: "browser-app", redirectUris: [`${rp.url}/callback`], scopes: ["openid", "email", "api"] }, SECRET);
     rp.setConfig(await openid.discovery(new URL(api.issuer), "browser-app", undefined, openid.ClientSecretBasic(SECRET), { execute: [openid.allowInsecureRequests] }));
@@ -85,5 +89,64 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     const { payload } = await jose.jwtVerify(tokens.access_token, jwks, { issuer: api.issuer, audience: api.config.jwt.audience, typ: "at+jwt" });
     expect(payload).toMatchObject({ client_id: "browser-app", sid: expect.any(String), jti: expect.any(String) });
     await page.close();
+  });
+
+  /** PAGES_SCREENSHOTS=1 writes docs/pages/oauth-*.png, beside the hosted pages' (test/e2e/pages.test.ts). */
+  const SCREENSHOTS = process.env.PAGES_SCREENSHOTS === "1" ? resolve(__dirname, "../../docs/pages") : null;
+
+  it("has no axe violation on the sign-in, second factor and consent pages, empty and with errors, in English and German", async () => {
+    const email = uniqueEmail("oauth-axe");
+    const registered = await register(`${api.issuer}/graphql`, { email });
+    const secret = (await send(`${api.issuer}/graphql`, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: registered.accessToken })).data!.enrollTotp.secret;
+    const step = stepAt(Date.now());
+    await send(`${api.issuer}/graphql`, ConfirmTotpDocument, { code: totpCode(secret, step) }, { token: registered.accessToken });
+    const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    const screenshot = async (name: string) => {
+      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    };
+
+    await page.goto(`${rp.url}/login`);
+    await expectAccessible(page, "oauth sign-in, empty");
+    await screenshot("oauth-sign-in");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.locator("#field-password-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
+    await expectAccessible(page, "oauth sign-in, with errors");
+    await screenshot("oauth-sign-in-errors");
+
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByLabel("Code").waitFor();
+    await expectAccessible(page, "oauth second factor, empty");
+    await screenshot("oauth-mfa");
+    await page.getByLabel("Code").fill("000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expect(page.locator("#field-code-error").textContent()).resolves.toContain("INVALID_MFA_CODE");
+    await expectAccessible(page, "oauth second factor, with errors");
+
+    await page.getByLabel("Code").fill(totpCode(secret, step + 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("button", { name: "Allow" }).waitFor();
+    await expect(page.getByRole("button", { name: "Deny" }).count()).resolves.toBe(1);
+    await expectAccessible(page, "oauth consent");
+    await screenshot("oauth-consent");
+    await page.getByRole("button", { name: "Allow" }).click();
+    await page.waitForURL(`${rp.url}/callback**`);
+    expect(violations).toEqual([]);
+    await context.close();
+
+    const german = await browser.newContext({ locale: "de-DE", viewport: { width: 640, height: 900 } });
+    const dePage = await german.newPage();
+    await dePage.goto(`${rp.url}/login`);
+    expect(await dePage.getAttribute("html", "lang")).toBe("de");
+    await expect(dePage.getByRole("button", { name: "Anmelden" }).count()).resolves.toBe(1);
+    await expectAccessible(dePage, "oauth sign-in in German");
+    await german.close();
   });
 });

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startApi, type TestApi } from "../support/api";
+import { expectAccessible } from "../support/axe";
 import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
 import { login, PASSWORD, post, uniqueEmail } from "../support/client";
 import { closedWithin, openLive } from "../support/live";
@@ -18,7 +19,6 @@ import { stepAt, totpCode } from "../support/totp";
 describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
   jest.setTimeout(90_000);
 
-  const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
   const SCREENSHOTS = process.env.PAGES_SCREENSHOTS === "1" ? resolve(__dirname, "../../docs/pages") : null;
 
   /** A laptop's platform authenticator: resident keys, user verification that passes. */
@@ -61,16 +61,6 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
       if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
     });
     return { context, page };
-  }
-
-  /** axe-core, injected by the test (the page's policy would refuse it as a script), at 0 violations. */
-  async function expectAccessible(page: Page, state: string): Promise<void> {
-    await page.evaluate(AXE);
-    const found = await page.evaluate(async () => {
-      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
-      return result.violations.map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(" ")).join(", ")})`);
-    });
-    expect({ state, violations: found }).toEqual({ state, violations: [] });
   }
 
   async function screenshot(page: Page, name: string): Promise<void> {

@@ -321,6 +321,73 @@ describe("attacks on the code flow", () => {
   });
 });
 
+describe("the interaction pages", () => {
+  /** A new user and the sign-in page of web-app's interaction, asked for in `language`. */
+  async function interactionPage(label: string, language: string): Promise<{ email: string; jar: CookieJar; interaction: string; page: Response; html: string }> {
+    const email = uniqueEmail(label);
+    await register(graphql, { email });
+    const config = await rp("web-app");
+    const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid email", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    const jar = new CookieJar();
+    const first = await visit(jar, url.href);
+    const interaction = new URL(first.headers.get("location")!, api.issuer).href;
+    const page = await visit(jar, interaction, { headers: { "accept-language": language } });
+    return { email, jar, interaction, page, html: await page.text() };
+  }
+
+  it("are hosted pages: their layout, stylesheet and brand, under their CSP (no inline script) that lets the form reach the client's redirect URI", async () => {
+    const { page, html } = await interactionPage("oauth-kit", "en");
+    expect(html).toMatch(/<html lang="en">/);
+    expect(html).toContain('<link rel="stylesheet" href="/auth/assets/pages.css">');
+    expect(html).toContain('<header class="brand">');
+    expect(html).toContain("to continue to App web-app");
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain("unsafe");
+    expect(csp).toContain(`form-action 'self' ${new URL(CALLBACK).origin}`);
+    expect((await fetch(`${api.issuer}/auth/assets/pages.css`)).status).toBe(200);
+  });
+
+  it("speak German for Accept-Language de, and show a refused password next to its field with the API's reason", async () => {
+    const { email, jar, interaction, html } = await interactionPage("oauth-de", "de-DE,de;q=0.9,en;q=0.5");
+    expect(html).toMatch(/<html lang="de">/);
+    expect(html).toContain("<h1>Anmelden</h1>");
+    expect(html).toContain('<label for="field-email">E-Mail</label>');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const refused = await visit(jar, `${interaction}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ csrf, email, password: "not the password" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", "accept-language": "de" },
+    });
+    expect(refused.status).toBe(401);
+    const again = await refused.text();
+    expect(again).toContain("Bitte prüfen Sie das Formular");
+    expect(again).toMatch(/<p class="error" id="field-password-error">[^<]+<span class="reason">\(INVALID_CREDENTIALS\)<\/span><\/p>/);
+    expect(again).toMatch(/id="field-password"[^>]*aria-invalid="true"/);
+    expect(again).toContain(`value="${email}"`);
+  });
+
+  it("answer a post without the interaction's CSRF token with the refusal page, in the browser's language", async () => {
+    const { jar, interaction } = await interactionPage("oauth-csrf", "en");
+    const forged = await visit(jar, `${interaction}/login`, { method: "POST", body: new URLSearchParams({ csrf: "x", email: "a@example.com", password: PASSWORD }), headers: { "content-type": "application/x-www-form-urlencoded", "accept-language": "de" } });
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain("<h1>Anmeldung abgelehnt</h1>");
+  });
+
+  it("keep their stylesheet with HOSTED_PAGES=off, while /auth/sign-in is gone", async () => {
+    const bare = await startOAuthApi(redis.url, { HOSTED_PAGES: "off" });
+    try {
+      expect((await fetch(`${bare.issuer}/auth/sign-in`)).status).toBe(404);
+      const css = await fetch(`${bare.issuer}/auth/assets/pages.css`);
+      expect(css.status).toBe(200);
+      expect(css.headers.get("content-type")).toContain("text/css");
+    } finally {
+      await bare.stop();
+    }
+  });
+});
+
 describe("RP-initiated logout", () => {
   it("ends the session here too: its tokens go inactive", async () => {
     const { config, tokens, jar } = await signIn();

@@ -1,8 +1,9 @@
 import { startApi, type TestApi } from "../support/api";
-import { login, PASSWORD, post, register, uniqueEmail } from "../support/client";
+import { ConfirmTotpDocument, EnrollTotpDocument } from "../../schema/generated/graphql";
+import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { linkIn, Mailbox } from "../support/mailbox";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
-import { testClock, totpCode } from "../support/totp";
+import { stepAt, testClock, totpCode } from "../support/totp";
 
 /**
  * The hosted pages' HTTP contract (docs/pages.md), without a browser: the routes and their switch,
@@ -201,6 +202,32 @@ describe("the hosted pages over HTTP", () => {
     // The mutation's mail follows the request's Accept-Language too; without one, English.
     await post(api.url, { query: "mutation($e: String!) { requestPasswordReset(email: $e) }", variables: { e: email } });
     await mailbox.nth(email, /^Reset your password$/);
+  });
+
+  it("mails the notices a German page causes in German: the link's lifetime, and the password changed by the reset", async () => {
+    const email = uniqueEmail("pages-german-notice");
+    await register(api.url, { email });
+    const browser = new Browser(origin, { "accept-language": "de-DE,de;q=0.9" });
+    await browser.post("/auth/forgot-password", { csrf: await browser.csrf("/auth/forgot-password"), email });
+    const reset = await mailbox.nth(email, /Passwort zurücksetzen/);
+    expect(reset.text).toMatch(/innerhalb von \d+ (Minuten|Stunden)/);
+    const link = linkIn(reset);
+    const token = new URL(link).searchParams.get("token")!;
+    await browser.post("/auth/reset-password", { csrf: await browser.csrf(link.slice(origin.length)), token, newPassword: "a new password that is long enough" });
+    const changed = await mailbox.nth(email, /^Ihr Passwort wurde geändert$/);
+    expect(changed.text).toContain(`Das Passwort des Kontos für ${email} wurde soeben über einen an diese Adresse geschickten Link zurückgesetzt.`);
+    expect(changed.html).toContain("Wenn Sie das nicht waren");
+  });
+
+  it("mails a credential notice in the language of the request that changed the credential: TOTP turned on from a German client", async () => {
+    const email = uniqueEmail("pages-german-totp");
+    const { accessToken } = await register(api.url, { email });
+    const german = { token: accessToken, headers: { "accept-language": "de-DE,de;q=0.9" } };
+    const secret = (await send(api.url, EnrollTotpDocument, { currentPassword: PASSWORD }, german)).data!.enrollTotp.secret;
+    expect((await send(api.url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, german)).error).toBeUndefined();
+    const notice = await mailbox.nth(email, /^Die Anmeldung in zwei Schritten wurde eingeschaltet$/);
+    expect(notice.text).toContain(`Für das Konto ${email} wurde soeben von dem Gerät „`);
+    expect(notice.text).toContain("“ aus die Anmeldung in zwei Schritten mit einer Authenticator-App eingeschaltet.");
   });
 
   it("turns TOTP on, makes new recovery codes and turns it off from the account page, each with a current code", async () => {

@@ -49,7 +49,7 @@ export interface BrowserSteps {
 export function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, email: string, password: string, callbackPrefix: string, steps: BrowserSteps = {}): Promise<string> {
   return browse(jar, authorizationUrl, callbackPrefix, (html, url, status) => {
     steps.onPage?.(html, url);
-    const [, action, inner] = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html) ?? [];
+    const [, action, inner] = /<form method="post" action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html) ?? [];
     if (!action) throw new Error(`${status} without a form at ${url}: ${html.slice(0, 400)}`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(inner!)?.[1] ?? "";
     if (inner!.includes('name="password"')) return { action, form: new URLSearchParams({ csrf, email, password }) };

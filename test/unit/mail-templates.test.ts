@@ -96,4 +96,9 @@ describe("mail tokens", () => {
     expect(mailLink("https://app.example.com", "reset-password", "u.s")).toBe("https://app.example.com/reset-password#token=u.s");
     expect([describeTtl(1800), describeTtl(3600), describeTtl(86400), describeTtl(45), describeTtl(60)]).toEqual(["30 minutes", "1 hour", "24 hours", "45 seconds", "1 minute"]);
   });
+
+  it("says how long a link lasts in the mail's language, from the catalogs", () => {
+    expect([describeTtl(1800, "de"), describeTtl(3600, "de"), describeTtl(86400, "de"), describeTtl(45, "de"), describeTtl(60, "de")]).toEqual(["30 Minuten", "1 Stunde", "24 Stunden", "45 Sekunden", "1 Minute"]);
+    expect(describeTtl(1800, "xx")).toBe("30 minutes");
+  });
 });

@@ -41,13 +41,13 @@ export class EmailChange {
     await store.putMailToken(user.id, "email_change", { hash: change.hash, expiresAt, email: address, sessionId: identity.sessionId });
     await store.putMailToken(user.id, "email_change_cancel", { hash: cancel.hash, expiresAt, email: user.email });
     audit?.emailChangeRequested(user.id, identity.sessionId, origin.clientIp, taken);
-    const ttl = describeTtl(this.ttlSeconds);
+    const ttl = describeTtl(this.ttlSeconds, origin.locale);
     if (!taken) {
       const link = mailLink(this.deps.appUrl, "confirm-email-change", change.token, this.deps.tokenInQuery);
       outbox.post({ to: address, template: "email-change-confirm", values: { email: address, link, ttl }, ...localeOf(origin) });
     }
     const cancelLink = mailLink(this.deps.appUrl, "cancel-email-change", cancel.token, this.deps.tokenInQuery);
-    outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address, cancelLink, ttl } });
+    outbox.post({ to: user.email, template: "email-change-requested", values: { email: user.email, newEmail: address, cancelLink, ttl }, ...localeOf(origin) });
     return true;
   }
 

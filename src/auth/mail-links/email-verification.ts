@@ -45,10 +45,10 @@ export class EmailVerification {
     if (pending.ownerId === null) {
       this.deps.audit?.verificationSent(pending.id, origin.clientIp);
       const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
-      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
+      this.deps.outbox.post({ to: email, template: "verify-email", values: { email, link, ttl: describeTtl(this.options.ttlSeconds, origin.locale) }, ...localeOf(origin) });
     } else {
       this.deps.audit?.registerExistingAddress(pending.ownerId, origin.clientIp);
-      this.deps.outbox.post({ to: email, template: "account-exists", values: { email } });
+      this.deps.outbox.post({ to: email, template: "account-exists", values: { email }, ...localeOf(origin) });
     }
     throw emailNotVerified();
   }
@@ -78,7 +78,7 @@ export class EmailVerification {
     await this.deps.store.putMailToken(user.id, "email_verification", { hash, expiresAt: this.expiresAt(), email: user.email });
     this.deps.audit?.verificationSent(user.id, origin.clientIp);
     const link = mailLink(this.deps.appUrl, "verify-email", token, this.deps.tokenInQuery);
-    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds) }, ...localeOf(origin) });
+    this.deps.outbox.post({ to: user.email, template: "verify-email", values: { email: user.email, link, ttl: describeTtl(this.options.ttlSeconds, origin.locale) }, ...localeOf(origin) });
   }
 
   private expiresAt(): number {

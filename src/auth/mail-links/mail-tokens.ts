@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { isId } from "@revocable-auth/verifier/internal";
 import type { Clock } from "../../clock";
 import { mailDisabled } from "../../errors";
+import { isLocale, Translator } from "../../i18n/i18n";
 import type { MailTokenStore, PresentedMailToken, TransitionStore, UserStore } from "../../store/store";
 import type { Audit } from "../audit/audit";
 import type { Outbox } from "./outbox";
@@ -48,10 +49,11 @@ export function presentedMailToken(token: string, clock: Clock): PresentedMailTo
 export const mailLink = (appUrl: string, path: string, token: string, tokenInQuery = false) =>
   `${appUrl}/${path}${tokenInQuery ? "?" : "#"}token=${encodeURIComponent(token)}`;
 
-/** "30 minutes", "24 hours": for the mail's "open this link within …". */
-export function describeTtl(seconds: number): string {
-  const [amount, unit] = seconds % 3600 === 0 ? [seconds / 3600, "hour"] : seconds % 60 === 0 ? [seconds / 60, "minute"] : [seconds, "second"];
-  return `${amount} ${unit}${amount === 1 ? "" : "s"}`;
+/** "30 minutes", "24 hours" ("30 Minuten" for de): for the mail's "open this link within …", in the mail's language. */
+export function describeTtl(seconds: number, locale?: string): string {
+  const [amount, unit] = seconds % 3600 === 0 ? [seconds / 3600, "hour"] as const : seconds % 60 === 0 ? [seconds / 60, "minute"] as const : [seconds, "second"] as const;
+  const messages = new Translator(isLocale(locale) ? locale : "en");
+  return amount === 1 ? messages.t(`mail.ttl.${unit}`) : messages.t(`mail.ttl.${unit}s`, { n: String(amount) });
 }
 
 /** What every mailed-link flow is built from, at the composition root. */

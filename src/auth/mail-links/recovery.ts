@@ -1,7 +1,7 @@
 import { invalidMailToken } from "../../errors";
 import type { Accounts, Origin } from "../accounts/accounts";
 import { normalizeEmail } from "../accounts/accounts";
-import { DECOY_USER_ID, describeTtl, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
+import { DECOY_USER_ID, describeTtl, localeOf, mailLink, mintMailToken, presentedMailToken, requireMail, type MailFlowDeps } from "./mail-tokens";
 
 /**
  * Password reset by a link mailed to the account's address (OWASP Forgot Password, NIST SP 800-63B):
@@ -49,7 +49,7 @@ export class Recovery {
 
   private mail(address: string, token: string, locale?: string): void {
     const link = mailLink(this.deps.appUrl, "reset-password", token, this.deps.tokenInQuery);
-    this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds) }, ...(locale ? { locale } : {}) });
+    this.deps.outbox.post({ to: address, template: "password-reset", values: { email: address, link, ttl: describeTtl(this.ttlSeconds, locale) }, ...(locale ? { locale } : {}) });
   }
 
   /** Unknown, used, superseded and expired tokens get one answer: INVALID_MAIL_TOKEN. */
@@ -59,7 +59,7 @@ export class Recovery {
     const user = presented && (await this.accounts.resetPassword(presented, newPassword, origin));
     if (!user) throw invalidMailToken();
     this.deps.audit?.passwordReset(user.id, origin.clientIp);
-    this.deps.outbox.post({ to: user.email, template: "password-changed", values: { email: user.email } });
+    this.deps.outbox.post({ to: user.email, template: "password-changed", values: { email: user.email }, ...localeOf(origin) });
     return true;
   }
 }

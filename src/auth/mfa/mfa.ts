@@ -44,11 +44,12 @@ export interface TotpConfirmation {
  * null when nothing names it. Each is called after the change is stored; a listener that throws
  * does not undo it.
  */
+/** `locale`: the language of the request that caused the notice (Origin.locale); absent for an admin's change. */
 export interface MfaNotices {
   recoveryCodeUsed?(user: UserRecord, remaining: number): void | Promise<void>;
   /** `device`: absent when an admin turned it off. */
-  totpDisabled?(user: UserRecord, by: "user" | "admin", device?: string | null): void | Promise<void>;
-  totpEnabled?(user: UserRecord, device: string | null): void | Promise<void>;
+  totpDisabled?(user: UserRecord, by: "user" | "admin", device?: string | null, locale?: string): void | Promise<void>;
+  totpEnabled?(user: UserRecord, device: string | null, locale?: string): void | Promise<void>;
   recoveryCodesRegenerated?(user: UserRecord, device: string | null): void | Promise<void>;
 }
 
@@ -128,7 +129,7 @@ export class Mfa {
       const ended = await this.sessions.endOthers(identity);
       const auth = await this.sessions.stepUp(identity, secondFactor(identity, "otp"));
       this.guards?.audit.mfaEnrolled(userId, identity.sessionId, origin.clientIp, ended);
-      await this.notify(userId, (user) => this.notices.totpEnabled?.(user, deviceOf(auth.session, origin)));
+      await this.notify(userId, (user) => this.notices.totpEnabled?.(user, deviceOf(auth.session, origin), origin.locale));
       return { recoveryCodes, auth };
     });
   }
@@ -181,7 +182,7 @@ export class Mfa {
     const ended = await this.sessions.endOthers(identity);
     this.guards?.audit.mfaDisabled(identity.userId, identity.sessionId, origin.clientIp, ended);
     const session = await this.sessions.current(identity).catch(() => null);
-    await this.notify(identity.userId, (user) => this.notices.totpDisabled?.(user, "user", deviceOf(session, origin)));
+    await this.notify(identity.userId, (user) => this.notices.totpDisabled?.(user, "user", deviceOf(session, origin), origin.locale));
   }
 
   /**

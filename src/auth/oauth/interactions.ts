@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { identityOf } from "@revocable-auth/verifier/internal";
-import { isAuthError } from "../../errors";
+import { isAuthError, ThrottledError } from "../../errors";
 import type { OAuthModelStore, SessionRecord, UserRecord, UserStore } from "../../store/store";
 import type { Accounts, Origin } from "../accounts/accounts";
 import type { Audit } from "../audit/audit";
@@ -14,10 +14,20 @@ import type { LoginResult, OAuthProvider } from "./provider";
 const PENDING_MFA = "InteractionMfa";
 const PENDING_MFA_TTL_SECONDS = 300;
 
+/**
+ * Why a step was refused: the API's message and reason, as the pages show them next to the field;
+ * `retryAfterSeconds` when a throttle refused it. SIGN_IN_AGAIN: the pending second factor is gone.
+ */
+export interface InteractionError {
+  readonly message: string;
+  readonly reason: string;
+  readonly retryAfterSeconds?: number;
+}
+
 /** What a step of the interaction leads to: a page to show, or where the browser goes next (always oidc-provider's own URL). */
 export type InteractionOutcome =
-  | { readonly kind: "login"; readonly clientName: string; readonly error: string | null; readonly email?: string }
-  | { readonly kind: "mfa"; readonly clientName: string; readonly error: string | null }
+  | { readonly kind: "login"; readonly clientName: string; readonly error: InteractionError | null; readonly email?: string }
+  | { readonly kind: "mfa"; readonly clientName: string; readonly error: InteractionError | null }
   | { readonly kind: "consent"; readonly clientName: string; readonly scopes: readonly string[] }
   | { readonly kind: "redirect"; readonly to: string };
 
@@ -71,7 +81,7 @@ export class OAuthInteractions {
     try {
       ({ session, user } = await this.accounts.login({ email, password, device: `${clientName} (OAuth)` }, origin));
     } catch (error) {
-      if (isAuthError(error) && error.code !== "SERVICE_UNAVAILABLE") return { kind: "login", clientName, error: error.message, email };
+      if (isAuthError(error) && error.code !== "SERVICE_UNAVAILABLE") return { kind: "login", clientName, error: refusal(error), email };
       throw error;
     }
     if (session.pending === true) {
@@ -84,9 +94,9 @@ export class OAuthInteractions {
   async secondFactor(req: IncomingMessage, res: ServerResponse, details: InteractionDetails, code: string, origin: Origin): Promise<InteractionOutcome> {
     const clientName = await this.clientName(details);
     const pending = await this.store.findOAuthModel(PENDING_MFA, details.uid);
-    if (!pending) return { kind: "login", clientName, error: "Sign in again" };
+    if (!pending) return { kind: "login", clientName, error: SIGN_IN_AGAIN };
     const user = await this.store.getUser(String(pending.userId));
-    if (!user) return { kind: "login", clientName, error: "Sign in again" };
+    if (!user) return { kind: "login", clientName, error: SIGN_IN_AGAIN };
     const identity = identityOf<UserRecord>(
       { sub: user.id, sid: String(pending.sessionId), jti: "", exp: Math.floor(Number(pending.expiresAt) / 1000), aal: pending.aal as "aal1", amr: pending.amr as string[] },
       user.roles,
@@ -98,7 +108,7 @@ export class OAuthInteractions {
       await this.store.destroyOAuthModel(PENDING_MFA, details.uid);
       return this.finishLogin(req, res, details, result.user, result.session);
     } catch (error) {
-      if (isAuthError(error) && error.code !== "SERVICE_UNAVAILABLE") return { kind: "mfa", clientName, error: error.message };
+      if (isAuthError(error) && error.code !== "SERVICE_UNAVAILABLE") return { kind: "mfa", clientName, error: refusal(error) };
       throw error;
     }
   }
@@ -140,6 +150,12 @@ export class OAuthInteractions {
   private async clientName(details: InteractionDetails): Promise<string> {
     return (await this.clients.get(details.params.client_id))?.name ?? details.params.client_id;
   }
+}
+
+const SIGN_IN_AGAIN: InteractionError = { message: "Sign in again", reason: "SIGN_IN_AGAIN" };
+
+function refusal(error: { message: string; reason: string }): InteractionError {
+  return error instanceof ThrottledError ? { message: error.message, reason: error.reason, retryAfterSeconds: error.retryAfterSeconds } : { message: error.message, reason: error.reason };
 }
 
 /** The scopes the client asked for, as the consent page lists them. */

@@ -53,9 +53,10 @@ export interface PasskeyGuards {
  * (credential-mail.ts). `device`: the device the change came from, null when nothing names it.
  * Called after the change is stored; a listener that throws does not undo it.
  */
+/** `locale`: the language of the request that caused the notice (Origin.locale). */
 export interface PasskeyNotices {
-  passkeyAdded?(user: UserRecord, name: string, device: string | null): void | Promise<void>;
-  passkeyRemoved?(user: UserRecord, name: string, device: string | null): void | Promise<void>;
+  passkeyAdded?(user: UserRecord, name: string, device: string | null, locale?: string): void | Promise<void>;
+  passkeyRemoved?(user: UserRecord, name: string, device: string | null, locale?: string): void | Promise<void>;
 }
 
 /**
@@ -150,7 +151,7 @@ export class Passkeys {
     switch (await this.store.addPasskey(passkey, MAX_PASSKEYS_PER_USER)) {
       case "added":
         this.guards?.audit.passkeyRegistered(user.id, identity.sessionId, passkey.id, origin.clientIp);
-        await notify(() => this.notices.passkeyAdded?.(user, passkey.name, deviceOf(session, origin)));
+        await notify(() => this.notices.passkeyAdded?.(user, passkey.name, deviceOf(session, origin), origin.locale));
         return passkey;
       case "taken":
         return refuse({ cause: "taken", details: {} }, "This passkey is registered already");
@@ -217,7 +218,7 @@ export class Passkeys {
     }
     this.guards?.audit.passkeyRemoved(identity.userId, identity.sessionId, id, result.ended, origin.clientIp);
     const user = await this.store.getUser(identity.userId).catch(() => null);
-    if (user) await notify(() => this.notices.passkeyRemoved?.(user, passkey.name, deviceOf(session, origin)));
+    if (user) await notify(() => this.notices.passkeyRemoved?.(user, passkey.name, deviceOf(session, origin), origin.locale));
   }
 
   private async checkAssertion(assertion: AuthenticationResponseJSON, device: string | null, origin: Origin): Promise<AuthResult> {

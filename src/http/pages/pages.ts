@@ -187,21 +187,39 @@ export async function validateAs<T extends object>(type: new () => T, values: Re
  * no inline script, no eval), never framed, never cached, and a Referer for this origin only: a mail
  * link's token is in the URL, and must reach no other site. (no-referrer would do that too, but
  * Chromium then sends `Origin: null` with the forms, which the Origin check must refuse.)
+ * `formActionOrigins`: where a form's 303 may go besides this origin, since form-action governs
+ * that navigation too (redirect_to's allowed origins; an OAuth client's redirect URI).
  */
-function contentSecurityPolicy(deps: PagesDeps): string {
-  const redirectOrigins = [...new Set(deps.allowedRedirectUrls.map((url) => new URL(url.replace(/\*$/, "")).origin))];
-  const logoOrigin = deps.brand.logoUrl ? new URL(deps.brand.logoUrl).origin : null;
+export function pageSecurityPolicy(formActionOrigins: readonly string[], logoUrl: string | null): string {
+  const logoOrigin = logoUrl ? new URL(logoUrl).origin : null;
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     `img-src 'self' data:${logoOrigin ? ` ${logoOrigin}` : ""}`,
     "connect-src 'self'",
-    // A form's 303 to redirect_to is a navigation form-action governs: the allowed origins are listed.
-    `form-action 'self'${redirectOrigins.map((origin) => ` ${origin}`).join("")}`,
+    `form-action 'self'${[...new Set(formActionOrigins)].map((origin) => ` ${origin}`).join("")}`,
     "base-uri 'none'",
     "frame-ancestors 'none'",
   ].join("; ");
+}
+
+/** The headers every page answers with, under `policy` (pageSecurityPolicy). */
+export function pageHeaders(reply: FastifyReply, policy: string): FastifyReply {
+  return reply
+    .header("content-security-policy", policy)
+    .header("x-frame-options", "DENY")
+    .header("x-content-type-options", "nosniff")
+    .header("referrer-policy", "same-origin")
+    .header("cache-control", "no-store");
+}
+
+/** pages.css and passkeys.js under /auth/assets/: the hosted pages serve them, and so do the OAuth interaction pages when the hosted pages are off. */
+export function pageAssets(app: FastifyInstance): void {
+  for (const [name, type] of Object.entries(ASSETS)) {
+    const body = readFileSync(resolve(ASSETS_DIR, name), "utf8");
+    app.get(`/auth/assets/${name}`, (_request, reply) => pageHeaders(reply, pageSecurityPolicy([], null)).type(type).send(body));
+  }
 }
 
 export type PageModule = (app: FastifyInstance, kit: PagesKit) => void;
@@ -214,19 +232,12 @@ export function hostedPages(modules: readonly PageModule[]): FastifyPluginAsync<
   return async (app, deps) => {
     await app.register(fastifyCookie, { hook: false });
     app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
-    const policy = contentSecurityPolicy(deps);
+    const redirectOrigins = deps.allowedRedirectUrls.map((url) => new URL(url.replace(/\*$/, "")).origin);
+    const policy = pageSecurityPolicy(redirectOrigins, deps.brand.logoUrl);
     app.addHook("onSend", async (_request, reply) => {
-      void reply
-        .header("content-security-policy", policy)
-        .header("x-frame-options", "DENY")
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "same-origin")
-        .header("cache-control", "no-store");
+      void pageHeaders(reply, policy);
     });
-    for (const [name, type] of Object.entries(ASSETS)) {
-      const body = readFileSync(resolve(ASSETS_DIR, name), "utf8");
-      app.get(`/auth/assets/${name}`, (_request, reply) => reply.type(type).send(body));
-    }
+    pageAssets(app);
     const kit = new PagesKit(deps);
     for (const register of modules) register(app, kit);
   };

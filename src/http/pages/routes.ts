@@ -7,5 +7,8 @@ import type { PageModule } from "./pages";
 import { signInPages } from "./sign-in";
 import { signUpPages } from "./sign-up";
 
-/** Every hosted page, in the order a newcomer meets them. The OAuth consent page joins here. */
+/**
+ * Every hosted page, in the order a newcomer meets them. The OAuth interaction (oauth-interaction.ts)
+ * is rendered by this kit but routed by src/http/oauth.ts: it stays with HOSTED_PAGES=off.
+ */
 export const HOSTED_PAGES: readonly PageModule[] = [signInPages, signUpPages, mailLinkPages, accountPages];

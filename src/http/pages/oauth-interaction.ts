@@ -1,0 +1,88 @@
+import { translator } from "../../i18n/i18n";
+import { html } from "./html";
+import { errorSummary, field, hiddenFields, layout, type Brand, type FieldError, type FormErrors, type PageView } from "./view";
+
+/**
+ * The OAuth provider's interaction pages (sign-in, second factor, consent), in the hosted pages'
+ * layout, catalogs and branding. src/http/oauth.ts routes them and OAuthInteractions decides them
+ * (the same Accounts.login, Mfa.verify and throttles as /auth/sign-in and /auth/mfa); these only
+ * render. They are not a PageModule of HOSTED_PAGES: the interaction must work with HOSTED_PAGES=off
+ * too, and its CSRF token is bound to the interaction, not to the pages' cookie.
+ */
+
+/** One interaction request's view: its language from Accept-Language, its CSRF token, the brand. */
+export function interactionView(acceptLanguage: string | undefined, csrfToken: string, brand: Brand): PageView {
+  return { t: translator(acceptLanguage), csrfToken, redirectTo: null, brand };
+}
+
+/** Which field an interaction error belongs next to, as on /auth/sign-in. */
+const signInErrors = (error: FieldError | null): FormErrors => (error === null ? {} : { [error.reason === "INVALID_CREDENTIALS" ? "password" : "form"]: error });
+
+export interface InteractionSignIn {
+  readonly action: string;
+  readonly clientName: string;
+  readonly email: string;
+  readonly error: FieldError | null;
+}
+
+export function interactionSignInPage(view: PageView, { action, clientName, email, error }: InteractionSignIn): string {
+  const { t } = view;
+  const errors = signInErrors(error?.reason === "SIGN_IN_AGAIN" ? { ...error, message: t.t("oauth.signInAgain") } : error);
+  return layout(view, {
+    title: t.t("signIn.title"),
+    main: html`<p>${t.t("oauth.continueTo", { client: clientName })}</p>
+${errorSummary(view, errors)}
+<form method="post" action="${action}" novalidate>
+${hiddenFields(view)}
+${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: "username", value: email, autofocus: !email })}
+${field(view, errors, { name: "password", label: "field.password", type: "password", autocomplete: "current-password", autofocus: Boolean(email) })}
+<button type="submit" class="primary">${t.t("signIn.submit")}</button>
+</form>`,
+  });
+}
+
+export interface InteractionSecondFactor {
+  readonly action: string;
+  readonly clientName: string;
+  readonly error: FieldError | null;
+}
+
+export function interactionMfaPage(view: PageView, { action, clientName, error }: InteractionSecondFactor): string {
+  const { t } = view;
+  const errors: FormErrors = error === null ? {} : { [error.reason === "INVALID_MFA_CODE" ? "code" : "form"]: error };
+  return layout(view, {
+    title: t.t("mfa.title"),
+    main: html`${errorSummary(view, errors)}
+<p>${t.t("oauth.mfaIntro", { client: clientName })}</p>
+<form method="post" action="${action}" novalidate>
+${hiddenFields(view)}
+${field(view, errors, { name: "code", label: "field.code", autocomplete: "one-time-code", inputmode: "text", hint: "hint.code", autofocus: true })}
+<button type="submit" class="primary">${t.t("mfa.submit")}</button>
+</form>`,
+  });
+}
+
+export interface InteractionConsent {
+  readonly action: string;
+  readonly abortAction: string;
+  readonly clientName: string;
+  readonly scopes: readonly string[];
+}
+
+/** Allow first: the first form of the page is the one a keyboard user reaches first. */
+export function interactionConsentPage(view: PageView, { action, abortAction, clientName, scopes }: InteractionConsent): string {
+  const { t } = view;
+  return layout(view, {
+    title: t.t("consent.title"),
+    main: html`<p>${t.t("consent.intro", { client: clientName })}</p>
+<ul class="scopes">${scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
+<form method="post" action="${action}" class="inline">${hiddenFields(view)}<button type="submit" class="primary">${t.t("consent.allow")}</button></form>
+<form method="post" action="${abortAction}" class="inline">${hiddenFields(view)}<button type="submit" class="secondary">${t.t("consent.deny")}</button></form>`,
+  });
+}
+
+/** An interaction that cannot go on (expired, another browser, a forged post): what to do instead. */
+export function interactionMessagePage(view: PageView, kind: "expired" | "refused"): string {
+  const { t } = view;
+  return layout(view, { title: t.t(`oauth.${kind}.title`), main: html`<p role="alert">${t.t(`oauth.${kind}.text`)}</p>` });
+}
