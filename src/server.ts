@@ -34,6 +34,7 @@ import { OAuthGrants } from "./auth/oauth/grants";
 import { OAuthInteractions } from "./auth/oauth/interactions";
 import { OAuthProvider, type EndedSignIn } from "./auth/oauth/provider";
 import { BackchannelLogouts } from "./auth/oauth/backchannel-logout";
+import { OAuthClientCache } from "./auth/oauth/client-cache";
 import { LogoutTokens } from "./auth/oauth/logout-token";
 import { MemoryBackchannelLogoutStore } from "./store/memory/backchannel-logout";
 import { redisBackchannelLogout } from "./store/redis/backchannel-logout";
@@ -195,10 +196,16 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   await providers.start();
   const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger, clock);
-  const oauthClients = new OAuthClients(store, clock, audit);
+  // The provider reads clients on every client authentication: kept in memory, forgotten on every
+  // instance when one changes (announced on the live channel, which every instance listens to below).
+  const clientCache = new OAuthClientCache(store, clock);
+  const oauthClients = new OAuthClients(store, clock, audit, async (clientId) => {
+    clientCache.forget(clientId);
+    await publish({ type: "oauth_client_changed", clientId, at: clock.now() });
+  });
   const oauthGrants = new OAuthGrants(store, audit, backchannel ? (userId, clientId) => backchannel.grantEnded(userId, clientId) : undefined);
   const oauth = createOAuthProvider(config, {
-    store, sessions, tokens, audit, logger, clock, grants: oauthGrants,
+    store, clients: clientCache, sessions, tokens, audit, logger, clock, grants: oauthGrants,
     ...(oauthSignOuts ? { onSessionEnded: oauthSignOuts } : {}),
     ...(backchannel ? { onTokensIssued: (userId: string, sessionId: string, clientId: string) => backchannel.linked(userId, sessionId, clientId) } : {}),
   });
@@ -243,7 +250,13 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     maxPerUser: config.live.maxConnectionsPerUser,
   });
   // Every serving process (each worker, with WORKERS > 1) subscribes for itself.
-  await channel.listen(connections);
+  await channel.listen({
+    event: (event) => (event.type === "oauth_client_changed" ? clientCache.forget(event.clientId) : connections.event(event)),
+    resubscribed: () => {
+      clientCache.forgetAll();
+      connections.resubscribed();
+    },
+  });
   connections.start();
   // Opens its tail of the audit stream only while an admin subscription is open on this process.
   const auditFeed = new AuditFeed({ open: () => store.openAuditTail(), logger, metrics, maxQueued: config.live.auditMaxQueued });

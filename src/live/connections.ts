@@ -1,4 +1,4 @@
-import { endsSession, isRevoked, type LiveEvent, type RevocationEvent } from "@revocable-auth/verifier/internal";
+import { endsSession, isRevoked, type RevocationEvent, type UserLiveEvent } from "@revocable-auth/verifier/internal";
 import { GraphQLError } from "graphql";
 import type { Logger } from "pino";
 import type { AuditFilter } from "../auth/audit/audit-trail";
@@ -8,7 +8,6 @@ import type { FailureMode } from "../auth/tokens/authenticator";
 import type { Metrics } from "../metrics";
 import type { AccessState, SessionStore } from "../store/store";
 import type { AuditFeed, AuditFeedItem } from "./audit-feed";
-import type { LiveListener } from "./channel";
 import { eventQueue } from "./event-queue";
 import { noticeOf, type SessionEventRecord } from "./session-events";
 
@@ -155,7 +154,7 @@ export interface LiveConnectionsOptions {
  * their token's expiry, and when the periodic re-check against the store finds them revoked: the
  * safety net for an event the channel lost.
  */
-export class LiveConnections implements LiveListener {
+export class LiveConnections {
   private readonly byUser = new Map<string, Set<LiveConnection>>();
   private recheckTimer: NodeJS.Timeout | null = null;
   private rechecking: Promise<void> | null = null;
@@ -196,7 +195,7 @@ export class LiveConnections implements LiveListener {
     this.options.metrics.liveConnections.dec();
   }
 
-  event(event: LiveEvent): void {
+  event(event: UserLiveEvent): void {
     const connections = this.byUser.get(event.userId);
     if (!connections) return;
     if (event.type === "signed_in") {

@@ -19,11 +19,12 @@ export {
   type IdentityClaims,
 } from "./outcomes";
 export { endsSession, isRevoked, revocationCause, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
-export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent } from "./live";
+export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent, type UserLiveEvent } from "./live";
 export {
   accessClaimsOf,
   refreshClaimsOf,
   TokenChecks,
+  VERIFIED_TOKENS_KEPT,
   type AccessTokenClaims,
   type RefreshTokenClaims,
   type TokenChecksOptions,

@@ -16,7 +16,23 @@ export interface SignedInEvent {
   readonly at: number;
 }
 
-export type LiveEvent = ({ readonly type: "revoked" } & RevocationEvent) | ({ readonly type: "signed_in" } & SignedInEvent);
+/**
+ * An OAuth client's registration changed (updated, its secret rotated, deleted): every auth API
+ * instance forgets what it kept of it. Names no user; services other than the auth API ignore it.
+ */
+export interface OAuthClientChangedEvent {
+  readonly clientId: string;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+export type LiveEvent =
+  | ({ readonly type: "revoked" } & RevocationEvent)
+  | ({ readonly type: "signed_in" } & SignedInEvent)
+  | ({ readonly type: "oauth_client_changed" } & OAuthClientChangedEvent);
+
+/** The events about a user, which live connections act on. */
+export type UserLiveEvent = Exclude<LiveEvent, { readonly type: "oauth_client_changed" }>;
 
 /** The message's version: a listener ignores messages of a version it does not know. */
 const VERSION = 1;
@@ -53,6 +69,7 @@ export function parseLiveEvent(message: string): LiveEvent | null {
   }
   if (typeof raw !== "object" || raw === null || raw.v !== VERSION) return null;
   const { type, userId, sessionId, keepSessionId, at } = raw;
+  if (type === "oauth_client_changed") return typeof raw.clientId === "string" && typeof at === "number" ? { type, clientId: raw.clientId, at } : null;
   if (typeof userId !== "string" || typeof at !== "number" || !optionalString(sessionId) || !optionalString(keepSessionId)) return null;
   if (type === "revoked") {
     if (typeof raw.kind !== "string" || !KINDS.has(raw.kind) || !optionalString(raw.device)) return null;

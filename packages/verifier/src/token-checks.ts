@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { hash, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { Aal } from "./assurance";
 import type { Role } from "./outcomes";
@@ -67,8 +67,27 @@ function boundKeyOf(cnf: unknown): string | undefined | null {
   return isId(jkt) ? jkt : null;
 }
 
+/**
+ * How many verified tokens TokenChecks remembers (about 400 bytes each). A relying party presents
+ * the same access token on every request until it expires, and the token's bytes decide the
+ * signature's outcome for a given key: Envoy's jwt_authn keeps such a cache too (jwt_cache_config).
+ */
+export const VERIFIED_TOKENS_KEPT = 10_000;
+
+/** A token that passed step 2, and what it passed with. */
+interface Verified {
+  readonly type: string;
+  /** The very key object it verified with: a key set that changed (rotation, a JWKS refresh) gives a new one. */
+  readonly key: KeyObject;
+  readonly payload: jwt.JwtPayload;
+  /** Epoch seconds. */
+  readonly exp: number;
+}
+
 export class TokenChecks {
   private readonly kids = new KidReader();
+  /** By SHA-256 of the whole token: no raw token is kept, and a hit means these exact bytes. */
+  private readonly verified = new Map<string, Verified>();
 
   constructor(private readonly options: TokenChecksOptions) {}
 
@@ -86,6 +105,27 @@ export class TokenChecks {
    */
   verify(token: string, kid: string | undefined, key: TokenKey | undefined, type: string): jwt.JwtPayload | TokenFault {
     if (key === undefined) return "malformed";
+    // A token these checks passed before, with this very key: only `exp` can have changed since
+    // (iat, nbf, iss, aud, typ and the signature are fixed by its bytes), so only that is checked again.
+    const digest = hash("sha256", token, "base64url");
+    const known = this.verified.get(digest);
+    if (known !== undefined && known.key === key.key && known.type === type) {
+      if (Math.floor(this.options.now() / 1000) < known.exp) return known.payload;
+      this.verified.delete(digest);
+      return "expired";
+    }
+    const payload = this.check(token, kid, key, type);
+    if (typeof payload === "object" && typeof payload.exp === "number") this.remember(digest, { type, key: key.key, payload: Object.freeze(payload), exp: payload.exp });
+    return payload;
+  }
+
+  private remember(digest: string, verified: Verified): void {
+    // The oldest goes first: a Map iterates in insertion order.
+    if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(digest, verified);
+  }
+
+  private check(token: string, kid: string | undefined, key: TokenKey, type: string): jwt.JwtPayload | TokenFault {
     let decoded: jwt.Jwt;
     try {
       decoded = jwt.verify(token, key.key, {

@@ -87,4 +87,15 @@ describe("LiveGuard", () => {
     expect(parseLiveEvent(encodeLiveEvent(event))).toEqual(event);
     expect(parseLiveEvent(JSON.stringify({ ...event, v: 1, device: 7 }))).toBeNull();
   });
+
+  it("reads an OAuth client's change, which names no user, and the guard stays quiet on it", async () => {
+    const event = { type: "oauth_client_changed", clientId: "app", at: 1 } as const;
+    expect(parseLiveEvent(encodeLiveEvent(event))).toEqual(event);
+    expect(parseLiveEvent(JSON.stringify({ ...event, v: 1, clientId: 7 }))).toBeNull();
+    const session = await register(api.url);
+    const connection = watched(identityOf(session));
+    await redis.client.publish(LIVE_CHANNEL, encodeLiveEvent(event));
+    expect(await connection.within(300)).toBe("open");
+    connection.unwatch();
+  });
 });

@@ -38,7 +38,7 @@ export interface AdapterHooks {
  * builds them (`new Adapter("Session")`). Clients come from the directory (OAuthClientStore), never
  * written through here: dynamic registration is off.
  */
-export function adapterClass(store: OAuthModelStore & Pick<OAuthClientStore, "getOAuthClient">, hooks: AdapterHooks): new (model: string) => Adapter {
+export function adapterClass(store: OAuthModelStore, clients: Pick<OAuthClientStore, "getOAuthClient">, hooks: AdapterHooks): new (model: string) => Adapter {
   return class StoreAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -50,7 +50,7 @@ export function adapterClass(store: OAuthModelStore & Pick<OAuthClientStore, "ge
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === "Client") {
-        const client = await store.getOAuthClient(id);
+        const client = await clients.getOAuthClient(id);
         return client ? hooks.clientMetadata(client) : undefined;
       }
       // A JWT access token is not stored by oidc-provider: its record is ours, kept when it was issued.

@@ -56,6 +56,11 @@ export class OAuthClients {
     private readonly store: OAuthClientStore & Pick<OAuthModelStore, "revokeOAuthGrant" | "oauthGrantIdsOfClient">,
     private readonly clock: Clock,
     private readonly audit: Audit | null,
+    /**
+     * A client's registration changed or it is gone: awaited before the admin's call returns, so what
+     * every instance kept of it (client-cache.ts) is forgotten before the new secret is handed out.
+     */
+    private readonly changed: (clientId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: AuditActor, input: OAuthClientInput, origin?: AuditOrigin): Promise<IssuedClientSecret> {
@@ -85,6 +90,7 @@ export class OAuthClients {
     if (checked.public !== current.public) throw badInput("public cannot change: register a new client");
     const updated = await this.store.updateOAuthClient({ ...current, ...checked });
     if (!updated) throw notFound();
+    await this.changed(clientId);
     this.audit?.adminAction(actor, "updateOAuthClient", actor.userId, { clientId }, origin);
     return updated;
   }
@@ -96,6 +102,7 @@ export class OAuthClients {
     if (current.public) throw badInput("A public client has no secret");
     const clientSecret = newSecret();
     if (!(await this.store.updateOAuthClient({ ...current, secretHash: secretHash(clientSecret) }))) throw notFound();
+    await this.changed(clientId);
     this.audit?.adminAction(actor, "rotateOAuthClientSecret", actor.userId, { clientId }, origin);
     return { clientId, clientSecret };
   }
@@ -103,6 +110,7 @@ export class OAuthClients {
   /** Deletes the client and ends its grants: its refresh tokens stop at once, its access tokens at the next check. */
   async delete(actor: AuditActor, clientId: string, endGrant: (grantId: string) => Promise<void>, origin?: AuditOrigin): Promise<boolean> {
     if (!(await this.store.deleteOAuthClient(clientId))) throw notFound();
+    await this.changed(clientId);
     const grants = await this.store.oauthGrantIdsOfClient(clientId, MAX_GRANTS_ENDED);
     for (const grantId of grants) await endGrant(grantId);
     this.audit?.adminAction(actor, "deleteOAuthClient", actor.userId, { clientId, grantsEnded: grants.length }, origin);

@@ -53,7 +53,9 @@ export interface OAuthProviderSettings {
 }
 
 export interface OAuthProviderDeps {
-  readonly store: OAuthModelStore & Pick<OAuthClientStore, "getOAuthClient"> & Pick<SessionStore, "accessState" | "revokeAccessTokens"> & Pick<UserStore, "getUser">;
+  readonly store: OAuthModelStore & Pick<SessionStore, "accessState" | "revokeAccessTokens"> & Pick<UserStore, "getUser">;
+  /** The clients, as client authentication reads them on every call: client-cache.ts. */
+  readonly clients: Pick<OAuthClientStore, "getOAuthClient">;
   readonly sessions: Pick<Sessions, "end">;
   readonly grants: Pick<OAuthGrants, "end" | "revokeIssuedAccessTokens">;
   readonly tokens: Pick<Tokens, "verifyAccess">;
@@ -130,7 +132,7 @@ export class OAuthProvider {
     const { store } = deps;
     const { errors } = oidc;
     this.resource = `${settings.issuer}/graphql`;
-    const Adapter = adapterClass(store, {
+    const Adapter = adapterClass(store, deps.clients, {
       clientMetadata: (client) => this.clientMetadata(client),
       accessTokenRecord: (token) => this.accessTokenRecord(token),
       liveRefreshToken: (payload) => this.liveRefreshToken(payload),
@@ -237,7 +239,7 @@ export class OAuthProvider {
           useGrantedResource: () => true,
           getResourceServerInfo: async (_ctx: unknown, resource: string, client: { clientId: string }) => {
             if (resource !== this.resource) throw new errors.InvalidTarget!();
-            const record = await this.deps.store.getOAuthClient(client.clientId);
+            const record = await this.deps.clients.getOAuthClient(client.clientId);
             return {
               scope: resourceScopes(record?.scopes ?? []).join(" "),
               audience: settings.audience,
