@@ -44,7 +44,7 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     expect(new URL(page.url()).origin).toBe(api.issuer);
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("button", { name: "Allow" }).click();
     await page.waitForURL(`${rp.url}/callback**`);
     expect(await page.locator("#who").textContent()).toBe(`Signed in as ${email}`);
@@ -80,13 +80,13 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     await screenshot("oauth-sign-in");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("not the password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.locator("#field-password-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
     await expectAccessible(page, "oauth sign-in, with errors");
     await screenshot("oauth-sign-in-errors");
 
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByLabel("Code").waitFor();
     await expectAccessible(page, "oauth second factor, empty");
     await screenshot("oauth-mfa");
@@ -110,7 +110,7 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     const dePage = await german.newPage();
     await dePage.goto(`${rp.url}/login`);
     expect(await dePage.getAttribute("html", "lang")).toBe("de");
-    await expect(dePage.getByRole("button", { name: "Anmelden" }).count()).resolves.toBe(1);
+    await expect(dePage.getByRole("button", { name: "Anmelden", exact: true }).count()).resolves.toBe(1);
     await expectAccessible(dePage, "oauth sign-in in German");
     await german.close();
   });
