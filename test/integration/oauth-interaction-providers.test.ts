@@ -47,6 +47,25 @@ async function throughProvider(jar: CookieJar, interaction: string, login: strin
   return signInAtProvider(jar, start.headers.get("location")!, login, `${origin}/auth/oidc/corp/callback`);
 }
 
+describe("the passkey on the OAuth interaction", () => {
+  it("answers the options with this interaction's CSRF token only, and refuses a response that is no assertion beside the passkey button", async () => {
+    const jar = new CookieJar();
+    const interaction = await beginInteraction(jar);
+    const page = await (await visit(jar, `${origin}${interaction}`)).text();
+    expect(page).toContain(`data-options="${interaction}/passkey/options"`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const post = (path: string, form: Record<string, string>) =>
+      visit(jar, `${origin}${interaction}${path}`, { method: "POST", body: new URLSearchParams(form), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const options = await post("/passkey/options", { csrf });
+    expect(options.status).toBe(200);
+    expect(await options.json()).toMatchObject({ challenge: expect.any(String), userVerification: "required" });
+    expect((await post("/passkey/options", { csrf: "forged" })).status).toBe(403);
+    const refused = await post("/passkey", { csrf, response: "not json" });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toMatch(/id="field-passkey-error"[^>]*>[^<]*<span class="reason">\(INVALID_INPUT\)/);
+  });
+});
+
 describe("a provider button on the OAuth interaction", () => {
   it("comes back only to its own interaction's page, whatever the request names, and hands no app a refresh cookie", async () => {
     const jar = new CookieJar();
