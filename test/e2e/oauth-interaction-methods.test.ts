@@ -1,10 +1,10 @@
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { ConfirmTotpDocument, EnrollTotpDocument } from "../../schema/generated/graphql";
 import { jose } from "../../src/auth/federation/openid";
 import type { TestApi } from "../support/api";
 import { expectAccessible } from "../support/axe";
 import { PASSWORD, register, send, uniqueEmail } from "../support/client";
-import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
+import { CHROMIUM_ARGS, describeWithChromium, newDevice as newBrowserDevice } from "../support/chromium";
 import { asymmetricEnv, newKey } from "../support/keys";
 import { registerClient, startBrowserRelyingParty, type BrowserRelyingParty } from "../support/oauth";
 import { startApiWithProvider, type TestProvider } from "../support/oidc";
@@ -57,13 +57,15 @@ describeWithChromium("the OAuth interaction's passkey and provider sign-in in Ch
   });
   afterEach(() => expect(violations).toEqual([]));
 
-  async function newDevice(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
-    const page = await context.newPage();
-    page.on("console", (message) => {
-      if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
-    });
-    return { context, page };
+  const newDevice = () => newBrowserDevice(browser, violations);
+
+  /** The interaction's "Sign in with Corp", then the provider's login form as `login`. */
+  async function signInWithCorp(page: Page, login: string): Promise<void> {
+    await page.getByRole("link", { name: "Sign in with Corp" }).click();
+    await page.waitForURL((url) => url.origin === provider.issuer);
+    await page.fill('input[name="login"]', login);
+    await page.fill('input[name="password"]', "any");
+    await page.click('button[type="submit"]');
   }
 
   /** Allow on the consent page, then the relying party's callback shows whom it signed in. */
@@ -137,11 +139,7 @@ describeWithChromium("the OAuth interaction's passkey and provider sign-in in Ch
     page.on("request", (request) => request.isNavigationRequest() && navigations.push(new URL(request.url())));
     await page.goto(`${plain.url}/login`);
     const interaction = new URL(page.url());
-    await page.getByRole("link", { name: "Sign in with Corp" }).click();
-    await page.waitForURL((url) => url.origin === provider.issuer);
-    await page.fill('input[name="login"]', "carol");
-    await page.fill('input[name="password"]', "any");
-    await page.click('button[type="submit"]');
+    await signInWithCorp(page, "carol");
     await page.getByRole("button", { name: "Allow" }).waitFor();
     // The callback sent the browser back to this interaction's own page (its uid), which completed
     // the sign-in; oidc-provider then asked for consent.
@@ -166,11 +164,7 @@ describeWithChromium("the OAuth interaction's passkey and provider sign-in in Ch
 
     const { context, page } = await newDevice();
     await page.goto(`${strict.url}/login`);
-    await page.getByRole("link", { name: "Sign in with Corp" }).click();
-    await page.waitForURL((url) => url.origin === provider.issuer);
-    await page.fill('input[name="login"]', "tess");
-    await page.fill('input[name="password"]', "any");
-    await page.click('button[type="submit"]');
+    await signInWithCorp(page, "tess");
     await page.getByLabel("Code").waitFor();
     await expectAccessible(page, "oauth second factor after a provider sign-in");
     await page.getByLabel("Code").fill(totpCode(secret, step + 1));
@@ -189,11 +183,7 @@ describeWithChromium("the OAuth interaction's passkey and provider sign-in in Ch
     const { context, page } = await newDevice();
     await page.goto(`${plain.url}/login`);
     const interaction = new URL(page.url());
-    await page.getByRole("link", { name: "Sign in with Corp" }).click();
-    await page.waitForURL((url) => url.origin === provider.issuer);
-    await page.fill('input[name="login"]', "mallory");
-    await page.fill('input[name="password"]', "any");
-    await page.click('button[type="submit"]');
+    await signInWithCorp(page, "mallory");
     await page.waitForURL((url) => url.pathname === interaction.pathname && url.searchParams.get("error") === "OIDC_ACCOUNT_EXISTS");
     await expect(page.getByRole("alert").textContent()).resolves.toContain("OIDC_ACCOUNT_EXISTS");
     await expectAccessible(page, "oauth sign-in with a provider error");
