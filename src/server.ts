@@ -98,6 +98,16 @@ export interface ServerDeps {
 }
 
 /**
+ * Whether the OAuth interaction offers the sign-in providers: there are some, and their callback
+ * (under PUBLIC_URL) lands on the issuer's origin, where the browser holds the interaction's cookies
+ * and the flow cookie its provider button set. Elsewhere the interaction offers password and passkey.
+ */
+function interactionProviders(config: Config): boolean {
+  if (!config.oauth || config.federation.providers.length === 0 || !config.federation.publicUrl) return false;
+  return new URL(config.oauth.issuer).origin === new URL(config.federation.publicUrl).origin;
+}
+
+/**
  * The JWKS with the API's ACCESS_TOKEN_TTL beside the keys (`access_token_ttl`; RFC 7517 lets a set
  * carry other members), so verifiers bound a token's lifetime as this API does.
  */
@@ -213,7 +223,13 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
     onOAuthRevoked = (event) =>
       void oauth.revoked(event).catch((error: Error) => logger.warn({ err: { name: error.name, message: error.message }, kind: event.kind }, "could not find the apps a revocation signed out"));
   }
-  const oauthInteractions = oauth && new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"));
+  const oauthInteractions =
+    oauth &&
+    new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"), {
+      passkeys,
+      federation: interactionProviders(config) ? { service: federation, origin: config.federation.publicUrl, throttle } : null,
+      sessions,
+    });
   if (config.admin) await accounts.ensureAdmin(config.admin.email, config.admin.password, logger);
   const jwks = publishedKeySet(keySet, config.accessTokenTtl);
   if (jwks) await store.publishKeySetVersion(keySetVersion(jwks.keys.map((key) => String(key.kid))));

@@ -103,7 +103,13 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
     refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
     publicOrigin,
   });
-  if (parts.federation) await app.register(federationRoutes, { ...parts.federation, refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict" });
+  if (parts.federation) {
+    await app.register(federationRoutes, {
+      ...parts.federation,
+      refreshCookieSameSite: parts.browsers?.refreshCookieSameSite ?? "strict",
+      ...(parts.oauth ? { interactions: parts.oauth.interactions } : {}),
+    });
+  }
   if (parts.pages) {
     // Forms are accepted from the pages' own origin only, never from CORS_ORIGINS: no other site posts a sign-in here.
     const ownOrigin = new OriginPolicy([], publicOrigin);
@@ -114,7 +120,7 @@ export async function createApp(parts: AppParts): Promise<FastifyInstance> {
       handToApp: (request, reply, token, expiresAt) => refreshCookie(request, reply, sameSite).set(token, expiresAt),
     });
   }
-  if (parts.oauth) await app.register(oauthRoutes, parts.oauth);
+  if (parts.oauth) await app.register(oauthRoutes, { ...parts.oauth, ...(parts.federation ? { providerFlows: parts.federation.federation } : {}) });
   // The interaction pages link the hosted pages' stylesheet: served here when the hosted pages are off.
   if (parts.oauth && !parts.pages) await app.register(async (scope) => pageAssets(scope));
   if (parts.live) await app.register(liveRoute, { ...parts.live, publicOrigin, trustProxy: trustProxy(parts.trustProxy) });

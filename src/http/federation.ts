@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Throttle } from "../auth/abuse/throttle";
 import { LogoutTokenError, type BackchannelLogout } from "../auth/federation/backchannel-logout";
 import { FederationStartError, FLOW_TTL_MS, type AuthorizationResponse, type Federation } from "../auth/federation/federation";
+import type { OAuthInteractions } from "../auth/oauth/interactions";
 import type { LinkCookie } from "../context/context";
 import { ThrottledError } from "../errors";
 import { refreshCookie, type SameSite } from "./refresh-cookie";
@@ -55,6 +56,8 @@ export interface FederationRouteOptions {
   readonly throttle: Pick<Throttle, "checkFederationStart">;
   /** REFRESH_COOKIE_SAMESITE, as /graphql sets the cookie. */
   readonly refreshCookieSameSite: SameSite;
+  /** The OAuth provider's interactions (OAUTH_PROVIDER=on): a sign-in started from one hands its session back to it. */
+  readonly interactions?: Pick<OAuthInteractions, "providerSignedIn">;
 }
 
 type ProviderParams = { Params: { provider: string } };
@@ -64,7 +67,7 @@ type ProviderParams = { Params: { provider: string } };
  * POST for a form_post provider (303 to redirect_to, with the refresh cookie or `?error=<CODE>`). Tokens never go in a URL:
  * the app gets its access token from `refresh` with the cookie set here.
  */
-export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, throttle, refreshCookieSameSite }) => {
+export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = async (app, { federation, backchannelLogout, throttle, refreshCookieSameSite, interactions }) => {
   await app.register(fastifyCookie, { hook: false });
   // The provider posts its logout token as a form (Back-Channel Logout 1.0, 2.5).
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
@@ -80,7 +83,7 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
         ? await federation.resumeLink(provider, link, readCookie(request, linkCookieName(https).name))
         : await federation.start(provider, redirectTo, undefined, dpopJkt);
       if (link) setCookie(request, reply, linkCookieName(https), "", 0, "lax");
-      if (flowId) setCookie(request, reply, flowCookie(provider, https), flowId, FLOW_TTL_MS, federation.responseMode(provider) === "form_post" ? "none" : "lax");
+      if (flowId) keepFlow(request, reply, federation, provider, flowId);
       return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
     } catch (error) {
       if (error instanceof FederationStartError) return refuse(reply, error);
@@ -100,7 +103,9 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
     // A state mismatch spent nothing (the flow is taken only with its state): the cookie stays for
     // the real answer, and a forged POST to the callback cannot clear it either.
     if (outcome.status !== "failed" || outcome.code !== "OIDC_STATE_MISMATCH") setCookie(request, reply, cookie, "", 0, "lax");
-    if (outcome.status === "signed_in") {
+    // An OAuth interaction's sign-in: the session is that interaction's (its grant's `sid`); no app gets its refresh token.
+    if (outcome.status === "signed_in" && outcome.interaction !== undefined) await interactions?.providerSignedIn(outcome.interaction, outcome.result);
+    else if (outcome.status === "signed_in") {
       const cookie = refreshCookie(request, reply, refreshCookieSameSite);
       cookie.set(outcome.result.refreshToken.token, outcome.result.refreshToken.expiresAt);
     }
@@ -124,6 +129,15 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
     }
   });
 };
+
+/**
+ * The started flow's cookie, in the browser that started it (the start route, or an OAuth
+ * interaction's provider button): the callback takes the flow only with it.
+ */
+export function keepFlow(request: FastifyRequest, reply: FastifyReply, federation: Pick<Federation, "publicOrigin" | "responseMode">, providerId: string, flowId: string): void {
+  const cookie = flowCookie(providerId, onHttps(request, federation.publicOrigin));
+  setCookie(request, reply, cookie, flowId, FLOW_TTL_MS, federation.responseMode(providerId) === "form_post" ? "none" : "lax");
+}
 
 function refuse(reply: FastifyReply, error: FederationStartError): FastifyReply {
   if (error.status === 401) void reply.header("www-authenticate", DPOP_CHALLENGE);

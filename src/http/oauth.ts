@@ -1,9 +1,13 @@
+import fastifyCookie from "@fastify/cookie";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { Federation } from "../auth/federation/federation";
 import type { InteractionOutcome, OAuthInteractions } from "../auth/oauth/interactions";
 import type { InteractionDetails } from "../auth/oauth/oidc";
 import { INTERACTION_PATH, OAUTH_ROUTES, type OAuthProvider } from "../auth/oauth/provider";
+import { isAuthError, ThrottledError } from "../errors";
+import { keepFlow } from "./federation";
 import { interactionConsentPage, interactionMessagePage, interactionMfaPage, interactionSignInPage, interactionView } from "./pages/oauth-interaction";
-import { pageHeaders, pageSecurityPolicy } from "./pages/pages";
+import { pageHeaders, pageSecurityPolicy, statusOf } from "./pages/pages";
 import type { Brand } from "./pages/view";
 
 export interface OAuthRouteOptions {
@@ -11,14 +15,19 @@ export interface OAuthRouteOptions {
   readonly interactions: OAuthInteractions;
   /** BRAND_NAME and BRAND_LOGO_URL: the interaction pages wear the hosted pages' brand. */
   readonly brand: Brand;
+  /** The sign-in providers (OIDC_PROVIDERS set): a provider button sets the flow cookie as /auth/oidc/<id>/start does. */
+  readonly providerFlows?: Pick<Federation, "publicOrigin" | "responseMode">;
 }
 
 /** An introspection or revocation form: a token (at most 4 KiB, as the verifier bounds it) and a hint. */
 const MAX_TOKEN_FORM_BYTES = 16 * 1024;
 /** The interaction forms are a few fields; anything larger is not one of them. */
 const MAX_FORM_BYTES = 4096;
+/** The passkey form carries the assertion's JSON (Passkeys' MAX_RESPONSE_CHARS, 32 KiB), URL-encoded. */
+const MAX_PASSKEY_FORM_BYTES = 100 * 1024;
 
 type Uid = { Params: { uid: string } };
+type UidProvider = { Params: { uid: string; provider: string } };
 
 /**
  * This API as an OAuth provider, over HTTP (docs/oauth-provider.md): oidc-provider's own endpoints
@@ -87,7 +96,7 @@ const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }
  * The interaction pages: the hosted pages' layout, catalogs (Accept-Language) and brand
  * (src/http/pages/oauth-interaction.ts), a CSRF token bound to the interaction.
  */
-const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions, brand }) => {
+const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { interactions, brand, providerFlows }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_FORM_BYTES }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 
@@ -125,24 +134,78 @@ const interactionPages: FastifyPluginAsync<OAuthRouteOptions> = async (app, { in
     if (outcome.error?.retryAfterSeconds !== undefined) void reply.header("retry-after", String(outcome.error.retryAfterSeconds));
     const status = outcome.error ? 401 : 200;
     if (outcome.kind === "login") {
-      return render(reply, details, interactionSignInPage(view(request), { action: `${base}/login`, clientName: outcome.clientName, email: outcome.email ?? "", error: outcome.error }), brand, status);
+      const page = interactionSignInPage(view(request), {
+        action: `${base}/login`,
+        clientName: outcome.clientName,
+        email: outcome.email ?? "",
+        error: outcome.error,
+        errorAt: outcome.via ?? "password",
+        passkey: interactions.passkeysOffered ? { action: `${base}/passkey`, options: `${base}/passkey/options` } : null,
+        providers: providerFlows ? interactions.providers().map(({ id, label }) => ({ label, href: `${base}/oidc/${encodeURIComponent(id)}` })) : [],
+      });
+      return render(reply, details, page, brand, status);
     }
     return render(reply, details, interactionMfaPage(view(request), { action: `${base}/mfa`, clientName: outcome.clientName, error: outcome.error }), brand, status);
   }
-  app.get<Uid>(`${INTERACTION_PATH}/:uid`, async (request, reply) => {
+  /** A sign-in step's outcome; the second factor awaited: back to this interaction's own page, which now asks for the code. */
+  function afterSignIn(request: FastifyRequest<Uid>, reply: FastifyReply, details: InteractionDetails, outcome: InteractionOutcome) {
+    if (outcome.kind === "mfa" && outcome.error === null) return reply.header("cache-control", "no-store").redirect(`${INTERACTION_PATH}/${encodeURIComponent(request.params.uid)}`, 303);
+    return respond(request, reply, details, outcome);
+  }
+
+  // `?error=`: a provider sign-in started here failed at its callback (only Federation's codes are shown).
+  app.get<Uid & { Querystring: { error?: string } }>(`${INTERACTION_PATH}/:uid`, async (request, reply) => {
     const details = await load(request, reply);
-    return details && respond(request, reply, details, await interactions.show(details));
+    return details && respond(request, reply, details, await interactions.show(request.raw, reply.raw, details, typeof request.query.error === "string" ? request.query.error : null));
   });
 
   app.post<Uid>(`${INTERACTION_PATH}/:uid/login`, async (request, reply) => {
     const details = await loadForPost(request, reply);
     if (!details) return reply;
     const body = form(request);
-    const outcome = await interactions.login(request.raw, reply.raw, details, body.get("email") ?? "", body.get("password") ?? "", origin(request));
-    // Password accepted, second factor awaited: back to this interaction's own page, which now asks for the code.
-    if (outcome.kind === "mfa" && outcome.error === null) return reply.header("cache-control", "no-store").redirect(`${INTERACTION_PATH}/${encodeURIComponent(request.params.uid)}`, 303);
-    return respond(request, reply, details, outcome);
+    return afterSignIn(request, reply, details, await interactions.login(request.raw, reply.raw, details, body.get("email") ?? "", body.get("password") ?? "", origin(request)));
   });
+
+  if (interactions.passkeysOffered) {
+    // The page script's first step (templates/pages/passkeys.js), as /auth/sign-in/passkey/options: JSON.
+    app.post<Uid>(`${INTERACTION_PATH}/:uid/passkey/options`, async (request, reply) => {
+      const details = await loadForPost(request, reply);
+      if (!details) return reply;
+      try {
+        return reply.header("cache-control", "no-store").type("application/json").send(await interactions.passkeyOptions(origin(request)));
+      } catch (error) {
+        if (!isAuthError(error) || error.code === "SERVICE_UNAVAILABLE") throw error;
+        if (error instanceof ThrottledError) void reply.header("retry-after", String(error.retryAfterSeconds));
+        return reply.code(statusOf(error)).header("cache-control", "no-store").send({ error: { message: error.message, reason: error.reason } });
+      }
+    });
+
+    app.post<Uid>(`${INTERACTION_PATH}/:uid/passkey`, { bodyLimit: MAX_PASSKEY_FORM_BYTES }, async (request, reply) => {
+      const details = await loadForPost(request, reply);
+      if (!details) return reply;
+      let response: unknown = null;
+      try {
+        response = JSON.parse(form(request).get("response") ?? "");
+      } catch {
+        // Not JSON: Passkeys.login refuses it (INVALID_INPUT), beside the passkey button.
+      }
+      return afterSignIn(request, reply, details, await interactions.passkeyLogin(request.raw, reply.raw, details, response, origin(request)));
+    });
+  }
+
+  if (providerFlows) {
+    // The flow cookie is written as the start route writes it (fastify's serializeCookie).
+    await app.register(fastifyCookie, { hook: false });
+    // A provider button: a link, as on /auth/sign-in; the browser leaves for the provider with this interaction's flow cookie.
+    app.get<UidProvider>(`${INTERACTION_PATH}/:uid/oidc/:provider`, async (request, reply) => {
+      const details = await load(request, reply);
+      if (!details) return reply;
+      const started = await interactions.startProviderSignIn(details, request.params.provider, request.ip);
+      if ("kind" in started) return respond(request, reply, details, started);
+      if (started.flowId) keepFlow(request, reply, providerFlows, request.params.provider, started.flowId);
+      return reply.header("cache-control", "no-store").redirect(started.authorizationUrl, 302);
+    });
+  }
 
   app.post<Uid>(`${INTERACTION_PATH}/:uid/mfa`, async (request, reply) => {
     const details = await loadForPost(request, reply);

@@ -54,6 +54,7 @@ export const de: Catalog = {
   "oauth.continueTo": "um mit {client} fortzufahren",
   "oauth.mfaIntro": "{client} verlangt einen zweiten Faktor. Geben Sie den Code aus Ihrer Authenticator-App ein.",
   "oauth.signInAgain": "Bitte melden Sie sich erneut an.",
+  "oauth.providerFailed": "Die Anmeldung beim Anbieter hat nicht geklappt. Versuchen Sie es erneut oder melden Sie sich anders an.",
   "oauth.expired.title": "Anmeldung abgelaufen",
   "oauth.expired.text": "Diese Anmeldung ist abgelaufen oder wurde in einem anderen Browser begonnen. Gehen Sie zurück zur App und beginnen Sie erneut.",
   "oauth.refused.title": "Anmeldung abgelehnt",

@@ -55,6 +55,7 @@ export const en = {
   "oauth.continueTo": "to continue to {client}",
   "oauth.mfaIntro": "{client} asks for a second factor. Enter the code from your authenticator app.",
   "oauth.signInAgain": "Please sign in again.",
+  "oauth.providerFailed": "Signing in with the provider did not work. Try again, or sign in another way.",
   "oauth.expired.title": "Sign-in expired",
   "oauth.expired.text": "This sign-in has expired or was started in another browser. Go back to the app and start again.",
   "oauth.refused.title": "Sign-in refused",

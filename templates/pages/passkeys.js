@@ -1,5 +1,5 @@
 "use strict";
-// The hosted pages' only script: WebAuthn, which no HTML form can do. Served as a file, so the pages'
+// The hosted pages' (and the OAuth interaction's) only script: WebAuthn, which no HTML form can do. Served as a file, so the pages'
 // policy allows scripts from this origin only, never inline. Without it the password form still works.
 (() => {
   const supported = typeof PublicKeyCredential === "function" && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
@@ -39,7 +39,8 @@
       const controller = new AbortController();
       inFlight = controller;
       try {
-        const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(await optionsFor("/auth/sign-in/passkey/options", signIn));
+        // The form names its options endpoint: /auth/sign-in's, or an OAuth interaction's own.
+        const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(await optionsFor(signIn.dataset.options, signIn));
         const credential = await navigator.credentials.get({ publicKey, signal: controller.signal, ...(conditional ? { mediation: "conditional" } : {}) });
         if (credential) submitWith(signIn, credential);
       } catch (error) {

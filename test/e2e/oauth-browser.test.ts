@@ -1,62 +1,27 @@
-import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
-import type { AddressInfo } from "node:net";
 import { chromium, type Browser } from "playwright-core";
-import { jose, openid } from "../../src/auth/federation/openid";
+import { jose } from "../../src/auth/federation/openid";
 import { ConfirmTotpDocument, EnrollTotpDocument } from "../../schema/generated/graphql";
 import { expectAccessible } from "../support/axe";
 import { PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
-import { registerClient, startOAuthApi } from "../support/oauth";
+import { registerClient, startBrowserRelyingParty, startOAuthApi, type BrowserRelyingParty } from "../support/oauth";
 import { startRedis, type TestRedis } from "../support/redis";
 import { stepAt, totpCode } from "../support/totp";
 import type { TestApi } from "../support/api";
 
-type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
-
 const SECRET = "browser-client-secret-that-is-long-and-random-0123456789";
-
-/**
- * A relying party with a real callback server: /login sends the browser to the provider with code +
- * PKCE (S256), /callback redeems the code with openid-client and shows whom it signed in.
- */
-async function startRelyingParty(): Promise<{ url: string; tokens: () => Awaited<ReturnType<typeof openid.authorizationCodeGrant>> | null; setConfig: (config: Configuration) => void; server: Server }> {
-  let config: Configuration | null = null;
-  let verifier = "";
-  let state = "";
-  let tokens: Awaited<ReturnType<typeof openid.authorizationCodeGrant>> | null = null;
-  const server = createServer(async (request, response) => {
-    const url = new URL(request.url!, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    try {
-      if (url.pathname === "/login") {
-        verifier = openid.randomPKCECodeVerifier();
-        state = openid.randomState();
-        const target = openid.buildAuthorizationUrl(config!, { redirect_uri: `${url.origin}/callback`, scope: "openid email api", code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
-        return response.writeHead(302, { location: target.href }).end();
-      }
-      if (url.pathname === "/callback") {
-        tokens = await openid.authorizationCodeGrant(config!, url, { pkceCodeVerifier: verifier, expectedState: state });
-        return response.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><title>RP</title><p id="who">Signed in as ${String(tokens.claims()?.email)}</p>`);
-      }
-      response.writeHead(404).end();
-    } catch (error) {
-      response.writeHead(500, { "content-type": "text/plain" }).end(String(error));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tokens: () => tokens, setConfig: (value) => (config = value), server };
-}
 
 describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (CHROMIUM) => {
   jest.setTimeout(60_000);
-  let redis: TestRedis, api: TestApi & { issuer: string }, browser: Browser, rp: Awaited<ReturnType<typeof startRelyingParty>>;
+  let redis: TestRedis, api: TestApi & { issuer: string }, browser: Browser, rp: BrowserRelyingParty;
 
   beforeAll(async () => {
     redis = await startRedis();
     api = await startOAuthApi(redis.url, { BRAND_NAME: "Example Co" });
-    rp = await startRelyingParty();
+    rp = await startBrowserRelyingParty();
     await registerClient(api, { clientId: "browser-app", redirectUris: [`${rp.url}/callback`], scopes: ["openid", "email", "api"] }, SECRET);
-    rp.setConfig(await openid.discovery(new URL(api.issuer), "browser-app", undefined, openid.ClientSecretBasic(SECRET), { execute: [openid.allowInsecureRequests] }));
+    await rp.discover(api.issuer, "browser-app", SECRET);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {
@@ -79,7 +44,7 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     expect(new URL(page.url()).origin).toBe(api.issuer);
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("button", { name: "Allow" }).click();
     await page.waitForURL(`${rp.url}/callback**`);
     expect(await page.locator("#who").textContent()).toBe(`Signed in as ${email}`);
@@ -115,13 +80,13 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     await screenshot("oauth-sign-in");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("not the password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.locator("#field-password-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
     await expectAccessible(page, "oauth sign-in, with errors");
     await screenshot("oauth-sign-in-errors");
 
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByLabel("Code").waitFor();
     await expectAccessible(page, "oauth second factor, empty");
     await screenshot("oauth-mfa");
@@ -145,7 +110,7 @@ describeWithChromium("Sign-in through this API's OAuth provider in Chromium", (C
     const dePage = await german.newPage();
     await dePage.goto(`${rp.url}/login`);
     expect(await dePage.getAttribute("html", "lang")).toBe("de");
-    await expect(dePage.getByRole("button", { name: "Anmelden" }).count()).resolves.toBe(1);
+    await expect(dePage.getByRole("button", { name: "Anmelden", exact: true }).count()).resolves.toBe(1);
     await expectAccessible(dePage, "oauth sign-in in German");
     await german.close();
   });

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { startApi, type TestApi } from "../support/api";
 import { expectAccessible } from "../support/axe";
-import { CHROMIUM_ARGS, describeWithChromium } from "../support/chromium";
+import { CHROMIUM_ARGS, describeWithChromium, newDevice as newBrowserDevice } from "../support/chromium";
 import { login, PASSWORD, post, uniqueEmail } from "../support/client";
 import { closedWithin, openLive } from "../support/live";
 import { linkIn, Mailbox } from "../support/mailbox";
@@ -54,14 +54,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
   afterEach(() => expect(violations).toEqual([]));
 
   /** A fresh browser profile (cookies of its own), as a second device would be. */
-  async function newDevice(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
-    const page = await context.newPage();
-    page.on("console", (message) => {
-      if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
-    });
-    return { context, page };
-  }
+  const newDevice = () => newBrowserDevice(browser, violations);
 
   async function screenshot(page: Page, name: string): Promise<void> {
     if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });

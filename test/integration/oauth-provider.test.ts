@@ -22,6 +22,7 @@ import { stepAt, totpCode } from "../support/totp";
 import { dpopHeaders, dpopKey, proof } from "../support/dpop";
 import { TEST_AUDIENCE, TEST_ISSUER } from "../support/api";
 import { createVerifier } from "@revocable-auth/verifier";
+import { keys } from "@revocable-auth/verifier/internal";
 import { Redis } from "ioredis";
 import type { TestApi } from "../support/api";
 import type { EndedSignIn } from "../../src/auth/oauth/provider";
@@ -439,6 +440,30 @@ describe("administration (ADMIN) and the user's apps", () => {
     await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
     expect((await send(graphql, AuthorizedAppsDocument, {}, { token: own.accessToken })).data!.me.authorizedApps).toEqual([]);
     expect((await send(graphql, MeDocument, {}, { token: own.accessToken })).data?.me.email).toBe(email);
+  });
+
+  it("revokes a grant's access tokens before it removes the grant: a removal that fails halfway leaves them refused everywhere", async () => {
+    await registerClient(api, { clientId: "fail-closed-app", redirectUris: [CALLBACK] }, SECRET);
+    const { config, tokens, email } = await signIn("fail-closed-app");
+    const own = await login(graphql, email);
+    // The removal's last step fails (the client's index of grants is no set any more, WRONGTYPE),
+    // after the grant and its records are gone: as a process that dies between the steps leaves it.
+    const index = keys.oauthClientGrants("fail-closed-app");
+    await redis.client.del(index);
+    await redis.client.set(index, "not a set");
+    const reader = new Redis(redis.url);
+    try {
+      const revoked = await send(graphql, RevokeAppAccessDocument, { clientId: "fail-closed-app" }, { token: own.accessToken });
+      expect(revoked.status).toBe(500);
+      expect(await api.store.oauthGrantsOfAccount(own.user.id, 10)).toEqual([]);
+      expect(await active(config, tokens.access_token)).toBe(false);
+      expect((await send(graphql, MeDocument, {}, { token: tokens.access_token })).error?.reason).toBe("TOKEN_REVOKED");
+      const verifier = createVerifier({ issuer: [TEST_ISSUER, api.issuer], audience: TEST_AUDIENCE, keys: { url: `${api.issuer}/oauth/jwks` }, redis: reader });
+      expect(await verifier.verify(tokens.access_token)).toMatchObject({ ok: false, reason: "TOKEN_REVOKED" });
+    } finally {
+      reader.disconnect();
+      await redis.client.del(index);
+    }
   });
 
   it("rotates a secret (the old one stops at once), updates a client, and deleting it ends its grants", async () => {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 
 /** Launch flags for every browser test: headless, no sandbox (CI containers), nothing fetched in the background. */
 export const CHROMIUM_ARGS = [
@@ -56,4 +57,18 @@ export function describeWithChromium(name: string, suite: (executablePath: strin
         throw new Error(decision.fail);
       });
   });
+}
+
+/**
+ * A fresh browser profile (cookies of its own), as a second device would be, at a phone-ish width.
+ * Every Content-Security-Policy refusal its page reports goes to `violations`: the pages' policy
+ * must refuse nothing they do.
+ */
+export async function newDevice(browser: Browser, violations: string[]): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  return { context, page };
 }

@@ -1,3 +1,6 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { openid } from "../../src/auth/federation/openid";
 import { secretHash } from "../../src/auth/oauth/clients";
 import type { OAuthClientRecord } from "../../src/store/store";
 import type { ServerDeps } from "../../src/server";
@@ -59,4 +62,55 @@ export function authorizeInBrowser(jar: CookieJar, authorizationUrl: string, ema
     }
     return steps.consent === false ? "stop" : { action, form: new URLSearchParams({ csrf }) };
   });
+}
+
+type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
+type TokenResponse = Awaited<ReturnType<typeof openid.authorizationCodeGrant>>;
+
+export interface BrowserRelyingParty {
+  readonly url: string;
+  readonly server: Server;
+  /** The tokens of the last completed sign-in, or null. */
+  tokens(): TokenResponse | null;
+  /** Discovers the provider at `issuer` as client `clientId` (client_secret_basic). */
+  discover(issuer: string, clientId: string, secret: string): Promise<void>;
+}
+
+/**
+ * A relying party with a real callback server, for a real browser: /login sends the browser to the
+ * provider with code + PKCE (S256), /callback redeems the code with openid-client and shows whom it
+ * signed in (`#who`).
+ */
+export async function startBrowserRelyingParty(): Promise<BrowserRelyingParty> {
+  let config: Configuration | null = null;
+  let verifier = "";
+  let state = "";
+  let tokens: TokenResponse | null = null;
+  const server = createServer(async (request, response) => {
+    const url = new URL(request.url!, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      if (url.pathname === "/login") {
+        verifier = openid.randomPKCECodeVerifier();
+        state = openid.randomState();
+        const target = openid.buildAuthorizationUrl(config!, { redirect_uri: `${url.origin}/callback`, scope: "openid email api", code_challenge: await openid.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state });
+        return response.writeHead(302, { location: target.href }).end();
+      }
+      if (url.pathname === "/callback") {
+        tokens = await openid.authorizationCodeGrant(config!, url, { pkceCodeVerifier: verifier, expectedState: state });
+        return response.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><title>RP</title><p id="who">Signed in as ${String(tokens.claims()?.email)}</p>`);
+      }
+      response.writeHead(404).end();
+    } catch (error) {
+      response.writeHead(500, { "content-type": "text/plain" }).end(String(error));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    tokens: () => tokens,
+    async discover(issuer, clientId, secret) {
+      config = await openid.discovery(new URL(issuer), clientId, undefined, openid.ClientSecretBasic(secret), { execute: [openid.allowInsecureRequests] });
+    },
+  };
 }

@@ -55,8 +55,11 @@ export interface AuthorizationResponse {
 }
 
 export type CallbackOutcome =
-  /** A session started: the route sets the refresh cookie and sends the browser to `redirectTo`. */
-  | { readonly status: "signed_in"; readonly redirectTo: string; readonly result: AuthResult }
+  /**
+   * A session started: the route sets the refresh cookie and sends the browser to `redirectTo`; with
+   * `interaction` (startForInteraction), it hands the session to that OAuth interaction instead.
+   */
+  | { readonly status: "signed_in"; readonly redirectTo: string; readonly result: AuthResult; readonly interaction?: string }
   /** linkIdentityUrl's flow: the identity is linked to the asking user; no session starts. */
   | { readonly status: "linked"; readonly redirectTo: string }
   /** `redirectTo` already carries `?error=<code>`. */
@@ -142,6 +145,26 @@ export class Federation {
     const target = this.checkRedirect(redirectTo);
     // A link starts no session, so binds nothing.
     const jkt = link === undefined ? this.binding(dpopJkt) : undefined;
+    return this.begin(providerId, target, {
+      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
+      ...(jkt === undefined ? {} : { jkt }),
+    });
+  }
+
+  /**
+   * Begins a sign-in for the OAuth provider's interaction `uid` (src/auth/oauth/interactions.ts):
+   * the callback hands the session to that interaction, not to an app, and sends the browser back
+   * to `returnTo`, the interaction's own page. The caller builds `returnTo` from this API's origin
+   * and the uid it checked against the browser's interaction cookie; no request names it.
+   */
+  async startForInteraction(providerId: string, uid: string, returnTo: string): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
+    if (!this.providers.find(providerId)) throw new FederationStartError(404, "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
+    const jkt = this.binding(undefined);
+    return this.begin(providerId, returnTo, { interaction: uid, ...(jkt === undefined ? {} : { jkt }) });
+  }
+
+  /** A flow with a fresh state, nonce and PKCE verifier, kept under a random id; the provider's URL to send the browser to. */
+  private async begin(providerId: string, target: string, extra: Partial<Pick<FederationFlow, "linkUserId" | "linkSessionId" | "linkBindingHash" | "jkt" | "interaction">>): Promise<{ readonly flowId: string; readonly authorizationUrl: string }> {
     const ready = this.providers.ready(providerId);
     if (!ready) return { flowId: "", authorizationUrl: withError(target, "OIDC_PROVIDER_ERROR") };
     const flow: FederationFlow = {
@@ -151,8 +174,7 @@ export class Federation {
       codeVerifier: openid.randomPKCECodeVerifier(),
       redirectTo: target,
       startedAt: this.clock.now(),
-      ...(link === undefined ? {} : { linkUserId: link.userId, linkSessionId: link.sessionId, linkBindingHash: link.bindingHash }),
-      ...(jkt === undefined ? {} : { jkt }),
+      ...extra,
     };
     const flowId = randomBytes(32).toString("base64url");
     await this.store.saveFlow(flowId, flow, FLOW_TTL_MS);
@@ -269,7 +291,7 @@ export class Federation {
         return { status: "linked", redirectTo };
       }
       const result = await this.signIn(providerId, identity, device, origin, flow.jkt, flow.startedAt ?? 0);
-      return { status: "signed_in", redirectTo, result };
+      return { status: "signed_in", redirectTo, result, ...(flow.interaction === undefined ? {} : { interaction: flow.interaction }) };
     } catch (error) {
       if (error instanceof CallbackFailure) {
         if (error.code === "OIDC_PROVIDER_ERROR") this.logger.warn({ provider: providerId, err: describe(error.detail) }, "a provider sign-in failed its checks");

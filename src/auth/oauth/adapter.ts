@@ -1,4 +1,4 @@
-import type { OAuthClientRecord, OAuthClientStore, OAuthGrantRecord, OAuthModelStore } from "../../store/store";
+import type { OAuthClientRecord, OAuthClientStore, OAuthModelStore } from "../../store/store";
 import type { Adapter, AdapterPayload } from "./oidc";
 
 const ACCESS_TOKEN = "AccessToken";
@@ -23,8 +23,8 @@ export interface AdapterHooks {
   revokeAccessToken(jti: string): Promise<void>;
   /** A code or refresh token presented again while (or after) it was redeemed: its grant ends. */
   replayed(model: string, payload: AdapterPayload | undefined): Promise<void>;
-  /** oidc-provider removed a grant (logout, a refresh token revoked, a replay): the records it held. */
-  grantRevoked(records: readonly OAuthGrantRecord[]): Promise<void>;
+  /** oidc-provider removes a grant (logout, a refresh token revoked, a replay): its access tokens are revoked first (OAuthGrants.remove). */
+  revokeGrant(grantId: string): Promise<void>;
   /** oidc-provider wrote a Session (the sign-in's link to this API's session hangs off it). */
   sessionSaved(payload: AdapterPayload, expiresIn: number | undefined): Promise<void>;
   /** oidc-provider destroyed a Session record. */
@@ -96,7 +96,7 @@ export function adapterClass(store: OAuthModelStore, clients: Pick<OAuthClientSt
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await hooks.grantRevoked(await store.revokeOAuthGrant(grantId));
+      await hooks.revokeGrant(grantId);
     }
   };
 }

@@ -23,7 +23,7 @@ export interface AuthorizedApp {
  */
 export class OAuthGrants {
   constructor(
-    private readonly store: Pick<OAuthModelStore, "findOAuthModel" | "revokeOAuthGrant" | "oauthGrantsOfAccount"> & Pick<OAuthClientStore, "getOAuthClient"> & Pick<SessionStore, "revokeAccessTokens">,
+    private readonly store: Pick<OAuthModelStore, "findOAuthModel" | "oauthGrantRecords" | "revokeOAuthGrant" | "oauthGrantsOfAccount"> & Pick<OAuthClientStore, "getOAuthClient"> & Pick<SessionStore, "revokeAccessTokens">,
     private readonly audit: Audit | null,
     /** A grant ended: its client gets a back-channel logout for each session it was in (backchannel-logout.ts). */
     private readonly onEnded: (userId: string, clientId: string) => Promise<void> = async () => undefined,
@@ -31,15 +31,32 @@ export class OAuthGrants {
 
   async end(grantId: string, reason: GrantEndReason, origin?: AuditOrigin): Promise<void> {
     const grant = await this.store.findOAuthModel("Grant", grantId);
-    await this.revokeIssuedAccessTokens(await this.store.revokeOAuthGrant(grantId));
+    await this.remove(grantId);
     if (grant && typeof grant.accountId === "string") {
       this.audit?.oauthGrantEnded(grant.accountId, String(grant.clientId), reason, origin);
       await this.onEnded(grant.accountId, String(grant.clientId));
     }
   }
 
-  /** A grant's access tokens join the revocation state, each until it would have expired. */
-  async revokeIssuedAccessTokens(records: readonly OAuthGrantRecord[]): Promise<void> {
+  /**
+   * Removes a grant and revokes its access tokens, failing closed: their revocation markers are
+   * written first, from the records the grant lists, and the grant is removed only then. Removed
+   * first, its access tokens would pass /graphql, the verifier and introspection until the markers
+   * landed, and for good if the process died in between. An access token issued between the read
+   * and the removal comes back with the removed records, and is marked then. Also oidc-provider's
+   * own removals (a replayed refresh token, RP-initiated logout) go through here (adapter.ts).
+   */
+  async remove(grantId: string): Promise<void> {
+    const marked = await this.markAccessTokens(await this.store.oauthGrantRecords(grantId));
+    const removed = await this.store.revokeOAuthGrant(grantId);
+    await this.markAccessTokens(removed.filter(({ model, id }) => model !== ISSUED_ACCESS_TOKEN || !marked.has(id)));
+    // The records name the user and client, for a grant oidc-provider removed itself too.
+    const ended = new Set(removed.filter(({ payload }) => typeof payload.accountId === "string" && typeof payload.clientId === "string").map(({ payload }) => `${String(payload.accountId)} ${String(payload.clientId)}`));
+    for (const pair of ended) await this.onEnded(pair.slice(0, pair.indexOf(" ")), pair.slice(pair.indexOf(" ") + 1));
+  }
+
+  /** The access tokens among a grant's records join the revocation state, each until it would have expired; their jtis. */
+  private async markAccessTokens(records: readonly OAuthGrantRecord[]): Promise<Set<string>> {
     const byUser = new Map<string, { jti: string; expiresAt: number }[]>();
     for (const { model, id, payload } of records) {
       if (model !== ISSUED_ACCESS_TOKEN) continue;
@@ -47,9 +64,7 @@ export class OAuthGrants {
       byUser.set(userId, [...(byUser.get(userId) ?? []), { jti: id, expiresAt: Number(payload.expiresAt) }]);
     }
     for (const [userId, tokens] of byUser) await this.store.revokeAccessTokens(userId, tokens);
-    // oidc-provider removes a grant itself too (a refresh token replayed, RP-initiated logout): its records name the user and client.
-    const ended = new Set(records.filter(({ payload }) => typeof payload.accountId === "string" && typeof payload.clientId === "string").map(({ payload }) => `${String(payload.accountId)} ${String(payload.clientId)}`));
-    for (const pair of ended) await this.onEnded(pair.slice(0, pair.indexOf(" ")), pair.slice(pair.indexOf(" ") + 1));
+    return new Set([...byUser.values()].flat().map(({ jti }) => jti));
   }
 
   /** One entry per client (a client may hold more than one grant of the user: the newest counts). */

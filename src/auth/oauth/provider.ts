@@ -57,7 +57,7 @@ export interface OAuthProviderDeps {
   /** The clients, as client authentication reads them on every call: client-cache.ts. */
   readonly clients: Pick<OAuthClientStore, "getOAuthClient">;
   readonly sessions: Pick<Sessions, "end">;
-  readonly grants: Pick<OAuthGrants, "end" | "revokeIssuedAccessTokens">;
+  readonly grants: Pick<OAuthGrants, "end" | "remove">;
   readonly tokens: Pick<Tokens, "verifyAccess">;
   readonly audit: Audit | null;
   readonly logger: Logger;
@@ -140,7 +140,7 @@ export class OAuthProvider {
       replayed: async (model, payload) => {
         if (typeof payload?.grantId === "string") await deps.grants.end(payload.grantId, model === "RefreshToken" ? "refresh_reuse" : "code_replay");
       },
-      grantRevoked: (records) => deps.grants.revokeIssuedAccessTokens(records),
+      revokeGrant: (grantId) => deps.grants.remove(grantId),
       sessionSaved: (payload, expiresIn) => this.linkApiSession(payload, expiresIn),
       sessionDestroyed: (payload) => this.endApiSession(payload),
       invalidGrant: (description) => new errors.InvalidGrant!(description),
@@ -358,7 +358,7 @@ export class OAuthProvider {
    * carries the verified claims: the record is made from them after one read of the revocation
    * state, the same MGET as /graphql's, so it answers what /graphql would. It names no grant, so
    * oidc-provider skips its grant lookup: a grant that ends revokes its access tokens in that same
-   * state (OAuthGrants.revokeIssuedAccessTokens). Revocation reads the record kept when the token
+   * state (OAuthGrants.remove). Revocation reads the record kept when the token
    * was issued: ending the token's grant needs its id.
    */
   private async accessTokenRecord(handle: string): Promise<AdapterPayload | undefined> {

@@ -1,6 +1,7 @@
+import { PROVIDER_ERRORS } from "../../auth/oauth/interactions";
 import { translator } from "../../i18n/i18n";
 import { html } from "./html";
-import { errorSummary, field, hiddenFields, layout, type Brand, type FieldError, type FormErrors, type PageView } from "./view";
+import { errorSummary, field, hiddenFields, layout, passkeyForm, providerLinks, type Brand, type FieldError, type FormErrors, type PageView } from "./view";
 
 /**
  * The OAuth provider's interaction pages (sign-in, second factor, consent), in the hosted pages'
@@ -15,29 +16,50 @@ export function interactionView(acceptLanguage: string | undefined, csrfToken: s
   return { t: translator(acceptLanguage), csrfToken, redirectTo: null, brand };
 }
 
-/** Which field an interaction error belongs next to, as on /auth/sign-in. */
-const signInErrors = (error: FieldError | null): FormErrors => (error === null ? {} : { [error.reason === "INVALID_CREDENTIALS" ? "password" : "form"]: error });
+/** Which field an interaction error belongs next to, as on /auth/sign-in: the password's, the passkey's, or the form's. */
+function signInErrors(error: FieldError | null, at: "password" | "passkey"): FormErrors {
+  if (error === null) return {};
+  if (at === "passkey") return { [error.reason === "INVALID_CREDENTIALS" || error.reason === "PASSKEY_NOT_VERIFIED" || error.reason === "INVALID_INPUT" ? "passkey" : "form"]: error };
+  return { [error.reason === "INVALID_CREDENTIALS" ? "password" : "form"]: error };
+}
 
 export interface InteractionSignIn {
   readonly action: string;
   readonly clientName: string;
   readonly email: string;
   readonly error: FieldError | null;
+  /** Which control the error came from. */
+  readonly errorAt: "password" | "passkey";
+  /** The passkey form's URLs (PASSKEYS on), or null. */
+  readonly passkey: { readonly action: string; readonly options: string } | null;
+  /** A button-styled link per sign-in provider, each to this interaction's own start URL. */
+  readonly providers: readonly { readonly label: string; readonly href: string }[];
 }
 
-export function interactionSignInPage(view: PageView, { action, clientName, email, error }: InteractionSignIn): string {
+/** The messages of the catalogs for what the interaction itself says (the API's own errors keep theirs). */
+function translated(view: PageView, error: FieldError | null): FieldError | null {
+  if (error?.reason === "SIGN_IN_AGAIN") return { ...error, message: view.t.t("oauth.signInAgain") };
+  if (error && PROVIDER_ERRORS.has(error.reason)) return { ...error, message: view.t.t("oauth.providerFailed") };
+  return error;
+}
+
+/** /auth/sign-in's controls, for this interaction: password, passkey (conditional UI and a button), a button per provider. */
+export function interactionSignInPage(view: PageView, { action, clientName, email, error, errorAt, passkey, providers }: InteractionSignIn): string {
   const { t } = view;
-  const errors = signInErrors(error?.reason === "SIGN_IN_AGAIN" ? { ...error, message: t.t("oauth.signInAgain") } : error);
+  const errors = signInErrors(translated(view, error), errorAt);
   return layout(view, {
     title: t.t("signIn.title"),
     main: html`<p>${t.t("oauth.continueTo", { client: clientName })}</p>
 ${errorSummary(view, errors)}
 <form method="post" action="${action}" novalidate>
 ${hiddenFields(view)}
-${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: "username", value: email, autofocus: !email })}
+${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: passkey ? "username webauthn" : "username", value: email, autofocus: !email })}
 ${field(view, errors, { name: "password", label: "field.password", type: "password", autocomplete: "current-password", autofocus: Boolean(email) })}
 <button type="submit" class="primary">${t.t("signIn.submit")}</button>
-</form>`,
+</form>
+${passkey ? passkeyForm(view, errors, passkey) : ""}
+${providerLinks(view, providers)}`,
+    scripts: passkey ? ["passkeys.js"] : [],
   });
 }
 

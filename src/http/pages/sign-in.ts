@@ -4,7 +4,7 @@ import { LoginInput } from "../../graphql/types/inputs";
 import { MfaCodeArgs } from "../../graphql/types/mfa";
 import { html } from "./html";
 import { formErrors, validateAs, type PageModule, type PageRequest } from "./pages";
-import { errorSummary, errorText, field, hiddenFields, pageUrl, type FormErrors } from "./view";
+import { errorSummary, field, hiddenFields, pageUrl, passkeyForm, providerLinks, type FormErrors } from "./view";
 
 /** Which field an error of `login` or `loginWithPasskey` belongs next to. */
 const signInField = (reason: string) => (reason === "INVALID_CREDENTIALS" ? "password" : reason === "PASSKEY_NOT_VERIFIED" ? "passkey" : "form");
@@ -24,14 +24,8 @@ ${field(view, errors, { name: "password", label: "field.password", type: "passwo
 <button type="submit" class="primary">${t.t("signIn.submit")}</button>
 </form>
 <p><a href="${pageUrl(view, "/auth/forgot-password")}">${t.t("signIn.forgot")}</a></p>
-${passkeys ? html`<form method="post" action="/auth/sign-in/passkey" id="passkey-form" hidden>
-${hiddenFields(view)}<input type="hidden" name="response" value="">
-<button type="button" class="secondary" id="passkey-button">${t.t("signIn.passkey")}</button>
-${errors.passkey ? errorText("field-passkey-error", errors.passkey) : ""}
-</form>` : ""}
-${providers.length > 0 ? html`<ul class="providers" aria-label="${t.t("signIn.or")}">${providers.map(
-  (provider) => html`<li><a class="button secondary" href="/auth/oidc/${provider.id}/start${view.redirectTo ? html`?redirect_to=${encodeURIComponent(view.redirectTo)}` : ""}">${t.t("signIn.provider", { provider: provider.label })}</a></li>`,
-)}</ul>` : ""}
+${passkeys ? passkeyForm(view, errors, { action: "/auth/sign-in/passkey", options: "/auth/sign-in/passkey/options" }) : ""}
+${providerLinks(view, providers.map((provider) => ({ label: provider.label, href: `/auth/oidc/${provider.id}/start${view.redirectTo ? `?redirect_to=${encodeURIComponent(view.redirectTo)}` : ""}` })))}
 <p><a href="${pageUrl(view, "/auth/sign-up")}">${t.t("signIn.noAccount")}</a></p>`;
     return page.render(t.t("signIn.title"), main, { status, scripts: passkeys ? ["passkeys.js"] : [] });
   }

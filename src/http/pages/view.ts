@@ -108,3 +108,23 @@ export function pageUrl(view: PageView, path: string): string {
 export function buttonForm(view: PageView, action: string, label: string, fields: Readonly<Record<string, string>> = {}, kind = "secondary"): Html {
   return html`<form method="post" action="${action}" class="inline">${hiddenFields(view)}${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}<button type="submit" class="${kind}">${label}</button></form>`;
 }
+
+/**
+ * The passkey's form: hidden until templates/pages/passkeys.js shows it (no WebAuthn without the
+ * script), which fetches the ceremony's options from `options` and posts the credential to `action`.
+ */
+export function passkeyForm(view: PageView, errors: FormErrors, urls: { readonly action: string; readonly options: string }): Html {
+  return html`<form method="post" action="${urls.action}" id="passkey-form" data-options="${urls.options}" hidden>
+${hiddenFields(view)}<input type="hidden" name="response" value="">
+<button type="button" class="secondary" id="passkey-button">${view.t.t("signIn.passkey")}</button>
+${errors.passkey ? errorText("field-passkey-error", errors.passkey) : ""}
+</form>`;
+}
+
+/** One button-styled link per sign-in provider ("Sign in with <label>"), each to its start URL. */
+export function providerLinks(view: PageView, providers: readonly { readonly label: string; readonly href: string }[]): Html {
+  if (providers.length === 0) return html``;
+  return html`<ul class="providers" aria-label="${view.t.t("signIn.or")}">${providers.map(
+    (provider) => html`<li><a class="button secondary" href="${provider.href}">${view.t.t("signIn.provider", { provider: provider.label })}</a></li>`,
+  )}</ul>`;
+}

@@ -50,6 +50,12 @@ export function memoryOAuthModels(core: MemoryCore): OAuthModelStore {
       core.oauthModels.delete(`${model}/${id}`);
     },
 
+    async oauthGrantRecords(grantId) {
+      return live()
+        .filter(([key, { payload }]) => payload.grantId === grantId && !key.startsWith("Grant/"))
+        .map(([key, { payload }]) => ({ model: key.slice(0, key.indexOf("/")), id: key.slice(key.indexOf("/") + 1), payload }));
+    },
+
     async revokeOAuthGrant(grantId) {
       const removed: OAuthGrantRecord[] = [];
       for (const [key, { payload, until }] of core.oauthModels) {

@@ -13,7 +13,7 @@ export interface FederationFlow {
   readonly nonce: string;
   /** The PKCE code_verifier (S256). */
   readonly codeVerifier: string;
-  /** Where the browser goes back to, already checked against ALLOWED_REDIRECT_URLS. */
+  /** Where the browser goes back to, already checked against ALLOWED_REDIRECT_URLS (or built by this API: an interaction's page). */
   readonly redirectTo: string;
   /** A link of the identity to this user (linkIdentityUrl); absent: a sign-in. */
   readonly linkUserId?: string;
@@ -26,6 +26,11 @@ export interface FederationFlow {
    * the session this sign-in starts, and its refresh cookie, are bound to. Absent: bearer tokens.
    */
   readonly jkt?: string;
+  /**
+   * The uid of the OAuth provider's interaction this sign-in is for (Federation.startForInteraction):
+   * the session goes to that interaction, and `redirectTo` is its page. Absent: a sign-in for an app.
+   */
+  readonly interaction?: string;
   /** When the sign-in started (epoch ms): a provider logout received since refuses it (ProviderIndexing.startedAt). */
   readonly startedAt?: number;
 }

@@ -19,7 +19,7 @@ export interface OAuthGrantSummary {
   readonly grantedAt: number;
 }
 
-/** One record a grant held, as revokeOAuthGrant deleted it. */
+/** One record a grant held, as oauthGrantRecords read it or revokeOAuthGrant deleted it. */
 export interface OAuthGrantRecord {
   readonly model: string;
   readonly id: string;
@@ -43,6 +43,12 @@ export interface OAuthModelStore {
    */
   consumeOAuthModel(model: string, id: string, atSeconds: number): Promise<boolean>;
   destroyOAuthModel(model: string, id: string): Promise<void>;
+  /**
+   * The live records issued under the grant (codes, refresh tokens, the records of issued access
+   * tokens), read and left in place: OAuthGrants marks a grant's access tokens revoked before it
+   * removes the grant, so no moment between the two steps lets one pass a verifier.
+   */
+  oauthGrantRecords(grantId: string): Promise<OAuthGrantRecord[]>;
   /**
    * Deletes the Grant and every record issued under it (codes, refresh tokens, the records of
    * issued access tokens); returns those records, so the access tokens can join the revocation state.

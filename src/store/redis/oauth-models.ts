@@ -71,6 +71,18 @@ export function redisOAuthModels(core: RedisCore): OAuthModelStore {
       await core.guard(() => client.del(keys.oauthModel(model, id)));
     },
 
+    oauthGrantRecords(grantId) {
+      return core.guard(async () => {
+        const members = await client.smembers(keys.oauthGrantRecords(grantId));
+        const records = await Promise.all(members.map(async (member): Promise<OAuthGrantRecord | null> => {
+          const [model, id] = member.split(" ") as [string, string];
+          const payload = await read(keys.oauthModel(model, id));
+          return payload === undefined ? null : { model, id, payload };
+        }));
+        return records.filter((record): record is OAuthGrantRecord => record !== null);
+      });
+    },
+
     revokeOAuthGrant(grantId) {
       return core.guard(async () => {
         // The Grant first: every token oidc-provider checks names its grant, so none works past this line.

@@ -38,6 +38,23 @@ export function oauthModelsContract(harness: () => ContractHarness<OAuthModelSto
       expect(await store.consumeOAuthModel("RefreshToken", randomUUID(), 1000)).toBe(false);
     });
 
+    it("reads the records issued under a grant and leaves them, and the Grant, in place", async () => {
+      const [grantId, code, token, other] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await store.saveOAuthModel("Grant", grantId, { accountId: randomUUID(), clientId: "app", iat: 100 }, 60);
+      await store.saveOAuthModel("AuthorizationCode", code, { grantId }, 60);
+      await store.saveOAuthModel("IssuedAccessToken", token, { grantId, accountId: "u", expiresAt: 1 }, 1);
+      await store.saveOAuthModel("RefreshToken", other, { grantId: randomUUID() }, 60);
+      const read = await store.oauthGrantRecords(grantId);
+      expect(read.map(({ model, id }) => `${model} ${id}`).sort()).toEqual([`AuthorizationCode ${code}`, `IssuedAccessToken ${token}`].sort());
+      expect(read.find(({ id }) => id === token)?.payload).toEqual({ grantId, accountId: "u", expiresAt: 1 });
+      expect(await store.findOAuthModel("Grant", grantId)).toBeDefined();
+      expect(await store.findOAuthModel("IssuedAccessToken", token)).toBeDefined();
+      // An expired record is not listed; a grant without records lists none.
+      await h.advance(1100);
+      expect((await store.oauthGrantRecords(grantId)).map(({ id }) => id)).toEqual([code]);
+      expect(await store.oauthGrantRecords(randomUUID())).toEqual([]);
+    });
+
     it("revokes a grant: the Grant and every record under it go, and are handed back", async () => {
       const [grantId, code, token, other] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
       const accountId = randomUUID();
