@@ -528,6 +528,35 @@ describe("requireMfa", () => {
   });
 });
 
+describe("a pending second factor on the interaction", () => {
+  it("dies with the session its password started: after a password change the page asks to sign in again, and the new password goes on", async () => {
+    const email = uniqueEmail("oauth-pending-mfa");
+    const registered = await register(graphql, { email });
+    const secret = (await send(graphql, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: registered.accessToken })).data!.enrollTotp.secret;
+    const confirmed = (await send(graphql, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: registered.accessToken })).data!.confirmTotp.auth;
+    const config = await rp("web-app");
+    const jar = new CookieJar();
+    const authorize = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: "openid email", code_challenge: await openid.calculatePKCECodeChallenge(openid.randomPKCECodeVerifier()), code_challenge_method: "S256", state: "s" });
+    const interaction = `${api.issuer}${(await visit(jar, authorize.href)).headers.get("location")!}`;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await visit(jar, interaction)).text())![1]!;
+    const post = (path: string, form: Record<string, string>) =>
+      visit(jar, `${interaction}${path}`, { method: "POST", body: new URLSearchParams({ csrf, ...form }), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect((await post("/login", { email, password: PASSWORD })).status).toBe(303);
+    expect(await (await visit(jar, interaction)).text()).toContain('name="code"');
+
+    // The password that vouched for the pending session changes: that session ends, and the code it waited for with it.
+    const changed = await send(graphql, ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: `${PASSWORD} 2` }, { token: confirmed.accessToken });
+    expect(changed.errors).toBeUndefined();
+    const again = await (await visit(jar, interaction)).text();
+    expect(again).toContain('name="password"');
+    expect(again).toContain("(SIGN_IN_AGAIN)");
+    expect(await (await post("/mfa", { code: totpCode(secret, stepAt(Date.now()) + 1) })).text()).toContain("(SIGN_IN_AGAIN)");
+
+    const callback = await authorizeInBrowser(jar, interaction, email, `${PASSWORD} 2`, CALLBACK, { code: () => totpCode(secret, stepAt(Date.now()) + 1) });
+    expect(new URL(callback).searchParams.get("code")).toEqual(expect.any(String));
+  });
+});
+
 describe("the back-channel logout seam", () => {
   it("is told the apps of the user's grants when logoutAll ends their sessions", async () => {
     const { email, tokens } = await signIn();

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { identityOf } from "@revocable-auth/verifier/internal";
 import { AuthError, isAuthError, ThrottledError } from "../../errors";
-import type { OAuthModelStore, UserRecord, UserStore } from "../../store/store";
+import type { OAuthModelPayload, OAuthModelStore, UserRecord, UserStore } from "../../store/store";
 import type { Accounts, Origin } from "../accounts/accounts";
 import type { Throttle } from "../abuse/throttle";
 import type { Audit } from "../audit/audit";
@@ -130,7 +130,8 @@ export class OAuthInteractions {
     if (details.prompt.name === "login") {
       const handed = await this.takeProviderSignIn(details.uid);
       if (handed) return this.finishLogin(req, res, details, handed);
-      const pending = await this.store.findOAuthModel(PENDING_MFA, details.uid);
+      const pending = await this.pendingSecondFactor(details.uid);
+      if (pending === "ended") return { kind: "login", clientName, error: SIGN_IN_AGAIN };
       if (pending) return { kind: "mfa", clientName, error: null };
       const error = providerError !== null && PROVIDER_ERRORS.has(providerError) ? { message: "Signing in with the provider did not work", reason: providerError } : null;
       return { kind: "login", clientName, error };
@@ -207,8 +208,8 @@ export class OAuthInteractions {
 
   async secondFactor(req: IncomingMessage, res: ServerResponse, details: InteractionDetails, code: string, origin: Origin): Promise<InteractionOutcome> {
     const clientName = await this.clientName(details);
-    const pending = await this.store.findOAuthModel(PENDING_MFA, details.uid);
-    if (!pending) return { kind: "login", clientName, error: SIGN_IN_AGAIN };
+    const pending = await this.pendingSecondFactor(details.uid);
+    if (!pending || pending === "ended") return { kind: "login", clientName, error: SIGN_IN_AGAIN };
     const user = await this.store.getUser(String(pending.userId));
     if (!user) return { kind: "login", clientName, error: SIGN_IN_AGAIN };
     const identity = identityOf<UserRecord>(
@@ -255,6 +256,19 @@ export class OAuthInteractions {
       return { kind: "mfa", clientName, error: null };
     }
     return this.finishLogin(req, res, details, signedInSession(result));
+  }
+
+  /**
+   * The second factor this interaction waits for, while the session its first step started is live:
+   * one that ended meanwhile (a password change or reset, logoutAll, the provider's logout) is
+   * forgotten ("ended"), so the page asks to sign in again instead of for a code nothing can accept.
+   */
+  private async pendingSecondFactor(uid: string): Promise<OAuthModelPayload | "ended" | null> {
+    const pending = await this.store.findOAuthModel(PENDING_MFA, uid);
+    if (!pending) return null;
+    if (await this.methods.sessions.isLive(String(pending.userId), String(pending.sessionId))) return pending;
+    await this.store.destroyOAuthModel(PENDING_MFA, uid);
+    return "ended";
   }
 
   /** A provider sign-in the callback handed over, taken once, while its session is live. */
