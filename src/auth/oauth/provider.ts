@@ -289,6 +289,11 @@ export class OAuthProvider {
     if (token.grantId) {
       const record = { grantId: token.grantId, accountId: token.accountId, clientId: token.clientId, sid: link.sessionId, scope: token.scope ?? "", iat, expiresAt: (iat + token.expiration) * 1000 };
       await this.deps.store.saveOAuthModel(ISSUED_ACCESS_TOKEN, token.jti, record, token.expiration);
+      // The grant may have been removed since oidc-provider found it (revokeAppAccess, a deleted
+      // client): a removal marks the access tokens it finds among the grant's records, and this one
+      // may have been saved after it looked. The removal deletes the grant before it reads them, so
+      // a grant still there now means this record was read, and its token marked, or will be.
+      if (!(await this.deps.store.findOAuthModel("Grant", token.grantId))) throw new oidc.errors.InvalidGrant!("the grant was removed");
     }
     if (token.clientId !== undefined) await this.deps.onTokensIssued?.(link.userId, link.sessionId, token.clientId);
     const scopes = (token.scope ?? "").split(" ");
