@@ -108,6 +108,14 @@ function interactionProviders(config: Config): boolean {
 }
 
 /**
+ * Whether the OAuth interaction offers a passkey: its page is on the issuer's origin, so a ceremony
+ * there verifies only when WEBAUTHN_ORIGINS lists that origin. Offered elsewhere, it could only fail.
+ */
+function interactionPasskeys(config: Config): boolean {
+  return Boolean(config.oauth && config.passkeys?.origins.includes(new URL(config.oauth.issuer).origin));
+}
+
+/**
  * The JWKS with the API's ACCESS_TOKEN_TTL beside the keys (`access_token_ttl`; RFC 7517 lets a set
  * carry other members), so verifiers bound a token's lifetime as this API does.
  */
@@ -226,7 +234,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   const oauthInteractions =
     oauth &&
     new OAuthInteractions(oauth, accounts, mfa, oauthClients, store, audit, derivedKey(config, "revocable-auth-api oauth interaction csrf"), {
-      passkeys,
+      passkeys: interactionPasskeys(config) ? passkeys : null,
       federation: interactionProviders(config) ? { service: federation, origin: config.federation.publicUrl, throttle } : null,
       sessions,
     });

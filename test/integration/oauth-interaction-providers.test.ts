@@ -2,7 +2,7 @@ import { SetUserDisabledDocument } from "../../schema/generated/graphql";
 import type { TestApi } from "../support/api";
 import { login, PASSWORD, send, uniqueEmail } from "../support/client";
 import { asymmetricEnv, newKey } from "../support/keys";
-import { authorizeInBrowser, CookieJar, registerClient } from "../support/oauth";
+import { authorizeInBrowser, CookieJar, registerClient, startOAuthApi } from "../support/oauth";
 import { signInAtProvider, startApiWithProvider, visit, type TestProvider } from "../support/oidc";
 import { startRedis, type TestRedis } from "../support/redis";
 
@@ -48,6 +48,21 @@ async function throughProvider(jar: CookieJar, interaction: string, login: strin
 }
 
 describe("the passkey on the OAuth interaction", () => {
+  it("is not offered when WEBAUTHN_ORIGINS does not list the issuer's origin, where no ceremony could verify", async () => {
+    const elsewhere = await startOAuthApi(redis.url, { WEBAUTHN_ORIGINS: "http://localhost:1" });
+    try {
+      await registerClient(elsewhere, { clientId: "elsewhere-app", redirectUris: [CALLBACK] }, SECRET);
+      const jar = new CookieJar();
+      const query = new URLSearchParams({ client_id: "elsewhere-app", response_type: "code", scope: "openid", state: "s", code_challenge_method: "S256", code_challenge: CHALLENGE, redirect_uri: CALLBACK });
+      const interaction = (await visit(jar, `${elsewhere.issuer}/oauth/authorize?${query}`)).headers.get("location")!;
+      const page = await (await visit(jar, `${elsewhere.issuer}${interaction}`)).text();
+      expect(page).toContain('name="password"');
+      expect(page).not.toContain("/passkey/options");
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
   it("answers the options with this interaction's CSRF token only, and refuses a response that is no assertion beside the passkey button", async () => {
     const jar = new CookieJar();
     const interaction = await beginInteraction(jar);
