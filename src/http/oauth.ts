@@ -80,14 +80,19 @@ const tokenChecks: FastifyPluginAsync<OAuthRouteOptions> = async (app, { oauth }
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: MAX_TOKEN_FORM_BYTES }, (_request, body, done) => done(null, body));
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    let presented: string | null = null;
     if (typeof request.body === "string") {
       const form = new URLSearchParams(request.body);
       const token = form.get("token");
-      if (token !== null) form.set("token", oauth.presentedToken(token, request.url.startsWith(OAUTH_ROUTES.introspection) ? "introspection" : "revocation"));
+      if (token !== null) form.set("token", (presented = oauth.presentedToken(token, request.url.startsWith(OAUTH_ROUTES.introspection) ? "introspection" : "revocation")));
       (request.raw as typeof request.raw & { body?: string }).body = form.toString();
     }
     reply.hijack();
-    await callback(request.raw, reply.raw);
+    try {
+      await callback(request.raw, reply.raw);
+    } finally {
+      if (presented !== null) oauth.release(presented);
+    }
   };
   for (const url of TOKEN_CHECKS) app.route({ method: ["POST", "OPTIONS"], url, handler });
 };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { AuthError, badInput } from "../../errors";
 import type { OAuthClientRecord, OAuthClientStore, OAuthModelStore } from "../../store/store";
 import type { Clock } from "../../clock";
@@ -34,7 +34,7 @@ export interface IssuedClientSecret {
 }
 
 /** A secret's stored form: SHA-256, base64url. The secret is 256 random bits, so no slow hash is needed. */
-export const secretHash = (secret: string) => createHash("sha256").update(secret, "utf8").digest("base64url");
+export const secretHash = (secret: string) => hash("sha256", secret, "base64url");
 
 /** Whether `presented` is the secret whose hash is `stored`, in time independent of where they differ. */
 export function secretMatches(stored: string, presented: string): boolean {

@@ -80,7 +80,7 @@ export interface EndedSignIn {
   readonly clientIds: readonly string[];
 }
 
-/** Marks an introspection handle that carries a verified token's claims (presentedToken), not a jti: a jti never holds "~". */
+/** Marks an introspection handle that names a verified token in flight (presentedToken), not a jti: a jti never holds "~". */
 const VERIFIED = "~";
 
 /** What introspection needs of a JWT access token whose signature, type and lifetime were checked. */
@@ -124,6 +124,9 @@ export class OAuthProvider {
   readonly provider: Provider;
   /** The resource indicator (RFC 8707) of the one resource server, this API. */
   readonly resource: string;
+  /** Introspection's verified tokens, by handle, while their request is in flight: at most one per request. */
+  private readonly inFlight = new Map<string, VerifiedAccessToken>();
+  private nextHandle = 0;
 
   constructor(
     private readonly settings: OAuthProviderSettings,
@@ -337,8 +340,9 @@ export class OAuthProvider {
    * What introspection and revocation are handed for a presented token: a JWT access token that
    * verifies (this key set, type, lifetime) becomes the handle the adapter reads its record by;
    * one that does not, or a handle presented as is, a handle that finds nothing (`active: false`).
-   * Anything else is left as is. For introspection the handle carries the verified claims
-   * themselves (VERIFIED), so the answer costs one read of the revocation state and no record.
+   * Anything else is left as is. For introspection the handle names the verified claims, kept in
+   * memory while the request is in flight (VERIFIED, released by `release`), so the answer costs
+   * one read of the revocation state and no record.
    */
   presentedToken(token: string, use: "introspection" | "revocation"): string {
     // A handle is made here, after the signature check, never taken from a client: one presented as is finds nothing.
@@ -347,11 +351,13 @@ export class OAuthProvider {
     try {
       const claims = this.deps.tokens.verifyAccess(token);
       if (use === "revocation") return `${JWT_ACCESS_TOKEN_HANDLE}${claims.jti}`;
-      const clientId = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as { client_id?: unknown }).client_id;
+      const { clientId } = claims;
       // Only this provider's tokens carry `scope`; the API's own are not introspectable here.
-      if (claims.scope === undefined || typeof clientId !== "string") return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
+      if (claims.scope === undefined || clientId === undefined) return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
       const verified: VerifiedAccessToken = { jti: claims.jti, sub: claims.sub, sid: claims.sid, clientId, scope: claims.scope, iat: claims.iat, exp: claims.exp, ...(claims.jkt === undefined ? {} : { jkt: claims.jkt }) };
-      return `${JWT_ACCESS_TOKEN_HANDLE}${VERIFIED}${Buffer.from(JSON.stringify(verified), "utf8").toString("base64url")}`;
+      const handle = `${VERIFIED}${(this.nextHandle++).toString(36)}`;
+      this.inFlight.set(handle, verified);
+      return `${JWT_ACCESS_TOKEN_HANDLE}${handle}`;
     } catch {
       return `${JWT_ACCESS_TOKEN_HANDLE}unknown`;
     }
@@ -366,10 +372,15 @@ export class OAuthProvider {
    * state (OAuthGrants.remove). Revocation reads the record kept when the token
    * was issued: ending the token's grant needs its id.
    */
+  /** The request that was handed `presented` (presentedToken's answer) is answered: its claims are forgotten. */
+  release(presented: string): void {
+    if (presented.startsWith(JWT_ACCESS_TOKEN_HANDLE)) this.inFlight.delete(presented.slice(JWT_ACCESS_TOKEN_HANDLE.length));
+  }
+
   private async accessTokenRecord(handle: string): Promise<AdapterPayload | undefined> {
     if (handle.startsWith(VERIFIED)) {
-      const token = JSON.parse(Buffer.from(handle.slice(VERIFIED.length), "base64url").toString("utf8")) as VerifiedAccessToken;
-      if (isRevoked(await this.deps.store.accessState(token.sub, token.sid, token.jti))) return undefined;
+      const token = this.inFlight.get(handle);
+      if (token === undefined || isRevoked(await this.deps.store.accessState(token.sub, token.sid, token.jti))) return undefined;
       const { jti, sub, sid, clientId, scope, iat, exp, jkt } = token;
       // jkt: a DPoP-bound token introspects as token_type DPoP with its cnf.jkt (RFC 9449 §6.2).
       return { jti, kind: "AccessToken", accountId: sub, clientId, scope, aud: this.settings.audience, iat, exp, ...(jkt === undefined ? {} : { jkt }), extra: { sid } };
