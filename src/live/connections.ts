@@ -183,6 +183,23 @@ export class LiveConnections {
     while (connections.size > this.options.maxPerUser) {
       this.close(connections.values().next().value!, CLOSE.POLICY, "CONNECTION_LIMIT");
     }
+    void this.confirmAdded(connection);
+  }
+
+  /**
+   * A revocation published after the connection's own check (onConnect) and before it was added
+   * here found nothing to close, and the next periodic re-check may be LIVE_RECHECK_SECONDS away.
+   * Its state is read once more now that every later event finds it: a revocation is written to
+   * the store before it is published, so this read sees any the event missed.
+   */
+  private async confirmAdded(connection: LiveConnection): Promise<void> {
+    let states: AccessState[];
+    try {
+      states = await this.options.store.accessStates([connection.identity]);
+    } catch {
+      return; // As for any connection: the periodic re-check confirms it or closes it.
+    }
+    if (this.byUser.get(connection.identity.userId)?.has(connection)) this.confirm(connection, states[0]!, this.options.clock.now());
   }
 
   /** The socket closed, by either side; safe to call more than once. */

@@ -2,11 +2,12 @@ import { once } from "node:events";
 import { print } from "graphql";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { LogoutDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
+import { LogoutAllDocument, LogoutDocument, MeDocument, RefreshDocument } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, register, send } from "../support/client";
 import { auditSubscriptions, closedWithin, openLive, refusedWith, subscribeAuditEvents, wsUrl, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
+import type { Tracing } from "../../src/tracing/port";
 
 /** The bounds beyond pub/sub: expiry, the periodic re-check, the re-check on reconnect, Redis down. */
 let redis: TestRedis;
@@ -39,6 +40,54 @@ async function live(url: string, token: string) {
 
 /** Ends the session in the store only: no event is published, as if the message were lost. */
 const endSilently = (on: TestApi, user: { user: { id: string }; sessionId: string }) => on.store.endSession(user.user.id, user.sessionId);
+
+describe("a revocation while a socket is being accepted", () => {
+  it("closes the socket with 4401 at once: its event found no socket to close, so the accepted socket's state is read again", async () => {
+    // The tracing port wraps the store: the seam runs logoutAll, to its end and its event's delivery,
+    // right after the socket's own check read the session's state and before the socket is added.
+    let afterCheck: (() => Promise<void>) | null = null;
+    const seam: Tracing = {
+      traced: (target) =>
+        new Proxy(target, {
+          get(object, property, receiver) {
+            const value = Reflect.get(object, property, receiver) as unknown;
+            if (property !== "accessState" || typeof value !== "function") return value;
+            return async (...args: unknown[]) => {
+              const state: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(object, args);
+              const hook = afterCheck;
+              afterCheck = null;
+              if (hook) await hook();
+              return state;
+            };
+          },
+        }),
+      shutdown: async () => undefined,
+    };
+    const server = await startApi(redis.url, { LIVE_RECHECK_SECONDS: "300" }, { tracing: seam });
+    apis.push(server);
+    const user = await register(server.url);
+    const other = await login(server.url, user.user.email);
+    afterCheck = async () => {
+      expect((await send(server.url, LogoutAllDocument, {}, { token: other.accessToken })).data?.logoutAll).toBe(2);
+      await new Promise((settle) => setTimeout(settle, 200));
+    };
+    // A socket that sends no operation (each operation checks the token again): only the server closes it.
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      const client = createClient({
+        url: wsUrl(server.url),
+        webSocketImpl: WebSocket,
+        lazy: false,
+        retryAttempts: 0,
+        onNonLazyError: () => undefined,
+        connectionParams: { authorization: `Bearer ${user.accessToken}` },
+        on: { closed: (event) => resolve({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }) },
+      });
+      open.push({ dispose: () => client.dispose() } as LiveClient);
+    });
+    const within = new Promise<string>((resolve) => setTimeout(() => resolve("still open after 3 s"), 3_000).unref());
+    expect(await Promise.race([closed, within])).toEqual({ code: 4401, reason: "TOKEN_REVOKED" });
+  });
+});
 
 describe("expiry", () => {
   it("closes a socket with 4403 TOKEN_EXPIRED when its access token expires", async () => {
