@@ -7,7 +7,7 @@ import { startApi, type TestApi } from "../support/api";
 import { login, register, send } from "../support/client";
 import { auditSubscriptions, closedWithin, openLive, refusedWith, subscribeAuditEvents, wsUrl, type LiveClient } from "../support/live";
 import { startRedis, type TestRedis } from "../support/redis";
-import type { Tracing } from "../../src/tracing/port";
+import { storeSeam } from "../support/store-seam";
 
 /** The bounds beyond pub/sub: expiry, the periodic re-check, the re-check on reconnect, Redis down. */
 let redis: TestRedis;
@@ -45,32 +45,15 @@ describe("a revocation while a socket is being accepted", () => {
   it("closes the socket with 4401 at once: its event found no socket to close, so the accepted socket's state is read again", async () => {
     // The tracing port wraps the store: the seam runs logoutAll, to its end and its event's delivery,
     // right after the socket's own check read the session's state and before the socket is added.
-    let afterCheck: (() => Promise<void>) | null = null;
-    const seam: Tracing = {
-      traced: (target) =>
-        new Proxy(target, {
-          get(object, property, receiver) {
-            const value = Reflect.get(object, property, receiver) as unknown;
-            if (property !== "accessState" || typeof value !== "function") return value;
-            return async (...args: unknown[]) => {
-              const state: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(object, args);
-              const hook = afterCheck;
-              afterCheck = null;
-              if (hook) await hook();
-              return state;
-            };
-          },
-        }),
-      shutdown: async () => undefined,
-    };
-    const server = await startApi(redis.url, { LIVE_RECHECK_SECONDS: "300" }, { tracing: seam });
+    const seam = storeSeam("accessState", "after");
+    const server = await startApi(redis.url, { LIVE_RECHECK_SECONDS: "300" }, { tracing: seam.tracing });
     apis.push(server);
     const user = await register(server.url);
     const other = await login(server.url, user.user.email);
-    afterCheck = async () => {
+    seam.arm(async () => {
       expect((await send(server.url, LogoutAllDocument, {}, { token: other.accessToken })).data?.logoutAll).toBe(2);
       await new Promise((settle) => setTimeout(settle, 200));
-    };
+    });
     // A socket that sends no operation (each operation checks the token again): only the server closes it.
     const closed = new Promise<{ code: number; reason: string }>((resolve) => {
       const client = createClient({

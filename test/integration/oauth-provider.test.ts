@@ -27,7 +27,7 @@ import { Redis } from "ioredis";
 import type { TestApi } from "../support/api";
 import type { EndedSignIn } from "../../src/auth/oauth/provider";
 import { ISSUED_ACCESS_TOKEN } from "../../src/store/memory/oauth-models";
-import type { Tracing } from "../../src/tracing/port";
+import { storeSeam } from "../support/store-seam";
 
 type Configuration = import("openid-client", { with: { "resolution-mode": "import" } }).Configuration;
 type TokenResponse = Awaited<ReturnType<typeof openid.authorizationCodeGrant>>;
@@ -44,30 +44,12 @@ let api: TestApi & { issuer: string };
 let graphql: string;
 /** What the back-channel logout seam was told. */
 const signOuts: EndedSignIn[] = [];
-/**
- * Run once, just before the store records an access token the provider is issuing: the tracing
- * port (which wraps the store when tracing is on) is the seam a test uses to act at that moment.
- */
-let beforeIssuedAccessToken: (() => Promise<void>) | null = null;
-const seam: Tracing = {
-  traced: (target) =>
-    new Proxy(target, {
-      get(object, property, receiver) {
-        const value = Reflect.get(object, property, receiver) as unknown;
-        if (property !== "saveOAuthModel" || typeof value !== "function") return value;
-        return async (model: string, ...rest: unknown[]) => {
-          const hook = beforeIssuedAccessToken;
-          if (model === ISSUED_ACCESS_TOKEN && hook) await hook();
-          return (value as (...args: unknown[]) => unknown).call(object, model, ...rest);
-        };
-      },
-    }),
-  shutdown: async () => undefined,
-};
+/** Acts just before the store records an access token the provider is issuing (test/support/store-seam.ts). */
+const seam = storeSeam("saveOAuthModel", "before", ([model]) => model === ISSUED_ACCESS_TOKEN);
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD }, { oauthSignOuts: (ended) => signOuts.push(ended), tracing: seam });
+  api = await startOAuthApi(redis.url, { ADMIN_EMAIL, ADMIN_PASSWORD: PASSWORD }, { oauthSignOuts: (ended) => signOuts.push(ended), tracing: seam.tracing });
   graphql = `${api.issuer}/graphql`;
   await registerClient(api, { clientId: "web-app", redirectUris: [CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
   await registerClient(api, { clientId: "other-app", redirectUris: [OTHER_CALLBACK], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email", "api"] }, SECRET);
@@ -493,14 +475,13 @@ describe("administration (ADMIN) and the user's apps", () => {
     const own = await login(graphql, email);
     // revokeAppAccess runs to its end after oidc-provider found the grant for this refresh, and
     // before the new access token's record is saved: the removal cannot have seen that record.
-    beforeIssuedAccessToken = async () => {
-      beforeIssuedAccessToken = null;
+    seam.arm(async () => {
       expect((await send(graphql, RevokeAppAccessDocument, { clientId: "web-app" }, { token: own.accessToken })).data?.revokeAppAccess).toBe(true);
-    };
+    });
     try {
       await expect(openid.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
     } finally {
-      beforeIssuedAccessToken = null;
+      seam.disarm();
     }
     expect(await active(config, tokens.access_token)).toBe(false);
   });
