@@ -1,7 +1,7 @@
 import { PROVIDER_ERRORS } from "../../auth/oauth/interactions";
 import { translator } from "../../i18n/i18n";
 import { html } from "./html";
-import { errorSummary, field, hiddenFields, layout, passkeyForm, providerLinks, type Brand, type FieldError, type FormErrors, type PageView } from "./view";
+import { errorSummary, field, hiddenFields, layout, passkeyForm, passwordForm, providerLinks, type Brand, type FieldError, type FormErrors, type PageView } from "./view";
 
 /**
  * The OAuth provider's interaction pages (sign-in, second factor, consent), in the hosted pages'
@@ -51,12 +51,7 @@ export function interactionSignInPage(view: PageView, { action, clientName, emai
     title: t.t("signIn.title"),
     main: html`<p>${t.t("oauth.continueTo", { client: clientName })}</p>
 ${errorSummary(view, errors)}
-<form method="post" action="${action}" novalidate>
-${hiddenFields(view)}
-${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: passkey ? "username webauthn" : "username", value: email, autofocus: !email })}
-${field(view, errors, { name: "password", label: "field.password", type: "password", autocomplete: "current-password", autofocus: Boolean(email) })}
-<button type="submit" class="primary">${t.t("signIn.submit")}</button>
-</form>
+${passwordForm(view, errors, { action, email, passkey: Boolean(passkey) })}
 ${passkey ? passkeyForm(view, errors, passkey) : ""}
 ${providerLinks(view, providers)}`,
     scripts: passkey ? ["passkeys.js"] : [],

@@ -4,7 +4,7 @@ import { LoginInput } from "../../graphql/types/inputs";
 import { MfaCodeArgs } from "../../graphql/types/mfa";
 import { html } from "./html";
 import { formErrors, validateAs, type PageModule, type PageRequest } from "./pages";
-import { errorSummary, field, hiddenFields, pageUrl, passkeyForm, providerLinks, type FormErrors } from "./view";
+import { errorSummary, field, hiddenFields, pageUrl, passkeyForm, passwordForm, providerLinks, type FormErrors } from "./view";
 
 /** Which field an error of `login` or `loginWithPasskey` belongs next to. */
 const signInField = (reason: string) => (reason === "INVALID_CREDENTIALS" ? "password" : reason === "PASSKEY_NOT_VERIFIED" ? "passkey" : "form");
@@ -17,12 +17,7 @@ export const signInPages: PageModule = (app, kit) => {
     const { view } = page;
     const t = view.t;
     const main = html`${errorSummary(view, errors)}
-<form method="post" action="/auth/sign-in" novalidate>
-${hiddenFields(view)}
-${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: passkeys ? "username webauthn" : "username", value: email, autofocus: !email })}
-${field(view, errors, { name: "password", label: "field.password", type: "password", autocomplete: "current-password", autofocus: Boolean(email) })}
-<button type="submit" class="primary">${t.t("signIn.submit")}</button>
-</form>
+${passwordForm(view, errors, { action: "/auth/sign-in", email, passkey: Boolean(passkeys) })}
 <p><a href="${pageUrl(view, "/auth/forgot-password")}">${t.t("signIn.forgot")}</a></p>
 ${passkeys ? passkeyForm(view, errors, { action: "/auth/sign-in/passkey", options: "/auth/sign-in/passkey/options" }) : ""}
 ${providerLinks(view, providers.map((provider) => ({ label: provider.label, href: `/auth/oidc/${provider.id}/start${view.redirectTo ? `?redirect_to=${encodeURIComponent(view.redirectTo)}` : ""}` })))}

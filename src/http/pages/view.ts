@@ -110,6 +110,19 @@ export function buttonForm(view: PageView, action: string, label: string, fields
 }
 
 /**
+ * The email and password form of a sign-in (/auth/sign-in, the OAuth interaction): `passkey` adds
+ * the browser's passkey autofill to the email field (conditional UI).
+ */
+export function passwordForm(view: PageView, errors: FormErrors, { action, email, passkey }: { readonly action: string; readonly email: string; readonly passkey: boolean }): Html {
+  return html`<form method="post" action="${action}" novalidate>
+${hiddenFields(view)}
+${field(view, errors, { name: "email", label: "field.email", type: "email", autocomplete: passkey ? "username webauthn" : "username", value: email, autofocus: !email })}
+${field(view, errors, { name: "password", label: "field.password", type: "password", autocomplete: "current-password", autofocus: Boolean(email) })}
+<button type="submit" class="primary">${view.t.t("signIn.submit")}</button>
+</form>`;
+}
+
+/**
  * The passkey's form: hidden until templates/pages/passkeys.js shows it (no WebAuthn without the
  * script), which fetches the ceremony's options from `options` and posts the credential to `action`.
  */
