@@ -136,7 +136,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.goto(link);
     await expectAccessible(page, "verify-email, with a token");
     await tabTo(page, "Verify my address");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("status").textContent()).resolves.toContain("verified");
     await expectAccessible(page, "verify-email, done");
     const { accessToken } = await login(api.url, email);
@@ -146,7 +146,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     // The link works once: the API's reason is shown.
     await page.goto(link);
     await tabTo(page, "Verify my address");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("alert").textContent()).resolves.toContain("INVALID_MAIL_TOKEN");
     await expectAccessible(page, "verify-email, spent link");
     await context.close();
@@ -198,6 +198,16 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     }
   }
 
+  /** Tab to the field named `name`, replace what it holds with `text`, as typed. */
+  async function typeInto(page: Page, name: string, text: string): Promise<void> {
+    await tabTo(page, name);
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type(text);
+  }
+
+  /** Enter, and the page the form's answer loads (a POST's page, or where its 303 goes). */
+  const enterAndLoad = (page: Page) => Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]).then(([response]) => response);
+
   it("signs up, ends another session, and resets a forgotten password with the keyboard alone", async () => {
     const email = uniqueEmail("pages-keyboard-flows");
     const { context, page } = await newDevice();
@@ -214,7 +224,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.reload();
     await tabTo(page, "Sign out Phone");
     // The form posts, and the answer sends the page back to where it is: wait for that load.
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await closedWithin(live, 5_000);
     await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
 
@@ -247,14 +257,14 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await signUp(page, email);
     // By keyboard alone, as the sign-in and the flows above: Tab to a control, type, Enter.
     await tabTo(page, "Set up an authenticator app");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
     await expectAccessible(page, "account, TOTP enrolment");
     const secret = /type the key ([A-Z2-7]+)/.exec((await page.textContent("main"))!)![1]!;
     const step = stepAt(Date.now());
     await tabTo(page, "Code");
     await page.keyboard.type(totpCode(secret, step));
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator(".codes li").count()).resolves.toBe(10);
     const recoveryCode = (await page.locator(".codes li").first().textContent())!.trim();
     await expectAccessible(page, "account, recovery codes shown");
@@ -271,7 +281,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
 
     await tabTo(page, "Code");
     await page.keyboard.type("000000");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator("#field-code-error").textContent()).resolves.toContain("INVALID_MFA_CODE");
     await expectAccessible(page, "mfa, with errors");
 
@@ -315,7 +325,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     // authenticator answers as a person picking the passkey there would.
     await tabTo(page, "Sign out");
     // The sign-in page it lands on signs straight back in (conditional UI): wait for that second load.
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
 
@@ -334,11 +344,11 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.keyboard.press("ControlOrMeta+a");
     await page.keyboard.type("Work laptop");
     await tabTo(page, "Rename");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await page.getByRole("button", { name: "Remove Work laptop" }).waitFor();
     // Removing the passkey ends the sessions it signed in, this one included.
     await tabTo(page, "Remove Work laptop");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await page.goto(`${origin}/auth/account`);
     await page.waitForURL(`${origin}/auth/sign-in`);
     await context.close();
@@ -380,7 +390,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.reload();
     await expectAccessible(page, "account, two sessions");
     await tabTo(page, "Sign out Phone");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await closedWithin(live, 5_000);
     await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
     const refused = await post(api.url, { query: "{ me { id } }" }, { token: other.accessToken });
@@ -401,14 +411,14 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.goto(`${origin}/auth/forgot-password`);
     await tabTo(page, "Email");
     await page.keyboard.type("not an address");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator("#field-email-error").textContent()).resolves.toContain("INVALID_INPUT");
     await expectAccessible(page, "forgot-password, with errors");
 
     for (const [path, button] of [["/auth/confirm-email-change", "Confirm the new address"], ["/auth/cancel-email-change", "Cancel the change"]] as const) {
       await page.goto(`${origin}${path}?token=u.s`);
       await tabTo(page, button);
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await enterAndLoad(page);
       await expect(page.getByRole("alert").textContent()).resolves.toContain("INVALID_MAIL_TOKEN");
       await expectAccessible(page, `${path}, with errors`);
     }
@@ -420,7 +430,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     // The account page with a refused form: a wrong current password for the authenticator app.
     await tabTo(page, "Current password");
     await page.keyboard.type("not the password");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator("#field-currentPassword-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
     await expect(page.getByRole("alert").count()).resolves.toBe(1);
     await expectAccessible(page, "account, with a form error");
@@ -429,12 +439,12 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     expect((await send(api.url, RequestEmailChangeDocument, { newEmail, currentPassword: PASSWORD }, { token: accessToken })).error).toBeUndefined();
     await page.goto(linkIn(await mailbox.nth(newEmail, /Confirm your new email address/)));
     await tabTo(page, "Confirm the new address");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("status").textContent()).resolves.toContain("new address");
     await expectAccessible(page, "confirm-email-change, done");
     await page.goto(linkIn(await mailbox.nth(email, /Your email address is about to change/)));
     await tabTo(page, "Cancel the change");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("status").textContent()).resolves.toContain("cancelled");
     await expectAccessible(page, "cancel-email-change, done");
 
@@ -445,7 +455,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.keyboard.type(email);
     await tabTo(page, "Password");
     await page.keyboard.type(PASSWORD);
-    const [expired] = await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    const expired = await enterAndLoad(page);
     expect(expired!.status()).toBe(403);
     await expect(page.getByRole("alert").textContent()).resolves.toContain("CSRF");
     await expectAccessible(page, "csrf refused");
@@ -483,7 +493,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
       await page.keyboard.type(email);
       await tabTo(page, "Password");
       await page.keyboard.type(PASSWORD);
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await enterAndLoad(page);
       await expect(page.getByRole("status").textContent()).resolves.toContain(`We sent a link to ${email}`);
       await expectAccessible(page, "sign-up, check your mail");
       await context.close();
@@ -504,26 +514,23 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
       // Past REAUTH_MAX_AGE_SECONDS: setting up the authenticator without the password is refused.
       await new Promise((resolve) => setTimeout(resolve, 3_200));
       await tabTo(page, "Set up an authenticator app");
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await enterAndLoad(page);
       await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(1);
       await expect(page.getByRole("alert").textContent()).resolves.toContain("REAUTHENTICATION_REQUIRED");
       await expectAccessible(page, "account, re-authentication");
       await screenshot(page, "account-reauthenticate");
 
-      await tabTo(page, "Password");
-      await page.keyboard.type("not the password");
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await typeInto(page, "Password", "not the password");
+      await enterAndLoad(page);
       await expect(page.locator("#field-reauthPassword-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
       await expectAccessible(page, "account, re-authentication with errors");
 
-      await tabTo(page, "Password");
-      await page.keyboard.press("ControlOrMeta+a");
-      await page.keyboard.type(PASSWORD);
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await typeInto(page, "Password", PASSWORD);
+      await enterAndLoad(page);
       expect(page.url()).toBe(`${second.origin}/auth/account`);
       await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(0);
       await tabTo(page, "Set up an authenticator app");
-      await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+      await enterAndLoad(page);
       await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
       await context.close();
     });

@@ -301,12 +301,17 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
     await timed?.stop();
   });
 
-  it("asks for the password once the sign-in is too old, shows a wrong one at its field, and lets the action through after", async () => {
-    const email = uniqueEmail("pages-reauth");
+  /** A new account signed in on the pages: its browser, address and the account page's CSRF token. */
+  async function signedIn(label: string): Promise<{ browser: Browser; email: string; csrf: string }> {
+    const email = uniqueEmail(label);
     await register(timed.url, { email });
     const browser = new Browser(timedOrigin);
     await signIn(browser, email);
-    const csrf = await browser.csrf("/auth/account");
+    return { browser, email, csrf: await browser.csrf("/auth/account") };
+  }
+
+  it("asks for the password once the sign-in is too old, shows a wrong one at its field, and lets the action through after", async () => {
+    const { browser, csrf } = await signedIn("pages-reauth");
     clock.advanceSteps(1);
 
     const refused = await browser.post("/auth/account/totp/enrol", { csrf });
@@ -376,11 +381,7 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
   });
 
   it("redraws the enrolment step after a wrong confirming code: the same QR code, the error by the code field", async () => {
-    const email = uniqueEmail("pages-totp-wrong");
-    await register(timed.url, { email });
-    const browser = new Browser(timedOrigin);
-    await signIn(browser, email);
-    const csrf = await browser.csrf("/auth/account");
+    const { browser, csrf } = await signedIn("pages-totp-wrong");
     const enrolment = await (await browser.post("/auth/account/totp/enrol", { csrf })).text();
     const secret = /type the key ([A-Z2-7]+)/.exec(enrolment)![1]!;
     const qr = /<img class="qr" src="([^"]+)"/.exec(enrolment)![1]!;
