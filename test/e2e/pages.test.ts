@@ -511,8 +511,15 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
       await tabTo(page, "Password");
       await page.keyboard.type(PASSWORD);
       await Promise.all([page.waitForURL(`${second.origin}/auth/account`), page.keyboard.press("Enter")]);
-      // Past REAUTH_MAX_AGE_SECONDS: setting up the authenticator without the password is refused.
+      // Past REAUTH_MAX_AGE_SECONDS, adding a passkey is refused at its options: the script opens the form.
       await new Promise((resolve) => setTimeout(resolve, 3_200));
+      await tabTo(page, "Add a passkey");
+      await Promise.all([page.waitForURL(`${second.origin}/auth/account?reauthenticate=1#reauth`), page.keyboard.press("Enter")]);
+      await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(1);
+      await expectAccessible(page, "account, re-authentication asked by the passkey script");
+
+      // Setting up the authenticator without the password is refused too, with the API's reason.
+      await page.goto(`${second.origin}/auth/account`);
       await tabTo(page, "Set up an authenticator app");
       await enterAndLoad(page);
       await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(1);

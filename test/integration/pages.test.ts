@@ -333,6 +333,13 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
     expect(wrongText).toMatch(/<p class="error" id="field-reauthPassword-error">[^<]*<span class="reason">\(INVALID_CREDENTIALS\)<\/span><\/p>/);
     expect(wrongText).toContain('action="/auth/account/reauthenticate"');
 
+    // The passkey script's way in (its options answered REAUTHENTICATION_REQUIRED): the same form.
+    expect(await (await browser.get("/auth/account?reauthenticate=1")).text()).toContain('<label for="field-reauthPassword">Password</label>');
+    expect(await (await browser.get("/auth/account")).text()).not.toContain('action="/auth/account/reauthenticate"');
+    const options = await browser.post("/auth/account/passkeys/options", { csrf });
+    expect(options.status).toBe(403);
+    expect(((await options.json()) as { error: { reason: string } }).error.reason).toBe("REAUTHENTICATION_REQUIRED");
+
     const confirmed = await browser.post("/auth/account/reauthenticate", { csrf, reauthPassword: PASSWORD });
     expect(confirmed.status).toBe(303);
     expect(confirmed.headers.get("location")).toBe("/auth/account");
