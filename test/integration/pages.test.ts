@@ -404,7 +404,11 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
     // Malformed input is shown there too.
     expect(await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: "x".repeat(65) })).text()).toMatch(/id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_INPUT\)/);
     // Only the waiting enrolment is redrawn: a key it does not hold gets no QR code.
-    expect(await (await browser.post("/auth/account/totp/confirm", { csrf, secret: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", confirmCode: "123456" })).text()).not.toContain('class="qr"');
+    const stale = await (await browser.post("/auth/account/totp/confirm", { csrf, secret: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", confirmCode: right === "123456" ? "654321" : "123456" })).text();
+    expect(stale).not.toContain('class="qr"');
+    // Its error is then the page's, not a link to a field that is not there.
+    expect(stale).toMatch(/<li>[^<]+<span class="reason">\(INVALID_MFA_CODE\)<\/span><\/li>/);
+    expect(stale).not.toContain('href="#field-confirmCode"');
 
     const confirmed = await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: right })).text();
     expect(confirmed.match(/<li><code>/g)).toHaveLength(10);

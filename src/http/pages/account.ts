@@ -124,7 +124,7 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
 
   /**
    * A POST of the account page: signed in first, then the action; an AuthError shows the page again
-   * with it, and with what `redraw` gives for it (the step the form belongs to, shown again).
+   * with it, and with what `redraw` gives for it (the step the form belongs to, shown again; its errors win).
    */
   function action(
     path: string,
@@ -139,7 +139,7 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
         return (await run(page, identity)) ?? page.redirect("/auth/account");
       } catch (error) {
         const { errors, status } = formErrors(page, error, fieldOf);
-        return accountPage(page, identity, { ...(await redraw(page, identity, errors)), errors, status });
+        return accountPage(page, identity, { errors, status, ...(await redraw(page, identity, errors)) });
       }
     });
   }
@@ -187,10 +187,14 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
     return accountPage(page, identity, { totp: enrolmentStep(page, await mfa.enrollTotp(identity, currentPassword, page.origin)) });
   }, (reason) => (reason === "INVALID_CREDENTIALS" || reason === "INVALID_INPUT" ? "currentPassword" : "form"));
 
-  /** A refused confirming code: the enrolment step again, its QR code and the error by the code field. */
+  /**
+   * A refused confirming code: the enrolment step again, its QR code and the error by the code
+   * field; with no such enrolment waiting (expired, replaced), the error alone, for the whole page.
+   */
   async function enrolmentAgain(page: PageRequest, identity: Identity, errors: FormErrors): Promise<AccountExtras> {
     const enrolment = await mfa.pendingEnrolment(identity, page.form.secret ?? "");
-    return enrolment ? { totp: enrolmentStep(page, enrolment, errors) } : {};
+    if (enrolment) return { totp: enrolmentStep(page, enrolment, errors) };
+    return { errors: Object.fromEntries(Object.entries(errors).map(([name, error]) => [name === "confirmCode" ? "form" : name, error])) };
   }
 
   action("/auth/account/totp/confirm", async (page, identity) => {
@@ -198,7 +202,7 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
     const invalid = await validateAs(MfaCodeArgs, { code });
     if (invalid.code) {
       const errors = { confirmCode: invalid.code };
-      return accountPage(page, identity, { ...(await enrolmentAgain(page, identity, errors)), errors, status: 400 });
+      return accountPage(page, identity, { errors, status: 400, ...(await enrolmentAgain(page, identity, errors)) });
     }
     const { recoveryCodes, auth } = await mfa.confirmTotp(identity, code, page.origin);
     // The session is at aal2 now, in a new refresh family: the page keeps the new tokens.
