@@ -321,6 +321,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
             recovery,
             emailChange,
             mfa,
+            reauthentication,
             passkeys,
             auditTrail,
             providers: config.federation.providers.map(({ id, label }) => ({ id, label })),

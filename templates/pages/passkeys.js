@@ -9,7 +9,7 @@
   async function optionsFor(url, form) {
     const answer = await fetch(url, { method: "POST", credentials: "same-origin", body: new URLSearchParams({ csrf: form.elements.csrf.value }) });
     const body = await answer.json();
-    if (!answer.ok) throw new Error(body.error ? `${body.error.message} (${body.error.reason})` : `HTTP ${answer.status}`);
+    if (!answer.ok) throw Object.assign(new Error(body.error ? `${body.error.message} (${body.error.reason})` : `HTTP ${answer.status}`), { reason: body.error?.reason });
     return body;
   }
 
@@ -63,7 +63,9 @@
         const credential = await navigator.credentials.create({ publicKey });
         if (credential) submitWith(add, credential);
       } catch (error) {
-        showError(add, error.message);
+        // The session's sign-in is too old to add a credential: the account page's re-authentication form, then try again.
+        if (error.reason === "REAUTHENTICATION_REQUIRED") location.assign("/auth/account?reauthenticate=1#reauth");
+        else showError(add, error.message);
       }
     });
   }

@@ -5,9 +5,11 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { startApi, type TestApi } from "../support/api";
 import { expectAccessible } from "../support/axe";
 import { CHROMIUM_ARGS, describeWithChromium, newDevice as newBrowserDevice } from "../support/chromium";
-import { login, PASSWORD, post, uniqueEmail } from "../support/client";
+import { RequestEmailChangeDocument, VerifyEmailDocument } from "../../schema/generated/graphql";
+import { login, PASSWORD, post, send, uniqueEmail } from "../support/client";
 import { closedWithin, openLive } from "../support/live";
-import { linkIn, Mailbox } from "../support/mailbox";
+import { linkIn, Mailbox, tokenIn } from "../support/mailbox";
+import { startApiWithProvider } from "../support/oidc";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { stepAt, totpCode } from "../support/totp";
 
@@ -133,7 +135,8 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     expect(link.startsWith(`${origin}/auth/verify-email?token=`)).toBe(true);
     await page.goto(link);
     await expectAccessible(page, "verify-email, with a token");
-    await page.getByRole("button", { name: "Verify my address" }).click();
+    await tabTo(page, "Verify my address");
+    await enterAndLoad(page);
     await expect(page.getByRole("status").textContent()).resolves.toContain("verified");
     await expectAccessible(page, "verify-email, done");
     const { accessToken } = await login(api.url, email);
@@ -142,7 +145,8 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
 
     // The link works once: the API's reason is shown.
     await page.goto(link);
-    await page.getByRole("button", { name: "Verify my address" }).click();
+    await tabTo(page, "Verify my address");
+    await enterAndLoad(page);
     await expect(page.getByRole("alert").textContent()).resolves.toContain("INVALID_MAIL_TOKEN");
     await expectAccessible(page, "verify-email, spent link");
     await context.close();
@@ -194,6 +198,16 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     }
   }
 
+  /** Tab to the field named `name`, replace what it holds with `text`, as typed. */
+  async function typeInto(page: Page, name: string, text: string): Promise<void> {
+    await tabTo(page, name);
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type(text);
+  }
+
+  /** Enter, and the page the form's answer loads (a POST's page, or where its 303 goes). */
+  const enterAndLoad = (page: Page) => Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]).then(([response]) => response);
+
   it("signs up, ends another session, and resets a forgotten password with the keyboard alone", async () => {
     const email = uniqueEmail("pages-keyboard-flows");
     const { context, page } = await newDevice();
@@ -210,7 +224,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.reload();
     await tabTo(page, "Sign out Phone");
     // The form posts, and the answer sends the page back to where it is: wait for that load.
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await closedWithin(live, 5_000);
     await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
 
@@ -243,19 +257,20 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await signUp(page, email);
     // By keyboard alone, as the sign-in and the flows above: Tab to a control, type, Enter.
     await tabTo(page, "Set up an authenticator app");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
     await expectAccessible(page, "account, TOTP enrolment");
     const secret = /type the key ([A-Z2-7]+)/.exec((await page.textContent("main"))!)![1]!;
     const step = stepAt(Date.now());
     await tabTo(page, "Code");
     await page.keyboard.type(totpCode(secret, step));
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator(".codes li").count()).resolves.toBe(10);
+    const recoveryCode = (await page.locator(".codes li").first().textContent())!.trim();
     await expectAccessible(page, "account, recovery codes shown");
 
-    await page.getByRole("button", { name: "Sign out", exact: true }).click();
-    await page.waitForURL(`${origin}/auth/sign-in`);
+    await tabTo(page, "Sign out");
+    await Promise.all([page.waitForURL(`${origin}/auth/sign-in`), page.keyboard.press("Enter")]);
     await signIn(page, email);
     await page.waitForURL(`${origin}/auth/mfa`);
     await expectAccessible(page, "mfa, empty");
@@ -266,7 +281,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
 
     await tabTo(page, "Code");
     await page.keyboard.type("000000");
-    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await enterAndLoad(page);
     await expect(page.locator("#field-code-error").textContent()).resolves.toContain("INVALID_MFA_CODE");
     await expectAccessible(page, "mfa, with errors");
 
@@ -277,6 +292,16 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText("Two-step verification is on.").count()).resolves.toBe(1);
     await expectAccessible(page, "account, TOTP on");
+
+    // Once more, with a recovery code in place of the authenticator, by keyboard alone.
+    await tabTo(page, "Sign out");
+    await Promise.all([page.waitForURL(`${origin}/auth/sign-in`), page.keyboard.press("Enter")]);
+    await signIn(page, email);
+    await page.waitForURL(`${origin}/auth/mfa`);
+    await tabTo(page, "Code");
+    await page.keyboard.type(recoveryCode);
+    await Promise.all([page.waitForURL(`${origin}/auth/account`), page.keyboard.press("Enter")]);
+    await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
     await context.close();
   });
 
@@ -298,7 +323,9 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
 
     // Conditional UI: the sign-in page asks at once, for the email field's autofill; the virtual
     // authenticator answers as a person picking the passkey there would.
-    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await tabTo(page, "Sign out");
+    // The sign-in page it lands on signs straight back in (conditional UI): wait for that second load.
+    await enterAndLoad(page);
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
 
@@ -306,18 +333,22 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.addInitScript(() => {
       (globalThis as any).PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
     });
-    await page.getByRole("button", { name: "Sign out", exact: true }).click();
-    await page.waitForURL(`${origin}/auth/sign-in`);
+    await tabTo(page, "Sign out");
+    await Promise.all([page.waitForURL(`${origin}/auth/sign-in`), page.keyboard.press("Enter")]);
     await tabTo(page, "Sign in with a passkey");
     await page.keyboard.press("Enter");
     await page.waitForURL(`${origin}/auth/account`);
     await expect(page.getByText(`Signed in as ${email}`).count()).resolves.toBe(1);
 
-    await page.getByLabel("New name for Laptop").fill("Work laptop");
-    await page.getByRole("button", { name: "Rename" }).click();
+    await tabTo(page, "New name for Laptop");
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type("Work laptop");
+    await tabTo(page, "Rename");
+    await enterAndLoad(page);
     await page.getByRole("button", { name: "Remove Work laptop" }).waitFor();
     // Removing the passkey ends the sessions it signed in, this one included.
-    await page.getByRole("button", { name: "Remove Work laptop" }).click();
+    await tabTo(page, "Remove Work laptop");
+    await enterAndLoad(page);
     await page.goto(`${origin}/auth/account`);
     await page.waitForURL(`${origin}/auth/sign-in`);
     await context.close();
@@ -343,6 +374,7 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     await page.getByLabel("New password").fill("a brand new password");
     await page.getByRole("button", { name: "Set the new password" }).click();
     await expect(page.getByRole("status").textContent()).resolves.toContain("password is changed");
+    await expectAccessible(page, "reset-password, done");
 
     await signIn(page, email, "a brand new password");
     await page.waitForURL(`${origin}/auth/account`);
@@ -357,20 +389,157 @@ describeWithChromium("hosted pages in Chromium", (CHROMIUM) => {
     const live = await openLive(api.url, other.accessToken);
     await page.reload();
     await expectAccessible(page, "account, two sessions");
-    await page.getByRole("button", { name: "Sign out Phone" }).click();
-    await page.waitForURL(`${origin}/auth/account`);
+    await tabTo(page, "Sign out Phone");
+    await enterAndLoad(page);
     await closedWithin(live, 5_000);
     await expect(page.getByRole("button", { name: "Sign out Phone" }).count()).resolves.toBe(0);
     const refused = await post(api.url, { query: "{ me { id } }" }, { token: other.accessToken });
     expect(refused.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
 
     const third = await login(api.url, email, PASSWORD, "Tablet");
-    await page.getByRole("button", { name: "Sign out everywhere" }).click();
-    await page.waitForURL(`${origin}/auth/sign-in`);
+    await tabTo(page, "Sign out everywhere");
+    await Promise.all([page.waitForURL(`${origin}/auth/sign-in`), page.keyboard.press("Enter")]);
     const ended = await post(api.url, { query: "{ me { id } }" }, { token: third.accessToken });
     expect(ended.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
     await page.goto(`${origin}/auth/account`);
     await page.waitForURL(`${origin}/auth/sign-in`);
     await context.close();
+  });
+
+  it("shows the error and done states of the mail-link pages, the account page and an expired form without an axe violation", async () => {
+    const { context, page } = await newDevice();
+    await page.goto(`${origin}/auth/forgot-password`);
+    await tabTo(page, "Email");
+    await page.keyboard.type("not an address");
+    await enterAndLoad(page);
+    await expect(page.locator("#field-email-error").textContent()).resolves.toContain("INVALID_INPUT");
+    await expectAccessible(page, "forgot-password, with errors");
+
+    for (const [path, button] of [["/auth/confirm-email-change", "Confirm the new address"], ["/auth/cancel-email-change", "Cancel the change"]] as const) {
+      await page.goto(`${origin}${path}?token=u.s`);
+      await tabTo(page, button);
+      await enterAndLoad(page);
+      await expect(page.getByRole("alert").textContent()).resolves.toContain("INVALID_MAIL_TOKEN");
+      await expectAccessible(page, `${path}, with errors`);
+    }
+
+    // The account page with a refused form, then an email change confirmed and cancelled from the real mails.
+    const email = uniqueEmail("pages-change");
+    const newEmail = uniqueEmail("pages-change-new");
+    await signUp(page, email);
+    // The account page with a refused form: a wrong current password for the authenticator app.
+    await tabTo(page, "Current password");
+    await page.keyboard.type("not the password");
+    await enterAndLoad(page);
+    await expect(page.locator("#field-currentPassword-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
+    await expect(page.getByRole("alert").count()).resolves.toBe(1);
+    await expectAccessible(page, "account, with a form error");
+
+    const { accessToken } = await login(api.url, email);
+    expect((await send(api.url, RequestEmailChangeDocument, { newEmail, currentPassword: PASSWORD }, { token: accessToken })).error).toBeUndefined();
+    await page.goto(linkIn(await mailbox.nth(newEmail, /Confirm your new email address/)));
+    await tabTo(page, "Confirm the new address");
+    await enterAndLoad(page);
+    await expect(page.getByRole("status").textContent()).resolves.toContain("new address");
+    await expectAccessible(page, "confirm-email-change, done");
+    await page.goto(linkIn(await mailbox.nth(email, /Your email address is about to change/)));
+    await tabTo(page, "Cancel the change");
+    await enterAndLoad(page);
+    await expect(page.getByRole("status").textContent()).resolves.toContain("cancelled");
+    await expectAccessible(page, "cancel-email-change, done");
+
+    // A form whose CSRF cookie is gone (expired, cleared): 403, and a page that says to send it again.
+    await page.goto(`${origin}/auth/sign-in`);
+    await context.clearCookies();
+    await tabTo(page, "Email");
+    await page.keyboard.type(email);
+    await tabTo(page, "Password");
+    await page.keyboard.type(PASSWORD);
+    const expired = await enterAndLoad(page);
+    expect(expired!.status()).toBe(403);
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("CSRF");
+    await expectAccessible(page, "csrf refused");
+    await context.close();
+  });
+
+  describe("on a second server: sign-in providers (a real oidc-provider), REQUIRE_VERIFIED_EMAIL=on, REAUTH_MAX_AGE_SECONDS=3", () => {
+    let second: Awaited<ReturnType<typeof startApiWithProvider>>;
+
+    beforeAll(async () => {
+      second = await startApiWithProvider({
+        redisUrl: redis.url,
+        accounts: {},
+        env: { MAIL_URL: mailbox.url, REQUIRE_VERIFIED_EMAIL: "on", REAUTH_MAX_AGE_SECONDS: "3", BRAND_NAME: "Example Co" },
+      });
+    });
+
+    afterAll(async () => {
+      await second?.api.stop();
+      await second?.provider.stop();
+    });
+
+    it("shows a button per provider on /auth/sign-in, and the sign-up's \"check your mail\" notice", async () => {
+      const { context, page } = await newDevice();
+      await page.goto(`${second.origin}/auth/sign-in`);
+      const providerButton = page.getByRole("link", { name: "Sign in with corp" });
+      await expect(providerButton.count()).resolves.toBe(1);
+      expect(await providerButton.getAttribute("href")).toBe("/auth/oidc/corp/start");
+      await expectAccessible(page, "sign-in, with a provider button");
+      await screenshot(page, "sign-in-providers");
+
+      const email = uniqueEmail("pages-check-mail");
+      await page.goto(`${second.origin}/auth/sign-up`);
+      await tabTo(page, "Email");
+      await page.keyboard.type(email);
+      await tabTo(page, "Password");
+      await page.keyboard.type(PASSWORD);
+      await enterAndLoad(page);
+      await expect(page.getByRole("status").textContent()).resolves.toContain(`We sent a link to ${email}`);
+      await expectAccessible(page, "sign-up, check your mail");
+      await context.close();
+    });
+
+    it("asks for the password again when the sign-in is too old, and shows a wrong one by its field", async () => {
+      const email = uniqueEmail("pages-reauth");
+      await post(second.api.url, { query: "mutation($e: String!, $p: String!) { register(input: {email: $e, password: $p}) { sessionId } }", variables: { e: email, p: PASSWORD } });
+      const verified = await send(second.api.url, VerifyEmailDocument, { token: tokenIn(await mailbox.nth(email, /Confirm your email address/)) });
+      expect(verified.error).toBeUndefined();
+      const { context, page } = await newDevice();
+      await page.goto(`${second.origin}/auth/sign-in`);
+      await tabTo(page, "Email");
+      await page.keyboard.type(email);
+      await tabTo(page, "Password");
+      await page.keyboard.type(PASSWORD);
+      await Promise.all([page.waitForURL(`${second.origin}/auth/account`), page.keyboard.press("Enter")]);
+      // Past REAUTH_MAX_AGE_SECONDS, adding a passkey is refused at its options: the script opens the form.
+      await new Promise((resolve) => setTimeout(resolve, 3_200));
+      await tabTo(page, "Add a passkey");
+      await Promise.all([page.waitForURL(`${second.origin}/auth/account?reauthenticate=1#reauth`), page.keyboard.press("Enter")]);
+      await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(1);
+      await expectAccessible(page, "account, re-authentication asked by the passkey script");
+
+      // Setting up the authenticator without the password is refused too, with the API's reason.
+      await page.goto(`${second.origin}/auth/account`);
+      await tabTo(page, "Set up an authenticator app");
+      await enterAndLoad(page);
+      await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(1);
+      await expect(page.getByRole("alert").textContent()).resolves.toContain("REAUTHENTICATION_REQUIRED");
+      await expectAccessible(page, "account, re-authentication");
+      await screenshot(page, "account-reauthenticate");
+
+      await typeInto(page, "Password", "not the password");
+      await enterAndLoad(page);
+      await expect(page.locator("#field-reauthPassword-error").textContent()).resolves.toContain("INVALID_CREDENTIALS");
+      await expectAccessible(page, "account, re-authentication with errors");
+
+      await typeInto(page, "Password", PASSWORD);
+      await enterAndLoad(page);
+      expect(page.url()).toBe(`${second.origin}/auth/account`);
+      await expect(page.getByRole("heading", { name: "Confirm it is you" }).count()).resolves.toBe(0);
+      await tabTo(page, "Set up an authenticator app");
+      await enterAndLoad(page);
+      await expect(page.getByRole("img", { name: "QR code for your authenticator app" }).count()).resolves.toBe(1);
+      await context.close();
+    });
   });
 });

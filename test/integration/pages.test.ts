@@ -1,8 +1,9 @@
 import { startApi, type TestApi } from "../support/api";
-import { ConfirmTotpDocument, EnrollTotpDocument } from "../../schema/generated/graphql";
+import { ConfirmTotpDocument, EnrollTotpDocument, ReauthenticateDocument, RegisterDocument, RequestEmailChangeDocument, RequestPasswordResetDocument, VerifyMfaDocument } from "../../schema/generated/graphql";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { linkIn, Mailbox } from "../support/mailbox";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
+import { startApiWithProvider } from "../support/oidc";
 import { stepAt, testClock, totpCode } from "../support/totp";
 
 /**
@@ -274,6 +275,254 @@ describe("the hosted pages over HTTP", () => {
       expect(linkIn(await mailbox.nth(email, /Reset your password/)).startsWith("http://localhost:3000/reset-password#token=")).toBe(true);
     } finally {
       await off.stop();
+    }
+  });
+});
+
+/** Turns TOTP on for the signed-in `accessToken` through the API; the secret and the confirming step. */
+async function totpOn(url: string, accessToken: string, at: number = Date.now()): Promise<{ secret: string; step: number; recoveryCodes: string[] }> {
+  const secret = (await send(url, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: accessToken })).data!.enrollTotp.secret;
+  const confirmed = await send(url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(at)) }, { token: accessToken });
+  return { secret, step: stepAt(at), recoveryCodes: confirmed.data!.confirmTotp.recoveryCodes };
+}
+
+describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AGE_SECONDS=1, a test clock)", () => {
+  const clock = testClock();
+  let timed: TestApi;
+  let timedOrigin: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    timedOrigin = `http://localhost:${port}`;
+    timed = await startApi(redis.url, { PORT: String(port), REAUTH_MAX_AGE_SECONDS: "1", LOGIN_MAX_FAILURES: "3" }, clock);
+  });
+
+  afterAll(async () => {
+    await timed?.stop();
+  });
+
+  /** A new account signed in on the pages: its browser, address and the account page's CSRF token. */
+  async function signedIn(label: string): Promise<{ browser: Browser; email: string; csrf: string }> {
+    const email = uniqueEmail(label);
+    await register(timed.url, { email });
+    const browser = new Browser(timedOrigin);
+    await signIn(browser, email);
+    return { browser, email, csrf: await browser.csrf("/auth/account") };
+  }
+
+  it("asks for the password once the sign-in is too old, shows a wrong one at its field, and lets the action through after", async () => {
+    const { browser, csrf } = await signedIn("pages-reauth");
+    clock.advanceSteps(1);
+
+    const refused = await browser.post("/auth/account/totp/enrol", { csrf });
+    expect(refused.status).toBe(403);
+    const form = await refused.text();
+    expect(form).toContain("(REAUTHENTICATION_REQUIRED)");
+    expect(form).toMatch(/<form method="post" action="\/auth\/account\/reauthenticate" novalidate><input type="hidden" name="csrf" value="[^"]+">/);
+    expect(form).toContain('<label for="field-reauthPassword">Password</label>');
+    // Without TOTP, the password is the only way back.
+    expect(form).not.toContain('name="reauthCode"');
+
+    // The form is guarded like every other.
+    expect((await browser.post("/auth/account/reauthenticate", { reauthPassword: PASSWORD })).status).toBe(403);
+
+    const wrong = await browser.post("/auth/account/reauthenticate", { csrf, reauthPassword: "not the password" });
+    expect(wrong.status).toBe(401);
+    const wrongText = await wrong.text();
+    expect(wrongText).toMatch(/id="field-reauthPassword"[^>]*aria-describedby="field-reauthPassword-error" aria-invalid="true"/);
+    expect(wrongText).toMatch(/<p class="error" id="field-reauthPassword-error">[^<]*<span class="reason">\(INVALID_CREDENTIALS\)<\/span><\/p>/);
+    expect(wrongText).toContain('action="/auth/account/reauthenticate"');
+
+    // The passkey script's way in (its options answered REAUTHENTICATION_REQUIRED): the same form.
+    expect(await (await browser.get("/auth/account?reauthenticate=1")).text()).toContain('<label for="field-reauthPassword">Password</label>');
+    expect(await (await browser.get("/auth/account")).text()).not.toContain('action="/auth/account/reauthenticate"');
+    const options = await browser.post("/auth/account/passkeys/options", { csrf });
+    expect(options.status).toBe(403);
+    expect(((await options.json()) as { error: { reason: string } }).error.reason).toBe("REAUTHENTICATION_REQUIRED");
+
+    const confirmed = await browser.post("/auth/account/reauthenticate", { csrf, reauthPassword: PASSWORD });
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get("location")).toBe("/auth/account");
+    const account = await (await browser.get("/auth/account")).text();
+    expect(account).not.toContain('action="/auth/account/reauthenticate"');
+    // The action again: the session counts as recently authenticated now.
+    const enrolment = await browser.post("/auth/account/totp/enrol", { csrf });
+    expect(enrolment.status).toBe(200);
+    expect(await enrolment.text()).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,/);
+  });
+
+  it("takes a code instead of the password for an account with TOTP, and counts wrong passwords in the login throttle", async () => {
+    const email = uniqueEmail("pages-reauth-code");
+    const { accessToken } = await register(timed.url, { email });
+    const { secret, step, recoveryCodes } = await totpOn(timed.url, accessToken, clock.now());
+    const browser = new Browser(timedOrigin);
+    await signIn(browser, email);
+    clock.advanceSteps(1);
+    const mfa = await browser.post("/auth/mfa", { csrf: await browser.csrf("/auth/mfa"), code: totpCode(secret, clock.step()) });
+    expect(mfa.headers.get("location")).toBe("/auth/account");
+    const csrf = await browser.csrf("/auth/account");
+    clock.advanceSteps(1);
+
+    const refused = await browser.post("/auth/account/totp/recovery-codes", { csrf, codesCode: totpCode(secret, clock.step()) });
+    expect(refused.status).toBe(403);
+    const form = await refused.text();
+    expect(form).toContain("(REAUTHENTICATION_REQUIRED)");
+    expect(form).toContain('<label for="field-reauthCode">Code</label>');
+    expect(step).toBeLessThan(clock.step());
+
+    const wrongCode = await browser.post("/auth/account/reauthenticate", { csrf, reauthCode: "000000" === totpCode(secret, clock.step()) ? "111111" : "000000" });
+    expect(wrongCode.status).toBe(400);
+    expect(await wrongCode.text()).toMatch(/id="field-reauthCode-error">[^<]*<span class="reason">\(INVALID_MFA_CODE\)/);
+    // A recovery code is spent on it, as by reauthenticate; the TOTP code of this step stays for the action.
+    expect((await browser.post("/auth/account/reauthenticate", { csrf, reauthCode: recoveryCodes[0]! })).status).toBe(303);
+    const codes = await browser.post("/auth/account/totp/recovery-codes", { csrf, codesCode: totpCode(secret, clock.step()) });
+    expect(codes.status).toBe(200);
+    expect((await codes.text()).match(/<li><code>/g)).toHaveLength(10);
+
+    // The same throttle as the mutation's password check: LOGIN_MAX_FAILURES=3 spent on the page.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect((await browser.post("/auth/account/reauthenticate", { csrf, reauthPassword: "not the password" })).status).toBe(401);
+    }
+    const throttled = await send(timed.url, ReauthenticateDocument, { input: { password: PASSWORD } }, { token: browser.cookies.get("auth_access")! });
+    expect(throttled.error?.reason).toBe("LOGIN_THROTTLED");
+  });
+
+  it("redraws the enrolment step after a wrong confirming code: the same QR code, the error by the code field", async () => {
+    const { browser, csrf } = await signedIn("pages-totp-wrong");
+    const enrolment = await (await browser.post("/auth/account/totp/enrol", { csrf })).text();
+    const secret = /type the key ([A-Z2-7]+)/.exec(enrolment)![1]!;
+    const qr = /<img class="qr" src="([^"]+)"/.exec(enrolment)![1]!;
+
+    const right = totpCode(secret, clock.step());
+    const wrong = await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: right === "123456" ? "654321" : "123456" });
+    expect(wrong.status).toBe(400);
+    const again = await wrong.text();
+    expect(again).toContain(`<img class="qr" src="${qr}"`);
+    expect(again).toContain(`type the key ${secret}`);
+    expect(again).toMatch(/<p class="error" id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_MFA_CODE\)<\/span><\/p>/);
+    expect(again).toMatch(/id="field-confirmCode"[^>]*aria-invalid="true"/);
+    // Malformed input is shown there too.
+    expect(await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: "x".repeat(65) })).text()).toMatch(/id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_INPUT\)/);
+    // Only the waiting enrolment is redrawn: a key it does not hold gets no QR code.
+    const stale = await (await browser.post("/auth/account/totp/confirm", { csrf, secret: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", confirmCode: right === "123456" ? "654321" : "123456" })).text();
+    expect(stale).not.toContain('class="qr"');
+    // Its error is then the page's, not a link to a field that is not there.
+    expect(stale).toMatch(/<li>[^<]+<span class="reason">\(INVALID_MFA_CODE\)<\/span><\/li>/);
+    expect(stale).not.toContain('href="#field-confirmCode"');
+
+    const confirmed = await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: right })).text();
+    expect(confirmed.match(/<li><code>/g)).toHaveLength(10);
+  });
+});
+
+describe("what the pages show, and the throttles and tokens they share with the API", () => {
+  it("lists each session's start and last use, and the recent security events, on the account page", async () => {
+    const email = uniqueEmail("pages-account-tables");
+    await register(api.url, { email });
+    const browser = new Browser(origin, { "user-agent": "Pages test browser" });
+    await signIn(browser, email);
+    const page = await (await browser.get("/auth/account")).text();
+    expect(page).toContain('<th scope="col">Device</th><th scope="col">Started</th><th scope="col">Last used</th>');
+    expect(page).toMatch(/<tr><th scope="row">Pages test browser<\/th><td><time datetime="[^"]+Z">[^<]+ UTC<\/time><\/td><td><time datetime="[^"]+Z">[^<]+ UTC<\/time><\/td><td><strong>This session<\/strong><\/td><\/tr>/);
+    expect(page).toContain('<h2 id="events-heading">Recent security events</h2>');
+    expect(page).toContain('<th scope="col">Event</th><th scope="col">When</th><th scope="col">Device</th>');
+    expect(page).toMatch(/<tr><td><code>SIGNED_IN<\/code><\/td><td><time datetime="[^"]+">/);
+  });
+
+  it("offers a button per sign-in provider, to its start URL with redirect_to", async () => {
+    const { api: withProvider, provider, origin: providerApi } = await startApiWithProvider({ redisUrl: redis.url, accounts: {}, env: { ALLOWED_REDIRECT_URLS: `${APP}/*` } });
+    try {
+      const text = await (await fetch(`${providerApi}/auth/sign-in?redirect_to=${encodeURIComponent(`${APP}/after`)}`)).text();
+      const links = [...text.matchAll(/<a class="button secondary" href="([^"]+)">Sign in with ([^<]+)<\/a>/g)];
+      expect(links).toHaveLength(1);
+      expect(links[0]![1]!.replace(/&amp;/g, "&")).toBe(`/auth/oidc/corp/start?redirect_to=${encodeURIComponent(`${APP}/after`)}`);
+      // The link starts the provider sign-in as the README's route table says: a 302 to the provider.
+      const start = await fetch(`${providerApi}${links[0]![1]!.replace(/&amp;/g, "&")}`, { redirect: "manual" });
+      expect(start.status).toBe(302);
+      expect(start.headers.get("location")!.startsWith(provider.issuer)).toBe(true);
+    } finally {
+      await withProvider.stop();
+      await provider.stop();
+    }
+  });
+
+  it("keeps redirect_to through /auth/mfa, and hands the session to the app after the code", async () => {
+    const email = uniqueEmail("pages-mfa-redirect");
+    const { accessToken } = await register(api.url, { email });
+    const { secret, step } = await totpOn(api.url, accessToken);
+    const browser = new Browser(origin);
+    const target = `${APP}/after-mfa?x=1`;
+    const first = await signIn(browser, email, { redirect_to: target });
+    expect(first.headers.get("location")).toBe(`/auth/mfa?redirect_to=${encodeURIComponent(target)}`);
+    const form = await (await browser.get(first.headers.get("location")!)).text();
+    expect(form).toContain(`<input type="hidden" name="redirect_to" value="${target}">`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(form)![1]!;
+    const done = await browser.post("/auth/mfa", { csrf, code: totpCode(secret, step + 1), redirect_to: target });
+    expect(done.status).toBe(303);
+    expect(done.headers.get("location")).toBe(target);
+    expect(done.headers.getSetCookie().some((line) => line.startsWith("refresh_token=") && line.includes("Path=/graphql"))).toBe(true);
+  });
+
+  it("confirms and cancels an email change from the real mails' links (APP_URL unset)", async () => {
+    const email = uniqueEmail("pages-change-from");
+    const newEmail = uniqueEmail("pages-change-to");
+    const { accessToken } = await register(api.url, { email });
+    expect((await send(api.url, RequestEmailChangeDocument, { newEmail, currentPassword: PASSWORD }, { token: accessToken })).error).toBeUndefined();
+    const browser = new Browser(origin);
+
+    const confirmLink = linkIn(await mailbox.nth(newEmail, /Confirm your new email address/));
+    expect(confirmLink.startsWith(`${origin}/auth/confirm-email-change?token=`)).toBe(true);
+    const confirmForm = await (await browser.get(confirmLink.slice(origin.length))).text();
+    const token = /name="token" value="([^"]+)"/.exec(confirmForm)![1]!;
+    const confirmed = await browser.post("/auth/confirm-email-change", { csrf: /name="csrf" value="([^"]+)"/.exec(confirmForm)![1]!, token });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('<p class="notice" role="status">');
+    const moved = await login(api.url, newEmail);
+    expect(moved.user.email).toBe(newEmail);
+
+    const cancelLink = linkIn(await mailbox.nth(email, /Your email address is about to change/));
+    expect(cancelLink.startsWith(`${origin}/auth/cancel-email-change?token=`)).toBe(true);
+    const cancelForm = await (await browser.get(cancelLink.slice(origin.length))).text();
+    const cancelled = await browser.post("/auth/cancel-email-change", { csrf: /name="csrf" value="([^"]+)"/.exec(cancelForm)![1]!, token: /name="token" value="([^"]+)"/.exec(cancelForm)![1]! });
+    expect(cancelled.status).toBe(200);
+    expect(await cancelled.text()).toContain('<p class="notice" role="status">');
+    // Cancelled after it went through: the account is back at the old address, every session ended.
+    const ended = await post(api.url, { query: "{ me { id } }" }, { token: moved.accessToken });
+    expect(ended.errors?.[0]?.extensions?.reason).toBe("TOKEN_REVOKED");
+    // A spent link shows the API's reason.
+    const again = await browser.post("/auth/confirm-email-change", { csrf: await browser.csrf(confirmLink.slice(origin.length)), token });
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain("INVALID_MAIL_TOKEN");
+  });
+
+  it("counts sign-up, forgot-password and /auth/mfa in the throttles of register, requestPasswordReset and verifyMfa", async () => {
+    // A Redis of its own: the per-IP counts start at 0, whatever the suite did before.
+    const own = await startRedis();
+    const port = await freePort();
+    const strict = await startApi(own.url, { PORT: String(port), REGISTER_MAX_PER_IP: "1", RECOVERY_MAX_PER_IP: "1", MFA_MAX_FAILURES: "1", MAIL_URL: mailbox.url });
+    try {
+      const browser = new Browser(`http://localhost:${port}`);
+      const email = uniqueEmail("pages-throttles");
+      const signedUp = await browser.post("/auth/sign-up", { csrf: await browser.csrf("/auth/sign-up"), email, password: PASSWORD });
+      expect(signedUp.status).toBe(303);
+      const registerAgain = await send(strict.url, RegisterDocument, { input: { email: uniqueEmail("pages-throttles-2"), password: PASSWORD } });
+      expect(registerAgain.error?.reason).toBe("REGISTER_THROTTLED");
+
+      const asked = await browser.post("/auth/forgot-password", { csrf: await browser.csrf("/auth/forgot-password"), email });
+      expect(asked.status).toBe(200);
+      const resetAgain = await send(strict.url, RequestPasswordResetDocument, { email });
+      expect(resetAgain.error?.reason).toBe("RECOVERY_THROTTLED");
+
+      const { secret, step } = await totpOn(strict.url, browser.cookies.get("auth_access")!);
+      const second = new Browser(`http://localhost:${port}`);
+      await signIn(second, email);
+      const wrong = await second.post("/auth/mfa", { csrf: await second.csrf("/auth/mfa"), code: totpCode(secret, step + 1) === "123456" ? "654321" : "123456" });
+      expect(wrong.status).toBe(400);
+      const verifyAgain = await send(strict.url, VerifyMfaDocument, { code: totpCode(secret, step + 1) }, { token: second.cookies.get("auth_access")! });
+      expect(verifyAgain.error?.reason).toBe("MFA_THROTTLED");
+    } finally {
+      await strict.stop();
+      await own.destroy();
     }
   });
 });

@@ -109,12 +109,17 @@ describe("the README", () => {
     }
   });
 
-  it("starts as the quick start says: embedded store, random secret and MFA key, the admin account", () => {
+  it("starts as the quick start says: embedded store, random secret and MFA key, the admin account, and /auth/sign-in", async () => {
     expect(serverOutput()).toMatch(/embedded in-memory store/);
     expect(serverOutput()).toMatch(/JWT_SECRET is not set/);
     expect(serverOutput()).toMatch(/MFA_ENCRYPTION_KEY is not set/);
     expect(serverOutput()).toMatch(/created the admin user from ADMIN_EMAIL/);
     expect(serverOutput()).toMatch(/MAIL_URL is not set: mails, with their links, are written to the log/);
+    // The first thing the quick start says to open: the hosted sign-in page, with its "Sign in" button.
+    expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain("<http://localhost:4000/auth/sign-in>");
+    const page = await fetch(`http://localhost:${server.port}/auth/sign-in`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<button type="submit" class="primary">Sign in<\/button>/);
   });
 
   it("has curl, which the walkthrough needs", () => {

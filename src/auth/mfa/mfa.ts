@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../../clock";
 import { AuthError, mfaRequired, tokenRevoked } from "../../errors";
 import type { MfaStore, UserRecord, UserStore } from "../../store/store";
@@ -101,7 +102,24 @@ export class Mfa {
     if (user.mfaEnabled) throw alreadyEnabled();
     const secret = newTotpSecret();
     await this.store.saveTotpEnrolment(user.id, this.box.seal(secret, user.id), this.clock.now() + TOTP_ENROLMENT_TTL_MS);
-    const otpauthUri = totpUri(secret, this.settings.issuer, user.email);
+    return this.enrolmentOf(secret, user.email);
+  }
+
+  /**
+   * The waiting enrolment again (its QR code, for a second try at the confirming code), for a caller
+   * who shows its secret: it tells them nothing they did not know. Null when `secret` is not the
+   * waiting one (expired, or replaced by a newer enrolment), so a stale QR code is never redrawn.
+   */
+  async pendingEnrolment(identity: Identity, secret: string): Promise<TotpEnrollment | null> {
+    const sealed = await this.store.getTotpEnrolment(identity.userId);
+    const pending = sealed === null ? null : this.box.open(sealed, identity.userId);
+    if (pending === null || !sameText(pending, secret)) return null;
+    const user = await this.accounts.getUser(identity.userId);
+    return this.enrolmentOf(pending, user.email);
+  }
+
+  private async enrolmentOf(secret: string, email: string): Promise<TotpEnrollment> {
+    const otpauthUri = totpUri(secret, this.settings.issuer, email);
     return { secret, otpauthUri, qrSvg: await QRCode().toString(otpauthUri, { type: "svg", errorCorrectionLevel: "M", margin: 2 }) };
   }
 
@@ -272,3 +290,8 @@ function requireAal2(identity: Identity): void {
   if (identity.aal !== "aal2") throw mfaRequired();
 }
 
+/** Equal strings, compared in the same time whatever differs: as fixed-length digests. */
+function sameText(a: string, b: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}

@@ -2,6 +2,8 @@ import { needsSecondFactor } from "@revocable-auth/verifier/internal";
 import type { FastifyReply } from "fastify";
 import type { Identity } from "../../auth/tokens/authenticator";
 import type { Translator } from "../../i18n/i18n";
+import type { TotpEnrollment } from "../../auth/mfa/mfa";
+import { ReauthenticateInput } from "../../graphql/types/inputs";
 import { EnrollTotpArgs, MfaCodeArgs } from "../../graphql/types/mfa";
 import { RegisterPasskeyArgs, RenamePasskeyArgs } from "../../graphql/types/passkey";
 import { html, type Html } from "./html";
@@ -13,6 +15,8 @@ interface AccountExtras {
   readonly errors?: FormErrors;
   readonly totp?: Html;
   readonly status?: number;
+  /** Show the re-authentication form: an action answered REAUTHENTICATION_REQUIRED, or the form itself was refused. */
+  readonly reauthenticate?: boolean;
 }
 
 const when = (t: Translator, epochMs: number): Html => {
@@ -24,13 +28,16 @@ const when = (t: Translator, epochMs: number): Html => {
 /** Which field of the account page an error of `reason` is shown next to, by the form it came from. */
 const codeField = (name: string) => (reason: string) => (reason === "INVALID_MFA_CODE" || reason === "INVALID_INPUT" ? name : "form");
 
+/** The re-authentication form's fields: a wrong password by the password, a wrong code by the code. */
+const reauthField = (reason: string) => (reason === "INVALID_CREDENTIALS" ? "reauthPassword" : reason === "INVALID_MFA_CODE" ? "reauthCode" : "form");
+
 /**
  * /auth/account: sessions (end one, end all), passkeys (add, rename, remove), TOTP (enrol with the
  * QR code, turn off, new recovery codes) and the recent security events. Every action is a POST
  * that calls the service behind the GraphQL mutation of the same name, then shows the page again.
  */
 export const accountPages: PageModule = (app, kit) => {
-  const { sessions, passkeys, mfa, auditTrail } = kit.deps;
+  const { sessions, passkeys, mfa, auditTrail, reauthentication } = kit.deps;
 
   /** The signed-in identity at aal2 where the account has a second factor; else where to go instead. */
   async function signedIn(page: PageRequest): Promise<Identity | FastifyReply> {
@@ -50,7 +57,9 @@ export const accountPages: PageModule = (app, kit) => {
       auditTrail.forUser(identity.userId, 10, null),
     ]);
     const mfaOn = identity.user?.mfaEnabled === true;
+    const reauthenticate = extras.reauthenticate === true || Object.values(errors).some((error) => error.reason === "REAUTHENTICATION_REQUIRED");
     const main = html`${errorSummary(view, errors)}
+${reauthenticate ? reauthenticationForm(page, errors, identity.user?.email ?? "", mfaOn) : ""}
 <p>${t.t("account.signedInAs", { email: identity.user?.email ?? "" })}</p>
 ${buttonForm(view, "/auth/sign-out", t.t("account.signOut"))}
 
@@ -113,8 +122,16 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
     return page.render(t.t("account.title"), main, { status: extras.status ?? 200, scripts: passkeys ? ["passkeys.js"] : [] });
   }
 
-  /** A POST of the account page: signed in first, then the action; an AuthError shows the page again with it. */
-  function action(path: string, run: (page: PageRequest, identity: Identity) => Promise<FastifyReply | null>, fieldOf?: (reason: string) => string): void {
+  /**
+   * A POST of the account page: signed in first, then the action; an AuthError shows the page again
+   * with it, and with what `redraw` gives for it (the step the form belongs to, shown again; its errors win).
+   */
+  function action(
+    path: string,
+    run: (page: PageRequest, identity: Identity) => Promise<FastifyReply | null>,
+    fieldOf?: (reason: string) => string,
+    redraw: (page: PageRequest, identity: Identity, errors: FormErrors) => Promise<AccountExtras> = async () => ({}),
+  ): void {
     kit.post(app, path, async (page) => {
       const identity = await signedIn(page);
       if (!("userId" in identity)) return identity;
@@ -122,7 +139,7 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
         return (await run(page, identity)) ?? page.redirect("/auth/account");
       } catch (error) {
         const { errors, status } = formErrors(page, error, fieldOf);
-        return accountPage(page, identity, { errors, status });
+        return accountPage(page, identity, { errors, status, ...(await redraw(page, identity, errors)) });
       }
     });
   }
@@ -136,8 +153,21 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
 
   kit.get(app, "/auth/account", async (page) => {
     const identity = await signedIn(page);
-    return "userId" in identity ? accountPage(page, identity) : identity;
+    // ?reauthenticate=1: passkeys.js comes here when adding a passkey answered REAUTHENTICATION_REQUIRED.
+    return "userId" in identity ? accountPage(page, identity, { reauthenticate: page.param("reauthenticate") === "1" }) : identity;
   });
+
+  // `reauthenticate`, as the mutation: exactly one of the password and a code, through the same
+  // service and its throttles; then back to the page, where the refused action can be tried again.
+  action("/auth/account/reauthenticate", async (page, identity) => {
+    const password = page.form.reauthPassword || null;
+    const code = page.form.reauthCode?.trim() || null;
+    const invalid = await validateAs(ReauthenticateInput, { password, code });
+    const first = Object.entries(invalid)[0];
+    if (first) return accountPage(page, identity, { errors: { [first[0] === "password" ? "reauthPassword" : "reauthCode"]: first[1] }, status: 400, reauthenticate: true });
+    await reauthentication.reauthenticate(identity, { password, code }, page.origin);
+    return null;
+  }, reauthField, async () => ({ reauthenticate: true }));
 
   action("/auth/account/sessions/end", async (page, identity) => {
     await sessions.revoke(identity, page.form.id ?? "", page.origin);
@@ -154,27 +184,32 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
     const currentPassword = page.form.currentPassword || null;
     const refused = await invalidInput(page, identity, EnrollTotpArgs, { currentPassword }, "currentPassword");
     if (refused) return refused;
-    const enrolment = await mfa.enrollTotp(identity, currentPassword, page.origin);
-    const t = page.view.t;
-    const qr = `data:image/svg+xml;base64,${Buffer.from(enrolment.qrSvg).toString("base64")}`;
-    const totp = html`<img class="qr" src="${qr}" alt="${t.t("account.totpQr")}" width="200" height="200">
-<p>${t.t("account.totpScan", { secret: enrolment.secret })}</p>
-<form method="post" action="/auth/account/totp/confirm" novalidate>${hiddenFields(page.view)}
-${field(page.view, {}, { name: "confirmCode", label: "field.code", autocomplete: "one-time-code", inputmode: "numeric", autofocus: true })}
-<button type="submit" class="primary">${t.t("account.totpConfirm")}</button></form>`;
-    return accountPage(page, identity, { totp });
+    return accountPage(page, identity, { totp: enrolmentStep(page, await mfa.enrollTotp(identity, currentPassword, page.origin)) });
   }, (reason) => (reason === "INVALID_CREDENTIALS" || reason === "INVALID_INPUT" ? "currentPassword" : "form"));
+
+  /**
+   * A refused confirming code: the enrolment step again, its QR code and the error by the code
+   * field; with no such enrolment waiting (expired, replaced), the error alone, for the whole page.
+   */
+  async function enrolmentAgain(page: PageRequest, identity: Identity, errors: FormErrors): Promise<AccountExtras> {
+    const enrolment = await mfa.pendingEnrolment(identity, page.form.secret ?? "");
+    if (enrolment) return { totp: enrolmentStep(page, enrolment, errors) };
+    return { errors: Object.fromEntries(Object.entries(errors).map(([name, error]) => [name === "confirmCode" ? "form" : name, error])) };
+  }
 
   action("/auth/account/totp/confirm", async (page, identity) => {
     const code = (page.form.confirmCode ?? "").trim();
-    const refused = await invalidInput(page, identity, MfaCodeArgs, { code }, "form");
-    if (refused) return refused;
+    const invalid = await validateAs(MfaCodeArgs, { code });
+    if (invalid.code) {
+      const errors = { confirmCode: invalid.code };
+      return accountPage(page, identity, { errors, status: 400, ...(await enrolmentAgain(page, identity, errors)) });
+    }
     const { recoveryCodes, auth } = await mfa.confirmTotp(identity, code, page.origin);
     // The session is at aal2 now, in a new refresh family: the page keeps the new tokens.
     kit.pageSessions.keep(page.request, page.reply, auth, true);
     const raised = { ...identity, aal: "aal2" as const, user: identity.user ? { ...identity.user, mfaEnabled: true } : null };
     return accountPage(page, raised, { totp: recoveryCodesShown(page, recoveryCodes) });
-  });
+  }, codeField("confirmCode"), (page, identity, errors) => (errors.confirmCode ? enrolmentAgain(page, identity, errors) : Promise.resolve({})));
 
   action("/auth/account/totp/recovery-codes", async (page, identity) => {
     const code = (page.form.codesCode ?? "").trim();
@@ -231,6 +266,37 @@ ${field(page.view, {}, { name: "confirmCode", label: "field.code", autocomplete:
     }, () => "passkey");
   }
 };
+
+/**
+ * The enrolment step: the QR code, the key to type, and the confirming form. The form carries the
+ * key back (it is on the page already), so a wrong code can redraw the same QR code (Mfa.pendingEnrolment).
+ */
+function enrolmentStep(page: PageRequest, enrolment: TotpEnrollment, errors: FormErrors = {}): Html {
+  const t = page.view.t;
+  const qr = `data:image/svg+xml;base64,${Buffer.from(enrolment.qrSvg).toString("base64")}`;
+  return html`<img class="qr" src="${qr}" alt="${t.t("account.totpQr")}" width="200" height="200">
+<p>${t.t("account.totpScan", { secret: enrolment.secret })}</p>
+<form method="post" action="/auth/account/totp/confirm" novalidate>${hiddenFields(page.view)}<input type="hidden" name="secret" value="${enrolment.secret}">
+${field(page.view, errors, { name: "confirmCode", label: "field.code", autocomplete: "one-time-code", inputmode: "numeric", autofocus: true })}
+<button type="submit" class="primary">${t.t("account.totpConfirm")}</button></form>`;
+}
+
+/**
+ * Proving it is still you (`reauthenticate`): the password, or, with TOTP on, a code instead. Shown
+ * when an action that adds a credential answered REAUTHENTICATION_REQUIRED (REAUTH_MAX_AGE_SECONDS).
+ */
+function reauthenticationForm(page: PageRequest, errors: FormErrors, email: string, mfaOn: boolean): Html {
+  const { view } = page;
+  return html`<section aria-labelledby="reauth-heading" id="reauth">
+<h2 id="reauth-heading">${view.t.t("reauth.title")}</h2>
+<p>${view.t.t("reauth.intro")}</p>
+<form method="post" action="/auth/account/reauthenticate" novalidate>${hiddenFields(view)}
+<input type="text" name="username" autocomplete="username" value="${email}" hidden>
+${field(view, errors, { name: "reauthPassword", label: "field.password", type: "password", autocomplete: "current-password", required: false, autofocus: true })}
+${mfaOn ? field(view, errors, { name: "reauthCode", label: "field.code", autocomplete: "one-time-code", hint: "hint.reauthCode", required: false }) : ""}
+<button type="submit" class="primary">${view.t.t("reauth.submit")}</button></form>
+</section>`;
+}
 
 function recoveryCodesShown(page: PageRequest, codes: readonly string[]): Html {
   return html`${notice(page.view.t.t("account.recoveryCodesShown"))}<ul class="codes">${codes.map((code) => html`<li><code>${code}</code></li>`)}</ul>

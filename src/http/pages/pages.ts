@@ -10,6 +10,7 @@ import type { EmailChange } from "../../auth/mail-links/email-change";
 import type { EmailVerification } from "../../auth/mail-links/email-verification";
 import type { Recovery } from "../../auth/mail-links/recovery";
 import type { Mfa } from "../../auth/mfa/mfa";
+import type { Reauthentication } from "../../auth/mfa/reauthentication";
 import type { Passkeys } from "../../auth/passkeys/passkeys";
 import type { AuthResult, Sessions } from "../../auth/sessions/sessions";
 import type { Authenticator, Identity } from "../../auth/tokens/authenticator";
@@ -28,6 +29,8 @@ export interface PagesDeps {
   readonly recovery: Recovery;
   readonly emailChange: EmailChange;
   readonly mfa: Mfa;
+  /** `reauthenticate`'s service: the account page's way back to a recent authentication. */
+  readonly reauthentication: Reauthentication;
   /** Null with PASSKEYS=off: the pages offer no passkey. */
   readonly passkeys: Passkeys | null;
   readonly auditTrail: AuditTrail;
