@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
+import type { Clock } from "../../src/clock";
 import { startApi, type TestApi } from "./api";
 import { freePort } from "./ports";
 
@@ -169,6 +170,8 @@ export async function startApiWithProvider(options: {
    * treats the provider's requests to it as cross-site. Default localhost.
    */
   host?: "localhost" | "127.0.0.1";
+  /** The API's clock, for tests that move time (a re-authentication growing old). */
+  clock?: Clock;
 }): Promise<{ api: TestApi; provider: TestProvider; origin: string }> {
   const port = await freePort();
   const origin = `http://${options.host ?? "localhost"}:${port}`;
@@ -187,7 +190,7 @@ export async function startApiWithProvider(options: {
     OIDC_CORP_CLIENT_ID: "api-corp",
     OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789",
     ...options.env,
-  }).catch(async (error: unknown) => {
+  }, options.clock ?? {}).catch(async (error: unknown) => {
     await provider.stop();
     throw error;
   });
