@@ -204,7 +204,7 @@ export class Federation {
     await this.sessions.requireRecentAuthentication(identity);
     if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
-    if (!target) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
+    if (!target) throw new AuthError("BAD_USER_INPUT", "REDIRECT_NOT_ALLOWED", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
     // An unverified address may be a squatter's: a provider linked now would survive the owner's
     // reset (which verifies the address and ends every session) and let the squatter back in.
     const user = await this.store.getUser(identity.userId);
