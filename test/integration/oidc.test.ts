@@ -187,10 +187,20 @@ describe("sign-in with an OpenID provider", () => {
     const registered = await register(api.url, { email });
     // Verified through the store's own transition: the mailed link is tested in account-email.test.ts.
     expect(await markVerified(registered.user.id, email)).toBe(true);
-    const { location, refresh } = await signIn(existingVerified.login);
-    expect(location.searchParams.get("error")).toBeNull();
-    const { me } = await refreshAndMe(refresh!);
-    expect(me!.id).toBe(registered.user.id);
+    const live = await openLive(api.url, registered.accessToken);
+    try {
+      const { location, refresh } = await signIn(existingVerified.login);
+      expect(location.searchParams.get("error")).toBeNull();
+      const { me, payload } = await refreshAndMe(refresh!);
+      expect(me!.id).toBe(registered.user.id);
+      // The password session hears of the link (by no session of its own) and of the sign-in.
+      expect((await live.eventsAtLeast(2)).map(({ type, sessionId, provider }) => ({ type, sessionId, provider }))).toEqual([
+        { type: "IDENTITY_LINKED", sessionId: null, provider: "corp" },
+        { type: "SIGNED_IN", sessionId: claimsOf(payload.accessToken).sid, provider: "corp" },
+      ]);
+    } finally {
+      await live.dispose();
+    }
   });
 
   it("answers OIDC_ACCOUNT_EXISTS when the address belongs to an account that has not verified it", async () => {
