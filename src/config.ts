@@ -994,7 +994,9 @@ function readProvider(env: Env, id: string, production: boolean, problems: strin
   if (!clientId) problems.push(`${prefix}CLIENT_ID is required for the provider "${id}" of OIDC_PROVIDERS`);
   if (!clientSecret) problems.push(`${prefix}CLIENT_SECRET is required for the provider "${id}" of OIDC_PROVIDERS`);
   const label = value("LABEL") ?? id.charAt(0).toUpperCase() + id.slice(1);
-  const url = (suffix: string, fallback: string | undefined): string | null => {
+  // An endpoint that paths are appended to (GitHub's) loses a trailing "/"; an issuer is kept exactly
+  // as written: discovery requires the provider's own `issuer` to be the same string, and some end in "/".
+  const url = (suffix: string, fallback: string | undefined, exact = false): string | null => {
     const raw = value(suffix) ?? fallback;
     if (raw === undefined) {
       problems.push(`${prefix}${suffix} is required for the provider "${id}" of OIDC_PROVIDERS`);
@@ -1002,7 +1004,8 @@ function readProvider(env: Env, id: string, production: boolean, problems: strin
     }
     const problem = providerUrlProblem(raw, production);
     if (problem) problems.push(`${prefix}${suffix} ${problem}, got "${raw}"`);
-    return problem ? null : raw.replace(/\/+$/, "");
+    if (problem) return null;
+    return exact ? raw : raw.replace(/\/+$/, "");
   };
   if (id === "github") {
     const scopes = value("SCOPES") ?? "read:user user:email";
@@ -1014,7 +1017,7 @@ function readProvider(env: Env, id: string, production: boolean, problems: strin
   }
   const scopes = value("SCOPES") ?? DEFAULT_SCOPES;
   if (!scopes.split(/\s+/).includes("openid")) problems.push(`${prefix}SCOPES must include openid, got "${scopes}"`);
-  const issuer = url("ISSUER", PRESET_ISSUERS[id]);
+  const issuer = url("ISSUER", PRESET_ISSUERS[id], true);
   const responseMode = value("RESPONSE_MODE") ?? (PRESET_FORM_POST.has(id) ? "form_post" : "query");
   if (responseMode !== "query" && responseMode !== "form_post") problems.push(`${prefix}RESPONSE_MODE must be query or form_post, got "${responseMode}"`);
   if (!clientId || !clientSecret || !issuer || (responseMode !== "query" && responseMode !== "form_post")) return null;

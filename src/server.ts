@@ -212,7 +212,7 @@ async function serve(config: Config, { logger, clock = systemClock, tracing = nu
   // Discovery is tried once before serving; a provider that does not answer is retried in the background.
   const providers = new Providers(config.federation.providers, logger);
   await providers.start();
-  const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit);
+  const federation = new Federation(store, sessions, providers, config.federation, clock, logger, audit, (event) => void publish({ type: "identity_changed", ...event }));
   const backchannelLogout = new BackchannelLogout(store, sessions, providers, logger, clock);
   // The provider reads clients on every client authentication: kept in memory, forgotten on every
   // instance when one changes (announced on the live channel, which every instance listens to below).

@@ -9,7 +9,7 @@ import type { Metrics } from "../metrics";
 import type { AccessState, SessionStore } from "../store/store";
 import type { AuditFeed, AuditFeedItem } from "./audit-feed";
 import { eventQueue } from "./event-queue";
-import { noticeOf, type SessionEventRecord } from "./session-events";
+import { identityNotice, noticeOf, type SessionEventRecord } from "./session-events";
 
 /**
  * The close codes (docs/live.md). graphql-ws's client retries after 4403 (calling
@@ -216,7 +216,12 @@ export class LiveConnections {
     const connections = this.byUser.get(event.userId);
     if (!connections) return;
     if (event.type === "signed_in") {
-      const notice: SessionEventRecord = { type: "SIGNED_IN", sessionId: event.sessionId, device: event.device, at: event.at, reason: null };
+      const notice: SessionEventRecord = { type: "SIGNED_IN", sessionId: event.sessionId, device: event.device, at: event.at, reason: null, ...(event.provider === undefined ? {} : { provider: event.provider }) };
+      for (const connection of connections) if (connection.identity.sessionId !== event.sessionId) connection.notify(notice);
+      return;
+    }
+    if (event.type === "identity_changed") {
+      const notice = identityNotice(event);
       for (const connection of connections) if (connection.identity.sessionId !== event.sessionId) connection.notify(notice);
       return;
     }

@@ -15,7 +15,7 @@ import {
 import { Redis } from "ioredis";
 import { keys } from "@revocable-auth/verifier/internal";
 import { startApi, type TestApi } from "../support/api";
-import { PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
 import { CookieJar, signInAtProvider, startProvider, visit, type ProviderAccount, type TestProvider } from "../support/oidc";
 import { freePort, startRedis, type TestRedis } from "../support/redis";
 import { closedWithin, openLive } from "../support/live";
@@ -50,6 +50,7 @@ const retried = account("retried-logout");
 const lastTwo = account("last-two");
 const forcedVictim = account("forced-victim");
 const forcedAttacker = account("forced-attacker");
+const watched = account("watched");
 const attacker = Object.fromEntries(["swap", "replay", "mixup", "mixiss", "alg", "aud", "iat"].map((name) => [name, account(name)]));
 
 let redis: TestRedis, api: TestApi, corp: TestProvider, other: TestProvider, github: TestGitHub;
@@ -186,10 +187,20 @@ describe("sign-in with an OpenID provider", () => {
     const registered = await register(api.url, { email });
     // Verified through the store's own transition: the mailed link is tested in account-email.test.ts.
     expect(await markVerified(registered.user.id, email)).toBe(true);
-    const { location, refresh } = await signIn(existingVerified.login);
-    expect(location.searchParams.get("error")).toBeNull();
-    const { me } = await refreshAndMe(refresh!);
-    expect(me!.id).toBe(registered.user.id);
+    const live = await openLive(api.url, registered.accessToken);
+    try {
+      const { location, refresh } = await signIn(existingVerified.login);
+      expect(location.searchParams.get("error")).toBeNull();
+      const { me, payload } = await refreshAndMe(refresh!);
+      expect(me!.id).toBe(registered.user.id);
+      // The password session hears of the link (by no session of its own) and of the sign-in.
+      expect((await live.eventsAtLeast(2)).map(({ type, sessionId, provider }) => ({ type, sessionId, provider }))).toEqual([
+        { type: "IDENTITY_LINKED", sessionId: null, provider: "corp" },
+        { type: "SIGNED_IN", sessionId: claimsOf(payload.accessToken).sid, provider: "corp" },
+      ]);
+    } finally {
+      await live.dispose();
+    }
   });
 
   it("answers OIDC_ACCOUNT_EXISTS when the address belongs to an account that has not verified it", async () => {
@@ -339,6 +350,11 @@ describe("linked identities", () => {
     );
     expect((await send(api.url, UnlinkIdentityDocument, { id: `corp:${linker.login}` }, { token: user.accessToken })).data).toEqual({ unlinkIdentity: true });
     expect((await send(api.url, MyIdentitiesDocument, {}, { token: user.accessToken })).data!.me.identities).toEqual([]);
+    // The unlink is in the history too, by the session that did it.
+    const after = await api.store.readAuditEvents({ userId: user.user.id, before: null, from: null, to: null, count: 50 });
+    expect(after.filter((event) => event.type === "IDENTITY_UNLINKED").map((event) => [event.sessionId, event.details])).toEqual([
+      [user.sessionId, { provider: "corp", identityId: `corp:${linker.login}` }],
+    ]);
   });
 
   it("refuses to link while the account's address is unverified: a squatter's link would outlive the owner's reset", async () => {
@@ -391,7 +407,7 @@ describe("linked identities", () => {
   it("refuses a link URL for a redirect that is not allowed", async () => {
     const user = await register(api.url);
     const url = await send(api.url, LinkIdentityUrlDocument, { provider: "corp", redirectTo: "https://evil.example/" }, { token: user.accessToken });
-    expect(url.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(url.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", reason: "REDIRECT_NOT_ALLOWED" });
   });
 
   it("refuses to unlink the last way to sign in with LAST_CREDENTIAL", async () => {
@@ -436,6 +452,34 @@ describe("linked identities", () => {
     expect(answers.map((answer) => answer.data?.unlinkIdentity ?? answer.errors?.[0]?.extensions?.reason).sort()).toEqual(["LAST_CREDENTIAL", true]);
     // Read from the store: unlinking corp ends this session, which corp started.
     expect(await api.store.listIdentities(me!.id)).toHaveLength(1);
+  });
+});
+
+describe("sessionEvents", () => {
+  it("tells the user's other sessions of a link, a provider sign-in and an unlink, as of a password sign-in, naming the provider", async () => {
+    const user = await register(api.url, { email: watched.email });
+    expect(await markVerified(user.user.id, watched.email)).toBe(true);
+    const live = await openLive(api.url, user.accessToken);
+    try {
+      const second = await login(api.url, watched.email, PASSWORD, "laptop");
+      const jar = new CookieJar();
+      const started = await visit(jar, (await askLinkUrl(jar, second.accessToken)).data!.linkIdentityUrl);
+      expect((await callback(jar, await signInAtProvider(jar, started.headers.get("location")!, watched.login, `${callbackBase}/corp/callback`))).location.href).toBe(`${APP}/linked`);
+      const { payload } = await refreshAndMe((await signIn(watched.login)).refresh!);
+      const providerSession = claimsOf(payload.accessToken).sid as string;
+      expect((await send(api.url, UnlinkIdentityDocument, { id: `corp:${watched.login}` }, { token: second.accessToken })).data).toEqual({ unlinkIdentity: true });
+      const events = await live.eventsAtLeast(5);
+      expect(events.map(({ type, sessionId, device, provider, reason }) => ({ type, sessionId, device, provider, reason }))).toEqual([
+        { type: "SIGNED_IN", sessionId: second.sessionId, device: "laptop", provider: null, reason: null },
+        { type: "IDENTITY_LINKED", sessionId: second.sessionId, device: null, provider: "corp", reason: null },
+        { type: "SIGNED_IN", sessionId: providerSession, device: null, provider: "corp", reason: null },
+        // The unlink ends the session the identity started, then says so.
+        { type: "SESSION_ENDED", sessionId: providerSession, device: null, provider: null, reason: "SESSION" },
+        { type: "IDENTITY_UNLINKED", sessionId: second.sessionId, device: null, provider: "corp", reason: null },
+      ]);
+    } finally {
+      await live.dispose();
+    }
   });
 });
 

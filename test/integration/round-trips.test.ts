@@ -1,22 +1,32 @@
 import { keys } from "@revocable-auth/verifier/internal";
-import { LoginDocument, LogoutDocument, MeDocument, SetUserDisabledDocument, SetUserRolesDocument } from "../../schema/generated/graphql";
+import { LoginDocument, LogoutDocument, MeDocument, RefreshWithCookieDocument, SetUserDisabledDocument, SetUserRolesDocument } from "../../schema/generated/graphql";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
-import { startApi, type TestApi } from "../support/api";
+import type { TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
 import { boundSignIn, dpopHeaders, dpopKey, proof } from "../support/dpop";
+import { CookieJar, signInAtProvider, startApiWithProvider, visit, type TestProvider } from "../support/oidc";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
 
 let redis: TestRedis;
 let api: TestApi;
+/** A real oidc-provider as the sign-in provider `corp`: a provider session's requests are counted too. */
+let provider: TestProvider;
+let origin: string;
 
 const rootEmail = uniqueEmail("root");
+const federated = { login: "federated", email: uniqueEmail("federated") };
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await startApi(redis.url, { ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD });
-});
+  ({ api, provider, origin } = await startApiWithProvider({
+    redisUrl: redis.url,
+    accounts: { [federated.login]: { email: federated.email, email_verified: true } },
+    env: { ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD },
+  }));
+}, 60_000);
 afterAll(async () => {
   await api.stop();
+  await provider.stop();
   await redis.destroy();
 });
 
@@ -50,6 +60,19 @@ describe("the per-request revocation check", () => {
       for (let i = 0; i < requests; i++) await bound();
     });
     expect(commands).toEqual(Array(requests).fill("evalsha"));
+  });
+
+  it("costs one Redis round trip for a provider sign-in's token too: the sign-in adds no work to the request path", async () => {
+    const jar = new CookieJar();
+    const start = await visit(jar, `${origin}/auth/oidc/corp/start?redirect_to=${encodeURIComponent("http://localhost:3000/")}`);
+    const done = await visit(jar, await signInAtProvider(jar, start.headers.get("location")!, federated.login, `${origin}/auth/oidc/corp/callback`));
+    const refresh = /refresh_token=([^;]+)/.exec(done.headers.getSetCookie().join("\n"))![1];
+    const token = (await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie: `refresh_token=${refresh}` } })).data!.refresh.accessToken;
+    const requests = 10;
+    const commands = await commandsSentDuring(async () => {
+      for (let i = 0; i < requests; i++) expect((await send(api.url, MeDocument, {}, { token })).data?.me.email).toBe(federated.email);
+    });
+    expect(commands).toEqual(Array(requests).fill("mget"));
   });
 
   it("costs no round trip for an anonymous request or a token refused on its signature", async () => {

@@ -40,6 +40,13 @@ describe("starting the service", () => {
     expect(ratio.output).toContain('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (the share of traces kept), got "10"');
   });
 
+  it("refuses a sign-in provider without an issuer with exit 2, naming OIDC_<N>_ISSUER", () => {
+    const { status, output } = refusedStart(testEnv(null, { OIDC_PROVIDERS: "corp", OIDC_CORP_CLIENT_ID: "api-corp", OIDC_CORP_CLIENT_SECRET: "secret-of-corp-0123456789" }));
+    expect(status).toBe(2);
+    expect(output).toContain('OIDC_CORP_ISSUER is required for the provider "corp" of OIDC_PROVIDERS');
+    expect(output).not.toContain("secret-of-corp-0123456789");
+  });
+
   it("reports every configuration problem at once, each naming its variable, and exits 2", () => {
     const env = testEnv(redis.url, {
       NODE_ENV: "production",

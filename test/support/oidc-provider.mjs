@@ -1,6 +1,7 @@
 // A real OpenID Provider for the tests: panva's oidc-provider (ESM, so it runs in a process of its
 // own, outside Jest) on a loopback port. Configured by one JSON argument:
-//   { clients: [...], accounts: { <login>: { email, email_verified } }, backchannelLogout: bool }
+//   { clients: [...], accounts: { <login>: { email, email_verified } }, backchannelLogout: bool,
+//     port?: number (the issuer's port; a free one when absent), path?: string (the issuer's path, as "/tenant/v2.0/") }
 // Its login form is oidc-provider's development interaction (any password); consent is granted.
 //
 // In front of it sits a small pass-through on the issuer's port, which adds what attacker tests need
@@ -16,8 +17,11 @@ const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true }
 const privateJwk = { ...(await jose.exportJWK(privateKey)), kid: "test-key", alg: "RS256", use: "sig" };
 
 const front = createServer();
-await new Promise((resolve) => front.listen(0, "127.0.0.1", resolve));
-const issuer = `http://localhost:${front.address().port}`;
+await new Promise((resolve) => front.listen(options.port ?? 0, "127.0.0.1", resolve));
+const issuer = `http://localhost:${front.address().port}${options.path ?? ""}`;
+// An issuer with a path is served below it, as a provider mounted there: oidc-provider's routes see the
+// rest of the path, and its URLs (discovery's endpoints) carry the mount point, from `originalUrl`.
+const mount = new URL(issuer).pathname.replace(/\/$/, "");
 
 const provider = new Provider(issuer, {
   clients: options.clients,
@@ -46,7 +50,14 @@ const provider = new Provider(issuer, {
 // Behind the pass-through: the issuer's host comes in X-Forwarded-Host, so every endpoint URL is the issuer's.
 provider.proxy = true;
 provider.on("backchannel.error", (_ctx, error) => process.stderr.write(`test provider: back-channel logout failed: ${error.message} ${error.cause?.message ?? ""} ${error.cause?.code ?? ""}\n`));
-const inner = createServer(provider.callback());
+const handle = provider.callback();
+const inner = createServer((request, response) => {
+  if (mount !== "" && request.url.startsWith(`${mount}/`)) {
+    request.originalUrl = request.url;
+    request.url = request.url.slice(mount.length);
+  }
+  handle(request, response);
+});
 await new Promise((resolve) => inner.listen(0, "127.0.0.1", resolve));
 const innerUrl = `http://127.0.0.1:${inner.address().port}`;
 

@@ -29,14 +29,22 @@ export interface TestProvider {
 }
 
 /** panva's oidc-provider in a process of its own (test/support/oidc-provider.mjs), on a loopback port. */
-export async function startProvider(options: { clients: readonly ProviderClient[]; accounts: Record<string, ProviderAccount>; backchannelLogout?: boolean }): Promise<TestProvider> {
+export async function startProvider(options: {
+  clients: readonly ProviderClient[];
+  accounts: Record<string, ProviderAccount>;
+  backchannelLogout?: boolean;
+  /** The issuer's port (one a test named before anything listened on it); a free one when absent. */
+  port?: number;
+  /** The issuer's path, as `/tenant/v2.0/`: the provider is served below it. */
+  path?: string;
+}): Promise<TestProvider> {
   const child: ChildProcess = spawn(process.execPath, [resolve(__dirname, "oidc-provider.mjs"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((done, fail) => {
     child.once("exit", (code) => fail(new Error(`the test provider exited with ${code}`)));
     createInterface({ input: child.stdout! }).once("line", done);
   });
   const { issuer } = JSON.parse(line) as { issuer: string };
-  const control = (path: string, body: unknown) => fetch(`${issuer}${path}`, { method: "POST", body: JSON.stringify(body) });
+  const control = (path: string, body: unknown) => fetch(`${new URL(issuer).origin}${path}`, { method: "POST", body: JSON.stringify(body) });
   return {
     issuer,
     async tamper(change) {

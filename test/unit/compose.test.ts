@@ -41,9 +41,13 @@ function apiEnvironment(): Vars {
   return Object.fromEntries(entries.map(([, key, value]) => [key, value.replace(/^"(.*)"$/, "$1")]));
 }
 
-function configFrom(dotEnv: Vars) {
+/**
+ * The API's environment as compose makes it: the env_file's variables (oidc.env, when there is one),
+ * then the environment mapping interpolated from .env, which wins over them.
+ */
+function configFrom(dotEnv: Vars, oidcEnv: Vars = {}) {
   const env = apiEnvironment();
-  return loadConfig(Object.fromEntries(Object.entries(env).map(([key, value]) => [key, interpolate(value, dotEnv)])));
+  return loadConfig({ ...oidcEnv, ...Object.fromEntries(Object.entries(env).map(([key, value]) => [key, interpolate(value, dotEnv)])) });
 }
 
 describe("docker-compose.yml and .env.example", () => {
@@ -130,6 +134,28 @@ describe("docker-compose.yml and .env.example", () => {
     const dotEnv = { ...parseEnvFile(envExample), JWT_SECRET: "s".repeat(64), MFA_ENCRYPTION_KEY: Buffer.alloc(32).toString("base64"), POSTGRES_PASSWORD: "0a1b2c" };
     expect(configFrom(dotEnv).database).toEqual({ url: "postgres://auth:0a1b2c@postgres:5432/auth", migrate: true });
     expect(configFrom({ ...dotEnv, MIGRATE: "off" }).database?.migrate).toBe(false);
+  });
+
+  it("passes sign-in providers to the API: the names and URLs from .env, each provider's own variables from oidc.env, which may be absent", () => {
+    expect(parse(composeFile).services.api.env_file).toEqual([{ path: "./oidc.env", required: false }]);
+    const secrets = { JWT_SECRET: "s".repeat(64), MFA_ENCRYPTION_KEY: Buffer.alloc(32).toString("base64"), POSTGRES_PASSWORD: "0a1b2c" };
+    const dotEnv = { ...parseEnvFile(envExample), ...secrets };
+    // As shipped (no providers, no oidc.env): nothing is on.
+    expect(configFrom(dotEnv).federation.providers).toEqual([]);
+    // The commented oidc.env of .env.example, as a user writes it out.
+    const oidcEnv = parseEnvFile(envExample.split("\n").filter((line) => line.startsWith("#   OIDC_")).map((line) => line.slice(4)).join("\n"));
+    expect(Object.keys(oidcEnv)).toEqual(["OIDC_GOOGLE_CLIENT_ID", "OIDC_GOOGLE_CLIENT_SECRET", "OIDC_CORP_ISSUER", "OIDC_CORP_CLIENT_ID", "OIDC_CORP_CLIENT_SECRET", "OIDC_CORP_LABEL"]);
+    const providers = { ...dotEnv, OIDC_PROVIDERS: "google,corp", PUBLIC_URL: "https://auth.example.com", ALLOWED_REDIRECT_URLS: "https://app.example.com/*" };
+    const { federation } = configFrom(providers, oidcEnv);
+    expect(federation.providers.map((provider) => [provider.id, provider.label, provider.kind === "oidc" && provider.issuer, provider.clientId])).toEqual([
+      ["google", "Google", "https://accounts.google.com", oidcEnv.OIDC_GOOGLE_CLIENT_ID],
+      ["corp", "Corp SSO", "https://login.example.com/realms/corp", "revocable-auth-api"],
+    ]);
+    expect(federation).toMatchObject({ publicUrl: "https://auth.example.com", allowedRedirectUrls: ["https://app.example.com/*"] });
+    // The names in .env are what the API sees, whatever oidc.env says of them.
+    expect(configFrom({ ...dotEnv, OIDC_PROVIDERS: "" }, { ...oidcEnv, OIDC_PROVIDERS: "corp" }).federation.providers).toEqual([]);
+    // A provider named without its variables stops the start, naming them (exit 2).
+    expect(() => configFrom(providers)).toThrow(ConfigError);
   });
 
   it("ships the migrations in the image, where the API reads them at start", () => {

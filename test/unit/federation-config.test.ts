@@ -34,11 +34,11 @@ describe("OIDC_PROVIDERS configuration", () => {
       OIDC_CORP_LABEL: "Corp SSO",
       OIDC_GITHUB_CLIENT_ID: "gh-id",
       OIDC_GITHUB_CLIENT_SECRET: "gh-secret",
-      OIDC_GITHUB_API_URL: "http://localhost:9100",
+      OIDC_GITHUB_API_URL: "http://localhost:9100/",
     });
     expect(federation.providers).toEqual([
       { id: "google", kind: "oidc", label: "Google", clientId: "g-id", clientSecret: "g-secret", scopes: "openid email profile", issuer: "https://accounts.google.com", responseMode: "query" },
-      { id: "corp", kind: "oidc", label: "Corp SSO", clientId: "c-id", clientSecret: "c-secret", scopes: "openid email", issuer: "http://localhost:9000", responseMode: "query" },
+      { id: "corp", kind: "oidc", label: "Corp SSO", clientId: "c-id", clientSecret: "c-secret", scopes: "openid email", issuer: "http://localhost:9000/", responseMode: "query" },
       {
         id: "github",
         kind: "github",
@@ -51,6 +51,12 @@ describe("OIDC_PROVIDERS configuration", () => {
         apiUrl: "http://localhost:9100",
       },
     ]);
+  });
+
+  it("keeps an issuer exactly as written, a trailing slash included: discovery requires the provider's issuer to be the same string", () => {
+    const issuer = "https://login.microsoftonline.com/0b5e0b5e-tenant/v2.0/";
+    const { federation } = loadConfig({ ...base, OIDC_PROVIDERS: "microsoft", OIDC_MICROSOFT_ISSUER: issuer, OIDC_MICROSOFT_CLIENT_ID: "m-id", OIDC_MICROSOFT_CLIENT_SECRET: "m-secret" });
+    expect(federation.providers.map((provider) => provider.kind === "oidc" && provider.issuer)).toEqual([issuer]);
   });
 
   it("refuses a provider without an issuer, client id or secret, a bad name, a twice-named one and scopes without openid", () => {

@@ -61,6 +61,8 @@ const SESSION_EVENT_TEXT: Record<string, (event: SessionEvent) => string> = {
   SESSION_ENDED: (event) => `Another session of yours ended (${event.reason ?? "signed out"})`,
   PASSWORD_CHANGED: () => "Your password was changed",
   ROLES_CHANGED: () => "Your roles changed",
+  IDENTITY_LINKED: (event) => `A ${event.provider ?? "provider"} sign-in was linked to your account`,
+  IDENTITY_UNLINKED: (event) => `A ${event.provider ?? "provider"} sign-in was unlinked from your account`,
 };
 
 auth.onAuthStateChange((event, detail) => {

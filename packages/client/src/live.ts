@@ -3,15 +3,17 @@ import type { LockManagerLike, SocketFactory, SocketLike } from "./environment.j
 
 /** One event of `subscription { sessionEvents }`: something happened to another session of this user. */
 export interface SessionEvent {
-  /** `SIGNED_IN`, `SESSION_ENDED`, `PASSWORD_CHANGED`, `ROLES_CHANGED` (and any the API adds later). */
+  /** `SIGNED_IN`, `SESSION_ENDED`, `PASSWORD_CHANGED`, `ROLES_CHANGED`, `IDENTITY_LINKED`, `IDENTITY_UNLINKED` (and any the API adds later). */
   readonly type: string;
   readonly sessionId: string | null;
   readonly device: string | null;
   readonly at: string;
   readonly reason: string | null;
+  /** `IDENTITY_LINKED`, `IDENTITY_UNLINKED`: the sign-in provider; `SIGNED_IN`: the one the session signed in with, if any. */
+  readonly provider: string | null;
 }
 
-export const SESSION_EVENTS = "subscription SessionEvents { sessionEvents { type sessionId device at reason } }";
+export const SESSION_EVENTS = "subscription SessionEvents { sessionEvents { type sessionId device at reason provider } }";
 const PROTOCOL = "graphql-transport-ws";
 /** Close codes of the API's WebSocket endpoint (docs/live.md). */
 export const CLOSE_SIGNED_OUT = 4401;

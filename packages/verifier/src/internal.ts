@@ -19,7 +19,7 @@ export {
   type IdentityClaims,
 } from "./outcomes";
 export { endsSession, isRevoked, revocationCause, type RevocationEvent, type RevocationKind, type RevocationListener } from "./revocation";
-export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type LiveEvent, type SignedInEvent, type UserLiveEvent } from "./live";
+export { encodeLiveEvent, LIVE_CHANNEL, parseLiveEvent, type IdentityChangedEvent, type LiveEvent, type SignedInEvent, type UserLiveEvent } from "./live";
 export {
   accessClaimsOf,
   refreshClaimsOf,

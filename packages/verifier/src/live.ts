@@ -14,6 +14,20 @@ export interface SignedInEvent {
   readonly device: string | null;
   /** Epoch ms. */
   readonly at: number;
+  /** The sign-in provider (its OIDC_PROVIDERS name) when the session began with one. */
+  readonly provider?: string;
+}
+
+/** A sign-in provider's identity was linked to, or unlinked from, a user: their other devices hear of it. */
+export interface IdentityChangedEvent {
+  readonly userId: string;
+  readonly change: "linked" | "unlinked";
+  /** The provider's name in OIDC_PROVIDERS. */
+  readonly provider: string;
+  /** The session it was done from, which is not told; absent when a provider sign-in linked it. */
+  readonly sessionId?: string;
+  /** Epoch ms. */
+  readonly at: number;
 }
 
 /**
@@ -29,6 +43,7 @@ export interface OAuthClientChangedEvent {
 export type LiveEvent =
   | ({ readonly type: "revoked" } & RevocationEvent)
   | ({ readonly type: "signed_in" } & SignedInEvent)
+  | ({ readonly type: "identity_changed" } & IdentityChangedEvent)
   | ({ readonly type: "oauth_client_changed" } & OAuthClientChangedEvent);
 
 /** The events about a user, which live connections act on. */
@@ -83,8 +98,11 @@ export function parseLiveEvent(message: string): LiveEvent | null {
       ...(raw.device === undefined ? {} : { device: raw.device }),
     };
   }
-  if (type === "signed_in" && typeof sessionId === "string" && (raw.device === null || typeof raw.device === "string")) {
-    return { type, userId, sessionId, device: raw.device, at };
+  if (type === "signed_in" && typeof sessionId === "string" && (raw.device === null || typeof raw.device === "string") && optionalString(raw.provider)) {
+    return { type, userId, sessionId, device: raw.device, at, ...(raw.provider === undefined ? {} : { provider: raw.provider }) };
+  }
+  if (type === "identity_changed" && (raw.change === "linked" || raw.change === "unlinked") && typeof raw.provider === "string") {
+    return { type, userId, change: raw.change, provider: raw.provider, at, ...(sessionId === undefined ? {} : { sessionId }) };
   }
   return null;
 }

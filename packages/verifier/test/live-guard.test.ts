@@ -82,6 +82,18 @@ describe("LiveGuard", () => {
     expect(LIVE_CHANNEL).toBe("auth:{live}:events");
   });
 
+  it("reads a provider identity linked or unlinked, and the provider of a sign-in, and nothing malformed of them", () => {
+    const linked = { type: "identity_changed", userId: "u", change: "linked", provider: "corp", sessionId: "s", at: 1 } as const;
+    expect(parseLiveEvent(encodeLiveEvent(linked))).toEqual(linked);
+    const bySignIn = { type: "identity_changed", userId: "u", change: "unlinked", provider: "corp", at: 1 } as const;
+    expect(parseLiveEvent(encodeLiveEvent(bySignIn))).toEqual(bySignIn);
+    expect(parseLiveEvent(JSON.stringify({ ...linked, v: 1, change: "renamed" }))).toBeNull();
+    expect(parseLiveEvent(JSON.stringify({ ...linked, v: 1, provider: 7 }))).toBeNull();
+    const signedIn = { type: "signed_in", userId: "u", sessionId: "s", device: null, at: 1, provider: "corp" } as const;
+    expect(parseLiveEvent(encodeLiveEvent(signedIn))).toEqual(signedIn);
+    expect(parseLiveEvent(JSON.stringify({ ...signedIn, v: 1, provider: 7 }))).toBeNull();
+  });
+
   it("reads the ended session's device name when a revocation carries one", () => {
     const event = { type: "revoked", kind: "session", userId: "u", sessionId: "s", device: "phone", at: 1 } as const;
     expect(parseLiveEvent(encodeLiveEvent(event))).toEqual(event);

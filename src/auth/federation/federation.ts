@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import type { IdentityChangedEvent } from "@revocable-auth/verifier/internal";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { FederationConfig, FederationProvider } from "../../config";
@@ -91,6 +92,8 @@ export class Federation {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly audit: Audit | null = null,
+    /** A link or unlink: published to the user's other live connections (sessionEvents' IDENTITY_*). */
+    private readonly onIdentityChanged: (event: IdentityChangedEvent) => void = () => undefined,
   ) {}
 
   /** `signInProviders`: every configured provider, discovered yet or not (its sign-in says so). */
@@ -204,7 +207,7 @@ export class Federation {
     await this.sessions.requireRecentAuthentication(identity);
     if (!this.providers.find(providerId)) throw new AuthError("NOT_FOUND", "PROVIDER_NOT_FOUND", `No sign-in provider "${providerId}"`);
     const target = allowedRedirect(redirectTo, this.config.allowedRedirectUrls);
-    if (!target) throw new AuthError("BAD_USER_INPUT", "INVALID_INPUT", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
+    if (!target) throw new AuthError("BAD_USER_INPUT", "REDIRECT_NOT_ALLOWED", "redirectTo is not one of ALLOWED_REDIRECT_URLS");
     // An unverified address may be a squatter's: a provider linked now would survive the owner's
     // reset (which verifies the address and ends every session) and let the squatter back in.
     const user = await this.store.getUser(identity.userId);
@@ -252,6 +255,7 @@ export class Federation {
     if (unlinked === "missing") throw new AuthError("NOT_FOUND", "IDENTITY_NOT_FOUND", "No such linked identity");
     if (unlinked === "last_credential") throw new AuthError("BAD_USER_INPUT", "LAST_CREDENTIAL", "This is the account's last way to sign in: set a password, add a passkey or link another provider first");
     this.audit?.identityUnlinked(identity, target!.provider, id, origin);
+    this.onIdentityChanged({ userId: identity.userId, change: "unlinked", provider: target!.provider, sessionId: identity.sessionId, at: this.clock.now() });
   }
 
   private async authorizationUrl({ provider, client }: ReadyProvider, flow: FederationFlow): Promise<string> {
@@ -405,6 +409,7 @@ export class Federation {
       throw new CallbackFailure("OIDC_ACCOUNT_EXISTS");
     }
     this.audit?.identityLinked(userId, providerId, linked.id, sessionId, origin);
+    this.onIdentityChanged({ userId, change: "linked", provider: providerId, ...(sessionId === null ? {} : { sessionId }), at: this.clock.now() });
     return linked;
   }
 }

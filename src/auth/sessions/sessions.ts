@@ -141,7 +141,7 @@ export class Sessions {
       for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
       // The sessions the cap ended most likely came from the same provider account: out of its indexes.
       if (federation !== undefined) for (const evicted of result.evicted) await this.forgetProviderSession({ ...session, id: evicted });
-      this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now() });
+      this.policy.onSignedIn?.({ userId: user.id, sessionId, device, at: this.now(), ...(federation === undefined ? {} : { provider: federation.provider }) });
     }
     const accessToken = this.tokens.issueAccess(user.id, sessionId, user.roles, assurance, user.emailVerified === true, jkt);
     return { accessToken, refreshToken, session, user };
@@ -183,7 +183,7 @@ export class Sessions {
     const { session, user, upgraded } = result;
     await this.indexProviderSession(session, session.expiresAt);
     for (const evicted of result.evicted) this.revoked({ kind: "session_cap", userId: user.id, sessionId: evicted });
-    if (upgraded) this.policy.onSignedIn?.({ userId: user.id, sessionId: session.id, device: session.device, at: this.now() });
+    if (upgraded) this.policy.onSignedIn?.({ userId: user.id, sessionId: session.id, device: session.device, at: this.now(), ...(session.federation === undefined ? {} : { provider: session.federation.provider }) });
     const accessToken = this.tokens.issueAccess(user.id, session.id, user.roles, assurance, false, identity.jkt);
     return { accessToken, refreshToken, session, user, upgraded };
   }

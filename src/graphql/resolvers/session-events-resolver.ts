@@ -10,7 +10,7 @@ export class SessionEventsResolver {
   @Authorized()
   @Subscription(() => SessionEvent, {
     description:
-      "Events about the signed-in user's other sessions, as they happen on any instance: SIGNED_IN, SESSION_ENDED, PASSWORD_CHANGED, ROLES_CHANGED. This connection's own session ending is its close frame (4401), not an event.",
+      "Events about the signed-in user's other sessions, as they happen on any instance: SIGNED_IN, SESSION_ENDED, PASSWORD_CHANGED, ROLES_CHANGED, IDENTITY_LINKED, IDENTITY_UNLINKED. This connection's own session ending is its close frame (4401), not an event.",
     subscribe: ({ context }) => {
       const live = (context as RequestContext).live;
       if (!live) throw authenticationRequired();

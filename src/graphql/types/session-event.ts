@@ -7,6 +7,8 @@ export const SessionEventTypeEnum = {
   SESSION_ENDED: "SESSION_ENDED",
   PASSWORD_CHANGED: "PASSWORD_CHANGED",
   ROLES_CHANGED: "ROLES_CHANGED",
+  IDENTITY_LINKED: "IDENTITY_LINKED",
+  IDENTITY_UNLINKED: "IDENTITY_UNLINKED",
 } as const satisfies Record<SessionEventType, SessionEventType>;
 
 registerEnumType(SessionEventTypeEnum, {
@@ -17,6 +19,8 @@ registerEnumType(SessionEventTypeEnum, {
     SESSION_ENDED: { description: "Another session of this user ended (or, with no sessionId, every other one did)." },
     PASSWORD_CHANGED: { description: "This user's password was changed from this session; every other session ended." },
     ROLES_CHANGED: { description: "This user's roles changed. The connection closes next with 4403: reconnect to get the new ones." },
+    IDENTITY_LINKED: { description: "A sign-in provider's identity was linked to this user (`provider` names it): by linkIdentityUrl from another session, or by a provider sign-in that found the account." },
+    IDENTITY_UNLINKED: { description: "A sign-in provider's identity was unlinked from this user (`provider` names it), from another session: the sessions it started ended with it." },
   },
 });
 
@@ -49,7 +53,7 @@ export class SessionEvent {
   @Field(() => SessionEventTypeEnum)
   type!: SessionEventType;
 
-  @Field(() => ID, { nullable: true, description: "The session that began or ended; null when the event is about several, or the user." })
+  @Field(() => ID, { nullable: true, description: "The session that began or ended (IDENTITY_LINKED, IDENTITY_UNLINKED: the session that did it, null when a provider sign-in linked it); null when the event is about several, or the user." })
   sessionId!: string | null;
 
   @Field(() => String, {
@@ -65,6 +69,12 @@ export class SessionEvent {
   @Field(() => SessionEndReasonEnum, { nullable: true, description: "SESSION_ENDED: what ended it." })
   reason!: Reason | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description: "IDENTITY_LINKED, IDENTITY_UNLINKED: the sign-in provider (its name in OIDC_PROVIDERS, as signInProviders' id); SIGNED_IN: the provider the session signed in with, null for a password, passkey or other sign-in.",
+  })
+  provider!: string | null;
+
   static from(record: SessionEventRecord): SessionEvent {
     return Object.assign(new SessionEvent(), {
       type: record.type,
@@ -72,6 +82,7 @@ export class SessionEvent {
       device: record.device,
       at: new Date(record.at),
       reason: record.reason === null ? null : (record.reason.toUpperCase() as Reason),
+      provider: record.provider ?? null,
     });
   }
 }
