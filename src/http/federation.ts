@@ -84,7 +84,9 @@ export const federationRoutes: FastifyPluginAsync<FederationRouteOptions> = asyn
         : await federation.start(provider, redirectTo, undefined, dpopJkt);
       if (link) setCookie(request, reply, linkCookieName(https), "", 0, "lax");
       if (flowId) keepFlow(request, reply, federation, provider, flowId);
-      return reply.header("cache-control", "no-store").redirect(authorizationUrl, 302);
+      // No flow is a failure (a provider not discovered yet): it goes back to redirect_to with
+      // ?error=, as 303 like every other failure; a flow goes on to the provider.
+      return reply.header("cache-control", "no-store").redirect(authorizationUrl, flowId ? 302 : 303);
     } catch (error) {
       if (error instanceof FederationStartError) return refuse(reply, error);
       if (error instanceof ThrottledError) {

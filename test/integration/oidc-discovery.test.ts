@@ -78,7 +78,7 @@ it("logs a warning for an issuer that does not answer, keeps the other providers
   expect(await signIn("corp", corp.issuer, corpUser.login)).toBe(corpUser.email);
   // Meanwhile its sign-in goes back to the app with OIDC_PROVIDER_ERROR, storing no flow.
   const refused = await visit(new CookieJar(), startUrl("late"));
-  expect(refused.status).toBe(302);
+  expect(refused.status).toBe(303);
   expect(refused.headers.get("location")).toBe(`${APP}/?error=OIDC_PROVIDER_ERROR`);
   expect(refused.headers.getSetCookie()).toEqual([]);
 
