@@ -393,8 +393,8 @@ export type RedisConfig = RedisTarget & {
 };
 
 /**
- * Postgres (issue 32: the directory moves there). Today only the schema's migrations run on it;
- * users and credentials are still in Redis or the embedded store.
+ * Postgres: with DATABASE_URL the directory (users, credentials, linked identities, OAuth clients)
+ * lives there, and Redis keeps the hot state (docs/operations.md#postgres).
  */
 export interface DatabaseConfig {
   /** A postgres:// or postgresql:// URL, credentials included; TLS through its sslmode, as pg reads it. */

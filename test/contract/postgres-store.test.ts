@@ -134,4 +134,18 @@ describe("users(filter:) in SQL", () => {
     expect(await ids({ emailContains: tag, role: "ADMIN" }, 2, { createdAt: made[2]!.createdAt, id: made[2]!.id })).toEqual({ ids: [all[4]], total: 3, more: false });
     expect(await ids({ emailContains: "%" })).toMatchObject({ ids: [], total: 0 });
   });
+
+  it("runs no count when the caller will not read it (countTotal: false), and counts when it will", async () => {
+    const tag = `uncounted-${Date.now()}`;
+    for (let i = 0; i < 3; i++) await store.createUser(newUser({ email: `${tag}-${i}@example.com` }), "hash");
+    const sql = (text: string) => postgres.query<{ n: string }>(text, [], databaseUrl.split("/").at(-1));
+    await sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    const counts = async () => Number((await sql("SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) AS total FROM users%'"))[0]!.n);
+    const before = await counts();
+    const uncounted = await store.listUsers({ first: 2, after: null, filter: { emailContains: tag }, countTotal: false });
+    expect({ users: uncounted.users.length, more: uncounted.hasNextPage, total: uncounted.totalCount }).toEqual({ users: 2, more: true, total: null });
+    expect(await counts()).toBe(before);
+    expect((await store.listUsers({ first: 2, after: null, filter: { emailContains: tag } })).totalCount).toBe(3);
+    expect(await counts()).toBe(before + 1);
+  });
 });
