@@ -1,10 +1,26 @@
-import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument, SetUserDisabledDocument } from "../../schema/generated/graphql";
+import {
+  ConfirmTotpDocument,
+  CreateOAuthClientDocument,
+  EnrollTotpDocument,
+  LoginDocument,
+  MeDocument,
+  PasskeyRegistrationOptionsDocument,
+  RefreshDocument,
+  RefreshWithCookieDocument,
+  RegisterDocument,
+  RegisterPasskeyDocument,
+  SetUserDisabledDocument,
+} from "../../schema/generated/graphql";
 import { DIRECTORY_CONNECT_TIMEOUT_MS, DIRECTORY_STATEMENT_TIMEOUT_MS } from "../../src/store/postgres/core";
 import { CONNECTION_NAME } from "../../src/store/redis/redis-store";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, register, send, uniqueEmail } from "../support/client";
+import { closedWithin, openLive, type CloseInfo } from "../support/live";
+import { CookieJar, signInAtProvider, startApiWithProvider, visit, type TestProvider } from "../support/oidc";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { commandsSentBy, startRedis, type TestRedis } from "../support/redis";
+import { stepAt, totpCode } from "../support/totp";
+import { attest, type CreationOptions } from "../support/webauthn";
 
 /** The documented bound on a directory call with Postgres gone or frozen, plus slack for a loaded CI machine. */
 const BOUND_MS = DIRECTORY_CONNECT_TIMEOUT_MS + DIRECTORY_STATEMENT_TIMEOUT_MS + 1_500;
@@ -12,22 +28,35 @@ const BOUND_MS = DIRECTORY_CONNECT_TIMEOUT_MS + DIRECTORY_STATEMENT_TIMEOUT_MS +
 let redis: TestRedis;
 let postgres: TestPostgres;
 let api: TestApi;
+let provider: TestProvider;
+/** The API's own origin, as the provider knows its callback. */
+let apiOrigin: string;
 let database: string;
 const rootEmail = uniqueEmail("root");
+/** Signs in at the provider `corp` (test/support/oidc.ts): a linked identity in the directory. */
+const federated = { login: "federated", email: uniqueEmail("federated") };
+const APP = "http://localhost:3000";
+/** The origin the software authenticator (test/support/webauthn.ts) signs for. */
+const WEBAUTHN_ORIGIN = "http://localhost:1";
 
 beforeAll(async () => {
   [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
   const url = await postgres.createDatabase("directory");
   database = url.split("/").at(-1)!;
   await postgres.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-  api = await startApi(redis.url, { DATABASE_URL: url, ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD });
+  ({ api, provider, origin: apiOrigin } = await startApiWithProvider({
+    redisUrl: redis.url,
+    accounts: { [federated.login]: { email: federated.email, email_verified: true } },
+    env: { DATABASE_URL: url, ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD, APP_URL: APP, WEBAUTHN_ORIGINS: WEBAUTHN_ORIGIN },
+  }));
 }, 60_000);
 afterAll(async () => {
   await api?.stop();
-  await Promise.all([redis?.destroy(), postgres?.destroy()]);
+  await Promise.all([provider?.stop(), redis?.destroy(), postgres?.destroy()]);
 });
 
 const origin = () => api.url.replace(/\/graphql$/, "");
+const sql = <Row extends Record<string, unknown>>(text: string, params: unknown[] = []) => postgres.query<Row>(text, params, database);
 const readyz = async () => {
   const response = await fetch(`${origin()}/readyz`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -86,6 +115,55 @@ describe("the directory in Postgres: the request path", () => {
 
   it("reports the directory apart on /readyz", async () => {
     expect(await readyz()).toEqual({ status: 200, body: { status: "ready", directory: "ready" } });
+  });
+});
+
+describe("the directory in Postgres: what lands in its tables", () => {
+  it("keeps a TOTP factor, recovery codes, a passkey, a linked identity and an OAuth client made through the API as rows", async () => {
+    const user = await register(api.url);
+    const id = user.user.id;
+    const enrolment = await send(api.url, EnrollTotpDocument, { currentPassword: PASSWORD }, { token: user.accessToken });
+    const secret = enrolment.data!.enrollTotp.secret;
+    const confirmed = await send(api.url, ConfirmTotpDocument, { code: totpCode(secret, stepAt(Date.now())) }, { token: user.accessToken });
+    expect(confirmed.error).toBeUndefined();
+    const { recoveryCodes, auth } = confirmed.data!.confirmTotp;
+    expect(await sql("SELECT mfa_enabled FROM users WHERE id = $1", [id])).toEqual([{ mfa_enabled: true }]);
+    const [factor, ...more] = await sql<{ sealed_secret: string }>("SELECT sealed_secret FROM totp_factors WHERE user_id = $1", [id]);
+    expect(more).toEqual([]);
+    expect(factor!.sealed_secret).not.toContain(secret); // sealed with MFA_ENCRYPTION_KEY
+    const codes = await sql<{ code_hash: string }>("SELECT code_hash FROM recovery_codes WHERE user_id = $1", [id]);
+    expect(codes).toHaveLength(recoveryCodes.length);
+    for (const code of recoveryCodes) expect(codes.map((row) => row.code_hash)).not.toContain(code); // hashed
+
+    const options = await send(api.url, PasskeyRegistrationOptionsDocument, {}, { token: auth.accessToken });
+    const response = attest(options.data!.passkeyRegistrationOptions as CreationOptions, WEBAUTHN_ORIGIN);
+    const added = await send(api.url, RegisterPasskeyDocument, { response, name: "Work key" }, { token: auth.accessToken });
+    expect(added.error).toBeUndefined();
+    expect(await sql("SELECT credential_id, name FROM passkeys WHERE user_id = $1", [id])).toEqual([{ credential_id: added.data!.registerPasskey.id, name: "Work key" }]);
+
+    const jar = new CookieJar();
+    const started = await visit(jar, `${apiOrigin}/auth/oidc/corp/start?redirect_to=${encodeURIComponent(`${APP}/`)}`);
+    expect(started.status).toBe(302);
+    const callback = await signInAtProvider(jar, started.headers.get("location")!, federated.login, `${apiOrigin}/auth/oidc/corp/callback`);
+    const signedIn = await visit(jar, callback);
+    const refreshToken = /refresh_token=([^;]+)/.exec(signedIn.headers.getSetCookie().join("\n"))?.[1];
+    expect(refreshToken).toBeDefined();
+    const viaProvider = (await send(api.url, RefreshWithCookieDocument, {}, { headers: { cookie: `refresh_token=${refreshToken}` } })).data!.refresh.accessToken;
+    const federatedId = (await send(api.url, MeDocument, {}, { token: viaProvider })).data!.me.id;
+    expect(await sql("SELECT u.email, li.email AS identity_email FROM linked_identities li JOIN users u ON u.id = li.user_id WHERE li.user_id = $1", [federatedId])).toEqual([
+      { email: federated.email, identity_email: federated.email },
+    ]);
+
+    const root = await login(api.url, rootEmail);
+    const input = { name: "Rows app", redirectUris: ["https://rows.example/callback"], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email"] };
+    const created = await send(api.url, CreateOAuthClientDocument, { input }, { token: root.accessToken });
+    expect(created.error).toBeUndefined();
+    const { clientId, clientSecret } = created.data!.createOAuthClient;
+    const clients = await sql<Record<string, unknown>>("SELECT name, redirect_uris, grant_types, scopes, public, secret_hash FROM oauth_clients WHERE client_id = $1", [clientId]);
+    expect(clients).toEqual([{ name: input.name, redirect_uris: input.redirectUris, grant_types: input.grantTypes, scopes: input.scopes, public: false, secret_hash: expect.any(String) }]);
+    expect(clients[0]!.secret_hash).not.toBe(clientSecret);
+    // Redis holds none of it: the client is directory state.
+    expect(await redis.client.keys(`*oauth-client:${clientId}*`)).toEqual([]);
   });
 });
 
