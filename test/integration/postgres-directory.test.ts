@@ -167,6 +167,38 @@ describe("the directory in Postgres: what lands in its tables", () => {
   });
 });
 
+describe("the directory in Postgres: live sockets", () => {
+  it("closes a disabled user's socket with the same close frame as on Redis alone", async () => {
+    async function closeOnDisable(target: TestApi): Promise<CloseInfo> {
+      const root = await login(target.url, rootEmail);
+      const user = await register(target.url);
+      const live = await openLive(target.url, user.accessToken);
+      try {
+        expect(await live.me()).toBe(user.user.id);
+        expect((await send(target.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: root.accessToken })).error).toBeUndefined();
+        return await closedWithin(live, 5_000);
+      } finally {
+        await live.dispose();
+      }
+    }
+    const alone = await startRedis();
+    let onRedis: CloseInfo;
+    try {
+      const plain = await startApi(alone.url, { ADMIN_EMAIL: rootEmail, ADMIN_PASSWORD: PASSWORD });
+      try {
+        onRedis = await closeOnDisable(plain);
+      } finally {
+        await plain.stop();
+      }
+    } finally {
+      await alone.destroy();
+    }
+    const onPostgres = await closeOnDisable(api);
+    expect(onPostgres).toEqual(onRedis);
+    expect(onPostgres.code).toBe(4401);
+  });
+});
+
 describe("the directory in Postgres: Postgres down", () => {
   it("keeps valid tokens and refreshes working, answers 503 DIRECTORY_UNAVAILABLE in bounded time to what needs the directory, and recovers by itself", async () => {
     const user = await register(api.url);
@@ -189,6 +221,58 @@ describe("the directory in Postgres: Postgres down", () => {
     await eventually("sign-in works again", async () => (await send(api.url, LoginDocument, { input: { email: user.user.email, password: PASSWORD } })).data?.login != null);
     expect((await readyz()).body.directory).toBe("ready");
   }, 60_000);
+
+  it("stopped with requests in flight: every `me` answers, sign-ins answer 503 DIRECTORY_UNAVAILABLE in bounded time, and recover once it is back", async () => {
+    const reader = await register(api.url);
+    // Another user signs in over and over: the session cap never ends the reader's session.
+    const signer = await register(api.url);
+    type Login = { startedAt: number; endedAt: number; ok: boolean; status: number; reason: string | undefined };
+    const mes: { ok: boolean; error: unknown }[] = [];
+    const logins: Login[] = [];
+    let running = true;
+    // Bounded: each loop stops at its cap even if the test's steps below never end it.
+    const meLoop = (async () => {
+      for (let i = 0; i < 20_000 && running; i++) {
+        const result = await send(api.url, MeDocument, {}, { token: reader.accessToken });
+        mes.push({ ok: result.data?.me.id === reader.user.id, error: result.error });
+      }
+    })();
+    const loginLoop = (async () => {
+      for (let i = 0; i < 400 && running; i++) {
+        const startedAt = Date.now();
+        const result = await send(api.url, LoginDocument, { input: { email: signer.user.email, password: PASSWORD } });
+        logins.push({ startedAt, endedAt: Date.now(), ok: result.data?.login != null, status: result.status, reason: result.error?.reason as string | undefined });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    let downAt = 0;
+    let upAt = 0;
+    try {
+      await eventually("traffic flows", async () => mes.length >= 5 && logins.some((login) => login.ok), 10_000);
+      await postgres.stop();
+      downAt = Date.now();
+      await eventually("sign-ins meet the stopped server", async () => logins.filter((login) => login.startedAt > downAt).length >= 2, 4 * BOUND_MS);
+    } finally {
+      await postgres.start();
+      upAt = Date.now();
+    }
+    try {
+      await eventually("sign-in works again", async () => logins.some((login) => login.startedAt > upAt && login.ok));
+    } finally {
+      running = false;
+      await Promise.all([meLoop, loginLoop]);
+    }
+    expect(mes.filter((me) => !me.ok)).toEqual([]);
+    expect(mes.length).toBeGreaterThan(10);
+    // Every sign-in succeeded or failed as documented, within the bound, whenever it began.
+    for (const login of logins.filter((login) => !login.ok)) {
+      expect({ status: login.status, reason: login.reason }).toEqual({ status: 503, reason: "DIRECTORY_UNAVAILABLE" });
+      expect(login.endedAt - login.startedAt).toBeLessThan(BOUND_MS);
+    }
+    const whileDown = logins.filter((login) => login.startedAt > downAt && login.endedAt < upAt);
+    expect(whileDown.length).toBeGreaterThanOrEqual(2);
+    expect(whileDown.filter((login) => login.ok)).toEqual([]);
+  }, 90_000);
 
   it("answers within the bound when Postgres hangs (frozen, connections open)", async () => {
     const user = await register(api.url);
