@@ -8,6 +8,7 @@ import { redisDirectoryHotState } from "../../src/store/redis/access-record";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startRedis, type TestRedis } from "../support/redis";
+import type { UserRecord } from "../../src/store/store";
 import { newUser } from "./ports/harness";
 import { storeContract } from "./store-contract";
 
@@ -99,6 +100,24 @@ describe("between Postgres and Redis", () => {
     const hot = redisDirectoryHotState(redisStore.core);
     expect(await hot.putAccessRecord({ user: u, version: 1, passwordFingerprint: "", passkeyIds: [] })).toBe(false);
     expect((await store.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+  });
+
+  it("writes a record Redis lost again, whatever version is left beside it; forced, over a newer one", async () => {
+    const u = user();
+    await store.createUser(u, "hash");
+    await store.setUserRoles(u.id, ["USER", "ADMIN"]);
+    const hot = redisDirectoryHotState(redisStore.core);
+    const admin = { ...u, roles: ["USER", "ADMIN"] as UserRecord["roles"] };
+    await redis.client.del(`auth:{u:${u.id}}:user`);
+    expect(await hot.putAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe(true);
+    expect((await store.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+    expect(await hot.putAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe(false);
+    // Forced, it lands at the same version; over a newer one (a restore took Postgres' back), it says so.
+    expect(await hot.forceAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe("written");
+    await redis.client.set(`auth:{u:${u.id}}:access-version`, "9");
+    expect(await hot.forceAccessRecord({ user: { ...u, disabled: true }, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe("behind");
+    expect(await redis.client.get(`auth:{u:${u.id}}:access-version`)).toBe("2");
+    expect((await store.accessState(u.id, "s", "j")).user!.disabled).toBe(true);
   });
 
   it("keeps a fingerprint of the password in Redis, never the hash", async () => {
