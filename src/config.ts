@@ -393,8 +393,8 @@ export type RedisConfig = RedisTarget & {
 };
 
 /**
- * Postgres (issue 32: the directory moves there). Today only the schema's migrations run on it;
- * users and credentials are still in Redis or the embedded store.
+ * Postgres: with DATABASE_URL the directory (users, credentials, linked identities, OAuth clients)
+ * lives there, and Redis keeps the hot state (docs/operations.md#postgres).
  */
 export interface DatabaseConfig {
   /** A postgres:// or postgresql:// URL, credentials included; TLS through its sslmode, as pg reads it. */
@@ -593,6 +593,22 @@ export function loadDatabaseConfig(env: Env): DatabaseConfig {
   if (database === null && problems.length === 0) problems.push("DATABASE_URL is required: the Postgres database to migrate (postgres://user:password@host:5432/database)");
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(database!);
+}
+
+/**
+ * For `npm run directory:resync`, which writes the Redis the API serves from: DATABASE_URL and the
+ * API's own Redis variables (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS, with their
+ * credentials and TLS), and none of the others.
+ */
+export function loadDirectoryStoresConfig(env: Env): { readonly database: DatabaseConfig; readonly redis: RedisConfig } {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+  const database = readDatabase(env, read, env.NODE_ENV === "production", problems);
+  if (database === null && problems.length === 0) problems.push("DATABASE_URL is required: the Postgres database the API's directory is in (postgres://user:password@host:5432/database)");
+  const redis = readRedis(env, read, problems);
+  if (redis === null && problems.length === 0) problems.push("REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS) is required: the Redis the API serves from");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({ database: database!, redis: redis! });
 }
 
 /** The standard OpenTelemetry variables: the endpoint turns tracing on, OTEL_SDK_DISABLED=true keeps it off. */

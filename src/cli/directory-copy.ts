@@ -9,8 +9,8 @@ import { migrate, readMigrations } from "../store/postgres/migrations";
 import type { RedisClient } from "../store/redis/connection";
 
 const USAGE = `Usage: npm run directory:copy -- --from redis://… --to postgres://…
-Copies the user directory (users, password hashes, TOTP factors, recovery codes, passkeys, linked
-identities) from a Redis the API ran on without DATABASE_URL (one node, or any node of a Cluster)
+Copies the directory (users, password hashes, TOTP factors, recovery codes, passkeys, linked
+identities, OAuth clients) from a Redis the API ran on without DATABASE_URL (one node, or any node of a Cluster)
 into Postgres, applying pending migrations first. Reads Redis only. Users Postgres holds already are
 left as they are, so it is safe to run again: a re-run copies the users added since.`;
 
@@ -48,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
         `TOTP factors copied: ${counts.totpFactors}`,
         `recovery codes copied: ${counts.recoveryCodes}`,
         `linked identities copied: ${counts.identities}`,
+        `OAuth clients copied: ${counts.clients}`,
+        `OAuth clients already in ${label}: ${counts.clientsAlreadyThere}`,
       ].join("\n") + "\n",
     );
     return counts.conflicts.length > 0 ? 1 : 0;

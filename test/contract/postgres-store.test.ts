@@ -8,6 +8,7 @@ import { redisDirectoryHotState } from "../../src/store/redis/access-record";
 import { connectRedisStore, type RedisStore } from "../../src/store/redis/redis-store";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { startRedis, type TestRedis } from "../support/redis";
+import type { UserRecord } from "../../src/store/store";
 import { newUser } from "./ports/harness";
 import { storeContract } from "./store-contract";
 
@@ -101,6 +102,24 @@ describe("between Postgres and Redis", () => {
     expect((await store.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
   });
 
+  it("writes a record Redis lost again, whatever version is left beside it; forced, over a newer one", async () => {
+    const u = user();
+    await store.createUser(u, "hash");
+    await store.setUserRoles(u.id, ["USER", "ADMIN"]);
+    const hot = redisDirectoryHotState(redisStore.core);
+    const admin = { ...u, roles: ["USER", "ADMIN"] as UserRecord["roles"] };
+    await redis.client.del(`auth:{u:${u.id}}:user`);
+    expect(await hot.putAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe(true);
+    expect((await store.accessState(u.id, "s", "j")).user!.roles).toEqual(["USER", "ADMIN"]);
+    expect(await hot.putAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe(false);
+    // Forced, it lands at the same version; over a newer one (a restore took Postgres' back), it says so.
+    expect(await hot.forceAccessRecord({ user: admin, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe("written");
+    await redis.client.set(`auth:{u:${u.id}}:access-version`, "9");
+    expect(await hot.forceAccessRecord({ user: { ...u, disabled: true }, version: 2, passwordFingerprint: "", passkeyIds: [] })).toBe("behind");
+    expect(await redis.client.get(`auth:{u:${u.id}}:access-version`)).toBe("2");
+    expect((await store.accessState(u.id, "s", "j")).user!.disabled).toBe(true);
+  });
+
   it("keeps a fingerprint of the password in Redis, never the hash", async () => {
     const u = user();
     await store.createUser(u, "$argon2id$secret-hash");
@@ -133,5 +152,19 @@ describe("users(filter:) in SQL", () => {
     expect(await ids({ emailContains: tag, role: "ADMIN" }, 2)).toEqual({ ids: [all[0], all[2]], total: 3, more: true });
     expect(await ids({ emailContains: tag, role: "ADMIN" }, 2, { createdAt: made[2]!.createdAt, id: made[2]!.id })).toEqual({ ids: [all[4]], total: 3, more: false });
     expect(await ids({ emailContains: "%" })).toMatchObject({ ids: [], total: 0 });
+  });
+
+  it("runs no count when the caller will not read it (countTotal: false), and counts when it will", async () => {
+    const tag = `uncounted-${Date.now()}`;
+    for (let i = 0; i < 3; i++) await store.createUser(newUser({ email: `${tag}-${i}@example.com` }), "hash");
+    const sql = (text: string) => postgres.query<{ n: string }>(text, [], databaseUrl.split("/").at(-1));
+    await sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    const counts = async () => Number((await sql("SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) AS total FROM users%'"))[0]!.n);
+    const before = await counts();
+    const uncounted = await store.listUsers({ first: 2, after: null, filter: { emailContains: tag }, countTotal: false });
+    expect({ users: uncounted.users.length, more: uncounted.hasNextPage, total: uncounted.totalCount }).toEqual({ users: 2, more: true, total: null });
+    expect(await counts()).toBe(before);
+    expect((await store.listUsers({ first: 2, after: null, filter: { emailContains: tag } })).totalCount).toBe(3);
+    expect(await counts()).toBe(before + 1);
   });
 });

@@ -77,6 +77,11 @@ describe.each([
     const full = await seedFullUser(store);
     const plain = { id: randomUUID(), email: uniqueEmail("plain"), roles: ["USER" as const], createdAt: Date.now(), disabled: true };
     expect(await store.createUser(plain, "$argon2id$plain")).toBe(true);
+    const clients = [
+      { clientId: `pub-${randomUUID()}`, name: "SPA", redirectUris: ["https://spa.example/cb"], grantTypes: ["authorization_code", "refresh_token"], scopes: ["openid", "email"], public: true, backchannelLogoutUri: null, requireMfa: false, secretHash: null, createdAt: Date.now() },
+      { clientId: `conf-${randomUUID()}`, name: "Backend", redirectUris: ["https://app.example/cb"], grantTypes: ["authorization_code"], scopes: ["openid"], public: false, backchannelLogoutUri: "https://app.example/logout", requireMfa: true, secretHash: "c2VjcmV0LWhhc2g", createdAt: Date.now() },
+    ];
+    for (const client of clients) expect(await store.createOAuthClient(client)).toBe(true);
     await store.close();
     const url = await postgres.createDatabase("copy");
     const db = url.split("/").at(-1);
@@ -92,6 +97,8 @@ describe.each([
       "TOTP factors copied": 1,
       "recovery codes copied": 2,
       "linked identities copied": 1,
+      "OAuth clients copied": 2,
+      "OAuth clients already": 0,
     });
     const rows = await postgres.query<{ id: string; email: string; roles: string[]; disabled: boolean; mfa_enabled: boolean | null; email_verified: boolean; password_hash: string }>(
       "SELECT id::text, email, roles, disabled, mfa_enabled, email_verified, password_hash FROM users ORDER BY created_at", [], db);
@@ -103,13 +110,23 @@ describe.each([
     expect(await postgres.query("SELECT code_hash FROM recovery_codes WHERE user_id = $1 ORDER BY 1", [full.id], db)).toEqual([{ code_hash: "code-1" }, { code_hash: "code-2" }]);
     expect(await postgres.query("SELECT credential_id, name, counter::int FROM passkeys", [], db)).toEqual([{ credential_id: `cred-${full.id}`, name: "Laptop", counter: 3 }]);
     expect(await postgres.query("SELECT subject FROM linked_identities", [], db)).toEqual([{ subject: `sub-${full.id}` }]);
+    const clientRows = await postgres.query(
+      `SELECT client_id, name, redirect_uris, grant_types, scopes, public, backchannel_logout_uri, require_mfa, secret_hash,
+              round(extract(epoch FROM created_at) * 1000)::bigint::text AS created_at FROM oauth_clients ORDER BY client_id`, [], db);
+    expect(clientRows).toEqual(
+      [...clients].sort((a, b) => (a.clientId < b.clientId ? -1 : 1)).map((c) => ({
+        client_id: c.clientId, name: c.name, redirect_uris: c.redirectUris, grant_types: c.grantTypes, scopes: c.scopes, public: c.public,
+        backchannel_logout_uri: c.backchannelLogoutUri, require_mfa: c.requireMfa, secret_hash: c.secretHash, created_at: String(c.createdAt),
+      })),
+    );
 
     // A passkey removed in Postgres after the cut-over is not put back by a re-run.
     await postgres.query("DELETE FROM passkeys", [], db);
     const again = await copy(source.from, url);
     expect([again.status, again.stderr]).toEqual([0, ""]);
     expect(again.stdout).not.toMatch(/^applied/m);
-    expect(counted(again.stdout)).toMatchObject({ "users copied": 0, "users already": 2, "passkeys copied": 0 });
+    expect(counted(again.stdout)).toMatchObject({ "users copied": 0, "users already": 2, "passkeys copied": 0, "OAuth clients copied": 0, "OAuth clients already": 2 });
+    expect(await postgres.query("SELECT count(*)::int AS n FROM oauth_clients", [], db)).toEqual([{ n: 2 }]);
     expect(await postgres.query("SELECT count(*)::int AS n FROM passkeys", [], db)).toEqual([{ n: 0 }]);
     expect(await postgres.query("SELECT count(*)::int AS n FROM users", [], db)).toEqual([{ n: 2 }]);
   });

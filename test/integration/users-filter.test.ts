@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { SetUserDisabledDocument, SetUserRolesDocument, UsersDocument, type UserFilter } from "../../schema/generated/graphql";
 import { startApi, type TestApi } from "../support/api";
 import { login, PASSWORD, post, register, send, uniqueEmail } from "../support/client";
-import { startRedis, type TestRedis } from "../support/redis";
+import { startStore, type StoreBackend, type StoreMode } from "../support/stores";
 
-describe.each([["redis"], ["memory"]])("users(filter:) over HTTP on the %s store", (storeKind) => {
-  let redis: TestRedis | null = null;
+describe.each<[StoreMode]>([["redis"], ["memory"], ["postgres"]])("users(filter:) over HTTP on the %s store", (storeKind) => {
+  let backend: StoreBackend | undefined;
   let api: TestApi;
   let root: Awaited<ReturnType<typeof login>>;
   const ROOT_EMAIL = uniqueEmail("root");
@@ -15,8 +15,8 @@ describe.each([["redis"], ["memory"]])("users(filter:) over HTTP on the %s store
   let createdBetween = "";
 
   beforeAll(async () => {
-    if (storeKind === "redis") redis = await startRedis();
-    api = await startApi(redis?.url ?? null, { ADMIN_EMAIL: ROOT_EMAIL, ADMIN_PASSWORD: PASSWORD });
+    backend = await startStore(storeKind);
+    api = await startApi(null, { ...backend.env, ADMIN_EMAIL: ROOT_EMAIL, ADMIN_PASSWORD: PASSWORD });
     root = await login(api.url, ROOT_EMAIL);
     made.user = (await register(api.url, { email: uniqueEmail(`${tag}-user`) })).user.id;
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -29,8 +29,8 @@ describe.each([["redis"], ["memory"]])("users(filter:) over HTTP on the %s store
     expect((await send(api.url, SetUserDisabledDocument, { userId: made.disabled, disabled: true }, { token })).error).toBeUndefined();
   });
   afterAll(async () => {
-    await api.stop();
-    await redis?.destroy();
+    await api?.stop();
+    await backend?.destroy();
   });
 
   const users = (filter: UserFilter, first = 50, after: string | null = null, token = root.accessToken) =>

@@ -1,4 +1,5 @@
 import { keys } from "@revocable-auth/verifier/internal";
+import type { OAuthClientRecord } from "../ports/oauth-clients";
 import type { LinkedIdentity, PasskeyRecord, UserRecord } from "../store";
 import type { RedisClient } from "../redis/connection";
 import { isUniqueViolation, type PostgresCore, type Queryable } from "./core";
@@ -15,7 +16,8 @@ import { MS_TO_TIMESTAMP } from "./rows";
  * re-run copies only the users added since and never puts back a removed passkey or an old
  * password. The outbox row (at Redis' access version + 1) makes the first API start with
  * DATABASE_URL write each copied user's access record as a Postgres directory keeps it (the
- * password's fingerprint, not its hash).
+ * password's fingerprint, not its hash). The OAuth clients registered with the API as a provider
+ * are directory state too: copied the same way, a client Postgres holds already left as it is.
  */
 export interface CopyCounts {
   /** Users written to Postgres by this run. */
@@ -31,6 +33,10 @@ export interface CopyCounts {
   readonly totpFactors: number;
   readonly recoveryCodes: number;
   readonly identities: number;
+  /** OAuth clients written to Postgres by this run. */
+  readonly clients: number;
+  /** OAuth clients Postgres held already: left unchanged. */
+  readonly clientsAlreadyThere: number;
 }
 
 /** Users read from the index per step; each user's keys are then read in one pipeline on its slot. */
@@ -47,7 +53,7 @@ interface RedisUser {
 }
 
 export async function copyDirectory(redis: RedisClient, pg: PostgresCore): Promise<CopyCounts> {
-  const counts = { users: 0, alreadyThere: 0, conflicts: [] as string[], passkeys: 0, totpFactors: 0, recoveryCodes: 0, identities: 0 };
+  const counts = { users: 0, alreadyThere: 0, conflicts: [] as string[], passkeys: 0, totpFactors: 0, recoveryCodes: 0, identities: 0, clients: 0, clientsAlreadyThere: 0 };
   // Users are never deleted and the index is ordered by createdAt: ranks only grow, so a user
   // registered meanwhile is read at the end or by the next run.
   for (let start = 0; ; start += CHUNK) {
@@ -70,6 +76,32 @@ export async function copyDirectory(redis: RedisClient, pg: PostgresCore): Promi
       }
     }
     if (ids.length < CHUNK) break;
+  }
+  Object.assign(counts, await copyOAuthClients(redis, pg));
+  return counts;
+}
+
+/**
+ * The index and every record are on the `{directory}` slot: one MGET a chunk, on a Cluster too. By
+ * id, so a client registered meanwhile is read in its place or by the next run.
+ */
+async function copyOAuthClients(redis: RedisClient, pg: PostgresCore): Promise<Pick<CopyCounts, "clients" | "clientsAlreadyThere">> {
+  const counts = { clients: 0, clientsAlreadyThere: 0 };
+  for (let after: string | null = null; ; ) {
+    const ids: string[] = await redis.zrangebylex(keys.oauthClients(), after === null ? "-" : `(${after}`, "+", "LIMIT", 0, CHUNK);
+    if (ids.length === 0) break;
+    const records = (await redis.mget(ids.map((id) => keys.oauthClient(id)))).filter((raw): raw is string => raw !== null);
+    for (const client of records.map((raw) => JSON.parse(raw) as OAuthClientRecord)) {
+      const { rowCount } = await pg.pool.query(
+        `INSERT INTO oauth_clients (client_id, name, redirect_uris, grant_types, scopes, public, backchannel_logout_uri, require_mfa, secret_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ${MS_TO_TIMESTAMP("$10")}) ON CONFLICT (client_id) DO NOTHING`,
+        [client.clientId, client.name, client.redirectUris, client.grantTypes, client.scopes, client.public, client.backchannelLogoutUri ?? null, client.requireMfa === true, client.secretHash ?? null, client.createdAt],
+      );
+      if (rowCount === 1) counts.clients++;
+      else counts.clientsAlreadyThere++;
+    }
+    if (ids.length < CHUNK) break;
+    after = ids[ids.length - 1]!;
   }
   return counts;
 }

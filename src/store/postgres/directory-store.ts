@@ -71,8 +71,16 @@ export class DirectoryStore {
     const ports: Omit<Store, "ping" | "close"> = {
       ...sessions,
       // Redis holds the password's fingerprint, never its hash: a login's check compares those.
-      createSession: (session: NewSession, ...rest) =>
-        sessions.createSession(session.passwordHash ? { ...session, passwordHash: passwordFingerprint(session.passwordHash) } : session, ...rest),
+      createSession: async (session: NewSession, ...rest) => {
+        const fingerprinted = session.passwordHash ? { ...session, passwordHash: passwordFingerprint(session.passwordHash) } : session;
+        const created = await sessions.createSession(fingerprinted, ...rest);
+        if (created.status !== "user_missing") return created;
+        // Redis lost the user's record (data loss, a restore, a new Redis) while Postgres, the truth,
+        // has the user who just proved who they are: write it again from there, then start once more.
+        // Only here, off the request path: a request's check still reads Redis alone.
+        await pg.guard(() => sync.copyRecord(session.userId));
+        return sessions.createSession(fingerprinted, ...rest);
+      },
       ...mailTokens, ...redisAudit(core), ...redisKeySet(core), saveChallenge, takeChallenge,
       limiter: (spec) => redisLimiter(core.client, spec, (operation) => core.guard(operation)),
       ...postgresUsers(pg, sync),

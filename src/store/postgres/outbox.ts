@@ -89,16 +89,27 @@ export class AccessSync {
     return rows.length;
   }
 
-  /** The access record as Postgres holds it now; written over an older version only. */
+  /** The access record as Postgres holds it now; written over an older version (or a lost record) only. */
   async copyRecord(userId: string): Promise<void> {
     const record = await this.readRecord(userId);
     if (record) await this.hot.putAccessRecord(record);
   }
 
-  private async readRecord(userId: string): Promise<AccessRecord | null> {
-    const { rows } = await this.pg.pool.query<UserRow & { passkey_ids: string[] }>(
+  /**
+   * The access record as Postgres holds it, written over whatever Redis holds (directory-resync.ts).
+   * Under the row's lock, so a change committing meanwhile copies its newer version after this.
+   */
+  forceRecord(userId: string): Promise<{ record: AccessRecord; written: "written" | "behind" } | null> {
+    return this.pg.transaction(async (client) => {
+      const record = await this.readRecord(userId, client, "FOR UPDATE");
+      return record && { record, written: await this.hot.forceAccessRecord(record) };
+    });
+  }
+
+  private async readRecord(userId: string, client: Queryable = this.pg.pool, lock = ""): Promise<AccessRecord | null> {
+    const { rows } = await client.query<UserRow & { passkey_ids: string[] }>(
       `SELECT ${USER_COLUMNS}, ARRAY(SELECT credential_id FROM passkeys WHERE user_id = users.id ORDER BY credential_id) AS passkey_ids
-       FROM users WHERE id = $1`,
+       FROM users WHERE id = $1 ${lock}`,
       [userId],
     );
     const row = rows[0];

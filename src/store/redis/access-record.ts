@@ -20,11 +20,25 @@ export interface AccessRecord {
  */
 export function redisDirectoryHotState(core: RedisCore) {
   const guarded = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => (...args: A): Promise<R> => core.guard(() => call(...args));
+  const writeAccessRecord = async ({ user, version, passwordFingerprint, passkeyIds }: AccessRecord, mode: "" | "force") => {
+    const recordKeys = [keys.user(user.id), keys.accessVersion(user.id), keys.password(user.id), keys.passkeys(user.id)];
+    return Number(await core.durableScript("putAccessRecord", recordKeys, [version, JSON.stringify(user), passwordFingerprint, mode, ...passkeyIds]));
+  };
   const methods = {
-    /** True when written; false when Redis holds this version or a newer one already. */
-    async putAccessRecord({ user, version, passwordFingerprint, passkeyIds }: AccessRecord): Promise<boolean> {
-      const recordKeys = [keys.user(user.id), keys.accessVersion(user.id), keys.password(user.id), keys.passkeys(user.id)];
-      return (await core.durableScript("putAccessRecord", recordKeys, [version, JSON.stringify(user), passwordFingerprint, ...passkeyIds])) === 1;
+    /**
+     * True when written; false when Redis holds this version or a newer one already (and the
+     * record: a lost one is written again whatever the version left beside it).
+     */
+    async putAccessRecord(record: AccessRecord): Promise<boolean> {
+      return (await writeAccessRecord(record, "")) !== 0;
+    },
+
+    /**
+     * Written whatever version Redis holds (`npm run directory:resync`, after a restore of
+     * Postgres). "behind": Redis held a newer version, the one a restore took Postgres back from.
+     */
+    async forceAccessRecord(record: AccessRecord): Promise<"written" | "behind"> {
+      return (await writeAccessRecord(record, "force")) === 2 ? "behind" : "written";
     },
 
     /** Ends every session and cancels a pending email change, as endAllSessions does. */
@@ -62,6 +76,7 @@ export function redisDirectoryHotState(core: RedisCore) {
   };
   return {
     putAccessRecord: guarded(methods.putAccessRecord),
+    forceAccessRecord: guarded(methods.forceAccessRecord),
     endAll: guarded(methods.endAll),
     endOthers: guarded(methods.endOthers),
     endPasskeySessions: guarded(methods.endPasskeySessions),

@@ -10,18 +10,25 @@ import { ACCESS_LINE, CUTOFF, END_SESSIONS, script } from "./fragments";
 
 /**
  * KEYS: user, access version, password, passkeys. ARGV: the directory's version, the record JSON,
- * the password fingerprint ('' for none), then the passkey ids. Writes nothing unless the version
- * is newer than the one written: a replay, or a slower instance, never puts an older state back.
- * Returns 1 when written.
+ * the password fingerprint ('' for none), 'force' or '', then the passkey ids. Writes nothing
+ * unless the version is newer than the one written, or the record is gone: a replay, or a slower
+ * instance, never puts an older state back, and a Redis that lost the record (data loss, a
+ * restore) gets it again, as no newer write can have left it missing. 'force' writes whatever
+ * Redis holds: `npm run directory:resync`, after Postgres went back in time (a point-in-time
+ * restore), so that Redis' version is Postgres' again. Returns 1 when written over an older
+ * version or none, 2 when forced over a newer one (the restore's case), 0 when not written.
  */
 export const putAccessRecord = script(4, [ACCESS_LINE], `
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then return 0 end
+local written = tonumber(redis.call('GET', KEYS[2]) or '0')
+local newer = written > tonumber(ARGV[1])
+if ARGV[4] ~= 'force' and written >= tonumber(ARGV[1]) and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
 write_access_line(KEYS[1], cjson.decode(ARGV[2]))
 if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3]) end
 redis.call('DEL', KEYS[4])
-for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], '1') end
+for i = 5, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], '1') end
+if newer then return 2 end
 return 1
 `);
 

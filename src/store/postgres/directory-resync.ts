@@ -1,0 +1,44 @@
+import type { DirectoryHotState } from "../redis/access-record";
+import type { PostgresCore } from "./core";
+import { AccessSync } from "./outbox";
+
+/**
+ * `npm run directory:resync` (src/cli/directory-resync.ts): every user's access record in Redis
+ * written again from Postgres, whatever version Redis holds (docs/operations.md#backups).
+ *
+ * A directory change reaches Redis only over an older version (outbox.ts), which keeps a late copy
+ * from putting an older state back. After a point-in-time restore Postgres' versions went back, so
+ * Redis holds newer ones: every change since would be dropped there. Writing each record at
+ * Postgres' version puts both back in step; the next change is newer again. A user Postgres has
+ * disabled has their sessions ended too: Redis may hold sessions begun while a state the restore
+ * undid let them in, and a later re-enable must not bring those back.
+ */
+export interface ResyncCounts {
+  /** Users whose access record was written. */
+  readonly users: number;
+  /** Of those, Redis held a newer version: the restore's case (0 on a second run). */
+  readonly behind: number;
+  /** Sessions ended of users Postgres has disabled. */
+  readonly sessionsEnded: number;
+}
+
+/** Users read from Postgres per step, by id. */
+const CHUNK = 500;
+
+export async function resyncAccessRecords(pg: PostgresCore, hot: DirectoryHotState): Promise<ResyncCounts> {
+  const sync = new AccessSync(pg, hot);
+  const counts = { users: 0, behind: 0, sessionsEnded: 0 };
+  for (let after: string | null = null; ; ) {
+    const { rows }: { rows: { id: string }[] } = await pg.pool.query<{ id: string }>("SELECT id::text FROM users WHERE $1::uuid IS NULL OR id > $1::uuid ORDER BY id LIMIT $2", [after, CHUNK]);
+    for (const { id } of rows) {
+      const forced = await sync.forceRecord(id);
+      if (forced === null) continue; // gone since it was listed
+      counts.users++;
+      if (forced.written === "behind") counts.behind++;
+      if (forced.record.user.disabled) counts.sessionsEnded += await hot.endAll(id);
+    }
+    if (rows.length < CHUNK) break;
+    after = rows[rows.length - 1]!.id;
+  }
+  return counts;
+}
