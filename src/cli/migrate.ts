@@ -1,6 +1,7 @@
-import { ConfigError, loadDatabaseConfig } from "../config";
+import { loadDatabaseConfig } from "../config";
 import { createPool, databaseLabel, waitForDatabase } from "../store/postgres/database";
 import { migrate, migrationStatus, names, readMigrations } from "../store/postgres/migrations";
+import { configOrUsage } from "./config-or-usage";
 
 const USAGE = `Usage: DATABASE_URL=postgres://… npm run migrate
 Applies the pending migrations of migrations/ to DATABASE_URL's database, in order, each in a transaction.`;
@@ -10,18 +11,8 @@ Applies the pending migrations of migrations/ to DATABASE_URL's database, in ord
  * default). Safe beside running instances and other migrators: each migration is applied once.
  */
 async function main(args: string[]): Promise<number> {
-  if (args.length > 0) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  let database;
-  try {
-    database = loadDatabaseConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
-  }
+  const database = configOrUsage(args, USAGE, () => loadDatabaseConfig(process.env));
+  if (database === null) return 2;
   const label = databaseLabel(database);
   const pool = createPool(database, { max: 1, applicationName: "revocable-auth-api migrate" });
   try {
