@@ -1,34 +1,25 @@
 import pino from "pino";
-import { ConfigError, loadDirectoryStoresConfig } from "../config";
+import { loadDirectoryStoresConfig } from "../config";
 import { PostgresCore } from "../store/postgres/core";
 import { createPool, databaseLabel, waitForDatabase } from "../store/postgres/database";
 import { resyncAccessRecords } from "../store/postgres/directory-resync";
 import { migrationStatus, names, readMigrations } from "../store/postgres/migrations";
 import { redisDirectoryHotState } from "../store/redis/access-record";
 import { connectRedisStore, type RedisStore } from "../store/redis/redis-store";
+import { configOrUsage } from "./config-or-usage";
 
 const USAGE = `Usage: DATABASE_URL=postgres://… REDIS_URL=redis://… npm run directory:resync
 (or REDIS_CLUSTER_NODES / REDIS_SENTINELS, with REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS: the API's own variables)
 Writes every user's access record in Redis again from Postgres, whatever version Redis holds, and
-ends the sessions of users Postgres has disabled. Required after any restore of Postgres, and after
-Redis lost data. Safe to run again, and beside running instances.`;
+ends the sessions of users Postgres has disabled or Redis held newer (listed by id). Required
+after any restore of Postgres, and after Redis lost data. Safe to run again, and beside running instances.`;
 
 /** How long either store may take to answer at start, and Redis each command. */
 const CONNECT_WITHIN_MS = 10_000;
 
 async function main(args: string[]): Promise<number> {
-  if (args.length > 0) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  let config;
-  try {
-    config = loadDirectoryStoresConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n${USAGE}\n`);
-    return 2;
-  }
+  const config = configOrUsage(args, USAGE, () => loadDirectoryStoresConfig(process.env));
+  if (config === null) return 2;
   const logger = pino({ level: "silent" });
   const pool = createPool(config.database, { max: 1, applicationName: "revocable-auth-api directory:resync" });
   let redis: RedisStore | null = null;
@@ -43,7 +34,8 @@ async function main(args: string[]): Promise<number> {
       [
         `access records written from ${databaseLabel(config.database)}: ${counts.users}`,
         `of them, Redis held a newer version (Postgres was restored): ${counts.behind}`,
-        `sessions ended of users Postgres has disabled: ${counts.sessionsEnded}`,
+        `sessions ended of users Postgres has disabled or Redis held newer: ${counts.sessionsEnded}`,
+        ...counts.behindUsers.map((id) => `held newer in Redis, review its audit trail since the restore point: ${id}`),
       ].join("\n") + "\n",
     );
     return 0;

@@ -69,7 +69,7 @@ describe("a Redis that lost a user's record, with the directory in Postgres", ()
 describe("npm run directory:resync", () => {
   const env = () => ({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url });
 
-  it("after a point-in-time restore of Postgres, writes Postgres' state over Redis' newer one, and later admin changes take effect", async () => {
+  it("after a point-in-time restore of Postgres, writes Postgres' state over Redis' newer one, ends and names the users it took back, and later admin changes take effect", async () => {
     const root = await login(api.url, rootEmail);
     const user = await register(api.url);
     const [{ v: before }] = await sql<{ v: number }>("SELECT access_version::int AS v FROM users WHERE id = $1", [user.user.id]);
@@ -84,19 +84,25 @@ describe("npm run directory:resync", () => {
     const counts = counted(run.stdout);
     expect(counts["access records written"]).toBe(Number((await sql<{ n: number }>("SELECT count(*)::int AS n FROM users"))[0]!.n));
     expect(counts["of them, Redis held a newer version (Postgres was restored)"]).toBe(1);
-    await expect(listUsers(user.accessToken)).resolves.toMatchObject({ error: { code: "FORBIDDEN", reason: "MISSING_ROLE" } });
-    expect((await me(user.accessToken)).data?.me.roles).toEqual(["USER"]);
+    expect(counts["sessions ended of users Postgres has disabled or Redis held newer"]).toBeGreaterThanOrEqual(1);
+    // Named for the operator, and signed out: whether the lost change loosened or tightened is not known.
+    expect(run.stdout).toContain(`held newer in Redis, review its audit trail since the restore point: ${user.user.id}\n`);
+    expect((await me(user.accessToken)).error?.code).toBe("UNAUTHENTICATED");
+    const again = await login(api.url, user.user.email);
+    await expect(listUsers(again.accessToken)).resolves.toMatchObject({ error: { code: "FORBIDDEN", reason: "MISSING_ROLE" } });
+    expect((await me(again.accessToken)).data?.me.roles).toEqual(["USER"]);
 
     // The next admin change is newer than what Redis now holds: it reaches the request path.
     expect((await send(api.url, SetUserRolesDocument, { userId: user.user.id, roles: ["USER", "ADMIN"] }, { token: root.accessToken })).error).toBeUndefined();
-    expect((await listUsers(user.accessToken)).error).toBeUndefined();
+    expect((await listUsers(again.accessToken)).error).toBeUndefined();
     expect((await send(api.url, SetUserDisabledDocument, { userId: user.user.id, disabled: true }, { token: root.accessToken })).error).toBeUndefined();
-    expect((await me(user.accessToken)).error?.code).toBe("UNAUTHENTICATED");
+    expect((await me(again.accessToken)).error?.code).toBe("UNAUTHENTICATED");
 
     // Idempotent: a second run writes the same records, none behind.
-    const again = await resync(env());
-    expect([again.status, again.stderr]).toEqual([0, ""]);
-    expect(counted(again.stdout)).toMatchObject({ "access records written": counts["access records written"], "of them, Redis held a newer version (Postgres was restored)": 0 });
+    const second = await resync(env());
+    expect([second.status, second.stderr]).toEqual([0, ""]);
+    expect(counted(second.stdout)).toMatchObject({ "access records written": counts["access records written"], "of them, Redis held a newer version (Postgres was restored)": 0 });
+    expect(second.stdout).not.toContain("held newer in Redis");
   });
 
   it("ends the sessions of a user Postgres has disabled while Redis still let them in", async () => {
@@ -106,7 +112,7 @@ describe("npm run directory:resync", () => {
     expect((await me(user.accessToken)).data?.me.id).toBe(user.user.id);
     const run = await resync(env());
     expect(run.status).toBe(0);
-    expect(counted(run.stdout)["sessions ended of users Postgres has disabled"]).toBeGreaterThanOrEqual(1);
+    expect(counted(run.stdout)["sessions ended of users Postgres has disabled or Redis held newer"]).toBeGreaterThanOrEqual(1);
     expect((await me(user.accessToken)).error?.code).toBe("UNAUTHENTICATED");
     // Enabled again, the old session stays ended: only a new sign-in lets the user in.
     const root = await login(api.url, rootEmail);
