@@ -392,9 +392,13 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
     const enrolment = await (await browser.post("/auth/account/totp/enrol", { csrf })).text();
     const secret = /type the key ([A-Z2-7]+)/.exec(enrolment)![1]!;
     const qr = /<img class="qr" src="([^"]+)"/.exec(enrolment)![1]!;
+    // The form names the enrolment by a digest: the key itself never comes back in a request body.
+    const ref = /<input type="hidden" name="enrolment" value="([^"]+)">/.exec(enrolment)![1]!;
+    expect(ref).not.toContain(secret);
+    expect(enrolment).not.toContain(`value="${secret}"`);
 
     const right = totpCode(secret, clock.step());
-    const wrong = await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: right === "123456" ? "654321" : "123456" });
+    const wrong = await browser.post("/auth/account/totp/confirm", { csrf, enrolment: ref, confirmCode: right === "123456" ? "654321" : "123456" });
     expect(wrong.status).toBe(400);
     const again = await wrong.text();
     expect(again).toContain(`<img class="qr" src="${qr}"`);
@@ -402,15 +406,19 @@ describe("the account page's re-authentication and TOTP enrolment (REAUTH_MAX_AG
     expect(again).toMatch(/<p class="error" id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_MFA_CODE\)<\/span><\/p>/);
     expect(again).toMatch(/id="field-confirmCode"[^>]*aria-invalid="true"/);
     // Malformed input is shown there too.
-    expect(await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: "x".repeat(65) })).text()).toMatch(/id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_INPUT\)/);
-    // Only the waiting enrolment is redrawn: a key it does not hold gets no QR code.
-    const stale = await (await browser.post("/auth/account/totp/confirm", { csrf, secret: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", confirmCode: right === "123456" ? "654321" : "123456" })).text();
+    expect(await (await browser.post("/auth/account/totp/confirm", { csrf, enrolment: ref, confirmCode: "x".repeat(65) })).text()).toMatch(/id="field-confirmCode-error">[^<]*<span class="reason">\(INVALID_INPUT\)/);
+    // Only the waiting enrolment is redrawn: one it does not name gets no QR code, nor does the raw key.
+    for (const other of ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", secret]) {
+      const page = await (await browser.post("/auth/account/totp/confirm", { csrf, enrolment: other, confirmCode: "x".repeat(65) })).text();
+      expect(page).not.toContain('class="qr"');
+    }
+    const stale = await (await browser.post("/auth/account/totp/confirm", { csrf, enrolment: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", confirmCode: right === "123456" ? "654321" : "123456" })).text();
     expect(stale).not.toContain('class="qr"');
     // Its error is then the page's, not a link to a field that is not there.
     expect(stale).toMatch(/<li>[^<]+<span class="reason">\(INVALID_MFA_CODE\)<\/span><\/li>/);
     expect(stale).not.toContain('href="#field-confirmCode"');
 
-    const confirmed = await (await browser.post("/auth/account/totp/confirm", { csrf, secret, confirmCode: right })).text();
+    const confirmed = await (await browser.post("/auth/account/totp/confirm", { csrf, enrolment: ref, confirmCode: right })).text();
     expect(confirmed.match(/<li><code>/g)).toHaveLength(10);
   });
 });

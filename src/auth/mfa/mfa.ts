@@ -107,13 +107,14 @@ export class Mfa {
 
   /**
    * The waiting enrolment again (its QR code, for a second try at the confirming code), for a caller
-   * who shows its secret: it tells them nothing they did not know. Null when `secret` is not the
-   * waiting one (expired, or replaced by a newer enrolment), so a stale QR code is never redrawn.
+   * who shows `enrolmentRef(secret)` of the one they were given: it tells them nothing they did not
+   * know. Null when that is not the waiting one (expired, or replaced by a newer enrolment), so a
+   * stale QR code is never redrawn.
    */
-  async pendingEnrolment(identity: Identity, secret: string): Promise<TotpEnrollment | null> {
+  async pendingEnrolment(identity: Identity, ref: string): Promise<TotpEnrollment | null> {
     const sealed = await this.store.getTotpEnrolment(identity.userId);
     const pending = sealed === null ? null : this.box.open(sealed, identity.userId);
-    if (pending === null || !sameText(pending, secret)) return null;
+    if (pending === null || !sameText(enrolmentRef(pending), ref)) return null;
     const user = await this.accounts.getUser(identity.userId);
     return this.enrolmentOf(pending, user.email);
   }
@@ -291,6 +292,14 @@ function requireAal2(identity: Identity): void {
 }
 
 /** Equal strings, compared in the same time whatever differs: as fixed-length digests. */
+/**
+ * What a form carries back to name an enrolment (Mfa.pendingEnrolment): a digest, so the secret
+ * itself never travels in a request body that a proxy or a WAF might log.
+ */
+export function enrolmentRef(secret: string): string {
+  return createHash("sha256").update(`totp-enrolment:${secret}`).digest("base64url");
+}
+
 function sameText(a: string, b: string): boolean {
   const digest = (text: string) => createHash("sha256").update(text).digest();
   return timingSafeEqual(digest(a), digest(b));

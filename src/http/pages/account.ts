@@ -2,7 +2,7 @@ import { needsSecondFactor } from "@revocable-auth/verifier/internal";
 import type { FastifyReply } from "fastify";
 import type { Identity } from "../../auth/tokens/authenticator";
 import type { Translator } from "../../i18n/i18n";
-import type { TotpEnrollment } from "../../auth/mfa/mfa";
+import { enrolmentRef, type TotpEnrollment } from "../../auth/mfa/mfa";
 import { ReauthenticateInput } from "../../graphql/types/inputs";
 import { EnrollTotpArgs, MfaCodeArgs } from "../../graphql/types/mfa";
 import { RegisterPasskeyArgs, RenamePasskeyArgs } from "../../graphql/types/passkey";
@@ -192,7 +192,7 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
    * field; with no such enrolment waiting (expired, replaced), the error alone, for the whole page.
    */
   async function enrolmentAgain(page: PageRequest, identity: Identity, errors: FormErrors): Promise<AccountExtras> {
-    const enrolment = await mfa.pendingEnrolment(identity, page.form.secret ?? "");
+    const enrolment = await mfa.pendingEnrolment(identity, page.form.enrolment ?? "");
     if (enrolment) return { totp: enrolmentStep(page, enrolment, errors) };
     return { errors: Object.fromEntries(Object.entries(errors).map(([name, error]) => [name === "confirmCode" ? "form" : name, error])) };
   }
@@ -268,15 +268,16 @@ ${events.edges.length === 0 ? html`<p>${t.t("account.noEvents")}</p>` : html`<ta
 };
 
 /**
- * The enrolment step: the QR code, the key to type, and the confirming form. The form carries the
- * key back (it is on the page already), so a wrong code can redraw the same QR code (Mfa.pendingEnrolment).
+ * The enrolment step: the QR code, the key to type, and the confirming form. The form carries a
+ * digest of the key back (never the key: request bodies end up in logs), so a wrong code can redraw
+ * the same QR code (Mfa.pendingEnrolment).
  */
 function enrolmentStep(page: PageRequest, enrolment: TotpEnrollment, errors: FormErrors = {}): Html {
   const t = page.view.t;
   const qr = `data:image/svg+xml;base64,${Buffer.from(enrolment.qrSvg).toString("base64")}`;
   return html`<img class="qr" src="${qr}" alt="${t.t("account.totpQr")}" width="200" height="200">
 <p>${t.t("account.totpScan", { secret: enrolment.secret })}</p>
-<form method="post" action="/auth/account/totp/confirm" novalidate>${hiddenFields(page.view)}<input type="hidden" name="secret" value="${enrolment.secret}">
+<form method="post" action="/auth/account/totp/confirm" novalidate>${hiddenFields(page.view)}<input type="hidden" name="enrolment" value="${enrolmentRef(enrolment.secret)}">
 ${field(page.view, errors, { name: "confirmCode", label: "field.code", autocomplete: "one-time-code", inputmode: "numeric", autofocus: true })}
 <button type="submit" class="primary">${t.t("account.totpConfirm")}</button></form>`;
 }
