@@ -21,6 +21,15 @@ function sign(with_: TokenKey, claims: Record<string, unknown> = {}, typ = "at+j
   });
 }
 
+/** A fresh TokenChecks that has passed one token once, so the next check of it is from memory. */
+function remembered(): { tokens: TokenChecks; signer: TokenKey; token: string } {
+  const tokens = checks();
+  const signer = key();
+  const token = sign(signer);
+  expect(typeof tokens.verify(token, "k1", signer, "at+jwt")).toBe("object");
+  return { tokens, signer, token };
+}
+
 describe("TokenChecks' memory of verified tokens", () => {
   it("answers a token it passed before from memory: the same payload, not checked again", () => {
     const tokens = checks();
@@ -32,10 +41,7 @@ describe("TokenChecks' memory of verified tokens", () => {
   });
 
   it("still refuses a remembered token as expired from its exp on", () => {
-    const tokens = checks();
-    const signer = key();
-    const token = sign(signer);
-    expect(typeof tokens.verify(token, "k1", signer, "at+jwt")).toBe("object");
+    const { tokens, signer, token } = remembered();
     nowMs += 59_000;
     expect(typeof tokens.verify(token, "k1", signer, "at+jwt")).toBe("object");
     nowMs += 1_000;
@@ -44,26 +50,17 @@ describe("TokenChecks' memory of verified tokens", () => {
   });
 
   it("checks again when the kid names another key now (a rotation, a JWKS refresh): a token of the old key is refused", () => {
-    const tokens = checks();
-    const before = key();
-    const token = sign(before);
-    expect(typeof tokens.verify(token, "k1", before, "at+jwt")).toBe("object");
+    const { tokens, token } = remembered();
     expect(tokens.verify(token, "k1", key(), "at+jwt")).toBe("malformed");
   });
 
   it("does not pass a remembered token as another type", () => {
-    const tokens = checks();
-    const signer = key();
-    const token = sign(signer);
-    expect(typeof tokens.verify(token, "k1", signer, "at+jwt")).toBe("object");
+    const { tokens, signer, token } = remembered();
     expect(tokens.verify(token, "k1", signer, "refresh+jwt")).toBe("wrongType");
   });
 
   it("refuses a token that reuses a remembered one's signature over other claims", () => {
-    const tokens = checks();
-    const signer = key();
-    const token = sign(signer);
-    expect(typeof tokens.verify(token, "k1", signer, "at+jwt")).toBe("object");
+    const { tokens, signer, token } = remembered();
     const [header, payload, signature] = token.split(".");
     const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
     const forged = [header, Buffer.from(JSON.stringify({ ...claims, sub: "admin" })).toString("base64url"), signature].join(".");
